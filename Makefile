@@ -1,0 +1,105 @@
+# Makefile - builds build/oma and build/plugins/*.so; `make check` runs every test.
+#
+#   make                 build (build/oma, build/plugins/*.so)
+#   make check           unit tests (check) and end-to-end tests against a private MariaDB
+#   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
+#   make install         PREFIX (default /usr/local) and DESTDIR honoured
+#   make demo            start a private MariaDB, load sample data, run a backup
+#   make clean
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+PLUGINDIR = $(LIBDIR)/oma/plugins
+INCLUDEDIR = $(PREFIX)/include
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS =
+endif
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Icore \
+	-DOMA_VERSION='"$(VERSION)"' -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
+CORE_LIBS = -linih -ldl -lpthread -lm
+
+PLUGINS := $(notdir $(wildcard plugins/*))
+PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
+# Libraries each plugin links against.
+LIBS_compress-gzip = -lz -lpthread
+LIBS_compress-zstd = -lzstd
+LIBS_report-webhook = -lcurl
+
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
+FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
+
+.PHONY: all check unit e2e install uninstall clean demo deps
+all: $(BUILD)/oma $(PLUGIN_SO)
+
+$(BUILD)/obj/core/%.o: core/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/oma: $(BUILD)/obj/core/main.o $(CORE_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+# Plugins: every .c in plugins/NAME/ makes build/plugins/NAME.so; only the
+# descriptor is exported.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) include/oma/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(LIBS_$*)
+
+$(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $< $(ALL_LDFLAGS)
+
+$(BUILD)/tests/check_%: tests/check_%.c $(CORE_OBJ) $(wildcard tests/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(CORE_OBJ) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz
+
+unit: all $(TEST_BIN) $(FIXTURE_SO)
+e2e: all
+
+# Every test: check binaries first, then the end-to-end scripts; the runner
+# prints each check summary and a final "N passed, M failed".
+check: all $(TEST_BIN) $(FIXTURE_SO)
+	OMA_BUILD=$(BUILD) tests/run-all.sh
+
+demo: all
+	scripts/demo.sh
+
+deps:
+	scripts/install-deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/oma $(DESTDIR)$(SYSCONFDIR)/oma
+	install -m 0755 $(BUILD)/oma $(DESTDIR)$(BINDIR)/oma
+	install -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
+	install -m 0644 include/oma/plugin.h $(DESTDIR)$(INCLUDEDIR)/oma/plugin.h
+	install -m 0644 oma.conf.example $(DESTDIR)$(SYSCONFDIR)/oma/oma.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/oma $(DESTDIR)$(INCLUDEDIR)/oma/plugin.h $(DESTDIR)$(SYSCONFDIR)/oma/oma.conf.example
+	rm -f $(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so)
+
+clean:
+	rm -rf build build-san
+
+-include $(wildcard $(BUILD)/obj/core/*.d $(BUILD)/tests/*.d $(BUILD)/plugins/*.d $(BUILD)/tests/fixtures/*.d)

@@ -1,0 +1,93 @@
+/* config.h - the typed, validated configuration (TOML file read through inih). */
+#ifndef OMA_CONFIG_H
+#define OMA_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util.h"
+
+enum cfg_link_type { CFG_LINK_HARD = 0, CFG_LINK_SYMBOLIC = 1 };
+
+/* A decoded TOML value as the shim saw it. */
+enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_ARRAY, CFG_FLOAT, CFG_OTHER };
+
+struct cfg_value {
+	char *section;   /* table name, e.g. "main" */
+	char *key;
+	int line;        /* physical line where the key starts */
+	enum cfg_type type;
+	char *str;       /* CFG_STRING; for every type also a text form (see plugin.h config_get) */
+	long long num;   /* CFG_INT, CFG_BOOL (0/1) */
+	struct strv arr; /* CFG_ARRAY of strings */
+	bool arr_all_strings;
+};
+
+struct cfg_main {
+	char *backup_dir;
+	long versions;             /* default 1 */
+	bool delete_before;        /* default false */
+	bool skip_unchanged_dbs;   /* default false */
+	int link_type;             /* enum cfg_link_type, default hard */
+	long parallelism;          /* as configured; default = CPUs (set by cfg_load) */
+	char *mysqldump_bin;       /* default "mysqldump" */
+	char *mysql_bin;           /* default "mysql" */
+	struct strv exclude_databases;
+	struct strv do_databases;
+	struct strv mysqldump_options;
+	int log_level;             /* enum oma_log_level, default info */
+	long lock_port;            /* default 45678 */
+	char *compression;         /* compressor plugin name, default "gzip" */
+	long compression_level;    /* -1 = the compressor's default */
+	char *plugin_dir;          /* NULL = built-in search (see plugin loader) */
+};
+
+struct cfg_conditions {
+	struct strv skip, run, terminate;
+	long skip_timeout, run_timeout, terminate_timeout; /* seconds, 0 = none */
+};
+
+struct cfg_zabbix {
+	char *item_key;    /* "" = off */
+	char *sender_bin;  /* default "zabbix_sender" */
+	char *agent_conf;  /* default "/etc/zabbix/zabbix_agentd.conf" */
+};
+
+struct oma_config {
+	char *path;
+	struct cfg_main main;
+	struct cfg_conditions cond;
+	struct cfg_zabbix zabbix;
+	/* Every key of the file, in file order, for plugins' own sections. */
+	struct cfg_value *values;
+	size_t nvalues;
+	/* Non-fatal findings (unknown keys ...), one line each, to be logged. */
+	struct strv warnings;
+};
+
+/* Read, decode and validate the TOML file `path` into *cfg (defaults filled
+ * in).  On failure returns -1 with a one-line message in err naming the
+ * file, the line where known, and the key; *cfg is then freed. */
+int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen);
+
+/* Same, from a string (tests); `name` is used in messages. */
+int cfg_load_string(const char *name, const char *text, struct oma_config *cfg,
+                    char *err, size_t errlen);
+
+void cfg_free(struct oma_config *cfg);
+
+/* Effective parallelism: configured value, negative = cpus + value, >= 1. */
+int cfg_parallelism(const struct oma_config *cfg, int cpus);
+
+/* The text form of section.key (see oma_host.config_get) or NULL. */
+const char *cfg_get(const struct oma_config *cfg, const char *section, const char *key);
+
+/* Whether the file has a [section] table at all. */
+bool cfg_has_section(const struct oma_config *cfg, const char *section);
+
+/* Print the effective configuration as one JSON object
+ * {"main":{...},"conditions":{...},"zabbix":{...}, other sections...}
+ * with TOML types kept, followed by a newline.  Returns 0 or -1 on a write error. */
+int cfg_print_json(const struct oma_config *cfg, FILE *out);
+
+#endif

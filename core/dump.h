@@ -1,0 +1,53 @@
+/* dump.h - dump workers: mysqldump -> compressor -> temp file -> final name. */
+#ifndef OMA_DUMP_H
+#define OMA_DUMP_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <oma/plugin.h>
+
+#include "config.h"
+
+struct dump_job {
+	const char *db;          /* database name */
+	/* filled in by dump_run: */
+	int ok;                  /* 1 when the file is complete under its final name */
+	char *file;              /* final file name (base name, malloc'ed) */
+	uint64_t bytes;          /* compressed size */
+	double seconds;
+	time_t started;          /* epoch time the dump started */
+	char *error;             /* one-line reason when !ok (malloc'ed) */
+};
+
+struct dump_settings {
+	const char *dir;                      /* current backup folder */
+	const char *mysqldump_bin;
+	const struct strv *options;           /* mysqldump_options */
+	const struct oma_compress_ops *comp;  /* compressor */
+	int level;                            /* -1 = compressor default */
+	int parallelism;                      /* dumps at once, >= 1 */
+	int cpus;                             /* CPUs to share among running dumps */
+};
+
+/* Whether `tail` (the last bytes of a dump) ends with a completion line:
+ * its last non-empty line matches
+ * ^-- Dump completed on \d{4}-\d{2}-\d{2}\s+\d+:\d{2}:\d{2}  */
+int dump_completed(const char *tail, size_t len);
+
+/* Dump every job, s->parallelism at a time.  For each: start
+ * `mysqldump_bin DB options...` by argument vector (no shell), stream its
+ * stdout through the compressor into "STEM SUFFIX.part" in s->dir, log its
+ * stderr as errors; on exit 0 plus completion trailer fsync, rename to the
+ * final name, fsync the folder, log "DB 'NAME': Backup successfully";
+ * otherwise remove the temp file and log the error.
+ * Returns the number of failed jobs. */
+int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs);
+
+void dump_job_clear(struct dump_job *j);
+
+/* Ask running dumps to stop (signal handler safe): children are killed and
+ * temporary files removed; their jobs fail. */
+void dump_cancel(void);
+
+#endif

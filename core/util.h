@@ -1,0 +1,50 @@
+/* util.h - small helpers shared by the core: string vectors, allocation, I/O. */
+#ifndef OMA_UTIL_H
+#define OMA_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct strv {
+	char **v;
+	size_t n;
+};
+
+/* Allocation that aborts the process on out-of-memory (nothing sensible
+ * can be done then); never returns NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Allocate a formatted string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void strv_push(struct strv *sv, const char *s);  /* copies s */
+void strv_free(struct strv *sv);
+bool strv_contains(const struct strv *sv, const char *s);
+
+/* Format into a fixed buffer (err buffers); truncation is silent. */
+void errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Write all of buf to fd, retrying on EINTR and short writes.
+ * Returns 0, or -1 with errno set. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* fsync the directory `path`.  Returns 0, or -1 with errno set. */
+int fsync_dir(const char *path);
+
+/* Append `s` to `*buf` (growing, NUL-terminated) as a JSON string literal,
+ * quotes included. */
+void json_append_string(char **buf, size_t *len, size_t *cap, const char *s);
+void buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Number of online CPUs (at least 1). */
+int cpu_count(void);
+
+#endif
