@@ -70,9 +70,21 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $< $(ALL_LDFLAGS)
 
-$(BUILD)/tests/check_%: tests/check_%.c $(CORE_OBJ) $(wildcard tests/*.h)
+# A unit test links the core modules it names below (plus util and log), so
+# each module is tested on its own.
+DEPS_check_config = config toml
+DEPS_check_names = names
+DEPS_check_store = store
+DEPS_check_loader = loader
+DEPS_check_gzip = loader
+DEPS_check_server = server
+DEPS_check_dump = dump names
+TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
+	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
+
+$(BUILD)/tests/check_%: tests/check_%.c $$(call TEST_OBJ,check_$$*) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(CORE_OBJ) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz
 
 unit: all $(TEST_BIN) $(FIXTURE_SO)
 e2e: all

@@ -46,7 +46,9 @@ int loader_init(struct loaded_plugin *p, const struct oma_host *host, char *err,
 /* Call fini for initialized plugins, dlclose everything, free. */
 void loader_unload(struct loader *ld);
 
-/* The host table the core hands to plugins (log + config access). */
+/* The host table the core hands to plugins: log goes to log_vmsg(),
+ * config_get to the function set here (NULL until set: returns NULL). */
 const struct oma_host *loader_host(void);
+void loader_set_config_getter(const char *(*get)(const char *section, const char *key));
 
 #endif
