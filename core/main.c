@@ -1,0 +1,221 @@
+/* main.c - oma's command line: parse options, validate everything, run, exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "loader.h"
+#include "lock.h"
+#include "log.h"
+#include "runner.h"
+#include "util.h"
+
+#ifndef OMA_VERSION
+#define OMA_VERSION "0.0.0"
+#endif
+
+#define DEFAULT_CONFIG "/etc/oma/oma.conf"
+
+static const struct oma_config *the_config;
+
+static const char *config_getter(const char *section, const char *key)
+{
+	return the_config ? cfg_get(the_config, section, key) : NULL;
+}
+
+static void usage(FILE *out)
+{
+	(void)fprintf(out,
+		"usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--print-config]\n"
+		"\n"
+		"Optimized MySQLDump Archiver - one compressed dump per database, run from cron.\n"
+		"\n"
+		"options:\n"
+		"  -h, --help            show this help message and exit\n"
+		"  -c, --config CONFIG   Path to the configuration file (default: %s)\n"
+		"  -d, --debug           Set log level to debug and override log level from config file\n"
+		"  -v, --version         Print version information and exit\n"
+		"  --check-config        Parse and validate the configuration (and plugins), then exit\n"
+		"  --print-config        Print the effective configuration as JSON, then exit\n"
+		"\n"
+		"Exit codes: 0 ok or skipped, 1 invalid configuration or failed run condition,\n"
+		"2 not enough disk space, 3 another instance is running, 4 a dump, terminate\n"
+		"condition or reporter failed, or the server could not be reached.\n",
+		DEFAULT_CONFIG);
+}
+
+/* Whether `bin` names an executable file, directly (with a '/') or in PATH. */
+static int find_executable(const char *bin)
+{
+	if (bin[0] == '\0')
+		return -1;
+	if (strchr(bin, '/') != NULL)
+		return access(bin, X_OK);
+	const char *path = getenv("PATH");
+	if (path == NULL || path[0] == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	char *copy = xstrdup(path);
+	int rc = -1;
+	char *save = NULL;
+	for (char *dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+		char *full = xasprintf("%s/%s", dir[0] ? dir : ".", bin);
+		struct stat st;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+			rc = 0;
+		free(full);
+		if (rc == 0)
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	runner_cancel();
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 1000, OPT_PRINT };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"debug", no_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"check-config", no_argument, NULL, OPT_CHECK},
+		{"print-config", no_argument, NULL, OPT_PRINT},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	int debug = 0, check_only = 0, print_only = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:dvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'd': debug = 1; break;
+		case 'v': (void)printf("%s\n", OMA_VERSION); return OMA_EXIT_OK;
+		case 'h': usage(stdout); return OMA_EXIT_OK;
+		case OPT_CHECK: check_only = 1; break;
+		case OPT_PRINT: print_only = 1; break;
+		default: usage(stderr); return OMA_EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		(void)fprintf(stderr, "oma: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return OMA_EXIT_CONFIG;
+	}
+
+	char err[1024];
+	struct oma_config cfg;
+	struct loader ld = {0};
+	int code = OMA_EXIT_CONFIG;
+	int lockfd = -1;
+
+	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
+		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+		return OMA_EXIT_CONFIG;
+	}
+	the_config = &cfg;
+	loader_set_config_getter(config_getter);
+	log_set_level(debug ? OMA_LOG_DEBUG : cfg.main.log_level);
+
+	/* Validate before running: plugins, compressor, level, binaries. */
+	char *plugin_dir = loader_default_dir(cfg.main.plugin_dir);
+	int rc = loader_load_dir(&ld, plugin_dir, err, sizeof(err));
+	if (rc != 0) {
+		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+		goto out;
+	}
+	struct loaded_plugin *comp = loader_find(&ld, OMA_PLUGIN_COMPRESS, cfg.main.compression);
+	if (comp == NULL) {
+		(void)fprintf(stderr,
+			"Invalid configuration: %s: [main] compression: no compress plugin '%s' in %s\n",
+			config_path, cfg.main.compression, plugin_dir);
+		goto out;
+	}
+	const struct oma_compress_ops *ops = comp->desc->compress;
+	if (cfg.main.compression_level < 0) {
+		cfg.main.compression_level = ops->default_level;
+	} else if (cfg.main.compression_level < ops->min_level ||
+	           cfg.main.compression_level > ops->max_level) {
+		(void)fprintf(stderr,
+			"Invalid configuration: %s: [main] compression_level: %ld is outside %d..%d for '%s'\n",
+			config_path, cfg.main.compression_level, ops->min_level, ops->max_level,
+			cfg.main.compression);
+		goto out;
+	}
+	if (print_only) {
+		code = cfg_print_json(&cfg, stdout) == 0 ? OMA_EXIT_OK : OMA_EXIT_CONFIG;
+		goto out;
+	}
+	const char *const bins[][2] = {
+		{"mysqldump_bin", cfg.main.mysqldump_bin},
+		{"mysql_bin", cfg.main.mysql_bin},
+	};
+	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
+		if (find_executable(bins[i][1]) != 0) {
+			(void)fprintf(stderr,
+				"Invalid configuration: %s: [main] %s: '%s' is not an executable file%s\n",
+				config_path, bins[i][0], bins[i][1],
+				strchr(bins[i][1], '/') ? "" : " in PATH");
+			goto out;
+		}
+	}
+	if (loader_init(comp, loader_host(), err, sizeof(err)) != 0) {
+		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+		goto out;
+	}
+	if (check_only) {
+		for (size_t i = 0; i < cfg.warnings.n; i++)
+			(void)fprintf(stderr, "warning: %s\n", cfg.warnings.v[i]);
+		(void)printf("Configuration OK: %s\n", config_path);
+		code = OMA_EXIT_OK;
+		goto out;
+	}
+
+	lockfd = lock_acquire(cfg.main.lock_port, err, sizeof(err));
+	if (lockfd == -2) {
+		(void)fprintf(stderr,
+			"Another instance of OMA is already running (port %ld is in use)\n",
+			cfg.main.lock_port);
+		code = OMA_EXIT_LOCKED;
+		goto out;
+	}
+	if (lockfd < 0) {
+		(void)fprintf(stderr, "oma: %s\n", err);
+		code = OMA_EXIT_FAILED;
+		goto out;
+	}
+
+	install_signals();
+	struct run_plugins pl = {.comp = ops, .comp_name = comp->desc->name};
+	code = runner_run(&cfg, &pl);
+
+out:
+	if (lockfd >= 0)
+		close(lockfd);
+	loader_unload(&ld);
+	free(plugin_dir);
+	cfg_free(&cfg);
+	return code;
+}

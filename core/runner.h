@@ -1,0 +1,34 @@
+/* runner.h - one backup run, phase by phase (SPEC.md "One run, phase by phase"). */
+#ifndef OMA_RUNNER_H
+#define OMA_RUNNER_H
+
+#include <oma/plugin.h>
+
+#include "config.h"
+
+/* Exit codes (SPEC.md "Command line"). */
+enum {
+	OMA_EXIT_OK = 0,
+	OMA_EXIT_CONFIG = 1,     /* invalid configuration, or a run condition failed */
+	OMA_EXIT_NO_SPACE = 2,
+	OMA_EXIT_LOCKED = 3,
+	OMA_EXIT_FAILED = 4,     /* a dump, terminate condition or reporter failed; server unreachable */
+};
+
+struct run_plugins {
+	const struct oma_compress_ops *comp;
+	const char *comp_name;
+};
+
+/* Run the backup described by `cfg` (validated, lock held, plugins
+ * initialised) and return the process exit code. */
+int runner_run(const struct oma_config *cfg, const struct run_plugins *pl);
+
+/* Ask a running backup to stop (async-signal-safe). */
+void runner_cancel(void);
+
+/* Python's repr() of a list of strings, as upstream logs option lists:
+ * ['--quick', "it's"].  Returns a malloc'ed string. */
+char *runner_pylist(const struct strv *sv);
+
+#endif
