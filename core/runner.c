@@ -37,39 +37,6 @@ void runner_cancel(void)
 	dump_cancel();
 }
 
-char *runner_pylist(const struct strv *sv)
-{
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	buf_append(&buf, &len, &cap, "[", 1);
-	for (size_t i = 0; i < sv->n; i++) {
-		const char *s = sv->v[i];
-		char q = (strchr(s, '\'') != NULL && strchr(s, '"') == NULL) ? '"' : '\'';
-		if (i > 0)
-			buf_append(&buf, &len, &cap, ", ", 2);
-		buf_append(&buf, &len, &cap, &q, 1);
-		for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-			if (*p == '\\')
-				buf_append(&buf, &len, &cap, "\\\\", 2);
-			else if (*p == (unsigned char)q)
-				buf_appendf(&buf, &len, &cap, "\\%c", q);
-			else if (*p == '\n')
-				buf_append(&buf, &len, &cap, "\\n", 2);
-			else if (*p == '\r')
-				buf_append(&buf, &len, &cap, "\\r", 2);
-			else if (*p == '\t')
-				buf_append(&buf, &len, &cap, "\\t", 2);
-			else if (*p < 0x20 || *p == 0x7f)
-				buf_appendf(&buf, &len, &cap, "\\x%02x", *p);
-			else
-				buf_append(&buf, &len, &cap, (const char *)p, 1);
-		}
-		buf_append(&buf, &len, &cap, &q, 1);
-	}
-	buf_append(&buf, &len, &cap, "]", 1);
-	return buf;
-}
-
 static void format_bytes(double b, char *out, size_t outlen)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -86,7 +53,7 @@ static void format_bytes(double b, char *out, size_t outlen)
 
 static void log_removed(const struct strv *removed)
 {
-	char *list = runner_pylist(removed);
+	char *list = py_list_repr(removed);
 	log_info("Removed old backup directories: %s", list);
 	free(list);
 }
@@ -123,7 +90,7 @@ static int phase_server(struct run *r)
 	server_select(r->cfg, &r->facts.databases, &r->selected, &r->skipped, &r->missing);
 	log_debug("Found %zu databases", r->facts.databases.n);
 	if (m->exclude_databases.n > 0) {
-		char *list = runner_pylist(&m->exclude_databases);
+		char *list = py_list_repr(&m->exclude_databases);
 		log_info("Excluding databases %s from backup job.", list);
 		free(list);
 	}
@@ -171,7 +138,7 @@ static void phase_dump(struct run *r)
 	const struct cfg_main *m = &r->cfg->main;
 	int cpus = cpu_count();
 	int par = cfg_parallelism(r->cfg, cpus);
-	char *opts = runner_pylist(&m->mysqldump_options);
+	char *opts = py_list_repr(&m->mysqldump_options);
 	log_info("Will start %d parallel mysqldump processes using options %s", par, opts);
 	free(opts);
 

@@ -27,8 +27,4 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl);
 /* Ask a running backup to stop (async-signal-safe). */
 void runner_cancel(void);
 
-/* Python's repr() of a list of strings, as upstream logs option lists:
- * ['--quick', "it's"].  Returns a malloc'ed string. */
-char *runner_pylist(const struct strv *sv);
-
 #endif

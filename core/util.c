@@ -183,3 +183,36 @@ int cpu_count(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : (int)n;
 }
+
+char *py_list_repr(const struct strv *sv)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	buf_append(&buf, &len, &cap, "[", 1);
+	for (size_t i = 0; i < sv->n; i++) {
+		const char *s = sv->v[i];
+		char q = (strchr(s, '\'') != NULL && strchr(s, '"') == NULL) ? '"' : '\'';
+		if (i > 0)
+			buf_append(&buf, &len, &cap, ", ", 2);
+		buf_append(&buf, &len, &cap, &q, 1);
+		for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+			if (*p == '\\')
+				buf_append(&buf, &len, &cap, "\\\\", 2);
+			else if (*p == (unsigned char)q)
+				buf_appendf(&buf, &len, &cap, "\\%c", q);
+			else if (*p == '\n')
+				buf_append(&buf, &len, &cap, "\\n", 2);
+			else if (*p == '\r')
+				buf_append(&buf, &len, &cap, "\\r", 2);
+			else if (*p == '\t')
+				buf_append(&buf, &len, &cap, "\\t", 2);
+			else if (*p < 0x20 || *p == 0x7f)
+				buf_appendf(&buf, &len, &cap, "\\x%02x", *p);
+			else
+				buf_append(&buf, &len, &cap, (const char *)p, 1);
+		}
+		buf_append(&buf, &len, &cap, &q, 1);
+	}
+	buf_append(&buf, &len, &cap, "]", 1);
+	return buf;
+}

@@ -44,6 +44,10 @@ void buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
 void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Python's repr() of a list of strings, as upstream logs option lists:
+ * ['--quick', "it's"].  Returns a malloc'ed string. */
+char *py_list_repr(const struct strv *sv);
+
 /* Number of online CPUs (at least 1). */
 int cpu_count(void);
 
