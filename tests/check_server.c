@@ -1,0 +1,596 @@
+/* check_server.c - tests for core/server.c against fake mysql clients. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "util.h"
+
+static char tmp[64];    /* per-test temp dir */
+static char mysql[128]; /* fake client in tmp */
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write_all(fd, text, strlen(text)), 0);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&buf, &len, &cap, chunk, n);
+	fclose(f);
+	return buf != NULL ? buf : xstrdup("");
+}
+
+static char *in_tmp(const char *name)
+{
+	return xasprintf("%s/%s", tmp, name);
+}
+
+/* The fake client: checks its fixed arguments, records them, and answers a
+ * few queries from files the test writes next to it. */
+static const char fake_mysql[] =
+	"#!/bin/sh\n"
+	"d=$(dirname \"$0\")\n"
+	"for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/argv\"\n"
+	"if [ $# -ne 4 ] || [ \"$1\" != -N ] || [ \"$2\" != -B ] || [ \"$3\" != -e ]; then\n"
+	"  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
+	"fi\n"
+	"case \"$4\" in\n"
+	"'SELECT @@datadir') cat \"$d/datadir.out\" ;;\n"
+	"'SHOW DATABASES') cat \"$d/dbs.out\" ;;\n"
+	"BIG) head -c 300000 /dev/zero | tr '\\000' e >&2; yes 'row\\tvalue' | head -n 200000 ;;\n"
+	"BIGFAIL) yes 'row' | head -n 200000; head -c 300000 /dev/zero | tr '\\000' e >&2;"
+	" echo >&2; echo 'ERROR 1234 (HY000): late failure' >&2; exit 1 ;;\n"
+	"NOTFOUND) echo 'sh: 1: mysql: not found' >&2; exit 127 ;;\n"
+	"KILLED) kill -9 $$ ;;\n"
+	"EMPTY) ;;\n"
+	"*) echo 'ERROR 1064 (42000): You have an error in your SQL syntax' >&2; exit 1 ;;\n"
+	"esac\n";
+
+static void setup(void)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/check_server.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	snprintf(mysql, sizeof(mysql), "%s/fake-mysql", tmp);
+	write_file(mysql, fake_mysql, 0755);
+}
+
+static void teardown(void)
+{
+	char *cmd = xasprintf("chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", tmp, tmp);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+/* ---- server_query ------------------------------------------------------ */
+
+START_TEST(query_passes_exact_argv)
+{
+	struct strv lines = {0};
+	char err[256] = "";
+	/* A query full of shell syntax reaches the client as one argument. */
+	const char *q = "SELECT '$(touch pwned)'; `touch pwned2` \"x\" \\";
+	ck_assert_int_eq(server_query(mysql, q, &lines, err, sizeof(err)), -1);
+	char *argv_path = in_tmp("argv");
+	char *got = read_file(argv_path);
+	char *want = xasprintf("-N\n-B\n-e\n%s\n", q);
+	ck_assert_str_eq(got, want);
+	ck_assert_int_eq(access("pwned", F_OK), -1);
+	char *pwned = in_tmp("pwned");
+	ck_assert_int_eq(access(pwned, F_OK), -1);
+	ck_assert_str_eq(err, "mysql: ERROR 1064 (42000): You have an error in your SQL syntax");
+	free(pwned);
+	free(got);
+	free(want);
+	free(argv_path);
+	strv_free(&lines);
+}
+END_TEST
+
+START_TEST(query_unescapes_batch_output)
+{
+	char *p = in_tmp("dbs.out");
+	/* mysql -B writes tab, newline, NUL and backslash inside values as \t \n \0 \\ */
+	write_file(p, "plain\ntab\\there\nnew\\nline\nback\\\\slash\n\\\\t\nodd\\x\nlast\\\n", 0644);
+	struct strv lines = {0};
+	char err[256] = "";
+	ck_assert_int_eq(server_query(mysql, "SHOW DATABASES", &lines, err, sizeof(err)), 0);
+	ck_assert_uint_eq(lines.n, 7);
+	ck_assert_str_eq(lines.v[0], "plain");
+	ck_assert_str_eq(lines.v[1], "tab\there");
+	ck_assert_str_eq(lines.v[2], "new\nline");
+	ck_assert_str_eq(lines.v[3], "back\\slash");
+	ck_assert_str_eq(lines.v[4], "\\t");  /* escaped backslash, then a plain 't' */
+	ck_assert_str_eq(lines.v[5], "odd\\x");  /* unknown escapes stay */
+	ck_assert_str_eq(lines.v[6], "last\\");
+	strv_free(&lines);
+	free(p);
+}
+END_TEST
+
+START_TEST(query_without_trailing_newline_and_empty)
+{
+	char *p = in_tmp("dbs.out");
+	write_file(p, "a\n\nb", 0644);
+	struct strv lines = {0};
+	char err[256] = "";
+	ck_assert_int_eq(server_query(mysql, "SHOW DATABASES", &lines, err, sizeof(err)), 0);
+	ck_assert_uint_eq(lines.n, 3);
+	ck_assert_str_eq(lines.v[0], "a");
+	ck_assert_str_eq(lines.v[1], "");
+	ck_assert_str_eq(lines.v[2], "b");
+	strv_free(&lines);
+
+	ck_assert_int_eq(server_query(mysql, "EMPTY", &lines, err, sizeof(err)), 0);
+	ck_assert_uint_eq(lines.n, 0);
+	free(p);
+}
+END_TEST
+
+START_TEST(query_failing_client)
+{
+	char *bad = in_tmp("down-mysql");
+	write_file(bad,
+	           "#!/bin/sh\n"
+	           "echo 'mysql: Deprecated program name. It will be removed in a future release, "
+	           "use /usr/bin/mariadb instead' >&2\n"
+	           "echo \"ERROR 2002 (HY000): Can't connect to local server through socket "
+	           "'/run/mysqld/mysqld.sock' (2)\" >&2\n"
+	           "echo 'second line' >&2\n"
+	           "exit 1\n",
+	           0755);
+	struct strv lines = {0};
+	char err[256] = "";
+	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: ERROR 2002 (HY000): Can't connect to local server through "
+	                      "socket '/run/mysqld/mysqld.sock' (2)");
+	ck_assert_uint_eq(lines.n, 0);
+
+	/* Without an ERROR line the first non-empty line is used. */
+	write_file(bad, "#!/bin/sh\necho >&2\necho 'mysql: unknown option -N' >&2\nexit 7\n", 0755);
+	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: mysql: unknown option -N");
+
+	/* Silent failure and death by signal. */
+	write_file(bad, "#!/bin/sh\nexit 5\n", 0755);
+	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: exited with code 5");
+	ck_assert_int_eq(server_query(mysql, "KILLED", &lines, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: killed by signal 9");
+	free(bad);
+}
+END_TEST
+
+START_TEST(query_missing_binary)
+{
+	struct strv lines = {0};
+	char err[256] = "";
+	ck_assert_int_eq(server_query("/nonexistent/dir/mysql", "SELECT 1", &lines, err,
+	                              sizeof(err)), -1);
+	ck_assert_str_eq(err, "cannot run '/nonexistent/dir/mysql': No such file or directory");
+
+	ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
+	ck_assert_int_eq(server_query("oma-no-such-mysql", "SELECT 1", &lines, err,
+	                              sizeof(err)), -1);
+	ck_assert_str_eq(err, "cannot run 'oma-no-such-mysql': No such file or directory");
+	ck_assert_int_eq(setenv("PATH", "/usr/bin:/bin", 1), 0);
+
+	ck_assert_int_eq(server_query(mysql, "NOTFOUND", &lines, err, sizeof(err)), -1);
+	char *want = xasprintf("cannot run '%s': sh: 1: mysql: not found", mysql);
+	ck_assert_str_eq(err, want);
+	free(want);
+	ck_assert_uint_eq(lines.n, 0);
+}
+END_TEST
+
+START_TEST(query_uses_path)
+{
+	char *path = xasprintf("%s:/usr/bin:/bin", tmp);
+	ck_assert_int_eq(setenv("PATH", path, 1), 0);
+	char *p = in_tmp("dbs.out");
+	write_file(p, "one\n", 0644);
+	struct strv lines = {0};
+	char err[256] = "";
+	ck_assert_int_eq(server_query("fake-mysql", "SHOW DATABASES", &lines, err, sizeof(err)), 0);
+	ck_assert_uint_eq(lines.n, 1);
+	ck_assert_str_eq(lines.v[0], "one");
+	strv_free(&lines);
+	free(p);
+	free(path);
+}
+END_TEST
+
+START_TEST(query_big_outputs_no_deadlock)
+{
+	/* 300 KB on stderr before 2 MB on stdout: both pipes must be drained. */
+	struct strv lines = {0};
+	char err[256] = "";
+	ck_assert_int_eq(server_query(mysql, "BIG", &lines, err, sizeof(err)), 0);
+	ck_assert_uint_eq(lines.n, 200000);
+	ck_assert_str_eq(lines.v[0], "row\tvalue");
+	ck_assert_str_eq(lines.v[199999], "row\tvalue");
+	strv_free(&lines);
+
+	ck_assert_int_eq(server_query(mysql, "BIGFAIL", &lines, err, sizeof(err)), -1);
+	ck_assert_uint_eq(lines.n, 0);
+	/* The first 64 KiB of stderr are one long non-ERROR line; the ERROR
+	 * line came after the kept part, so the long line is what is shown. */
+	ck_assert(strncmp(err, "mysql: eeee", 11) == 0);
+}
+END_TEST
+
+/* ---- server_get_facts -------------------------------------------------- */
+
+START_TEST(facts_from_fake_server)
+{
+	char *p = in_tmp("datadir.out");
+	write_file(p, "/var/lib/mysql/\n", 0644);
+	char *q = in_tmp("dbs.out");
+	write_file(q,
+	           "information_schema\napp\ntab\\tdb\nmysql\nperformance_schema\n"
+	           "back\\\\slash\nsys\nSys\n$(touch x)\n",
+	           0644);
+	struct server_facts f;
+	char err[256] = "";
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
+	ck_assert_str_eq(f.datadir, "/var/lib/mysql");
+	ck_assert_uint_eq(f.databases.n, 6);
+	ck_assert_str_eq(f.databases.v[0], "app");
+	ck_assert_str_eq(f.databases.v[1], "tab\tdb");
+	ck_assert_str_eq(f.databases.v[2], "mysql");
+	ck_assert_str_eq(f.databases.v[3], "back\\slash");
+	ck_assert_str_eq(f.databases.v[4], "Sys");
+	ck_assert_str_eq(f.databases.v[5], "$(touch x)");
+	server_facts_free(&f);
+	ck_assert_ptr_null(f.datadir);
+
+	write_file(p, "/\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
+	ck_assert_str_eq(f.datadir, "/");
+	server_facts_free(&f);
+	free(p);
+	free(q);
+}
+END_TEST
+
+START_TEST(facts_errors)
+{
+	struct server_facts f;
+	char err[256] = "";
+	/* No datadir.out: cat fails, but exit code 0 of the case ... the fake
+	 * prints nothing on stdout, which must be an error. */
+	char *p = in_tmp("datadir.out");
+	write_file(p, "", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: SELECT @@datadir returned nothing");
+	ck_assert_ptr_null(f.datadir);
+	ck_assert_uint_eq(f.databases.n, 0);
+
+	/* SHOW DATABASES failing (no dbs.out: cat exits 1 with its message). */
+	write_file(p, "/data\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert(strncmp(err, "mysql: cat: ", 12) == 0);
+	ck_assert_ptr_null(f.datadir);
+
+	ck_assert_int_eq(server_get_facts("/nonexistent/mysql", &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "cannot run '/nonexistent/mysql': No such file or directory");
+	free(p);
+}
+END_TEST
+
+START_TEST(system_dbs)
+{
+	ck_assert(server_is_system_db("information_schema"));
+	ck_assert(server_is_system_db("performance_schema"));
+	ck_assert(server_is_system_db("sys"));
+	ck_assert(!server_is_system_db("mysql"));
+	ck_assert(!server_is_system_db("sys2"));
+	ck_assert(!server_is_system_db(""));
+	ck_assert(!server_is_system_db("Information_schema_x"));
+}
+END_TEST
+
+/* ---- server_select ----------------------------------------------------- */
+
+static void push_all(struct strv *sv, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		strv_push(sv, *names);
+}
+
+static void assert_strv(const struct strv *sv, const char *const *want)
+{
+	size_t n = 0;
+	for (; want[n] != NULL; n++) {
+		ck_assert_msg(n < sv->n, "missing '%s'", want[n]);
+		ck_assert_str_eq(sv->v[n], want[n]);
+	}
+	ck_assert_uint_eq(sv->n, n);
+}
+
+START_TEST(select_all)
+{
+	struct oma_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	struct strv dbs = {0}, sel = {0}, skip = {0}, miss = {0};
+	push_all(&dbs, (const char *[]){"b", "a", "c", NULL});
+	server_select(&cfg, &dbs, &sel, &skip, &miss);
+	assert_strv(&sel, (const char *[]){"b", "a", "c", NULL});
+	assert_strv(&skip, (const char *[]){NULL});
+	assert_strv(&miss, (const char *[]){NULL});
+	strv_free(&dbs);
+	strv_free(&sel);
+}
+END_TEST
+
+START_TEST(select_do)
+{
+	struct oma_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	push_all(&cfg.main.do_databases, (const char *[]){"c", "gone", "a", "gone", "sys", NULL});
+	struct strv dbs = {0}, sel = {0}, skip = {0}, miss = {0};
+	push_all(&dbs, (const char *[]){"b", "a", "c", "d", NULL});
+	server_select(&cfg, &dbs, &sel, &skip, &miss);
+	/* server order, not list order */
+	assert_strv(&sel, (const char *[]){"a", "c", NULL});
+	assert_strv(&skip, (const char *[]){"b", "d", NULL});
+	assert_strv(&miss, (const char *[]){"gone", NULL});
+	strv_free(&dbs);
+	strv_free(&sel);
+	strv_free(&skip);
+	strv_free(&miss);
+	strv_free(&cfg.main.do_databases);
+}
+END_TEST
+
+START_TEST(select_exclude)
+{
+	struct oma_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	push_all(&cfg.main.exclude_databases, (const char *[]){"d", "nope", "b", NULL});
+	struct strv dbs = {0}, sel = {0}, skip = {0}, miss = {0};
+	push_all(&dbs, (const char *[]){"b", "a", "information_schema", "c", "d", NULL});
+	server_select(&cfg, &dbs, &sel, &skip, &miss);
+	assert_strv(&sel, (const char *[]){"a", "c", NULL});
+	assert_strv(&skip, (const char *[]){"b", "d", NULL});
+	assert_strv(&miss, (const char *[]){"nope", NULL});
+	strv_free(&dbs);
+	strv_free(&sel);
+	strv_free(&skip);
+	strv_free(&miss);
+	strv_free(&cfg.main.exclude_databases);
+}
+END_TEST
+
+/* ---- server_datadir_bytes ---------------------------------------------- */
+
+static void make_file(const char *path, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	char block[4096];
+	memset(block, 'z', sizeof(block));
+	while (size > 0) {
+		size_t n = size < sizeof(block) ? size : sizeof(block);
+		ck_assert_int_eq(write_all(fd, block, n), 0);
+		size -= n;
+	}
+	ck_assert_int_eq(fsync(fd), 0);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* What `du -s -B1` (GNU coreutils: st_blocks, hard links once, no symlinks
+ * followed) says about `path`. */
+static uint64_t du_bytes(const char *path)
+{
+	char *cmd = xasprintf("du -s -B1 '%s'", path);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	unsigned long long v = 0;
+	ck_assert_int_eq(fscanf(p, "%llu", &v), 1);
+	ck_assert_int_eq(pclose(p), 0);
+	free(cmd);
+	return v;
+}
+
+START_TEST(datadir_bytes_tree)
+{
+	char *dd = in_tmp("data");
+	ck_assert_int_eq(mkdir(dd, 0750), 0);
+	char *db1 = in_tmp("data/db1");
+	char *db2 = in_tmp("data/db2");
+	char *deep = in_tmp("data/db2/deeper");
+	ck_assert_int_eq(mkdir(db1, 0750), 0);
+	ck_assert_int_eq(mkdir(db2, 0750), 0);
+	ck_assert_int_eq(mkdir(deep, 0750), 0);
+	char *f1 = in_tmp("data/db1/t.ibd");
+	char *f2 = in_tmp("data/db2/u.ibd");
+	char *f3 = in_tmp("data/db2/deeper/v.MYD");
+	char *f4 = in_tmp("data/ibdata1");
+	make_file(f1, 1 << 20);
+	make_file(f2, 300000);
+	make_file(f3, 1);
+	make_file(f4, 12345);
+
+	uint64_t bytes = 0, before;
+	char err[512] = "";
+	ck_assert_int_eq(server_datadir_bytes(dd, &bytes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(bytes, du_bytes(dd));
+	ck_assert_uint_ge(bytes, (1 << 20) + 300000 + 1 + 12345);
+	before = bytes;
+
+	/* A hard link is counted once; a symlink to a big file outside is not followed. */
+	char *hl = in_tmp("data/db1/t-link.ibd");
+	ck_assert_int_eq(link(f1, hl), 0);
+	char *outside = in_tmp("outside.bin");
+	make_file(outside, 4 << 20);
+	char *sl = in_tmp("data/db1/sym");
+	char *sd = in_tmp("data/symdir");
+	ck_assert_int_eq(symlink(outside, sl), 0);
+	ck_assert_int_eq(symlink(tmp, sd), 0);
+	ck_assert_int_eq(server_datadir_bytes(dd, &bytes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(bytes, du_bytes(dd));
+	ck_assert_uint_lt(bytes, before + 8192);
+
+	/* A trailing slash changes nothing. */
+	char *slash = xasprintf("%s/", dd);
+	uint64_t again = 0;
+	ck_assert_int_eq(server_datadir_bytes(slash, &again, err, sizeof(err)), 0);
+	ck_assert_uint_eq(again, bytes);
+
+	free(slash);
+	free(dd); free(db1); free(db2); free(deep);
+	free(f1); free(f2); free(f3); free(f4);
+	free(hl); free(outside); free(sl); free(sd);
+}
+END_TEST
+
+START_TEST(datadir_bytes_errors)
+{
+	uint64_t bytes = 7;
+	char err[512] = "";
+	ck_assert_int_eq(server_datadir_bytes("/nonexistent/datadir", &bytes, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "datadir /nonexistent/datadir: No such file or directory");
+	ck_assert_uint_eq(bytes, 7);
+
+	char *f = in_tmp("plain");
+	make_file(f, 10);
+	ck_assert_int_eq(server_datadir_bytes(f, &bytes, err, sizeof(err)), -1);
+	char *want = xasprintf("datadir %s: Not a directory", f);
+	ck_assert_str_eq(err, want);
+	free(want);
+	free(f);
+}
+END_TEST
+
+/* Run server_datadir_bytes(dir) as user nobody in a child; return its rc and err. */
+static int as_nobody(const char *dir, char *err, size_t errlen)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(99);
+		uint64_t b = 0;
+		char e[512] = "";
+		int rc = server_datadir_bytes(dir, &b, e, sizeof(e));
+		(void)!write(p[1], e, strlen(e));
+		_exit(rc == 0 ? 0 : 1); /* _exit: no leak checker after setuid */
+	}
+	close(p[1]);
+	size_t len = 0;
+	ssize_t n;
+	while ((n = read(p[0], err + len, errlen - 1 - len)) > 0)
+		len += (size_t)n;
+	err[len] = '\0';
+	close(p[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_ne(WEXITSTATUS(status), 99);
+	return WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+START_TEST(datadir_bytes_permission)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "datadir_bytes_permission: skipped (needs root)\n");
+		return;
+	}
+	/* tmp itself is 0700 (mkdtemp); open it up so nobody can reach inside. */
+	ck_assert_int_eq(chmod(tmp, 0755), 0);
+	char *dd = in_tmp("mysql");
+	ck_assert_int_eq(mkdir(dd, 0700), 0);
+	char *db = in_tmp("mysql/db1");
+	ck_assert_int_eq(mkdir(db, 0700), 0);
+	char err[512] = "";
+
+	ck_assert_int_eq(as_nobody(dd, err, sizeof(err)), -1);
+	char *want = xasprintf("datadir %s: permission denied; oma must read the server's data "
+	                       "directory (mode 0700): run it as root or as the user the server "
+	                       "runs as", dd);
+	ck_assert_str_eq(err, want);
+	free(want);
+
+	/* The datadir is readable but a database folder in it is not. */
+	ck_assert_int_eq(chmod(dd, 0755), 0);
+	ck_assert_int_eq(as_nobody(dd, err, sizeof(err)), -1);
+	want = xasprintf("datadir %s: permission denied; oma must read the server's data "
+	                 "directory (mode 0700): run it as root or as the user the server "
+	                 "runs as", db);
+	ck_assert_str_eq(err, want);
+	free(want);
+
+	/* Everything readable: works as nobody too. */
+	ck_assert_int_eq(chmod(db, 0755), 0);
+	ck_assert_int_eq(as_nobody(dd, err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	free(dd);
+	free(db);
+}
+END_TEST
+
+static Suite *server_suite(void)
+{
+	Suite *s = suite_create("server");
+	TCase *q = tcase_create("query");
+	tcase_add_checked_fixture(q, setup, teardown);
+	tcase_set_timeout(q, 60);
+	tcase_add_test(q, query_passes_exact_argv);
+	tcase_add_test(q, query_unescapes_batch_output);
+	tcase_add_test(q, query_without_trailing_newline_and_empty);
+	tcase_add_test(q, query_failing_client);
+	tcase_add_test(q, query_missing_binary);
+	tcase_add_test(q, query_uses_path);
+	tcase_add_test(q, query_big_outputs_no_deadlock);
+	tcase_add_test(q, facts_from_fake_server);
+	tcase_add_test(q, facts_errors);
+	tcase_add_test(q, system_dbs);
+	suite_add_tcase(s, q);
+
+	TCase *sel = tcase_create("select");
+	tcase_add_test(sel, select_all);
+	tcase_add_test(sel, select_do);
+	tcase_add_test(sel, select_exclude);
+	suite_add_tcase(s, sel);
+
+	TCase *dd = tcase_create("datadir");
+	tcase_add_checked_fixture(dd, setup, teardown);
+	tcase_set_timeout(dd, 60);
+	tcase_add_test(dd, datadir_bytes_tree);
+	tcase_add_test(dd, datadir_bytes_errors);
+	tcase_add_test(dd, datadir_bytes_permission);
+	suite_add_tcase(s, dd);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(server_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
