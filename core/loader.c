@@ -1,0 +1,393 @@
+/* loader.c - finds, validates and loads plugins (.so) from a directory. */
+#include "loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define NAME_MAX_LEN 64
+
+static const char *(*config_getter)(const char *section, const char *key);
+
+static void host_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void host_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+static const char *host_config_get(const char *section, const char *key)
+{
+	if (config_getter == NULL)
+		return NULL;
+	return config_getter(section, key);
+}
+
+static const struct oma_host host_table = {
+	.abi = OMA_PLUGIN_ABI,
+	.size = sizeof(struct oma_host),
+	.log = host_log,
+	.config_get = host_config_get,
+};
+
+const struct oma_host *loader_host(void)
+{
+	return &host_table;
+}
+
+void loader_set_config_getter(const char *(*get)(const char *section, const char *key))
+{
+	config_getter = get;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The absolute path of the running executable, or NULL when /proc is
+ * unavailable. */
+static char *exe_path(void)
+{
+	size_t cap = 256;
+	for (;;) {
+		char *buf = xmalloc(cap);
+		ssize_t n = readlink("/proc/self/exe", buf, cap);
+		if (n < 0) {
+			free(buf);
+			return NULL;
+		}
+		if ((size_t)n < cap) {
+			buf[n] = '\0';
+			return buf;
+		}
+		free(buf);
+		cap *= 2;
+	}
+}
+
+/* Cut `path` at its last '/', leaving its directory ("" for "/x"). */
+static void cut_last_component(char *path)
+{
+	char *slash = strrchr(path, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	else
+		path[0] = '\0';
+}
+
+char *loader_default_dir(const char *configured)
+{
+	if (configured != NULL)
+		return xstrdup(configured);
+	const char *env = getenv("OMA_PLUGIN_DIR");
+	if (env != NULL && env[0] != '\0')
+		return xstrdup(env);
+
+	char *exe = exe_path();
+	if (exe == NULL)
+		return xstrdup("/usr/local/lib/oma/plugins");
+	cut_last_component(exe); /* .../bin */
+	char *dir = xasprintf("%s/plugins", exe);
+	if (!is_dir(dir)) {
+		free(dir);
+		cut_last_component(exe); /* PREFIX */
+		dir = xasprintf("%s/lib/oma/plugins", exe);
+	}
+	free(exe);
+	return dir;
+}
+
+static const char *type_name(uint32_t type)
+{
+	switch (type) {
+	case OMA_PLUGIN_COMPRESS: return "compress";
+	case OMA_PLUGIN_REPORT: return "report";
+	case OMA_PLUGIN_CONDITION: return "condition";
+	default: return "unknown";
+	}
+}
+
+static int valid_name(const char *name)
+{
+	size_t n = 0;
+	for (; name[n] != '\0'; n++) {
+		char c = name[n];
+		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+		if (!ok || n >= NAME_MAX_LEN)
+			return 0;
+	}
+	return n > 0;
+}
+
+/* Check the function table of `d` for its type; fills err (prefixed with
+ * "plugin FILE: ") and returns -1 when something mandatory is missing. */
+static int check_ops(const struct oma_plugin *d, const char *file, char *err, size_t errlen)
+{
+	const char *what = type_name(d->type);
+	const char *missing = NULL;
+
+	switch (d->type) {
+	case OMA_PLUGIN_COMPRESS: {
+		const struct oma_compress_ops *c = d->compress;
+		if (c == NULL) {
+			missing = "compress ops";
+			break;
+		}
+		if (c->suffix == NULL)
+			missing = "suffix";
+		else if (c->open == NULL)
+			missing = "open()";
+		else if (c->write == NULL)
+			missing = "write()";
+		else if (c->finish == NULL)
+			missing = "finish()";
+		else if (c->abort == NULL)
+			missing = "abort()";
+		if (missing != NULL)
+			break;
+		if (c->suffix[0] != '.' || c->suffix[1] == '\0') {
+			errf(err, errlen, "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
+			     file, d->name, c->suffix);
+			return -1;
+		}
+		if (c->min_level > c->max_level || c->default_level < c->min_level ||
+		    c->default_level > c->max_level) {
+			errf(err, errlen,
+			     "plugin %s: compress plugin '%s': default level %d outside its range %d..%d",
+			     file, d->name, c->default_level, c->min_level, c->max_level);
+			return -1;
+		}
+		break;
+	}
+	case OMA_PLUGIN_REPORT:
+		if (d->report == NULL)
+			missing = "report ops";
+		else if (d->report->report == NULL)
+			missing = "report()";
+		break;
+	case OMA_PLUGIN_CONDITION:
+		if (d->condition == NULL)
+			missing = "condition ops";
+		else if (d->condition->run == NULL)
+			missing = "run()";
+		else if (d->condition->result_free == NULL)
+			missing = "result_free()";
+		break;
+	default:
+		break;
+	}
+	if (missing != NULL) {
+		errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name, missing);
+		return -1;
+	}
+	return 0;
+}
+
+/* Validate the descriptor of `file` without calling into the plugin.
+ * Returns 0, or -1 with err set. */
+static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const char *file,
+                            char *err, size_t errlen)
+{
+	if (d->abi != OMA_PLUGIN_ABI) {
+		errf(err, errlen, "plugin %s: ABI mismatch: expected %d, found %u", file,
+		     OMA_PLUGIN_ABI, (unsigned)d->abi);
+		return -1;
+	}
+	if (d->size < sizeof(struct oma_plugin)) {
+		errf(err, errlen, "plugin %s: descriptor size %u is smaller than %zu", file,
+		     (unsigned)d->size, sizeof(struct oma_plugin));
+		return -1;
+	}
+	if (d->type != OMA_PLUGIN_COMPRESS && d->type != OMA_PLUGIN_REPORT &&
+	    d->type != OMA_PLUGIN_CONDITION) {
+		errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
+		return -1;
+	}
+	if (d->name == NULL) {
+		errf(err, errlen, "plugin %s: %s plugin has no name", file, type_name(d->type));
+		return -1;
+	}
+	if (!valid_name(d->name)) {
+		errf(err, errlen, "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
+		     file, d->name, NAME_MAX_LEN);
+		return -1;
+	}
+	if (check_ops(d, file, err, errlen) != 0)
+		return -1;
+	struct loaded_plugin *other = loader_find(ld, (int)d->type, d->name);
+	if (other != NULL) {
+		errf(err, errlen, "plugin %s: duplicate %s plugin '%s' (also in %s)", file,
+		     type_name(d->type), d->name, other->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* dlopen `path`, validate it and append it to ld.  Returns 0, or -1 with
+ * err set (the handle is closed again). */
+static int load_one(struct loader *ld, const char *path, char *err, size_t errlen)
+{
+	int rc = -1;
+	(void)dlerror();
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		const char *why = dlerror();
+		errf(err, errlen, "plugin %s: cannot load: %s", path, why != NULL ? why : "unknown error");
+		return -1;
+	}
+	const struct oma_plugin *d = dlsym(handle, OMA_PLUGIN_SYMBOL);
+	if (d == NULL) {
+		errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
+		goto out;
+	}
+	rc = check_descriptor(ld, d, path, err, errlen);
+	if (rc != 0)
+		goto out;
+	ld->plugins = xrealloc(ld->plugins, (ld->n + 1) * sizeof(*ld->plugins));
+	ld->plugins[ld->n] = (struct loaded_plugin){
+		.path = xstrdup(path),
+		.handle = handle,
+		.desc = d,
+		.initialized = 0,
+	};
+	ld->n++;
+	handle = NULL;
+	rc = 0;
+out:
+	if (handle != NULL)
+		dlclose(handle);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_so_suffix(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] != '.' && n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+/* The sorted paths of the regular "*.so" files in `dir`.  Returns 0, or -1
+ * with err set when the folder cannot be read. */
+static int list_plugins(const char *dir, struct strv *out, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *e = readdir(d);
+		if (e == NULL) {
+			if (errno != 0) {
+				errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+				rc = -1;
+			}
+			break;
+		}
+		if (!has_so_suffix(e->d_name))
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			strv_push(out, path);
+		free(path);
+	}
+	closedir(d);
+	if (rc != 0) {
+		strv_free(out);
+		return rc;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+	return 0;
+}
+
+int loader_load_dir(struct loader *ld, const char *dir, char *err, size_t errlen)
+{
+	struct strv files = {0};
+	int rc = list_plugins(dir, &files, err, errlen);
+	if (rc != 0)
+		goto out;
+	free(ld->dir);
+	ld->dir = xstrdup(dir);
+	for (size_t i = 0; i < files.n; i++) {
+		rc = load_one(ld, files.v[i], err, errlen);
+		if (rc != 0)
+			goto out;
+	}
+out:
+	strv_free(&files);
+	if (rc != 0) {
+		loader_unload(ld);
+		return -1;
+	}
+	return 0;
+}
+
+struct loaded_plugin *loader_find(struct loader *ld, int type, const char *name)
+{
+	for (size_t i = 0; i < ld->n; i++) {
+		const struct oma_plugin *d = ld->plugins[i].desc;
+		if ((int)d->type == type && strcmp(d->name, name) == 0)
+			return &ld->plugins[i];
+	}
+	return NULL;
+}
+
+int loader_init(struct loaded_plugin *p, const struct oma_host *host, char *err, size_t errlen)
+{
+	if (p->initialized)
+		return 0;
+	if (p->desc->init != NULL) {
+		char why[512];
+		why[0] = '\0';
+		int rc = p->desc->init(host != NULL ? host : loader_host(), why, sizeof(why));
+		why[sizeof(why) - 1] = '\0';
+		if (rc != 0) {
+			errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path, p->desc->name,
+			     why[0] != '\0' ? why : "no reason given");
+			return -1;
+		}
+	}
+	p->initialized = 1;
+	return 0;
+}
+
+void loader_unload(struct loader *ld)
+{
+	/* Finish in reverse load order, then close. */
+	for (size_t i = ld->n; i-- > 0;) {
+		struct loaded_plugin *p = &ld->plugins[i];
+		if (p->initialized && p->desc->fini != NULL)
+			p->desc->fini();
+		p->initialized = 0;
+	}
+	for (size_t i = ld->n; i-- > 0;) {
+		dlclose(ld->plugins[i].handle);
+		free(ld->plugins[i].path);
+	}
+	free(ld->plugins);
+	free(ld->dir);
+	ld->plugins = NULL;
+	ld->dir = NULL;
+	ld->n = 0;
+}

@@ -1,0 +1,571 @@
+/* check_loader.c - unit tests for core/loader.c with the fixture plugins of tests/fixtures. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loader.h"
+#include "log.h"
+#include "util.h"
+
+#define PRINT_DIR_ARG "--print-default-dir"
+
+/* The build folder holding tests/fixtures: $OMA_BUILD, else the folder above
+ * this binary's tests/ (build or build-san), else "build". */
+static char *build_dir(void)
+{
+	const char *env = getenv("OMA_BUILD");
+	if (env != NULL && env[0] != '\0')
+		return xstrdup(env);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			slash = strrchr(exe, '/');
+			if (slash != NULL && strcmp(slash, "/tests") == 0) {
+				*slash = '\0';
+				return xstrdup(exe);
+			}
+		}
+	}
+	return xstrdup("build");
+}
+
+/* Absolute path of build/tests/fixtures/NAME.so; fails the test when it has
+ * not been built. */
+static char *fixture_path(const char *name)
+{
+	char *build = build_dir();
+	char *rel = xasprintf("%s/tests/fixtures/%s.so", build, name);
+	char *abs = realpath(rel, NULL);
+	ck_assert_msg(abs != NULL, "fixture %s missing: run `make %s`", rel, rel);
+	free(rel);
+	free(build);
+	return abs;
+}
+
+static char *make_tmpdir(void)
+{
+	char *dir = xstrdup("/tmp/oma-check-loader-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+/* A fresh temp folder with a symlink NAME.so for each fixture in the
+ * NULL-terminated list. */
+static char *scenario(const char *const *fixtures)
+{
+	char *dir = make_tmpdir();
+	for (size_t i = 0; fixtures[i] != NULL; i++) {
+		char *src = fixture_path(fixtures[i]);
+		char *dst = xasprintf("%s/%s.so", dir, fixtures[i]);
+		ck_assert_int_eq(symlink(src, dst), 0);
+		free(dst);
+		free(src);
+	}
+	return dir;
+}
+
+/* Remove `dir` and what is in it (one level of subfolders). */
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d != NULL) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char *p = xasprintf("%s/%s", dir, e->d_name);
+			struct stat st;
+			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+				remove_tree(p);
+			else
+				(void)unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	(void)rmdir(dir);
+}
+
+/* Whole content of `path`, or NULL when it does not exist. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&buf, &len, &cap, chunk, n);
+	fclose(f);
+	if (buf == NULL)
+		return xstrdup("");
+	return buf;
+}
+
+/* `tmpl` with every "@D" replaced by `dir`. */
+static char *subst_dir(const char *tmpl, const char *dir)
+{
+	char *out = NULL;
+	size_t len = 0, cap = 0;
+	const char *p = tmpl;
+	const char *at;
+	while ((at = strstr(p, "@D")) != NULL) {
+		buf_append(&out, &len, &cap, p, (size_t)(at - p));
+		buf_append(&out, &len, &cap, dir, strlen(dir));
+		p = at + 2;
+	}
+	buf_append(&out, &len, &cap, p, strlen(p));
+	return out;
+}
+
+/* Loading a fresh folder with `fixtures` fails with exactly `expected`
+ * ("@D" standing for the folder) and leaves the loader empty. */
+static void expect_load_error(const char *const *fixtures, const char *expected)
+{
+	char *dir = scenario(fixtures);
+	struct loader ld = {0};
+	char err[1024] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), -1);
+	char *want = subst_dir(expected, dir);
+	ck_assert_str_eq(err, want);
+	/* Everything loaded before the failure is gone. */
+	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_ptr_null(ld.plugins);
+	ck_assert_ptr_null(ld.dir);
+	free(want);
+	remove_tree(dir);
+	free(dir);
+}
+
+static const char *test_config_get(const char *section, const char *key)
+{
+	if (strcmp(section, "fixture") == 0 && strcmp(key, "greeting") == 0)
+		return "hello";
+	return NULL;
+}
+
+START_TEST(test_load_valid_plugins)
+{
+	static const char *const fx[] = {"good_report", "good_compress", "good_condition", NULL};
+	char *dir = scenario(fx);
+	char *marker = xasprintf("%s/marker", dir);
+	char *logfile = xasprintf("%s/oma.log", dir);
+	setenv("OMA_FIXTURE_MARKER", marker, 1);
+	/* Files that are not plugins are ignored. */
+	char *readme = xasprintf("%s/README", dir);
+	char *subdir = xasprintf("%s/sub.so", dir);
+	FILE *f = fopen(readme, "we");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(mkdir(subdir, 0700), 0);
+
+	struct loader ld = {0};
+	char err[512] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_uint_eq(ld.n, 3);
+	ck_assert_str_eq(ld.dir, dir);
+
+	/* Sorted by file name. */
+	ck_assert_str_eq(strrchr(ld.plugins[0].path, '/'), "/good_compress.so");
+	ck_assert_str_eq(strrchr(ld.plugins[1].path, '/'), "/good_condition.so");
+	ck_assert_str_eq(strrchr(ld.plugins[2].path, '/'), "/good_report.so");
+
+	/* The same name may be used once per type. */
+	struct loaded_plugin *c = loader_find(&ld, OMA_PLUGIN_COMPRESS, "fixture");
+	struct loaded_plugin *r = loader_find(&ld, OMA_PLUGIN_REPORT, "fixture");
+	struct loaded_plugin *k = loader_find(&ld, OMA_PLUGIN_CONDITION, "fixture");
+	ck_assert_ptr_eq(c, &ld.plugins[0]);
+	ck_assert_ptr_eq(k, &ld.plugins[1]);
+	ck_assert_ptr_eq(r, &ld.plugins[2]);
+	ck_assert_ptr_null(loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip"));
+	ck_assert_str_eq(c->desc->compress->suffix, ".sql.fix");
+	ck_assert_int_eq(c->initialized, 0);
+
+	/* Loading called no init: the fixture's init leaves a marker file. */
+	ck_assert_int_eq(access(marker, F_OK), -1);
+
+	/* init runs once, through the host table, which logs and reads config. */
+	ck_assert_int_eq(log_open(logfile), 0);
+	loader_set_config_getter(test_config_get);
+	ck_assert_int_eq(loader_init(c, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->initialized, 1);
+	ck_assert_int_eq(loader_init(c, loader_host(), err, sizeof(err)), 0);
+	char *m = slurp(marker);
+	ck_assert_str_eq(m, "init\n");
+	free(m);
+	char *log = slurp(logfile);
+	ck_assert_ptr_nonnull(strstr(log, " INFO fixture init: greeting=hello\n"));
+	free(log);
+	log_close();
+
+	/* The loaded functions work. */
+	struct oma_condition_result res = {0};
+	ck_assert_int_eq(k->desc->condition->run("true", 0, NULL, &res, err, sizeof(err)), 0);
+	ck_assert_int_eq(res.exit_code, 0);
+	ck_assert_str_eq(res.out, "true");
+	k->desc->condition->result_free(&res);
+
+	/* fini runs on unload for what was initialized. */
+	loader_unload(&ld);
+	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_ptr_null(ld.plugins);
+	m = slurp(marker);
+	ck_assert_str_eq(m, "init\nfini\n");
+	free(m);
+	loader_set_config_getter(NULL);
+
+	free(readme);
+	free(subdir);
+	free(logfile);
+	free(marker);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_host_table)
+{
+	const struct oma_host *h = loader_host();
+	ck_assert_uint_eq(h->abi, OMA_PLUGIN_ABI);
+	ck_assert_uint_eq(h->size, sizeof(struct oma_host));
+	ck_assert_ptr_nonnull(h->log);
+	ck_assert_ptr_nonnull(h->config_get);
+	loader_set_config_getter(NULL);
+	ck_assert_ptr_null(h->config_get("fixture", "greeting"));
+	loader_set_config_getter(test_config_get);
+	ck_assert_str_eq(h->config_get("fixture", "greeting"), "hello");
+	ck_assert_ptr_null(h->config_get("fixture", "other"));
+	loader_set_config_getter(NULL);
+
+	char *dir = make_tmpdir();
+	char *logfile = xasprintf("%s/oma.log", dir);
+	ck_assert_int_eq(log_open(logfile), 0);
+	log_set_stderr_level(OMA_LOG_ERROR + 1); /* keep the test output clean */
+	unsigned errors = log_error_count();
+	h->log(OMA_LOG_WARNING, "from plugin %d %s", 42, "text");
+	h->log(OMA_LOG_ERROR, "plugin error");
+	log_close();
+	ck_assert_uint_eq(log_error_count(), errors + 1);
+	char *log = slurp(logfile);
+	ck_assert_ptr_nonnull(strstr(log, " WARNING from plugin 42 text\n"));
+	ck_assert_ptr_nonnull(strstr(log, " ERROR plugin error\n"));
+	free(log);
+	free(logfile);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_wrong_abi)
+{
+	static const char *const fx[] = {"wrong_abi", NULL};
+	expect_load_error(fx, "plugin @D/wrong_abi.so: ABI mismatch: expected 1, found 999");
+}
+END_TEST
+
+START_TEST(test_no_descriptor)
+{
+	static const char *const fx[] = {"no_descriptor", NULL};
+	expect_load_error(fx,
+	                  "plugin @D/no_descriptor.so: no oma_plugin_descriptor symbol "
+	                  "(not an oma plugin?)");
+}
+END_TEST
+
+START_TEST(test_duplicate)
+{
+	static const char *const fx[] = {"dup_b", "dup_a", NULL};
+	expect_load_error(fx, "plugin @D/dup_b.so: duplicate compress plugin 'dup' (also in @D/dup_a.so)");
+}
+END_TEST
+
+START_TEST(test_bad_name)
+{
+	static const char *const fx[] = {"bad_name", NULL};
+	expect_load_error(fx,
+	                  "plugin @D/bad_name.so: invalid plugin name '../Evil' "
+	                  "(expected 1 to 64 of [a-z0-9_-])");
+}
+END_TEST
+
+START_TEST(test_missing_function)
+{
+	static const char *const fx[] = {"missing_ops", NULL};
+	expect_load_error(fx, "plugin @D/missing_ops.so: compress plugin 'missingops' has no write()");
+}
+END_TEST
+
+START_TEST(test_missing_ops_table)
+{
+	static const char *const fx[] = {"no_ops", NULL};
+	expect_load_error(fx, "plugin @D/no_ops.so: condition plugin 'noops' has no condition ops");
+}
+END_TEST
+
+START_TEST(test_small_size)
+{
+	static const char *const fx[] = {"small_size", NULL};
+	char *fmt = xasprintf("plugin @D/small_size.so: descriptor size 16 is smaller than %zu",
+	                      sizeof(struct oma_plugin));
+	expect_load_error(fx, fmt);
+	free(fmt);
+}
+END_TEST
+
+START_TEST(test_unknown_type)
+{
+	static const char *const fx[] = {"bad_type", NULL};
+	expect_load_error(fx, "plugin @D/bad_type.so: unknown plugin type 42");
+}
+END_TEST
+
+/* A failure after good plugins unloads those too, without calling any init. */
+START_TEST(test_failure_unloads_everything)
+{
+	static const char *const fx[] = {"good_compress", "good_report", "wrong_abi", NULL};
+	char *marker = xasprintf("/tmp/oma-check-loader-marker-%d", (int)getpid());
+	setenv("OMA_FIXTURE_MARKER", marker, 1);
+	expect_load_error(fx, "plugin @D/wrong_abi.so: ABI mismatch: expected 1, found 999");
+	ck_assert_int_eq(access(marker, F_OK), -1);
+	free(marker);
+}
+END_TEST
+
+START_TEST(test_not_a_shared_object)
+{
+	char *dir = make_tmpdir();
+	char *junk = xasprintf("%s/junk.so", dir);
+	FILE *f = fopen(junk, "we");
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not ELF\n", f);
+	fclose(f);
+	struct loader ld = {0};
+	char err[1024] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), -1);
+	char *prefix = xasprintf("plugin %s: cannot load: ", junk);
+	ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "got: %s", err);
+	/* The dlerror() text follows. */
+	ck_assert_uint_gt(strlen(err), strlen(prefix));
+	ck_assert_uint_eq(ld.n, 0);
+	free(prefix);
+	free(junk);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_init_fails)
+{
+	static const char *const fx[] = {"init_fails", NULL};
+	char *dir = scenario(fx);
+	struct loader ld = {0};
+	char err[1024] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
+	struct loaded_plugin *p = loader_find(&ld, OMA_PLUGIN_REPORT, "initfails");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(loader_init(p, loader_host(), err, sizeof(err)), -1);
+	char *expected = xasprintf("plugin %s/init_fails.so: init of 'initfails' failed: "
+	                           "frobnicator not configured",
+	                           dir);
+	ck_assert_str_eq(err, expected);
+	ck_assert_int_eq(p->initialized, 0);
+	loader_unload(&ld);
+	free(expected);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_missing_dir)
+{
+	char *dir = make_tmpdir();
+	char *gone = xasprintf("%s/nope", dir);
+	struct loader ld = {0};
+	char err[1024] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, gone, err, sizeof(err)), -1);
+	char *expected = xasprintf("plugin dir %s: No such file or directory", gone);
+	ck_assert_str_eq(err, expected);
+	ck_assert_uint_eq(ld.n, 0);
+	free(expected);
+	free(gone);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_empty_dir)
+{
+	char *dir = make_tmpdir();
+	struct loader ld = {0};
+	char err[256] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_ptr_null(loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip"));
+	loader_unload(&ld);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/* Run `exe PRINT_DIR_ARG` without $OMA_PLUGIN_DIR and return what it printed. */
+static char *run_print_dir(const char *exe)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		unsetenv("OMA_PLUGIN_DIR");
+		execl(exe, exe, PRINT_DIR_ARG, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char *out = NULL;
+	size_t len = 0, cap = 0;
+	char chunk[512];
+	ssize_t n;
+	while ((n = read(fds[0], chunk, sizeof(chunk))) > 0)
+		buf_append(&out, &len, &cap, chunk, (size_t)n);
+	close(fds[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_ptr_nonnull(out);
+	return out;
+}
+
+static void copy_file(const char *src, const char *dst, mode_t mode)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(in, 0);
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ck_assert_int_ge(out, 0);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write_all(out, buf, (size_t)n), 0);
+	ck_assert_int_eq(n, 0);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+}
+
+START_TEST(test_default_dir)
+{
+	/* configured beats the environment, which beats the executable. */
+	setenv("OMA_PLUGIN_DIR", "/from/env", 1);
+	char *d = loader_default_dir("/from/config");
+	ck_assert_str_eq(d, "/from/config");
+	free(d);
+	d = loader_default_dir(NULL);
+	ck_assert_str_eq(d, "/from/env");
+	free(d);
+
+	/* An empty variable counts as unset: the executable decides. */
+	char *root = make_tmpdir();
+	char *bin = xasprintf("%s/bin", root);
+	char *exe = xasprintf("%s/check_loader", bin);
+	char *plugins = xasprintf("%s/plugins", bin);
+	ck_assert_int_eq(mkdir(bin, 0700), 0);
+	copy_file("/proc/self/exe", exe, 0700);
+
+	setenv("OMA_PLUGIN_DIR", "", 1);
+	d = loader_default_dir(NULL);
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ck_assert_int_gt(n, 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	char *own = xasprintf("%s/plugins", self);
+	struct stat st;
+	if (stat(own, &st) != 0) {
+		*strrchr(self, '/') = '\0';
+		free(own);
+		own = xasprintf("%s/lib/oma/plugins", self);
+	}
+	ck_assert_str_eq(d, own);
+	free(own);
+	free(d);
+	unsetenv("OMA_PLUGIN_DIR");
+
+	/* Installed layout: PREFIX/bin/oma -> PREFIX/lib/oma/plugins. */
+	char *out = run_print_dir(exe);
+	char *expected = xasprintf("%s/lib/oma/plugins\n", root);
+	ck_assert_str_eq(out, expected);
+	free(expected);
+	free(out);
+
+	/* Build tree: build/oma -> build/plugins once that folder exists. */
+	ck_assert_int_eq(mkdir(plugins, 0700), 0);
+	out = run_print_dir(exe);
+	expected = xasprintf("%s\n", plugins);
+	ck_assert_str_eq(out, expected);
+	free(expected);
+	free(out);
+
+	free(plugins);
+	free(exe);
+	free(bin);
+	remove_tree(root);
+	free(root);
+}
+END_TEST
+
+static Suite *loader_suite(void)
+{
+	Suite *s = suite_create("loader");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_load_valid_plugins);
+	tcase_add_test(tc, test_host_table);
+	tcase_add_test(tc, test_wrong_abi);
+	tcase_add_test(tc, test_no_descriptor);
+	tcase_add_test(tc, test_duplicate);
+	tcase_add_test(tc, test_bad_name);
+	tcase_add_test(tc, test_missing_function);
+	tcase_add_test(tc, test_missing_ops_table);
+	tcase_add_test(tc, test_small_size);
+	tcase_add_test(tc, test_unknown_type);
+	tcase_add_test(tc, test_failure_unloads_everything);
+	tcase_add_test(tc, test_not_a_shared_object);
+	tcase_add_test(tc, test_init_fails);
+	tcase_add_test(tc, test_missing_dir);
+	tcase_add_test(tc, test_empty_dir);
+	tcase_add_test(tc, test_default_dir);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	/* Helper mode for test_default_dir: a copy of this binary reports what
+	 * it would use. */
+	if (argc == 2 && strcmp(argv[1], PRINT_DIR_ARG) == 0) {
+		char *d = loader_default_dir(NULL);
+		printf("%s\n", d);
+		free(d);
+		return 0;
+	}
+	SRunner *sr = srunner_create(loader_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
