@@ -1,0 +1,647 @@
+/* check_gzip.c - unit tests for the gzip compress plugin (plugins/compress-gzip), loaded through the loader. */
+#include <check.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "loader.h"
+#include "util.h"
+
+#define MiB (1024 * 1024)
+
+static struct loader ld;
+static struct loaded_plugin *gz;
+static const struct oma_compress_ops *ops;
+static char *tmpdir;
+
+/* The build folder: $OMA_BUILD, else the folder above this binary's tests/
+ * (build or build-san), else "build". */
+static char *build_dir(void)
+{
+	const char *env = getenv("OMA_BUILD");
+	if (env != NULL && env[0] != '\0')
+		return xstrdup(env);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			slash = strrchr(exe, '/');
+			if (slash != NULL && strcmp(slash, "/tests") == 0) {
+				*slash = '\0';
+				return xstrdup(exe);
+			}
+		}
+	}
+	return xstrdup("build");
+}
+
+static void setup(void)
+{
+	char *build = build_dir();
+	char *dir = xasprintf("%s/plugins", build);
+	char err[1024] = "";
+	int rc = loader_load_dir(&ld, dir, err, sizeof(err));
+	ck_assert_msg(rc == 0, "loading %s: %s (run `make %s/compress-gzip.so`)", dir, err, dir);
+	gz = loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip");
+	ck_assert_msg(gz != NULL, "no gzip plugin in %s", dir);
+	ck_assert_int_eq(loader_init(gz, NULL, err, sizeof(err)), 0);
+	ops = gz->desc->compress;
+	free(dir);
+	free(build);
+	tmpdir = xstrdup("/tmp/oma-check-gzip-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(tmpdir);
+	if (d != NULL) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			char *p = xasprintf("%s/%s", tmpdir, e->d_name);
+			(void)unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	(void)rmdir(tmpdir);
+	free(tmpdir);
+	tmpdir = NULL;
+	loader_unload(&ld);
+	gz = NULL;
+	ops = NULL;
+}
+
+/* ---- deterministic SQL-like input -------------------------------------- */
+
+struct gen {
+	uint64_t state;
+	char line[256];
+	size_t line_len, line_pos;
+	unsigned row;
+};
+
+static void gen_init(struct gen *g, uint64_t seed)
+{
+	memset(g, 0, sizeof(*g));
+	g->state = seed;
+}
+
+static uint64_t gen_rand(struct gen *g)
+{
+	/* xorshift64* */
+	g->state ^= g->state >> 12;
+	g->state ^= g->state << 25;
+	g->state ^= g->state >> 27;
+	return g->state * 2685821657736338717ULL;
+}
+
+static void gen_line(struct gen *g)
+{
+	static const char *const names[] = {"alice", "bob", "carol", "dave", "eve", "mallory"};
+	uint64_t r = gen_rand(g);
+	int n = snprintf(g->line, sizeof(g->line),
+	                 "INSERT INTO `orders` VALUES (%u,'%s-%04x',%u.%02u,'2024-%02u-%02u "
+	                 "%02u:%02u:%02u',%s);\n",
+	                 g->row++, names[r % 6], (unsigned)(r >> 8) & 0xffff,
+	                 (unsigned)(r >> 24) % 10000, (unsigned)(r >> 40) % 100,
+	                 1 + (unsigned)(r >> 3) % 12, 1 + (unsigned)(r >> 13) % 28,
+	                 (unsigned)(r >> 17) % 24, (unsigned)(r >> 29) % 60,
+	                 (unsigned)(r >> 35) % 60, (r >> 50) % 3 == 0 ? "NULL" : "'shipped'");
+	g->line_len = (size_t)n;
+	g->line_pos = 0;
+}
+
+/* Fill buf with the next len bytes of the stream. */
+static void gen_read(struct gen *g, unsigned char *buf, size_t len)
+{
+	while (len > 0) {
+		if (g->line_pos == g->line_len)
+			gen_line(g);
+		size_t n = g->line_len - g->line_pos;
+		if (n > len)
+			n = len;
+		memcpy(buf, g->line + g->line_pos, n);
+		g->line_pos += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+/* Bytes that do not compress. */
+static void random_bytes(unsigned char *buf, size_t len, uint64_t seed)
+{
+	struct gen g;
+	gen_init(&g, seed);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(gen_rand(&g) >> 56);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int open_out(const char *name, char **path)
+{
+	*path = xasprintf("%s/%s", tmpdir, name);
+	int fd = open(*path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Decompress the gzip file `path` into a malloc'ed buffer (*len bytes). */
+static unsigned char *gunzip_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	ck_assert_int_eq(inflateInit2(&zs, 32 + 15), Z_OK);
+	char *out = NULL;
+	size_t out_len = 0, cap = 0;
+	unsigned char in[65536], tmp[65536];
+	int zrc = Z_OK;
+	ssize_t n;
+	while (zrc != Z_STREAM_END && (n = read(fd, in, sizeof(in))) > 0) {
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = tmp;
+			zs.avail_out = sizeof(tmp);
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			ck_assert_msg(zrc == Z_OK || zrc == Z_STREAM_END, "inflate: %d", zrc);
+			buf_append(&out, &out_len, &cap, (char *)tmp, sizeof(tmp) - zs.avail_out);
+		} while (zs.avail_out == 0 && zrc != Z_STREAM_END);
+	}
+	ck_assert_int_eq(zrc, Z_STREAM_END);
+	ck_assert_uint_eq(zs.avail_in, 0); /* nothing after the trailer */
+	inflateEnd(&zs);
+	close(fd);
+	*len = out_len;
+	return (unsigned char *)out;
+}
+
+/* Compress `len` bytes of `data` at `level` into `path` (written in pieces of
+ * `piece` bytes) and check that zlib gives the same bytes back. */
+static void roundtrip(const char *name, const unsigned char *data, size_t len, int level,
+                      size_t piece)
+{
+	char *path;
+	int fd = open_out(name, &path);
+	struct oma_compress_params p = {.size = sizeof(p), .level = level, .threads = 1};
+	void *s = NULL;
+	char err[256] = "";
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+		ck_assert_msg(ops->write(s, data + off, n, err, sizeof(err)) == 0, "%s", err);
+	}
+	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(close(fd), 0);
+	size_t got_len;
+	unsigned char *got = gunzip_file(path, &got_len);
+	ck_assert_uint_eq(got_len, len);
+	ck_assert(len == 0 || memcmp(got, data, len) == 0);
+	free(got);
+	free(path);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+START_TEST(test_descriptor)
+{
+	ck_assert_str_eq(gz->desc->name, "gzip");
+	ck_assert_ptr_nonnull(gz->desc->version);
+	ck_assert_str_eq(ops->suffix, ".sql.gz");
+	ck_assert_int_eq(ops->default_level, 6);
+	ck_assert_int_eq(ops->min_level, 1);
+	ck_assert_int_eq(ops->max_level, 9);
+	ck_assert_ptr_null(gz->desc->report);
+	ck_assert_ptr_null(gz->desc->condition);
+}
+END_TEST
+
+/* Only the descriptor is exported from the shared object. */
+START_TEST(test_exports_only_descriptor)
+{
+	ck_assert_ptr_null(dlsym(gz->handle, "gz_open"));
+	ck_assert_ptr_null(dlsym(gz->handle, "gz_write"));
+	ck_assert_ptr_eq(dlsym(gz->handle, OMA_PLUGIN_SYMBOL), gz->desc);
+
+	char *cmd = xasprintf("nm -D --defined-only '%s'", gz->path);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	static const char *const allowed[] = {
+		OMA_PLUGIN_SYMBOL, "_init", "_fini", "_edata", "_end", "__bss_start", NULL,
+	};
+	char line[512];
+	int seen_descriptor = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		char *sym = strrchr(line, ' ');
+		sym = sym != NULL ? sym + 1 : line;
+		/* AddressSanitizer adds an ODR marker for each exported global. */
+		if (strncmp(sym, "__odr_asan.", 11) == 0)
+			sym += 11;
+		int ok = 0;
+		for (size_t i = 0; allowed[i] != NULL; i++)
+			ok |= strcmp(sym, allowed[i]) == 0;
+		ck_assert_msg(ok, "unexpected exported symbol: %s", line);
+		seen_descriptor |= strcmp(sym, OMA_PLUGIN_SYMBOL) == 0;
+	}
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert(seen_descriptor);
+	free(cmd);
+}
+END_TEST
+
+START_TEST(test_empty_input)
+{
+	roundtrip("empty.sql.gz", (const unsigned char *)"", 0, -1, 1);
+	char *path = xasprintf("%s/empty.sql.gz", tmpdir);
+	/* Still a complete gzip member: 10-byte header, empty block, trailer. */
+	ck_assert_int_ge(file_size(path), 18);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_small_input)
+{
+	const char *sql = "CREATE TABLE `t` (`id` int NOT NULL);\nINSERT INTO `t` VALUES (1),(2);\n"
+	                  "-- Dump completed on 2024-01-01  0:00:00\n";
+	roundtrip("small.sql.gz", (const unsigned char *)sql, strlen(sql), -1, strlen(sql));
+	roundtrip("bytes.sql.gz", (const unsigned char *)sql, strlen(sql), 6, 1);
+}
+END_TEST
+
+/* Every level works, really reaches zlib (the header's XFL byte says 4 for
+ * the fastest and 2 for the best), and 9 is not larger than 1. */
+START_TEST(test_every_level)
+{
+	size_t len = 1 * MiB + 12345;
+	unsigned char *data = xmalloc(len);
+	struct gen g;
+	gen_init(&g, 42);
+	gen_read(&g, data, len);
+	off_t sizes[10] = {0};
+	for (int level = 1; level <= 9; level++) {
+		char *name = xasprintf("level%d.sql.gz", level);
+		roundtrip(name, data, len, level, 65536 + 3);
+		char *path = xasprintf("%s/%s", tmpdir, name);
+		sizes[level] = file_size(path);
+		unsigned char head[10];
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ck_assert_int_eq(read(fd, head, sizeof(head)), (ssize_t)sizeof(head));
+		close(fd);
+		ck_assert_int_eq(head[0], 0x1f);
+		ck_assert_int_eq(head[1], 0x8b);
+		if (level == 1)
+			ck_assert_int_eq(head[8], 4);
+		else if (level == 9)
+			ck_assert_int_eq(head[8], 2);
+		else
+			ck_assert_int_eq(head[8], 0);
+		free(path);
+		free(name);
+	}
+	ck_assert_int_lt(sizes[9], sizes[1]);
+	ck_assert_int_lt(sizes[1], (off_t)len / 2);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_bad_level)
+{
+	char *path;
+	int fd = open_out("bad.sql.gz", &path);
+	char err[256] = "";
+	void *s = NULL;
+	struct oma_compress_params p = {.size = sizeof(p), .level = 0, .threads = 1};
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "gzip: compression level 0 out of range 1..9");
+	ck_assert_ptr_null(s);
+	p.level = 10;
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "gzip: compression level 10 out of range 1..9");
+	ck_assert_ptr_null(s);
+	close(fd);
+	ck_assert_int_eq(file_size(path), 0);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_closed_fd)
+{
+	char *path;
+	int fd = open_out("closed.sql.gz", &path);
+	ck_assert_int_eq(close(fd), 0);
+	char err[256] = "";
+	void *s = NULL;
+	ck_assert_int_eq(ops->open(&s, fd, NULL, err, sizeof(err)), 0);
+	const char *sql = "INSERT INTO t VALUES (1);\n";
+	/* Small writes are buffered; the error shows when bytes reach the fd. */
+	ck_assert_int_eq(ops->write(s, sql, strlen(sql), err, sizeof(err)), 0);
+	ck_assert_int_eq(ops->finish(s, err, sizeof(err)), -1);
+	char *expected = xasprintf("gzip: write to fd %d: Bad file descriptor", fd);
+	ck_assert_str_eq(err, expected);
+	free(expected);
+
+	/* A failure inside write() is reported by write(), and finish() then
+	 * still frees the stream and fails. */
+	ck_assert_int_eq(ops->open(&s, fd, NULL, err, sizeof(err)), 0);
+	size_t len = 1 * MiB;
+	unsigned char *noise = xmalloc(len);
+	random_bytes(noise, len, 7);
+	ck_assert_int_eq(ops->write(s, noise, len, err, sizeof(err)), -1);
+	expected = xasprintf("gzip: write to fd %d: Bad file descriptor", fd);
+	ck_assert_str_eq(err, expected);
+	ck_assert_int_eq(ops->write(s, noise, 10, err, sizeof(err)), -1);
+	ck_assert_int_eq(ops->finish(s, err, sizeof(err)), -1);
+	free(expected);
+	free(noise);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_broken_pipe)
+{
+	signal(SIGPIPE, SIG_IGN);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	close(fds[0]);
+	char err[256] = "";
+	void *s = NULL;
+	struct oma_compress_params p = {.size = sizeof(p), .level = 1, .threads = 1};
+	ck_assert_int_eq(ops->open(&s, fds[1], &p, err, sizeof(err)), 0);
+	size_t len = 1 * MiB;
+	unsigned char *noise = xmalloc(len);
+	random_bytes(noise, len, 9);
+	ck_assert_int_eq(ops->write(s, noise, len, err, sizeof(err)), -1);
+	char *expected = xasprintf("gzip: write to fd %d: Broken pipe", fds[1]);
+	ck_assert_str_eq(err, expected);
+	ops->abort(s);
+	close(fds[1]);
+	free(expected);
+	free(noise);
+}
+END_TEST
+
+/* abort() writes nothing more: what is buffered is dropped. */
+START_TEST(test_abort_writes_nothing)
+{
+	char *path;
+	int fd = open_out("aborted.sql.gz", &path);
+	char err[256] = "";
+	void *s = NULL;
+	ck_assert_int_eq(ops->open(&s, fd, NULL, err, sizeof(err)), 0);
+	const char *sql = "INSERT INTO t VALUES (1);\n";
+	ck_assert_int_eq(ops->write(s, sql, strlen(sql), err, sizeof(err)), 0);
+	ops->abort(s);
+	ck_assert_int_eq(file_size(path), 0);
+
+	/* After some output was flushed, abort adds nothing to it. */
+	ck_assert_int_eq(ops->open(&s, fd, NULL, err, sizeof(err)), 0);
+	size_t len = 512 * 1024;
+	unsigned char *noise = xmalloc(len);
+	random_bytes(noise, len, 3);
+	ck_assert_int_eq(ops->write(s, noise, len, err, sizeof(err)), 0);
+	off_t before = file_size(path);
+	ck_assert_int_gt(before, 0);
+	ops->abort(s);
+	ck_assert_int_eq(file_size(path), before);
+	close(fd);
+	free(noise);
+	free(path);
+}
+END_TEST
+
+/* Bytes the allocator has handed out (0 when a sanitizer replaces malloc). */
+static size_t heap_in_use(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return 0;
+#else
+	return mallinfo2().uordblks;
+#endif
+}
+
+/* 50 MB of SQL-like text in odd-sized pieces, with threads > 1, comes back
+ * unchanged, passes `gzip -t`, and the stream does not grow the heap. */
+START_TEST(test_large_stream)
+{
+	static const size_t pieces[] = {1, 4093, 65537, 7, 1000003, 333, 131072, 2 * MiB + 1};
+	const size_t total = 50 * (size_t)MiB;
+	char *path;
+	int fd = open_out("large.sql.gz", &path);
+	struct oma_compress_params p = {.size = sizeof(p), .level = -1, .threads = 4};
+	void *s = NULL;
+	char err[256] = "";
+	unsigned char *buf = xmalloc(2 * MiB + 1);
+	struct gen g;
+	gen_init(&g, 2024);
+
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+	size_t done = 0, heap_start = 0;
+	for (size_t i = 0; done < total; i++) {
+		size_t n = pieces[i % (sizeof(pieces) / sizeof(pieces[0]))];
+		if (n > total - done)
+			n = total - done;
+		gen_read(&g, buf, n);
+		ck_assert_msg(ops->write(s, buf, n, err, sizeof(err)) == 0, "%s", err);
+		done += n;
+		if (i == 8)
+			heap_start = heap_in_use();
+	}
+	size_t heap_end = heap_in_use();
+	ck_assert_msg(heap_end <= heap_start + 64 * 1024, "heap grew from %zu to %zu", heap_start,
+	              heap_end);
+	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(close(fd), 0);
+	off_t compressed = file_size(path);
+	ck_assert_int_gt(compressed, 0);
+	ck_assert_int_lt(compressed, (off_t)total / 3);
+
+	/* Inflate piecewise and compare with the same generated stream. */
+	gen_init(&g, 2024);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	ck_assert_int_eq(inflateInit2(&zs, 32 + 15), Z_OK);
+	unsigned char in[65536], out[65536];
+	size_t checked = 0;
+	int zrc = Z_OK;
+	ssize_t n;
+	while (zrc != Z_STREAM_END && (n = read(fd, in, sizeof(in))) > 0) {
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = out;
+			zs.avail_out = sizeof(out);
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			ck_assert_msg(zrc == Z_OK || zrc == Z_STREAM_END, "inflate: %d", zrc);
+			size_t have = sizeof(out) - zs.avail_out;
+			ck_assert_uint_le(checked + have, total);
+			gen_read(&g, buf, have);
+			ck_assert_msg(memcmp(buf, out, have) == 0, "mismatch near offset %zu", checked);
+			checked += have;
+		} while (zs.avail_out == 0 && zrc != Z_STREAM_END);
+	}
+	ck_assert_int_eq(zrc, Z_STREAM_END);
+	ck_assert_uint_eq(checked, total);
+	inflateEnd(&zs);
+	close(fd);
+
+	char *cmd = xasprintf("gzip -t '%s'", path);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	free(buf);
+	free(path);
+}
+END_TEST
+
+/* ---- short writes and EINTR ------------------------------------------- */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+struct drain {
+	int fd;
+	char *data;
+	size_t len, cap;
+};
+
+/* Read the pipe in small pieces until EOF, so the writer sees a full pipe. */
+static void *drain_pipe(void *arg)
+{
+	struct drain *d = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	char piece[1000];
+	for (;;) {
+		ssize_t n = read(d->fd, piece, sizeof(piece));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_append(&d->data, &d->len, &d->cap, piece, (size_t)n);
+	}
+	return NULL;
+}
+
+START_TEST(test_interrupted_writes)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
+	struct drain d = {.fd = fds[0]};
+	pthread_t reader;
+	ck_assert_int_eq(pthread_create(&reader, NULL, drain_pipe, &d), 0);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART: writes return early */
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	struct itimerval it = {.it_interval = {0, 200}, .it_value = {0, 200}};
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+
+	size_t len = 4 * MiB;
+	unsigned char *data = xmalloc(len);
+	random_bytes(data, len / 2, 11);
+	struct gen g;
+	gen_init(&g, 5);
+	gen_read(&g, data + len / 2, len - len / 2);
+
+	char err[256] = "";
+	void *s = NULL;
+	struct oma_compress_params p = {.size = sizeof(p), .level = 1, .threads = 2};
+	ck_assert_int_eq(ops->open(&s, fds[1], &p, err, sizeof(err)), 0);
+	for (size_t off = 0; off < len; off += 100000) {
+		size_t n = len - off < 100000 ? len - off : 100000;
+		ck_assert_msg(ops->write(s, data + off, n, err, sizeof(err)) == 0, "%s", err);
+	}
+	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
+
+	struct itimerval off = {{0, 0}, {0, 0}};
+	setitimer(ITIMER_REAL, &off, NULL);
+	close(fds[1]);
+	ck_assert_int_eq(pthread_join(reader, NULL), 0);
+	close(fds[0]);
+	ck_assert_int_gt(alarms, 0);
+
+	char *path = xasprintf("%s/piped.sql.gz", tmpdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, d.data, d.len), 0);
+	close(fd);
+	size_t got_len;
+	unsigned char *got = gunzip_file(path, &got_len);
+	ck_assert_uint_eq(got_len, len);
+	ck_assert(memcmp(got, data, len) == 0);
+	free(got);
+	free(path);
+	free(d.data);
+	free(data);
+}
+END_TEST
+
+static Suite *gzip_suite(void)
+{
+	Suite *s = suite_create("gzip");
+	TCase *tc = tcase_create("plugin");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_descriptor);
+	tcase_add_test(tc, test_exports_only_descriptor);
+	tcase_add_test(tc, test_empty_input);
+	tcase_add_test(tc, test_small_input);
+	tcase_add_test(tc, test_every_level);
+	tcase_add_test(tc, test_bad_level);
+	tcase_add_test(tc, test_closed_fd);
+	tcase_add_test(tc, test_broken_pipe);
+	tcase_add_test(tc, test_abort_writes_nothing);
+	tcase_add_test(tc, test_large_stream);
+	tcase_add_test(tc, test_interrupted_writes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(gzip_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
