@@ -79,6 +79,8 @@ DEPS_check_loader = loader
 DEPS_check_gzip = loader
 DEPS_check_server = server
 DEPS_check_dump = dump names
+DEPS_check_condition_sh = loader
+DEPS_check_zstd = loader
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
 
