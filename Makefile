@@ -86,7 +86,7 @@ TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 
 $(BUILD)/tests/check_%: tests/check_%.c $$(call TEST_OBJ,check_$$*) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz -lzstd
 
 unit: all $(TEST_BIN) $(FIXTURE_SO)
 e2e: all
