@@ -36,25 +36,35 @@ char *store_previous(const char *backup_dir, const char *exclude);
 
 /* Remove the oldest backup folders so that at most `keep` remain, never
  * removing `current` (base name or NULL; it does not count towards keep).
- * Removed base names are pushed to *removed.  Returns 0, or -1 with err set
- * (folders removed before the failure stay in *removed). */
+ * Only real folders named like backup folders are considered; other entries
+ * are never touched.  Removed base names are pushed to *removed.  Returns 0,
+ * or -1 with err set (also for keep < 0; folders removed before a failure
+ * stay in *removed). */
 int store_prune(const char *backup_dir, long keep, const char *current,
                 struct strv *removed, char *err, size_t errlen);
 
-/* Sum of the sizes of the regular files below `path` (du-like, in bytes of
- * allocated blocks: st_blocks * 512), not following symlinks, counting hard
- * linked files once.  Returns 0, or -1 with err set naming the path. */
+/* Allocated size of `path` and everything below it, like `du -sB1`: the sum
+ * of st_blocks * 512 of every file, folder and symlink, counting a hard
+ * linked file once.  `path` itself is followed if it is a symlink (a datadir
+ * or database folder may be one); nothing below it is.  Entries that vanish
+ * during the walk are skipped.  Returns 0, or -1 with err set naming the
+ * path and the reason. */
 int store_dir_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen);
 
 /* Free bytes for unprivileged users on the file system holding `path`. */
 int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen);
 
 /* Write dir/info.json ({"mysql_data_dir_bytes_used": N, "backup_bytes_used": N,
- * "compression_ratio": X}, 4-space indent as upstream) atomically. */
+ * "compression_ratio": X}, byte for byte as upstream's json.dumps(indent=4),
+ * X as Python's repr; a non-finite X is written as 0.0) atomically: a
+ * temporary file in dir, fsync, rename, fsync of dir.  Returns 0, or -1
+ * with err set. */
 int store_write_info(const char *dir, const struct store_info *info, char *err, size_t errlen);
 
-/* Read dir/info.json.  Returns 0, 1 when there is no such file, -1 on a
- * malformed file (err set). */
+/* Read dir/info.json (any JSON layout and key order; counts may be written
+ * as floats, the ratio as an integer; unknown keys are ignored; all three
+ * keys are required).  Returns 0, 1 when there is no such file, -1 on a
+ * malformed or unreadable file (err set, naming the file). */
 int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen);
 
 /* Atomically point backup_dir/<name> (a symlink) at `target`, replacing an
@@ -63,7 +73,10 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 int store_set_link(const char *backup_dir, const char *name, const char *target,
                    char *err, size_t errlen);
 
-/* Remove a folder tree (used for the current folder on abort).  Returns 0 or -1. */
+/* Remove `path` and everything below it without following any symlink (a
+ * symlink at `path` itself is removed, not its target).  Used for the
+ * current folder on abort and by store_prune.  Returns 0, or -1 with err
+ * set naming the entry that could not be removed. */
 int store_remove_tree(const char *path, char *err, size_t errlen);
 
 #endif

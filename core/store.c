@@ -1,0 +1,881 @@
+/* store.c - backup folders: naming, info.json, last/last.log links, pruning. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define INFO_FILE "info.json"
+#define INFO_MAX_BYTES (1024 * 1024)
+#define CREATE_TRIES 5
+
+/* backup_dir + "/" + name, without doubling a trailing slash. */
+static char *join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+	if (n > 0 && dir[n - 1] == '/')
+		return xasprintf("%s%s", dir, name);
+	return xasprintf("%s/%s", dir, name);
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+bool store_is_backup_name(const char *name)
+{
+	const size_t plen = sizeof(STORE_PREFIX) - 1;
+	if (name == NULL || strlen(name) != plen + 8 + 1 + 6)
+		return false;
+	if (strncmp(name, STORE_PREFIX, plen) != 0)
+		return false;
+	const char *p = name + plen;
+	return all_digits(p, 8) && p[8] == '-' && all_digits(p + 9, 6);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_list(const char *backup_dir, struct strv *out, char *err, size_t errlen)
+{
+	int rc = -1;
+	DIR *d = opendir(backup_dir);
+	if (d == NULL) {
+		errf(err, errlen, "store: cannot read backup folder '%s': %s", backup_dir,
+		     strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				errf(err, errlen, "store: cannot read backup folder '%s': %s",
+				     backup_dir, strerror(errno));
+				goto out;
+			}
+			break;
+		}
+		if (!store_is_backup_name(de->d_name))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue; /* removed while we looked */
+			errf(err, errlen, "store: cannot stat '%s/%s': %s", backup_dir, de->d_name,
+			     strerror(errno));
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode))
+			strv_push(out, de->d_name);
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
+/* Sleep until the wall clock reaches second `t`. */
+static void sleep_until(time_t t)
+{
+	for (;;) {
+		struct timespec now;
+		if (clock_gettime(CLOCK_REALTIME, &now) != 0 || now.tv_sec >= t)
+			return;
+		struct timespec left = {0, 0};
+		if (t - now.tv_sec > 1)
+			left.tv_sec = t - now.tv_sec - 1;
+		left.tv_nsec = 1000000000L - now.tv_nsec;
+		if (left.tv_nsec >= 1000000000L) {
+			left.tv_sec++;
+			left.tv_nsec -= 1000000000L;
+		}
+		(void)nanosleep(&left, NULL);
+	}
+}
+
+int store_create_current(const char *backup_dir, time_t now, char **path,
+                         char *err, size_t errlen)
+{
+	time_t t = now;
+	*path = NULL;
+	for (int attempt = 0; attempt < CREATE_TRIES; attempt++) {
+		if (attempt > 0) {
+			/* The name is taken: wait for the next second so the
+			 * new name still tells the time the run started. */
+			sleep_until(t + 1);
+			time_t cur = time(NULL);
+			t = cur > t ? cur : t + 1;
+		}
+		struct tm tm;
+		if (localtime_r(&t, &tm) == NULL) {
+			errf(err, errlen, "store: cannot convert time %lld to local time",
+			     (long long)t);
+			return -1;
+		}
+		char name[64];
+		if (strftime(name, sizeof(name), STORE_PREFIX "%Y%m%d-%H%M%S", &tm) == 0 ||
+		    !store_is_backup_name(name)) {
+			errf(err, errlen, "store: time %lld gives no valid folder name",
+			     (long long)t);
+			return -1;
+		}
+		char *p = join(backup_dir, name);
+		if (mkdir(p, 0750) == 0) {
+			*path = p;
+			return 0;
+		}
+		int e = errno;
+		if (e != EEXIST) {
+			errf(err, errlen, "store: cannot create backup folder '%s': %s", p,
+			     strerror(e));
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	errf(err, errlen, "store: cannot create a backup folder in '%s': the names for %d "
+	     "seconds in a row already exist", backup_dir, CREATE_TRIES);
+	return -1;
+}
+
+char *store_previous(const char *backup_dir, const char *exclude)
+{
+	struct strv dirs = {0};
+	char *res = NULL;
+	if (store_list(backup_dir, &dirs, NULL, 0) != 0)
+		goto out;
+	for (size_t i = dirs.n; i > 0; i--) {
+		if (exclude != NULL && strcmp(dirs.v[i - 1], exclude) == 0)
+			continue;
+		res = join(backup_dir, dirs.v[i - 1]);
+		break;
+	}
+out:
+	strv_free(&dirs);
+	return res;
+}
+
+/* One level of a tree walk, so that an error can name the full path
+ * without building paths for every entry. */
+struct frame {
+	const struct frame *up;
+	const char *name;
+};
+
+static void frame_path(const struct frame *f, char **buf, size_t *len, size_t *cap)
+{
+	if (f->up != NULL) {
+		frame_path(f->up, buf, len, cap);
+		buf_append(buf, len, cap, "/", 1);
+	}
+	buf_append(buf, len, cap, f->name, strlen(f->name));
+}
+
+/* Fill err with "store: cannot WHAT 'PATH': ERRNO-TEXT" for frame f. */
+static void frame_err(const struct frame *f, const char *what, int e, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	frame_path(f, &buf, &len, &cap);
+	errf(err, errlen, "store: cannot %s '%s': %s", what, buf, strerror(e));
+	free(buf);
+}
+
+/* The names in the open directory fd (without "." and ".."); fd stays open
+ * and usable.  Returns 0, or -1 with errno set. */
+static int read_names(int fd, struct strv *out)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return -1;
+	DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		return -1;
+	}
+	int rc = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0)
+				rc = -1;
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		strv_push(out, de->d_name);
+	}
+	int e = errno;
+	closedir(d);
+	errno = e;
+	return rc;
+}
+
+/* Remove `name` in dirfd and, if it is a directory, everything below it,
+ * never following a symbolic link.  Returns 0, or -1 with err set. */
+static int remove_at(int dirfd, const char *name, const struct frame *up,
+                     char *err, size_t errlen)
+{
+	struct frame self = {up, name};
+	struct strv names = {0};
+	int fd = -1;
+	int rc = -1;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT && up != NULL)
+			return 0; /* gone already */
+		frame_err(&self, "remove", errno, err, errlen);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, name, 0) != 0 && !(errno == ENOENT && up != NULL)) {
+			frame_err(&self, "remove", errno, err, errlen);
+			return -1;
+		}
+		return 0;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		frame_err(&self, "open folder", errno, err, errlen);
+		goto out;
+	}
+	if (read_names(fd, &names) != 0) {
+		frame_err(&self, "read folder", errno, err, errlen);
+		goto out;
+	}
+	for (size_t i = 0; i < names.n; i++)
+		if (remove_at(fd, names.v[i], &self, err, errlen) != 0)
+			goto out;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0) {
+		frame_err(&self, "remove folder", errno, err, errlen);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	strv_free(&names);
+	return rc;
+}
+
+int store_remove_tree(const char *path, char *err, size_t errlen)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	char *p = xstrndup(path, n);
+	const char *base = strrchr(p, '/');
+	base = base != NULL ? base + 1 : p;
+	int rc = -1;
+	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		errf(err, errlen, "store: refusing to remove '%s'", path);
+		goto out;
+	}
+	rc = remove_at(AT_FDCWD, p, NULL, err, errlen);
+out:
+	free(p);
+	return rc;
+}
+
+int store_prune(const char *backup_dir, long keep, const char *current,
+                struct strv *removed, char *err, size_t errlen)
+{
+	struct strv dirs = {0};
+	int rc = -1;
+	if (keep < 0) {
+		errf(err, errlen, "store: cannot keep %ld backup folders", keep);
+		return -1;
+	}
+	if (store_list(backup_dir, &dirs, err, errlen) != 0)
+		goto out;
+	size_t others = dirs.n;
+	if (current != NULL && strv_contains(&dirs, current))
+		others--;
+	size_t excess = others > (size_t)keep ? others - (size_t)keep : 0;
+	for (size_t i = 0; i < dirs.n && excess > 0; i++) {
+		if (current != NULL && strcmp(dirs.v[i], current) == 0)
+			continue;
+		char *p = join(backup_dir, dirs.v[i]);
+		int r = store_remove_tree(p, err, errlen);
+		free(p);
+		if (r != 0)
+			goto out;
+		strv_push(removed, dirs.v[i]);
+		excess--;
+	}
+	rc = 0;
+out:
+	strv_free(&dirs);
+	return rc;
+}
+
+/* Set of (device, inode) pairs of multiply linked files already counted. */
+struct inode_set {
+	struct inode_key {
+		dev_t dev;
+		ino_t ino;
+		bool used;
+	} *slot;
+	size_t cap, n;
+};
+
+static size_t inode_hash(dev_t dev, ino_t ino, size_t cap)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)dev;
+	return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* Add (dev, ino); returns true when it was already in the set. */
+static bool inode_seen(struct inode_set *s, dev_t dev, ino_t ino)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		struct inode_set big = {xcalloc(s->cap ? 2 * s->cap : 64, sizeof(*s->slot)),
+		                        s->cap ? 2 * s->cap : 64, 0};
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i].used)
+				(void)inode_seen(&big, s->slot[i].dev, s->slot[i].ino);
+		free(s->slot);
+		*s = big;
+	}
+	size_t i = inode_hash(dev, ino, s->cap);
+	while (s->slot[i].used) {
+		if (s->slot[i].dev == dev && s->slot[i].ino == ino)
+			return true;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->slot[i] = (struct inode_key){dev, ino, true};
+	s->n++;
+	return false;
+}
+
+/* Add the allocated size of `name` in dirfd and all below it to *bytes.
+ * The top (up == NULL) is followed if it is a symbolic link, nothing below
+ * it is.  Entries that vanish during the walk are skipped.  Returns 0, or
+ * -1 with err set. */
+static int du_at(int dirfd, const char *name, const struct frame *up, struct inode_set *seen,
+                 uint64_t *bytes, char *err, size_t errlen)
+{
+	struct frame self = {up, name};
+	struct strv names = {0};
+	struct stat st;
+	int fd = -1;
+	int rc = -1;
+
+	if (fstatat(dirfd, name, &st, up == NULL ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT && up != NULL)
+			return 0;
+		frame_err(&self, "stat", errno, err, errlen);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && inode_seen(seen, st.st_dev, st.st_ino))
+		return 0;
+	*bytes += (uint64_t)st.st_blocks * 512;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (up == NULL ? 0 : O_NOFOLLOW));
+	if (fd < 0) {
+		if (errno == ENOENT && up != NULL)
+			return 0;
+		frame_err(&self, "open folder", errno, err, errlen);
+		goto out;
+	}
+	if (read_names(fd, &names) != 0) {
+		frame_err(&self, "read folder", errno, err, errlen);
+		goto out;
+	}
+	for (size_t i = 0; i < names.n; i++)
+		if (du_at(fd, names.v[i], &self, seen, bytes, err, errlen) != 0)
+			goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	strv_free(&names);
+	return rc;
+}
+
+int store_dir_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen)
+{
+	struct inode_set seen = {0};
+	uint64_t total = 0;
+	int rc = du_at(AT_FDCWD, path, NULL, &seen, &total, err, errlen);
+	free(seen.slot);
+	if (rc == 0)
+		*bytes = total;
+	return rc;
+}
+
+int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen)
+{
+	struct statvfs sv;
+	if (statvfs(path, &sv) != 0) {
+		errf(err, errlen, "store: cannot read free space of '%s': %s", path,
+		     strerror(errno));
+		return -1;
+	}
+	*bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	return 0;
+}
+
+/* Format x as Python's repr() does: the shortest digits that read back as
+ * x, fixed notation for exponents -4..15, otherwise "de+XX" style. */
+static void py_float(double x, char *out, size_t outlen)
+{
+	if (!isfinite(x)) {
+		/* Python writes NaN/Infinity, which is not JSON; write 0.0. */
+		x = 0.0;
+	}
+	if (x == 0.0) {
+		(void)snprintf(out, outlen, "%s", signbit(x) ? "-0.0" : "0.0");
+		return;
+	}
+	char buf[64];
+	for (int prec = 1; prec <= 17; prec++) {
+		(void)snprintf(buf, sizeof(buf), "%.*e", prec - 1, x);
+		if (strtod(buf, NULL) == x)
+			break;
+	}
+	/* buf is "[-]d[.ddd]e[+-]XX": split into digits and exponent. */
+	char digits[32];
+	size_t nd = 0;
+	const char *p = buf;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	for (; *p != 'e'; p++)
+		if (*p != '.' && nd < sizeof(digits) - 1)
+			digits[nd++] = *p;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = '\0';
+	long exp = strtol(p + 1, NULL, 10);
+
+	char *o = out;
+	size_t left = outlen;
+#define PUT(...)                                                       \
+	do {                                                           \
+		int w_ = snprintf(o, left, __VA_ARGS__);               \
+		if (w_ < 0 || (size_t)w_ >= left)                      \
+			return;                                        \
+		o += w_;                                               \
+		left -= (size_t)w_;                                    \
+	} while (0)
+	if (neg)
+		PUT("-");
+	if (exp >= 16 || exp < -4) {
+		PUT("%c", digits[0]);
+		if (nd > 1)
+			PUT(".%s", digits + 1);
+		PUT("e%c%02ld", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+	} else if (exp >= 0) {
+		size_t ip = (size_t)exp + 1; /* digits before the point */
+		if (nd <= ip) {
+			PUT("%s", digits);
+			for (size_t i = nd; i < ip; i++)
+				PUT("0");
+			PUT(".0");
+		} else {
+			PUT("%.*s.%s", (int)ip, digits, digits + ip);
+		}
+	} else {
+		PUT("0.");
+		for (long i = -1; i > exp; i--)
+			PUT("0");
+		PUT("%s", digits);
+	}
+#undef PUT
+}
+
+int store_write_info(const char *dir, const struct store_info *info, char *err, size_t errlen)
+{
+	char ratio[64];
+	py_float(info->compression_ratio, ratio, sizeof(ratio));
+	char *text = xasprintf("{\n    \"mysql_data_dir_bytes_used\": %" PRIu64 ",\n"
+	                       "    \"backup_bytes_used\": %" PRIu64 ",\n"
+	                       "    \"compression_ratio\": %s\n}",
+	                       info->mysql_data_dir_bytes_used, info->backup_bytes_used, ratio);
+	char *tmpname = xasprintf(".%s.tmp-%ld", INFO_FILE, (long)getpid());
+	char *tmp = join(dir, tmpname);
+	char *final = join(dir, INFO_FILE);
+	int rc = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		errf(err, errlen, "store: cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+		errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	int fdc = fd;
+	fd = -1;
+	if (close(fdc) != 0) {
+		errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, final) != 0) {
+		errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, final,
+		     strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(dir) != 0) {
+		errf(err, errlen, "store: cannot sync folder '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		(void)unlink(tmp);
+	free(text);
+	free(tmpname);
+	free(tmp);
+	free(final);
+	return rc;
+}
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* Parse a JSON string at p into out (cut to outlen-1 bytes; escapes are
+ * taken literally, enough to compare keys).  Returns the position after the
+ * closing quote, or NULL. */
+static const char *parse_string(const char *p, char *out, size_t outlen)
+{
+	size_t n = 0;
+	if (*p != '"')
+		return NULL;
+	for (p++; *p != '"'; p++) {
+		if (*p == '\0' || (unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\') {
+			p++;
+			if (*p == '\0')
+				return NULL;
+		}
+		if (n + 1 < outlen)
+			out[n++] = *p;
+	}
+	if (outlen > 0)
+		out[n] = '\0';
+	return p + 1;
+}
+
+/* Check the JSON number at p; returns its end or NULL.  *integral tells
+ * whether it has neither fraction nor exponent. */
+static const char *scan_number(const char *p, bool *integral)
+{
+	*integral = true;
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return NULL;
+	if (*p == '.') {
+		*integral = false;
+		p++;
+		if (*p < '0' || *p > '9')
+			return NULL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		*integral = false;
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (*p < '0' || *p > '9')
+			return NULL;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return p;
+}
+
+/* Skip any JSON value at p (for keys oma does not know); returns its end or NULL. */
+static const char *skip_value(const char *p, int depth)
+{
+	bool integral;
+	if (depth > 64)
+		return NULL;
+	p = skip_ws(p);
+	if (*p == '"')
+		return parse_string(p, NULL, 0);
+	if (strncmp(p, "true", 4) == 0 || strncmp(p, "null", 4) == 0)
+		return p + 4;
+	if (strncmp(p, "false", 5) == 0)
+		return p + 5;
+	if (*p == '[' || *p == '{') {
+		char close = *p == '[' ? ']' : '}';
+		p = skip_ws(p + 1);
+		if (*p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = parse_string(skip_ws(p), NULL, 0);
+				if (p == NULL)
+					return NULL;
+				p = skip_ws(p);
+				if (*p++ != ':')
+					return NULL;
+			}
+			p = skip_value(p, depth + 1);
+			if (p == NULL)
+				return NULL;
+			p = skip_ws(p);
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	return scan_number(p, &integral);
+}
+
+/* Parse a non-negative number token [p, end) as a byte count. */
+static int to_count(const char *p, const char *end, bool integral, uint64_t *out)
+{
+	char tok[64];
+	size_t n = (size_t)(end - p);
+	if (n >= sizeof(tok) || *p == '-')
+		return -1;
+	memcpy(tok, p, n);
+	tok[n] = '\0';
+	errno = 0;
+	if (integral) {
+		unsigned long long v = strtoull(tok, NULL, 10);
+		if (errno != 0)
+			return -1;
+		*out = v;
+		return 0;
+	}
+	double d = strtod(tok, NULL);
+	if (!isfinite(d) || d < 0 || d >= 18446744073709551616.0)
+		return -1;
+	*out = (uint64_t)d;
+	return 0;
+}
+
+/* Parse the flat object in text into *info.  Returns 0, or -1 with err set. */
+static int parse_info(const char *text, const char *path, struct store_info *info,
+                      char *err, size_t errlen)
+{
+	enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4 };
+	unsigned have = 0;
+	struct store_info res = {0, 0, 0.0};
+	const char *p = skip_ws(text);
+	const char *why = "expected '{'";
+	if (*p++ != '{')
+		goto bad;
+	p = skip_ws(p);
+	if (*p == '}') {
+		p++;
+		goto end;
+	}
+	for (;;) {
+		char key[64];
+		why = "expected a key";
+		p = parse_string(skip_ws(p), key, sizeof(key));
+		if (p == NULL)
+			goto bad;
+		p = skip_ws(p);
+		why = "expected ':'";
+		if (*p++ != ':')
+			goto bad;
+		p = skip_ws(p);
+		unsigned k = strcmp(key, "mysql_data_dir_bytes_used") == 0 ? K_DATA
+		             : strcmp(key, "backup_bytes_used") == 0       ? K_BACKUP
+		             : strcmp(key, "compression_ratio") == 0       ? K_RATIO
+		                                                           : 0;
+		if (k == 0) {
+			why = "bad value";
+			p = skip_value(p, 0);
+			if (p == NULL)
+				goto bad;
+		} else {
+			bool integral;
+			const char *end = scan_number(p, &integral);
+			if (end == NULL) {
+				errf(err, errlen, "store: %s: \"%s\" is not a number", path, key);
+				return -1;
+			}
+			if (k == K_RATIO) {
+				char tok[64];
+				size_t n = (size_t)(end - p);
+				double d = NAN;
+				if (n < sizeof(tok)) {
+					memcpy(tok, p, n);
+					tok[n] = '\0';
+					d = strtod(tok, NULL);
+				}
+				if (!isfinite(d) || d < 0) {
+					errf(err, errlen, "store: %s: \"%s\" is not a ratio >= 0",
+					     path, key);
+					return -1;
+				}
+				res.compression_ratio = d;
+			} else {
+				uint64_t *dst = k == K_DATA ? &res.mysql_data_dir_bytes_used
+				                            : &res.backup_bytes_used;
+				if (to_count(p, end, integral, dst) != 0) {
+					errf(err, errlen, "store: %s: \"%s\" is not a byte count",
+					     path, key);
+					return -1;
+				}
+			}
+			have |= k;
+			p = end;
+		}
+		p = skip_ws(p);
+		if (*p == '}') {
+			p++;
+			break;
+		}
+		why = "expected ',' or '}'";
+		if (*p++ != ',')
+			goto bad;
+	}
+end:
+	p = skip_ws(p);
+	why = "text after the object";
+	if (*p != '\0')
+		goto bad;
+	if (have != (K_DATA | K_BACKUP | K_RATIO)) {
+		errf(err, errlen, "store: %s: missing \"%s\"", path,
+		     !(have & K_DATA) ? "mysql_data_dir_bytes_used"
+		     : !(have & K_BACKUP) ? "backup_bytes_used"
+		                          : "compression_ratio");
+		return -1;
+	}
+	*info = res;
+	return 0;
+bad:
+	errf(err, errlen, "store: %s: not valid JSON (%s)", path, why);
+	return -1;
+}
+
+int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen)
+{
+	char *path = join(dir, INFO_FILE);
+	char *text = NULL;
+	int rc = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			rc = 1;
+			goto out;
+		}
+		errf(err, errlen, "store: cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	text = xmalloc(INFO_MAX_BYTES + 1);
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, text + len, INFO_MAX_BYTES + 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			errf(err, errlen, "store: cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > INFO_MAX_BYTES) {
+			errf(err, errlen, "store: %s: file too large", path);
+			goto out;
+		}
+	}
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		errf(err, errlen, "store: %s: not valid JSON (NUL byte)", path);
+		goto out;
+	}
+	rc = parse_info(text, path, info, err, errlen);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(path);
+	return rc;
+}
+
+int store_set_link(const char *backup_dir, const char *name, const char *target,
+                   char *err, size_t errlen)
+{
+	if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		errf(err, errlen, "store: invalid link name '%s'", name);
+		return -1;
+	}
+	char *dst = join(backup_dir, name);
+	char *tmpname = xasprintf(".%s.tmp-%ld", name, (long)getpid());
+	char *tmp = join(backup_dir, tmpname);
+	bool made = false;
+	int rc = -1;
+	struct stat st;
+
+	if (lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errf(err, errlen, "store: cannot replace folder '%s' with a link", dst);
+		goto out;
+	}
+	if (unlink(tmp) != 0 && errno != ENOENT) {
+		errf(err, errlen, "store: cannot remove '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (symlink(target, tmp) != 0) {
+		errf(err, errlen, "store: cannot create link '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	made = true;
+	if (rename(tmp, dst) != 0) {
+		errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, dst,
+		     strerror(errno));
+		goto out;
+	}
+	made = false;
+	if (fsync_dir(backup_dir) != 0) {
+		errf(err, errlen, "store: cannot sync folder '%s': %s", backup_dir,
+		     strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (made)
+		(void)unlink(tmp);
+	free(dst);
+	free(tmpname);
+	free(tmp);
+	return rc;
+}
