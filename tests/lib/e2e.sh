@@ -35,6 +35,7 @@ E2E_OUT=""       # stdout of the last run_oma
 E2E_ERR=""       # stderr of the last run_oma
 OMA_RC=0         # exit code of the last run_oma
 E2E_LOCK_PORT=$((20000 + RANDOM % 20000))
+E2E_LOCALE=${E2E_LOCALE:-C}
 
 # Create the temporary folder; with "db" as $1 also start a private MariaDB
 # and write $E2E_HOME/.my.cnf for it.
@@ -87,12 +88,13 @@ write_config() {
 	} >"$file"
 }
 
-# Run oma with HOME=$E2E_HOME in $E2E_CWD under the C locale (as cron does);
+# Run oma with HOME=$E2E_HOME in $E2E_CWD under the C locale (as cron does;
+# E2E_LOCALE overrides it);
 # stdout and stderr go to $E2E_OUT and $E2E_ERR, the exit code to OMA_RC.
 # Fails the case when a sanitizer reported something.
 run_oma() {
 	OMA_RC=0
-	(cd "$E2E_CWD" && exec env HOME="$E2E_HOME" LC_ALL=C LANG=C "$OMA_BIN" "$@") \
+	(cd "$E2E_CWD" && exec env HOME="$E2E_HOME" LC_ALL="$E2E_LOCALE" LANG="$E2E_LOCALE" "$OMA_BIN" "$@") \
 		>"$E2E_OUT" 2>"$E2E_ERR" || OMA_RC=$?
 	if grep -qE 'Sanitizer|runtime error:' "$E2E_ERR"; then
 		if [[ -n ${E2E_IN_CASE:-} ]]; then
@@ -188,15 +190,15 @@ assert_no_path() {
 
 # assert_grep FILE FIXED-STRING: the file contains the string.
 assert_grep() {
-	if ! grep -qF -- "$2" "$1"; then
+	if ! grep -aqF -- "$2" "$1"; then
 		tail -n 20 "$1"
 		fail "'$2' not found in $1"
 	fi
 }
 
 assert_no_grep() {
-	if grep -qF -- "$2" "$1"; then
-		grep -nF -- "$2" "$1" | head -n 5 || true
+	if grep -aqF -- "$2" "$1"; then
+		grep -anF -- "$2" "$1" | head -n 5 || true
 		fail "'$2' found in $1"
 	fi
 }
@@ -241,7 +243,7 @@ assert_complete_dump() {
 # Every line of the log FILE has the format "YYYY-MM-DD HH:MM:SS,mmm LEVEL message".
 assert_log_format() {
 	local bad
-	bad=$(grep -vnE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} (DEBUG|INFO|WARNING|ERROR) ' "$1" | head -n 3 || true)
+	bad=$(grep -avnE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} (DEBUG|INFO|WARNING|ERROR) ' "$1" | head -n 3 || true)
 	if [[ -n $bad ]]; then
 		fail "log lines not in the log format in $1: $bad"
 	fi
