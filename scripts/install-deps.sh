@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian packages oma needs to build, test and run (idempotent).
+#
+# Runs `apt-get update` and `apt-get install` only when a package is missing,
+# so a second run takes a moment.  Uses sudo when not run as root.  Installing
+# mariadb-server may start the system service; oma's tests and demo never use
+# it (they start a private server on a socket of their own).
+set -euo pipefail
+
+PACKAGES=(
+	build-essential     # cc, make
+	pkg-config
+	libinih-dev         # INI structure under the TOML shim
+	zlib1g-dev          # compress-gzip plugin
+	libzstd-dev         # compress-zstd plugin
+	libcurl4-openssl-dev # HTTP reporters
+	check               # unit tests
+	mariadb-server      # end-to-end tests, demo
+	mariadb-client      # mysql, mysqldump
+	zabbix-agent        # zabbix_sender for the Zabbix reporter
+	zstd
+	gzip
+	ca-certificates
+	jq                  # JSON checks in the end-to-end tests
+)
+
+# Packages not installed yet, one per line.
+missing() {
+	local pkg status
+	for pkg in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+		if [[ $status != "install ok installed" ]]; then
+			printf '%s\n' "$pkg"
+		fi
+	done
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-deps.sh: needs a Debian-like system with apt-get and dpkg-query" >&2
+	echo "install-deps.sh: packages: ${PACKAGES[*]}" >&2
+	exit 1
+fi
+
+mapfile -t TODO < <(missing)
+if ((${#TODO[@]} == 0)); then
+	echo "install-deps.sh: all ${#PACKAGES[@]} packages are installed"
+	exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) != 0 ]]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "install-deps.sh: not root and no sudo; install as root: ${TODO[*]}" >&2
+		exit 1
+	fi
+	SUDO=(sudo)
+fi
+
+echo "install-deps.sh: installing ${TODO[*]}"
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${TODO[@]}"
+
+mapfile -t STILL < <(missing)
+if ((${#STILL[@]} > 0)); then
+	echo "install-deps.sh: still missing after apt-get: ${STILL[*]}" >&2
+	exit 1
+fi
+echo "install-deps.sh: done"
