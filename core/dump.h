@@ -36,7 +36,9 @@ struct dump_settings {
 int dump_completed(const char *tail, size_t len);
 
 /* Dump every job, s->parallelism at a time.  For each: start
- * `mysqldump_bin DB options...` by argument vector (no shell), stream its
+ * `mysqldump_bin DB options...` by argument vector (no shell; a name
+ * starting with '-' would be read as an option, so it is passed as
+ * `mysqldump_bin options... -- DB`), stream its
  * stdout through the compressor into "STEM SUFFIX.part" in s->dir, log its
  * stderr as errors; on exit 0 plus completion trailer fsync, rename to the
  * final name, fsync the folder, log "DB 'NAME': Backup successfully";
@@ -47,7 +49,8 @@ int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
 void dump_job_clear(struct dump_job *j);
 
 /* Ask running dumps to stop (signal handler safe): children are killed and
- * temporary files removed; their jobs fail. */
+ * temporary files removed; their jobs fail with "cancelled", and so do the
+ * jobs not started yet.  Lasts for the rest of the process. */
 void dump_cancel(void);
 
 #endif

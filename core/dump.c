@@ -1,0 +1,644 @@
+/* dump.c - dump workers: mysqldump -> compressor -> temp file -> final name. */
+#include "dump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+extern char **environ;
+
+#define READ_SIZE (256 * 1024)  /* one read from mysqldump's stdout */
+#define TAIL_SIZE 512           /* last bytes kept for the completion check */
+#define STDERR_MAX (64 * 1024)  /* stderr kept per dump; the rest is read and dropped */
+#define POLL_MS 200             /* how often a worker looks at the cancel flag */
+#define KILL_GRACE_MS 1000      /* SIGTERM, then SIGKILL after this long */
+
+/* Set by dump_cancel(), possibly from a signal handler; never cleared, so
+ * once a run is cancelled nothing more is dumped in this process. */
+static int cancelled;
+
+void dump_cancel(void)
+{
+	__atomic_store_n(&cancelled, 1, __ATOMIC_SEQ_CST);
+}
+
+static int is_cancelled(void)
+{
+	return __atomic_load_n(&cancelled, __ATOMIC_SEQ_CST);
+}
+
+/* ---- completion line --------------------------------------------------- */
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Match `n` digits at *p (advancing it); 0 when they are not there. */
+static int digits(const char **p, const char *end, int n)
+{
+	for (int i = 0; i < n; i++, (*p)++)
+		if (*p >= end || !is_digit(**p))
+			return 0;
+	return 1;
+}
+
+/* Whether the line [p, end) matches
+ * ^-- Dump completed on \d{4}-\d{2}-\d{2}\s+\d+:\d{2}:\d{2}  */
+static int completion_line(const char *p, const char *end)
+{
+	static const char prefix[] = "-- Dump completed on ";
+	size_t plen = sizeof(prefix) - 1;
+	if ((size_t)(end - p) < plen || memcmp(p, prefix, plen) != 0)
+		return 0;
+	p += plen;
+	if (!digits(&p, end, 4) || p >= end || *p++ != '-' || !digits(&p, end, 2) ||
+	    p >= end || *p++ != '-' || !digits(&p, end, 2))
+		return 0;
+	if (p >= end || !is_space(*p))
+		return 0;
+	while (p < end && is_space(*p))
+		p++;
+	if (p >= end || !is_digit(*p))
+		return 0;
+	while (p < end && is_digit(*p))
+		p++;
+	return p < end && *p++ == ':' && digits(&p, end, 2) && p < end && *p++ == ':' &&
+	       digits(&p, end, 2);
+}
+
+/* Find the last line of [tail, tail+len) that is not blank; sets *start and
+ * *end and returns 1, or returns 0 when every line is blank. */
+static int last_line(const char *tail, size_t len, const char **start, const char **end)
+{
+	size_t e = len;
+	for (;;) {
+		size_t s = e;
+		while (s > 0 && tail[s - 1] != '\n')
+			s--;
+		for (size_t i = s; i < e; i++) {
+			if (!is_space(tail[i])) {
+				*start = tail + s;
+				*end = tail + e;
+				return 1;
+			}
+		}
+		if (s == 0)
+			return 0;
+		e = s - 1;
+	}
+}
+
+int dump_completed(const char *tail, size_t len)
+{
+	const char *s, *e;
+	if (tail == NULL || !last_line(tail, len, &s, &e))
+		return 0;
+	return completion_line(s, e);
+}
+
+/* ---- one dump ---------------------------------------------------------- */
+
+/* What a worker needs while one mysqldump runs. */
+struct dumping {
+	const struct dump_settings *s;
+	struct dump_job *j;
+	char *buf;            /* READ_SIZE bytes, reused for every job of the worker */
+	char tail[TAIL_SIZE];
+	size_t tail_len;
+	uint64_t total;       /* bytes read from stdout */
+	char *errout;         /* first STDERR_MAX bytes of stderr */
+	size_t err_len, err_cap;
+	int err_cut;          /* stderr was longer than STDERR_MAX */
+	char error[512];      /* why the job failed; "" while it has not */
+};
+
+static void keep_tail(struct dumping *d, const char *p, size_t n)
+{
+	if (n >= TAIL_SIZE) {
+		memcpy(d->tail, p + n - TAIL_SIZE, TAIL_SIZE);
+		d->tail_len = TAIL_SIZE;
+		return;
+	}
+	if (d->tail_len + n > TAIL_SIZE) {
+		size_t drop = d->tail_len + n - TAIL_SIZE;
+		memmove(d->tail, d->tail + drop, d->tail_len - drop);
+		d->tail_len -= drop;
+	}
+	memcpy(d->tail + d->tail_len, p, n);
+	d->tail_len += n;
+}
+
+/* The kept tail without a leading partial line (when the output was longer
+ * than the tail, its first line may be cut). */
+static const char *whole_tail(const struct dumping *d, size_t *len)
+{
+	if (d->total <= d->tail_len) {
+		*len = d->tail_len;
+		return d->tail;
+	}
+	const char *nl = memchr(d->tail, '\n', d->tail_len);
+	if (nl == NULL) {
+		*len = 0;
+		return d->tail;
+	}
+	*len = d->tail_len - (size_t)(nl + 1 - d->tail);
+	return nl + 1;
+}
+
+/* Copy [p, end) into out as one printable line, shortened with "...". */
+static void printable(const char *p, const char *end, char *out, size_t outlen)
+{
+	size_t max = outlen > 100 ? 100 : outlen - 1, n = 0;
+	while (p < end && n < max) {
+		unsigned char c = (unsigned char)*p++;
+		out[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	if (p < end && n >= 3)
+		memcpy(out + n - 3, "...", 3);
+	out[n] = '\0';
+}
+
+/* Log each non-empty line of the captured stderr as an error. */
+static void log_stderr(const struct dumping *d)
+{
+	const char *p = d->errout, *end = d->errout + d->err_len;
+	while (p != NULL && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl != NULL ? nl : end;
+		const char *le = e;
+		while (le > p && (le[-1] == '\r' || le[-1] == ' '))
+			le--;
+		if (le > p)
+			log_error("DB '%s': mysqldump: %.*s", d->j->db, (int)(le - p), p);
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+	if (d->err_cut)
+		log_error("DB '%s': mysqldump: (stderr cut after %d bytes)", d->j->db, STDERR_MAX);
+}
+
+/* Start `bin` with argv (PATH lookup, no shell) in its own process group,
+ * stdin from /dev/null, stdout and stderr on the given pipe ends, default
+ * signal handling and an empty signal mask.  Returns 0 or an errno value. */
+static int spawn_dump(char *const argv[], int out_w, int err_w, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int rc = posix_spawn_file_actions_init(&fa);
+	if (rc != 0)
+		return rc;
+	rc = posix_spawnattr_init(&attr);
+	if (rc != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGHUP);
+	sigaddset(&defaults, SIGQUIT);
+	rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&attr, &none);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigdefault(&attr, &defaults);
+	if (rc == 0)
+		rc = posix_spawnattr_setpgroup(&attr, 0);
+	if (rc == 0)
+		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+		                                             POSIX_SPAWN_SETPGROUP);
+	if (rc == 0)
+		rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
+/* The argument vector for one database: `bin DB options...` as upstream
+ * does.  mysqldump parses options anywhere on its command line, so a name
+ * starting with '-' would be read as an option; such a name goes after the
+ * options and a "--" (end of options) instead: `bin options... -- DB`. */
+static char **dump_argv(const struct dump_settings *s, const char *db)
+{
+	size_t nopt = s->options != NULL ? s->options->n : 0;
+	char **argv = xcalloc(nopt + 4, sizeof(*argv));
+	size_t k = 0;
+	argv[k++] = (char *)s->mysqldump_bin;
+	if (db[0] != '-')
+		argv[k++] = (char *)db;
+	for (size_t i = 0; i < nopt; i++)
+		argv[k++] = s->options->v[i];
+	if (db[0] == '-') {
+		argv[k++] = "--";
+		argv[k++] = (char *)db;
+	}
+	argv[k] = NULL;
+	return argv;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Wait for the child; with `stop` (or once the run is cancelled) its process
+ * group gets SIGTERM, then SIGKILL after KILL_GRACE_MS.  Returns 0 with
+ * *status set, or -1 with errno set when waitpid fails. */
+static int reap(pid_t pid, int *status, int stop)
+{
+	int waited = 0, pause = 1, killed = 0;
+	if (stop)
+		kill(-pid, SIGTERM);
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (!stop && is_cancelled()) {
+			stop = 1;
+			waited = 0;
+			kill(-pid, SIGTERM);
+		}
+		if (stop && !killed && waited >= KILL_GRACE_MS) {
+			kill(-pid, SIGKILL);
+			killed = 1;
+		}
+		sleep_ms(pause);
+		waited += pause;
+		if (pause < 50)
+			pause *= 2;
+	}
+}
+
+/* Read mysqldump's stdout into the compressor and its stderr into d->errout
+ * until both are closed.  Returns 0, or -1 with d->error set (cancelled,
+ * compressor or read failure); the child is then still running. */
+static int pump(struct dumping *d, void *stream, int *out_r, int *err_r)
+{
+	char chunk[4096];
+	while (*out_r >= 0 || *err_r >= 0) {
+		if (is_cancelled()) {
+			errf(d->error, sizeof(d->error), "cancelled");
+			return -1;
+		}
+		struct pollfd pfd[2] = {
+			{.fd = *out_r, .events = POLLIN},
+			{.fd = *err_r, .events = POLLIN},
+		};
+		if (poll(pfd, 2, POLL_MS) < 0) {
+			if (errno == EINTR)
+				continue;
+			errf(d->error, sizeof(d->error), "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[0].revents != 0) {
+			ssize_t n = read(*out_r, d->buf, READ_SIZE);
+			if (n < 0 && errno != EINTR) {
+				errf(d->error, sizeof(d->error), "reading mysqldump output: %s",
+				     strerror(errno));
+				return -1;
+			}
+			if (n == 0) {
+				close(*out_r);
+				*out_r = -1;
+			} else if (n > 0) {
+				d->total += (uint64_t)n;
+				keep_tail(d, d->buf, (size_t)n);
+				char cerr[384] = "";
+				if (d->s->comp->write(stream, d->buf, (size_t)n, cerr, sizeof(cerr)) != 0) {
+					errf(d->error, sizeof(d->error), "compressor: %s", cerr);
+					return -1;
+				}
+			}
+		}
+		if (pfd[1].revents != 0) {
+			ssize_t n = read(*err_r, chunk, sizeof(chunk));
+			if (n < 0 && errno != EINTR) {
+				errf(d->error, sizeof(d->error), "reading mysqldump stderr: %s",
+				     strerror(errno));
+				return -1;
+			}
+			if (n == 0) {
+				close(*err_r);
+				*err_r = -1;
+			} else if (n > 0) {
+				size_t keep = (size_t)n;
+				if (d->err_len + keep > STDERR_MAX) {
+					keep = STDERR_MAX - d->err_len;
+					d->err_cut = 1;
+				}
+				if (keep > 0)
+					buf_append(&d->errout, &d->err_len, &d->err_cap, chunk, keep);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Judge a finished mysqldump: exit status, output, completion line.
+ * Returns 0, or -1 with d->error set. */
+static int judge(struct dumping *d, int status)
+{
+	if (WIFSIGNALED(status)) {
+		errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d", WTERMSIG(status));
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		errf(d->error, sizeof(d->error), "mysqldump exited with code %d",
+		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return -1;
+	}
+	if (d->total == 0) {
+		errf(d->error, sizeof(d->error), "mysqldump exited with code 0 but wrote nothing");
+		return -1;
+	}
+	size_t len;
+	const char *tail = whole_tail(d, &len);
+	if (!dump_completed(tail, len)) {
+		const char *s, *e;
+		char last[128] = "";
+		if (last_line(tail, len, &s, &e))
+			printable(s, e, last, sizeof(last));
+		errf(d->error, sizeof(d->error), "completion line missing (last line: %s)", last);
+		return -1;
+	}
+	return 0;
+}
+
+/* Dump one job into s->dir; fills in the job and logs the outcome. */
+static void dump_one(const struct dump_settings *s, struct dump_job *j, int threads, char *buf)
+{
+	struct dumping d = {.s = s, .j = j, .buf = buf};
+	char stem[NAMES_STEM_MAX + 1];
+	char *final = NULL, *tmp = NULL;
+	char **argv = NULL;
+	int fd = -1, tmp_made = 0, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
+	void *stream = NULL;
+	pid_t pid = -1;
+	int status = 0;
+	char cerr[384] = "";
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	j->started = time(NULL);
+	j->ok = 0;
+	j->bytes = 0;
+
+	if (is_cancelled()) {
+		errf(d.error, sizeof(d.error), "cancelled");
+		goto out;
+	}
+	if (names_encode(j->db, stem, sizeof(stem)) != 0) {
+		errf(d.error, sizeof(d.error), "cannot make a file name from the database name");
+		goto out;
+	}
+	free(j->file);
+	j->file = xasprintf("%s%s", stem, s->comp->suffix);
+	final = xasprintf("%s/%s", s->dir, j->file);
+	tmp = xasprintf("%s.part", final);
+
+	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		errf(d.error, sizeof(d.error), "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	tmp_made = 1;
+
+	struct oma_compress_params params = {
+		.size = sizeof(params), .level = s->level, .threads = threads};
+	if (s->comp->open(&stream, fd, &params, cerr, sizeof(cerr)) != 0) {
+		stream = NULL;
+		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
+		goto out;
+	}
+
+	if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) {
+		errf(d.error, sizeof(d.error), "cannot create pipe: %s", strerror(errno));
+		goto out;
+	}
+	argv = dump_argv(s, j->db);
+	int sp = spawn_dump(argv, out_p[1], err_p[1], &pid);
+	if (sp != 0) {
+		pid = -1;
+		errf(d.error, sizeof(d.error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
+		goto out;
+	}
+	close(out_p[1]);
+	close(err_p[1]);
+	out_p[1] = err_p[1] = -1;
+
+	int pumped = pump(&d, stream, &out_p[0], &err_p[0]);
+	if (pumped != 0 && tmp_made) {
+		/* Cancelled or broken: the temp file goes first, the child after. */
+		unlink(tmp);
+		tmp_made = 0;
+	}
+	int reaped = reap(pid, &status, pumped != 0);
+	int wait_errno = errno;
+	pid = -1;
+	log_stderr(&d);
+	if (pumped != 0)
+		goto out;
+	if (reaped != 0) {
+		errf(d.error, sizeof(d.error), "cannot wait for mysqldump: %s", strerror(wait_errno));
+		goto out;
+	}
+	if (is_cancelled()) {
+		errf(d.error, sizeof(d.error), "cancelled");
+		goto out;
+	}
+	if (judge(&d, status) != 0)
+		goto out;
+
+	int fin = s->comp->finish(stream, cerr, sizeof(cerr));
+	stream = NULL;
+	if (fin != 0) {
+		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
+		goto out;
+	}
+	struct stat st;
+	if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
+		errf(d.error, sizeof(d.error), "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	int closed = close(fd);
+	fd = -1;
+	if (closed != 0) {
+		errf(d.error, sizeof(d.error), "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, final) != 0) {
+		errf(d.error, sizeof(d.error), "cannot rename %s to %s: %s", tmp, final,
+		     strerror(errno));
+		goto out;
+	}
+	tmp_made = 0;
+	if (fsync_dir(s->dir) != 0) {
+		errf(d.error, sizeof(d.error), "cannot sync folder %s: %s", s->dir, strerror(errno));
+		unlink(final);
+		goto out;
+	}
+	j->bytes = (uint64_t)st.st_size;
+	j->ok = 1;
+out:
+	if (pid > 0)
+		(void)reap(pid, &status, 1);
+	if (stream != NULL)
+		s->comp->abort(stream);
+	if (fd >= 0)
+		close(fd);
+	if (tmp_made)
+		unlink(tmp);
+	for (int i = 0; i < 2; i++) {
+		if (out_p[i] >= 0)
+			close(out_p[i]);
+		if (err_p[i] >= 0)
+			close(err_p[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	j->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	free(j->error);
+	j->error = NULL;
+	if (j->ok) {
+		log_info("DB '%s': Backup successfully", j->db);
+		log_debug("DB '%s': %s, %llu bytes in %.1f s", j->db, j->file,
+		          (unsigned long long)j->bytes, j->seconds);
+	} else {
+		j->error = xstrdup(d.error[0] != '\0' ? d.error : "failed");
+		log_error("DB '%s': Backup failed: %s", j->db, j->error);
+	}
+	free(argv);
+	free(final);
+	free(tmp);
+	free(d.errout);
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+struct run {
+	const struct dump_settings *s;
+	struct dump_job *jobs;
+	size_t njobs;
+	size_t next;      /* next job to start */
+	size_t parallel;  /* dumps at once */
+	pthread_mutex_t lock;
+};
+
+/* Take jobs from the shared index until none is left. */
+static void *worker(void *arg)
+{
+	struct run *r = arg;
+	char *buf = xmalloc(READ_SIZE);
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		size_t i = r->next;
+		if (i < r->njobs)
+			r->next++;
+		pthread_mutex_unlock(&r->lock);
+		if (i >= r->njobs)
+			break;
+		/* Share the CPUs among the dumps that can still run at once. */
+		size_t remaining = r->njobs - i;
+		size_t sharing = remaining < r->parallel ? remaining : r->parallel;
+		int cpus = r->s->cpus > 0 ? r->s->cpus : 1;
+		int threads = cpus / (int)sharing;
+		dump_one(r->s, &r->jobs[i], threads > 0 ? threads : 1, buf);
+	}
+	free(buf);
+	return NULL;
+}
+
+int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
+{
+	struct run r = {.s = s, .jobs = jobs, .njobs = njobs};
+	pthread_mutex_init(&r.lock, NULL);
+	r.parallel = s->parallelism > 0 ? (size_t)s->parallelism : 1;
+	if (r.parallel > njobs)
+		r.parallel = njobs;
+
+	/* Workers never take process signals (the caller's thread handles them
+	 * and may call dump_cancel); a dead child's pipe cannot kill oma. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGALRM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	pthread_t *tids = xcalloc(r.parallel ? r.parallel : 1, sizeof(*tids));
+	size_t started = 0;
+	for (size_t i = 0; i < r.parallel; i++) {
+		int e = pthread_create(&tids[i], NULL, worker, &r);
+		if (e != 0) {
+			log_warning("Cannot start dump worker %zu of %zu: %s", i + 1, r.parallel,
+			            strerror(e));
+			break;
+		}
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started == 0) {
+		/* No thread at all: dump here, one at a time, still safe from SIGPIPE. */
+		sigset_t pipe_only;
+		sigemptyset(&pipe_only);
+		sigaddset(&pipe_only, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+		worker(&r);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	pthread_mutex_destroy(&r.lock);
+
+	int failed = 0;
+	for (size_t i = 0; i < njobs; i++)
+		if (!jobs[i].ok)
+			failed++;
+	return failed;
+}
+
+void dump_job_clear(struct dump_job *j)
+{
+	free(j->file);
+	free(j->error);
+	j->file = NULL;
+	j->error = NULL;
+	j->ok = 0;
+	j->bytes = 0;
+	j->seconds = 0;
+	j->started = 0;
+}
