@@ -411,6 +411,8 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	j->started = time(NULL);
 	j->ok = 0;
 	j->bytes = 0;
+	free(j->file);
+	j->file = NULL;
 
 	if (is_cancelled()) {
 		errf(d.error, sizeof(d.error), "cancelled");
@@ -420,7 +422,6 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		errf(d.error, sizeof(d.error), "cannot make a file name from the database name");
 		goto out;
 	}
-	free(j->file);
 	j->file = xasprintf("%s%s", stem, s->comp->suffix);
 	final = xasprintf("%s/%s", s->dir, j->file);
 	tmp = xasprintf("%s.part", final);
