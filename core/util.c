@@ -66,7 +66,10 @@ char *xasprintf(const char *fmt, ...)
 
 void strv_push(struct strv *sv, const char *s)
 {
-	sv->v = xrealloc(sv->v, (sv->n + 2) * sizeof(*sv->v));
+	if (sv->n + 2 > sv->cap) {
+		sv->cap = sv->n < 4 ? 8 : (sv->n + 2) * 2;
+		sv->v = xrealloc(sv->v, sv->cap * sizeof(*sv->v));
+	}
 	sv->v[sv->n++] = xstrdup(s);
 	sv->v[sv->n] = NULL;
 }
@@ -78,6 +81,7 @@ void strv_free(struct strv *sv)
 	free(sv->v);
 	sv->v = NULL;
 	sv->n = 0;
+	sv->cap = 0;
 }
 
 bool strv_contains(const struct strv *sv, const char *s)

@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* A NULL-terminated vector of malloc'ed strings; {0} is an empty one. */
 struct strv {
 	char **v;
 	size_t n;
+	size_t cap;  /* slots allocated in v (0 when unknown: grows on the next push) */
 };
 
 /* Allocation that aborts the process on out-of-memory (nothing sensible
