@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	struct loaded_plugin *comp = loader_find(&ld, OMA_PLUGIN_COMPRESS, cfg.main.compression);
 	if (comp == NULL) {
 		(void)fprintf(stderr,
-			"Invalid configuration: %s: [main] compression: no compress plugin '%s' in %s\n",
+			"Invalid configuration: config %s: [main] compression: no compress plugin '%s' in %s\n",
 			config_path, cfg.main.compression, plugin_dir);
 		goto out;
 	}
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	} else if (cfg.main.compression_level < ops->min_level ||
 	           cfg.main.compression_level > ops->max_level) {
 		(void)fprintf(stderr,
-			"Invalid configuration: %s: [main] compression_level: %ld is outside %d..%d for '%s'\n",
+			"Invalid configuration: config %s: [main] compression_level: %ld is outside %d..%d for '%s'\n",
 			config_path, cfg.main.compression_level, ops->min_level, ops->max_level,
 			cfg.main.compression);
 		goto out;
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
 		if (find_executable(bins[i][1]) != 0) {
 			(void)fprintf(stderr,
-				"Invalid configuration: %s: [main] %s: '%s' is not an executable file%s\n",
+				"Invalid configuration: config %s: [main] %s: '%s' is not an executable file%s\n",
 				config_path, bins[i][0], bins[i][1],
 				strchr(bins[i][1], '/') ? "" : " in PATH");
 			goto out;
