@@ -19,8 +19,16 @@ struct cfg_value {
 	enum cfg_type type;
 	char *str;       /* CFG_STRING; for every type also a text form (see plugin.h config_get) */
 	long long num;   /* CFG_INT, CFG_BOOL (0/1) */
-	struct strv arr; /* CFG_ARRAY of strings */
-	bool arr_all_strings;
+	struct strv arr; /* CFG_ARRAY: each element's text form */
+	bool arr_all_strings; /* CFG_ARRAY: every element is a string (true when empty) */
+	int index;       /* element of [[section]] the key belongs to, or -1 */
+};
+
+/* A table of the file: [name], [name.sub...], or [[name]] elements. */
+struct cfg_section {
+	char *name;
+	int line;  /* where it first appears */
+	int elems; /* number of [[name]] elements; 0 for a plain table */
 };
 
 struct cfg_main {
@@ -63,6 +71,14 @@ struct oma_config {
 	size_t nvalues;
 	/* Non-fatal findings (unknown keys ...), one line each, to be logged. */
 	struct strv warnings;
+	/* Top-level tables of the file, in order of first appearance. */
+	struct cfg_section *sections;
+	size_t nsections;
+	/* The known keys of [main], [conditions], [zabbix] with their effective
+	 * values (defaults filled in) as cfg_load left them, for cfg_get.  An
+	 * unset plugin_dir has type CFG_OTHER, str NULL. */
+	struct cfg_value *effective;
+	size_t neffective;
 };
 
 /* Read, decode and validate the TOML file `path` into *cfg (defaults filled
@@ -79,7 +95,11 @@ void cfg_free(struct oma_config *cfg);
 /* Effective parallelism: configured value, negative = cpus + value, >= 1. */
 int cfg_parallelism(const struct oma_config *cfg, int cpus);
 
-/* The text form of section.key (see oma_host.config_get) or NULL. */
+/* The text form of section.key (see oma_host.config_get) or NULL.  For the
+ * known keys of [main], [conditions] and [zabbix] this is the effective
+ * value (the default when the file does not set it); other keys come from
+ * the file as written.  A key below the section's top is named by its
+ * dotted path ("sub.key"); the top level of the file is section "". */
 const char *cfg_get(const struct oma_config *cfg, const char *section, const char *key);
 
 /* Whether the file has a [section] table at all. */
@@ -87,7 +107,11 @@ bool cfg_has_section(const struct oma_config *cfg, const char *section);
 
 /* Print the effective configuration as one JSON object
  * {"main":{...},"conditions":{...},"zabbix":{...}, other sections...}
- * with TOML types kept, followed by a newline.  Returns 0 or -1 on a write error. */
+ * with TOML types kept, followed by a newline.  The three known sections
+ * are printed from the typed structs as they are at the call (so a caller
+ * may fill in compression_level first); other sections as in the file,
+ * [[name]] as an array of objects, keys below a section by dotted path,
+ * floats and date-times as strings.  Returns 0 or -1 on a write error. */
 int cfg_print_json(const struct oma_config *cfg, FILE *out);
 
 #endif
