@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# test_reuse.sh - end-to-end: skip_unchanged_dbs reuses only dumps that are still current.
+#
+# Unchanged databases are moved from the previous folder (a hard or symbolic
+# link stays behind); a change committed before the run starts is always in
+# the new backup, even when InnoDB has not written it to the .ibd file yet;
+# a failed dump is never reused.
+# Cases are called through e2e_case.
+# shellcheck disable=SC2317,SC2016
+set -euo pipefail
+
+# shellcheck source=tests/lib/e2e.sh
+. "$(dirname "$0")/../lib/e2e.sh"
+
+e2e_setup db
+
+if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
+	CREATE DATABASE inno;
+	CREATE TABLE inno.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
+	INSERT INTO inno.t SELECT seq, CONCAT('row ', seq) FROM inno.seq_1_to_2000;
+	CREATE DATABASE aria;
+	CREATE TABLE aria.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=Aria;
+	INSERT INTO aria.t SELECT seq, CONCAT('row ', seq) FROM aria.seq_1_to_2000;
+	CREATE DATABASE quiet;
+	CREATE TABLE quiet.t (id INT PRIMARY KEY) ENGINE=InnoDB;
+	INSERT INTO quiet.t VALUES (1), (2), (3);
+SQL
+	echo 'not ok - load test data'
+	sed 's/^/#   /' "$E2E_T/load.log"
+	exit 1
+fi
+# The data above must be older than the first dump's start (timestamps have
+# one-second resolution), else no implementation can prove it unchanged.
+sleep 1.2
+
+WRAP=$E2E_T/fail-inno
+cat >"$WRAP" <<-EOF
+	#!/bin/sh
+	for a in "\$@"; do
+	  if [ "\$a" = inno ]; then echo "mysqldump: simulated failure" >&2; exit 2; fi
+	done
+	exec '$MDB_DUMP_BIN' "\$@"
+EOF
+chmod +x "$WRAP"
+
+DBS='do_databases = ["inno", "aria", "quiet"]'
+
+# Run a backup with config $1; record the new folder in NEW and check exit 0.
+backup() {
+	run_oma -c "$1"
+	NEW=$(newest_folder "$(dirname "$1")/$(basename "$1" .conf)")
+	assert_rc 0 "$NEW/oma.log"
+}
+
+reused() { grep -aqF "DB '$2': Backup is newer than last database change. Reusing previous backup" "$1/oma.log"; }
+dumped() { grep -aqF "DB '$2': Backup successfully" "$1/oma.log"; }
+
+HARD=$E2E_T/hard
+mkdir -p "$HARD"
+write_config "$E2E_T/hard.conf" "$HARD" 'versions = 3' 'skip_unchanged_dbs = true' "$DBS"
+
+case_hard_reuse() {
+	local first second db
+	backup "$E2E_T/hard.conf"
+	first=$NEW
+	for db in inno aria quiet; do
+		dumped "$first" "$db" || fail "first run did not dump $db"
+	done
+	backup "$E2E_T/hard.conf"
+	second=$NEW
+	[[ $first != "$second" ]] || fail "second run reused the folder"
+	for db in inno aria quiet; do
+		reused "$second" "$db" || fail "unchanged $db was not reused"
+		assert_complete_dump "$second/$db.sql.gz"
+		[[ -f $first/$db.sql.gz && ! -L $first/$db.sql.gz ]] || fail "no hard link left in the previous folder for $db"
+		[[ $first/$db.sql.gz -ef $second/$db.sql.gz ]] || fail "$db: previous file is not a hard link to the current one"
+	done
+	assert_no_part "$HARD"
+}
+
+case_committed_change() {
+	local cur
+	# Committed just before the run: InnoDB may not have written it to the
+	# .ibd file yet, and Aria keeps it in its page cache.
+	mdb_sql -e "INSERT INTO inno.t VALUES (900001, 'committed-before-run'); INSERT INTO aria.t VALUES (900001, 'aria-change')"
+	backup "$E2E_T/hard.conf"
+	cur=$NEW
+	dumped "$cur" inno || fail "changed inno was not dumped again"
+	dumped "$cur" aria || fail "changed aria was not dumped again"
+	reused "$cur" quiet || fail "unchanged quiet was not reused"
+	zcat "$cur/inno.sql.gz" | grep -q 'committed-before-run' || fail "the committed row is missing from inno's dump"
+	zcat "$cur/aria.sql.gz" | grep -q 'aria-change' || fail "the committed row is missing from aria's dump"
+	assert_complete_dump "$cur/quiet.sql.gz"
+}
+
+case_pruned_links() {
+	local n
+	backup "$E2E_T/hard.conf"
+	n=$(backup_folders "$HARD" | wc -l)
+	assert_eq "$n" 3 "folders kept"
+	local f
+	for f in $(backup_folders "$HARD"); do
+		assert_complete_dump "$HARD/$f/quiet.sql.gz"
+	done
+}
+
+case_symbolic() {
+	local dir=$E2E_T/sym first second
+	mkdir -p "$dir"
+	write_config "$E2E_T/sym.conf" "$dir" 'versions = 2' 'skip_unchanged_dbs = true' \
+		'link_type = "symbolic"' 'do_databases = ["quiet"]'
+	backup "$E2E_T/sym.conf"
+	first=$NEW
+	backup "$E2E_T/sym.conf"
+	second=$NEW
+	reused "$second" quiet || fail "unchanged quiet was not reused"
+	[[ -f $second/quiet.sql.gz && ! -L $second/quiet.sql.gz ]] || fail "the current folder does not hold the file itself"
+	[[ -L $first/quiet.sql.gz ]] || fail "no symbolic link left in the previous folder"
+	[[ $(readlink -f "$first/quiet.sql.gz") = "$(readlink -f "$second/quiet.sql.gz")" ]] ||
+		fail "the symbolic link does not point at the current file"
+	assert_complete_dump "$first/quiet.sql.gz"
+}
+
+case_failed_not_reused() {
+	local dir=$E2E_T/failed failed cur
+	mkdir -p "$dir"
+	write_config "$E2E_T/failed-bad.conf" "$dir" 'versions = 3' 'skip_unchanged_dbs = true' \
+		"$DBS" "mysqldump_bin = \"$WRAP\""
+	run_oma -c "$E2E_T/failed-bad.conf"
+	failed=$(newest_folder "$dir")
+	assert_rc 4 "$failed/oma.log"
+	assert_no_path "$failed/inno.sql.gz"
+	write_config "$E2E_T/failed.conf" "$dir" 'versions = 3' 'skip_unchanged_dbs = true' "$DBS"
+	run_oma -c "$E2E_T/failed.conf"
+	cur=$(newest_folder "$dir")
+	assert_rc 0 "$cur/oma.log"
+	dumped "$cur" inno || fail "inno, whose last dump failed, was not dumped"
+	assert_complete_dump "$cur/inno.sql.gz"
+	zcat "$cur/inno.sql.gz" | grep -q 'committed-before-run' || fail "inno's new dump lacks data"
+}
+
+e2e_case "skip_unchanged_dbs: unchanged databases reused, hard link left behind" case_hard_reuse
+e2e_case "a change committed before the run is always dumped (InnoDB and Aria)" case_committed_change
+e2e_case "pruning keeps every kept folder's files readable" case_pruned_links
+e2e_case "link_type = symbolic leaves a working symlink" case_symbolic
+e2e_case "a failed dump is never reused" case_failed_not_reused
+
+e2e_finish
