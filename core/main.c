@@ -185,6 +185,20 @@ int main(int argc, char **argv)
 		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
 		goto out;
 	}
+	struct loaded_plugin *cond = NULL;
+	if (cfg.cond.skip.n + cfg.cond.run.n + cfg.cond.terminate.n > 0) {
+		cond = loader_find(&ld, OMA_PLUGIN_CONDITION, "sh");
+		if (cond == NULL) {
+			(void)fprintf(stderr,
+				"Invalid configuration: config %s: [conditions]: no condition plugin 'sh' in %s\n",
+				config_path, plugin_dir);
+			goto out;
+		}
+		if (loader_init(cond, loader_host(), err, sizeof(err)) != 0) {
+			(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+			goto out;
+		}
+	}
 	if (check_only) {
 		for (size_t i = 0; i < cfg.warnings.n; i++)
 			(void)fprintf(stderr, "warning: %s\n", cfg.warnings.v[i]);
@@ -208,7 +222,11 @@ int main(int argc, char **argv)
 	}
 
 	install_signals();
-	struct run_plugins pl = {.comp = ops, .comp_name = comp->desc->name};
+	struct run_plugins pl = {
+		.comp = ops,
+		.comp_name = comp->desc->name,
+		.cond = cond ? cond->desc->condition : NULL,
+	};
 	code = runner_run(&cfg, &pl);
 
 out:

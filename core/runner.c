@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conditions.h"
 #include "dump.h"
 #include "log.h"
 #include "server.h"
@@ -261,9 +262,16 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		log_warning("%s", cfg->warnings.v[i]);
 	log_info("Compression: %s (%s)", pl->comp_name, pl->comp->suffix);
 
-	/* Phase 3 (conditions) has its own issue; the seam is here. */
-	if (cfg->cond.skip.n + cfg->cond.run.n + cfg->cond.terminate.n > 0)
-		log_warning("Conditions are configured but not supported by this version; ignoring them");
+	/* Phase 3: skip and run conditions. */
+	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1) {
+		log_info("Backup skipped due to skip conditions (but considered successful)");
+		goto out_abandon;
+	}
+	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0) {
+		log_error("Backup aborted due to failed run conditions");
+		code = OMA_EXIT_CONFIG;
+		goto out_abandon;
+	}
 	if (m->skip_unchanged_dbs)
 		log_warning("skip_unchanged_dbs is not supported by this version; dumping every database");
 
@@ -304,6 +312,9 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		log_error("No database was dumped successfully; keeping every previous backup");
 		goto out_abandon;
 	}
+	/* Phase 11: terminate conditions see the finished backup folder. */
+	if (pl->cond != NULL && cond_terminate(pl->cond, &cfg->cond, r.current) != 0)
+		code = OMA_EXIT_FAILED;
 	goto out_links;
 
 out_cancel:

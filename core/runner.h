@@ -18,6 +18,8 @@ enum {
 struct run_plugins {
 	const struct oma_compress_ops *comp;
 	const char *comp_name;
+	/* Runs the [conditions] commands; NULL when none are configured. */
+	const struct oma_condition_ops *cond;
 };
 
 /* Run the backup described by `cfg` (validated, lock held, plugins
