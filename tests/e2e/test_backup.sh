@@ -190,7 +190,7 @@ case_restore() {
 		if [[ -n ${STEM[$db]:-} ]]; then
 			file=$CUR/${STEM[$db]}.sql.gz
 		else
-			file=$(find "$CUR" -maxdepth 1 -name '@c3@a9*.sql.gz' | head -n 1)
+			file=$(find "$CUR" -maxdepth 1 -name '@c3@a9*.sql.gz' | head -n 1 || true)
 		fi
 		assert_file "$file"
 		target=restored_$n

@@ -239,7 +239,7 @@ case_zabbix_failed_dump() {
 }
 
 case_zabbix_truncated() {
-	local cur size
+	local cur size note
 	rm -f "$SENT"
 	# A failing skip condition whose 4000 stderr lines (about 100 KB) go to the log.
 	conf -- '[conditions]' 'skip_conditions = ["seq 1 4000 | sed \"s/^/filler line for the zabbix cap /\" >&2; exit 1"]' \
@@ -254,8 +254,9 @@ case_zabbix_truncated() {
 	((size > 60000)) || fail "value of only $size bytes: whole lines should be kept while they fit"
 	assert_eq "$(head -n 1 "$E2E_T/value")" \
 		"Summary: Successfully dumped 2 of 2 databases. Skipped 0, Failed 0. Error=0" "summary"
-	tail -n 2 "$E2E_T/value" | grep -qi 'truncat' || fail "no truncation note at the end: $(tail -n 2 "$E2E_T/value")"
-	tail -n 2 "$E2E_T/value" | grep -q '\.log' || fail "the truncation note names no log file"
+	note=$(tail -n 2 "$E2E_T/value")
+	grep -qi 'truncat' <<<"$note" || fail "no truncation note at the end: $note"
+	grep -q '\.log' <<<"$note" || fail "the truncation note names no log file: $note"
 	# Everything between the summary and the note is whole lines of the log.
 	tail -n +2 "$E2E_T/value" | head -n -2 >"$E2E_T/value-log"
 	assert_log_is_prefix "$E2E_T/value-log" "$cur/oma.log"

@@ -88,8 +88,8 @@ case_committed_change() {
 	dumped "$cur" inno || fail "changed inno was not dumped again"
 	dumped "$cur" aria || fail "changed aria was not dumped again"
 	reused "$cur" quiet || fail "unchanged quiet was not reused"
-	zcat "$cur/inno.sql.gz" | grep -q 'committed-before-run' || fail "the committed row is missing from inno's dump"
-	zcat "$cur/aria.sql.gz" | grep -q 'aria-change' || fail "the committed row is missing from aria's dump"
+	dump_has "$cur/inno.sql.gz" 'committed-before-run' || fail "the committed row is missing from inno's dump"
+	dump_has "$cur/aria.sql.gz" 'aria-change' || fail "the committed row is missing from aria's dump"
 	assert_complete_dump "$cur/quiet.sql.gz"
 }
 
@@ -136,7 +136,7 @@ case_failed_not_reused() {
 	assert_rc 0 "$cur/oma.log"
 	dumped "$cur" inno || fail "inno, whose last dump failed, was not dumped"
 	assert_complete_dump "$cur/inno.sql.gz"
-	zcat "$cur/inno.sql.gz" | grep -q 'committed-before-run' || fail "inno's new dump lacks data"
+	dump_has "$cur/inno.sql.gz" 'committed-before-run' || fail "inno's new dump lacks data"
 }
 
 e2e_case "skip_unchanged_dbs: unchanged databases reused, hard link left behind" case_hard_reuse

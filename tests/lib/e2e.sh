@@ -240,6 +240,12 @@ assert_complete_dump() {
 	fi
 }
 
+# Whether the gzip'ed dump FILE contains the fixed string (reads it all: no
+# SIGPIPE under pipefail).
+dump_has() {
+	zcat "$1" | grep -F -- "$2" >/dev/null
+}
+
 # Every line of the log FILE has the format "YYYY-MM-DD HH:MM:SS,mmm LEVEL message".
 assert_log_format() {
 	local bad
