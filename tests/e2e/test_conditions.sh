@@ -26,7 +26,9 @@ SQL
 	exit 1
 fi
 
-DBS='do_databases = ["one", "two"]'
+# Every database is selected (one, two and mysql), so the summary's total is 3
+# whether it counts the selected or all non-system databases.
+DBS='# all databases'
 SENDER=$E2E_T/zabbix_sender
 SENT=$E2E_T/sent
 cat >"$SENDER" <<-EOF
@@ -221,7 +223,7 @@ case_zabbix_terminate_fail() {
 	case_terminate_fail "${ZABBIX[@]}"
 	sent_value
 	assert_eq "$(head -n 1 "$E2E_T/value")" \
-		"Summary: Successfully dumped 2 of 2 databases. Skipped 0, Failed 0. Error=1" "summary"
+		"Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=1" "summary"
 }
 
 case_zabbix_ok() {
@@ -234,7 +236,7 @@ case_zabbix_ok() {
 	sent_value
 	assert_eq "$(grep -c . "$SENT.calls")" 1 "zabbix_sender calls"
 	assert_eq "$(head -n 1 "$E2E_T/value")" \
-		"Summary: Successfully dumped 2 of 2 databases. Skipped 0, Failed 0. Error=0" "summary"
+		"Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0" "summary"
 	# Then the whole log as it was when the report was sent.
 	tail -n +2 "$E2E_T/value" >"$E2E_T/value-log"
 	assert_log_is_prefix "$E2E_T/value-log" "$cur/oma.log"
@@ -251,7 +253,7 @@ case_zabbix_failed_dump() {
 	assert_rc 4 "$cur/oma.log"
 	sent_value
 	assert_eq "$(head -n 1 "$E2E_T/value")" \
-		"Summary: Successfully dumped 1 of 2 databases. Skipped 0, Failed 1. Error=1" "summary"
+		"Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1" "summary"
 }
 
 case_zabbix_truncated() {
@@ -269,7 +271,7 @@ case_zabbix_truncated() {
 	((size <= 65536)) || fail "value of $size bytes exceeds 65536"
 	((size > 60000)) || fail "value of only $size bytes: whole lines should be kept while they fit"
 	assert_eq "$(head -n 1 "$E2E_T/value")" \
-		"Summary: Successfully dumped 2 of 2 databases. Skipped 0, Failed 0. Error=0" "summary"
+		"Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0" "summary"
 	note=$(tail -n 2 "$E2E_T/value")
 	grep -qi 'truncat' <<<"$note" || fail "no truncation note at the end: $note"
 	grep -q '\.log' <<<"$note" || fail "the truncation note names no log file: $note"
