@@ -187,6 +187,9 @@ static void log_stderr(const struct dumping *d)
 		const char *le = e;
 		while (le > p && (le[-1] == '\r' || le[-1] == ' '))
 			le--;
+		/* mysqldump starts its own lines with "mysqldump: " already. */
+		if (le - p > 11 && memcmp(p, "mysqldump: ", 11) == 0)
+			p += 11;
 		if (le > p)
 			log_error("DB '%s': mysqldump: %.*s", d->j->db, (int)(le - p), p);
 		p = nl != NULL ? nl + 1 : NULL;

@@ -183,7 +183,8 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 		errf(err, errlen, "mysql: cannot create pipe: %s", strerror(errno));
 		goto out;
 	}
-	char *argv[] = {(char *)mysql_bin, "-N", "-B", "-e", (char *)query, NULL};
+	char *argv[] = {(char *)mysql_bin, "--default-character-set=utf8mb4", "-N", "-B", "-e",
+	                (char *)query, NULL};
 	int sp = spawn_client(argv, out_p[1], err_p[1], &pid);
 	if (sp != 0) {
 		pid = -1;

@@ -505,7 +505,7 @@ START_TEST(dump_failures)
 
 	log_close();
 	char *log = read_file(logfile);
-	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'exit2_a': mysqldump: mysqldump: Got error: "
+	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'exit2_a': mysqldump: Got error: "
 	                                  "2013: Lost connection\n"));
 	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'exit2_a': Backup failed: mysqldump exited "
 	                                  "with code 2\n"));

@@ -51,10 +51,11 @@ static const char fake_mysql[] =
 	"#!/bin/sh\n"
 	"d=$(dirname \"$0\")\n"
 	"for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/argv\"\n"
-	"if [ $# -ne 4 ] || [ \"$1\" != -N ] || [ \"$2\" != -B ] || [ \"$3\" != -e ]; then\n"
+	"if [ $# -ne 5 ] || [ \"$1\" != --default-character-set=utf8mb4 ] ||\n"
+	"   [ \"$2\" != -N ] || [ \"$3\" != -B ] || [ \"$4\" != -e ]; then\n"
 	"  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
 	"fi\n"
-	"case \"$4\" in\n"
+	"case \"$5\" in\n"
 	"'SELECT @@datadir') cat \"$d/datadir.out\" ;;\n"
 	"'SHOW DATABASES') cat \"$d/dbs.out\" ;;\n"
 	"BIG) head -c 300000 /dev/zero | tr '\\000' e >&2; yes 'row\\tvalue' | head -n 200000 ;;\n"
@@ -92,7 +93,7 @@ START_TEST(query_passes_exact_argv)
 	ck_assert_int_eq(server_query(mysql, q, &lines, err, sizeof(err)), -1);
 	char *argv_path = in_tmp("argv");
 	char *got = read_file(argv_path);
-	char *want = xasprintf("-N\n-B\n-e\n%s\n", q);
+	char *want = xasprintf("--default-character-set=utf8mb4\n-N\n-B\n-e\n%s\n", q);
 	ck_assert_str_eq(got, want);
 	ck_assert_int_eq(access("pwned", F_OK), -1);
 	char *pwned = in_tmp("pwned");
