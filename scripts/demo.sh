@@ -23,6 +23,9 @@ say() {
 	fi
 }
 
+say "Installing build and test packages (Debian; skipped when present)"
+"$REPO/scripts/install-deps.sh"
+
 say "Building oma"
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s all
 "$OMA" -v
