@@ -12,6 +12,7 @@
 #include "loader.h"
 #include "lock.h"
 #include "log.h"
+#include "report.h"
 #include "runner.h"
 #include "util.h"
 
@@ -199,6 +200,21 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < ld.n; i++) {
+		struct loaded_plugin *p = &ld.plugins[i];
+		if (p->desc->type != OMA_PLUGIN_REPORT || !report_enabled(&cfg, p->desc->name))
+			continue;
+		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
+			(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+			goto out;
+		}
+	}
+	if (cfg.zabbix.item_key[0] != '\0' && loader_find(&ld, OMA_PLUGIN_REPORT, "zabbix") == NULL) {
+		(void)fprintf(stderr,
+			"Invalid configuration: config %s: [zabbix] item_key: no report plugin 'zabbix' in %s\n",
+			config_path, plugin_dir);
+		goto out;
+	}
 	if (check_only) {
 		for (size_t i = 0; i < cfg.warnings.n; i++)
 			(void)fprintf(stderr, "warning: %s\n", cfg.warnings.v[i]);
@@ -226,6 +242,8 @@ int main(int argc, char **argv)
 		.comp = ops,
 		.comp_name = comp->desc->name,
 		.cond = cond ? cond->desc->condition : NULL,
+		.ld = &ld,
+		.report_timeout = REPORT_TIMEOUT_DEFAULT,
 	};
 	code = runner_run(&cfg, &pl);
 

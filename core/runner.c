@@ -12,6 +12,7 @@
 #include "conditions.h"
 #include "dump.h"
 #include "log.h"
+#include "report.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -27,7 +28,8 @@ struct run {
 	struct dump_job *jobs;
 	size_t njobs;
 	unsigned dumped, failed;
-	int server_ok;
+	int outcome;            /* enum oma_outcome */
+	int abandoned;          /* the current folder was removed */
 };
 
 static volatile sig_atomic_t cancelled;
@@ -224,6 +226,64 @@ static void abandon_current(struct run *r)
 	free(to);
 }
 
+/* Phase 12: result.json next to the run's log, then the reporters.
+ * Returns the exit code, 4 when a reporter failed. */
+static int phase_report(struct run *r, int code)
+{
+	const struct oma_config *cfg = r->cfg;
+	size_t n = r->njobs + r->skipped.n;
+	struct oma_db_result *dbs = xcalloc(n, sizeof(*dbs));
+	struct oma_report rep = {
+		.size = sizeof(rep),
+		.outcome = r->outcome,
+		.exit_code = code,
+		.dbs = dbs,
+		.ndbs = n,
+		.log_path = log_path(),
+		.backup_dir = cfg->main.backup_dir,
+		.current_dir = r->abandoned ? NULL : r->current,
+		.total = (unsigned)r->facts.databases.n,
+		.skipped = (unsigned)r->skipped.n,
+	};
+	for (size_t i = 0; i < r->njobs; i++) {
+		const struct dump_job *j = &r->jobs[i];
+		dbs[i] = (struct oma_db_result){
+			.name = j->db,
+			.outcome = j->ok ? OMA_DB_DUMPED : OMA_DB_FAILED,
+			.bytes = j->bytes,
+			.seconds = j->seconds,
+			.error = j->ok ? NULL : (j->error ? j->error : "not dumped"),
+		};
+		if (j->ok)
+			rep.dumped++;
+		else
+			rep.failed++;
+	}
+	for (size_t i = 0; i < r->skipped.n; i++)
+		dbs[r->njobs + i] = (struct oma_db_result){.name = r->skipped.v[i], .outcome = OMA_DB_SKIPPED};
+	char *summary = report_summary(&rep);
+	rep.summary = summary;
+
+	char err[512];
+	char *json = r->abandoned ? xasprintf("%s/last.result.json", cfg->main.backup_dir)
+	                          : xasprintf("%s/result.json", r->current);
+	if (report_write_json(&rep, json, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		code = OMA_EXIT_FAILED;
+	} else if (!r->abandoned &&
+	           store_set_link(cfg->main.backup_dir, "last.result.json", json, err, sizeof(err)) != 0) {
+		/* Like last.log: backup_dir/last.result.json is the newest result. */
+		log_error("%s", err);
+	}
+	free(json);
+	if (r->pl->ld != NULL &&
+	    report_send(r->pl->ld, cfg, &rep, r->pl->report_timeout) > 0 && code == OMA_EXIT_OK)
+		code = OMA_EXIT_FAILED;
+	free(summary);
+	free(dbs);
+	return code;
+}
+
 static void run_free(struct run *r)
 {
 	for (size_t i = 0; i < r->njobs; i++)
@@ -265,10 +325,12 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	/* Phase 3: skip and run conditions. */
 	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1) {
 		log_info("Backup skipped due to skip conditions (but considered successful)");
+		r.outcome = OMA_OUTCOME_SKIPPED;
 		goto out_abandon;
 	}
 	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0) {
 		log_error("Backup aborted due to failed run conditions");
+		r.outcome = OMA_OUTCOME_ABORTED;
 		code = OMA_EXIT_CONFIG;
 		goto out_abandon;
 	}
@@ -278,6 +340,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	/* Phase 5 before 4: never prune when the server cannot be reached. */
 	log_info("Performing the backup now ...");
 	if (phase_server(&r) != 0) {
+		r.outcome = OMA_OUTCOME_FAILED;
 		code = OMA_EXIT_FAILED;
 		goto out_abandon;
 	}
@@ -287,6 +350,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		(void)phase_prune(&r, m->versions - 1);
 	}
 	if (phase_space(&r) != 0) {
+		r.outcome = OMA_OUTCOME_NO_SPACE;
 		code = OMA_EXIT_NO_SPACE;
 		goto out_abandon;
 	}
@@ -310,6 +374,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		goto out_abandon;
 	} else {
 		log_error("No database was dumped successfully; keeping every previous backup");
+		code = OMA_EXIT_FAILED;
 		goto out_abandon;
 	}
 	/* Phase 11: terminate conditions see the finished backup folder. */
@@ -325,7 +390,11 @@ out_links:
 	goto out;
 out_abandon:
 	abandon_current(&r);
+	r.abandoned = 1;
 out:
+	if (code == OMA_EXIT_FAILED)
+		r.outcome = OMA_OUTCOME_FAILED;
+	code = phase_report(&r, code);
 	log_close();
 	run_free(&r);
 	return code;

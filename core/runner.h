@@ -5,6 +5,7 @@
 #include <oma/plugin.h>
 
 #include "config.h"
+#include "loader.h"
 
 /* Exit codes (SPEC.md "Command line"). */
 enum {
@@ -20,6 +21,9 @@ struct run_plugins {
 	const char *comp_name;
 	/* Runs the [conditions] commands; NULL when none are configured. */
 	const struct oma_condition_ops *cond;
+	/* Reporter plugins (initialised when enabled) and their time limit. */
+	struct loader *ld;
+	int report_timeout;
 };
 
 /* Run the backup described by `cfg` (validated, lock held, plugins

@@ -1,0 +1,35 @@
+/* report.h - the run's result: summary line, result.json, and the reporter plugins. */
+#ifndef OMA_REPORT_H
+#define OMA_REPORT_H
+
+#include <stdbool.h>
+
+#include <oma/plugin.h>
+
+#include "config.h"
+#include "loader.h"
+
+/* Seconds a reporter may take before it is killed. */
+#define REPORT_TIMEOUT_DEFAULT 120
+
+/* Whether the reporter plugin `name` is switched on: its section [name]
+ * exists and its key `enabled` is not false; [zabbix] keeps upstream's rule
+ * (on when item_key is not empty). */
+bool report_enabled(const struct oma_config *cfg, const char *name);
+
+/* The summary line of a finished run (SPEC.md "Zabbix report"), malloc'ed. */
+char *report_summary(const struct oma_report *r);
+
+/* Write the result as JSON to `path` (temp file + rename).  Returns 0, or -1
+ * with err set. */
+int report_write_json(const struct oma_report *r, const char *path, char *err, size_t errlen);
+
+/* Hand the result to every enabled reporter plugin in `ld` (they were
+ * initialised before the run), each in a child process killed after
+ * `timeout` seconds, so a crashing or hanging reporter cannot harm the
+ * backup.  Failures are logged as errors.  Returns the number of reporters
+ * that failed. */
+int report_send(struct loader *ld, const struct oma_config *cfg, const struct oma_report *r,
+                int timeout);
+
+#endif
