@@ -367,7 +367,12 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (r.dumped > 0) {
 		if (phase_finish(&r) != 0)
 			code = OMA_EXIT_FAILED;
-		if (!m->delete_before)
+		/* A failed database's last good dump lives in an older folder:
+		 * keep every folder until all databases dump again. */
+		if (r.failed > 0)
+			log_warning("Not removing old backup directories: %u database(s) failed and "
+			            "their previous dumps are kept", r.failed);
+		else if (!m->delete_before)
 			(void)phase_prune(&r, m->versions - 1);
 	} else if (r.njobs == 0) {
 		log_warning("No databases selected for backup");
