@@ -14,6 +14,7 @@ BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
 PLUGINDIR = $(LIBDIR)/oma/plugins
 INCLUDEDIR = $(PREFIX)/include
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -81,6 +82,8 @@ DEPS_check_server = server
 DEPS_check_dump = dump names
 DEPS_check_condition_sh = loader
 DEPS_check_zstd = loader
+DEPS_check_reuse = reuse
+DEPS_check_report = report config toml loader
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
 
@@ -106,15 +109,26 @@ deps:
 bench: all
 	bench/run.sh
 
+# oma-plugin.pc: folders below PREFIX are written as ${prefix}/..., so
+# pkg-config --define-variable=prefix=... works.
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+PC_PLUGINDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(PLUGINDIR))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/oma $(DESTDIR)$(SYSCONFDIR)/oma
 	install -m 0755 $(BUILD)/oma $(DESTDIR)$(BINDIR)/oma
 	install -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/oma/plugin.h $(DESTDIR)$(INCLUDEDIR)/oma/plugin.h
+	install -d $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
+		-e 's|@PLUGINDIR@|$(PC_PLUGINDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		oma-plugin.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/oma-plugin.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/oma-plugin.pc
 	install -m 0644 oma.conf.example $(DESTDIR)$(SYSCONFDIR)/oma/oma.conf.example
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/oma $(DESTDIR)$(INCLUDEDIR)/oma/plugin.h $(DESTDIR)$(SYSCONFDIR)/oma/oma.conf.example
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/oma-plugin.pc
 	rm -f $(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so)
 
 clean:

@@ -1,0 +1,48 @@
+/* reuse.h - a dump's sidecar file, and moving an unchanged dump into the new backup folder. */
+#ifndef OMA_REUSE_H
+#define OMA_REUSE_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+#define REUSE_SIDECAR_SUFFIX ".timestamp"
+
+/* What is known about one finished dump (STEM.timestamp beside STEM.SUFFIX).
+ * Written only after the dump is complete under its final name, so a
+ * failed dump never has one. */
+struct sidecar {
+	int64_t start;         /* epoch seconds the dump started */
+	char compressor[64];   /* compress plugin name, e.g. "gzip" */
+	char file[256];        /* base name of the dump file */
+	uint64_t bytes;        /* its size */
+	char *extra;           /* further key=value lines (change-detection reference), malloc'ed */
+};
+
+/* Write dir/STEM.timestamp atomically (temp file, fsync, rename).
+ * Returns 0, or -1 with err set. */
+int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar *sc, char *err,
+                        size_t errlen);
+
+/* Read dir/STEM.timestamp.  Returns 0; 1 when there is none or it is not in
+ * oma's format (e.g. upstream's local-time stamp): never reuse then; -1 on
+ * a read error (err set).  Free with reuse_sidecar_free. */
+int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, char *err,
+                       size_t errlen);
+void reuse_sidecar_free(struct sidecar *sc);
+
+/* Whether prev_dir holds the complete dump the sidecar describes, made with
+ * `compressor` and named `file`: a regular file of the recorded size.
+ * Returns 1, or 0 with a short reason in why. */
+int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *compressor,
+                 const char *file, char *why, size_t whylen);
+
+/* Move prev_dir/NAME to cur_dir/NAME and leave a link of `link_type` (hard,
+ * or symbolic with an absolute target) under the old name, for the dump
+ * file and its sidecar.  Returns 0; -1 when the dump could not be moved
+ * (nothing changed then; err set); 1 when it moved but a link could not be
+ * made (err set; the dump is safe in cur_dir). */
+int reuse_move(const char *prev_dir, const char *cur_dir, const char *file, const char *stem,
+               int link_type, char *err, size_t errlen);
+
+#endif
