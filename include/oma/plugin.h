@@ -16,6 +16,38 @@
  *
  * Structs shared with plugins only grow at the end.  Each carries its own
  * `size`; readers must check it before touching a member added later.
+ *
+ * In more detail (docs/PLUGINS.md has the walk-through for admins):
+ *
+ * - Loading.  The core loads EVERY "*.so" in its plugin folder (plugin_dir
+ *   in [main], else $OMA_PLUGIN_DIR, else PREFIX/lib/oma/plugins), in name
+ *   order, before it runs anything.  A file that fails the checks below
+ *   stops oma with "Invalid configuration: plugin FILE: ..." (exit code 1)
+ *   before any backup is made: no dlsym'able `oma_plugin_descriptor`,
+ *   `abi` != the core's OMA_PLUGIN_ABI ("ABI mismatch: expected N, found
+ *   M"), `size` smaller than the core's sizeof(struct oma_plugin), unknown
+ *   `type`, `name` NULL or not 1..64 of [a-z0-9_-], the ops table of its
+ *   type NULL or missing a mandatory function, or another plugin of the
+ *   same type and name already loaded.  Only the files are validated at
+ *   that point; no plugin code (not even init()) runs for a plugin that is
+ *   not used.
+ * - Which plugins run.  compress: the one named by [main] compression.
+ *   condition: the one named "sh", when [conditions] has any command.
+ *   report: every report plugin whose config section [NAME] is present and
+ *   whose key `enabled` is not false ([zabbix]: when item_key is not
+ *   empty).  A used plugin's init() runs once before the backup starts; a
+ *   failing init() stops oma as an invalid configuration (exit code 1).
+ * - Threads and processes.  compress functions are called from several
+ *   dump threads at once, each on its own stream: keep per-stream state in
+ *   the stream, not in globals.  report() runs in a child process forked
+ *   from oma (see struct oma_report_ops).  init() and fini() run in oma's
+ *   main thread.
+ * - Strings.  Every `const char *` the core hands over is NUL-terminated
+ *   UTF-8 (database names as the server spells them; they may contain any
+ *   character but NUL) and stays valid only for the duration of the call
+ *   unless said otherwise; copy what you keep.
+ * - Stdout and stderr belong to oma (cron mails them): log through
+ *   oma_host.log instead of printing.
  */
 #ifndef OMA_PLUGIN_H
 #define OMA_PLUGIN_H
@@ -27,18 +59,24 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a change is not purely "grow at the end". */
+/* Bumped whenever a change is not purely "grow at the end".  A plugin built
+ * with another number is refused at load time. */
 #define OMA_PLUGIN_ABI 1
 
+/* Name of the one symbol a plugin exports (the descriptor). */
 #define OMA_PLUGIN_SYMBOL "oma_plugin_descriptor"
+/* Gives a symbol default visibility under -fvisibility=hidden. */
 #define OMA_PLUGIN_EXPORT __attribute__((visibility("default")))
 
+/* What a plugin is for; the descriptor's `type`. */
 enum oma_plugin_type {
-	OMA_PLUGIN_COMPRESS = 1,
-	OMA_PLUGIN_REPORT = 2,
-	OMA_PLUGIN_CONDITION = 3,
+	OMA_PLUGIN_COMPRESS = 1,  /* turns a dump stream into NAME<suffix> */
+	OMA_PLUGIN_REPORT = 2,    /* hears about every run's result */
+	OMA_PLUGIN_CONDITION = 3, /* runs skip/run/terminate condition commands */
 };
 
+/* Levels for oma_host.log; the same numbers as Python's logging, which
+ * upstream OMA used. */
 enum oma_log_level {
 	OMA_LOG_DEBUG = 10,
 	OMA_LOG_INFO = 20,
@@ -46,56 +84,79 @@ enum oma_log_level {
 	OMA_LOG_ERROR = 40,
 };
 
-/* What the core offers a plugin.  Valid from init() until fini() returns. */
+/* What the core offers a plugin.  Valid from init() until fini() returns
+ * (also inside report()'s child process). */
 struct oma_host {
 	uint32_t abi;  /* OMA_PLUGIN_ABI of the core */
-	uint32_t size; /* sizeof(struct oma_host) of the core */
-	/* Append one line to the run's log (oma.log) at `level`.  Never fails
+	uint32_t size; /* sizeof(struct oma_host) of the core: check it before
+	                * using a member a later header adds after config_get */
+	/* Append one line to the run's log (oma.log) at `level` (enum
+	 * oma_log_level), formatted like printf; the core adds the time stamp
+	 * and level name ("2024-01-31 02:00:01,123 INFO message").  Never fails
 	 * from the plugin's point of view; lines below the configured level are
-	 * dropped. */
+	 * dropped.  ERROR lines also go to stderr.  Thread-safe. */
 	void (*log)(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 	/* The decoded value of `key` in the config section `section`, as a
 	 * string (integers and booleans in their TOML spelling, arrays as
 	 * their elements joined by '\n'), or NULL when the key is absent.
-	 * The string lives as long as the host table. */
+	 * A key in a sub-table [section.sub] is asked for as "sub.key".
+	 * For [main], [conditions] and [zabbix] the value is the effective one
+	 * (the default when the file does not set the key).  The string lives
+	 * as long as the host table; never free it. */
 	const char *(*config_get)(const char *section, const char *key);
-	void *spare[8];
+	void *spare[8]; /* reserved for later members; NULL */
 };
 
 /* ---- compress ---------------------------------------------------------- */
 
+/* How the core wants one stream compressed; handed to open(). */
 struct oma_compress_params {
-	uint32_t size;  /* sizeof(struct oma_compress_params) */
-	int level;      /* compression level; the plugin's default when < 0 */
-	int threads;    /* worker threads the stream may use (>= 1) */
+	uint32_t size;  /* sizeof(struct oma_compress_params) of the core */
+	int level;      /* compression level; the plugin's default when < 0.
+	                 * The core has already checked it against
+	                 * min_level..max_level. */
+	int threads;    /* worker threads the stream may use (>= 1); the core
+	                 * divides the CPUs among the dumps running at once */
 };
 
+/* A compressor.  The core writes a dump to a temporary "NAME<suffix>.part"
+ * file through open() / write()* / finish(), or abort() on any failure, and
+ * renames the file only when finish() succeeded.  Several streams are open
+ * at once, each used by one thread at a time. */
 struct oma_compress_ops {
-	/* File name suffix of the output, e.g. ".sql.gz". */
+	/* File name suffix of the output, e.g. ".sql.gz": a '.' and at least
+	 * one more character (checked at load). */
 	const char *suffix;
 	/* Level used when the configuration sets none. */
 	int default_level;
-	/* Lowest and highest level accepted. */
+	/* Lowest and highest level accepted; the loader refuses the plugin
+	 * unless min_level <= default_level <= max_level, and oma refuses a
+	 * configured compression_level outside the range. */
 	int min_level, max_level;
 	/* Start a stream that writes compressed bytes to `fd` (which the
 	 * caller owns and closes).  Sets *stream; fails on a bad level or
-	 * out of memory. */
+	 * out of memory.  On failure *stream is ignored and neither finish()
+	 * nor abort() is called. */
 	int (*open)(void **stream, int fd, const struct oma_compress_params *p,
 	            char *err, size_t errlen);
-	/* Compress `len` bytes.  Fails when writing to the fd fails. */
+	/* Compress `len` bytes (len may be 0).  Fails when writing to the fd
+	 * fails; the core then calls abort() on the stream. */
 	int (*write)(void *stream, const void *buf, size_t len, char *err,
 	             size_t errlen);
 	/* Flush everything, write the trailer and free the stream, whatever
-	 * the outcome.  Fails when the final writes fail. */
+	 * the outcome.  Fails when the final writes fail.  The stream is gone
+	 * afterwards: no abort() follows, even on failure. */
 	int (*finish)(void *stream, char *err, size_t errlen);
-	/* Free the stream without finishing (the output is discarded). */
+	/* Free the stream without finishing (the output is discarded).
+	 * Cannot fail. */
 	void (*abort)(void *stream);
-	void *spare[4];
+	void *spare[4]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- report ------------------------------------------------------------ */
 
+/* How the run as a whole ended (oma_report.outcome). */
 enum oma_outcome {
 	OMA_OUTCOME_SUCCESS = 0,
 	OMA_OUTCOME_SKIPPED = 1,     /* a skip condition met */
@@ -104,44 +165,65 @@ enum oma_outcome {
 	OMA_OUTCOME_FAILED = 4,      /* dumps, terminate conditions or server failed */
 };
 
+/* How one database ended (oma_db_result.outcome). */
 enum oma_db_outcome {
 	OMA_DB_DUMPED = 0,
-	OMA_DB_REUSED = 1,
+	OMA_DB_REUSED = 1,   /* unchanged since the last run; its dump was kept */
 	OMA_DB_SKIPPED = 2,  /* excluded by configuration */
 	OMA_DB_FAILED = 3,
 };
 
+/* One database of the run. */
 struct oma_db_result {
 	const char *name;       /* database name as the server spells it */
 	int outcome;            /* enum oma_db_outcome */
-	uint64_t bytes;         /* size of the compressed file */
+	uint64_t bytes;         /* size of the compressed file (0 unless dumped) */
 	double seconds;         /* wall time of the dump */
 	const char *error;      /* NULL unless outcome is OMA_DB_FAILED */
 };
 
+/* The result of one run, as handed to report().  Also written as
+ * result.json in the run's backup folder (next to oma.log). */
 struct oma_report {
-	uint32_t size;          /* sizeof(struct oma_report) */
+	uint32_t size;          /* sizeof(struct oma_report) of the core: check
+	                         * it before reading a member a later header
+	                         * adds after current_dir */
 	int outcome;            /* enum oma_outcome */
 	int exit_code;          /* what oma will exit with (before reporting) */
+	/* Databases dumped, reused, skipped by configuration and failed;
+	 * total is the number the server listed (SHOW DATABASES without its
+	 * system schemas), the T of the summary line. */
 	unsigned dumped, reused, skipped, failed, total;
-	const struct oma_db_result *dbs;
+	const struct oma_db_result *dbs; /* ndbs records, in no promised order */
 	size_t ndbs;
 	const char *log_path;   /* the run's oma.log (or last.log) */
 	const char *summary;    /* e.g. "Summary: Successfully dumped ..." */
-	const char *backup_dir;
+	const char *backup_dir; /* [main] backup_dir */
 	const char *current_dir; /* NULL when the folder was removed */
 };
 
+/* A reporter.  The core calls report() once per run that got past
+ * validation, at the very end, whatever happened.  It runs in a child
+ * process forked from oma: changes to memory are lost afterwards, threads
+ * started in init() do not exist there, and the child is killed with
+ * SIGKILL when it has not returned within the time limit (120 seconds),
+ * so use shorter timeouts of your own for network calls.  A failure,
+ * crash or timeout is logged as "Reporter 'NAME' failed: REASON" and makes
+ * oma exit with 4 when it would otherwise exit with 0; it never changes the
+ * backup. */
 struct oma_report_ops {
 	/* Deliver the result of the run.  Called once, at the end, whatever
 	 * happened.  Fails when the receiver could not be reached or
-	 * refused the report. */
+	 * refused the report; the reason written to `err` (up to 1023 bytes)
+	 * ends up in the log. */
 	int (*report)(const struct oma_report *r, char *err, size_t errlen);
-	void *spare[4];
+	void *spare[4]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- condition --------------------------------------------------------- */
 
+/* What running one condition command produced; zeroed by the core before
+ * run(). */
 struct oma_condition_result {
 	int exit_code;   /* exit status, 128+signal when killed, -1 if not run */
 	int timed_out;   /* 1 when the timeout killed the command */
@@ -149,6 +231,8 @@ struct oma_condition_result {
 	char *errout;    /* captured stderr (NUL-terminated, malloc'ed) or NULL */
 };
 
+/* A condition runner.  The core uses the condition plugin named "sh" for
+ * every command of [conditions] (skip, run and terminate). */
 struct oma_condition_ops {
 	/* Run `command` with `env` (NULL-terminated "K=V" strings added to the
 	 * environment; may be NULL), killing it (and everything it started)
@@ -157,32 +241,43 @@ struct oma_condition_ops {
 	 * be started. */
 	int (*run)(const char *command, int timeout, const char *const *env,
 	           struct oma_condition_result *res, char *err, size_t errlen);
-	/* Free what run() put in *res. */
+	/* Free what run() put in *res.  Called after every run(), also a
+	 * failed one, so it must cope with a partly filled result.  Cannot
+	 * fail. */
 	void (*result_free)(struct oma_condition_result *res);
-	void *spare[4];
+	void *spare[4]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- the descriptor ---------------------------------------------------- */
 
+/* The one exported symbol of a plugin; define it with OMA_PLUGIN_DEFINE. */
 struct oma_plugin {
 	uint32_t abi;         /* OMA_PLUGIN_ABI the plugin was built with */
 	uint32_t size;        /* sizeof(struct oma_plugin) it was built with */
 	uint32_t type;        /* enum oma_plugin_type */
-	const char *name;     /* unique per type, [a-z0-9_-]+, e.g. "gzip" */
+	const char *name;     /* unique per type, [a-z0-9_-]+, e.g. "gzip";
+	                       * a reporter's name is its config section */
 	const char *version;  /* free text */
 	/* Called once before any other function.  May be NULL.  Fails when
-	 * the plugin cannot work (bad config, missing library ...). */
+	 * the plugin cannot work (bad config, missing library ...); oma then
+	 * stops with "Invalid configuration: plugin FILE: init of 'NAME'
+	 * failed: REASON" (the reason up to 511 bytes).  `host` stays valid
+	 * until fini() returns: keep the pointer. */
 	int (*init)(const struct oma_host *host, char *err, size_t errlen);
-	/* Called once when the core unloads the plugin.  May be NULL. */
+	/* Called once when the core unloads the plugin, only for a plugin it
+	 * used (init() ran, or there is none, and succeeded); unused plugins
+	 * are unloaded without it.  May be NULL.  Cannot fail. */
 	void (*fini)(void);
 	/* Exactly the one matching `type` is non-NULL. */
 	const struct oma_compress_ops *compress;
 	const struct oma_report_ops *report;
 	const struct oma_condition_ops *condition;
-	void *spare[6];
+	void *spare[6]; /* reserved for later members; NULL */
 };
 
-/* Declare the descriptor:  OMA_PLUGIN_DEFINE(.type = ..., .name = ..., ...); */
+/* Declare the descriptor:  OMA_PLUGIN_DEFINE(.type = ..., .name = ..., ...);
+ * fills in abi and size, exports the symbol and leaves every member not
+ * named (spare slots included) zero. */
 #define OMA_PLUGIN_DEFINE(...)                                               \
 	OMA_PLUGIN_EXPORT const struct oma_plugin oma_plugin_descriptor = {  \
 		.abi = OMA_PLUGIN_ABI,                                       \
