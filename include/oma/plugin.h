@@ -177,7 +177,7 @@ enum oma_db_outcome {
 struct oma_db_result {
 	const char *name;       /* database name as the server spells it */
 	int outcome;            /* enum oma_db_outcome */
-	uint64_t bytes;         /* size of the compressed file (0 unless dumped) */
+	uint64_t bytes;         /* size of the compressed file (0 unless dumped or reused) */
 	double seconds;         /* wall time of the dump */
 	const char *error;      /* NULL unless outcome is OMA_DB_FAILED */
 };
@@ -200,7 +200,16 @@ struct oma_report {
 	const char *summary;    /* e.g. "Summary: Successfully dumped ..." */
 	const char *backup_dir; /* [main] backup_dir */
 	const char *current_dir; /* NULL when the folder was removed */
+	/* sizeof(struct oma_db_result) of the core: the stride of dbs, so a
+	 * record that grows at the end does not break older plugins.  Walk the
+	 * records with OMA_REPORT_DB(). */
+	size_t db_size;
 };
+
+/* The i-th database record of a report, whatever the core's record size. */
+#define OMA_REPORT_DB(r, i)                                                    \
+	((const struct oma_db_result *)(const void *)((const char *)(r)->dbs + \
+	                                              (size_t)(i) * (r)->db_size))
 
 /* A reporter.  The core calls report() once per run that got past
  * validation, at the very end, whatever happened.  It runs in a child
