@@ -239,6 +239,7 @@ static int phase_report(struct run *r, int code)
 		.exit_code = code,
 		.dbs = dbs,
 		.ndbs = n,
+		.db_size = sizeof(struct oma_db_result),
 		.log_path = log_path(),
 		.backup_dir = cfg->main.backup_dir,
 		.current_dir = r->abandoned ? NULL : r->current,
