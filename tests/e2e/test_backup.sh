@@ -138,10 +138,10 @@ case_file_names() {
 	got=$(list_files "$CUR" | grep '^@c3@a9' || true)
 	[[ $(grep -c . <<<"$got") = 1 ]] || fail "expected one file for the long name, got: $got"
 	[[ $got = *.sql.gz && ${#got} -le 255 ]] || fail "bad file for the long name: $got"
-	# Nothing else but the log, info.json and (optionally) per-dump timestamps.
+	# Nothing else but the log, info.json, result.json and per-dump sidecars.
 	while IFS= read -r f; do
 		case $f in
-		oma.log | info.json | *.sql.gz) ;;
+		oma.log | info.json | result.json | *.sql.gz) ;;
 		*.timestamp)
 			stem=${f%.timestamp}
 			[[ -f $CUR/$stem.sql.gz ]] || fail "stray timestamp file $f"
