@@ -82,6 +82,7 @@ DEPS_check_server = server
 DEPS_check_dump = dump names
 DEPS_check_condition_sh = loader
 DEPS_check_zstd = loader
+DEPS_check_zabbix = loader
 DEPS_check_syslog = loader
 DEPS_check_webhook = loader
 DEPS_check_reuse = reuse

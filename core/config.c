@@ -254,10 +254,19 @@ struct known {
 	const char *section;
 	const char *key;
 	enum kind kind;
-	size_t off; /* of the field in struct oma_config */
+	size_t off; /* of the field in struct oma_config, or NO_FIELD */
+	/* NO_FIELD keys (read by plugins through cfg_get only): the default's
+	 * text form, and for K_LONG the accepted range */
+	const char *def;
+	long min, max;
 };
 
-#define KEY(sec, name, kind, field) {sec, name, kind, offsetof(struct oma_config, field)}
+#define NO_FIELD ((size_t)-1)
+#define KEY(sec, name, kind, field) {sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0}
+/* A key with no field in struct oma_config: its value lives in the
+ * effective values only. */
+#define STR_KEY(sec, name, def) {sec, name, K_STR, NO_FIELD, def, 0, 0}
+#define LONG_KEY(sec, name, def, min, max) {sec, name, K_LONG, NO_FIELD, #def, min, max}
 #define MAIN(name, kind) KEY("main", #name, kind, main.name)
 
 /* Every known key, in --print-config order. */
@@ -287,7 +296,22 @@ static const struct known known_keys[] = {
 	KEY("zabbix", "item_key", K_STR, zabbix.item_key),
 	KEY("zabbix", "sender_bin", K_STR, zabbix.sender_bin),
 	KEY("zabbix", "agent_conf", K_STR, zabbix.agent_conf),
+	/* the report-zabbix plugin's own keys */
+	STR_KEY("zabbix", "transport", "sender"),
+	STR_KEY("zabbix", "server_active", ""),
+	STR_KEY("zabbix", "hostname", ""),
+	LONG_KEY("zabbix", "timeout", 10, 1, 300),
+	LONG_KEY("zabbix", "retries", 3, 0, 10),
 };
+
+/* Values a NO_FIELD string key accepts (NULL-terminated), or NULL for any. */
+static const char *const *key_choices(const struct known *k)
+{
+	static const char *const transports[] = {"sender", "native", NULL};
+	if (strcmp(k->section, "zabbix") == 0 && strcmp(k->key, "transport") == 0)
+		return transports;
+	return NULL;
+}
 
 #define NKNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -415,11 +439,37 @@ static void set_defaults(struct oma_config *cfg)
 	set_str(&cfg->zabbix.agent_conf, "/etc/zabbix/zabbix_agentd.conf");
 }
 
+/* Range or choice check of a NO_FIELD key's value (its type is checked).
+ * Returns 0 or -1. */
+static int check_no_field(const struct oma_config *cfg, const struct known *k,
+                          const struct cfg_value *v, char *err, size_t errlen)
+{
+	if (k->kind == K_LONG && (v->num < k->min || v->num > k->max))
+		return key_error(cfg, err, errlen, k->section, k->key, "must be %ld..%ld, not %lld",
+		                 k->min, k->max, v->num);
+	const char *const *choices = key_choices(k);
+	if (choices == NULL)
+		return 0;
+	for (size_t i = 0; choices[i] != NULL; i++)
+		if (strcmp(v->str, choices[i]) == 0)
+			return 0;
+	char list[128] = "";
+	size_t used = 0;
+	for (size_t i = 0; choices[i] != NULL; i++) {
+		int n = snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
+		                 i == 0 ? "" : (choices[i + 1] == NULL ? " or " : ", "), choices[i]);
+		if (n < 0 || (size_t)n >= sizeof(list) - used)
+			break;
+		used += (size_t)n;
+	}
+	return key_error(cfg, err, errlen, k->section, k->key, "must be %s, not \"%s\"", list,
+	                 v->str);
+}
+
 /* Type-check one value of a known key and store it.  Returns 0 or -1. */
 static int assign(struct oma_config *cfg, const struct known *k, const struct cfg_value *v,
                   char *err, size_t errlen)
 {
-	void *field = (char *)cfg + k->off;
 	bool ok;
 	switch (k->kind) {
 	case K_LONG: ok = v->type == CFG_INT; break;
@@ -430,6 +480,9 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
 	if (!ok)
 		return key_error(cfg, err, errlen, k->section, k->key, "expected %s, got %s",
 		                 kind_name(k->kind), type_name(v));
+	if (k->off == NO_FIELD)
+		return check_no_field(cfg, k, v, err, errlen);
+	void *field = (char *)cfg + k->off;
 	switch (k->kind) {
 	case K_STR:
 		set_str(field, v->str);
@@ -631,13 +684,20 @@ static struct cfg_value *build_effective(const struct oma_config *cfg)
 	struct cfg_value *eff = xcalloc(NKNOWN, sizeof(*eff));
 	for (size_t i = 0; i < NKNOWN; i++) {
 		const struct known *k = &known_keys[i];
-		const void *field = (const char *)cfg + k->off;
 		struct cfg_value *e = &eff[i];
 		const struct cfg_value *fv = find_value(cfg, k->section, k->key);
 		e->section = xstrdup(k->section);
 		e->key = xstrdup(k->key);
 		e->line = fv != NULL ? fv->line : 0;
 		e->index = -1;
+		if (k->off == NO_FIELD) {
+			/* the file's value (type-checked by assign) or the default */
+			e->type = k->kind == K_LONG ? CFG_INT : CFG_STRING;
+			e->str = xstrdup(fv != NULL ? fv->str : k->def);
+			e->num = fv != NULL ? fv->num : strtoll(k->def, NULL, 10);
+			continue;
+		}
+		const void *field = (const char *)cfg + k->off;
 		switch (k->kind) {
 		case K_STR: {
 			const char *s = *(char *const *)field;

@@ -766,7 +766,8 @@ START_TEST(test_print_json)
 	    "\"skip_conditions_timeout\":0,\"run_conditions_timeout\":0,"
 	    "\"terminate_conditions_timeout\":0}");
 	HAS("\"zabbix\":{\"item_key\":\"oma\",\"sender_bin\":\"zabbix_sender\","
-	    "\"agent_conf\":\"/etc/zabbix/zabbix_agentd.conf\"}");
+	    "\"agent_conf\":\"/etc/zabbix/zabbix_agentd.conf\",\"transport\":\"sender\","
+	    "\"server_active\":\"\",\"hostname\":\"\",\"timeout\":10,\"retries\":3}");
 	HAS("\"syslog\":{\"facility\":\"local0\",\"tag.name\":\"oma\",\"ratio\":\"0.5\",\"on\":true,"
 	    "\"when\":\"2024-01-02\",\"list\":[\"1\",\"2\"]}");
 	HAS("\"hook\":[{\"url\":\"a\"},{},{\"url\":\"c\"}]}");
@@ -805,6 +806,59 @@ START_TEST(test_print_json_defaults)
 	free(cmd);
 	free(par);
 	free(json);
+}
+END_TEST
+
+/* The report-zabbix plugin's keys: defaults, values, types, ranges. */
+START_TEST(test_zabbix_plugin_keys)
+{
+	MAIN_OK("");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "transport"), "sender");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "server_active"), "");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "hostname"), "");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "timeout"), "10");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "retries"), "3");
+	ck_assert_uint_eq(cfg.warnings.n, 0);
+	cfg_free(&cfg);
+
+	MAIN_OK("[zabbix]\n"
+	        "transport = \"native\"\n"
+	        "server_active = \"a:1;b,[::1]:2\"\n"
+	        "hostname = \"db 1\"\n"
+	        "timeout = 300\n"
+	        "retries = 0\n");
+	ck_assert_uint_eq(cfg.warnings.n, 0);
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "transport"), "native");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "server_active"), "a:1;b,[::1]:2");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "hostname"), "db 1");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "timeout"), "300");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "retries"), "0");
+	char path[128];
+	char *json = print_json(path, sizeof(path));
+	HAS("\"transport\":\"native\",\"server_active\":\"a:1;b,[::1]:2\",\"hostname\":\"db 1\","
+	    "\"timeout\":300,\"retries\":0}");
+	free(json);
+	cfg_free(&cfg);
+
+	MAIN_OK("[zabbix]\ntimeout = 1\nretries = 10\n");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "timeout"), "1");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "retries"), "10");
+	cfg_free(&cfg);
+
+	MAIN_ERR("[zabbix]\ntransport = \"tcp\"\n",
+	         "config t.conf:4: [zabbix] transport: must be \"sender\" or \"native\", not \"tcp\"");
+	MAIN_ERR("[zabbix]\ntransport = 1\n",
+	         "config t.conf:4: [zabbix] transport: expected a string, got an integer");
+	MAIN_ERR("[zabbix]\ntimeout = 0\n", "config t.conf:4: [zabbix] timeout: must be 1..300, not 0");
+	MAIN_ERR("[zabbix]\ntimeout = 301\n",
+	         "config t.conf:4: [zabbix] timeout: must be 1..300, not 301");
+	MAIN_ERR("[zabbix]\ntimeout = \"10\"\n",
+	         "config t.conf:4: [zabbix] timeout: expected an integer, got a string");
+	MAIN_ERR("[zabbix]\n\nretries = -1\n",
+	         "config t.conf:5: [zabbix] retries: must be 0..10, not -1");
+	MAIN_ERR("[zabbix]\nretries = 11\n", "config t.conf:4: [zabbix] retries: must be 0..10, not 11");
+	MAIN_ERR("[zabbix]\nhostname = [\"a\"]\n",
+	         "config t.conf:4: [zabbix] hostname: expected a string, got an array of strings");
 }
 END_TEST
 
@@ -998,6 +1052,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_validation_errors);
 	tcase_add_test(tc, test_valid_combinations);
 	tcase_add_test(tc, test_unknown_keys);
+	tcase_add_test(tc, test_zabbix_plugin_keys);
 	tcase_add_test(tc, test_parallelism);
 	tc = tcase(s, "print_json");
 	tcase_add_test(tc, test_print_json);
