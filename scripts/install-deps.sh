@@ -3,8 +3,8 @@
 #
 # Runs `apt-get update` and `apt-get install` only when a package is missing,
 # so a second run takes a moment.  Uses sudo when not run as root.  Installing
-# mariadb-server may start the system service; oma's tests and demo never use
-# it (they start a private server on a socket of their own).
+# mariadb-server or rsyslog may start the system service; oma's tests and demo
+# never use it (they start private servers on sockets of their own).
 set -euo pipefail
 
 PACKAGES=(
@@ -22,6 +22,9 @@ PACKAGES=(
 	gzip
 	ca-certificates
 	jq                  # JSON checks in the end-to-end tests
+	openssl             # self-signed TLS server in the webhook reporter's tests
+	python3             # HTTP sink in the reporters' end-to-end test
+	rsyslog             # private syslog daemon in the reporters' end-to-end test
 )
 
 # Packages not installed yet, one per line.
