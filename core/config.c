@@ -693,8 +693,10 @@ static struct cfg_value *build_effective(const struct oma_config *cfg)
 		if (k->off == NO_FIELD) {
 			/* the file's value (type-checked by assign) or the default */
 			e->type = k->kind == K_LONG ? CFG_INT : CFG_STRING;
-			e->str = xstrdup(fv != NULL ? fv->str : k->def);
 			e->num = fv != NULL ? fv->num : strtoll(k->def, NULL, 10);
+			/* integers in decimal whatever the file's spelling (0x10, 1_0) */
+			e->str = k->kind == K_LONG ? xasprintf("%lld", e->num)
+			                           : xstrdup(fv != NULL ? fv->str : k->def);
 			continue;
 		}
 		const void *field = (const char *)cfg + k->off;

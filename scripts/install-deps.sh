@@ -3,8 +3,8 @@
 #
 # Runs `apt-get update` and `apt-get install` only when a package is missing,
 # so a second run takes a moment.  Uses sudo when not run as root.  Installing
-# mariadb-server or rsyslog may start the system service; oma's tests and demo
-# never use it (they start private servers on sockets of their own).
+# mariadb-server, rsyslog or zabbix-server-mysql may start the system service;
+# oma's tests and demo never use it (they start private servers of their own).
 set -euo pipefail
 
 PACKAGES=(
@@ -18,6 +18,7 @@ PACKAGES=(
 	mariadb-server      # end-to-end tests, demo
 	mariadb-client      # mysql, mysqldump
 	zabbix-agent        # zabbix_sender for the Zabbix reporter
+	zabbix-server-mysql # a real Zabbix 6.0 server for the Zabbix end-to-end test
 	zstd
 	gzip
 	ca-certificates

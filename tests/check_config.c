@@ -840,6 +840,11 @@ START_TEST(test_zabbix_plugin_keys)
 	free(json);
 	cfg_free(&cfg);
 
+	MAIN_OK("[zabbix]\ntimeout = 0x10\nretries = 1_0\n");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "timeout"), "16");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "retries"), "10");
+	cfg_free(&cfg);
+
 	MAIN_OK("[zabbix]\ntimeout = 1\nretries = 10\n");
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "timeout"), "1");
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "retries"), "10");
