@@ -534,13 +534,14 @@ START_TEST(test_sender_exit_codes)
 	write_str(log_path, "x\n");
 	char err[1024];
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "value(s) rejected by the server (check the item key / host / item type)") != NULL,
+	ck_assert_msg(strstr(err, "zabbix: ") == err, "%s", err);
+	ck_assert_msg(strstr(err, "zabbix_sender failed: giving up after 1 try: exit code 2: value(s) "
+	                          "rejected by the server (check the item key / host / item type)") != NULL,
 	              "%s", err);
-	ck_assert_msg(strstr(err, "giving up after 1 attempt") != NULL, "%s", err);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "failed (exit code 1)") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "exit code 1: the value was not sent") != NULL, "%s", err);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "failed (exit code 7)") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "giving up after 1 try: exit code 7") != NULL, "%s", err);
 	ck_assert_int_eq(sender_calls(), 3);
 	free(log_path);
 	free(sender);
@@ -566,8 +567,10 @@ START_TEST(test_sender_retry)
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ck_assert_msg(secs >= 5.9 && secs < 9, "took %.1f s", secs);
 	LOGGED("WARNING Zabbix: ");
-	LOGGED("failed (exit code 1); retry in 2 seconds");
-	LOGGED("value(s) rejected by the server (check the item key / host / item type) (exit code 2); retry in 4 seconds");
+	LOGGED("zabbix_sender failed: exit code 1: the value was not sent (its output is logged at debug "
+	       "level), retry in 2 seconds");
+	LOGGED("zabbix_sender failed: exit code 2: value(s) rejected by the server (check the item key / "
+	       "host / item type), retry in 4 seconds");
 	/* every call got the same arguments */
 	struct strv a1 = {0}, a3 = {0};
 	sender_argv(1, &a1);
@@ -605,7 +608,8 @@ START_TEST(test_sender_missing_and_hanging)
 	time_t t0 = time(NULL);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_int_le(time(NULL) - t0, 4);
-	ck_assert_msg(strstr(err, "did not finish within 1 seconds; killed") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "hang failed: giving up after 1 try: did not finish within 1 seconds, killed") != NULL,
+	              "%s", err);
 	free(log_path);
 	free(sender);
 }
@@ -963,8 +967,9 @@ START_TEST(test_native_retry_only_missing)
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_int_eq(a.served, 2);
 	ck_assert_int_eq(b.served, 1);
+	LOGGED("WARNING Zabbix: the Zabbix sender protocol failed: 127.0.0.1:");
 	LOGGED("value rejected by the server (check the item key / host / item type): processed: 0; "
-	       "failed: 1; total: 1; retry in 2 seconds");
+	       "failed: 1; total: 1, retry in 2 seconds");
 	free(log_path);
 	free(conf);
 }
@@ -979,7 +984,8 @@ START_TEST(test_native_unreachable_and_timeout)
 	char err[1024];
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "Connection refused") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, "giving up after 1 attempt") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "zabbix: the Zabbix sender protocol failed: giving up after 1 try: ") == err,
+	              "%s", err);
 	free(conf);
 
 	/* an unknown host name */

@@ -1007,7 +1007,7 @@ static int sender_run(const struct buf *value, int timeout, char *err, size_t er
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (src != 0) {
-		zerr(err, errlen, "cannot run '%s': %s", S.sender_bin, strerror(src));
+		zerr(err, errlen, "cannot be run: %s", strerror(src));
 		pid = -1;
 		goto close;
 	}
@@ -1052,19 +1052,20 @@ static int sender_run(const struct buf *value, int timeout, char *err, size_t er
 	log_output("stdout", &bo);
 	log_output("stderr", &be);
 	if (killed) {
-		zerr(err, errlen, "'%s' did not finish within %d seconds; killed", S.sender_bin, timeout);
+		zerr(err, errlen, "did not finish within %d seconds, killed", timeout);
 	} else if (WIFSIGNALED(status)) {
-		zerr(err, errlen, "'%s' died of signal %d", S.sender_bin, WTERMSIG(status));
+		zerr(err, errlen, "died of signal %d", WTERMSIG(status));
 	} else {
 		rc = WEXITSTATUS(status);
 		switch (rc) {
 		case 0: zerr(err, errlen, "value sent"); break;
-		case 1: zerr(err, errlen, "'%s' failed (exit code 1)", S.sender_bin); break;
-		case 2:
-			zerr(err, errlen, "'%s': value(s) rejected by the server (check the item key / host / item type) (exit code 2)",
-			     S.sender_bin);
+		case 1:
+			zerr(err, errlen, "exit code 1: the value was not sent (its output is logged at debug level)");
 			break;
-		default: zerr(err, errlen, "'%s' failed (exit code %d)", S.sender_bin, rc); break;
+		case 2:
+			zerr(err, errlen, "exit code 2: value(s) rejected by the server (check the item key / host / item type)");
+			break;
+		default: zerr(err, errlen, "exit code %d", rc); break;
 		}
 	}
 close:
@@ -1297,7 +1298,7 @@ static int zabbix_report(const struct oma_report *r, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	const char *how = S.transport == TRANSPORT_NATIVE ? "sending" : S.sender_bin;
+	const char *how = S.transport == TRANSPORT_NATIVE ? "the Zabbix sender protocol" : S.sender_bin;
 	char why[1024] = "";
 	int attempt;
 	for (attempt = 1;; attempt++) {
@@ -1319,16 +1320,16 @@ static int zabbix_report(const struct oma_report *r, char *err, size_t errlen)
 			break;
 		int pause = 2 * attempt;
 		if (now_s() + pause + 1 > deadline) {
-			zlog(OMA_LOG_WARNING, "Zabbix: %s failed: %s; no time left for a retry", how, why);
+			zlog(OMA_LOG_WARNING, "Zabbix: %s failed: %s, no time left for a retry", how, why);
 			break;
 		}
-		zlog(OMA_LOG_WARNING, "Zabbix: %s failed: %s; retry in %d seconds", how, why, pause);
+		zlog(OMA_LOG_WARNING, "Zabbix: %s failed: %s, retry in %d seconds", how, why, pause);
 		struct timespec ts = {.tv_sec = pause};
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 	}
-	zerr(err, errlen, "zabbix: %s failed, giving up after %d attempt%s: %s", how, attempt,
-	     attempt == 1 ? "" : "s", why);
+	zerr(err, errlen, "zabbix: %s failed: giving up after %d tr%s: %s", how, attempt,
+	     attempt == 1 ? "y" : "ies", why);
 out:
 	buf_free(&value);
 	buf_free(&req);
