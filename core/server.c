@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "log.h"
 
 extern char **environ;
 
@@ -266,34 +269,191 @@ out:
 	return rc;
 }
 
+/* Decode an even-length string of hex digits into a malloc'ed,
+ * NUL-terminated string.  Returns NULL when `hex` is not hex or decodes to
+ * a byte 0 (names never contain one). */
+static char *unhex(const char *hex)
+{
+	size_t n = strlen(hex);
+	if (n % 2 != 0)
+		return NULL;
+	char *out = xmalloc(n / 2 + 1);
+	for (size_t i = 0; i < n / 2; i++) {
+		int v = 0;
+		for (int k = 0; k < 2; k++) {
+			char c = hex[2 * i + (size_t)k];
+			int d = c >= '0' && c <= '9' ? c - '0'
+			      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+			      : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+			if (d < 0) {
+				free(out);
+				return NULL;
+			}
+			v = v * 16 + d;
+		}
+		if (v == 0) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (char)v;
+	}
+	out[n / 2] = '\0';
+	return out;
+}
+
+/* Whether `name` is a Windows device name (CON, PRN, AUX, NUL, COM1-9,
+ * LPT1-9, any case), for which the server appends "@@@" to the folder. */
+static int is_device_name(const char *name)
+{
+	static const char *const three[] = {"con", "prn", "aux", "nul"};
+	size_t n = strlen(name);
+	if (n == 3) {
+		for (size_t i = 0; i < sizeof(three) / sizeof(three[0]); i++)
+			if (strcasecmp(name, three[i]) == 0)
+				return 1;
+		return 0;
+	}
+	return n == 4 && (strncasecmp(name, "com", 3) == 0 || strncasecmp(name, "lpt", 3) == 0) &&
+	       name[3] >= '1' && name[3] <= '9';
+}
+
+char *server_folder_name(const char *encoded)
+{
+	if (is_device_name(encoded))
+		return xasprintf("%s@@@", encoded);
+	return xstrdup(encoded);
+}
+
+struct db_row {
+	char *name, *folder;
+};
+
+static int cmp_db_row(const void *a, const void *b)
+{
+	return strcmp(((const struct db_row *)a)->name, ((const struct db_row *)b)->name);
+}
+
+/* The facts query: one client process, two tagged result sets.  Names come
+ * hex-encoded so no -B escaping matters; the folder is the server's own
+ * "filename" encoding of the name (lower-cased first under
+ * lower_case_table_names=1), to which server_folder_name adds the device
+ * name rule that CONVERT does not apply. */
+static const char facts_query[] =
+	"SELECT 'datadir', @@lower_case_table_names, HEX(@@datadir); "
+	"SELECT 'db', HEX(SCHEMA_NAME), HEX(CAST(CONVERT(IF(@@lower_case_table_names = 1, "
+	"LOWER(SCHEMA_NAME), SCHEMA_NAME) USING filename) AS BINARY)) "
+	"FROM information_schema.SCHEMATA";
+
+/* Split a tab-separated line into at most `max` fields (in place).
+ * Returns the number of fields. */
+static size_t split_tabs(char *line, char **fields, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+	while (n < max) {
+		fields[n++] = p;
+		char *tab = strchr(p, '\t');
+		if (tab == NULL)
+			break;
+		*tab = '\0';
+		p = tab + 1;
+	}
+	return n;
+}
+
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen)
 {
 	struct strv lines = {0};
+	struct db_row *rows = NULL;
+	size_t nrows = 0;
 	memset(f, 0, sizeof(*f));
 
-	if (server_query(mysql_bin, "SELECT @@datadir", &lines, err, errlen) != 0)
+	if (server_query(mysql_bin, facts_query, &lines, err, errlen) != 0)
 		goto fail;
-	if (lines.n == 0 || lines.v[0][0] == '\0') {
+	rows = xcalloc(lines.n + 1, sizeof(*rows));
+	for (size_t i = 0; i < lines.n; i++) {
+		char *fld[4];
+		size_t nf = split_tabs(lines.v[i], fld, 4);
+		if (nf == 3 && strcmp(fld[0], "datadir") == 0 && f->datadir == NULL) {
+			f->datadir = unhex(fld[2]);
+			if (f->datadir == NULL || f->datadir[0] == '\0') {
+				errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
+				goto fail;
+			}
+			continue;
+		}
+		if (nf == 3 && strcmp(fld[0], "db") == 0) {
+			char *name = unhex(fld[1]);
+			char *enc = name != NULL ? unhex(fld[2]) : NULL;
+			if (enc == NULL) {
+				free(name);
+				errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],
+				     fld[2]);
+				goto fail;
+			}
+			rows[nrows].name = name;
+			rows[nrows].folder = server_folder_name(enc);
+			nrows++;
+			free(enc);
+			continue;
+		}
+		errf(err, errlen, "mysql: unexpected output line '%.200s'", fld[0]);
+		goto fail;
+	}
+	if (f->datadir == NULL) {
 		errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
 		goto fail;
 	}
-	f->datadir = xstrdup(lines.v[0]);
 	size_t n = strlen(f->datadir);
 	while (n > 1 && f->datadir[n - 1] == '/')
 		f->datadir[--n] = '\0';
-	strv_free(&lines);
 
-	if (server_query(mysql_bin, "SHOW DATABASES", &lines, err, errlen) != 0)
-		goto fail;
-	for (size_t i = 0; i < lines.n; i++)
-		if (!server_is_system_db(lines.v[i]))
-			strv_push(&f->databases, lines.v[i]);
+	/* SHOW DATABASES order: by the bytes of the name. */
+	qsort(rows, nrows, sizeof(*rows), cmp_db_row);
+	for (size_t i = 0; i < nrows; i++) {
+		const char *name = rows[i].name;
+		if (server_is_system_db(name))
+			continue;
+		if (strncmp(name, "#mysql50#", 9) == 0) {
+			log_warning("Database '%s' skipped: the server shows the folder '%s' of its "
+			            "datadir under this name because the folder name is not a valid "
+			            "encoded name; it cannot be dumped reliably by name (rename or "
+			            "remove the folder)", name, name + 9);
+			continue;
+		}
+		strv_push(&f->databases, name);
+		strv_push(&f->folders, rows[i].folder);
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		free(rows[i].name);
+		free(rows[i].folder);
+	}
+	free(rows);
 	strv_free(&lines);
 	return 0;
 fail:
+	for (size_t i = 0; i < nrows; i++) {
+		free(rows[i].name);
+		free(rows[i].folder);
+	}
+	free(rows);
 	strv_free(&lines);
 	server_facts_free(f);
 	return -1;
+}
+
+static int cmp_name_key(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+const char *server_folder(const struct server_facts *f, const char *db)
+{
+	if (f->databases.n == 0)
+		return NULL;
+	char **hit = bsearch(db, f->databases.v, f->databases.n, sizeof(*f->databases.v),
+	                     cmp_name_key);
+	return hit != NULL ? f->folders.v[hit - f->databases.v] : NULL;
 }
 
 void server_facts_free(struct server_facts *f)
@@ -301,6 +461,7 @@ void server_facts_free(struct server_facts *f)
 	free(f->datadir);
 	f->datadir = NULL;
 	strv_free(&f->databases);
+	strv_free(&f->folders);
 }
 
 void server_select(const struct oma_config *cfg, const struct strv *databases,
@@ -331,11 +492,13 @@ void server_select(const struct oma_config *cfg, const struct strv *databases,
 struct inode_seen {
 	dev_t dev;
 	ino_t ino;
+	long folder;             /* index into the folders asked for, or -1 */
 	uint64_t bytes;
 };
 
 struct walk {
 	uint64_t bytes;          /* files with one link, and folders */
+	uint64_t *folder_bytes;  /* the same per asked folder, or NULL */
 	struct inode_seen *multi; /* files with several links, counted at the end */
 	size_t nmulti, capmulti;
 	char *err;
@@ -353,18 +516,21 @@ static void walk_fail(struct walk *w, const char *path, int e)
 		errf(w->err, w->errlen, "datadir %s: %s", path, strerror(e));
 }
 
-static void walk_count(struct walk *w, const struct stat *st)
+/* Count one entry, found below asked folder number `folder` (-1: none). */
+static void walk_count(struct walk *w, const struct stat *st, long folder)
 {
 	uint64_t b = (uint64_t)st->st_blocks * 512;
 	if (S_ISDIR(st->st_mode) || st->st_nlink <= 1) {
 		w->bytes += b;
+		if (folder >= 0)
+			w->folder_bytes[folder] += b;
 		return;
 	}
 	if (w->nmulti == w->capmulti) {
 		w->capmulti = w->capmulti ? w->capmulti * 2 : 64;
 		w->multi = xrealloc(w->multi, w->capmulti * sizeof(*w->multi));
 	}
-	w->multi[w->nmulti++] = (struct inode_seen){st->st_dev, st->st_ino, b};
+	w->multi[w->nmulti++] = (struct inode_seen){st->st_dev, st->st_ino, folder, b};
 }
 
 static int cmp_inode(const void *a, const void *b)
@@ -377,10 +543,34 @@ static int cmp_inode(const void *a, const void *b)
 	return 0;
 }
 
+static int cmp_inode_folder(const void *a, const void *b)
+{
+	int c = cmp_inode(a, b);
+	if (c != 0)
+		return c;
+	const struct inode_seen *x = a, *y = b;
+	return x->folder < y->folder ? -1 : x->folder > y->folder;
+}
+
+/* Asked folders, sorted by name, for the lookup of top-level entries. */
+struct folder_index {
+	const char *name;
+	long idx;
+};
+
+static int cmp_folder_index(const void *a, const void *b)
+{
+	return strcmp(((const struct folder_index *)a)->name,
+	              ((const struct folder_index *)b)->name);
+}
+
 /* Count everything in the open folder `dfd` (which this function closes),
- * whose path is `path`.  Entries that vanish meanwhile are ignored (the
- * server is running).  Returns 0, or -1 with w->err set. */
-static int walk_dir(struct walk *w, int dfd, const char *path)
+ * whose path is `path`.  At the top level (`folder` -1 and `index` set),
+ * a sub-folder named in the index is counted for that folder too.  Entries
+ * that vanish meanwhile are ignored (the server is running).  Returns 0, or
+ * -1 with w->err set. */
+static int walk_dir(struct walk *w, int dfd, const char *path, long folder,
+                    const struct folder_index *index, size_t nindex)
 {
 	DIR *d = fdopendir(dfd);
 	if (d == NULL) {
@@ -416,7 +606,15 @@ static int walk_dir(struct walk *w, int dfd, const char *path)
 				break;
 			continue;
 		}
-		walk_count(w, &st);
+		long in = folder;
+		if (S_ISDIR(st.st_mode) && nindex > 0) {
+			struct folder_index key = {name, -1};
+			const struct folder_index *hit =
+				bsearch(&key, index, nindex, sizeof(*index), cmp_folder_index);
+			if (hit != NULL)
+				in = hit->idx;
+		}
+		walk_count(w, &st, in);
 		if (S_ISDIR(st.st_mode)) {
 			int fd = openat(dirfd(d), name,
 			                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -426,7 +624,7 @@ static int walk_dir(struct walk *w, int dfd, const char *path)
 					rc = -1;
 				}
 			} else {
-				rc = walk_dir(w, fd, sub);
+				rc = walk_dir(w, fd, sub, in, NULL, 0);
 			}
 		}
 		free(sub);
@@ -437,10 +635,18 @@ static int walk_dir(struct walk *w, int dfd, const char *path)
 	return rc;
 }
 
-int server_datadir_bytes(const char *datadir, uint64_t *bytes, char *err, size_t errlen)
+int server_datadir_usage(const char *datadir, const struct strv *folders, uint64_t *total,
+                         uint64_t *folder_bytes, char *err, size_t errlen)
 {
-	struct walk w = {.err = err, .errlen = errlen};
+	size_t nf = folders != NULL ? folders->n : 0;
+	uint64_t *fb = xcalloc(nf + 1, sizeof(*fb));
+	struct folder_index *index = xcalloc(nf + 1, sizeof(*index));
+	struct walk w = {.folder_bytes = fb, .err = err, .errlen = errlen};
 	int rc = -1;
+
+	for (size_t i = 0; i < nf; i++)
+		index[i] = (struct folder_index){folders->v[i], (long)i};
+	qsort(index, nf, sizeof(*index), cmp_folder_index);
 
 	int fd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -453,18 +659,33 @@ int server_datadir_bytes(const char *datadir, uint64_t *bytes, char *err, size_t
 		close(fd);
 		goto out;
 	}
-	walk_count(&w, &st);
-	if (walk_dir(&w, fd, datadir) != 0)
+	walk_count(&w, &st, -1);
+	if (walk_dir(&w, fd, datadir, -1, index, nf) != 0)
 		goto out;
 
+	/* A file with several links counts once in the total, and once in each
+	 * folder it was seen in. */
 	if (w.nmulti > 0)
-		qsort(w.multi, w.nmulti, sizeof(*w.multi), cmp_inode);
-	for (size_t i = 0; i < w.nmulti; i++)
-		if (i == 0 || cmp_inode(&w.multi[i - 1], &w.multi[i]) != 0)
-			w.bytes += w.multi[i].bytes;
-	*bytes = w.bytes;
+		qsort(w.multi, w.nmulti, sizeof(*w.multi), cmp_inode_folder);
+	for (size_t i = 0; i < w.nmulti; i++) {
+		const struct inode_seen *m = &w.multi[i];
+		if (i == 0 || cmp_inode(&w.multi[i - 1], m) != 0)
+			w.bytes += m->bytes;
+		if (m->folder >= 0 && (i == 0 || cmp_inode_folder(&w.multi[i - 1], m) != 0))
+			fb[m->folder] += m->bytes;
+	}
+	*total = w.bytes;
+	if (folder_bytes != NULL)
+		memcpy(folder_bytes, fb, nf * sizeof(*fb));
 	rc = 0;
 out:
 	free(w.multi);
+	free(index);
+	free(fb);
 	return rc;
+}
+
+int server_datadir_bytes(const char *datadir, uint64_t *bytes, char *err, size_t errlen)
+{
+	return server_datadir_usage(datadir, NULL, bytes, NULL, err, errlen);
 }

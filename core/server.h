@@ -9,7 +9,10 @@
 
 struct server_facts {
 	char *datadir;            /* @@datadir, without trailing slash */
-	struct strv databases;    /* SHOW DATABASES minus system schemas, server order */
+	struct strv databases;    /* the server's databases minus system schemas and
+	                           * '#mysql50#' names, sorted by name as SHOW DATABASES does */
+	struct strv folders;      /* folders[i]: the datadir folder of databases[i]
+	                           * (MariaDB's filename encoding, e.g. "d@002de", "con@@@") */
 };
 
 /* Run `mysql_bin -N -B -e QUERY` (argument vector, no shell) and split its
@@ -19,9 +22,23 @@ struct server_facts {
 int server_query(const char *mysql_bin, const char *query, struct strv *lines,
                  char *err, size_t errlen);
 
-/* Ask the server for its datadir and databases.  Returns 0 or -1 (err set). */
+/* Ask the server, in one client process, for its datadir and databases with
+ * their folder names (encoded by the server, lower-cased first under
+ * lower_case_table_names=1).  Names starting with '#mysql50#' (a datadir
+ * folder without a valid encoded name, e.g. lost+found) are left out with a
+ * WARNING in the log.  Returns 0 or -1 (err set). */
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen);
 void server_facts_free(struct server_facts *f);
+
+/* The datadir folder of database `db` in f, or NULL when f has no such
+ * database.  The string belongs to f. */
+const char *server_folder(const struct server_facts *f, const char *db);
+
+/* The folder for a name the server already encoded with its "filename"
+ * character set: the server appends "@@@" to Windows device names (CON,
+ * PRN, AUX, NUL, COM1-9, LPT1-9, any case), which CONVERT(... USING
+ * filename) does not.  Returns a malloc'ed string. */
+char *server_folder_name(const char *encoded);
 
 /* Whether `name` is a system schema that is never dumped. */
 int server_is_system_db(const char *name);
@@ -36,5 +53,15 @@ void server_select(const struct oma_config *cfg, const struct strv *databases,
  * the bytes used below it.  On failure err is one line naming the path and
  * what to do ("run oma as root or as the user the server runs as"). */
 int server_datadir_bytes(const char *datadir, uint64_t *bytes, char *err, size_t errlen);
+
+/* The same in one pass, also giving the bytes below each of the folders
+ * named in `folders` (names of top-level folders of the datadir, e.g.
+ * server_facts.folders of the selected databases): folder_bytes[i] (an array
+ * of folders->n, may be NULL) for folders->v[i], 0 when there is no such
+ * folder.  A file with several hard links counts once in *total and once per
+ * folder holding it.  folders may be NULL.  Errors as server_datadir_bytes;
+ * nothing is written to *total or folder_bytes then. */
+int server_datadir_usage(const char *datadir, const struct strv *folders, uint64_t *total,
+                         uint64_t *folder_bytes, char *err, size_t errlen);
 
 #endif

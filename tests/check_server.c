@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "server.h"
 #include "util.h"
 
@@ -56,7 +57,7 @@ static const char fake_mysql[] =
 	"  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
 	"fi\n"
 	"case \"$5\" in\n"
-	"'SELECT @@datadir') cat \"$d/datadir.out\" ;;\n"
+	"*'FROM information_schema.SCHEMATA') cat \"$d/facts.out\" ;;\n"
 	"'SHOW DATABASES') cat \"$d/dbs.out\" ;;\n"
 	"BIG) head -c 300000 /dev/zero | tr '\\000' e >&2; yes 'row\\tvalue' | head -n 200000 ;;\n"
 	"BIGFAIL) yes 'row' | head -n 200000; head -c 300000 /dev/zero | tr '\\000' e >&2;"
@@ -241,35 +242,148 @@ END_TEST
 
 /* ---- server_get_facts -------------------------------------------------- */
 
+/* Upper-case hex of s, as HEX() prints it. */
+static char *hex(const char *s)
+{
+	char *out = xmalloc(2 * strlen(s) + 1);
+	for (size_t i = 0; s[i] != '\0'; i++)
+		(void)snprintf(out + 2 * i, 3, "%02X", (unsigned char)s[i]);
+	out[2 * strlen(s)] = '\0';
+	return out;
+}
+
+/* Append the fake server's row for database `name` whose filename-encoded
+ * folder (as CONVERT ... USING filename gives it) is `enc`. */
+static void add_db_row(char **buf, size_t *len, size_t *cap, const char *name, const char *enc)
+{
+	char *a = hex(name), *b = hex(enc);
+	buf_appendf(buf, len, cap, "db\t%s\t%s\n", a, b);
+	free(a);
+	free(b);
+}
+
+static void write_facts(const char *datadir, const char *const *pairs)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	if (datadir != NULL) {
+		char *h = hex(datadir);
+		buf_appendf(&buf, &len, &cap, "datadir\t0\t%s\n", h);
+		free(h);
+	}
+	for (; pairs[0] != NULL; pairs += 2)
+		add_db_row(&buf, &len, &cap, pairs[0], pairs[1]);
+	char *p = in_tmp("facts.out");
+	write_file(p, buf != NULL ? buf : "", 0644);
+	free(p);
+	free(buf);
+}
+
 START_TEST(facts_from_fake_server)
 {
-	char *p = in_tmp("datadir.out");
-	write_file(p, "/var/lib/mysql/\n", 0644);
-	char *q = in_tmp("dbs.out");
-	write_file(q,
-	           "information_schema\napp\ntab\\tdb\nmysql\nperformance_schema\n"
-	           "back\\\\slash\nsys\nSys\n$(touch x)\n",
-	           0644);
+	/* Server order is arbitrary; the result is sorted by the bytes of the name
+	 * like SHOW DATABASES, system schemas left out, folders parallel. */
+	write_facts("/var/lib/mysql/", (const char *[]){
+		"information_schema", "information_schema",
+		"tab\tdb", "tab@0009db",
+		"mysql", "mysql",
+		"app", "app",
+		"performance_schema", "performance_schema",
+		"\xc3\xbcn\xc3\xaf", "@1on@0v",
+		"back\\slash", "back@005cslash",
+		"sys", "sys",
+		"Sys", "Sys",
+		"$(touch x)", "@0024@0028touch@0020x@0029",
+		"d-e-m-o-2", "d@002de@002dm@002do@002d2",
+		"con", "con",
+		"LPT9", "LPT9",
+		NULL, NULL});
 	struct server_facts f;
 	char err[256] = "";
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
 	ck_assert_str_eq(f.datadir, "/var/lib/mysql");
-	ck_assert_uint_eq(f.databases.n, 6);
-	ck_assert_str_eq(f.databases.v[0], "app");
-	ck_assert_str_eq(f.databases.v[1], "tab\tdb");
-	ck_assert_str_eq(f.databases.v[2], "mysql");
-	ck_assert_str_eq(f.databases.v[3], "back\\slash");
-	ck_assert_str_eq(f.databases.v[4], "Sys");
-	ck_assert_str_eq(f.databases.v[5], "$(touch x)");
+	static const char *const want[][2] = {
+		{"$(touch x)", "@0024@0028touch@0020x@0029"},
+		{"LPT9", "LPT9@@@"},
+		{"Sys", "Sys"},
+		{"app", "app"},
+		{"back\\slash", "back@005cslash"},
+		{"con", "con@@@"},
+		{"d-e-m-o-2", "d@002de@002dm@002do@002d2"},
+		{"mysql", "mysql"},
+		{"tab\tdb", "tab@0009db"},
+		{"\xc3\xbcn\xc3\xaf", "@1on@0v"},
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]);
+	ck_assert_uint_eq(f.databases.n, nwant);
+	ck_assert_uint_eq(f.folders.n, nwant);
+	for (size_t i = 0; i < nwant; i++) {
+		ck_assert_str_eq(f.databases.v[i], want[i][0]);
+		ck_assert_str_eq(f.folders.v[i], want[i][1]);
+		ck_assert_str_eq(server_folder(&f, want[i][0]), want[i][1]);
+	}
+	ck_assert_ptr_null(server_folder(&f, "sys"));
+	ck_assert_ptr_null(server_folder(&f, "nope"));
+	ck_assert_ptr_null(server_folder(&f, ""));
 	server_facts_free(&f);
 	ck_assert_ptr_null(f.datadir);
+	ck_assert_uint_eq(f.folders.n, 0);
 
-	write_file(p, "/\n", 0644);
+	write_facts("/", (const char *[]){NULL, NULL});
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
 	ck_assert_str_eq(f.datadir, "/");
+	ck_assert_uint_eq(f.databases.n, 0);
+	ck_assert_ptr_null(server_folder(&f, "a"));
 	server_facts_free(&f);
-	free(p);
-	free(q);
+}
+END_TEST
+
+START_TEST(facts_skip_mysql50_names)
+{
+	char *logp = in_tmp("oma.log");
+	ck_assert_int_eq(log_open(logp), 0);
+	write_facts("/data", (const char *[]){
+		"a", "a",
+		"#mysql50#lost+found", "@0023mysql50@0023lost@002bfound",
+		"b", "b",
+		NULL, NULL});
+	struct server_facts f;
+	char err[256] = "";
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
+	ck_assert_uint_eq(f.databases.n, 2);
+	ck_assert_str_eq(f.databases.v[0], "a");
+	ck_assert_str_eq(f.databases.v[1], "b");
+	ck_assert_str_eq(f.folders.v[1], "b");
+	server_facts_free(&f);
+	log_close();
+	char *text = read_file(logp);
+	ck_assert_ptr_nonnull(strstr(text, " WARNING Database '#mysql50#lost+found' skipped: "));
+	ck_assert_ptr_nonnull(strstr(text, "folder 'lost+found'"));
+	ck_assert_ptr_nonnull(strstr(text, "cannot be dumped reliably by name"));
+	ck_assert_ptr_null(strstr(text, "Error"));
+	free(text);
+	free(logp);
+}
+END_TEST
+
+START_TEST(folder_name_device_rule)
+{
+	static const char *const yes[] = {"con", "Con", "CON", "prn", "aux", "nul", "NUL",
+	                                  "com1", "COM9", "lpt1", "lPt9"};
+	static const char *const no[] = {"com0", "lpt10", "aux1", "nulx", "nul@002ex",
+	                                 "CLOCK@0024", "co", "", "com", "lpt@0031"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		char *got = server_folder_name(yes[i]);
+		char *want = xasprintf("%s@@@", yes[i]);
+		ck_assert_str_eq(got, want);
+		free(got);
+		free(want);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		char *got = server_folder_name(no[i]);
+		ck_assert_str_eq(got, no[i]);
+		free(got);
+	}
 }
 END_TEST
 
@@ -277,17 +391,38 @@ START_TEST(facts_errors)
 {
 	struct server_facts f;
 	char err[256] = "";
-	/* No datadir.out: cat fails, but exit code 0 of the case ... the fake
-	 * prints nothing on stdout, which must be an error. */
-	char *p = in_tmp("datadir.out");
-	write_file(p, "", 0644);
+	/* No datadir row. */
+	write_facts(NULL, (const char *[]){"a", "a", NULL, NULL});
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: SELECT @@datadir returned nothing");
 	ck_assert_ptr_null(f.datadir);
 	ck_assert_uint_eq(f.databases.n, 0);
 
-	/* SHOW DATABASES failing (no dbs.out: cat exits 1 with its message). */
-	write_file(p, "/data\n", 0644);
+	/* Empty datadir. */
+	char *p = in_tmp("facts.out");
+	write_file(p, "datadir\t0\t\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: SELECT @@datadir returned nothing");
+
+	/* Rows that are not what the query returns. */
+	write_file(p, "datadir\t0\t2F\ndb\t6\t61\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: unexpected database row '6\t61'");
+	write_file(p, "datadir\t0\t2F\ndb\t6100\t61\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: unexpected database row '6100\t61'");
+	write_file(p, "datadir\t0\t2F\ndb\t61\tZZ\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: unexpected database row '61\tZZ'");
+	write_file(p, "datadir\t0\t2F\nDatabase\n", 0644);
+	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: unexpected output line 'Database'");
+	ck_assert_ptr_null(f.datadir);
+	ck_assert_uint_eq(f.databases.n, 0);
+	ck_assert_uint_eq(f.folders.n, 0);
+
+	/* The query failing (no facts.out: cat exits 1 with its message). */
+	ck_assert_int_eq(unlink(p), 0);
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert(strncmp(err, "mysql: cat: ", 12) == 0);
 	ck_assert_ptr_null(f.datadir);
@@ -465,6 +600,77 @@ START_TEST(datadir_bytes_tree)
 }
 END_TEST
 
+START_TEST(datadir_usage_per_folder)
+{
+	char *dd = in_tmp("data");
+	ck_assert_int_eq(mkdir(dd, 0750), 0);
+	static const char *const dirs[] = {"data/a", "data/b", "data/b/deeper", "data/c@002dx",
+	                                   "data/skipped"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char *d = in_tmp(dirs[i]);
+		ck_assert_int_eq(mkdir(d, 0750), 0);
+		free(d);
+	}
+	static const struct { const char *path; size_t size; } files[] = {
+		{"data/a/t.ibd", 1 << 20}, {"data/b/u.ibd", 300000}, {"data/b/deeper/v.MYD", 5000},
+		{"data/c@002dx/w.MAD", 70000}, {"data/skipped/x.ibd", 200000},
+		{"data/ibdata1", 12345}, {"data/a-file", 100},
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *f = in_tmp(files[i].path);
+		make_file(f, files[i].size);
+		free(f);
+	}
+	/* A hard link inside one folder counts once there; one across folders
+	 * counts in both folders but once in the total. */
+	char *src = in_tmp("data/a/t.ibd");
+	char *l1 = in_tmp("data/a/t2.ibd");
+	char *l2 = in_tmp("data/b/t3.ibd");
+	ck_assert_int_eq(link(src, l1), 0);
+	ck_assert_int_eq(link(src, l2), 0);
+
+	struct strv folders = {0};
+	strv_push(&folders, "b");
+	strv_push(&folders, "missing");
+	strv_push(&folders, "a");
+	strv_push(&folders, "c@002dx");
+	strv_push(&folders, "a-file");  /* a file, not a folder: 0 */
+	uint64_t total = 0, fb[5] = {9, 9, 9, 9, 9};
+	char err[512] = "";
+	ck_assert_int_eq(server_datadir_usage(dd, &folders, &total, fb, err, sizeof(err)), 0);
+	ck_assert_uint_eq(total, du_bytes(dd));
+	char *pa = in_tmp("data/a"), *pb = in_tmp("data/b"), *pc = in_tmp("data/c@002dx");
+	ck_assert_uint_eq(fb[0], du_bytes(pb)); /* t3.ibd included */
+	ck_assert_uint_eq(fb[1], 0);
+	ck_assert_uint_eq(fb[2], du_bytes(pa));
+	ck_assert_uint_eq(fb[3], du_bytes(pc));
+	ck_assert_uint_eq(fb[4], 0);
+	ck_assert_uint_ge(fb[0], 300000 + 5000 + (1 << 20));
+	ck_assert_uint_lt(fb[2], (1 << 20) + 3 * 8192);
+
+	/* Same total as server_datadir_bytes; no folders asked is fine too. */
+	uint64_t bytes = 0;
+	ck_assert_int_eq(server_datadir_bytes(dd, &bytes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(bytes, total);
+	struct strv none = {0};
+	ck_assert_int_eq(server_datadir_usage(dd, &none, &bytes, NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(bytes, total);
+
+	/* Errors leave the outputs alone. */
+	total = 7;
+	fb[0] = 7;
+	ck_assert_int_eq(server_datadir_usage("/nonexistent/dd", &folders, &total, fb, err,
+	                                      sizeof(err)), -1);
+	ck_assert_str_eq(err, "datadir /nonexistent/dd: No such file or directory");
+	ck_assert_uint_eq(total, 7);
+	ck_assert_uint_eq(fb[0], 7);
+
+	strv_free(&folders);
+	free(pa); free(pb); free(pc);
+	free(src); free(l1); free(l2); free(dd);
+}
+END_TEST
+
 START_TEST(datadir_bytes_errors)
 {
 	uint64_t bytes = 7;
@@ -568,6 +774,8 @@ static Suite *server_suite(void)
 	tcase_add_test(q, query_big_outputs_no_deadlock);
 	tcase_add_test(q, facts_from_fake_server);
 	tcase_add_test(q, facts_errors);
+	tcase_add_test(q, facts_skip_mysql50_names);
+	tcase_add_test(q, folder_name_device_rule);
 	tcase_add_test(q, system_dbs);
 	suite_add_tcase(s, q);
 
@@ -582,6 +790,7 @@ static Suite *server_suite(void)
 	tcase_set_timeout(dd, 60);
 	tcase_add_test(dd, datadir_bytes_tree);
 	tcase_add_test(dd, datadir_bytes_errors);
+	tcase_add_test(dd, datadir_usage_per_folder);
 	tcase_add_test(dd, datadir_bytes_permission);
 	suite_add_tcase(s, dd);
 	return s;
