@@ -79,6 +79,7 @@ DEPS_check_store = store
 DEPS_check_loader = loader
 DEPS_check_gzip = loader
 DEPS_check_server = server
+DEPS_check_changes = changes server
 DEPS_check_dump = dump names
 DEPS_check_condition_sh = loader
 DEPS_check_zstd = loader
