@@ -857,6 +857,7 @@ START_TEST(test_bad_settings)
 	set_cfg("retries", "0");
 	set_cfg("retry_delay", "30");
 	set_cfg("ca_file", "/dev/null");
+	set_cfg("header", ""); /* header = [] */
 	init_ok();
 }
 END_TEST

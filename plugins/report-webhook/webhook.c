@@ -238,6 +238,8 @@ static int parse_headers(const char *v, char *err, size_t errlen)
 {
 	bool content_type = false;
 	int idx = 0;
+	if (v != NULL && v[0] == '\0')
+		v = NULL; /* header = [] */
 	while (v != NULL) {
 		const char *nl = strchr(v, '\n');
 		size_t len = nl ? (size_t)(nl - v) : strlen(v);
