@@ -438,12 +438,12 @@ static int parse_server_active(const char *text, struct dest **out, size_t *nout
 		char *comma = strchr(cur, ',');
 		if (comma != NULL)
 			*comma = '\0';
-		struct dest *nd2 = realloc(d, (nd + 1) * sizeof(*d));
-		if (nd2 == NULL) {
+		struct dest *grown = realloc(d, (nd + 1) * sizeof(*d));
+		if (grown == NULL) {
 			zerr(err, errlen, "out of memory");
 			goto out;
 		}
-		d = nd2;
+		d = grown;
 		memset(&d[nd], 0, sizeof(d[nd]));
 		nd++;
 		char *ncur = cur;
@@ -653,7 +653,8 @@ static int agentconf_read(const char *path, struct agentconf *ac, int depth, cha
 
 /* ---- native transport ------------------------------------------------- */
 
-/* Send and receive on a non-blocking socket until `deadline`. */
+/* Send (writing) or receive exactly n bytes on a non-blocking socket before
+ * `deadline`.  Returns 0, or -1 with err set (timeout, error, early close). */
 static int io_all(int fd, char *p, size_t n, int writing, double deadline, char *err, size_t errlen)
 {
 	size_t done = 0;
