@@ -9,10 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "changes.h"
 #include "conditions.h"
 #include "dump.h"
 #include "log.h"
+#include "names.h"
 #include "report.h"
+#include "reuse.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -24,9 +27,14 @@ struct run {
 	const char *current_base;
 	struct server_facts facts;
 	struct strv selected, skipped, missing;
-	uint64_t datadir_bytes;
+	uint64_t datadir_bytes;  /* the whole datadir (info.json) */
+	uint64_t selected_bytes; /* the selected databases' folders (space check) */
 	struct dump_job *jobs;
 	size_t njobs;
+	struct strv todo;       /* selected databases to dump */
+	struct strv reused;     /* selected databases whose previous dump was reused */
+	uint64_t *reused_bytes;
+	struct changes_state *changes; /* with skip_unchanged_dbs */
 	unsigned dumped, failed;
 	int outcome;            /* enum oma_outcome */
 	int abandoned;          /* the current folder was removed */
@@ -86,11 +94,23 @@ static int phase_server(struct run *r)
 		return -1;
 	}
 	log_debug("MySQL data directory: %s", r->facts.datadir);
-	if (server_datadir_bytes(r->facts.datadir, &r->datadir_bytes, err, sizeof(err)) != 0) {
+	server_select(r->cfg, &r->facts.databases, &r->selected, &r->skipped, &r->missing);
+	struct strv folders = {0};
+	for (size_t i = 0; i < r->selected.n; i++) {
+		const char *f = server_folder(&r->facts, r->selected.v[i]);
+		strv_push(&folders, f ? f : "");
+	}
+	uint64_t *sizes = xcalloc(folders.n, sizeof(*sizes));
+	int rc = server_datadir_usage(r->facts.datadir, &folders, &r->datadir_bytes, sizes, err,
+	                              sizeof(err));
+	for (size_t i = 0; i < folders.n; i++)
+		r->selected_bytes += sizes[i];
+	free(sizes);
+	strv_free(&folders);
+	if (rc != 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	server_select(r->cfg, &r->facts.databases, &r->selected, &r->skipped, &r->missing);
 	log_debug("Found %zu databases", r->facts.databases.n);
 	if (m->exclude_databases.n > 0) {
 		char *list = py_list_repr(&m->exclude_databases);
@@ -123,7 +143,7 @@ static int phase_space(struct run *r)
 		log_warning("%s", err);
 		return 0;
 	}
-	double need = (double)r->datadir_bytes * ratio;
+	double need = (double)r->selected_bytes * ratio;
 	char a[32], b[32];
 	format_bytes(need, a, sizeof(a));
 	format_bytes((double)free_bytes, b, sizeof(b));
@@ -133,6 +153,123 @@ static int phase_space(struct run *r)
 		return -1;
 	}
 	return 0;
+}
+
+/* Phase 8 (before the dumps): with skip_unchanged_dbs, move the previous
+ * dump of every database that has not changed since that dump started into
+ * the current folder; everything else goes on the to-do list. */
+static void phase_reuse(struct run *r)
+{
+	const struct cfg_main *m = &r->cfg->main;
+	log_info("Skip unchanged databases: %s", m->skip_unchanged_dbs ? "True" : "False");
+	if (!m->skip_unchanged_dbs) {
+		for (size_t i = 0; i < r->selected.n; i++)
+			strv_push(&r->todo, r->selected.v[i]);
+		return;
+	}
+	char err[1024];
+	struct strv folders = {0};
+	for (size_t i = 0; i < r->selected.n; i++) {
+		const char *f = server_folder(&r->facts, r->selected.v[i]);
+		strv_push(&folders, f ? f : "");
+	}
+	if (changes_probe(m->mysql_bin, r->facts.datadir, &r->selected, &folders, &r->changes, err,
+	                  sizeof(err)) != 0)
+		log_warning("skip_unchanged_dbs: change check unavailable: %s; dumping all databases", err);
+	strv_free(&folders);
+
+	char *prev = store_previous(m->backup_dir, r->current_base);
+	r->reused_bytes = xcalloc(r->selected.n, sizeof(*r->reused_bytes));
+	for (size_t i = 0; i < r->selected.n; i++) {
+		const char *db = r->selected.v[i];
+		char stem[NAMES_STEM_MAX + 1], why[512] = "no previous backup";
+		int reuse = 0;
+		struct sidecar sc = {0};
+		char *file = NULL;
+		if (names_encode(db, stem, sizeof(stem)) != 0)
+			goto decided;
+		file = xasprintf("%s%s", stem, r->pl->comp->suffix);
+		if (prev == NULL || r->changes == NULL)
+			goto decided;
+		int rc = reuse_read_sidecar(prev, stem, &sc, err, sizeof(err));
+		if (rc < 0) {
+			errf(why, sizeof(why), "%s", err);
+			goto decided;
+		}
+		if (rc > 0) {
+			errf(why, sizeof(why), "no record of a complete previous dump");
+			goto decided;
+		}
+		if (!reuse_usable(prev, &sc, r->pl->comp_name, file, why, sizeof(why)))
+			goto decided;
+		struct changes_ref ref;
+		if (changes_ref_parse(sc.extra, &ref) != 0 || !ref.valid) {
+			errf(why, sizeof(why), "previous dump has no change-detection reference");
+			goto decided;
+		}
+		int64_t last = 0;
+		reuse = changes_unchanged(r->changes, db, &ref, &last, why, sizeof(why)) == 1;
+		char when[32] = "unknown", then[32] = "unknown";
+		struct tm tm;
+		time_t t = (time_t)last;
+		if (last > 0 && gmtime_r(&t, &tm) != NULL)
+			(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		t = (time_t)sc.start;
+		if (gmtime_r(&t, &tm) != NULL)
+			(void)strftime(then, sizeof(then), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		log_debug("DB '%s' last change: %s [ts=%lld]; previous backup started %s [ts=%lld]", db,
+		          when, (long long)last, then, (long long)sc.start);
+	decided:
+		if (reuse) {
+			int mv = reuse_move(prev, r->current, file, stem, m->link_type, err, sizeof(err));
+			if (mv < 0) {
+				log_warning("DB '%s': %s; dumping it", db, err);
+				reuse = 0;
+			} else {
+				if (mv > 0)
+					log_warning("DB '%s': %s", db, err);
+				log_info("DB '%s': Backup is newer than last database change. Reusing previous backup",
+				         db);
+				r->reused_bytes[r->reused.n] = sc.bytes;
+				strv_push(&r->reused, db);
+			}
+		} else {
+			log_debug("DB '%s': dumping: %s", db, why);
+		}
+		if (!reuse)
+			strv_push(&r->todo, db);
+		reuse_sidecar_free(&sc);
+		free(file);
+	}
+	free(prev);
+}
+
+/* After the dumps: a sidecar beside every complete dump, so a later run can
+ * reuse it (a failed dump never gets one). */
+static void write_sidecars(struct run *r)
+{
+	char err[512];
+	for (size_t i = 0; i < r->njobs; i++) {
+		const struct dump_job *j = &r->jobs[i];
+		if (!j->ok)
+			continue;
+		char stem[NAMES_STEM_MAX + 1];
+		if (names_encode(j->db, stem, sizeof(stem)) != 0)
+			continue;
+		struct sidecar sc = {.start = (int64_t)j->started, .bytes = j->bytes};
+		(void)snprintf(sc.compressor, sizeof(sc.compressor), "%s", r->pl->comp_name);
+		(void)snprintf(sc.file, sizeof(sc.file), "%s", j->file);
+		char extra[1024] = "";
+		if (r->changes != NULL) {
+			struct changes_ref ref;
+			changes_current_ref(r->changes, j->db, &ref);
+			if (ref.valid && changes_ref_format(&ref, extra, sizeof(extra)) != 0)
+				extra[0] = '\0';
+		}
+		sc.extra = extra;
+		if (reuse_write_sidecar(r->current, stem, &sc, err, sizeof(err)) != 0)
+			log_warning("DB '%s': %s", j->db, err);
+	}
 }
 
 /* Phase 7: dump the selected databases. */
@@ -145,10 +282,10 @@ static void phase_dump(struct run *r)
 	log_info("Will start %d parallel mysqldump processes using options %s", par, opts);
 	free(opts);
 
-	r->njobs = r->selected.n;
+	r->njobs = r->todo.n;
 	r->jobs = xcalloc(r->njobs, sizeof(*r->jobs));
 	for (size_t i = 0; i < r->njobs; i++)
-		r->jobs[i].db = r->selected.v[i];
+		r->jobs[i].db = r->todo.v[i];
 	struct dump_settings s = {
 		.dir = r->current,
 		.mysqldump_bin = m->mysqldump_bin,
@@ -159,6 +296,7 @@ static void phase_dump(struct run *r)
 		.cpus = cpus,
 	};
 	dump_run(&s, r->jobs, r->njobs);
+	write_sidecars(r);
 	for (size_t i = 0; i < r->njobs; i++) {
 		if (r->jobs[i].ok)
 			r->dumped++;
@@ -166,10 +304,11 @@ static void phase_dump(struct run *r)
 			r->failed++;
 	}
 	if (r->failed == 0)
-		log_info("Successfully dumped %u of %zu, failed %u databases", r->dumped,
+		log_info("Successfully dumped %zu of %zu, failed %u databases", r->dumped + r->reused.n,
 		         r->facts.databases.n, r->failed);
 	else
-		log_error("Backing up all databases: Expected %zu, got %u", r->njobs, r->dumped);
+		log_error("Backing up all databases: Expected %zu, got %zu", r->selected.n,
+		          r->dumped + r->reused.n);
 }
 
 /* Phase 9: info.json and the last/last.log links. */
@@ -231,7 +370,7 @@ static void abandon_current(struct run *r)
 static int phase_report(struct run *r, int code)
 {
 	const struct oma_config *cfg = r->cfg;
-	size_t n = r->njobs + r->skipped.n;
+	size_t n = r->njobs + r->reused.n + r->skipped.n;
 	struct oma_db_result *dbs = xcalloc(n, sizeof(*dbs));
 	struct oma_report rep = {
 		.size = sizeof(rep),
@@ -260,8 +399,17 @@ static int phase_report(struct run *r, int code)
 		else
 			rep.failed++;
 	}
+	for (size_t i = 0; i < r->reused.n; i++) {
+		dbs[r->njobs + i] = (struct oma_db_result){
+			.name = r->reused.v[i],
+			.outcome = OMA_DB_REUSED,
+			.bytes = r->reused_bytes[i],
+		};
+		rep.reused++;
+	}
 	for (size_t i = 0; i < r->skipped.n; i++)
-		dbs[r->njobs + i] = (struct oma_db_result){.name = r->skipped.v[i], .outcome = OMA_DB_SKIPPED};
+		dbs[r->njobs + r->reused.n + i] =
+			(struct oma_db_result){.name = r->skipped.v[i], .outcome = OMA_DB_SKIPPED};
 	char *summary = report_summary(&rep);
 	rep.summary = summary;
 
@@ -291,6 +439,10 @@ static void run_free(struct run *r)
 		dump_job_clear(&r->jobs[i]);
 	free(r->jobs);
 	strv_free(&r->selected);
+	strv_free(&r->todo);
+	strv_free(&r->reused);
+	free(r->reused_bytes);
+	changes_free(r->changes);
 	strv_free(&r->skipped);
 	strv_free(&r->missing);
 	server_facts_free(&r->facts);
@@ -335,8 +487,6 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		code = OMA_EXIT_CONFIG;
 		goto out_abandon;
 	}
-	if (m->skip_unchanged_dbs)
-		log_warning("skip_unchanged_dbs is not supported by this version; dumping every database");
 
 	/* Phase 5 before 4: never prune when the server cannot be reached. */
 	log_info("Performing the backup now ...");
@@ -358,6 +508,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (cancelled)
 		goto out_cancel;
 
+	phase_reuse(&r);
 	phase_dump(&r);
 	if (cancelled)
 		goto out_cancel;
@@ -365,7 +516,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		code = OMA_EXIT_FAILED;
 
 	/* A run that produced no good dump never moves `last` or prunes. */
-	if (r.dumped > 0) {
+	if (r.dumped + r.reused.n > 0) {
 		if (phase_finish(&r) != 0)
 			code = OMA_EXIT_FAILED;
 		/* A failed database's last good dump lives in an older folder:
@@ -375,7 +526,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 			            "their previous dumps are kept", r.failed);
 		else if (!m->delete_before)
 			(void)phase_prune(&r, m->versions - 1);
-	} else if (r.njobs == 0) {
+	} else if (r.selected.n == 0) {
 		log_warning("No databases selected for backup");
 		goto out_abandon;
 	} else {
