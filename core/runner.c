@@ -311,6 +311,16 @@ static void phase_dump(struct run *r)
 		          r->dumped + r->reused.n);
 }
 
+/* Whether a dump failed because the backup file system is full. */
+static int out_of_space(const struct run *r)
+{
+	const char *enospc = strerror(ENOSPC);
+	for (size_t i = 0; i < r->njobs; i++)
+		if (!r->jobs[i].ok && r->jobs[i].error != NULL && strstr(r->jobs[i].error, enospc))
+			return 1;
+	return 0;
+}
+
 /* Phase 9: info.json and the last/last.log links. */
 static int phase_finish(struct run *r)
 {
@@ -324,7 +334,8 @@ static int phase_finish(struct run *r)
 	struct store_info info = {
 		.mysql_data_dir_bytes_used = r->datadir_bytes,
 		.backup_bytes_used = used,
-		.compression_ratio = r->datadir_bytes ? (double)used / (double)r->datadir_bytes : 0,
+		/* Relative to what was backed up, as the next space check uses it. */
+		.compression_ratio = r->selected_bytes ? (double)used / (double)r->selected_bytes : 0,
 	};
 	if (store_write_info(r->current, &info, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -514,6 +525,15 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		goto out_cancel;
 	if (r.failed > 0)
 		code = OMA_EXIT_FAILED;
+	if (out_of_space(&r)) {
+		/* The estimate was too low: treat it like the check before the
+		 * dumps, unless reused dumps were moved in (they must stay). */
+		log_error("Not enough free space in target directory.");
+		r.outcome = OMA_OUTCOME_NO_SPACE;
+		code = OMA_EXIT_NO_SPACE;
+		if (r.reused.n == 0)
+			goto out_abandon;
+	}
 
 	/* A run that produced no good dump never moves `last` or prunes. */
 	if (r.dumped + r.reused.n > 0) {
