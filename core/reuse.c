@@ -209,8 +209,6 @@ int reuse_move(const char *prev_dir, const char *cur_dir, const char *file, cons
 			errf(err, errlen, "%s", err2);
 			rc = 1;
 		}
-		(void)fsync_dir(cur_dir);
-		(void)fsync_dir(prev_dir);
 	}
 	free(side);
 	return rc;

@@ -241,6 +241,8 @@ static void phase_reuse(struct run *r)
 		reuse_sidecar_free(&sc);
 		free(file);
 	}
+	if (prev != NULL && r->reused.n > 0 && (fsync_dir(r->current) != 0 || fsync_dir(prev) != 0))
+		log_warning("Cannot sync the backup folders after reusing dumps: %s", strerror(errno));
 	free(prev);
 }
 
