@@ -34,7 +34,8 @@ E2E_CWD=""       # working directory oma runs in
 E2E_OUT=""       # stdout of the last run_oma
 E2E_ERR=""       # stderr of the last run_oma
 OMA_RC=0         # exit code of the last run_oma
-E2E_LOCK_PORT=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768+), where outgoing connections could hold it.
+E2E_LOCK_PORT=$((20000 + RANDOM % 12000))
 E2E_LOCALE=${E2E_LOCALE:-C}
 
 # Create the temporary folder; with "db" as $1 also start a private MariaDB
