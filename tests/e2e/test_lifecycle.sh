@@ -55,13 +55,21 @@ SQL
 	sed 's/^/#   /' "$E2E_T/load.log"
 	exit 1
 fi
-# Aria keeps written pages in its page cache until a checkpoint, which an
-# idle server may never reach; write them now, as a server that has been
-# idle since its last checkpoint would have.  Whatever is reused later must
-# be older than the first dump's start: file times and stored starts have
-# one-second resolution in places.
-mdb_sql -e 'FLUSH TABLES'
-sleep 1.5
+# InnoDB writes freshly loaded pages to the .ibd files whenever its page
+# cleaner gets to them, and Aria keeps them in its page cache until a
+# checkpoint, which an idle server may never reach.  Write everything now,
+# as on a server that has long been idle, so that the table files of the
+# databases the cases do not touch keep their times.  Whatever is reused
+# later must be older than the first dump's start with a margin: file
+# times and stored starts have one-second resolution in places, and a
+# change in the second before a dump's start may count as newer than it.
+INNO_TABLES=$(mdb_sql -N -B -e "SELECT GROUP_CONCAT(CONCAT('\`', table_schema, '\`.\`', table_name, '\`')) FROM information_schema.tables WHERE engine = 'InnoDB' AND table_schema IN ('inno_chg', 'inno_keep', 'fail_db', 'big', 'small')")
+if ! mdb_sql -e "FLUSH TABLES $INNO_TABLES FOR EXPORT; UNLOCK TABLES; FLUSH TABLES" >"$E2E_T/flush.log" 2>&1; then
+	echo 'not ok - write the loaded data to disk'
+	sed 's/^/#   /' "$E2E_T/flush.log"
+	exit 1
+fi
+sleep 2.1
 
 REAL_DUMP=$MDB_DUMP_BIN
 ALL_DBS='do_databases = ["inno_chg", "aria_chg", "myisam_chg", "inno_keep", "aria_keep", "myisam_keep"]'
@@ -169,8 +177,8 @@ now_ms() { date +%s%3N; }
 CHG=$E2E_T/chg
 SYM=$E2E_T/sym
 mkdir -p "$CHG" "$SYM"
-write_config "$CHG.conf" "$CHG" 'versions = 5' 'skip_unchanged_dbs = true' "$ALL_DBS"
-write_config "$SYM.conf" "$SYM" 'versions = 5' 'skip_unchanged_dbs = true' 'link_type = "symbolic"' "$ALL_DBS"
+write_config "$CHG.conf" "$CHG" 'versions = 5' 'skip_unchanged_dbs = true' 'log_level = "debug"' "$ALL_DBS"
+write_config "$SYM.conf" "$SYM" 'versions = 5' 'skip_unchanged_dbs = true' 'link_type = "symbolic"' 'log_level = "debug"' "$ALL_DBS"
 
 case_change_then_run_hard() {
 	local first second db
@@ -490,10 +498,50 @@ case_low_disk_delete_before() {
 	assert_last "$MNT" "$cur"
 }
 
+# The estimate can be wrong (the data grew since the previous backup): the
+# disk fills up during the dump.  The failed dump leaves nothing behind, the
+# previous backups and `last` stay, and oma exits 2 as for a low estimate.
+case_disk_full_during_dump() {
+	local prev prev_bytes used before after f
+	resize_mnt 128m
+	write_config "$E2E_T/space.conf" "$MNT" 'versions = 3' 'do_databases = ["big"]'
+	run_oma -c "$E2E_T/space.conf"
+	prev=$(newest_folder "$MNT")
+	assert_rc 0 "$prev/oma.log"
+	# The previous backup claims the data compressed 1000:1.
+	printf '{\n    "mysql_data_dir_bytes_used": 1000000000,\n    "backup_bytes_used": 1000000,\n    "compression_ratio": 0.001\n}' >"$prev/info.json"
+	prev_bytes=$(du -sB1 "$prev" | cut -f 1)
+	used=$(df -B1 --output=used "$MNT" | tail -n 1 | tr -d ' ')
+	resize_mnt $((used + prev_bytes / 2))
+	before=$(tree_md5 "$MNT")
+	run_oma -c "$E2E_T/space.conf"
+	# Exit 2 (not enough disk space), as when the estimate had said so.
+	assert_rc 2 "$MNT/last.log"
+	grep -aqi 'no space left\|not enough' "$MNT/last.log" || fail "last.log does not say the disk is full"
+	assert_no_part "$MNT"
+	assert_last "$MNT" "$prev"
+	after=$(tree_md5 "$MNT")
+	# Every file of the earlier backups is as it was (the failed run may add
+	# its own folder and last.log, nothing else).
+	grep -v '\./last\.' <<<"$before" >"$E2E_T/full-before"
+	grep -v '\./last\.' <<<"$after" >"$E2E_T/full-after"
+	if grep -vxFf "$E2E_T/full-after" "$E2E_T/full-before"; then
+		fail "files of the previous backups changed or vanished (above)"
+	fi
+	# No later folder holds a dump.
+	for f in $(backup_folders "$MNT"); do
+		[[ $f > $(basename "$prev") ]] || continue
+		if compgen -G "$MNT/$f/*.sql.gz" >/dev/null; then
+			fail "the failed run left a dump in $f"
+		fi
+	done
+}
+
 if ((MOUNTED)); then
 	e2e_case "disk estimate counts the selected databases' folders, not the whole datadir" case_space_selected_only
 	e2e_case "not enough space (small tmpfs): exit 2, last.log says so, previous backups untouched" case_low_disk
 	e2e_case "delete_before on a nearly full disk: pruning frees the space, free space re-read" case_low_disk_delete_before
+	e2e_case "disk full during the dump (estimate too low): exit 2, nothing partial, previous backups and last kept" case_disk_full_during_dump
 else
 	printf 'ok - not enough space on a small tmpfs # SKIP mount -t tmpfs not permitted: %s\n' "$(head -n 1 "$E2E_T/mount.err")"
 	E2E_PASSED=$((E2E_PASSED + 1))
