@@ -438,13 +438,15 @@ START_TEST(test_abort_writes_nothing)
 }
 END_TEST
 
-/* Bytes the allocator has handed out (0 when a sanitizer replaces malloc). */
+/* Bytes the allocator has handed out, small and mmap'ed blocks alike, over
+ * all arenas (0 when a sanitizer replaces malloc). */
 static size_t heap_in_use(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
 	return 0;
 #else
-	return mallinfo2().uordblks;
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
 #endif
 }
 
@@ -616,6 +618,448 @@ START_TEST(test_interrupted_writes)
 }
 END_TEST
 
+/* ---- several threads ---------------------------------------------------- */
+
+/* Input of every kind a dump can hold, in segments of odd lengths: SQL
+ * text, incompressible bytes, long runs of one byte (a block that shrinks
+ * to almost nothing) and copies of recent input up to 32 KiB back, so that
+ * matches reach across block ends.  The same seed gives the same bytes. */
+struct vgen {
+	struct gen g;
+	int kind;
+	size_t left;             /* bytes left in the current segment */
+	size_t back;             /* kind 3: distance of the copy */
+	unsigned char fill;      /* kind 2: the repeated byte */
+	unsigned char hist[32768];
+	size_t hist_len, hist_pos; /* ring of the last bytes produced */
+};
+
+static void vgen_init(struct vgen *v, uint64_t seed)
+{
+	memset(v, 0, sizeof(*v));
+	gen_init(&v->g, seed);
+}
+
+static void vgen_keep(struct vgen *v, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		v->hist[v->hist_pos] = p[i];
+		v->hist_pos = (v->hist_pos + 1) % sizeof(v->hist);
+	}
+	v->hist_len = v->hist_len + n > sizeof(v->hist) ? sizeof(v->hist) : v->hist_len + n;
+}
+
+static void vgen_segment(struct vgen *v)
+{
+	uint64_t r = gen_rand(&v->g);
+	v->kind = (int)(r % 4);
+	if (v->kind == 3 && v->hist_len < 64)
+		v->kind = 0;
+	switch (v->kind) {
+	case 0: v->left = 1 + (r >> 8) % 300000; break;
+	case 1: v->left = 1 + (r >> 8) % 70000; break;
+	case 2:
+		v->left = 1 + (r >> 8) % 600000;
+		v->fill = (unsigned char)(r >> 40);
+		break;
+	default:
+		v->back = 1 + (r >> 8) % v->hist_len;
+		v->left = 3 + (r >> 30) % 5000;
+		break;
+	}
+}
+
+static void vgen_read(struct vgen *v, unsigned char *buf, size_t len)
+{
+	while (len > 0) {
+		if (v->left == 0)
+			vgen_segment(v);
+		size_t n = v->left < len ? v->left : len;
+		if (v->kind == 0) {
+			gen_read(&v->g, buf, n);
+		} else if (v->kind == 1) {
+			for (size_t i = 0; i < n; i++)
+				buf[i] = (unsigned char)(gen_rand(&v->g) >> 56);
+		} else if (v->kind == 2) {
+			memset(buf, v->fill, n);
+		} else {
+			/* Byte by byte: a copy may overlap what it produces. */
+			for (size_t i = 0; i < n; i++) {
+				size_t at = (v->hist_pos + sizeof(v->hist) - v->back) % sizeof(v->hist);
+				buf[i] = v->hist[at];
+				vgen_keep(v, buf + i, 1);
+			}
+		}
+		if (v->kind != 3)
+			vgen_keep(v, buf, n);
+		v->left -= n;
+		buf += n;
+		len -= n;
+	}
+}
+
+/* Inflate the gzip file `path` piecewise and compare it with `total` bytes
+ * of vgen(seed); the file must be one member with nothing after it. */
+static void check_against_vgen(const char *path, uint64_t seed, size_t total)
+{
+	struct vgen *v = xmalloc(sizeof(*v));
+	vgen_init(v, seed);
+	unsigned char *in = xmalloc(65536), *out = xmalloc(65536), *want = xmalloc(65536);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	ck_assert_int_eq(inflateInit2(&zs, 16 + 15), Z_OK);
+	size_t checked = 0;
+	int zrc = Z_OK;
+	ssize_t n;
+	while (zrc != Z_STREAM_END && (n = read(fd, in, 65536)) > 0) {
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = out;
+			zs.avail_out = 65536;
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			ck_assert_msg(zrc == Z_OK || zrc == Z_STREAM_END, "inflate: %d near %zu", zrc,
+			              checked);
+			size_t have = 65536 - zs.avail_out;
+			ck_assert_uint_le(checked + have, total);
+			vgen_read(v, want, have);
+			ck_assert_msg(memcmp(want, out, have) == 0, "mismatch near offset %zu", checked);
+			checked += have;
+		} while (zs.avail_out == 0 && zrc != Z_STREAM_END);
+	}
+	ck_assert_int_eq(zrc, Z_STREAM_END);
+	ck_assert_uint_eq(zs.avail_in, 0);
+	ck_assert_int_eq(read(fd, in, 1), 0); /* one member, nothing after it */
+	ck_assert_uint_eq(checked, total);
+	inflateEnd(&zs);
+	close(fd);
+	free(in);
+	free(out);
+	free(want);
+	free(v);
+}
+
+/* `gzip -t` accepts the file and zcat gives `len` bytes back. */
+static void gzip_t(const char *path, size_t len)
+{
+	char *cmd = xasprintf("gzip -t '%s' && test \"$(zcat '%s' | wc -c)\" -eq %zu", path, path,
+	                      len);
+	ck_assert_msg(system(cmd) == 0, "gzip -t / zcat of %s failed", path);
+	free(cmd);
+}
+
+/* Threads of this process. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Compress `len` bytes of data on `threads` threads (pieces of `piece`
+ * bytes) into tmpdir/name; check it with zlib and `gzip -t`. */
+static void roundtrip_threads(const char *name, const unsigned char *data, size_t len, int level,
+                              int threads, size_t piece)
+{
+	char *path;
+	int fd = open_out(name, &path);
+	struct oma_compress_params p = {.size = sizeof(p), .level = level, .threads = threads};
+	void *s = NULL;
+	char err[256] = "";
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+		ck_assert_msg(ops->write(s, data + off, n, err, sizeof(err)) == 0, "%s", err);
+	}
+	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(close(fd), 0);
+	size_t got_len;
+	unsigned char *got = gunzip_file(path, &got_len);
+	ck_assert_uint_eq(got_len, len);
+	ck_assert(len == 0 || memcmp(got, data, len) == 0);
+	gzip_t(path, len);
+	free(got);
+	free(path);
+}
+
+/* Sizes around the block size (256 KiB) and its multiples, at the edges of
+ * the level range, on 2 and 4 threads: gunzip, zlib and `gzip -t` agree. */
+START_TEST(test_threads_roundtrip)
+{
+	static const size_t sizes[] = {0, 1, 1000, 262143, 262144, 262145, 524288,
+	                               3 * 262144 + 77, 11 * 262144};
+	static const size_t pieces[] = {1, 7, 65536, 262144, 1000003};
+	size_t max = 11 * 262144;
+	unsigned char *data = xmalloc(max);
+	struct vgen *v = xmalloc(sizeof(*v));
+	vgen_init(v, 77);
+	vgen_read(v, data, max);
+	for (int threads = 2; threads <= 4; threads += 2) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			size_t piece = pieces[i % (sizeof(pieces) / sizeof(pieces[0]))];
+			if (piece == 1 && sizes[i] > 300000)
+				piece = 4099;
+			int level = i % 3 == 0 ? 1 : i % 3 == 1 ? 6 : 9;
+			char *name = xasprintf("t%d-%zu.sql.gz", threads, sizes[i]);
+			roundtrip_threads(name, data, sizes[i], level, threads, piece);
+			free(name);
+		}
+	}
+	free(v);
+	free(data);
+}
+END_TEST
+
+/* The member's header is the one zlib writes for the level (XFL 4 for the
+ * fastest, 2 for the best), and blocks cost next to nothing in size: the
+ * threaded file of SQL text is within 0.5% of the single-stream one. */
+START_TEST(test_threads_header_and_ratio)
+{
+	size_t len = 8 * MiB + 4321;
+	unsigned char *data = xmalloc(len);
+	struct gen g;
+	gen_init(&g, 99);
+	gen_read(&g, data, len);
+	static const int levels[] = {1, 6, 9};
+	static const int xfl[] = {4, 0, 2};
+	for (size_t i = 0; i < 3; i++) {
+		char *one = xasprintf("one-%d.sql.gz", levels[i]);
+		char *two = xasprintf("two-%d.sql.gz", levels[i]);
+		roundtrip(one, data, len, levels[i], 100000);
+		roundtrip_threads(two, data, len, levels[i], 2, 100000);
+		char *p1 = xasprintf("%s/%s", tmpdir, one), *p2 = xasprintf("%s/%s", tmpdir, two);
+		unsigned char h1[10], h2[10];
+		int fd = open(p1, O_RDONLY | O_CLOEXEC);
+		ck_assert_int_eq(read(fd, h1, 10), 10);
+		close(fd);
+		fd = open(p2, O_RDONLY | O_CLOEXEC);
+		ck_assert_int_eq(read(fd, h2, 10), 10);
+		close(fd);
+		ck_assert(memcmp(h1, h2, 10) == 0);
+		ck_assert_int_eq(h2[8], xfl[i]);
+		off_t s1 = file_size(p1), s2 = file_size(p2);
+		ck_assert_msg(s2 <= s1 + s1 / 200, "level %d: %lld bytes threaded, %lld single",
+		              levels[i], (long long)s2, (long long)s1);
+		free(p1);
+		free(p2);
+		free(one);
+		free(two);
+	}
+	free(data);
+}
+END_TEST
+
+/* 100 MB of varied input in odd pieces on 2 and 4 threads: every byte comes
+ * back in order, `gzip -t` passes, the workers are running while it
+ * streams and gone after finish, and the heap stays under a few blocks per
+ * worker and does not grow after the start. */
+static void order_100mb(int threads, size_t heap_limit)
+{
+	static const size_t pieces[] = {1, 4093, 65537, 7, 1000003, 333, 131072, 2 * MiB + 1, 262144};
+	const size_t total = 100 * (size_t)MiB;
+	char *name = xasprintf("order-t%d.sql.gz", threads);
+	char *path;
+	int fd = open_out(name, &path);
+	struct oma_compress_params p = {.size = sizeof(p), .level = 6, .threads = threads};
+	void *s = NULL;
+	char err[256] = "";
+	unsigned char *buf = xmalloc(2 * MiB + 1);
+	struct vgen *v = xmalloc(sizeof(*v));
+	vgen_init(v, 1000 + (uint64_t)threads);
+
+	int threads_before = thread_count();
+	size_t heap_before = heap_in_use();
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+	size_t done = 0, heap_warm = 0, heap_peak = 0;
+	int threads_seen = 0;
+	for (size_t i = 0; done < total; i++) {
+		size_t n = pieces[i % (sizeof(pieces) / sizeof(pieces[0]))];
+		if (n > total - done)
+			n = total - done;
+		vgen_read(v, buf, n);
+		ck_assert_msg(ops->write(s, buf, n, err, sizeof(err)) == 0, "%s", err);
+		done += n;
+		size_t heap = heap_in_use() - heap_before;
+		if (i == 9)
+			heap_warm = heap;
+		if (heap > heap_peak)
+			heap_peak = heap;
+		if (i == 20)
+			threads_seen = thread_count() - threads_before;
+	}
+	size_t heap_end = heap_in_use() - heap_before;
+	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(threads_seen, threads);
+	ck_assert_int_eq(thread_count(), threads_before);
+#if !defined(__SANITIZE_ADDRESS__)
+	ck_assert_msg(heap_end <= heap_warm + 64 * 1024, "heap grew from %zu to %zu", heap_warm,
+	              heap_end);
+	ck_assert_msg(heap_peak <= heap_limit, "threads %d: %zu bytes of heap", threads, heap_peak);
+#else
+	(void)heap_warm;
+	(void)heap_end;
+	(void)heap_limit;
+#endif
+	check_against_vgen(path, 1000 + (uint64_t)threads, total);
+	gzip_t(path, total);
+	free(v);
+	free(buf);
+	free(path);
+	free(name);
+}
+
+START_TEST(test_threads_order_2)
+{
+	/* 5 slots of 288 + 257 KiB and 2 deflate states of about 270 KiB. */
+	order_100mb(2, 4 * MiB);
+}
+END_TEST
+
+START_TEST(test_threads_order_4)
+{
+	order_100mb(4, 7 * MiB);
+}
+END_TEST
+
+/* A stream shorter than one block starts no thread; one that is longer
+ * starts exactly `threads`. */
+START_TEST(test_threads_started_lazily)
+{
+	int before = thread_count();
+	char *path;
+	int fd = open_out("lazy.sql.gz", &path);
+	struct oma_compress_params p = {.size = sizeof(p), .level = 6, .threads = 3};
+	void *s = NULL;
+	char err[256] = "";
+	size_t len = 256 * 1024;
+	unsigned char *data = xmalloc(len + 1);
+	struct gen g;
+	gen_init(&g, 5);
+	gen_read(&g, data, len + 1);
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(ops->write(s, data, len - 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(thread_count(), before);
+	ck_assert_int_eq(ops->write(s, data + len - 1, 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(thread_count(), before + 3);
+	ck_assert_int_eq(ops->finish(s, err, sizeof(err)), 0);
+	ck_assert_int_eq(thread_count(), before);
+	close(fd);
+	size_t got_len;
+	unsigned char *got = gunzip_file(path, &got_len);
+	ck_assert_uint_eq(got_len, len + 1);
+	ck_assert(memcmp(got, data, len + 1) == 0);
+	free(got);
+	free(data);
+	free(path);
+}
+END_TEST
+
+/* Write `len` bytes of noise on `threads` threads to fd and expect the
+ * stream to fail with `expected`: from write() (a worker's error reaches
+ * the caller) or at the latest from finish(). */
+static void expect_worker_error(int fd, int threads, size_t len, const char *expected)
+{
+	char err[256] = "";
+	void *s = NULL;
+	struct oma_compress_params p = {.size = sizeof(p), .level = 1, .threads = threads};
+	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+	unsigned char *noise = xmalloc(len);
+	random_bytes(noise, len, 13);
+	int rc = 0;
+	for (size_t off = 0; off < len && rc == 0; off += 100000) {
+		size_t n = len - off < 100000 ? len - off : 100000;
+		rc = ops->write(s, noise + off, n, err, sizeof(err));
+	}
+	if (rc != 0) {
+		ck_assert_str_eq(err, expected);
+		/* Later calls fail too; finish still frees everything. */
+		err[0] = '\0';
+		ck_assert_int_eq(ops->write(s, noise, 10, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, expected);
+	}
+	err[0] = '\0';
+	ck_assert_int_eq(ops->finish(s, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, expected);
+	free(noise);
+}
+
+/* Errors of the workers' writes (a full disk, a closed fd, a broken pipe)
+ * come back through write() and finish() with the errno text. */
+START_TEST(test_threads_worker_errors)
+{
+	signal(SIGPIPE, SIG_IGN);
+	for (int threads = 2; threads <= 4; threads += 2) {
+		int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+		ck_assert_int_ge(full, 0);
+		char *expected = xasprintf("gzip: write to fd %d: No space left on device", full);
+		expect_worker_error(full, threads, 8 * MiB, expected);
+		/* Short streams fail in finish() on the calling thread alike. */
+		expect_worker_error(full, threads, 1000, expected);
+		close(full);
+		free(expected);
+
+		char *path;
+		int fd = open_out("closed.sql.gz", &path);
+		close(fd);
+		expected = xasprintf("gzip: write to fd %d: Bad file descriptor", fd);
+		expect_worker_error(fd, threads, 4 * MiB, expected);
+		free(expected);
+		free(path);
+
+		int fds[2];
+		ck_assert_int_eq(pipe(fds), 0);
+		close(fds[0]);
+		expected = xasprintf("gzip: write to fd %d: Broken pipe", fds[1]);
+		expect_worker_error(fds[1], threads, 4 * MiB, expected);
+		close(fds[1]);
+		free(expected);
+	}
+}
+END_TEST
+
+/* abort() with workers busy stops and joins them and frees everything (the
+ * sanitizer build checks for leaks); nothing is written after it returns. */
+START_TEST(test_threads_abort_running)
+{
+	int before = thread_count();
+	size_t len = 16 * MiB;
+	unsigned char *noise = xmalloc(len);
+	random_bytes(noise, len, 17);
+	for (int threads = 2; threads <= 4; threads += 2) {
+		char *path;
+		int fd = open_out("abort.sql.gz", &path);
+		char err[256] = "";
+		void *s = NULL;
+		struct oma_compress_params p = {.size = sizeof(p), .level = 9, .threads = threads};
+		ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+		ck_assert_int_eq(ops->write(s, noise, len, err, sizeof(err)), 0);
+		ck_assert_int_eq(thread_count(), before + threads);
+		ops->abort(s);
+		ck_assert_int_eq(thread_count(), before);
+		off_t after = file_size(path);
+		usleep(100 * 1000);
+		ck_assert_int_eq(file_size(path), after);
+
+		/* Aborted before any block was full: no thread, no output. */
+		ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
+		ck_assert_int_eq(ops->write(s, noise, 1000, err, sizeof(err)), 0);
+		ops->abort(s);
+		ck_assert_int_eq(file_size(path), after);
+		close(fd);
+		free(path);
+	}
+	free(noise);
+}
+END_TEST
+
 static Suite *gzip_suite(void)
 {
 	Suite *s = suite_create("gzip");
@@ -633,6 +1077,13 @@ static Suite *gzip_suite(void)
 	tcase_add_test(tc, test_abort_writes_nothing);
 	tcase_add_test(tc, test_large_stream);
 	tcase_add_test(tc, test_interrupted_writes);
+	tcase_add_test(tc, test_threads_roundtrip);
+	tcase_add_test(tc, test_threads_header_and_ratio);
+	tcase_add_test(tc, test_threads_order_2);
+	tcase_add_test(tc, test_threads_order_4);
+	tcase_add_test(tc, test_threads_started_lazily);
+	tcase_add_test(tc, test_threads_worker_errors);
+	tcase_add_test(tc, test_threads_abort_running);
 	suite_add_tcase(s, tc);
 	return s;
 }
