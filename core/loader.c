@@ -242,7 +242,10 @@ static int load_one(struct loader *ld, const char *path, char *err, size_t errle
 {
 	int rc = -1;
 	(void)dlerror();
-	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_NODELETE: a plugin's libraries (libcurl, OpenSSL) register
+	 * thread-specific data and exit handlers; unmapping them at dlclose
+	 * would leave those pointing nowhere. */
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (handle == NULL) {
 		const char *why = dlerror();
 		errf(err, errlen, "plugin %s: cannot load: %s", path, why != NULL ? why : "unknown error");
