@@ -22,7 +22,7 @@ ifeq ($(SAN),1)
 BUILD ?= build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # See tests/lsan.supp for why TLS is not scanned.
-SAN_ENV = LSAN_OPTIONS=use_tls=0:suppressions=$(CURDIR)/tests/lsan.supp
+SAN_ENV = LSAN_OPTIONS=use_tls=0:print_suppressions=0:suppressions=$(CURDIR)/tests/lsan.supp
 else
 BUILD ?= build
 SANFLAGS =
@@ -80,9 +80,9 @@ DEPS_check_names = names
 DEPS_check_store = store
 DEPS_check_loader = loader
 DEPS_check_gzip = loader
-DEPS_check_server = server
-DEPS_check_changes = changes server
-DEPS_check_dump = dump names
+DEPS_check_server = server proc
+DEPS_check_changes = changes server proc
+DEPS_check_dump = dump names proc
 DEPS_check_condition_sh = loader
 DEPS_check_zstd = loader
 DEPS_check_zabbix = loader
