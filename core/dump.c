@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +14,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "names.h"
 #include "util.h"
-
-extern char **environ;
 
 #define READ_SIZE (256 * 1024)  /* one read from mysqldump's stdout */
 #define TAIL_SIZE 512           /* last bytes kept for the completion check */
@@ -196,50 +194,6 @@ static void log_stderr(const struct dumping *d)
 	}
 	if (d->err_cut)
 		log_error("DB '%s': mysqldump: (stderr cut after %d bytes)", d->j->db, STDERR_MAX);
-}
-
-/* Start `bin` with argv (PATH lookup, no shell) in its own process group,
- * stdin from /dev/null, stdout and stderr on the given pipe ends, default
- * signal handling and an empty signal mask.  Returns 0 or an errno value. */
-static int spawn_dump(char *const argv[], int out_w, int err_w, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int rc = posix_spawn_file_actions_init(&fa);
-	if (rc != 0)
-		return rc;
-	rc = posix_spawnattr_init(&attr);
-	if (rc != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return rc;
-	}
-	sigset_t none, defaults;
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	sigaddset(&defaults, SIGINT);
-	sigaddset(&defaults, SIGTERM);
-	sigaddset(&defaults, SIGHUP);
-	sigaddset(&defaults, SIGQUIT);
-	rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-	if (rc == 0)
-		rc = posix_spawnattr_setsigmask(&attr, &none);
-	if (rc == 0)
-		rc = posix_spawnattr_setsigdefault(&attr, &defaults);
-	if (rc == 0)
-		rc = posix_spawnattr_setpgroup(&attr, 0);
-	if (rc == 0)
-		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-		                                             POSIX_SPAWN_SETPGROUP);
-	if (rc == 0)
-		rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc;
 }
 
 /* The argument vector for one database: `bin DB options...` as upstream
@@ -449,7 +403,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		goto out;
 	}
 	argv = dump_argv(s, j->db);
-	int sp = spawn_dump(argv, out_p[1], err_p[1], &pid);
+	int sp = proc_spawn(argv, out_p[1], err_p[1], 1, &pid);
 	if (sp != 0) {
 		pid = -1;
 		errf(d.error, sizeof(d.error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));

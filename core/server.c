@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-
-extern char **environ;
+#include "proc.h"
 
 /* Keep at most this much of the client's stderr (only its first line is used). */
 #define STDERR_MAX (64 * 1024)
@@ -110,46 +108,6 @@ static int drain(int *fd, char **buf, size_t *len, size_t *cap, size_t max)
 	return 0;
 }
 
-/* Spawn argv[0] (PATH lookup, no shell) with stdin from /dev/null and
- * stdout/stderr on the given pipe ends.  Returns 0 or an errno value. */
-static int spawn_client(char *const argv[], int out_w, int err_w, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int rc = posix_spawn_file_actions_init(&fa);
-	if (rc != 0)
-		return rc;
-	rc = posix_spawnattr_init(&attr);
-	if (rc != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return rc;
-	}
-	sigset_t none, defaults;
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	sigaddset(&defaults, SIGINT);
-	sigaddset(&defaults, SIGTERM);
-	sigaddset(&defaults, SIGHUP);
-	sigaddset(&defaults, SIGQUIT);
-	rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
-	if (rc == 0)
-		rc = posix_spawnattr_setsigmask(&attr, &none);
-	if (rc == 0)
-		rc = posix_spawnattr_setsigdefault(&attr, &defaults);
-	if (rc == 0)
-		rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (rc == 0)
-		rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc;
-}
-
 /* Split `out` into lines (a final line without '\n' counts; the empty piece
  * after the last '\n' does not) and append each one, unescaped, to *lines. */
 static void split_lines(char *out, size_t len, struct strv *lines)
@@ -188,7 +146,7 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 	}
 	char *argv[] = {(char *)mysql_bin, "--default-character-set=utf8mb4", "-N", "-B", "-e",
 	                (char *)query, NULL};
-	int sp = spawn_client(argv, out_p[1], err_p[1], &pid);
+	int sp = proc_spawn(argv, out_p[1], err_p[1], 0, &pid);
 	if (sp != 0) {
 		pid = -1;
 		errf(err, errlen, "cannot run '%s': %s", mysql_bin, strerror(sp));
