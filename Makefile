@@ -93,9 +93,15 @@ DEPS_check_report = report config toml loader
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
 
-$(BUILD)/tests/check_%: tests/check_%.c $$(call TEST_OBJ,check_$$*) $(wildcard tests/*.h)
+# Helpers every unit test shares (t_ prefix).
+TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
+$(TESTLIB_OBJ): tests/testlib.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz -lzstd
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c $< -o $@
+
+$(BUILD)/tests/check_%: tests/check_%.c $$(call TEST_OBJ,check_$$*) $(TESTLIB_OBJ) $(wildcard tests/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TESTLIB_OBJ) $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz -lzstd
 
 unit: all $(TEST_BIN) $(FIXTURE_SO)
 e2e: all
@@ -140,4 +146,4 @@ uninstall:
 clean:
 	rm -rf build build-san
 
--include $(wildcard $(BUILD)/obj/core/*.d $(BUILD)/tests/*.d $(BUILD)/plugins/*.d $(BUILD)/tests/fixtures/*.d)
+-include $(wildcard $(BUILD)/obj/core/*.d $(BUILD)/obj/tests/*.d $(BUILD)/tests/*.d $(BUILD)/plugins/*.d $(BUILD)/tests/fixtures/*.d)

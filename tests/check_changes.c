@@ -16,6 +16,7 @@
 
 #include "changes.h"
 #include "server.h"
+#include "testlib.h"
 #include "util.h"
 
 static char tmp[64];     /* per-test temp dir */
@@ -25,45 +26,6 @@ static int64_t now;      /* epoch seconds at setup */
 static int64_t old;      /* an mtime well before any reference */
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void write_bytes(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write_all(fd, data, len), 0);
-	ck_assert_int_eq(close(fd), 0);
-	ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	write_bytes(path, text, strlen(text), mode);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&buf, &len, &cap, chunk, n);
-	fclose(f);
-	return buf != NULL ? buf : xstrdup("");
-}
-
-static char *hex(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = xmalloc(2 * n + 1);
-	for (size_t i = 0; i < n; i++)
-		(void)snprintf(out + 2 * i, 3, "%02X", (unsigned char)s[i]);
-	out[2 * n] = '\0';
-	return out;
-}
 
 /* Path of `rel` inside the fake datadir. */
 static char *dd(const char *rel)
@@ -89,7 +51,7 @@ static void mkfolder(const char *rel)
 static void put(const char *rel, const char *text)
 {
 	char *p = dd(rel);
-	write_file(p, text, 0640);
+	t_write_file(p, text, 0640);
 	free(p);
 	set_mtime(rel, old);
 }
@@ -100,7 +62,7 @@ static void put_frm(const char *folder, const char *table, int code)
 	unsigned char head[64] = {0xfe, 0x01, 0x0a, (unsigned char)code};
 	char *rel = xasprintf("%s/%s.frm", folder, table);
 	char *p = dd(rel);
-	write_bytes(p, head, sizeof(head), 0640);
+	t_write_bytes(p, head, sizeof(head), 0640);
 	set_mtime(rel, old);
 	free(p);
 	free(rel);
@@ -130,7 +92,7 @@ static void put_par(const char *folder, const char *table, int code, const char 
 	memcpy(buf + names_at, &namelen, 4);
 	char *rel = xasprintf("%s/%s.par", folder, table);
 	char *p = dd(rel);
-	write_bytes(p, buf, pos, 0640);
+	t_write_bytes(p, buf, pos, 0640);
 	set_mtime(rel, old);
 	free(p);
 	free(rel);
@@ -161,14 +123,14 @@ static const char fake_mysql[] =
 static void write_probe(const char *text)
 {
 	char *p = xasprintf("%s/probe.out", tmp);
-	write_file(p, text, 0644);
+	t_write_file(p, text, 0644);
 	free(p);
 }
 
 static int runs(void)
 {
 	char *p = xasprintf("%s/runs", tmp);
-	char *t = read_file(p);
+	char *t = t_read_file(p);
 	int n = 0;
 	for (const char *s = t; s != NULL && *s != '\0'; s++)
 		n += *s == '\n';
@@ -182,7 +144,7 @@ static void setup(void)
 	snprintf(tmp, sizeof(tmp), "/tmp/check_changes.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
 	mysql = xasprintf("%s/fake-mysql", tmp);
-	write_file(mysql, fake_mysql, 0755);
+	t_write_file(mysql, fake_mysql, 0755);
 	datadir = xasprintf("%s/data", tmp);
 	ck_assert_int_eq(mkdir(datadir, 0750), 0);
 	now = (int64_t)time(NULL);
@@ -545,7 +507,7 @@ START_TEST(routines_and_events)
 	make_inno_db("d1");
 	make_inno_db("d2");
 	make_inno_db("d3");
-	char *h1 = hex("d1"), *h2 = hex("d2"), *h3 = hex("d3");
+	char *h1 = t_hex("d1"), *h2 = t_hex("d2"), *h3 = t_hex("d3");
 	char *out = xasprintf("lsn\t5000\ntrx\t0\tNULL\t1\n"
 	                      "proc\t%s\t2\t%" PRId64 "\n"
 	                      "proc\t%s\t1\t%" PRId64 "\n"
@@ -644,7 +606,7 @@ START_TEST(probe_failure_means_dump_everything)
 {
 	make_good_db("d1");
 	char *p = xasprintf("%s/probe.err", tmp);
-	write_file(p,
+	t_write_file(p,
 	           "ERROR 1227 (42000) at line 3: Access denied; you need (at least one of) the "
 	           "PROCESS privilege(s) for this operation\n",
 	           0644);
@@ -669,13 +631,13 @@ START_TEST(probe_failure_means_dump_everything)
 	changes_free(st);
 
 	/* Another failure; "Error" never reaches the log. */
-	write_file(p, "ERROR 1146 (42S02) at line 5: Table 'mysql.proc' doesn't exist\n"
+	t_write_file(p, "ERROR 1146 (42S02) at line 5: Table 'mysql.proc' doesn't exist\n"
 	              "Error: something\n", 0644);
 	st = probe((const char *[]){"d1", "d1", NULL, NULL}, -1, err, sizeof(err));
 	ck_assert_str_eq(err, "mysql: ERROR 1146 (42S02) at line 5: Table 'mysql.proc' doesn't "
 	                      "exist");
 	changes_free(st);
-	write_file(p, "Error in something\n", 0644);
+	t_write_file(p, "Error in something\n", 0644);
 	st = probe((const char *[]){"d1", "d1", NULL, NULL}, -1, err, sizeof(err));
 	ck_assert_str_eq(err, "mysql: error in something");
 	ck_assert_int_eq(decide(st, "d1", &prev, why, sizeof(why)), 0);
@@ -713,7 +675,7 @@ END_TEST
 static int waits(void)
 {
 	char *p = xasprintf("%s/waits", tmp);
-	char *t = read_file(p);
+	char *t = t_read_file(p);
 	int n = 0;
 	for (const char *c = t; c != NULL && *c != '\0'; c++)
 		n += *c == '\n';
@@ -729,7 +691,7 @@ START_TEST(stale_innodb_trx_is_retried)
 	write_probe("lsn\t5000\ntrx\tNULL\tNULL\tNULL\naria\t0\n");
 	char *p2 = xasprintf("%s/probe2.out", tmp);
 	char *out = xasprintf("lsn\t5001\ntrx\t1\t%" PRId64 "\t1\naria\t0\n", now - 50);
-	write_file(p2, out, 0644);
+	t_write_file(p2, out, 0644);
 	free(out);
 	struct strv dbs = {0};
 	strv_push(&dbs, "d1");
@@ -937,7 +899,7 @@ static void server_up(void)
 	snprintf(srv_tmp, sizeof(srv_tmp), "/tmp/check_changes_srv.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(srv_tmp));
 	char *script = xasprintf("%s/serve.sh", srv_tmp);
-	write_file(script,
+	t_write_file(script,
 	           "set -u\n"
 	           "source \"$1\"\n"
 	           "mdb_init \"$2\" >&2 || exit 1\n"
@@ -974,7 +936,7 @@ static void server_up(void)
 	srv_mysql = xasprintf("%s/mysql", srv_tmp);
 	char *wrapper = xasprintf("#!/bin/sh\nexec mariadb --no-defaults --socket='%s/sock' "
 	                          "--user='%s' \"$@\"\n", dir, pw->pw_name);
-	write_file(srv_mysql, wrapper, 0755);
+	t_write_file(srv_mysql, wrapper, 0755);
 	free(wrapper);
 	free(script);
 	free(dir);
@@ -1011,7 +973,7 @@ static void sql(const char *text)
 {
 	char *in = xasprintf("%s/q.sql", srv_tmp);
 	char *errp = xasprintf("%s/q.err", srv_tmp);
-	write_file(in, text, 0644);
+	t_write_file(in, text, 0644);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -1028,7 +990,7 @@ static void sql(const char *text)
 	}
 	int status;
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	char *e = read_file(errp);
+	char *e = t_read_file(errp);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SQL failed: %s\n%s", e, text);
 	free(e);
 	free(in);
@@ -1053,7 +1015,7 @@ static pid_t bg_sql(const char *text)
 {
 	static int seq;
 	char *in = xasprintf("%s/bg%d.sql", srv_tmp, ++seq);
-	write_file(in, text, 0644);
+	t_write_file(in, text, 0644);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -1346,7 +1308,7 @@ START_TEST(real_server_without_process_privilege)
 	char *wrapper = xasprintf("%s/mysql-np", srv_tmp);
 	char *text = xasprintf("#!/bin/sh\nexec mariadb --no-defaults --socket='%s/srv/sock' "
 	                       "--user=oma_np --password=pw \"$@\"\n", srv_tmp);
-	write_file(wrapper, text, 0755);
+	t_write_file(wrapper, text, 0755);
 	struct server_facts f;
 	char err[512] = "", why[512] = "";
 	ck_assert_msg(server_get_facts(srv_mysql, &f, err, sizeof(err)) == 0, "%s", err);

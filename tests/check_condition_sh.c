@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "testlib.h"
 #include "util.h"
 
 #define MiB (1024 * 1024)
@@ -28,62 +29,18 @@ static struct loaded_plugin *sh;
 static const struct oma_condition_ops *ops;
 static char *tmpdir;
 
-/* The build folder: $OMA_BUILD, else the folder above this binary's tests/
- * (build or build-san), else "build". */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
-
 static void setup(void)
 {
-	char *build = build_dir();
-	char *dir = xasprintf("%s/plugins", build);
 	char err[1024] = "";
-	int rc = loader_load_dir(&ld, dir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s (run `make %s/condition-sh.so`)", dir, err, dir);
-	sh = loader_find(&ld, OMA_PLUGIN_CONDITION, "sh");
-	ck_assert_msg(sh != NULL, "no sh condition plugin in %s", dir);
+	sh = t_load_plugin(&ld, OMA_PLUGIN_CONDITION, "sh");
 	ck_assert_int_eq(loader_init(sh, NULL, err, sizeof(err)), 0);
 	ops = sh->desc->condition;
-	free(dir);
-	free(build);
-	tmpdir = xstrdup("/tmp/oma-check-condition-sh-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = t_mkdtemp("condition-sh");
 }
 
 static void teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.')
-				continue;
-			char *p = xasprintf("%s/%s", tmpdir, e->d_name);
-			(void)unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(tmpdir);
+	t_remove_tree(tmpdir);
 	free(tmpdir);
 	tmpdir = NULL;
 	loader_unload(&ld);

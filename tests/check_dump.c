@@ -16,6 +16,7 @@
 #include "dump.h"
 #include "log.h"
 #include "names.h"
+#include "testlib.h"
 #include "util.h"
 
 static char tmp[64];       /* per-test temp dir */
@@ -26,30 +27,6 @@ static char *fake;         /* path of the fake mysqldump */
 static char *logfile;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write_all(fd, text, strlen(text)), 0);
-	ck_assert_int_eq(close(fd), 0);
-	ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&buf, &len, &cap, chunk, n);
-	fclose(f);
-	return buf != NULL ? buf : xstrdup("");
-}
 
 /* Names in `dir`, sorted, joined by '\n' (each followed by one). */
 static char *list_dir(const char *dir)
@@ -142,7 +119,7 @@ static void setup(void)
 	ck_assert_int_eq(mkdir(bindir, 0755), 0);
 	ck_assert_int_eq(mkdir(outdir, 0755), 0);
 	ck_assert_int_eq(mkdir(workdir, 0755), 0);
-	write_file(fake, fake_mysqldump, 0755);
+	t_write_file(fake, fake_mysqldump, 0755);
 	ck_assert_int_eq(chdir(workdir), 0);
 	log_set_stderr_level(OMA_LOG_ERROR + 10);
 	log_set_level(OMA_LOG_DEBUG);
@@ -351,7 +328,7 @@ START_TEST(dump_success_exact_content)
 	char *listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "shop.sql.raw\n");
 	char *path = xasprintf("%s/shop.sql.raw", outdir);
-	char *got = read_file(path);
+	char *got = t_read_file(path);
 	char *want = expected_dump("shop", 1000);
 	ck_assert_str_eq(got, want);
 	ck_assert_uint_eq(jobs[0].bytes, strlen(want));
@@ -364,7 +341,7 @@ START_TEST(dump_success_exact_content)
 	ck_assert_int_eq(raw_levels[0], -1);
 
 	log_close();
-	char *log = read_file(logfile);
+	char *log = t_read_file(logfile);
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'shop': Backup successfully\n"));
 	ck_assert_ptr_null(strstr(log, "ERROR"));
 	ck_assert_ptr_null(strstr(log, "Error"));
@@ -390,7 +367,7 @@ START_TEST(dump_argv_exact)
 	struct dump_job *jobs = make_jobs((const char *[]){"app", NULL}, &n);
 	struct dump_settings s = settings(&opts, 1);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
-	char *got = read_file(argv_file);
+	char *got = t_read_file(argv_file);
 	ck_assert_str_eq(got, "app\n--single-transaction\n--routines\nwith space\n$(touch y)\n");
 	free(got);
 	ck_assert_int_eq(access("y", F_OK), -1);
@@ -398,12 +375,12 @@ START_TEST(dump_argv_exact)
 	/* A name that looks like an option goes after "--", behind the options. */
 	struct dump_job dash = {.db = "-x"};
 	ck_assert_int_eq(dump_run(&s, &dash, 1), 0);
-	got = read_file(argv_file);
+	got = t_read_file(argv_file);
 	ck_assert_str_eq(got, "--single-transaction\n--routines\nwith space\n$(touch y)\n--\n-x\n");
 	free(got);
 	char *f = file_for("-x");
 	char *path = xasprintf("%s/%s", outdir, f);
-	got = read_file(path);
+	got = t_read_file(path);
 	char *want = expected_dump("-x", 5);
 	ck_assert_str_eq(got, want);
 	dump_job_clear(&dash);
@@ -413,7 +390,7 @@ START_TEST(dump_argv_exact)
 	struct dump_settings s0 = settings(NULL, 1);
 	ck_assert_int_eq(dump_run(&s0, &plain, 1), 0);
 	free(got);
-	got = read_file(argv_file);
+	got = t_read_file(argv_file);
 	ck_assert_str_eq(got, "plain\n");
 	dump_job_clear(&plain);
 
@@ -444,7 +421,7 @@ START_TEST(dump_hostile_names)
 		ck_assert_ptr_null(strchr(want_files[i], '/'));
 		ck_assert(want_files[i][0] != '.');
 		char *path = xasprintf("%s/%s", outdir, want_files[i]);
-		char *got = read_file(path);
+		char *got = t_read_file(path);
 		ck_assert_ptr_nonnull(got);
 		char *want = expected_dump(names[i], 5);
 		ck_assert_str_eq(got, want);
@@ -504,7 +481,7 @@ START_TEST(dump_failures)
 	ck_assert_int_eq(raw_closed, 6);
 
 	log_close();
-	char *log = read_file(logfile);
+	char *log = t_read_file(logfile);
 	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'exit2_a': mysqldump: Got error: "
 	                                  "2013: Lost connection\n"));
 	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'exit2_a': Backup failed: mysqldump exited "
@@ -527,7 +504,7 @@ START_TEST(dump_trailing_blank_lines_and_stderr)
 	struct dump_settings s = settings(NULL, 1);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
 	log_close();
-	char *log = read_file(logfile);
+	char *log = t_read_file(logfile);
 	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stderr1': mysqldump: Warning: something odd\n"));
 	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stderr1': mysqldump: second warning\n"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'stderr1': Backup successfully\n"));
@@ -555,7 +532,7 @@ START_TEST(dump_parallel_ten)
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_int_eq(jobs[i].ok, 1);
 		char *path = xasprintf("%s/%s", outdir, jobs[i].file);
-		char *got = read_file(path);
+		char *got = t_read_file(path);
 		char *exp = expected_dump(names[i], 5);
 		ck_assert_str_eq(got, exp);
 		buf_appendf(&want, &len, &cap, "slow%zu.sql.raw\n", i);
@@ -650,11 +627,11 @@ START_TEST(dump_setup_failures)
 	/* A leftover temp file is not ours: fail, and leave it alone. */
 	s.mysqldump_bin = fake;
 	char *part = xasprintf("%s/app.sql.raw.part", outdir);
-	write_file(part, "old", 0600);
+	t_write_file(part, "old", 0600);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
 	char *want = xasprintf("cannot create %s: File exists", part);
 	ck_assert_str_eq(jobs[0].error, want);
-	char *got = read_file(part);
+	char *got = t_read_file(part);
 	ck_assert_str_eq(got, "old");
 	free(got);
 	free(want);
@@ -691,7 +668,7 @@ START_TEST(dump_child_environment)
 	struct dump_job *jobs = make_jobs((const char *[]){"sigs", NULL}, &n);
 	struct dump_settings s = settings(NULL, 1);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
-	char *got = read_file(sigs);
+	char *got = t_read_file(sigs);
 	ck_assert_ptr_nonnull(got);
 	ck_assert_msg(strstr(got, "SigBlk:\t0000000000000000\n") != NULL, "%s", got);
 	/* SigIgn may carry what this test's own parent ignores; SIGPIPE must not be there. */
@@ -756,7 +733,7 @@ static int gone_or_zombie(long pid)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	char *st = read_file(path);
+	char *st = t_read_file(path);
 	if (st == NULL)
 		return 1;
 	const char *p = strrchr(st, ')');
@@ -797,11 +774,11 @@ START_TEST(dump_cancel_sleeping)
 	char *listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "");
 	/* The queued jobs never started. */
-	char *ran = read_file(runlog);
+	char *ran = t_read_file(runlog);
 	ck_assert_str_eq(ran, "sleep1\n");
 	/* The whole process group is gone, the backgrounded sleep too. */
 	long sh = 0, sl = 0;
-	char *pids = read_file(started_file);
+	char *pids = t_read_file(started_file);
 	ck_assert_int_eq(sscanf(pids, "%ld %ld", &sh, &sl), 2);
 	long w0 = now_ms();
 	while (!(gone_or_zombie(sh) && gone_or_zombie(sl)) && now_ms() - w0 < 3000)
@@ -817,7 +794,7 @@ START_TEST(dump_cancel_sleeping)
 	ck_assert_ptr_null(more.error);
 
 	log_close();
-	char *log = read_file(logfile);
+	char *log = t_read_file(logfile);
 	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'sleep1': Backup failed: cancelled\n"));
 	free(log);
 	free(pids);

@@ -13,107 +13,24 @@
 
 #include "loader.h"
 #include "log.h"
+#include "testlib.h"
 #include "util.h"
 
 #define PRINT_DIR_ARG "--print-default-dir"
-
-/* The build folder holding tests/fixtures: $OMA_BUILD, else the folder above
- * this binary's tests/ (build or build-san), else "build". */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
-
-/* Absolute path of build/tests/fixtures/NAME.so; fails the test when it has
- * not been built. */
-static char *fixture_path(const char *name)
-{
-	char *build = build_dir();
-	char *rel = xasprintf("%s/tests/fixtures/%s.so", build, name);
-	char *abs = realpath(rel, NULL);
-	ck_assert_msg(abs != NULL, "fixture %s missing: run `make %s`", rel, rel);
-	free(rel);
-	free(build);
-	return abs;
-}
-
-static char *make_tmpdir(void)
-{
-	char *dir = xstrdup("/tmp/oma-check-loader-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	return dir;
-}
 
 /* A fresh temp folder with a symlink NAME.so for each fixture in the
  * NULL-terminated list. */
 static char *scenario(const char *const *fixtures)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("loader");
 	for (size_t i = 0; fixtures[i] != NULL; i++) {
-		char *src = fixture_path(fixtures[i]);
+		char *src = t_fixture_path(fixtures[i]);
 		char *dst = xasprintf("%s/%s.so", dir, fixtures[i]);
 		ck_assert_int_eq(symlink(src, dst), 0);
 		free(dst);
 		free(src);
 	}
 	return dir;
-}
-
-/* Remove `dir` and what is in it (one level of subfolders). */
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			char *p = xasprintf("%s/%s", dir, e->d_name);
-			struct stat st;
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				remove_tree(p);
-			else
-				(void)unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(dir);
-}
-
-/* Whole content of `path`, or NULL when it does not exist. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&buf, &len, &cap, chunk, n);
-	fclose(f);
-	if (buf == NULL)
-		return xstrdup("");
-	return buf;
 }
 
 /* `tmpl` with every "@D" replaced by `dir`. */
@@ -147,7 +64,7 @@ static void expect_load_error(const char *const *fixtures, const char *expected)
 	ck_assert_ptr_null(ld.plugins);
 	ck_assert_ptr_null(ld.dir);
 	free(want);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 
@@ -205,10 +122,10 @@ START_TEST(test_load_valid_plugins)
 	ck_assert_int_eq(loader_init(c, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(c->initialized, 1);
 	ck_assert_int_eq(loader_init(c, loader_host(), err, sizeof(err)), 0);
-	char *m = slurp(marker);
+	char *m = t_read_file(marker);
 	ck_assert_str_eq(m, "init\n");
 	free(m);
-	char *log = slurp(logfile);
+	char *log = t_read_file(logfile);
 	ck_assert_ptr_nonnull(strstr(log, " INFO fixture init: greeting=hello\n"));
 	free(log);
 	log_close();
@@ -224,7 +141,7 @@ START_TEST(test_load_valid_plugins)
 	loader_unload(&ld);
 	ck_assert_uint_eq(ld.n, 0);
 	ck_assert_ptr_null(ld.plugins);
-	m = slurp(marker);
+	m = t_read_file(marker);
 	ck_assert_str_eq(m, "init\nfini\n");
 	free(m);
 	loader_set_config_getter(NULL);
@@ -233,7 +150,7 @@ START_TEST(test_load_valid_plugins)
 	free(subdir);
 	free(logfile);
 	free(marker);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
@@ -252,7 +169,7 @@ START_TEST(test_host_table)
 	ck_assert_ptr_null(h->config_get("fixture", "other"));
 	loader_set_config_getter(NULL);
 
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("loader");
 	char *logfile = xasprintf("%s/oma.log", dir);
 	ck_assert_int_eq(log_open(logfile), 0);
 	log_set_stderr_level(OMA_LOG_ERROR + 1); /* keep the test output clean */
@@ -261,12 +178,12 @@ START_TEST(test_host_table)
 	h->log(OMA_LOG_ERROR, "plugin error");
 	log_close();
 	ck_assert_uint_eq(log_error_count(), errors + 1);
-	char *log = slurp(logfile);
+	char *log = t_read_file(logfile);
 	ck_assert_ptr_nonnull(strstr(log, " WARNING from plugin 42 text\n"));
 	ck_assert_ptr_nonnull(strstr(log, " ERROR plugin error\n"));
 	free(log);
 	free(logfile);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
@@ -348,7 +265,7 @@ END_TEST
 
 START_TEST(test_not_a_shared_object)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("loader");
 	char *junk = xasprintf("%s/junk.so", dir);
 	FILE *f = fopen(junk, "we");
 	ck_assert_ptr_nonnull(f);
@@ -364,7 +281,7 @@ START_TEST(test_not_a_shared_object)
 	ck_assert_uint_eq(ld.n, 0);
 	free(prefix);
 	free(junk);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
@@ -386,14 +303,14 @@ START_TEST(test_init_fails)
 	ck_assert_int_eq(p->initialized, 0);
 	loader_unload(&ld);
 	free(expected);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(test_missing_dir)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("loader");
 	char *gone = xasprintf("%s/nope", dir);
 	struct loader ld = {0};
 	char err[1024] = "";
@@ -403,21 +320,21 @@ START_TEST(test_missing_dir)
 	ck_assert_uint_eq(ld.n, 0);
 	free(expected);
 	free(gone);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(test_empty_dir)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("loader");
 	struct loader ld = {0};
 	char err[256] = "";
 	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ld.n, 0);
 	ck_assert_ptr_null(loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip"));
 	loader_unload(&ld);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
@@ -479,7 +396,7 @@ START_TEST(test_default_dir)
 	free(d);
 
 	/* An empty variable counts as unset: the executable decides. */
-	char *root = make_tmpdir();
+	char *root = t_mkdtemp("loader");
 	char *bin = xasprintf("%s/bin", root);
 	char *exe = xasprintf("%s/check_loader", bin);
 	char *plugins = xasprintf("%s/plugins", bin);
@@ -523,7 +440,7 @@ START_TEST(test_default_dir)
 	free(plugins);
 	free(exe);
 	free(bin);
-	remove_tree(root);
+	t_remove_tree(root);
 	free(root);
 }
 END_TEST

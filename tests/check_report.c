@@ -14,93 +14,10 @@
 #include "loader.h"
 #include "log.h"
 #include "report.h"
+#include "testlib.h"
 #include "util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* The build folder holding tests/fixtures: $OMA_BUILD, else the folder above
- * this binary's tests/ (build or build-san), else "build". */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
-
-/* Absolute path of BUILD/tests/fixtures/NAME.so; fails the test when it has
- * not been built. */
-static char *fixture_path(const char *name)
-{
-	char *build = build_dir();
-	char *rel = xasprintf("%s/tests/fixtures/%s.so", build, name);
-	char *abs = realpath(rel, NULL);
-	ck_assert_msg(abs != NULL, "fixture %s missing: run `make %s`", rel, rel);
-	free(rel);
-	free(build);
-	return abs;
-}
-
-static char *make_tmpdir(void)
-{
-	char *dir = xstrdup("/tmp/oma-check-report-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	return dir;
-}
-
-/* Remove `dir` and the files (and one level of subfolders) in it. */
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char *p = xasprintf("%s/%s", dir, e->d_name);
-		struct stat st;
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(p);
-		else
-			unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* The whole file as a malloc'ed string, or NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return NULL;
-	char *b = NULL;
-	size_t l = 0, c = 0;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, &l, &c, chunk, n);
-	fclose(f);
-	if (b == NULL)
-		b = xstrdup("");
-	return b;
-}
 
 /* Load the config text (with a valid [main] in front) or fail the test. */
 static void load_config(struct oma_config *cfg, const char *rest)
@@ -272,7 +189,7 @@ static bool have_python3(void)
 
 START_TEST(test_json_valid_and_escaped)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("report");
 	char *path = xasprintf("%s/result.json", dir);
 	struct oma_report r = sample_report();
 	char err[512] = "";
@@ -282,7 +199,7 @@ START_TEST(test_json_valid_and_escaped)
 	ck_assert_int_ne(access(part, F_OK), 0);
 	free(part);
 
-	char *text = slurp(path);
+	char *text = t_read_file(path);
 	ck_assert_ptr_nonnull(text);
 	/* The escapes as JSON spells them, whatever checks the rest. */
 	ck_assert_ptr_nonnull(strstr(text, "\"name\": \"we\\\"ird\\\\db\""));
@@ -323,14 +240,14 @@ START_TEST(test_json_valid_and_escaped)
 	}
 	free(text);
 	free(path);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(test_json_no_databases)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("report");
 	char *path = xasprintf("%s/result.json", dir);
 	struct oma_report r = {
 		.size = sizeof(r),
@@ -341,7 +258,7 @@ START_TEST(test_json_no_databases)
 	};
 	char err[512] = "";
 	ck_assert_msg(report_write_json(&r, path, err, sizeof(err)) == 0, "%s", err);
-	char *text = slurp(path);
+	char *text = t_read_file(path);
 	ck_assert_ptr_nonnull(strstr(text, "\"databases\": []"));
 	ck_assert_ptr_nonnull(strstr(text, "\"outcome\": \"skipped\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"log\": null"));
@@ -352,14 +269,14 @@ START_TEST(test_json_no_databases)
 	}
 	free(text);
 	free(path);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
 
 START_TEST(test_json_unwritable)
 {
-	char *dir = make_tmpdir();
+	char *dir = t_mkdtemp("report");
 	char *path = xasprintf("%s/missing/result.json", dir);
 	struct oma_report r = sample_report();
 	char err[512] = "";
@@ -367,7 +284,7 @@ START_TEST(test_json_unwritable)
 	ck_assert_msg(strstr(err, "report:") == err, "%s", err);
 	ck_assert_msg(strstr(err, "missing/result.json.part") != NULL, "%s", err);
 	free(path);
-	remove_tree(dir);
+	t_remove_tree(dir);
 	free(dir);
 }
 END_TEST
@@ -387,11 +304,11 @@ struct send_env {
 static void send_setup(struct send_env *e, const char *const *fixtures, const char *config)
 {
 	memset(e, 0, sizeof(*e));
-	e->dir = make_tmpdir();
+	e->dir = t_mkdtemp("report");
 	char *plugdir = xasprintf("%s/plugins", e->dir);
 	ck_assert_int_eq(mkdir(plugdir, 0755), 0);
 	for (size_t i = 0; fixtures[i] != NULL; i++) {
-		char *src = fixture_path(fixtures[i]);
+		char *src = t_fixture_path(fixtures[i]);
 		char *dst = xasprintf("%s/%s.so", plugdir, fixtures[i]);
 		ck_assert_int_eq(symlink(src, dst), 0);
 		free(dst);
@@ -417,7 +334,7 @@ static void send_teardown(struct send_env *e)
 	log_close();
 	loader_unload(&e->ld);
 	cfg_free(&e->cfg);
-	remove_tree(e->dir);
+	t_remove_tree(e->dir);
 	free(e->dir);
 	free(e->log);
 	free(e->ok_out);
@@ -437,11 +354,11 @@ START_TEST(test_send_ok_delivers)
 	send_setup(&e, fx, "[report_ok]\n");
 	struct oma_report r = sample_report();
 	ck_assert_int_eq(report_send(&e.ld, &e.cfg, &r, 5), 0);
-	char *out = slurp(e.ok_out);
+	char *out = t_read_file(e.ok_out);
 	ck_assert_msg(out != NULL, "report_ok was not called");
 	ck_assert_str_eq(out, "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1 ndbs=4\n");
 	free(out);
-	char *log = slurp(e.log);
+	char *log = t_read_file(e.log);
 	ck_assert_ptr_null(strstr(log, "ERROR"));
 	ck_assert_ptr_nonnull(strstr(log, "Reporter 'report_ok' delivered the result"));
 	free(log);
@@ -457,7 +374,7 @@ START_TEST(test_send_section_absent_not_called)
 	struct oma_report r = sample_report();
 	ck_assert_int_eq(report_send(&e.ld, &e.cfg, &r, 5), 0);
 	ck_assert_int_ne(access(e.ok_out, F_OK), 0);
-	char *log = slurp(e.log);
+	char *log = t_read_file(e.log);
 	ck_assert_ptr_null(strstr(log, "report_ok"));
 	ck_assert_ptr_null(strstr(log, "report_fail"));
 	free(log);
@@ -472,7 +389,7 @@ START_TEST(test_send_failure_logged_and_counted)
 	send_setup(&e, fx, "[report_fail]\n[report_ok]\n");
 	struct oma_report r = sample_report();
 	ck_assert_int_eq(report_send(&e.ld, &e.cfg, &r, 5), 1);
-	char *log = slurp(e.log);
+	char *log = t_read_file(e.log);
 	ck_assert_msg(strstr(log, " ERROR Reporter 'report_fail' failed: receiver said no\n") != NULL,
 	              "%s", log);
 	free(log);
@@ -492,7 +409,7 @@ START_TEST(test_send_hang_killed)
 	ck_assert_int_eq(report_send(&e.ld, &e.cfg, &r, 1), 1);
 	double took = now_s() - t0;
 	ck_assert_msg(took >= 0.9 && took < 10, "report_send took %.2f s with a 1 s limit", took);
-	char *log = slurp(e.log);
+	char *log = t_read_file(e.log);
 	ck_assert_msg(strstr(log, " ERROR Reporter 'report_hang' failed: no answer within 1 seconds") != NULL,
 	              "%s", log);
 	free(log);
@@ -508,7 +425,7 @@ START_TEST(test_send_crash_counted)
 	send_setup(&e, fx, "[report_crash]\n");
 	struct oma_report r = sample_report();
 	ck_assert_int_eq(report_send(&e.ld, &e.cfg, &r, 5), 1);
-	char *log = slurp(e.log);
+	char *log = t_read_file(e.log);
 	ck_assert_msg(strstr(log, " ERROR Reporter 'report_crash' failed: crashed (signal 11)\n") != NULL,
 	              "%s", log);
 	free(log);

@@ -12,34 +12,11 @@
 
 #include "log.h"
 #include "server.h"
+#include "testlib.h"
 #include "util.h"
 
 static char tmp[64];    /* per-test temp dir */
 static char mysql[128]; /* fake client in tmp */
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write_all(fd, text, strlen(text)), 0);
-	ck_assert_int_eq(close(fd), 0);
-	ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&buf, &len, &cap, chunk, n);
-	fclose(f);
-	return buf != NULL ? buf : xstrdup("");
-}
 
 static char *in_tmp(const char *name)
 {
@@ -73,7 +50,7 @@ static void setup(void)
 	snprintf(tmp, sizeof(tmp), "/tmp/check_server.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmp));
 	snprintf(mysql, sizeof(mysql), "%s/fake-mysql", tmp);
-	write_file(mysql, fake_mysql, 0755);
+	t_write_file(mysql, fake_mysql, 0755);
 }
 
 static void teardown(void)
@@ -93,7 +70,7 @@ START_TEST(query_passes_exact_argv)
 	const char *q = "SELECT '$(touch pwned)'; `touch pwned2` \"x\" \\";
 	ck_assert_int_eq(server_query(mysql, q, &lines, err, sizeof(err)), -1);
 	char *argv_path = in_tmp("argv");
-	char *got = read_file(argv_path);
+	char *got = t_read_file(argv_path);
 	char *want = xasprintf("--default-character-set=utf8mb4\n-N\n-B\n-e\n%s\n", q);
 	ck_assert_str_eq(got, want);
 	ck_assert_int_eq(access("pwned", F_OK), -1);
@@ -112,7 +89,7 @@ START_TEST(query_unescapes_batch_output)
 {
 	char *p = in_tmp("dbs.out");
 	/* mysql -B writes tab, newline, NUL and backslash inside values as \t \n \0 \\ */
-	write_file(p, "plain\ntab\\there\nnew\\nline\nback\\\\slash\n\\\\t\nodd\\x\nlast\\\n", 0644);
+	t_write_file(p, "plain\ntab\\there\nnew\\nline\nback\\\\slash\n\\\\t\nodd\\x\nlast\\\n", 0644);
 	struct strv lines = {0};
 	char err[256] = "";
 	ck_assert_int_eq(server_query(mysql, "SHOW DATABASES", &lines, err, sizeof(err)), 0);
@@ -132,7 +109,7 @@ END_TEST
 START_TEST(query_without_trailing_newline_and_empty)
 {
 	char *p = in_tmp("dbs.out");
-	write_file(p, "a\n\nb", 0644);
+	t_write_file(p, "a\n\nb", 0644);
 	struct strv lines = {0};
 	char err[256] = "";
 	ck_assert_int_eq(server_query(mysql, "SHOW DATABASES", &lines, err, sizeof(err)), 0);
@@ -151,7 +128,7 @@ END_TEST
 START_TEST(query_failing_client)
 {
 	char *bad = in_tmp("down-mysql");
-	write_file(bad,
+	t_write_file(bad,
 	           "#!/bin/sh\n"
 	           "echo 'mysql: Deprecated program name. It will be removed in a future release, "
 	           "use /usr/bin/mariadb instead' >&2\n"
@@ -168,12 +145,12 @@ START_TEST(query_failing_client)
 	ck_assert_uint_eq(lines.n, 0);
 
 	/* Without an ERROR line the first non-empty line is used. */
-	write_file(bad, "#!/bin/sh\necho >&2\necho 'mysql: unknown option -N' >&2\nexit 7\n", 0755);
+	t_write_file(bad, "#!/bin/sh\necho >&2\necho 'mysql: unknown option -N' >&2\nexit 7\n", 0755);
 	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: mysql: unknown option -N");
 
 	/* Silent failure and death by signal. */
-	write_file(bad, "#!/bin/sh\nexit 5\n", 0755);
+	t_write_file(bad, "#!/bin/sh\nexit 5\n", 0755);
 	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: exited with code 5");
 	ck_assert_int_eq(server_query(mysql, "KILLED", &lines, err, sizeof(err)), -1);
@@ -209,7 +186,7 @@ START_TEST(query_uses_path)
 	char *path = xasprintf("%s:/usr/bin:/bin", tmp);
 	ck_assert_int_eq(setenv("PATH", path, 1), 0);
 	char *p = in_tmp("dbs.out");
-	write_file(p, "one\n", 0644);
+	t_write_file(p, "one\n", 0644);
 	struct strv lines = {0};
 	char err[256] = "";
 	ck_assert_int_eq(server_query("fake-mysql", "SHOW DATABASES", &lines, err, sizeof(err)), 0);
@@ -242,21 +219,11 @@ END_TEST
 
 /* ---- server_get_facts -------------------------------------------------- */
 
-/* Upper-case hex of s, as HEX() prints it. */
-static char *hex(const char *s)
-{
-	char *out = xmalloc(2 * strlen(s) + 1);
-	for (size_t i = 0; s[i] != '\0'; i++)
-		(void)snprintf(out + 2 * i, 3, "%02X", (unsigned char)s[i]);
-	out[2 * strlen(s)] = '\0';
-	return out;
-}
-
 /* Append the fake server's row for database `name` whose filename-encoded
  * folder (as CONVERT ... USING filename gives it) is `enc`. */
 static void add_db_row(char **buf, size_t *len, size_t *cap, const char *name, const char *enc)
 {
-	char *a = hex(name), *b = hex(enc);
+	char *a = t_hex(name), *b = t_hex(enc);
 	buf_appendf(buf, len, cap, "db\t%s\t%s\n", a, b);
 	free(a);
 	free(b);
@@ -267,14 +234,14 @@ static void write_facts(const char *datadir, const char *const *pairs)
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	if (datadir != NULL) {
-		char *h = hex(datadir);
+		char *h = t_hex(datadir);
 		buf_appendf(&buf, &len, &cap, "datadir\t0\t%s\n", h);
 		free(h);
 	}
 	for (; pairs[0] != NULL; pairs += 2)
 		add_db_row(&buf, &len, &cap, pairs[0], pairs[1]);
 	char *p = in_tmp("facts.out");
-	write_file(p, buf != NULL ? buf : "", 0644);
+	t_write_file(p, buf != NULL ? buf : "", 0644);
 	free(p);
 	free(buf);
 }
@@ -356,7 +323,7 @@ START_TEST(facts_skip_mysql50_names)
 	ck_assert_str_eq(f.folders.v[1], "b");
 	server_facts_free(&f);
 	log_close();
-	char *text = read_file(logp);
+	char *text = t_read_file(logp);
 	ck_assert_ptr_nonnull(strstr(text, " WARNING Database '#mysql50#lost+found' skipped: "));
 	ck_assert_ptr_nonnull(strstr(text, "folder 'lost+found'"));
 	ck_assert_ptr_nonnull(strstr(text, "cannot be dumped reliably by name"));
@@ -400,21 +367,21 @@ START_TEST(facts_errors)
 
 	/* Empty datadir. */
 	char *p = in_tmp("facts.out");
-	write_file(p, "datadir\t0\t\n", 0644);
+	t_write_file(p, "datadir\t0\t\n", 0644);
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: SELECT @@datadir returned nothing");
 
 	/* Rows that are not what the query returns. */
-	write_file(p, "datadir\t0\t2F\ndb\t6\t61\n", 0644);
+	t_write_file(p, "datadir\t0\t2F\ndb\t6\t61\n", 0644);
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: unexpected database row '6\t61'");
-	write_file(p, "datadir\t0\t2F\ndb\t6100\t61\n", 0644);
+	t_write_file(p, "datadir\t0\t2F\ndb\t6100\t61\n", 0644);
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: unexpected database row '6100\t61'");
-	write_file(p, "datadir\t0\t2F\ndb\t61\tZZ\n", 0644);
+	t_write_file(p, "datadir\t0\t2F\ndb\t61\tZZ\n", 0644);
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: unexpected database row '61\tZZ'");
-	write_file(p, "datadir\t0\t2F\nDatabase\n", 0644);
+	t_write_file(p, "datadir\t0\t2F\nDatabase\n", 0644);
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: unexpected output line 'Database'");
 	ck_assert_ptr_null(f.datadir);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "testlib.h"
 #include "util.h"
 
 #define MAX_LINES 256
@@ -30,30 +31,6 @@ static char *sock_path;
 
 /* ---- a fake host: [syslog] settings from a table ------------------------- */
 
-static struct {
-	const char *key;
-	char *val;
-} cfg[16];
-static size_t ncfg;
-
-static void set_cfg(const char *key, const char *val)
-{
-	ck_assert_uint_lt(ncfg, sizeof(cfg) / sizeof(cfg[0]));
-	cfg[ncfg].key = key;
-	cfg[ncfg].val = xstrdup(val);
-	ncfg++;
-}
-
-static const char *fake_get(const char *section, const char *key)
-{
-	if (strcmp(section, "syslog") != 0)
-		return NULL;
-	for (size_t i = 0; i < ncfg; i++)
-		if (strcmp(cfg[i].key, key) == 0)
-			return cfg[i].val;
-	return NULL;
-}
-
 static void fake_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fake_log(int level, const char *fmt, ...)
 {
@@ -65,65 +42,27 @@ static const struct oma_host host = {
 	.abi = OMA_PLUGIN_ABI,
 	.size = sizeof(struct oma_host),
 	.log = fake_log,
-	.config_get = fake_get,
+	.config_get = t_cfg_get,
 };
-
-/* The build folder: $OMA_BUILD, else the folder above this binary's tests/. */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
 
 static void setup(void)
 {
-	char *build = build_dir();
-	char *dir = xasprintf("%s/plugins", build);
-	char err[1024] = "";
-	int rc = loader_load_dir(&ld, dir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s", dir, err);
-	plug = loader_find(&ld, OMA_PLUGIN_REPORT, "syslog");
-	ck_assert_msg(plug != NULL, "no syslog report plugin in %s (run `make`)", dir);
-	free(dir);
-	free(build);
-	tmpdir = xstrdup("/tmp/oma-check-syslog-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "syslog");
+	tmpdir = t_mkdtemp("syslog");
+	t_cfg_section = "syslog";
 	sock_path = xasprintf("%s/log.sock", tmpdir);
-	ncfg = 0;
 }
 
 static void teardown(void)
 {
-	(void)unlink(sock_path);
-	char *f = xasprintf("%s/file", tmpdir);
-	(void)unlink(f);
-	free(f);
-	(void)rmdir(tmpdir);
+	t_remove_tree(tmpdir);
 	free(tmpdir);
 	free(sock_path);
 	if (plug != NULL && plug->desc->fini != NULL)
 		plug->desc->fini(); /* init was called directly, not through the loader */
 	loader_unload(&ld);
 	plug = NULL;
-	for (size_t i = 0; i < ncfg; i++)
-		free(cfg[i].val);
-	ncfg = 0;
+	t_cfg_clear();
 }
 
 /* init() with the settings set so far; returns its result, err filled. */
@@ -330,7 +269,7 @@ END_TEST
 /* Defaults: facility daemon, ident "oma", info for a good run, oma's pid. */
 START_TEST(test_good_run_defaults)
 {
-	set_cfg("socket", sock_path);
+	t_cfg_set("socket", sock_path);
 	init_ok();
 	rx_start_unix_dgram();
 	struct oma_report r = good_report();
@@ -353,9 +292,9 @@ END_TEST
  * order, control characters made spaces, non-ASCII kept. */
 START_TEST(test_failed_run)
 {
-	set_cfg("socket", sock_path);
-	set_cfg("facility", "local3");
-	set_cfg("ident", "oma-nightly");
+	t_cfg_set("socket", sock_path);
+	t_cfg_set("facility", "local3");
+	t_cfg_set("ident", "oma-nightly");
 	init_ok();
 	rx_start_unix_dgram();
 	struct oma_report r = failed_report();
@@ -396,11 +335,9 @@ START_TEST(test_severity_and_facilities)
 		{OMA_OUTCOME_SUCCESS, 4, 3}, /* e.g. the JSON could not be written */
 	};
 	for (size_t f = 0; f < sizeof(fac) / sizeof(fac[0]); f++) {
-		for (size_t i = 0; i < ncfg; i++)
-			free(cfg[i].val);
-		ncfg = 0;
-		set_cfg("socket", sock_path);
-		set_cfg("facility", fac[f].name);
+		t_cfg_clear();
+		t_cfg_set("socket", sock_path);
+		t_cfg_set("facility", fac[f].name);
 		init_ok();
 		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 			rx_start_unix_dgram();
@@ -426,7 +363,7 @@ END_TEST
 /* No receiver: report fails, naming the socket and the reason. */
 START_TEST(test_missing_socket)
 {
-	set_cfg("socket", sock_path);
+	t_cfg_set("socket", sock_path);
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -463,12 +400,10 @@ START_TEST(test_bad_settings)
 		{"server", ":514", NULL, NULL, "[syslog] server"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		for (size_t k = 0; k < ncfg; k++)
-			free(cfg[k].val);
-		ncfg = 0;
-		set_cfg(cases[i].key, cases[i].val);
+		t_cfg_clear();
+		t_cfg_set(cases[i].key, cases[i].val);
 		if (cases[i].key2 != NULL)
-			set_cfg(cases[i].key2, cases[i].val2);
+			t_cfg_set(cases[i].key2, cases[i].val2);
 		char err[512];
 		ck_assert_msg(init_plugin(err, sizeof(err)) != 0, "init accepted %s = '%s'",
 		              cases[i].key, cases[i].val);
@@ -477,14 +412,12 @@ START_TEST(test_bad_settings)
 		ck_assert_ptr_null(strchr(err, '\n'));
 	}
 	/* A path that exists but is no socket. */
-	for (size_t k = 0; k < ncfg; k++)
-		free(cfg[k].val);
-	ncfg = 0;
+	t_cfg_clear();
 	char *file = xasprintf("%s/file", tmpdir);
 	FILE *f = fopen(file, "w");
 	ck_assert_ptr_nonnull(f);
 	fclose(f);
-	set_cfg("socket", file);
+	t_cfg_set("socket", file);
 	char err[512];
 	ck_assert_int_ne(init_plugin(err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "is not a socket") != NULL, "err: %s", err);
@@ -495,7 +428,7 @@ END_TEST
 /* Like glibc: a stream socket gets the messages, each ending in a NUL. */
 START_TEST(test_stream_socket)
 {
-	set_cfg("socket", sock_path);
+	t_cfg_set("socket", sock_path);
 	init_ok();
 	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(lfd, 0);
@@ -542,8 +475,8 @@ START_TEST(test_udp_server)
 {
 	int port = rx_start_udp();
 	char *server = xasprintf("127.0.0.1:%d", port);
-	set_cfg("server", server);
-	set_cfg("facility", "local5");
+	t_cfg_set("server", server);
+	t_cfg_set("facility", "local5");
 	init_ok();
 	struct oma_report r = failed_report();
 	char err[512];
@@ -565,10 +498,8 @@ START_TEST(test_udp_server)
 	free(server);
 
 	/* [::1] form is accepted by init. */
-	for (size_t k = 0; k < ncfg; k++)
-		free(cfg[k].val);
-	ncfg = 0;
-	set_cfg("server", "[::1]:5514");
+	t_cfg_clear();
+	t_cfg_set("server", "[::1]:5514");
 	init_ok();
 }
 END_TEST
@@ -584,7 +515,7 @@ START_TEST(test_long_line_cut)
 	struct oma_report r = failed_report();
 	r.dbs = d;
 	r.ndbs = 1;
-	set_cfg("socket", sock_path);
+	t_cfg_set("socket", sock_path);
 	init_ok();
 	rx_start_unix_dgram();
 	char err[512];
@@ -624,7 +555,7 @@ START_TEST(test_many_failed)
 	r.dbs = d;
 	r.ndbs = N;
 	r.failed = N;
-	set_cfg("socket", sock_path);
+	t_cfg_set("socket", sock_path);
 	init_ok();
 	rx_start_unix_dgram();
 	char err[512];

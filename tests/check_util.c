@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "testlib.h"
 #include "util.h"
 
 static char *repr(const char *const *items, size_t n)
@@ -88,17 +89,6 @@ START_TEST(test_write_all_and_fsync_dir)
 }
 END_TEST
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	char *buf = xcalloc(1, 65536);
-	size_t n = fread(buf, 1, 65535, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 START_TEST(test_log_format_and_levels)
 {
 	char dir[] = "/tmp/oma-log-XXXXXX";
@@ -118,7 +108,8 @@ START_TEST(test_log_format_and_levels)
 	ck_assert_uint_ge(errors, 1);
 	log_close();
 
-	char *text = slurp(path);
+	char *text = t_read_file(path);
+	ck_assert_ptr_nonnull(text);
 	regex_t re;
 	ck_assert_int_eq(regcomp(&re,
 		"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} INFO before open 1\n"

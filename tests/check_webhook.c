@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "testlib.h"
 #include "util.h"
 
 static struct loader ld;
@@ -30,37 +31,7 @@ static char *tmpdir;
 
 /* ---- a fake host: [webhook] settings from a table, log lines kept ------- */
 
-static struct {
-	const char *key;
-	char *val;
-} cfg[16];
-static size_t ncfg;
 static char logbuf[8192];
-
-static void clear_cfg(void)
-{
-	for (size_t i = 0; i < ncfg; i++)
-		free(cfg[i].val);
-	ncfg = 0;
-}
-
-static void set_cfg(const char *key, const char *val)
-{
-	ck_assert_uint_lt(ncfg, sizeof(cfg) / sizeof(cfg[0]));
-	cfg[ncfg].key = key;
-	cfg[ncfg].val = xstrdup(val);
-	ncfg++;
-}
-
-static const char *fake_get(const char *section, const char *key)
-{
-	if (strcmp(section, "webhook") != 0)
-		return NULL;
-	for (size_t i = 0; i < ncfg; i++)
-		if (strcmp(cfg[i].key, key) == 0)
-			return cfg[i].val;
-	return NULL;
-}
 
 static void fake_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fake_log(int level, const char *fmt, ...)
@@ -83,68 +54,26 @@ static const struct oma_host host = {
 	.abi = OMA_PLUGIN_ABI,
 	.size = sizeof(struct oma_host),
 	.log = fake_log,
-	.config_get = fake_get,
+	.config_get = t_cfg_get,
 };
-
-/* The build folder: $OMA_BUILD, else the folder above this binary's tests/. */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
 
 static void setup(void)
 {
-	char *build = build_dir();
-	char *dir = xasprintf("%s/plugins", build);
-	char err[1024] = "";
-	int rc = loader_load_dir(&ld, dir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s", dir, err);
-	plug = loader_find(&ld, OMA_PLUGIN_REPORT, "webhook");
-	ck_assert_msg(plug != NULL, "no webhook report plugin in %s (run `make`)", dir);
-	free(dir);
-	free(build);
-	tmpdir = xstrdup("/tmp/oma-check-webhook-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	ncfg = 0;
+	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "webhook");
+	tmpdir = t_mkdtemp("webhook");
+	t_cfg_section = "webhook";
 	logbuf[0] = '\0';
-}
-
-static void rm_in_tmpdir(const char *name)
-{
-	char *p = xasprintf("%s/%s", tmpdir, name);
-	(void)unlink(p);
-	free(p);
 }
 
 static void teardown(void)
 {
-	static const char *const files[] = {"cert.pem", "key.pem", "tls.out", "tls.err"};
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		rm_in_tmpdir(files[i]);
-	(void)rmdir(tmpdir);
+	t_remove_tree(tmpdir);
 	free(tmpdir);
 	if (plug != NULL && plug->desc->fini != NULL)
 		plug->desc->fini(); /* init was called directly, not through the loader */
 	loader_unload(&ld);
 	plug = NULL;
-	clear_cfg();
+	t_cfg_clear();
 }
 
 static int init_plugin(char *err, size_t errlen)
@@ -463,8 +392,8 @@ START_TEST(test_post_success)
 {
 	srv_start((int[]){200}, 1);
 	char *url = url_for("/ping/abc-123?source=oma");
-	set_cfg("url", url);
-	set_cfg("header", "Authorization: Bearer s3cr3t");
+	t_cfg_set("url", url);
+	t_cfg_set("header", "Authorization: Bearer s3cr3t");
 	init_ok();
 	struct oma_report r = failed_report();
 	char err[512];
@@ -498,8 +427,8 @@ START_TEST(test_header_array)
 {
 	srv_start((int[]){204}, 1);
 	char *url = url_for("/hook");
-	set_cfg("url", url);
-	set_cfg("header", "X-One: 1\nX-Two: zwei drei\nContent-Type: application/vnd.oma+json");
+	t_cfg_set("url", url);
+	t_cfg_set("header", "X-One: 1\nX-Two: zwei drei\nContent-Type: application/vnd.oma+json");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -533,10 +462,10 @@ START_TEST(test_failure_suffix)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		srv_start((int[]){200}, 1);
-		clear_cfg();
+		t_cfg_clear();
 		char *url = url_for("/ping/abc");
-		set_cfg("url", url);
-		set_cfg("failure_suffix", "/fail");
+		t_cfg_set("url", url);
+		t_cfg_set("failure_suffix", "/fail");
 		init_ok();
 		struct oma_report r = good_report();
 		r.outcome = cases[i].outcome;
@@ -557,10 +486,10 @@ START_TEST(test_failure_suffix)
 	}
 	/* The suffix goes into the path, before a query; no doubled slash. */
 	srv_start((int[]){200}, 1);
-	clear_cfg();
+	t_cfg_clear();
 	char *url = url_for("/ping/abc/?k=v");
-	set_cfg("url", url);
-	set_cfg("failure_suffix", "/fail");
+	t_cfg_set("url", url);
+	t_cfg_set("failure_suffix", "/fail");
 	init_ok();
 	struct oma_report r = failed_report();
 	char err[512];
@@ -581,8 +510,8 @@ START_TEST(test_failure_url)
 	srv_start((int[]){200}, 1);
 	char *url = url_for("/ok");
 	char *furl = url_for("/broken");
-	set_cfg("url", url);
-	set_cfg("failure_url", furl);
+	t_cfg_set("url", url);
+	t_cfg_set("failure_url", furl);
 	init_ok();
 	struct oma_report bad = failed_report(), good = good_report();
 	char err[512];
@@ -609,8 +538,8 @@ START_TEST(test_retry_then_success)
 {
 	srv_start((int[]){500, 503, 200}, 3);
 	char *url = url_for("/r");
-	set_cfg("url", url);
-	set_cfg("retry_delay", "0");
+	t_cfg_set("url", url);
+	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -633,8 +562,8 @@ START_TEST(test_retry_delay_grows)
 {
 	srv_start((int[]){500, 500, 200}, 3);
 	char *url = url_for("/r");
-	set_cfg("url", url);
-	set_cfg("retry_delay", "1");
+	t_cfg_set("url", url);
+	t_cfg_set("retry_delay", "1");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -657,9 +586,9 @@ START_TEST(test_retries_exhausted)
 {
 	srv_start((int[]){502}, 1);
 	char *url = url_for("/down");
-	set_cfg("url", url);
-	set_cfg("retries", "3");
-	set_cfg("retry_delay", "0");
+	t_cfg_set("url", url);
+	t_cfg_set("retries", "3");
+	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -682,10 +611,10 @@ START_TEST(test_no_retry_on_4xx)
 	static const int codes[] = {400, 401, 404, 410, 301};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		srv_start(&codes[i], 1);
-		clear_cfg();
+		t_cfg_clear();
 		char *url = url_for("/gone");
-		set_cfg("url", url);
-		set_cfg("retry_delay", "0");
+		t_cfg_set("url", url);
+		t_cfg_set("retry_delay", "0");
 		init_ok();
 		struct oma_report r = good_report();
 		char err[512];
@@ -704,10 +633,10 @@ START_TEST(test_no_retry_on_4xx)
 	}
 	/* 429 Too Many Requests is worth another try. */
 	srv_start((int[]){429, 200}, 2);
-	clear_cfg();
+	t_cfg_clear();
 	char *url = url_for("/busy");
-	set_cfg("url", url);
-	set_cfg("retry_delay", "0");
+	t_cfg_set("url", url);
+	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -725,10 +654,10 @@ START_TEST(test_timeout)
 {
 	srv_start(NULL, 0);
 	char *url = url_for("/slow");
-	set_cfg("url", url);
-	set_cfg("timeout", "1");
-	set_cfg("retries", "1");
-	set_cfg("retry_delay", "0");
+	t_cfg_set("url", url);
+	t_cfg_set("timeout", "1");
+	t_cfg_set("retries", "1");
+	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -757,9 +686,9 @@ START_TEST(test_connection_refused)
 	int port = ntohs(sa.sin_port);
 	close(fd); /* bound, never listened: connecting is refused */
 	char *url = xasprintf("http://127.0.0.1:%d/x", port);
-	set_cfg("url", url);
-	set_cfg("retries", "1");
-	set_cfg("retry_delay", "0");
+	t_cfg_set("url", url);
+	t_cfg_set("retries", "1");
+	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -781,8 +710,8 @@ START_TEST(test_secrets_not_shown)
 {
 	srv_start((int[]){403}, 1);
 	char *url = xasprintf("http://user:pa55word@127.0.0.1:%d/p?token=t0ps3cret#frag", srv.port);
-	set_cfg("url", url);
-	set_cfg("header", "X-Api-Key: hunter2");
+	t_cfg_set("url", url);
+	t_cfg_set("header", "X-Api-Key: hunter2");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -831,33 +760,33 @@ START_TEST(test_bad_settings)
 		{"url", "https://h/x", "ca_file", "/nonexistent/ca.pem", "[webhook] ca_file: cannot read"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		clear_cfg();
+		t_cfg_clear();
 		if (cases[i].k1 != NULL)
-			set_cfg(cases[i].k1, cases[i].v1);
+			t_cfg_set(cases[i].k1, cases[i].v1);
 		if (cases[i].k2 != NULL)
-			set_cfg(cases[i].k2, cases[i].v2);
+			t_cfg_set(cases[i].k2, cases[i].v2);
 		char err[512];
 		ck_assert_msg(init_plugin(err, sizeof(err)) != 0, "case %zu accepted", i);
 		ck_assert_msg(strstr(err, cases[i].want) != NULL, "case %zu: err '%s', expected '%s'", i,
 		              err, cases[i].want);
 		ck_assert_ptr_null(strchr(err, '\n'));
 	}
-	clear_cfg();
-	set_cfg("url", "https://h/x");
-	set_cfg("failure_url", "https://h/y");
-	set_cfg("failure_suffix", "/fail");
+	t_cfg_clear();
+	t_cfg_set("url", "https://h/x");
+	t_cfg_set("failure_url", "https://h/y");
+	t_cfg_set("failure_suffix", "/fail");
 	char err[512];
 	ck_assert_int_ne(init_plugin(err, sizeof(err)), 0);
 	assert_has(err, "either failure_url or failure_suffix");
 
 	/* Good values at the edges are accepted. */
-	clear_cfg();
-	set_cfg("url", "HTTPS://Example.org:8443/ping/x");
-	set_cfg("timeout", "110");
-	set_cfg("retries", "0");
-	set_cfg("retry_delay", "30");
-	set_cfg("ca_file", "/dev/null");
-	set_cfg("header", ""); /* header = [] */
+	t_cfg_clear();
+	t_cfg_set("url", "HTTPS://Example.org:8443/ping/x");
+	t_cfg_set("timeout", "110");
+	t_cfg_set("retries", "0");
+	t_cfg_set("retry_delay", "30");
+	t_cfg_set("ca_file", "/dev/null");
+	t_cfg_set("header", ""); /* header = [] */
 	init_ok();
 }
 END_TEST
@@ -890,19 +819,11 @@ static char *tmp_path(const char *name)
 	return xasprintf("%s/%s", tmpdir, name);
 }
 
+/* The whole file, or "" when it cannot be read. */
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return xstrdup("");
-	char *b = NULL;
-	size_t l = 0, c = 0;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, &l, &c, chunk, n);
-	fclose(f);
-	return b ? b : xstrdup("");
+	char *s = t_read_file(path);
+	return s != NULL ? s : xstrdup("");
 }
 
 /* Start `openssl s_server` with a fresh self-signed certificate for
@@ -984,9 +905,9 @@ START_TEST(test_tls_self_signed_refused)
 	int port, answer_fd;
 	pid_t pid = tls_server(&port, &answer_fd);
 	char *url = xasprintf("https://127.0.0.1:%d/tls", port);
-	set_cfg("url", url);
-	set_cfg("retries", "2");
-	set_cfg("retry_delay", "1");
+	t_cfg_set("url", url);
+	t_cfg_set("retries", "2");
+	t_cfg_set("retry_delay", "1");
 	init_ok();
 	struct oma_report r = good_report();
 	char err[512];
@@ -1015,9 +936,9 @@ START_TEST(test_tls_trusted_with_ca_file)
 	pid_t pid = tls_server(&port, &answer_fd);
 	char *url = xasprintf("https://127.0.0.1:%d/tls", port);
 	char *ca = tmp_path("cert.pem");
-	set_cfg("url", url);
-	set_cfg("ca_file", ca);
-	set_cfg("retries", "0");
+	t_cfg_set("url", url);
+	t_cfg_set("ca_file", ca);
+	t_cfg_set("retries", "0");
 	init_ok();
 	struct answerer a = {.fd = answer_fd};
 	pthread_t th;

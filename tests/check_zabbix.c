@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "testlib.h"
 #include "util.h"
 
 #define VALUE_MAX 65536 /* a value is shorter than this */
@@ -31,39 +32,7 @@ static char *tmpdir;
 
 /* ---- a fake host: config from a table, log lines kept ----------------- */
 
-#define MAX_KEYS 16
-static const char *cfg_keys[MAX_KEYS];
-static char *cfg_vals[MAX_KEYS];
 static struct strv logged;
-
-static void cfg_set(const char *key, const char *val)
-{
-	for (int i = 0; i < MAX_KEYS; i++) {
-		if (cfg_keys[i] != NULL && strcmp(cfg_keys[i], key) == 0) {
-			free(cfg_vals[i]);
-			cfg_vals[i] = val ? xstrdup(val) : NULL;
-			return;
-		}
-	}
-	for (int i = 0; i < MAX_KEYS; i++) {
-		if (cfg_keys[i] == NULL) {
-			cfg_keys[i] = key;
-			cfg_vals[i] = val ? xstrdup(val) : NULL;
-			return;
-		}
-	}
-	ck_abort_msg("too many config keys");
-}
-
-static const char *test_config_get(const char *section, const char *key)
-{
-	if (strcmp(section, "zabbix") != 0)
-		return NULL;
-	for (int i = 0; i < MAX_KEYS; i++)
-		if (cfg_keys[i] != NULL && strcmp(cfg_keys[i], key) == 0)
-			return cfg_vals[i];
-	return NULL;
-}
 
 static void test_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -88,7 +57,7 @@ static const struct oma_host test_host = {
 	.abi = OMA_PLUGIN_ABI,
 	.size = sizeof(struct oma_host),
 	.log = test_log,
-	.config_get = test_config_get,
+	.config_get = t_cfg_get,
 };
 
 /* Whether a logged line contains `needle`. */
@@ -119,46 +88,9 @@ static char *logged_all(void)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-/* The build folder: $OMA_BUILD, else the folder above this binary's tests/
- * (build or build-san), else "build". */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
-
 static char *tpath(const char *name)
 {
 	return xasprintf("%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write_all(fd, data, len), 0);
-	ck_assert_int_eq(close(fd), 0);
-}
-
-static void write_str(const char *path, const char *s)
-{
-	write_file(path, s, strlen(s));
 }
 
 /* The whole file, NUL-terminated; *len its size. */
@@ -181,56 +113,23 @@ static char *read_file(const char *path, size_t *len)
 
 static void setup(void)
 {
-	char *build = build_dir();
-	char *dir = xasprintf("%s/plugins", build);
-	char err[1024] = "";
-	int rc = loader_load_dir(&ld, dir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s (run `make %s/report-zabbix.so`)", dir, err, dir);
-	zbx = loader_find(&ld, OMA_PLUGIN_REPORT, "zabbix");
-	ck_assert_msg(zbx != NULL, "no zabbix report plugin in %s", dir);
-	free(dir);
-	free(build);
-	tmpdir = xstrdup("/tmp/oma-check-zabbix-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	zbx = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "zabbix");
+	tmpdir = t_mkdtemp("zabbix");
+	t_cfg_section = "zabbix";
 	memset(&logged, 0, sizeof(logged));
-	cfg_set("item_key", "oma.backup");
-	cfg_set("retries", "0");
-	cfg_set("timeout", "5");
-}
-
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			char *p = xasprintf("%s/%s", path, e->d_name);
-			struct stat st;
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				rm_tree(p);
-			else
-				(void)unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(path);
+	t_cfg_set("item_key", "oma.backup");
+	t_cfg_set("retries", "0");
+	t_cfg_set("timeout", "5");
 }
 
 static void teardown(void)
 {
-	rm_tree(tmpdir);
+	t_remove_tree(tmpdir);
 	free(tmpdir);
 	tmpdir = NULL;
 	loader_unload(&ld);
 	zbx = NULL;
-	for (int i = 0; i < MAX_KEYS; i++) {
-		free(cfg_vals[i]);
-		cfg_vals[i] = NULL;
-		cfg_keys[i] = NULL;
-	}
+	t_cfg_clear();
 	strv_free(&logged);
 }
 
@@ -279,7 +178,7 @@ static char *fake_sender(const char *codes)
 {
 	char *path = tpath("zabbix_sender");
 	char *codes_path = tpath("codes");
-	write_str(codes_path, codes);
+	t_write_file(codes_path, codes, 0755);
 	char *script = xasprintf(
 		"#!/bin/sh\n"
 		"d='%s'\n"
@@ -290,7 +189,7 @@ static char *fake_sender(const char *codes)
 		"code=$(sed -n \"${n}p\" \"$d/codes\")\n"
 		"exit ${code:-0}\n",
 		tmpdir);
-	write_str(path, script);
+	t_write_file(path, script, 0755);
 	free(script);
 	free(codes_path);
 	return path;
@@ -331,11 +230,11 @@ static int sender_calls(void)
 static char *send_log_via_sender(const char *log, size_t len, char **log_path_out)
 {
 	char *sender = fake_sender("0\n");
-	cfg_set("sender_bin", sender);
-	cfg_set("agent_conf", "/nonexistent/agent.conf");
+	t_cfg_set("sender_bin", sender);
+	t_cfg_set("agent_conf", "/nonexistent/agent.conf");
 	INIT_OK();
 	char *log_path = tpath("oma.log");
-	write_file(log_path, log, len);
+	t_write_bytes(log_path, log, len, 0755);
 	char err[1024];
 	int rc = report(SUMMARY, log_path, err, sizeof(err));
 	ck_assert_msg(rc == 0, "report failed: %s", err);
@@ -508,7 +407,7 @@ END_TEST
 START_TEST(test_payload_unreadable_log)
 {
 	char *sender = fake_sender("0\n");
-	cfg_set("sender_bin", sender);
+	t_cfg_set("sender_bin", sender);
 	INIT_OK();
 	char err[1024];
 	ck_assert_int_eq(report(SUMMARY, "/nonexistent/oma.log", err, sizeof(err)), 0);
@@ -528,10 +427,10 @@ END_TEST
 START_TEST(test_sender_exit_codes)
 {
 	char *sender = fake_sender("2\n1\n7\n");
-	cfg_set("sender_bin", sender);
+	t_cfg_set("sender_bin", sender);
 	INIT_OK();
 	char *log_path = tpath("oma.log");
-	write_str(log_path, "x\n");
+	t_write_file(log_path, "x\n", 0755);
 	char err[1024];
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "zabbix: ") == err, "%s", err);
@@ -551,11 +450,11 @@ END_TEST
 START_TEST(test_sender_retry)
 {
 	char *sender = fake_sender("1\n2\n0\n");
-	cfg_set("sender_bin", sender);
-	cfg_set("retries", "3");
+	t_cfg_set("sender_bin", sender);
+	t_cfg_set("retries", "3");
 	INIT_OK();
 	char *log_path = tpath("oma.log");
-	write_str(log_path, "x\n");
+	t_write_file(log_path, "x\n", 0755);
 	char err[1024];
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -588,23 +487,23 @@ END_TEST
 START_TEST(test_sender_missing_and_hanging)
 {
 	char err[1024];
-	cfg_set("sender_bin", "/nonexistent/zabbix_sender");
+	t_cfg_set("sender_bin", "/nonexistent/zabbix_sender");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "[zabbix] sender_bin: '/nonexistent/zabbix_sender' is not an executable file") != NULL,
 	              "%s", err);
-	cfg_set("sender_bin", "no-such-zabbix-sender-in-path");
+	t_cfg_set("sender_bin", "no-such-zabbix-sender-in-path");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "is not an executable file in PATH") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "transport = \"native\"") != NULL, "%s", err);
 
 	/* a sender that hangs is killed after `timeout` seconds */
 	char *sender = tpath("hang");
-	write_str(sender, "#!/bin/sh\nsleep 30\n");
-	cfg_set("sender_bin", sender);
-	cfg_set("timeout", "1");
+	t_write_file(sender, "#!/bin/sh\nsleep 30\n", 0755);
+	t_cfg_set("sender_bin", sender);
+	t_cfg_set("timeout", "1");
 	INIT_OK();
 	char *log_path = tpath("oma.log");
-	write_str(log_path, "x\n");
+	t_write_file(log_path, "x\n", 0755);
 	time_t t0 = time(NULL);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_int_le(time(NULL) - t0, 4);
@@ -619,21 +518,21 @@ START_TEST(test_bad_settings)
 {
 	char err[1024];
 	char *sender = fake_sender("0\n");
-	cfg_set("sender_bin", sender);
-	cfg_set("transport", "smoke");
+	t_cfg_set("sender_bin", sender);
+	t_cfg_set("transport", "smoke");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "zabbix: [zabbix] transport: must be \"sender\" or \"native\", not \"smoke\"");
-	cfg_set("transport", "sender");
-	cfg_set("timeout", "0");
+	t_cfg_set("transport", "sender");
+	t_cfg_set("timeout", "0");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "zabbix: [zabbix] timeout: must be an integer in 1..300, not '0'");
-	cfg_set("timeout", "5");
-	cfg_set("retries", "x");
+	t_cfg_set("timeout", "5");
+	t_cfg_set("retries", "x");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "zabbix: [zabbix] retries: must be an integer in 0..10, not 'x'");
-	cfg_set("retries", "0");
+	t_cfg_set("retries", "0");
 	/* overrides meant for the native transport are pointed out */
-	cfg_set("hostname", "h");
+	t_cfg_set("hostname", "h");
 	INIT_OK();
 	LOGGED("WARNING Zabbix: [zabbix] hostname is used by transport = \"native\" only");
 	/* report before init */
@@ -794,17 +693,17 @@ static char *request_json(const char *h, const char *v)
 /* Native transport set-up: agent_conf with the given text. */
 static void native_conf(const char *agent_conf_text)
 {
-	cfg_set("transport", "native");
+	t_cfg_set("transport", "native");
 	char *conf = tpath("agent.conf");
-	write_str(conf, agent_conf_text);
-	cfg_set("agent_conf", conf);
+	t_write_file(conf, agent_conf_text, 0755);
+	t_cfg_set("agent_conf", conf);
 	free(conf);
 }
 
 static char *simple_log(void)
 {
 	char *log_path = tpath("oma.log");
-	write_str(log_path, "line one\n");
+	t_write_file(log_path, "line one\n", 0755);
 	return log_path;
 }
 
@@ -822,7 +721,7 @@ START_TEST(test_native_exact_bytes)
 	INIT_OK();
 	char *log_path = tpath("oma.log");
 	/* quotes, backslash, tab, newlines, a control character and UTF-8 */
-	write_str(log_path, "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n");
+	t_write_file(log_path, "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n", 0755);
 	char err[1024];
 	int rc = report("Summary: x", log_path, err, sizeof(err));
 	fake_stop(&f);
@@ -957,7 +856,7 @@ START_TEST(test_native_retry_only_missing)
 	fake_run(&b);
 	char *conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", b.port, a.port);
 	native_conf(conf);
-	cfg_set("retries", "2");
+	t_cfg_set("retries", "2");
 	INIT_OK();
 	char *log_path = simple_log();
 	char err[1024];
@@ -1001,7 +900,7 @@ START_TEST(test_native_unreachable_and_timeout)
 	fake_run(&f);
 	conf = xasprintf("ServerActive=127.0.0.1:%d\nHostname=h\n", f.port);
 	native_conf(conf);
-	cfg_set("timeout", "1");
+	t_cfg_set("timeout", "1");
 	INIT_OK();
 	time_t t0 = time(NULL);
 	int rc = report(SUMMARY, log_path, err, sizeof(err));
@@ -1066,11 +965,11 @@ START_TEST(test_server_active_errors)
 	}
 	/* from [zabbix] server_active: the key is named */
 	native_conf("Hostname=h\n");
-	cfg_set("server_active", "a:99999");
+	t_cfg_set("server_active", "a:99999");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "[zabbix] server_active: ServerActive 'a:99999'") != NULL, "%s", err);
 	/* good spellings, including a bare IPv6 address and spaces */
-	cfg_set("server_active", " a.example:1 ; [fe80::1]:2,::1 ,b;c:65535,[::2]");
+	t_cfg_set("server_active", " a.example:1 ; [fe80::1]:2,::1 ,b;c:65535,[::2]");
 	INIT_OK();
 }
 END_TEST
@@ -1085,22 +984,22 @@ START_TEST(test_agent_conf)
 	char *incdir = tpath("agentd.d");
 	ck_assert_int_eq(mkdir(incdir, 0755), 0);
 	char *p = xasprintf("%s/a.conf", incdir);
-	write_str(p, "Hostname = from-dir-a\n");
+	t_write_file(p, "Hostname = from-dir-a\n", 0755);
 	free(p);
 	p = xasprintf("%s/b.conf", incdir);
 	char *sa = xasprintf("ServerActive=127.0.0.1:%d\n", f.port);
-	write_str(p, sa);
+	t_write_file(p, sa, 0755);
 	free(p);
 	p = xasprintf("%s/c.txt", incdir);
-	write_str(p, "Hostname=from-txt\n");
+	t_write_file(p, "Hostname=from-txt\n", 0755);
 	free(p);
 	char *glob_dir = tpath("glob");
 	ck_assert_int_eq(mkdir(glob_dir, 0755), 0);
 	p = xasprintf("%s/x.conf", glob_dir);
-	write_str(p, "Hostname=from-glob,second-name\n");
+	t_write_file(p, "Hostname=from-glob,second-name\n", 0755);
 	free(p);
 	p = xasprintf("%s/y.other", glob_dir);
-	write_str(p, "Hostname=not-matched\n");
+	t_write_file(p, "Hostname=not-matched\n", 0755);
 	free(p);
 
 	char *log_path = simple_log();
@@ -1128,7 +1027,7 @@ START_TEST(test_agent_conf)
 
 	/* no Hostname: HostnameItem is not evaluated, the host name is used */
 	char *single = tpath("single.conf");
-	write_str(single, sa);
+	t_write_file(single, sa, 0755);
 	conf = xasprintf("HostnameItem=system.run[echo x]\nInclude=%s\n", single);
 	native_conf(conf);
 	INIT_OK();
@@ -1142,11 +1041,11 @@ START_TEST(test_agent_conf)
 	free(conf);
 
 	/* [zabbix] hostname and server_active win over the file (which may be missing) */
-	cfg_set("transport", "native");
-	cfg_set("agent_conf", "/nonexistent/zabbix_agentd.conf");
+	t_cfg_set("transport", "native");
+	t_cfg_set("agent_conf", "/nonexistent/zabbix_agentd.conf");
 	char *over = xasprintf("127.0.0.1:%d", f.port);
-	cfg_set("server_active", over);
-	cfg_set("hostname", "over ridden");
+	t_cfg_set("server_active", over);
+	t_cfg_set("hostname", "over ridden");
 	INIT_OK();
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), 0);
 	want = request_json("over ridden", SIMPLE_VALUE);
@@ -1154,8 +1053,8 @@ START_TEST(test_agent_conf)
 	free(want);
 	fake_stop(&f);
 	ck_assert_int_eq(f.served, 4);
-	cfg_set("server_active", "");
-	cfg_set("hostname", "");
+	t_cfg_set("server_active", "");
+	t_cfg_set("hostname", "");
 
 	/* missing file, no override */
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
@@ -1173,8 +1072,8 @@ START_TEST(test_agent_conf)
 	/* an Include loop ends */
 	char *loop = tpath("loop.conf");
 	char *loop_text = xasprintf("ServerActive=a\nInclude=%s\n", loop);
-	write_str(loop, loop_text);
-	cfg_set("agent_conf", loop);
+	t_write_file(loop, loop_text, 0755);
+	t_cfg_set("agent_conf", loop);
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "nested more than") != NULL, "%s", err);
 	/* TLS asked for: refused with a clear message; unencrypted is fine */
@@ -1210,7 +1109,7 @@ START_TEST(test_native_truncated_value)
 	size_t len;
 	char *log = make_log(100 * 1024, &len);
 	char *log_path = tpath("oma.log");
-	write_file(log_path, log, len);
+	t_write_bytes(log_path, log, len, 0755);
 	char err[1024];
 	int rc = report(SUMMARY, log_path, err, sizeof(err));
 	fake_stop(&f);

@@ -1,0 +1,159 @@
+/* testlib.c - helpers shared by the unit tests (temp folders, files, plugins, a fake host config). */
+#include "testlib.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+char *t_build_dir(void)
+{
+	const char *env = getenv("OMA_BUILD");
+	if (env != NULL && env[0] != '\0')
+		return xstrdup(env);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			slash = strrchr(exe, '/');
+			if (slash != NULL && strcmp(slash, "/tests") == 0) {
+				*slash = '\0';
+				return xstrdup(exe);
+			}
+		}
+	}
+	return xstrdup("build");
+}
+
+char *t_fixture_path(const char *name)
+{
+	char *build = t_build_dir();
+	char *rel = xasprintf("%s/tests/fixtures/%s.so", build, name);
+	char *abs = realpath(rel, NULL);
+	ck_assert_msg(abs != NULL, "fixture %s missing: run `make %s`", rel, rel);
+	free(rel);
+	free(build);
+	return abs;
+}
+
+char *t_mkdtemp(const char *name)
+{
+	char *dir = xasprintf("/tmp/oma-check-%s-XXXXXX", name);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
+	return dir;
+}
+
+void t_remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d != NULL) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char *p = xasprintf("%s/%s", dir, e->d_name);
+			struct stat st;
+			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+				t_remove_tree(p);
+			else
+				(void)unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	(void)rmdir(dir);
+}
+
+char *t_read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&buf, &len, &cap, chunk, n);
+	fclose(f);
+	return buf != NULL ? buf : xstrdup("");
+}
+
+void t_write_bytes(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write_all(fd, data, len), 0);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+void t_write_file(const char *path, const char *text, mode_t mode)
+{
+	t_write_bytes(path, text, strlen(text), mode);
+}
+
+char *t_hex(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = xmalloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++)
+		(void)snprintf(out + 2 * i, 3, "%02X", (unsigned char)s[i]);
+	out[2 * n] = '\0';
+	return out;
+}
+
+/* ---- fake host config ------------------------------------------------- */
+
+#define T_CFG_MAX 16
+
+const char *t_cfg_section = "";
+static const char *cfg_keys[T_CFG_MAX];
+static char *cfg_vals[T_CFG_MAX];
+static size_t ncfg;
+
+void t_cfg_set(const char *key, const char *val)
+{
+	for (size_t i = 0; i < ncfg; i++) {
+		if (strcmp(cfg_keys[i], key) == 0) {
+			free(cfg_vals[i]);
+			cfg_vals[i] = val != NULL ? xstrdup(val) : NULL;
+			return;
+		}
+	}
+	ck_assert_msg(ncfg < T_CFG_MAX, "too many config keys");
+	cfg_keys[ncfg] = key;
+	cfg_vals[ncfg] = val != NULL ? xstrdup(val) : NULL;
+	ncfg++;
+}
+
+const char *t_cfg_get(const char *section, const char *key)
+{
+	if (strcmp(section, t_cfg_section) != 0)
+		return NULL;
+	for (size_t i = 0; i < ncfg; i++)
+		if (strcmp(cfg_keys[i], key) == 0)
+			return cfg_vals[i];
+	return NULL;
+}
+
+void t_cfg_clear(void)
+{
+	for (size_t i = 0; i < ncfg; i++) {
+		free(cfg_vals[i]);
+		cfg_vals[i] = NULL;
+		cfg_keys[i] = NULL;
+	}
+	ncfg = 0;
+}

@@ -1,0 +1,68 @@
+/* testlib.h - helpers shared by the unit tests (temp folders, files, plugins, a fake host config). */
+#ifndef OMA_TESTLIB_H
+#define OMA_TESTLIB_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include "loader.h"
+#include "util.h"
+
+/* The build folder: $OMA_BUILD, else the folder above this binary's tests/
+ * (build or build-san), else "build".  Malloc'ed. */
+char *t_build_dir(void);
+
+/* Absolute path of BUILD/tests/fixtures/NAME.so (malloc'ed); fails the test
+ * when it has not been built. */
+char *t_fixture_path(const char *name);
+
+/* Load BUILD/plugins into *ld and return the plugin of `type` called `name`;
+ * fails the test when loading fails or the plugin is not there.  Inline so
+ * that tests which do not link core/loader.c can still link testlib.o. */
+static inline struct loaded_plugin *t_load_plugin(struct loader *ld, int type, const char *name)
+{
+	char *build = t_build_dir();
+	char *dir = xasprintf("%s/plugins", build);
+	char err[1024] = "";
+	int rc = loader_load_dir(ld, dir, err, sizeof(err));
+	ck_assert_msg(rc == 0, "loading %s: %s (run `make`)", dir, err);
+	struct loaded_plugin *p = loader_find(ld, type, name);
+	ck_assert_msg(p != NULL, "no plugin '%s' of type %d in %s (run `make`)", name, type, dir);
+	free(dir);
+	free(build);
+	return p;
+}
+
+/* A new folder /tmp/oma-check-NAME-XXXXXX (malloc'ed path); fails the test
+ * when it cannot be made. */
+char *t_mkdtemp(const char *name);
+
+/* Remove `dir` and everything below it (symlinks are removed, not followed);
+ * errors are ignored. */
+void t_remove_tree(const char *dir);
+
+/* The whole file as a malloc'ed NUL-terminated string ("" when empty), or
+ * NULL when it cannot be opened. */
+char *t_read_file(const char *path);
+
+/* Write `len` bytes to `path` (created or truncated) and chmod it to `mode`;
+ * fails the test on any error. */
+void t_write_bytes(const char *path, const void *data, size_t len, mode_t mode);
+
+/* t_write_bytes of a string. */
+void t_write_file(const char *path, const char *text, mode_t mode);
+
+/* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
+char *t_hex(const char *s);
+
+/* A fake host's config table: t_cfg_get(section, key) answers for section
+ * t_cfg_section only, with the value last set for the key (NULL when unset
+ * or set to NULL).  t_cfg_clear empties the table. */
+extern const char *t_cfg_section;
+void t_cfg_set(const char *key, const char *val);
+const char *t_cfg_get(const char *section, const char *key);
+void t_cfg_clear(void);
+
+#endif
