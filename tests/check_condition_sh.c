@@ -70,6 +70,16 @@ static int64_t run_ok(const char *cmd, int timeout, const char *const *env,
 	return took;
 }
 
+/* A run with a 1 second timeout took about that long and was timed out
+ * (exit code 1). */
+static void assert_timed_out_1s(int64_t took, const struct oma_condition_result *res)
+{
+	ck_assert_int_ge(took, 900);
+	ck_assert_int_lt(took, 1500);
+	ck_assert_int_eq(res->timed_out, 1);
+	ck_assert_int_eq(res->exit_code, 1);
+}
+
 /* The plugin reaped what it started: this process has no child left. */
 static void assert_no_children(void)
 {
@@ -337,10 +347,7 @@ START_TEST(test_timeout)
 {
 	struct oma_condition_result res;
 	int64_t took = run_ok("echo started; sleep 3; echo finished", 1, NULL, &res);
-	ck_assert_int_ge(took, 900);
-	ck_assert_int_lt(took, 1500);
-	ck_assert_int_eq(res.timed_out, 1);
-	ck_assert_int_eq(res.exit_code, 1);
+	assert_timed_out_1s(took, &res);
 	ck_assert_str_eq(res.errout, "Command timed out after 1 seconds");
 	ck_assert_str_eq(res.out, "started\n");
 	ops->result_free(&res);
@@ -378,10 +385,7 @@ START_TEST(test_background_holds_output)
 	struct oma_condition_result res;
 	char *cmd = xasprintf("echo $$ > '%s/pgid'; sleep 30 & echo early", tmpdir);
 	int64_t took = run_ok(cmd, 1, NULL, &res);
-	ck_assert_int_ge(took, 900);
-	ck_assert_int_lt(took, 1500);
-	ck_assert_int_eq(res.timed_out, 1);
-	ck_assert_int_eq(res.exit_code, 1);
+	assert_timed_out_1s(took, &res);
 	ck_assert_str_eq(res.out, "early\n");
 	ck_assert_str_eq(res.errout, "Command timed out after 1 seconds");
 	ck_assert_int_ge(wait_group_gone(read_pid("pgid")), 1);
@@ -411,10 +415,7 @@ START_TEST(test_timeout_after_closing_output)
 {
 	struct oma_condition_result res;
 	int64_t took = run_ok("echo bye; exec >/dev/null 2>&1; sleep 3", 1, NULL, &res);
-	ck_assert_int_ge(took, 900);
-	ck_assert_int_lt(took, 1500);
-	ck_assert_int_eq(res.timed_out, 1);
-	ck_assert_int_eq(res.exit_code, 1);
+	assert_timed_out_1s(took, &res);
 	ck_assert_str_eq(res.out, "bye\n");
 	ops->result_free(&res);
 	assert_no_children();

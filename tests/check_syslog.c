@@ -215,6 +215,15 @@ static int send_report(const struct oma_report *r, char *err, size_t errlen)
 	return plug->desc->report->report(r, err, errlen);
 }
 
+/* Send `r`, which must succeed, and stop the receiver. */
+static void send_ok(const struct oma_report *r)
+{
+	char err[512];
+	int rc = send_report(r, err, sizeof(err));
+	rx_stop();
+	ck_assert_msg(rc == 0, "report: %s", err);
+}
+
 /* A received message split up: "<PRI>Mmm dd hh:mm:ss [HOST ]IDENT[PID]: MSG". */
 struct msg {
 	int pri;
@@ -273,10 +282,7 @@ START_TEST(test_good_run_defaults)
 	init_ok();
 	rx_start_unix_dgram();
 	struct oma_report r = good_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	rx_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(rx.n, 1);
 	struct msg m = parse(rx.lines[0], false);
 	ck_assert_int_eq(m.pri, 3 * 8 + 6); /* daemon.info */
@@ -298,10 +304,7 @@ START_TEST(test_failed_run)
 	init_ok();
 	rx_start_unix_dgram();
 	struct oma_report r = failed_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	rx_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(rx.n, 3);
 	struct msg m = parse(rx.lines[0], false);
 	ck_assert_int_eq(m.pri, 19 * 8 + 3); /* local3.err */
@@ -344,10 +347,7 @@ START_TEST(test_severity_and_facilities)
 			struct oma_report r = good_report();
 			r.outcome = cases[c].outcome;
 			r.exit_code = cases[c].exit_code;
-			char err[512];
-			int rc = send_report(&r, err, sizeof(err));
-			rx_stop();
-			ck_assert_msg(rc == 0, "report: %s", err);
+			send_ok(&r);
 			ck_assert_int_eq(rx.n, 1);
 			struct msg m = parse(rx.lines[0], false);
 			ck_assert_msg(m.pri == fac[f].code * 8 + cases[c].sev,
@@ -479,10 +479,7 @@ START_TEST(test_udp_server)
 	t_cfg_set("facility", "local5");
 	init_ok();
 	struct oma_report r = failed_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	rx_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(rx.n, 3);
 	struct msg m = parse(rx.lines[0], true);
 	ck_assert_int_eq(m.pri, 21 * 8 + 3);
@@ -518,10 +515,7 @@ START_TEST(test_long_line_cut)
 	t_cfg_set("socket", sock_path);
 	init_ok();
 	rx_start_unix_dgram();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	rx_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(rx.n, 2);
 	ck_assert_uint_le(rx.len[1], LINE_MAX_BYTES);
 	ck_assert_uint_ge(rx.len[1], LINE_MAX_BYTES - 4);
@@ -558,10 +552,7 @@ START_TEST(test_many_failed)
 	t_cfg_set("socket", sock_path);
 	init_ok();
 	rx_start_unix_dgram();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	rx_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(rx.n, 1 + 100 + 1);
 	struct msg m = parse(rx.lines[100], false);
 	ck_assert_str_eq(m.text, "DB 'db099': backup failed: boom");

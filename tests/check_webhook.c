@@ -261,6 +261,14 @@ static char *request_line(int i)
 	return xstrndup(h, strcspn(h, "\r"));
 }
 
+/* Request i has the request line `want`. */
+static void assert_request_line(int i, const char *want)
+{
+	char *line = request_line(i);
+	ck_assert_str_eq(line, want);
+	free(line);
+}
+
 /* The value of header `name` in request i (malloc'ed), or NULL. */
 static char *header(int i, const char *name)
 {
@@ -289,6 +297,16 @@ static void assert_header(int i, const char *name, const char *want)
 static char *url_for(const char *path)
 {
 	return xasprintf("http://127.0.0.1:%d%s", srv.port, path);
+}
+
+/* Start the server with `statuses` and set [webhook] url to `path` on it.
+ * Returns the URL (malloc'ed). */
+static char *srv_url(const int *statuses, size_t n, const char *path)
+{
+	srv_start(statuses, n);
+	char *url = url_for(path);
+	t_cfg_set("url", url);
+	return url;
 }
 
 /* ---- reports ------------------------------------------------------------- */
@@ -368,6 +386,15 @@ static int send_report(const struct oma_report *r, char *err, size_t errlen)
 	return plug->desc->report->report(r, err, errlen);
 }
 
+/* Send `r`, which must succeed, and stop the server. */
+static void send_ok(const struct oma_report *r)
+{
+	char err[512];
+	int rc = send_report(r, err, sizeof(err));
+	srv_stop();
+	ck_assert_msg(rc == 0, "report: %s", err);
+}
+
 #define assert_has(s, part) ck_assert_msg(strstr((s), (part)) != NULL, "'%s' not in '%s'", (part), (s))
 #define assert_lacks(s, part) ck_assert_msg(strstr((s), (part)) == NULL, "'%s' in '%s'", (part), (s))
 
@@ -390,20 +417,13 @@ END_TEST
  * result.json has it, Content-Type and the configured header. */
 START_TEST(test_post_success)
 {
-	srv_start((int[]){200}, 1);
-	char *url = url_for("/ping/abc-123?source=oma");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){200}, 1, "/ping/abc-123?source=oma");
 	t_cfg_set("header", "Authorization: Bearer s3cr3t");
 	init_ok();
 	struct oma_report r = failed_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	srv_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(srv.nreqs, 1);
-	char *line = request_line(0);
-	ck_assert_str_eq(line, "POST /ping/abc-123?source=oma HTTP/1.1");
-	free(line);
+	assert_request_line(0, "POST /ping/abc-123?source=oma HTTP/1.1");
 	assert_header(0, "Content-Type", "application/json");
 	assert_header(0, "Authorization", "Bearer s3cr3t");
 	char *cl = xasprintf("%zu", strlen(failed_json));
@@ -425,16 +445,11 @@ END_TEST
  * replaces ours. */
 START_TEST(test_header_array)
 {
-	srv_start((int[]){204}, 1);
-	char *url = url_for("/hook");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){204}, 1, "/hook");
 	t_cfg_set("header", "X-One: 1\nX-Two: zwei drei\nContent-Type: application/vnd.oma+json");
 	init_ok();
 	struct oma_report r = good_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	srv_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(srv.nreqs, 1);
 	assert_header(0, "X-One", "1");
 	assert_header(0, "X-Two", "zwei drei");
@@ -461,44 +476,30 @@ START_TEST(test_failure_suffix)
 		{OMA_OUTCOME_SUCCESS, 4, 0, "/ping/abc/fail"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		srv_start((int[]){200}, 1);
 		t_cfg_clear();
-		char *url = url_for("/ping/abc");
-		t_cfg_set("url", url);
+		char *url = srv_url((int[]){200}, 1, "/ping/abc");
 		t_cfg_set("failure_suffix", "/fail");
 		init_ok();
 		struct oma_report r = good_report();
 		r.outcome = cases[i].outcome;
 		r.exit_code = cases[i].exit_code;
 		r.failed = cases[i].failed;
-		char err[512];
-		int rc = send_report(&r, err, sizeof(err));
-		srv_stop();
-		ck_assert_msg(rc == 0, "report: %s", err);
+		send_ok(&r);
 		ck_assert_int_eq(srv.nreqs, 1);
-		char *line = request_line(0);
 		char *want = xasprintf("POST %s HTTP/1.1", cases[i].path);
-		ck_assert_str_eq(line, want);
+		assert_request_line(0, want);
 		free(want);
-		free(line);
 		srv_free();
 		free(url);
 	}
 	/* The suffix goes into the path, before a query; no doubled slash. */
-	srv_start((int[]){200}, 1);
 	t_cfg_clear();
-	char *url = url_for("/ping/abc/?k=v");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){200}, 1, "/ping/abc/?k=v");
 	t_cfg_set("failure_suffix", "/fail");
 	init_ok();
 	struct oma_report r = failed_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	srv_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
-	char *line = request_line(0);
-	ck_assert_str_eq(line, "POST /ping/abc/fail?k=v HTTP/1.1");
-	free(line);
+	send_ok(&r);
+	assert_request_line(0, "POST /ping/abc/fail?k=v HTTP/1.1");
 	srv_free();
 	free(url);
 }
@@ -519,12 +520,8 @@ START_TEST(test_failure_url)
 	ck_assert_msg(send_report(&good, err, sizeof(err)) == 0, "report: %s", err);
 	srv_stop();
 	ck_assert_int_eq(srv.nreqs, 2);
-	char *line = request_line(0);
-	ck_assert_str_eq(line, "POST /broken HTTP/1.1");
-	free(line);
-	line = request_line(1);
-	ck_assert_str_eq(line, "POST /ok HTTP/1.1");
-	free(line);
+	assert_request_line(0, "POST /broken HTTP/1.1");
+	assert_request_line(1, "POST /ok HTTP/1.1");
 	ck_assert_str_eq(srv.reqs[0].body, failed_json);
 	ck_assert_str_eq(srv.reqs[1].body, good_json);
 	srv_free();
@@ -536,16 +533,11 @@ END_TEST
 /* 500 and 503 are retried (with the warning logged), then 200 is success. */
 START_TEST(test_retry_then_success)
 {
-	srv_start((int[]){500, 503, 200}, 3);
-	char *url = url_for("/r");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){500, 503, 200}, 3, "/r");
 	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	srv_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(srv.nreqs, 3);
 	for (int i = 0; i < 3; i++)
 		ck_assert_str_eq(srv.reqs[i].body, good_json);
@@ -560,9 +552,7 @@ END_TEST
 /* The wait between attempts starts at retry_delay and doubles. */
 START_TEST(test_retry_delay_grows)
 {
-	srv_start((int[]){500, 500, 200}, 3);
-	char *url = url_for("/r");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){500, 500, 200}, 3, "/r");
 	t_cfg_set("retry_delay", "1");
 	init_ok();
 	struct oma_report r = good_report();
@@ -584,9 +574,7 @@ END_TEST
 /* Retries are bounded: 1 + retries attempts, then the last error. */
 START_TEST(test_retries_exhausted)
 {
-	srv_start((int[]){502}, 1);
-	char *url = url_for("/down");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){502}, 1, "/down");
 	t_cfg_set("retries", "3");
 	t_cfg_set("retry_delay", "0");
 	init_ok();
@@ -610,10 +598,8 @@ START_TEST(test_no_retry_on_4xx)
 {
 	static const int codes[] = {400, 401, 404, 410, 301};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		srv_start(&codes[i], 1);
 		t_cfg_clear();
-		char *url = url_for("/gone");
-		t_cfg_set("url", url);
+		char *url = srv_url(&codes[i], 1, "/gone");
 		t_cfg_set("retry_delay", "0");
 		init_ok();
 		struct oma_report r = good_report();
@@ -632,17 +618,12 @@ START_TEST(test_no_retry_on_4xx)
 		free(url);
 	}
 	/* 429 Too Many Requests is worth another try. */
-	srv_start((int[]){429, 200}, 2);
 	t_cfg_clear();
-	char *url = url_for("/busy");
-	t_cfg_set("url", url);
+	char *url = srv_url((int[]){429, 200}, 2, "/busy");
 	t_cfg_set("retry_delay", "0");
 	init_ok();
 	struct oma_report r = good_report();
-	char err[512];
-	int rc = send_report(&r, err, sizeof(err));
-	srv_stop();
-	ck_assert_msg(rc == 0, "report: %s", err);
+	send_ok(&r);
 	ck_assert_int_eq(srv.nreqs, 2);
 	srv_free();
 	free(url);
@@ -652,9 +633,7 @@ END_TEST
 /* A server that never answers: each attempt stops after `timeout`. */
 START_TEST(test_timeout)
 {
-	srv_start(NULL, 0);
-	char *url = url_for("/slow");
-	t_cfg_set("url", url);
+	char *url = srv_url(NULL, 0, "/slow");
 	t_cfg_set("timeout", "1");
 	t_cfg_set("retries", "1");
 	t_cfg_set("retry_delay", "0");
@@ -719,9 +698,7 @@ START_TEST(test_secrets_not_shown)
 	srv_stop();
 	ck_assert_int_eq(rc, -1);
 	ck_assert_int_eq(srv.nreqs, 1);
-	char *line = request_line(0);
-	ck_assert_str_eq(line, "POST /p?token=t0ps3cret HTTP/1.1");
-	free(line);
+	assert_request_line(0, "POST /p?token=t0ps3cret HTTP/1.1");
 	assert_lacks(err, "pa55word");
 	assert_lacks(err, "t0ps3cret");
 	assert_lacks(err, "hunter2");

@@ -709,6 +709,26 @@ static char *simple_log(void)
 
 #define SIMPLE_VALUE SUMMARY "\\nline one\\n"
 
+/* The last request fake f got carries SIMPLE_VALUE for host h. */
+static void assert_got_simple(const struct fake *f, const char *h)
+{
+	char *want = request_json(h, SIMPLE_VALUE);
+	ck_assert_str_eq(f->got + 13, want);
+	free(want);
+}
+
+/* Native transport with agent_conf text `conf`: init (which must succeed)
+ * and report SUMMARY with the simple log.  Returns the report's result. */
+static int native_report(const char *conf, char *err, size_t errlen)
+{
+	native_conf(conf);
+	INIT_OK();
+	char *log_path = simple_log();
+	int rc = report(SUMMARY, log_path, err, errlen);
+	free(log_path);
+	return rc;
+}
+
 /* ---- native transport ---------------------------------------------------- */
 
 START_TEST(test_native_exact_bytes)
@@ -766,16 +786,12 @@ START_TEST(test_native_rejected)
 		f.raw_reply = i == 3;
 		fake_run(&f);
 		char *conf = xasprintf("ServerActive=127.0.0.1:%d\nHostname=h\n", f.port);
-		native_conf(conf);
-		INIT_OK();
-		char *log_path = simple_log();
 		char err[1024];
-		int rc = report(SUMMARY, log_path, err, sizeof(err));
+		int rc = native_report(conf, err, sizeof(err));
 		fake_stop(&f);
 		ck_assert_int_eq(rc, -1);
 		ck_assert_msg(strstr(err, want[i]) != NULL, "case %zu: %s", i, err);
 		ck_assert_msg(strstr(err, "127.0.0.1:") != NULL, "names the server: %s", err);
-		free(log_path);
 		free(conf);
 	}
 }
@@ -788,19 +804,13 @@ START_TEST(test_native_ha_failover)
 	ck_assert_int_eq(fake_start(&f, 0, 1), 0);
 	fake_run(&f);
 	char *conf = xasprintf("ServerActive=127.0.0.1:%d ; 127.0.0.1:%d\nHostname=h\n", dead_port(), f.port);
-	native_conf(conf);
-	INIT_OK();
-	char *log_path = simple_log();
 	char err[1024];
-	int rc = report(SUMMARY, log_path, err, sizeof(err));
+	int rc = native_report(conf, err, sizeof(err));
 	fake_stop(&f);
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_int_eq(f.served, 1);
-	char *want = request_json("h", SIMPLE_VALUE);
-	ck_assert_str_eq(f.got + 13, want);
+	assert_got_simple(&f, "h");
 	LOGGED("Connection refused");
-	free(want);
-	free(log_path);
 	free(conf);
 }
 END_TEST
@@ -814,11 +824,8 @@ START_TEST(test_native_all_destinations)
 	fake_run(&a);
 	fake_run(&b);
 	char *conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", a.port, b.port);
-	native_conf(conf);
-	INIT_OK();
-	char *log_path = simple_log();
 	char err[1024];
-	int rc = report(SUMMARY, log_path, err, sizeof(err));
+	int rc = native_report(conf, err, sizeof(err));
 	fake_stop(&a);
 	fake_stop(&b);
 	ck_assert_msg(rc == 0, "%s", err);
@@ -831,16 +838,13 @@ START_TEST(test_native_all_destinations)
 	fake_run(&a);
 	int dead = dead_port();
 	conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", a.port, dead);
-	native_conf(conf);
-	INIT_OK();
-	rc = report(SUMMARY, log_path, err, sizeof(err));
+	rc = native_report(conf, err, sizeof(err));
 	fake_stop(&a);
 	ck_assert_int_eq(rc, -1);
 	ck_assert_int_eq(a.served, 1);
 	char *port = xasprintf("127.0.0.1:%d: connect: Connection refused", dead);
 	ck_assert_msg(strstr(err, port) != NULL, "%s", err);
 	free(port);
-	free(log_path);
 	free(conf);
 }
 END_TEST
@@ -921,19 +925,13 @@ START_TEST(test_native_ipv6)
 		return; /* no IPv6 loopback here */
 	fake_run(&f);
 	char *conf = xasprintf("ServerActive=[::1]:%d\nHostname=h6\n", f.port);
-	native_conf(conf);
-	INIT_OK();
-	char *log_path = simple_log();
 	char err[1024];
-	int rc = report(SUMMARY, log_path, err, sizeof(err));
+	int rc = native_report(conf, err, sizeof(err));
 	fake_stop(&f);
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_int_eq(f.served, 1);
-	char *want = request_json("h6", SIMPLE_VALUE);
-	ck_assert_str_eq(f.got + 13, want);
+	assert_got_simple(&f, "h6");
 	LOGGED("[::1]:");
-	free(want);
-	free(log_path);
 	free(conf);
 }
 END_TEST
@@ -1010,9 +1008,7 @@ START_TEST(test_agent_conf)
 	native_conf(conf);
 	INIT_OK();
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), 0);
-	char *want = request_json("from-txt", SIMPLE_VALUE);
-	ck_assert_str_eq(f.got + 13, want);
-	free(want);
+	assert_got_simple(&f, "from-txt");
 	free(conf);
 
 	/* a glob pattern after the folder: first name of the comma list */
@@ -1020,9 +1016,7 @@ START_TEST(test_agent_conf)
 	native_conf(conf);
 	INIT_OK();
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), 0);
-	want = request_json("from-glob", SIMPLE_VALUE);
-	ck_assert_str_eq(f.got + 13, want);
-	free(want);
+	assert_got_simple(&f, "from-glob");
 	free(conf);
 
 	/* no Hostname: HostnameItem is not evaluated, the host name is used */
@@ -1035,9 +1029,7 @@ START_TEST(test_agent_conf)
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), 0);
 	char host[256];
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
-	want = request_json(host, SIMPLE_VALUE);
-	ck_assert_str_eq(f.got + 13, want);
-	free(want);
+	assert_got_simple(&f, host);
 	free(conf);
 
 	/* [zabbix] hostname and server_active win over the file (which may be missing) */
@@ -1048,9 +1040,7 @@ START_TEST(test_agent_conf)
 	t_cfg_set("hostname", "over ridden");
 	INIT_OK();
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), 0);
-	want = request_json("over ridden", SIMPLE_VALUE);
-	ck_assert_str_eq(f.got + 13, want);
-	free(want);
+	assert_got_simple(&f, "over ridden");
 	fake_stop(&f);
 	ck_assert_int_eq(f.served, 4);
 	t_cfg_set("server_active", "");
