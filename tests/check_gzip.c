@@ -51,18 +51,32 @@ static char *build_dir(void)
 	return xstrdup("build");
 }
 
+/* A folder holding only a link to the gzip plugin: the test loads just
+ * that plugin.  (Loading every plugin would also dlopen libcurl's TLS
+ * libraries - gnutls, p11-kit, com_err - and the leak checker of GCC 12's
+ * sanitizer runtime then sometimes crashes reading their dynamic TLS in
+ * the forked test processes: "Tracer caught signal 11".) */
+static char *plugdir, *pluglink;
+
 static void setup(void)
 {
 	char *build = build_dir();
-	char *dir = xasprintf("%s/plugins", build);
+	char *so = xasprintf("%s/plugins/compress-gzip.so", build);
+	char *real = realpath(so, NULL);
+	ck_assert_msg(real != NULL, "%s: %s (run `make %s`)", so, strerror(errno), so);
+	plugdir = xstrdup("/tmp/oma-check-gzip-plugins-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(plugdir));
+	pluglink = xasprintf("%s/compress-gzip.so", plugdir);
+	ck_assert_int_eq(symlink(real, pluglink), 0);
 	char err[1024] = "";
-	int rc = loader_load_dir(&ld, dir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s (run `make %s/compress-gzip.so`)", dir, err, dir);
+	int rc = loader_load_dir(&ld, plugdir, err, sizeof(err));
+	ck_assert_msg(rc == 0, "loading %s: %s", so, err);
 	gz = loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip");
-	ck_assert_msg(gz != NULL, "no gzip plugin in %s", dir);
+	ck_assert_msg(gz != NULL, "no gzip plugin in %s", so);
 	ck_assert_int_eq(loader_init(gz, NULL, err, sizeof(err)), 0);
 	ops = gz->desc->compress;
-	free(dir);
+	free(real);
+	free(so);
 	free(build);
 	tmpdir = xstrdup("/tmp/oma-check-gzip-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
@@ -88,6 +102,11 @@ static void teardown(void)
 	loader_unload(&ld);
 	gz = NULL;
 	ops = NULL;
+	(void)unlink(pluglink);
+	(void)rmdir(plugdir);
+	free(pluglink);
+	free(plugdir);
+	pluglink = plugdir = NULL;
 }
 
 /* ---- deterministic SQL-like input -------------------------------------- */
