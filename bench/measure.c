@@ -127,9 +127,13 @@ int main(int argc, char **argv)
 	char hwm_file[] = "/tmp/measure-hwm-XXXXXX";
 	if (name != NULL) {
 		const char *so = getenv("MEASURE_HWM_SO");
+		if (so == NULL) {
+			fprintf(stderr, "measure: -n needs MEASURE_HWM_SO (the path of hwm.so)\n");
+			return 2;
+		}
 		int fd = mkstemp(hwm_file);
-		if (so == NULL || fd < 0) {
-			fprintf(stderr, "measure: -n needs MEASURE_HWM_SO and a temp file\n");
+		if (fd < 0) {
+			perror("measure: temp file");
 			return 2;
 		}
 		close(fd);
