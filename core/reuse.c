@@ -29,7 +29,10 @@ int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar 
 		errf(err, errlen, "reuse: cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	/* No fsync: a sidecar lost or emptied by a crash only means the next
+	 * run dumps that database again, and one fsync per database costs
+	 * more than the dumps of thousands of small ones. */
+	if (write_all(fd, text, strlen(text)) != 0) {
 		errf(err, errlen, "reuse: cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

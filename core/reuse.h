@@ -19,7 +19,7 @@ struct sidecar {
 	char *extra;           /* further key=value lines (change-detection reference), malloc'ed */
 };
 
-/* Write dir/STEM.timestamp atomically (temp file, fsync, rename).
+/* Write dir/STEM.timestamp atomically (temp file, rename; not synced).
  * Returns 0, or -1 with err set. */
 int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar *sc, char *err,
                         size_t errlen);
