@@ -26,6 +26,8 @@ PACKAGES=(
 	openssl             # self-signed TLS server in the webhook reporter's tests
 	python3             # HTTP sink in the reporters' end-to-end test
 	rsyslog             # private syslog daemon in the reporters' end-to-end test
+	procps              # pgrep/pkill in the end-to-end tests
+	iproute2            # ss in the end-to-end tests
 )
 
 # Packages not installed yet, one per line.
