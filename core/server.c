@@ -227,38 +227,6 @@ out:
 	return rc;
 }
 
-/* Decode an even-length string of hex digits into a malloc'ed,
- * NUL-terminated string.  Returns NULL when `hex` is not hex or decodes to
- * a byte 0 (names never contain one). */
-static char *unhex(const char *hex)
-{
-	size_t n = strlen(hex);
-	if (n % 2 != 0)
-		return NULL;
-	char *out = xmalloc(n / 2 + 1);
-	for (size_t i = 0; i < n / 2; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = hex[2 * i + (size_t)k];
-			int d = c >= '0' && c <= '9' ? c - '0'
-			      : c >= 'A' && c <= 'F' ? c - 'A' + 10
-			      : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-			if (d < 0) {
-				free(out);
-				return NULL;
-			}
-			v = v * 16 + d;
-		}
-		if (v == 0) {
-			free(out);
-			return NULL;
-		}
-		out[i] = (char)v;
-	}
-	out[n / 2] = '\0';
-	return out;
-}
-
 /* Whether `name` is a Windows device name (CON, PRN, AUX, NUL, COM1-9,
  * LPT1-9, any case), for which the server appends "@@@" to the folder. */
 static int is_device_name(const char *name)
@@ -302,23 +270,6 @@ static const char facts_query[] =
 	"LOWER(SCHEMA_NAME), SCHEMA_NAME) USING filename) AS BINARY)) "
 	"FROM information_schema.SCHEMATA";
 
-/* Split a tab-separated line into at most `max` fields (in place).
- * Returns the number of fields. */
-static size_t split_tabs(char *line, char **fields, size_t max)
-{
-	size_t n = 0;
-	char *p = line;
-	while (n < max) {
-		fields[n++] = p;
-		char *tab = strchr(p, '\t');
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	return n;
-}
-
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen)
 {
 	struct strv lines = {0};
@@ -333,7 +284,7 @@ int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, s
 		char *fld[4];
 		size_t nf = split_tabs(lines.v[i], fld, 4);
 		if (nf == 3 && strcmp(fld[0], "datadir") == 0 && f->datadir == NULL) {
-			f->datadir = unhex(fld[2]);
+			f->datadir = hex_decode(fld[2]);
 			if (f->datadir == NULL || f->datadir[0] == '\0') {
 				errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
 				goto fail;
@@ -341,8 +292,8 @@ int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, s
 			continue;
 		}
 		if (nf == 3 && strcmp(fld[0], "db") == 0) {
-			char *name = unhex(fld[1]);
-			char *enc = name != NULL ? unhex(fld[2]) : NULL;
+			char *name = hex_decode(fld[1]);
+			char *enc = name != NULL ? hex_decode(fld[2]) : NULL;
 			if (enc == NULL) {
 				free(name);
 				errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],

@@ -220,3 +220,44 @@ char *py_list_repr(const struct strv *sv)
 	buf_append(&buf, &len, &cap, "]", 1);
 	return buf;
 }
+
+/* Decode hex into a malloc'ed string; NULL when not hex or it holds a 0. */
+char *hex_decode(const char *hex)
+{
+	size_t n = strlen(hex);
+	if (n % 2 != 0)
+		return NULL;
+	char *out = xmalloc(n / 2 + 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = hex[i];
+		int d = c >= '0' && c <= '9' ? c - '0'
+		      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		      : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0 || (i % 2 == 1 && d == 0 && out[i / 2] == 0)) {
+			free(out);
+			return NULL;
+		}
+		if (i % 2 == 0)
+			out[i / 2] = (char)(d << 4);
+		else
+			out[i / 2] = (char)(out[i / 2] | d);
+	}
+	out[n / 2] = '\0';
+	return out;
+}
+
+/* Split a line at tabs, in place, into at most `max` fields; returns the count. */
+size_t split_tabs(char *line, char **fields, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+	while (n < max) {
+		fields[n++] = p;
+		char *tab = strchr(p, '\t');
+		if (tab == NULL)
+			break;
+		*tab = '\0';
+		p = tab + 1;
+	}
+	return n;
+}

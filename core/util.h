@@ -50,6 +50,13 @@ void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
  * ['--quick', "it's"].  Returns a malloc'ed string. */
 char *py_list_repr(const struct strv *sv);
 
+/* Decode a string of hex digit pairs (as from SQL HEX()); malloc'ed, or NULL
+ * when the input is not valid hex. */
+char *hex_decode(const char *hex);
+
+/* Split a line at tabs, in place, into at most `max` fields; returns the count. */
+size_t split_tabs(char *line, char **fields, size_t max);
+
 /* Number of online CPUs (at least 1). */
 int cpu_count(void);
 
