@@ -11,6 +11,9 @@
 
 struct dump_job {
 	const char *db;          /* database name */
+	uint64_t weight;         /* expected size (datadir bytes): the biggest
+	                          * dumps start first, so no long one is left
+	                          * running alone at the end */
 	/* filled in by dump_run: */
 	int ok;                  /* 1 when the file is complete under its final name */
 	char *file;              /* final file name (base name, malloc'ed) */
@@ -28,6 +31,11 @@ struct dump_settings {
 	int level;                            /* -1 = compressor default */
 	int parallelism;                      /* dumps at once, >= 1 */
 	int cpus;                             /* CPUs to share among running dumps */
+	/* Called by the worker thread after each dump that succeeded (file
+	 * durable under its final name, success logged); may run in several
+	 * threads at once.  NULL: nothing to call. */
+	void (*done)(void *arg, const struct dump_job *j);
+	void *done_arg;
 };
 
 /* Whether `tail` (the last bytes of a dump) ends with a completion line:
@@ -35,14 +43,15 @@ struct dump_settings {
  * ^-- Dump completed on \d{4}-\d{2}-\d{2}\s+\d+:\d{2}:\d{2}  */
 int dump_completed(const char *tail, size_t len);
 
-/* Dump every job, s->parallelism at a time.  For each: start
+/* Dump every job, s->parallelism at a time, in order of falling weight.  For each: start
  * `mysqldump_bin DB options...` by argument vector (no shell; a name
  * starting with '-' would be read as an option, so it is passed as
  * `mysqldump_bin options... -- DB`), stream its
  * stdout through the compressor into "STEM SUFFIX.part" in s->dir, log its
  * stderr as errors; on exit 0 plus completion trailer fsync, rename to the
- * final name, fsync the folder, log "DB 'NAME': Backup successfully";
- * otherwise remove the temp file and log the error.
+ * final name, fsync the folder, log "DB 'NAME': Backup successfully" and
+ * call s->done; otherwise remove the temp file and log the error.  A
+ * worker settles (fsync, rename) a dump while its next mysqldump starts.
  * Returns the number of failed jobs. */
 int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs);
 

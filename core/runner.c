@@ -29,6 +29,7 @@ struct run {
 	struct strv selected, skipped, missing;
 	uint64_t datadir_bytes;  /* the whole datadir (info.json) */
 	uint64_t selected_bytes; /* the selected databases' folders (space check) */
+	uint64_t *selected_sizes; /* each selected database's folder, same order */
 	struct dump_job *jobs;
 	size_t njobs;
 	struct strv todo;       /* selected databases to dump */
@@ -105,7 +106,7 @@ static int phase_server(struct run *r)
 	                              sizeof(err));
 	for (size_t i = 0; i < folders.n; i++)
 		r->selected_bytes += sizes[i];
-	free(sizes);
+	r->selected_sizes = sizes;
 	strv_free(&folders);
 	if (rc != 0) {
 		log_error("%s", err);
@@ -246,32 +247,28 @@ static void phase_reuse(struct run *r)
 	free(prev);
 }
 
-/* After the dumps: a sidecar beside every complete dump, so a later run can
- * reuse it (a failed dump never gets one). */
-static void write_sidecars(struct run *r)
+/* As each dump succeeds (in its worker thread): a sidecar beside it, so a
+ * later run can reuse it (a failed dump never gets one). */
+static void write_sidecar(void *arg, const struct dump_job *j)
 {
+	const struct run *r = arg;
 	char err[512];
-	for (size_t i = 0; i < r->njobs; i++) {
-		const struct dump_job *j = &r->jobs[i];
-		if (!j->ok)
-			continue;
-		char stem[NAMES_STEM_MAX + 1];
-		if (names_encode(j->db, stem, sizeof(stem)) != 0)
-			continue;
-		struct sidecar sc = {.start = (int64_t)j->started, .bytes = j->bytes};
-		(void)snprintf(sc.compressor, sizeof(sc.compressor), "%s", r->pl->comp_name);
-		(void)snprintf(sc.file, sizeof(sc.file), "%s", j->file);
-		char extra[1024] = "";
-		if (r->changes != NULL) {
-			struct changes_ref ref;
-			changes_current_ref(r->changes, j->db, &ref);
-			if (ref.valid && changes_ref_format(&ref, extra, sizeof(extra)) != 0)
-				extra[0] = '\0';
-		}
-		sc.extra = extra;
-		if (reuse_write_sidecar(r->current, stem, &sc, err, sizeof(err)) != 0)
-			log_warning("DB '%s': %s", j->db, err);
+	char stem[NAMES_STEM_MAX + 1];
+	if (names_encode(j->db, stem, sizeof(stem)) != 0)
+		return;
+	struct sidecar sc = {.start = (int64_t)j->started, .bytes = j->bytes};
+	(void)snprintf(sc.compressor, sizeof(sc.compressor), "%s", r->pl->comp_name);
+	(void)snprintf(sc.file, sizeof(sc.file), "%s", j->file);
+	char extra[1024] = "";
+	if (r->changes != NULL) {
+		struct changes_ref ref;
+		changes_current_ref(r->changes, j->db, &ref);
+		if (ref.valid && changes_ref_format(&ref, extra, sizeof(extra)) != 0)
+			extra[0] = '\0';
 	}
+	sc.extra = extra;
+	if (reuse_write_sidecar(r->current, stem, &sc, err, sizeof(err)) != 0)
+		log_warning("DB '%s': %s", j->db, err);
 }
 
 /* Phase 7: dump the selected databases. */
@@ -286,8 +283,14 @@ static void phase_dump(struct run *r)
 
 	r->njobs = r->todo.n;
 	r->jobs = xcalloc(r->njobs, sizeof(*r->jobs));
-	for (size_t i = 0; i < r->njobs; i++)
+	/* todo keeps the order of selected: walk both for the sizes. */
+	for (size_t i = 0, k = 0; i < r->njobs; i++) {
 		r->jobs[i].db = r->todo.v[i];
+		while (k < r->selected.n && strcmp(r->selected.v[k], r->todo.v[i]) != 0)
+			k++;
+		if (k < r->selected.n && r->selected_sizes != NULL)
+			r->jobs[i].weight = r->selected_sizes[k++];
+	}
 	struct dump_settings s = {
 		.dir = r->current,
 		.mysqldump_bin = m->mysqldump_bin,
@@ -296,9 +299,10 @@ static void phase_dump(struct run *r)
 		.level = (int)m->compression_level,
 		.parallelism = par,
 		.cpus = cpus,
+		.done = write_sidecar,
+		.done_arg = r,
 	};
 	dump_run(&s, r->jobs, r->njobs);
-	write_sidecars(r);
 	for (size_t i = 0; i < r->njobs; i++) {
 		if (r->jobs[i].ok)
 			r->dumped++;
@@ -453,6 +457,7 @@ static void run_free(struct run *r)
 	free(r->jobs);
 	strv_free(&r->selected);
 	strv_free(&r->todo);
+	free(r->selected_sizes);
 	strv_free(&r->reused);
 	free(r->reused_bytes);
 	changes_free(r->changes);

@@ -563,6 +563,126 @@ START_TEST(dump_parallel_ten)
 }
 END_TEST
 
+START_TEST(dump_heaviest_first)
+{
+	const char *names[] = {"a", "b", "c", "d", "e", NULL};
+	const uint64_t weights[] = {10, 500, 10, 0, 7000};
+	size_t n;
+	struct dump_job *jobs = make_jobs(names, &n);
+	for (size_t i = 0; i < n; i++)
+		jobs[i].weight = weights[i];
+	char *runlog = xasprintf("%s/runlog", tmp);
+	ck_assert_int_eq(setenv("FAKE_RUNLOG", runlog, 1), 0);
+	struct dump_settings s = settings(NULL, 1);
+	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+	unsetenv("FAKE_RUNLOG");
+	char *order = t_read_file(runlog);
+	/* Biggest first; equal weights in their given order. */
+	ck_assert_str_eq(order, "e\nb\na\nc\nd\n");
+	/* The jobs themselves keep their places. */
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(jobs[i].db, names[i]);
+		ck_assert_int_eq(jobs[i].ok, 1);
+	}
+	free(order);
+	free(runlog);
+	free_jobs(jobs, n);
+}
+END_TEST
+
+/* What the done hook saw: for each call, the job, whether the final file
+ * and its temp file existed, and how many dumps had been started by then. */
+struct done_seen {
+	pthread_mutex_t lock;
+	const char *runlog;
+	int calls;
+	const char *db[8];
+	int final_there[8], part_there[8], started[8];
+};
+
+/* Lines in the run log, and the line (from 1) naming `db` in *at (0: none). */
+static int count_lines(const char *path, const char *db, int *at)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	int n = 0;
+	*at = 0;
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, db) == 0)
+			*at = n;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The hook runs right after the next mysqldump was spawned, maybe before
+ * that one wrote its line: it waits (at most a second) for a line after
+ * its own dump's, and records how many there are. */
+static void record_done(void *arg, const struct dump_job *j)
+{
+	struct done_seen *d = arg;
+	char *final = xasprintf("%s/%s", outdir, j->file);
+	char *part = xasprintf("%s.part", final);
+	int at, lines = count_lines(d->runlog, j->db, &at);
+	for (int i = 0; i < 100 && lines <= at; i++) {
+		usleep(10000);
+		lines = count_lines(d->runlog, j->db, &at);
+	}
+	pthread_mutex_lock(&d->lock);
+	if (d->calls < 8) {
+		d->db[d->calls] = j->db;
+		d->final_there[d->calls] = access(final, F_OK) == 0;
+		d->part_there[d->calls] = access(part, F_OK) == 0;
+		d->started[d->calls] = lines;
+	}
+	d->calls++;
+	pthread_mutex_unlock(&d->lock);
+	free(final);
+	free(part);
+}
+
+START_TEST(dump_done_hook_after_next_start)
+{
+	const char *names[] = {"one", "exit2x", "two", "three", NULL};
+	size_t n;
+	struct dump_job *jobs = make_jobs(names, &n);
+	char *runlog = xasprintf("%s/runlog", tmp);
+	struct done_seen d = {.lock = PTHREAD_MUTEX_INITIALIZER, .runlog = runlog};
+	ck_assert_int_eq(setenv("FAKE_RUNLOG", runlog, 1), 0);
+	struct dump_settings s = settings(NULL, 1);
+	s.done = record_done;
+	s.done_arg = &d;
+	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
+	unsetenv("FAKE_RUNLOG");
+	/* Once per dump that succeeded, in order, never for the failed one. */
+	ck_assert_int_eq(d.calls, 3);
+	const char *want[] = {"one", "two", "three"};
+	for (int i = 0; i < 3; i++) {
+		ck_assert_str_eq(d.db[i], want[i]);
+		ck_assert_int_eq(d.final_there[i], 1);
+		ck_assert_int_eq(d.part_there[i], 0);
+	}
+	/* A dump settles once the next mysqldump has started (one, exit2x
+	 * started when one's hook ran; two and three before two's); the last
+	 * one after all of them. */
+	ck_assert_int_eq(d.started[0], 2);
+	ck_assert_int_eq(d.started[1], 4);
+	ck_assert_int_eq(d.started[2], 4);
+	ck_assert_int_eq(jobs[0].ok, 1);
+	ck_assert_int_eq(jobs[1].ok, 0);
+	ck_assert_ptr_nonnull(jobs[1].error);
+	char *listing = list_dir(outdir);
+	ck_assert_str_eq(listing, "one.sql.raw\nthree.sql.raw\ntwo.sql.raw\n");
+	free(listing);
+	free(runlog);
+	free_jobs(jobs, n);
+}
+END_TEST
+
 START_TEST(dump_compressor_failures)
 {
 	size_t n;
@@ -860,6 +980,8 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_failures);
 	tcase_add_test(r, dump_trailing_blank_lines_and_stderr);
 	tcase_add_test(r, dump_parallel_ten);
+	tcase_add_test(r, dump_heaviest_first);
+	tcase_add_test(r, dump_done_hook_after_next_start);
 	tcase_add_test(r, dump_compressor_failures);
 	tcase_add_test(r, dump_setup_failures);
 	tcase_add_test(r, dump_child_environment);
