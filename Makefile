@@ -44,7 +44,7 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Libraries each plugin links against.
 LIBS_compress-gzip = -lz -lpthread
-LIBS_compress-zstd = -lzstd
+LIBS_compress-zstd = -lzstd -lpthread
 LIBS_report-webhook = -lcurl
 
 TEST_SRC := $(wildcard tests/check_*.c)

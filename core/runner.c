@@ -247,8 +247,9 @@ static void phase_reuse(struct run *r)
 	free(prev);
 }
 
-/* As each dump succeeds (in its worker thread): a sidecar beside it, so a
- * later run can reuse it (a failed dump never gets one). */
+/* With skip_unchanged_dbs, as each dump succeeds (in its worker thread): a
+ * sidecar beside it, so a later run can reuse it (a failed dump never gets
+ * one). */
 static void write_sidecar(void *arg, const struct dump_job *j)
 {
 	const struct run *r = arg;
@@ -299,7 +300,10 @@ static void phase_dump(struct run *r)
 		.level = (int)m->compression_level,
 		.parallelism = par,
 		.cpus = cpus,
-		.done = write_sidecar,
+		/* Only skip_unchanged_dbs reads sidecars, and only with a change
+		 * reference in them: without one a sidecar is a useless file
+		 * (and creating files is most of the core's work per database). */
+		.done = r->changes != NULL ? write_sidecar : NULL,
 		.done_arg = r,
 	};
 	dump_run(&s, r->jobs, r->njobs);

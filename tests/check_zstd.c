@@ -754,6 +754,60 @@ START_TEST(test_large_stream_four_threads)
 END_TEST
 
 /* A damaged file fails `zstd -t` (the check the checksum makes possible). */
+/* A finished single-threaded stream leaves its context to the next one:
+ * the second stream allocates no new workspace, and a context that ran at
+ * level 19 gives, back at level 1, the very bytes a new one gives. */
+START_TEST(test_contexts_reused)
+{
+	size_t len = 256 * 1024;
+	unsigned char *sql = xmalloc(len);
+	struct sqlgen g;
+	sqlgen_start(&g, 11);
+	sqlgen_fill(&g, sql, len);
+
+	size_t before = heap_in_use();
+	char *first = roundtrip("first.sql.zst", sql, len, 1, 1, 4096);
+	size_t kept = heap_in_use() - before;
+	ck_assert_msg(kept > 1024 * 1024, "context of the finished stream not kept: %zu bytes",
+	              kept);
+
+	/* Level 19 on the same context, then level 1 again. */
+	char *path;
+	int fd = create_out("second.sql.zst", &path);
+	struct oma_compress_params p = {.size = sizeof(p), .level = 19, .threads = 1};
+	void *st = NULL;
+	char err[256] = "";
+	ck_assert_msg(ops->open(&st, fd, &p, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(ops->write(st, sql, len, err, sizeof(err)), 0);
+	ck_assert_int_eq(ops->finish(st, err, sizeof(err)), 0);
+	close(fd);
+	free(path);
+
+	char *third = roundtrip("third.sql.zst", sql, len, 1, 1, 4096);
+	size_t n1, n3;
+	unsigned char *a = slurp(first, &n1), *b = slurp(third, &n3);
+	ck_assert_uint_eq(n1, n3);
+	ck_assert(memcmp(a, b, n1) == 0);
+
+	/* Once warm, a stream allocates hardly anything. */
+	size_t warm = heap_in_use();
+	fd = create_out("fourth.sql.zst", &path);
+	p.level = 1;
+	ck_assert_int_eq(ops->open(&st, fd, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(ops->write(st, sql, len, err, sizeof(err)), 0);
+	size_t fourth = heap_in_use() - warm;
+	ck_assert_int_eq(ops->finish(st, err, sizeof(err)), 0);
+	close(fd);
+	ck_assert_msg(fourth < 512 * 1024, "a warm stream allocated %zu bytes", fourth);
+	free(path);
+	free(a);
+	free(b);
+	free(first);
+	free(third);
+	free(sql);
+}
+END_TEST
+
 START_TEST(test_zstd_t_sees_damage)
 {
 	size_t len = 256 * 1024;
@@ -897,6 +951,7 @@ static Suite *zstd_suite(void)
 	tcase_add_test(tc, test_exports_only_descriptor);
 	tcase_add_test(tc, test_empty_input);
 	tcase_add_test(tc, test_small_input);
+	tcase_add_test(tc, test_contexts_reused);
 	tcase_add_test(tc, test_levels_and_threads);
 	tcase_add_test(tc, test_threads_start_workers);
 	tcase_add_test(tc, test_bad_level);

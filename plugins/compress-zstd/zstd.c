@@ -26,6 +26,7 @@
  * size (the size of a dump is not known in advance).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,12 +51,55 @@ struct zs_stream {
 	ZSTD_CCtx *cctx;
 	int fd;
 	int failed; /* a write to fd or libzstd failed; nothing more is written */
+	int workers; /* the context has worker threads: never pooled */
 	ZSTD_outBuffer out;
 	unsigned char buf[]; /* out.size bytes (ZSTD_CStreamOutSize()) */
 };
 
 /* The host table from init(); NULL when the plugin was not initialised. */
 static const struct oma_host *zs_host;
+
+/* Contexts of finished streams, kept for the next streams: a new context
+ * allocates its workspace and faults its pages in, which with hundreds of
+ * small databases costs more than compressing them; a reset one keeps its
+ * memory and libzstd need not clear its tables.  At most ZS_POOL_MAX idle
+ * ones (no more than the dumps that ran at once), freed by fini().  Only
+ * contexts without workers are kept: no idle thread outlives its stream. */
+#define ZS_POOL_MAX 8
+static pthread_mutex_t zs_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static ZSTD_CCtx *zs_pool[ZS_POOL_MAX];
+static int zs_pooled;
+
+/* An idle context reset to libzstd's defaults, or a new one (NULL: no memory). */
+static ZSTD_CCtx *zs_take(void)
+{
+	ZSTD_CCtx *c = NULL;
+	pthread_mutex_lock(&zs_pool_lock);
+	if (zs_pooled > 0)
+		c = zs_pool[--zs_pooled];
+	pthread_mutex_unlock(&zs_pool_lock);
+	if (c == NULL)
+		return ZSTD_createCCtx();
+	if (ZSTD_isError(ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters))) {
+		ZSTD_freeCCtx(c);
+		return ZSTD_createCCtx();
+	}
+	return c;
+}
+
+/* Keep a context for later, or free it when the pool is full. */
+static void zs_give(ZSTD_CCtx *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&zs_pool_lock);
+	if (zs_pooled < ZS_POOL_MAX) {
+		zs_pool[zs_pooled++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&zs_pool_lock);
+	ZSTD_freeCCtx(c);
+}
 
 static void zs_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -90,6 +134,10 @@ static int zs_init(const struct oma_host *host, char *err, size_t errlen)
 
 static void zs_fini(void)
 {
+	pthread_mutex_lock(&zs_pool_lock);
+	while (zs_pooled > 0)
+		ZSTD_freeCCtx(zs_pool[--zs_pooled]);
+	pthread_mutex_unlock(&zs_pool_lock);
 	zs_host = NULL;
 }
 
@@ -154,11 +202,16 @@ static int zs_param(ZSTD_CCtx *cctx, ZSTD_cParameter param, int value, const cha
 	return -1;
 }
 
-static void zs_free(struct zs_stream *s)
+/* End a stream; `reuse`: its context is in a clean state (the frame was
+ * finished without error) and may serve another stream. */
+static void zs_free(struct zs_stream *s, int reuse)
 {
 	if (s == NULL)
 		return;
-	ZSTD_freeCCtx(s->cctx);
+	if (reuse && !s->workers)
+		zs_give(s->cctx);
+	else
+		ZSTD_freeCCtx(s->cctx);
 	free(s);
 }
 
@@ -193,7 +246,7 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 		zs_err(err, errlen, "zstd: out of memory");
 		return -1;
 	}
-	s->cctx = ZSTD_createCCtx();
+	s->cctx = zs_take();
 	if (s->cctx == NULL) {
 		zs_err(err, errlen, "zstd: cannot start stream: out of memory");
 		goto fail;
@@ -206,6 +259,7 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 		/* libzstd built without threads refuses any worker count:
 		 * compress on the calling thread instead. */
 		size_t rc = ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_nbWorkers, threads);
+		s->workers = !ZSTD_isError(rc);
 		if (ZSTD_isError(rc) && zs_host != NULL)
 			zs_host->log(OMA_LOG_DEBUG,
 			             "zstd: cannot use %d worker threads (%s), compressing on one thread",
@@ -221,7 +275,7 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 	*stream = s;
 	return 0;
 fail:
-	zs_free(s);
+	zs_free(s, 0);
 	return -1;
 }
 
@@ -253,13 +307,13 @@ static int zs_finish(void *stream, char *err, size_t errlen)
 		goto out;
 	rc = 0;
 out:
-	zs_free(s);
+	zs_free(s, rc == 0);
 	return rc;
 }
 
 static void zs_abort(void *stream)
 {
-	zs_free(stream);
+	zs_free(stream, 0);
 }
 
 static const struct oma_compress_ops zs_ops = {
