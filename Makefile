@@ -43,7 +43,7 @@ CORE_LIBS = -linih -ldl -lpthread -lm
 PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Libraries each plugin links against.
-LIBS_compress-gzip = -lz -lpthread
+LIBS_compress-gzip = -ldeflate -lpthread
 LIBS_compress-zstd = -lzstd -lpthread
 LIBS_report-webhook = -lcurl
 
