@@ -59,46 +59,63 @@ struct zs_stream {
 /* The host table from init(); NULL when the plugin was not initialised. */
 static const struct oma_host *zs_host;
 
-/* Contexts of finished streams, kept for the next streams: a new context
- * allocates its workspace and faults its pages in, which with hundreds of
- * small databases costs more than compressing them; a reset one keeps its
- * memory and libzstd need not clear its tables.  At most ZS_POOL_MAX idle
- * ones (no more than the dumps that ran at once), freed by fini().  Only
- * contexts without workers are kept: no idle thread outlives its stream. */
+/* Finished streams, kept for the next ones: a new context allocates its
+ * workspace and faults its pages in, which with hundreds of small
+ * databases costs more than compressing them; a reset one keeps its memory
+ * and libzstd need not clear its tables (the output buffer is kept too).
+ * At most ZS_POOL_MAX idle ones (no more than the dumps that ran at once),
+ * freed by fini().  Only streams without workers are kept: no idle thread
+ * outlives its stream. */
 #define ZS_POOL_MAX 8
 static pthread_mutex_t zs_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static ZSTD_CCtx *zs_pool[ZS_POOL_MAX];
+static struct zs_stream *zs_pool[ZS_POOL_MAX];
 static int zs_pooled;
 
-/* An idle context reset to libzstd's defaults, or a new one (NULL: no memory). */
-static ZSTD_CCtx *zs_take(void)
+static void zs_destroy(struct zs_stream *s)
 {
-	ZSTD_CCtx *c = NULL;
-	pthread_mutex_lock(&zs_pool_lock);
-	if (zs_pooled > 0)
-		c = zs_pool[--zs_pooled];
-	pthread_mutex_unlock(&zs_pool_lock);
-	if (c == NULL)
-		return ZSTD_createCCtx();
-	if (ZSTD_isError(ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters))) {
-		ZSTD_freeCCtx(c);
-		return ZSTD_createCCtx();
-	}
-	return c;
+	if (s == NULL)
+		return;
+	ZSTD_freeCCtx(s->cctx);
+	free(s);
 }
 
-/* Keep a context for later, or free it when the pool is full. */
-static void zs_give(ZSTD_CCtx *c)
+/* An idle stream with its context reset to libzstd's defaults, or a new
+ * one (NULL: no memory).  Everything but the context is zeroed. */
+static struct zs_stream *zs_take(size_t out_size)
 {
-	if (c == NULL)
-		return;
+	struct zs_stream *s = NULL;
+	pthread_mutex_lock(&zs_pool_lock);
+	if (zs_pooled > 0)
+		s = zs_pool[--zs_pooled];
+	pthread_mutex_unlock(&zs_pool_lock);
+	if (s != NULL && !ZSTD_isError(ZSTD_CCtx_reset(s->cctx, ZSTD_reset_session_and_parameters))) {
+		ZSTD_CCtx *c = s->cctx;
+		memset(s, 0, sizeof(*s));
+		s->cctx = c;
+		return s;
+	}
+	zs_destroy(s);
+	s = calloc(1, sizeof(*s) + out_size);
+	if (s == NULL)
+		return NULL;
+	s->cctx = ZSTD_createCCtx();
+	if (s->cctx == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Keep a stream for later, or free it when the pool is full. */
+static void zs_give(struct zs_stream *s)
+{
 	pthread_mutex_lock(&zs_pool_lock);
 	if (zs_pooled < ZS_POOL_MAX) {
-		zs_pool[zs_pooled++] = c;
-		c = NULL;
+		zs_pool[zs_pooled++] = s;
+		s = NULL;
 	}
 	pthread_mutex_unlock(&zs_pool_lock);
-	ZSTD_freeCCtx(c);
+	zs_destroy(s);
 }
 
 static void zs_err(char *err, size_t errlen, const char *fmt, ...)
@@ -136,7 +153,7 @@ static void zs_fini(void)
 {
 	pthread_mutex_lock(&zs_pool_lock);
 	while (zs_pooled > 0)
-		ZSTD_freeCCtx(zs_pool[--zs_pooled]);
+		zs_destroy(zs_pool[--zs_pooled]);
 	pthread_mutex_unlock(&zs_pool_lock);
 	zs_host = NULL;
 }
@@ -209,10 +226,9 @@ static void zs_free(struct zs_stream *s, int reuse)
 	if (s == NULL)
 		return;
 	if (reuse && !s->workers)
-		zs_give(s->cctx);
+		zs_give(s);
 	else
-		ZSTD_freeCCtx(s->cctx);
-	free(s);
+		zs_destroy(s);
 }
 
 /* Start a stream at the requested level (default 3) with a checksum and no
@@ -241,15 +257,10 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 	}
 
 	size_t out_size = ZSTD_CStreamOutSize();
-	struct zs_stream *s = calloc(1, sizeof(*s) + out_size);
+	struct zs_stream *s = zs_take(out_size);
 	if (s == NULL) {
-		zs_err(err, errlen, "zstd: out of memory");
-		return -1;
-	}
-	s->cctx = zs_take();
-	if (s->cctx == NULL) {
 		zs_err(err, errlen, "zstd: cannot start stream: out of memory");
-		goto fail;
+		return -1;
 	}
 	if (zs_param(s->cctx, ZSTD_c_compressionLevel, level, "compression level", err, errlen) != 0 ||
 	    zs_param(s->cctx, ZSTD_c_checksumFlag, 1, "checksum flag", err, errlen) != 0 ||
