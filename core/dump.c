@@ -588,11 +588,36 @@ struct run {
 	const struct dump_settings *s;
 	struct dump_job *jobs;
 	size_t *order;    /* job indices, heaviest first */
+	uint64_t *weight_left; /* [i]: weight of order[i] and every job after it */
 	size_t njobs;
 	size_t next;      /* next job to start */
 	size_t parallel;  /* dumps at once */
 	pthread_mutex_t lock;
 };
+
+/* Compressor threads for the i-th job to start: the CPUs shared among the
+ * dumps that can still run at once, or, when more is left to dump than
+ * runs at once, in proportion to the job's share of the weight left (its
+ * own and that of every job after it).  A big database that starts next to
+ * small ones (the `mysql` schema, say) thus gets the CPUs they leave idle
+ * within moments, instead of half of them for all of its dump. */
+static int share(const struct run *r, size_t i)
+{
+	int cpus = r->s->cpus > 0 ? r->s->cpus : 1;
+	size_t remaining = r->njobs - i;
+	size_t sharing = remaining < r->parallel ? remaining : r->parallel;
+	int threads = cpus / (int)sharing;
+	uint64_t w = r->jobs[r->order[i]].weight;
+	if (r->weight_left[i] > 0 && w > 0) {
+		double part = (double)cpus * (double)w / (double)r->weight_left[i];
+		int by_weight = (int)(part + 0.5);
+		if (by_weight > threads)
+			threads = by_weight;
+	}
+	if (threads > cpus)
+		threads = cpus;
+	return threads > 0 ? threads : 1;
+}
 
 /* Take jobs from the shared index until none is left. */
 static void *worker(void *arg)
@@ -608,13 +633,8 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (i >= r->njobs)
 			break;
-		/* Share the CPUs among the dumps that can still run at once. */
-		size_t remaining = r->njobs - i;
-		size_t sharing = remaining < r->parallel ? remaining : r->parallel;
-		int cpus = r->s->cpus > 0 ? r->s->cpus : 1;
-		int threads = cpus / (int)sharing;
 		struct settling next = {.fd = -1};
-		dump_one(r->s, &r->jobs[r->order[i]], threads > 0 ? threads : 1, buf, &prev, &next);
+		dump_one(r->s, &r->jobs[r->order[i]], share(r, i), buf, &prev, &next);
 		prev = next;
 	}
 	settle(r->s, &prev);
@@ -639,6 +659,9 @@ int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
 	for (size_t i = 0; i < njobs; i++)
 		r.order[i] = i;
 	qsort_r(r.order, njobs, sizeof(*r.order), by_weight, jobs);
+	r.weight_left = xcalloc(njobs + 1, sizeof(*r.weight_left));
+	for (size_t i = njobs; i-- > 0;)
+		r.weight_left[i] = r.weight_left[i + 1] + jobs[r.order[i]].weight;
 	pthread_mutex_init(&r.lock, NULL);
 	r.parallel = s->parallelism > 0 ? (size_t)s->parallelism : 1;
 	if (r.parallel > njobs)
@@ -683,6 +706,7 @@ int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
 		pthread_join(tids[i], NULL);
 	free(tids);
 	free(r.order);
+	free(r.weight_left);
 	pthread_mutex_destroy(&r.lock);
 
 	int failed = 0;

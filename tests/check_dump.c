@@ -590,6 +590,34 @@ START_TEST(dump_heaviest_first)
 }
 END_TEST
 
+/* A big job starting next to small ones gets the CPUs they will leave
+ * idle: threads in proportion to its share of the weight left. */
+START_TEST(dump_threads_follow_weight)
+{
+	const char *names[] = {"small1", "big", "small2", NULL};
+	const uint64_t weights[] = {1, 1000, 1};
+	size_t n;
+	struct dump_job *jobs = make_jobs(names, &n);
+	for (size_t i = 0; i < n; i++)
+		jobs[i].weight = weights[i];
+	struct dump_settings s = settings(NULL, 2);
+	s.cpus = 2;
+	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+	ck_assert_int_eq(raw_opened, 3);
+	/* big first with both CPUs (the even share would be 1), small1 next
+	 * to it with 1, small2 last, alone, with 2 again. */
+	int count[3] = {0};
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_ge(raw_threads[i], 1);
+		ck_assert_int_le(raw_threads[i], 2);
+		count[raw_threads[i]]++;
+	}
+	ck_assert_int_eq(count[1], 1);
+	ck_assert_int_eq(count[2], 2);
+	free_jobs(jobs, n);
+}
+END_TEST
+
 /* What the done hook saw: for each call, the job, whether the final file
  * and its temp file existed, and how many dumps had been started by then. */
 struct done_seen {
@@ -981,6 +1009,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_trailing_blank_lines_and_stderr);
 	tcase_add_test(r, dump_parallel_ten);
 	tcase_add_test(r, dump_heaviest_first);
+	tcase_add_test(r, dump_threads_follow_weight);
 	tcase_add_test(r, dump_done_hook_after_next_start);
 	tcase_add_test(r, dump_compressor_failures);
 	tcase_add_test(r, dump_setup_failures);
