@@ -20,6 +20,7 @@
 #include "util.h"
 
 #define READ_SIZE (256 * 1024)  /* one read from mysqldump's stdout */
+#define PIPE_SIZE (1024 * 1024) /* mysqldump's stdout pipe */
 #define TAIL_SIZE 512           /* last bytes kept for the completion check */
 #define STDERR_MAX (64 * 1024)  /* stderr kept per dump; the rest is read and dropped */
 #define POLL_MS 200             /* how often a worker looks at the cancel flag */
@@ -492,6 +493,14 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		errf(d.error, sizeof(d.error), "cannot create pipe: %s", strerror(errno));
 		goto out;
 	}
+	/* A dump with CPUs of its own (threads > 1: a big database, few dumps
+	 * left) gets 1 MiB between mysqldump and the compressor instead of 64
+	 * KiB, so that neither side's bursts stall the other (set (b), zstd:
+	 * 9.4 -> 8.7 s).  With every CPU busy it costs time instead (set (a),
+	 * zstd: +5 % with 256 KiB, +10 % with 1 MiB), so only then.  Refused
+	 * above fs.pipe-max-size or a user's pipe quota: 64 KiB stays. */
+	if (threads > 1)
+		(void)fcntl(out_p[1], F_SETPIPE_SZ, PIPE_SIZE);
 	argv = dump_argv(s, j->db);
 	int sp = proc_spawn(argv, out_p[1], err_p[1], 1, &pid);
 	if (sp != 0) {
