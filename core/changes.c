@@ -823,6 +823,11 @@ int changes_probe(const char *mysql_bin, const char *datadir, const struct strv 
 	return -1;
 }
 
+int changes_usable(const struct changes_state *st)
+{
+	return st != NULL && st->usable;
+}
+
 void changes_current_ref(const struct changes_state *st, const char *db, struct changes_ref *ref)
 {
 	memset(ref, 0, sizeof(*ref));

@@ -43,6 +43,9 @@ int changes_probe(const char *mysql_bin, const char *datadir, const struct strv 
  * when the probe failed).  Any database name works, probed or not. */
 void changes_current_ref(const struct changes_state *st, const char *db, struct changes_ref *ref);
 
+/* Whether the probe gave what reuse needs (NULL: no). */
+int changes_usable(const struct changes_state *st);
+
 /* Decide for database `db` (one of the probed ones) whose previous dump was
  * made with reference `prev` (NULL: none).  Returns 1 when nothing changed
  * since then, so the previous dump may be reused, or 0 when the database

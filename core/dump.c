@@ -391,7 +391,14 @@ struct settling {
 	struct dump_job *j;  /* NULL when there is nothing to settle */
 	int fd;
 	char *tmp, *final;
+	int big;             /* settle before the next mysqldump starts (below) */
 };
+
+/* A dump of more than this many bytes settles before the next mysqldump
+ * starts: its fsync may take seconds, and meanwhile the next mysqldump,
+ * its pipe full, would hold its table locks (--lock-tables) for nothing.
+ * The overlap only matters for small dumps anyway. */
+#define SETTLE_FIRST_BYTES (16 * 1024 * 1024)
 
 /* Log the outcome of a job whose work is over. */
 static void log_outcome(struct dump_job *j, const char *error)
@@ -414,9 +421,11 @@ static void settle(const struct dump_settings *s, struct settling *p)
 	struct dump_job *j = p->j;
 	char error[512] = "";
 	struct stat st;
+	struct timespec t0, t1;
 	if (j == NULL)
 		return;
 	p->j = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (fsync(p->fd) != 0 || fstat(p->fd, &st) != 0) {
 		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
@@ -442,6 +451,8 @@ static void settle(const struct dump_settings *s, struct settling *p)
 	j->bytes = (uint64_t)st.st_size;
 	j->ok = 1;
 out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	j->seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	p->fd = -1;
 	free(p->tmp);
 	free(p->final);
@@ -489,16 +500,20 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	final = xasprintf("%s/%s", s->dir, j->file);
 	tmp = xasprintf("%s.part", final);
 
+	if (prev->j != NULL && prev->big)
+		settle(s, prev);
 	if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) {
 		errf(d.error, sizeof(d.error), "cannot create pipe: %s", strerror(errno));
 		goto out;
 	}
-	/* A dump with CPUs of its own (threads > 1: a big database, few dumps
-	 * left) gets 1 MiB between mysqldump and the compressor instead of 64
-	 * KiB, so that neither side's bursts stall the other (set (b), zstd:
-	 * 9.4 -> 8.7 s).  With every CPU busy it costs time instead (set (a),
-	 * zstd: +5 % with 256 KiB, +10 % with 1 MiB), so only then.  Refused
-	 * above fs.pipe-max-size or a user's pipe quota: 64 KiB stays. */
+	/* A dump with more than one thread (a big database, or one of the
+	 * last dumps) gets 1 MiB between mysqldump and the compressor instead
+	 * of 64 KiB, so that neither side's bursts stall the other (set (b),
+	 * zstd: 9.4 -> 8.7 s).  Given to every dump it cost time on set (a),
+	 * where all CPUs are busy (zstd: +5 % with 256 KiB, +10 % with 1 MiB);
+	 * given to these only it changed nothing measurable there (1.93 vs
+	 * 1.96 s).  Refused above fs.pipe-max-size or a user's pipe quota: 64
+	 * KiB stays. */
 	if (threads > 1)
 		(void)fcntl(out_p[1], F_SETPIPE_SZ, PIPE_SIZE);
 	argv = dump_argv(s, j->db);
@@ -561,7 +576,8 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		goto out;
 	}
 	/* Complete: settle() takes the file over. */
-	*next = (struct settling){.j = j, .fd = fd, .tmp = tmp, .final = final};
+	*next = (struct settling){
+		.j = j, .fd = fd, .tmp = tmp, .final = final, .big = d.total > SETTLE_FIRST_BYTES};
 	fd = -1;
 	tmp = final = NULL;
 	tmp_made = 0;
@@ -604,12 +620,13 @@ struct run {
 	pthread_mutex_t lock;
 };
 
-/* Compressor threads for the i-th job to start: the CPUs shared among the
- * dumps that can still run at once, or, when more is left to dump than
- * runs at once, in proportion to the job's share of the weight left (its
- * own and that of every job after it).  A big database that starts next to
- * small ones (the `mysql` schema, say) thus gets the CPUs they leave idle
- * within moments, instead of half of them for all of its dump. */
+/* Compressor threads for the i-th job to start: the CPUs shared evenly
+ * among the dumps that can still run at once, or more when the job's share
+ * of the weight left (its own and that of every job after it) says so, at
+ * most all CPUs.  A big database that starts next to small ones (the
+ * `mysql` schema, say) thus gets the CPUs they leave idle within moments,
+ * instead of half of them for all of its dump; the threads of the running
+ * dumps may add up to more than the CPUs for a while. */
 static int share(const struct run *r, size_t i)
 {
 	int cpus = r->s->cpus > 0 ? r->s->cpus : 1;

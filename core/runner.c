@@ -303,7 +303,7 @@ static void phase_dump(struct run *r)
 		/* Only skip_unchanged_dbs reads sidecars, and only with a change
 		 * reference in them: without one a sidecar is a useless file
 		 * (and creating files is most of the core's work per database). */
-		.done = r->changes != NULL ? write_sidecar : NULL,
+		.done = changes_usable(r->changes) ? write_sidecar : NULL,
 		.done_arg = r,
 	};
 	dump_run(&s, r->jobs, r->njobs);

@@ -711,6 +711,33 @@ START_TEST(dump_done_hook_after_next_start)
 }
 END_TEST
 
+/* A big dump settles before the next mysqldump starts (which, its pipe
+ * full, would hold its table locks while the big file is fsynced). */
+START_TEST(dump_big_settles_first)
+{
+	const char *names[] = {"big1", "small1", NULL};
+	size_t n;
+	struct dump_job *jobs = make_jobs(names, &n);
+	char *runlog = xasprintf("%s/runlog", tmp);
+	struct done_seen d = {.lock = PTHREAD_MUTEX_INITIALIZER, .runlog = runlog};
+	ck_assert_int_eq(setenv("FAKE_RUNLOG", runlog, 1), 0);
+	ck_assert_int_eq(setenv("FAKE_BYTES", "20000000", 1), 0);
+	struct dump_settings s = settings(NULL, 1);
+	s.done = record_done;
+	s.done_arg = &d;
+	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+	unsetenv("FAKE_RUNLOG");
+	unsetenv("FAKE_BYTES");
+	ck_assert_int_eq(d.calls, 2);
+	ck_assert_str_eq(d.db[0], "big1");
+	ck_assert_int_eq(d.final_there[0], 1);
+	ck_assert_int_eq(d.started[0], 1); /* small1 had not started */
+	ck_assert_uint_gt(jobs[0].bytes, 0);
+	free(runlog);
+	free_jobs(jobs, n);
+}
+END_TEST
+
 START_TEST(dump_compressor_failures)
 {
 	size_t n;
@@ -862,13 +889,12 @@ static void *canceller(void *arg)
 {
 	(void)arg;
 	long start = now_ms();
-	while (access(started_file, F_OK) != 0) {
+	/* The temp file is made right after mysqldump starts: wait for both. */
+	while (access(started_file, F_OK) != 0 || access(part_file, F_OK) != 0) {
 		if (now_ms() - start > 20000)
 			return NULL;
 		usleep(10000);
 	}
-	if (access(part_file, F_OK) != 0)
-		return NULL;
 	long t0 = now_ms();
 	pthread_kill(main_thread, SIGALRM);
 	while (access(part_file, F_OK) == 0 && now_ms() - t0 < 5000)
@@ -1011,6 +1037,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_heaviest_first);
 	tcase_add_test(r, dump_threads_follow_weight);
 	tcase_add_test(r, dump_done_hook_after_next_start);
+	tcase_add_test(r, dump_big_settles_first);
 	tcase_add_test(r, dump_compressor_failures);
 	tcase_add_test(r, dump_setup_failures);
 	tcase_add_test(r, dump_child_environment);

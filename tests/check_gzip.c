@@ -289,6 +289,13 @@ static unsigned char *gunzip_file(const char *path, size_t *len)
 	return (unsigned char *)c.data;
 }
 
+/* One member per started MiB of input, one for empty input. */
+static void check_members(const char *path, size_t len)
+{
+	size_t want = len == 0 ? 1 : (len + MiB - 1) / MiB;
+	ck_assert_uint_eq(inflate_members(path, NULL, NULL, NULL, 0), want);
+}
+
 /* Compress `len` bytes of `data` at `level` into `path` (written in pieces of
  * `piece` bytes) and check that zlib gives the same bytes back. */
 static void roundtrip(const char *name, const unsigned char *data, size_t len, int level,
@@ -310,6 +317,7 @@ static void roundtrip(const char *name, const unsigned char *data, size_t len, i
 	unsigned char *got = gunzip_file(path, &got_len);
 	ck_assert_uint_eq(got_len, len);
 	ck_assert(len == 0 || memcmp(got, data, len) == 0);
+	check_members(path, len);
 	free(got);
 	free(path);
 }
@@ -852,6 +860,7 @@ static void roundtrip_threads(const char *name, const unsigned char *data, size_
 	unsigned char *got = gunzip_file(path, &got_len);
 	ck_assert_uint_eq(got_len, len);
 	ck_assert(len == 0 || memcmp(got, data, len) == 0);
+	check_members(path, len);
 	gzip_t(path, len);
 	free(got);
 	free(path);

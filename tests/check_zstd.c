@@ -753,10 +753,11 @@ START_TEST(test_large_stream_four_threads)
 }
 END_TEST
 
-/* A damaged file fails `zstd -t` (the check the checksum makes possible). */
 /* A finished single-threaded stream leaves its context to the next one:
- * the second stream allocates no new workspace, and a context that ran at
- * level 19 gives, back at level 1, the very bytes a new one gives. */
+ * after a stream the context is still allocated, a warm stream allocates
+ * hardly anything, and a context that ran at level 19 gives, back at level
+ * 1, the very bytes a new one gives.  (The heap checks need glibc's
+ * allocator; a sanitizer build checks the bytes only.) */
 START_TEST(test_contexts_reused)
 {
 	size_t len = 256 * 1024;
@@ -768,8 +769,12 @@ START_TEST(test_contexts_reused)
 	size_t before = heap_in_use();
 	char *first = roundtrip("first.sql.zst", sql, len, 1, 1, 4096);
 	size_t kept = heap_in_use() - before;
+#if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_msg(kept > 1024 * 1024, "context of the finished stream not kept: %zu bytes",
 	              kept);
+#else
+	(void)kept;
+#endif
 
 	/* Level 19 on the same context, then level 1 again. */
 	char *path;
@@ -798,7 +803,11 @@ START_TEST(test_contexts_reused)
 	size_t fourth = heap_in_use() - warm;
 	ck_assert_int_eq(ops->finish(st, err, sizeof(err)), 0);
 	close(fd);
+#if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_msg(fourth < 512 * 1024, "a warm stream allocated %zu bytes", fourth);
+#else
+	(void)fourth;
+#endif
 	free(path);
 	free(a);
 	free(b);
@@ -808,6 +817,7 @@ START_TEST(test_contexts_reused)
 }
 END_TEST
 
+/* A damaged file fails `zstd -t` (the check the checksum makes possible). */
 START_TEST(test_zstd_t_sees_damage)
 {
 	size_t len = 256 * 1024;

@@ -70,6 +70,7 @@ static const struct oma_host *zs_host;
 static pthread_mutex_t zs_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct zs_stream *zs_pool[ZS_POOL_MAX];
 static int zs_pooled;
+static int zs_pool_closed; /* after fini(): nothing is kept any more */
 
 static void zs_destroy(struct zs_stream *s)
 {
@@ -110,7 +111,7 @@ static struct zs_stream *zs_take(size_t out_size)
 static void zs_give(struct zs_stream *s)
 {
 	pthread_mutex_lock(&zs_pool_lock);
-	if (zs_pooled < ZS_POOL_MAX) {
+	if (!zs_pool_closed && zs_pooled < ZS_POOL_MAX) {
 		zs_pool[zs_pooled++] = s;
 		s = NULL;
 	}
@@ -141,6 +142,9 @@ static int zs_init(const struct oma_host *host, char *err, size_t errlen)
 		       ZSTD_versionString());
 		return -1;
 	}
+	pthread_mutex_lock(&zs_pool_lock);
+	zs_pool_closed = 0;
+	pthread_mutex_unlock(&zs_pool_lock);
 	if (host != NULL && host->size >= offsetof(struct oma_host, log) + sizeof(host->log) &&
 	    host->log != NULL)
 		zs_host = host;
@@ -154,6 +158,7 @@ static void zs_fini(void)
 	pthread_mutex_lock(&zs_pool_lock);
 	while (zs_pooled > 0)
 		zs_destroy(zs_pool[--zs_pooled]);
+	zs_pool_closed = 1;
 	pthread_mutex_unlock(&zs_pool_lock);
 	zs_host = NULL;
 }
