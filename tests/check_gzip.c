@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "loader.h"
+#include "testlib.h"
 #include "util.h"
 
 #define MiB (1024 * 1024)
@@ -26,30 +27,6 @@ static struct loader ld;
 static struct loaded_plugin *gz;
 static const struct oma_compress_ops *ops;
 static char *tmpdir;
-
-/* The build folder: $OMA_BUILD, else the folder above this binary's tests/
- * (build or build-san), else "build". */
-static char *build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && env[0] != '\0')
-		return xstrdup(env);
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
-		}
-	}
-	return xstrdup("build");
-}
 
 /* A folder holding only a link to the gzip plugin: the test loads just
  * that plugin.  (Loading every plugin would also dlopen libcurl's TLS
@@ -60,7 +37,7 @@ static char *plugdir, *pluglink;
 
 static void setup(void)
 {
-	char *build = build_dir();
+	char *build = t_build_dir();
 	char *so = xasprintf("%s/plugins/compress-gzip.so", build);
 	char *real = realpath(so, NULL);
 	ck_assert_msg(real != NULL, "%s: %s (run `make %s`)", so, strerror(errno), so);
@@ -296,30 +273,14 @@ static void check_members(const char *path, size_t len)
 	ck_assert_uint_eq(inflate_members(path, NULL, NULL, NULL, 0), want);
 }
 
-/* Compress `len` bytes of `data` at `level` into `path` (written in pieces of
- * `piece` bytes) and check that zlib gives the same bytes back. */
+static void roundtrip_threads(const char *name, const unsigned char *data, size_t len, int level,
+                              int threads, size_t piece);
+
+/* roundtrip_threads() on one thread. */
 static void roundtrip(const char *name, const unsigned char *data, size_t len, int level,
                       size_t piece)
 {
-	char *path;
-	int fd = open_out(name, &path);
-	struct oma_compress_params p = {.size = sizeof(p), .level = level, .threads = 1};
-	void *s = NULL;
-	char err[256] = "";
-	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
-	for (size_t off = 0; off < len; off += piece) {
-		size_t n = len - off < piece ? len - off : piece;
-		ck_assert_msg(ops->write(s, data + off, n, err, sizeof(err)) == 0, "%s", err);
-	}
-	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(close(fd), 0);
-	size_t got_len;
-	unsigned char *got = gunzip_file(path, &got_len);
-	ck_assert_uint_eq(got_len, len);
-	ck_assert(len == 0 || memcmp(got, data, len) == 0);
-	check_members(path, len);
-	free(got);
-	free(path);
+	roundtrip_threads(name, data, len, level, 1, piece);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -839,8 +800,9 @@ static int thread_count(void)
 	return n;
 }
 
-/* Compress `len` bytes of data on `threads` threads (pieces of `piece`
- * bytes) into tmpdir/name; check it with zlib and `gzip -t`. */
+/* Compress `len` bytes of data at `level` on `threads` threads (pieces of
+ * `piece` bytes) into tmpdir/name; check it with zlib (content, one member
+ * per started MiB) and `gzip -t`. */
 static void roundtrip_threads(const char *name, const unsigned char *data, size_t len, int level,
                               int threads, size_t piece)
 {

@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "loader.h"
+#include "testlib.h"
 #include "util.h"
 
 #define MiB ((size_t)1024 * 1024)
@@ -28,30 +29,6 @@ static struct loaded_plugin *zp;
 static const struct oma_compress_ops *ops;
 static char *tmpdir;
 
-/* Where the plugins were built: $OMA_BUILD, else the parent of the folder
- * holding this binary when that folder is tests/ (build/ or build-san/),
- * else "build". */
-static char *find_build_dir(void)
-{
-	const char *env = getenv("OMA_BUILD");
-	if (env != NULL && *env != '\0')
-		return xstrdup(env);
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return xstrdup("build");
-	self[n] = '\0';
-	char *cut = strrchr(self, '/');
-	if (cut == NULL)
-		return xstrdup("build");
-	*cut = '\0';
-	cut = strrchr(self, '/');
-	if (cut == NULL || strcmp(cut, "/tests") != 0)
-		return xstrdup("build");
-	*cut = '\0';
-	return xstrdup(self);
-}
-
 /* A folder holding only a link to the zstd plugin: the test loads just
  * that plugin.  (Loading every plugin would also dlopen libcurl's TLS
  * libraries - gnutls, p11-kit, com_err - and the leak checker of GCC 12's
@@ -61,7 +38,7 @@ static char *plugdir, *pluglink;
 
 static void setup(void)
 {
-	char *build = find_build_dir();
+	char *build = t_build_dir();
 	char *so = xasprintf("%s/plugins/compress-zstd.so", build);
 	char *real = realpath(so, NULL);
 	ck_assert_msg(real != NULL, "%s: %s (run `make %s`)", so, strerror(errno), so);
