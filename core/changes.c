@@ -518,13 +518,9 @@ static void set_cannot(struct db_check *c, char *why)
 		free(why);
 }
 
-/* Read up to len bytes of file `name` in folder dfd.  Returns the count,
- * or -1 with errno set. */
-static ssize_t read_head(int dfd, const char *name, unsigned char *buf, size_t len)
+/* Read from fd until len bytes, end of file or an error: the count. */
+static size_t read_upto(int fd, unsigned char *buf, size_t len)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	size_t got = 0;
 	while (got < len) {
 		ssize_t n = read(fd, buf + got, len - got);
@@ -534,6 +530,17 @@ static ssize_t read_head(int dfd, const char *name, unsigned char *buf, size_t l
 			break;
 		got += (size_t)n;
 	}
+	return got;
+}
+
+/* Read up to len bytes of file `name` in folder dfd.  Returns the count,
+ * or -1 with errno set. */
+static ssize_t read_head(int dfd, const char *name, unsigned char *buf, size_t len)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = read_upto(fd, buf, len);
 	close(fd);
 	return (ssize_t)got;
 }
@@ -549,17 +556,9 @@ static unsigned char *read_small(int dfd, const char *name, size_t max, size_t *
 	unsigned char *buf = NULL;
 	if (fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > max)
 		goto out;
-	size_t size = (size_t)st.st_size, got = 0;
+	size_t size = (size_t)st.st_size;
 	buf = xmalloc(size);
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != size) {
+	if (read_upto(fd, buf, size) != size) {
 		free(buf);
 		buf = NULL;
 		goto out;
