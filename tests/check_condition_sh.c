@@ -88,18 +88,6 @@ static void assert_no_children(void)
 	ck_assert_int_eq(errno, ECHILD);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	ck_assert_ptr_nonnull(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* The number in the file `name` in tmpdir (written by a command). */
 static pid_t read_pid(const char *name)
 {
@@ -328,7 +316,7 @@ START_TEST(test_descriptors)
 {
 	int fd = open("/dev/null", O_RDONLY); /* deliberately inheritable */
 	ck_assert_int_ge(fd, 3);
-	int before = count_fds();
+	int before = t_count_entries("/proc/self/fd");
 	struct oma_condition_result res;
 	/* ls lists its own descriptors: 0-2 and the one it reads the folder with. */
 	char *cmd = xasprintf("[ -e /proc/$$/fd/%d ] && echo leaked || echo clean; "
@@ -338,7 +326,7 @@ START_TEST(test_descriptors)
 	ck_assert_str_eq(res.out, "clean\n0\n1\n2\n3\n");
 	ops->result_free(&res);
 	free(cmd);
-	ck_assert_int_eq(count_fds(), before);
+	ck_assert_int_eq(t_count_entries("/proc/self/fd"), before);
 	close(fd);
 }
 END_TEST
@@ -488,7 +476,7 @@ START_TEST(test_start_failure)
 {
 	struct rlimit rl;
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	int before = count_fds();
+	int before = t_count_entries("/proc/self/fd");
 	struct rlimit low = {.rlim_cur = 64, .rlim_max = rl.rlim_max};
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
 	int fds[64], n = 0;
@@ -519,7 +507,7 @@ START_TEST(test_start_failure)
 	while (n > 0)
 		close(fds[--n]);
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	ck_assert_int_eq(count_fds(), before);
+	ck_assert_int_eq(t_count_entries("/proc/self/fd"), before);
 	assert_no_children();
 }
 END_TEST

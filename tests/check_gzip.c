@@ -28,62 +28,27 @@ static struct loaded_plugin *gz;
 static const struct oma_compress_ops *ops;
 static char *tmpdir;
 
-/* A folder holding only a link to the gzip plugin: the test loads just
- * that plugin.  (Loading every plugin would also dlopen libcurl's TLS
- * libraries - gnutls, p11-kit, com_err - and the leak checker of GCC 12's
- * sanitizer runtime then sometimes crashes reading their dynamic TLS in
- * the forked test processes: "Tracer caught signal 11".) */
-static char *plugdir, *pluglink;
+/* This plugin alone (see t_load_only), and a folder for the files. */
+static char *plugdir;
 
 static void setup(void)
 {
-	char *build = t_build_dir();
-	char *so = xasprintf("%s/plugins/compress-gzip.so", build);
-	char *real = realpath(so, NULL);
-	ck_assert_msg(real != NULL, "%s: %s (run `make %s`)", so, strerror(errno), so);
-	plugdir = xstrdup("/tmp/oma-check-gzip-plugins-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(plugdir));
-	pluglink = xasprintf("%s/compress-gzip.so", plugdir);
-	ck_assert_int_eq(symlink(real, pluglink), 0);
-	char err[1024] = "";
-	int rc = loader_load_dir(&ld, plugdir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s", so, err);
-	gz = loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip");
-	ck_assert_msg(gz != NULL, "no gzip plugin in %s", so);
-	ck_assert_int_eq(loader_init(gz, NULL, err, sizeof(err)), 0);
+	gz = t_load_only(&ld, "compress-gzip.so", OMA_PLUGIN_COMPRESS, "gzip", &plugdir);
 	ops = gz->desc->compress;
-	free(real);
-	free(so);
-	free(build);
-	tmpdir = xstrdup("/tmp/oma-check-gzip-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = t_mkdtemp("gzip");
 }
 
 static void teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.')
-				continue;
-			char *p = xasprintf("%s/%s", tmpdir, e->d_name);
-			(void)unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(tmpdir);
+	t_remove_tree(tmpdir);
 	free(tmpdir);
 	tmpdir = NULL;
 	loader_unload(&ld);
 	gz = NULL;
 	ops = NULL;
-	(void)unlink(pluglink);
-	(void)rmdir(plugdir);
-	free(pluglink);
+	t_remove_tree(plugdir);
 	free(plugdir);
-	pluglink = plugdir = NULL;
+	plugdir = NULL;
 }
 
 /* ---- deterministic SQL-like input -------------------------------------- */
@@ -493,18 +458,6 @@ START_TEST(test_abort_writes_nothing)
 }
 END_TEST
 
-/* Bytes the allocator has handed out, small and mmap'ed blocks alike, over
- * all arenas (0 when a sanitizer replaces malloc). */
-static size_t heap_in_use(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	return 0;
-#else
-	struct mallinfo2 mi = mallinfo2();
-	return mi.uordblks + mi.hblkhd;
-#endif
-}
-
 /* Compare output pieces with the generated stream. */
 struct gen_check {
 	struct gen g;
@@ -547,9 +500,9 @@ START_TEST(test_large_stream)
 		ck_assert_msg(ops->write(s, buf, n, err, sizeof(err)) == 0, "%s", err);
 		done += n;
 		if (i == 8)
-			heap_start = heap_in_use();
+			heap_start = t_heap_in_use();
 	}
-	size_t heap_end = heap_in_use();
+	size_t heap_end = t_heap_in_use();
 	ck_assert_msg(heap_end <= heap_start + 64 * 1024, "heap grew from %zu to %zu", heap_start,
 	              heap_end);
 	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
@@ -787,19 +740,6 @@ static void gzip_t(const char *path, size_t len)
 	free(cmd);
 }
 
-/* Threads of this process. */
-static int thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	ck_assert_ptr_nonnull(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Compress `len` bytes of data at `level` on `threads` threads (pieces of
  * `piece` bytes) into tmpdir/name; check it with zlib (content, one member
  * per started MiB) and `gzip -t`. */
@@ -933,8 +873,8 @@ static void order_100mb(int threads, size_t heap_limit)
 	struct vgen *v = xmalloc(sizeof(*v));
 	vgen_init(v, 1000 + (uint64_t)threads);
 
-	int threads_before = thread_count();
-	size_t heap_before = heap_in_use();
+	int threads_before = t_count_entries("/proc/self/task");
+	size_t heap_before = t_heap_in_use();
 	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
 	size_t done = 0, heap_warm = 0, heap_peak = 0;
 	int threads_seen = 0;
@@ -945,19 +885,19 @@ static void order_100mb(int threads, size_t heap_limit)
 		vgen_read(v, buf, n);
 		ck_assert_msg(ops->write(s, buf, n, err, sizeof(err)) == 0, "%s", err);
 		done += n;
-		size_t heap = heap_in_use() - heap_before;
+		size_t heap = t_heap_in_use() - heap_before;
 		if (i == 9)
 			heap_warm = heap;
 		if (heap > heap_peak)
 			heap_peak = heap;
 		if (i == 20)
-			threads_seen = thread_count() - threads_before;
+			threads_seen = t_count_entries("/proc/self/task") - threads_before;
 	}
-	size_t heap_end = heap_in_use() - heap_before;
+	size_t heap_end = t_heap_in_use() - heap_before;
 	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(threads_seen, threads);
-	ck_assert_int_eq(thread_count(), threads_before);
+	ck_assert_int_eq(t_count_entries("/proc/self/task"), threads_before);
 #if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_msg(heap_end <= heap_warm + 64 * 1024, "heap grew from %zu to %zu", heap_warm,
 	              heap_end);
@@ -993,7 +933,7 @@ END_TEST
  * starts exactly `threads`. */
 START_TEST(test_threads_started_lazily)
 {
-	int before = thread_count();
+	int before = t_count_entries("/proc/self/task");
 	char *path;
 	int fd = open_out("lazy.sql.gz", &path);
 	struct oma_compress_params p = {.size = sizeof(p), .level = 6, .threads = 3};
@@ -1006,11 +946,11 @@ START_TEST(test_threads_started_lazily)
 	gen_read(&g, data, len + 1);
 	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
 	ck_assert_int_eq(ops->write(s, data, len - 1, err, sizeof(err)), 0);
-	ck_assert_int_eq(thread_count(), before);
+	ck_assert_int_eq(t_count_entries("/proc/self/task"), before);
 	ck_assert_int_eq(ops->write(s, data + len - 1, 2, err, sizeof(err)), 0);
-	ck_assert_int_eq(thread_count(), before + 3);
+	ck_assert_int_eq(t_count_entries("/proc/self/task"), before + 3);
 	ck_assert_int_eq(ops->finish(s, err, sizeof(err)), 0);
-	ck_assert_int_eq(thread_count(), before);
+	ck_assert_int_eq(t_count_entries("/proc/self/task"), before);
 	close(fd);
 	size_t got_len;
 	unsigned char *got = gunzip_file(path, &got_len);
@@ -1089,7 +1029,7 @@ END_TEST
  * sanitizer build checks for leaks); nothing is written after it returns. */
 START_TEST(test_threads_abort_running)
 {
-	int before = thread_count();
+	int before = t_count_entries("/proc/self/task");
 	size_t len = 16 * MiB;
 	unsigned char *noise = xmalloc(len);
 	random_bytes(noise, len, 17);
@@ -1101,9 +1041,9 @@ START_TEST(test_threads_abort_running)
 		struct oma_compress_params p = {.size = sizeof(p), .level = 9, .threads = threads};
 		ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
 		ck_assert_int_eq(ops->write(s, noise, len, err, sizeof(err)), 0);
-		ck_assert_int_eq(thread_count(), before + threads);
+		ck_assert_int_eq(t_count_entries("/proc/self/task"), before + threads);
 		ops->abort(s);
-		ck_assert_int_eq(thread_count(), before);
+		ck_assert_int_eq(t_count_entries("/proc/self/task"), before);
 		off_t after = file_size(path);
 		usleep(100 * 1000);
 		ck_assert_int_eq(file_size(path), after);

@@ -29,63 +29,27 @@ static struct loaded_plugin *zp;
 static const struct oma_compress_ops *ops;
 static char *tmpdir;
 
-/* A folder holding only a link to the zstd plugin: the test loads just
- * that plugin.  (Loading every plugin would also dlopen libcurl's TLS
- * libraries - gnutls, p11-kit, com_err - and the leak checker of GCC 12's
- * sanitizer runtime then sometimes crashes reading their dynamic TLS in
- * the forked test processes: "Tracer caught signal 11".) */
-static char *plugdir, *pluglink;
+/* This plugin alone (see t_load_only), and a folder for the files. */
+static char *plugdir;
 
 static void setup(void)
 {
-	char *build = t_build_dir();
-	char *so = xasprintf("%s/plugins/compress-zstd.so", build);
-	char *real = realpath(so, NULL);
-	ck_assert_msg(real != NULL, "%s: %s (run `make %s`)", so, strerror(errno), so);
-	plugdir = xstrdup("/tmp/oma-check-zstd-plugins-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(plugdir));
-	pluglink = xasprintf("%s/compress-zstd.so", plugdir);
-	ck_assert_int_eq(symlink(real, pluglink), 0);
-	char err[1024] = "";
-	int rc = loader_load_dir(&ld, plugdir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s", so, err);
-	zp = loader_find(&ld, OMA_PLUGIN_COMPRESS, "zstd");
-	ck_assert_msg(zp != NULL, "no zstd plugin in %s", so);
-	rc = loader_init(zp, NULL, err, sizeof(err));
-	ck_assert_msg(rc == 0, "%s", err);
+	zp = t_load_only(&ld, "compress-zstd.so", OMA_PLUGIN_COMPRESS, "zstd", &plugdir);
 	ops = zp->desc->compress;
-	free(real);
-	free(so);
-	free(build);
-	tmpdir = xstrdup("/tmp/oma-check-zstd-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = t_mkdtemp("zstd");
 }
 
 static void teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	if (d != NULL) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			char *p = xasprintf("%s/%s", tmpdir, e->d_name);
-			(void)unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	(void)rmdir(tmpdir);
+	t_remove_tree(tmpdir);
 	free(tmpdir);
 	tmpdir = NULL;
 	loader_unload(&ld);
 	zp = NULL;
 	ops = NULL;
-	(void)unlink(pluglink);
-	(void)rmdir(plugdir);
-	free(pluglink);
+	t_remove_tree(plugdir);
 	free(plugdir);
-	pluglink = plugdir = NULL;
+	plugdir = NULL;
 }
 
 /* ---- test input: an endless, reproducible mysqldump-like text ---------- */
@@ -324,19 +288,6 @@ static int run_zstd_test(const char *path, int quiet)
 	return rc;
 }
 
-/* Threads of this process. */
-static int thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	ck_assert_ptr_nonnull(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* ---- tests -------------------------------------------------------------- */
 
 START_TEST(test_descriptor)
@@ -476,10 +427,10 @@ START_TEST(test_threads_start_workers)
 		struct oma_compress_params p = {.size = sizeof(p), .level = 3, .threads = threads};
 		void *s = NULL;
 		char err[256] = "";
-		int before = thread_count();
+		int before = t_count_entries("/proc/self/task");
 		ck_assert_msg(ops->open(&s, fd, &p, err, sizeof(err)) == 0, "%s", err);
 		ck_assert_msg(ops->write(s, data, len, err, sizeof(err)) == 0, "%s", err);
-		int during = thread_count();
+		int during = t_count_entries("/proc/self/task");
 		ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
 		close(fd);
 		if (threads == 1)
@@ -488,9 +439,9 @@ START_TEST(test_threads_start_workers)
 			ck_assert_int_ge(during, before + threads);
 		/* finish() stopped them (a joined thread may linger in /proc
 		 * for a moment). */
-		for (int i = 0; i < 100 && thread_count() != before; i++)
+		for (int i = 0; i < 100 && t_count_entries("/proc/self/task") != before; i++)
 			usleep(10000);
-		ck_assert_int_eq(thread_count(), before);
+		ck_assert_int_eq(t_count_entries("/proc/self/task"), before);
 		struct expect_buf e = {.data = data, .len = len};
 		unzstd_each(path, compare_buf, &e);
 		ck_assert_uint_eq(e.seen, len);
@@ -637,14 +588,6 @@ START_TEST(test_abort_writes_nothing)
 }
 END_TEST
 
-/* Bytes the allocator has handed out, small and mmap'ed blocks alike, over
- * all arenas (libzstd's workers allocate in theirs). */
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-	return mi.uordblks + mi.hblkhd;
-}
-
 /* 50 MB of SQL-like text in odd-sized pieces at level 3 comes back
  * unchanged and passes `zstd -t`, and the stream's heap stays under
  * `limit`.  On one thread the heap is all allocated at the first write and
@@ -664,7 +607,7 @@ static void large_stream(int threads, size_t limit)
 	struct sqlgen g;
 	sqlgen_start(&g, 2025);
 
-	size_t heap_before = heap_in_use();
+	size_t heap_before = t_heap_in_use();
 	ck_assert_int_eq(ops->open(&s, fd, &p, err, sizeof(err)), 0);
 	size_t done = 0, peak_early = 0, peak_late = 0;
 	for (size_t i = 0; done < total; i++) {
@@ -674,7 +617,7 @@ static void large_stream(int threads, size_t limit)
 		sqlgen_fill(&g, buf, n);
 		ck_assert_msg(ops->write(s, buf, n, err, sizeof(err)) == 0, "%s", err);
 		done += n;
-		size_t now = heap_in_use();
+		size_t now = t_heap_in_use();
 		size_t heap = now > heap_before ? now - heap_before : 0;
 		if (done <= total / 4 && heap > peak_early)
 			peak_early = heap;
@@ -743,9 +686,9 @@ START_TEST(test_contexts_reused)
 	sqlgen_start(&g, 11);
 	sqlgen_fill(&g, sql, len);
 
-	size_t before = heap_in_use();
+	size_t before = t_heap_in_use();
 	char *first = roundtrip("first.sql.zst", sql, len, 1, 1, 4096);
-	size_t kept = heap_in_use() - before;
+	size_t kept = t_heap_in_use() - before;
 #if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_msg(kept > 1024 * 1024, "context of the finished stream not kept: %zu bytes",
 	              kept);
@@ -772,12 +715,12 @@ START_TEST(test_contexts_reused)
 	ck_assert(memcmp(a, b, n1) == 0);
 
 	/* Once warm, a stream allocates hardly anything. */
-	size_t warm = heap_in_use();
+	size_t warm = t_heap_in_use();
 	fd = create_out("fourth.sql.zst", &path);
 	p.level = 1;
 	ck_assert_int_eq(ops->open(&st, fd, &p, err, sizeof(err)), 0);
 	ck_assert_int_eq(ops->write(st, sql, len, err, sizeof(err)), 0);
-	size_t fourth = heap_in_use() - warm;
+	size_t fourth = t_heap_in_use() - warm;
 	ck_assert_int_eq(ops->finish(st, err, sizeof(err)), 0);
 	close(fd);
 #if !defined(__SANITIZE_ADDRESS__)

@@ -3,9 +3,13 @@
 #define OMA_TESTLIB_H
 
 #include <check.h>
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "loader.h"
 #include "util.h"
@@ -38,6 +42,47 @@ static inline struct loaded_plugin *t_load_plugin(struct loader *ld, int type, c
 /* A new folder /tmp/oma-check-NAME-XXXXXX (malloc'ed path); fails the test
  * when it cannot be made. */
 char *t_mkdtemp(const char *name);
+
+/* Load only BUILD/plugins/FILE (through a temp folder holding a link to
+ * it, made as *dir: remove it with t_remove_tree), init it, and return the
+ * plugin of `type` called `name`; fails the test otherwise.  (Loading every
+ * plugin would also dlopen libcurl's TLS libraries - gnutls, p11-kit,
+ * com_err - and the leak checker of GCC 12's sanitizer runtime then
+ * sometimes crashes reading their dynamic TLS in the forked test processes:
+ * "Tracer caught signal 11".)  Inline for the reason above. */
+
+static inline struct loaded_plugin *t_load_only(struct loader *ld, const char *file, int type,
+                                                const char *name, char **dir)
+{
+	char *build = t_build_dir();
+	char *so = xasprintf("%s/plugins/%s", build, file);
+	char *real = realpath(so, NULL);
+	ck_assert_msg(real != NULL, "%s: %s (run `make %s`)", so, strerror(errno), so);
+	*dir = t_mkdtemp("plugin");
+	char *link = xasprintf("%s/%s", *dir, file);
+	ck_assert_int_eq(symlink(real, link), 0);
+	char err[1024] = "";
+	int rc = loader_load_dir(ld, *dir, err, sizeof(err));
+	ck_assert_msg(rc == 0, "loading %s: %s", so, err);
+	struct loaded_plugin *p = loader_find(ld, type, name);
+	ck_assert_msg(p != NULL, "no plugin '%s' in %s", name, so);
+	rc = loader_init(p, NULL, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	free(link);
+	free(real);
+	free(so);
+	free(build);
+	return p;
+}
+
+/* Entries of a folder other than . and .. (for /proc/self/task: the
+ * process's threads, /proc/self/fd: its open files); fails the test when
+ * it cannot be read. */
+int t_count_entries(const char *dir);
+
+/* Bytes glibc's allocator has handed out, small and mmap'ed blocks alike,
+ * over all arenas; 0 when a sanitizer replaces malloc. */
+size_t t_heap_in_use(void);
 
 /* Remove `dir` and everything below it (symlinks are removed, not followed);
  * errors are ignored. */
