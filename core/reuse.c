@@ -63,6 +63,52 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+int reuse_parse_sidecar(const char *text, size_t len, struct sidecar *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	char *buf = xstrndup(text, len);
+	int rc = 1;
+	char *extra = NULL;
+	size_t elen = 0, ecap = 0;
+	int have = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		const char *k = line, *v = eq + 1;
+		uint64_t u;
+		if (strcmp(k, "format") == 0) {
+			if (strcmp(v, "oma-1") == 0)
+				have |= 1;
+		} else if (strcmp(k, "start") == 0 && parse_u64(v, &u) == 0) {
+			sc->start = (int64_t)u;
+			have |= 2;
+		} else if (strcmp(k, "compressor") == 0 && strlen(v) < sizeof(sc->compressor)) {
+			(void)snprintf(sc->compressor, sizeof(sc->compressor), "%s", v);
+			have |= 4;
+		} else if (strcmp(k, "file") == 0 && strlen(v) < sizeof(sc->file)) {
+			(void)snprintf(sc->file, sizeof(sc->file), "%s", v);
+			have |= 8;
+		} else if (strcmp(k, "bytes") == 0 && parse_u64(v, &u) == 0) {
+			sc->bytes = u;
+			have |= 16;
+		} else {
+			buf_appendf(&extra, &elen, &ecap, "%s=%s\n", k, v);
+		}
+	}
+	if (have != 31) {
+		free(extra);
+		goto out; /* not ours (upstream's ISO stamp) or incomplete */
+	}
+	sc->extra = extra ? extra : xstrdup("");
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
 int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, char *err,
                        size_t errlen)
 {
@@ -99,45 +145,7 @@ int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, ch
 		len += (size_t)n;
 	}
 	close(fd);
-	buf[len] = '\0';
-
-	char *extra = NULL;
-	size_t elen = 0, ecap = 0;
-	int have = 0;
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '=');
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		const char *k = line, *v = eq + 1;
-		uint64_t u;
-		if (strcmp(k, "format") == 0) {
-			if (strcmp(v, "oma-1") == 0)
-				have |= 1;
-		} else if (strcmp(k, "start") == 0 && parse_u64(v, &u) == 0) {
-			sc->start = (int64_t)u;
-			have |= 2;
-		} else if (strcmp(k, "compressor") == 0 && strlen(v) < sizeof(sc->compressor)) {
-			(void)snprintf(sc->compressor, sizeof(sc->compressor), "%s", v);
-			have |= 4;
-		} else if (strcmp(k, "file") == 0 && strlen(v) < sizeof(sc->file)) {
-			(void)snprintf(sc->file, sizeof(sc->file), "%s", v);
-			have |= 8;
-		} else if (strcmp(k, "bytes") == 0 && parse_u64(v, &u) == 0) {
-			sc->bytes = u;
-			have |= 16;
-		} else {
-			buf_appendf(&extra, &elen, &ecap, "%s=%s\n", k, v);
-		}
-	}
-	if (have != 31) {
-		free(extra);
-		rc = 1; /* not ours (upstream's ISO stamp) or incomplete */
-		goto out;
-	}
-	sc->extra = extra ? extra : xstrdup("");
-	rc = 0;
+	rc = reuse_parse_sidecar(buf, len, sc);
 out:
 	free(buf);
 	free(path);

@@ -31,6 +31,11 @@ int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, ch
                        size_t errlen);
 void reuse_sidecar_free(struct sidecar *sc);
 
+/* Parse the `len` bytes of a sidecar's text (not NUL-terminated; a NUL ends
+ * it) as reuse_read_sidecar does.  Returns 0, or 1 when it is not a
+ * complete sidecar in oma's format.  Free with reuse_sidecar_free. */
+int reuse_parse_sidecar(const char *text, size_t len, struct sidecar *sc);
+
 /* Whether prev_dir holds the complete dump the sidecar describes, made with
  * `compressor` and named `file`: a regular file of the recorded size.
  * Returns 1, or 0 with a short reason in why. */

@@ -270,19 +270,20 @@ static const char facts_query[] =
 	"LOWER(SCHEMA_NAME), SCHEMA_NAME) USING filename) AS BINARY)) "
 	"FROM information_schema.SCHEMATA";
 
-int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen)
+/* Decode the facts query's lines into *f.  Returns 0, or -1 with err set
+ * and *f empty. */
+static int parse_facts(const struct strv *lines, struct server_facts *f, char *err, size_t errlen)
 {
-	struct strv lines = {0};
 	struct db_row *rows = NULL;
 	size_t nrows = 0;
+	struct strv work = {0}; /* split_tabs cuts the lines in place */
 	memset(f, 0, sizeof(*f));
-
-	if (server_query(mysql_bin, facts_query, &lines, err, errlen) != 0)
-		goto fail;
-	rows = xcalloc(lines.n + 1, sizeof(*rows));
-	for (size_t i = 0; i < lines.n; i++) {
+	for (size_t i = 0; i < lines->n; i++)
+		strv_push(&work, lines->v[i]);
+	rows = xcalloc(work.n + 1, sizeof(*rows));
+	for (size_t i = 0; i < work.n; i++) {
 		char *fld[4];
-		size_t nf = split_tabs(lines.v[i], fld, 4);
+		size_t nf = split_tabs(work.v[i], fld, 4);
 		if (nf == 3 && strcmp(fld[0], "datadir") == 0 && f->datadir == NULL) {
 			f->datadir = hex_decode(fld[2]);
 			if (f->datadir == NULL || f->datadir[0] == '\0') {
@@ -338,7 +339,7 @@ int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, s
 		free(rows[i].folder);
 	}
 	free(rows);
-	strv_free(&lines);
+	strv_free(&work);
 	return 0;
 fail:
 	for (size_t i = 0; i < nrows; i++) {
@@ -346,9 +347,32 @@ fail:
 		free(rows[i].folder);
 	}
 	free(rows);
-	strv_free(&lines);
+	strv_free(&work);
 	server_facts_free(f);
 	return -1;
+}
+
+int server_decode_facts(const char *out, size_t len, struct server_facts *f, char *err,
+                        size_t errlen)
+{
+	struct strv lines = {0};
+	char *copy = xstrndup(out, len);
+	split_lines(copy, len, &lines);
+	free(copy);
+	int rc = parse_facts(&lines, f, err, errlen);
+	strv_free(&lines);
+	return rc;
+}
+
+int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen)
+{
+	struct strv lines = {0};
+	memset(f, 0, sizeof(*f));
+	if (server_query(mysql_bin, facts_query, &lines, err, errlen) != 0)
+		return -1;
+	int rc = parse_facts(&lines, f, err, errlen);
+	strv_free(&lines);
+	return rc;
 }
 
 static int cmp_name_key(const void *key, const void *elem)

@@ -30,6 +30,12 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen);
 void server_facts_free(struct server_facts *f);
 
+/* Decode `len` bytes of the facts query's output (mysql -N -B, as
+ * server_get_facts reads it) into *f.  Returns 0, or -1 with err set and *f
+ * empty. */
+int server_decode_facts(const char *out, size_t len, struct server_facts *f, char *err,
+                        size_t errlen);
+
 /* The datadir folder of database `db` in f, or NULL when f has no such
  * database.  The string belongs to f. */
 const char *server_folder(const struct server_facts *f, const char *db);

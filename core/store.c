@@ -785,6 +785,19 @@ bad:
 	return -1;
 }
 
+int store_parse_info(const char *text, size_t len, const char *name, struct store_info *info,
+                     char *err, size_t errlen)
+{
+	if (memchr(text, '\0', len) != NULL) {
+		errf(err, errlen, "store: %s: not valid JSON (NUL byte)", name);
+		return -1;
+	}
+	char *copy = xstrndup(text, len);
+	int rc = parse_info(copy, name, info, err, errlen);
+	free(copy);
+	return rc;
+}
+
 int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen)
 {
 	char *path = join(dir, INFO_FILE);
@@ -818,11 +831,7 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 		}
 	}
 	text[len] = '\0';
-	if (strlen(text) != len) {
-		errf(err, errlen, "store: %s: not valid JSON (NUL byte)", path);
-		goto out;
-	}
-	rc = parse_info(text, path, info, err, errlen);
+	rc = store_parse_info(text, len, path, info, err, errlen);
 out:
 	if (fd >= 0)
 		close(fd);

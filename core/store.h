@@ -67,6 +67,12 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
  * malformed or unreadable file (err set, naming the file). */
 int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen);
 
+/* Parse the `len` bytes of an info.json's text (not NUL-terminated; a NUL
+ * byte in it is an error), as store_read_info does; `name` is used in
+ * messages.  Returns 0, or -1 with err set. */
+int store_parse_info(const char *text, size_t len, const char *name, struct store_info *info,
+                     char *err, size_t errlen);
+
 /* Atomically point backup_dir/<name> (a symlink) at `target`, replacing an
  * existing symlink or plain file of that name (via a temporary link and
  * rename).  Returns 0, or -1 with err set. */
