@@ -512,10 +512,16 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
 {
 	char ratio[64];
 	py_float(info->compression_ratio, ratio, sizeof(ratio));
+	char times[96] = "";
+	if (info->started > 0 || info->completed > 0)
+		(void)snprintf(times, sizeof(times),
+		               ",\n    \"started\": %" PRId64 ",\n    \"completed\": %" PRId64,
+		               info->started, info->completed);
 	char *text = xasprintf("{\n    \"mysql_data_dir_bytes_used\": %" PRIu64 ",\n"
 	                       "    \"backup_bytes_used\": %" PRIu64 ",\n"
-	                       "    \"compression_ratio\": %s\n}",
-	                       info->mysql_data_dir_bytes_used, info->backup_bytes_used, ratio);
+	                       "    \"compression_ratio\": %s%s\n}",
+	                       info->mysql_data_dir_bytes_used, info->backup_bytes_used, ratio,
+	                       times);
 	char *tmpname = xasprintf(".%s.tmp-%ld", INFO_FILE, (long)getpid());
 	char *tmp = join(dir, tmpname);
 	char *final = join(dir, INFO_FILE);
@@ -691,9 +697,9 @@ static int to_count(const char *p, const char *end, bool integral, uint64_t *out
 static int parse_info(const char *text, const char *path, struct store_info *info,
                       char *err, size_t errlen)
 {
-	enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4 };
+	enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4, K_STARTED = 8, K_COMPLETED = 16 };
 	unsigned have = 0;
-	struct store_info res = {0, 0, 0.0};
+	struct store_info res = {0, 0, 0.0, 0, 0};
 	const char *p = skip_ws(text);
 	const char *why = "expected '{'";
 	if (*p++ != '{')
@@ -717,6 +723,8 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 		unsigned k = strcmp(key, "mysql_data_dir_bytes_used") == 0 ? K_DATA
 		             : strcmp(key, "backup_bytes_used") == 0       ? K_BACKUP
 		             : strcmp(key, "compression_ratio") == 0       ? K_RATIO
+		             : strcmp(key, "started") == 0                 ? K_STARTED
+		             : strcmp(key, "completed") == 0               ? K_COMPLETED
 		                                                           : 0;
 		if (k == 0) {
 			why = "bad value";
@@ -745,6 +753,14 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 					return -1;
 				}
 				res.compression_ratio = d;
+			} else if (k == K_STARTED || k == K_COMPLETED) {
+				uint64_t t = 0;
+				if (!integral || to_count(p, end, integral, &t) != 0 || t > INT64_MAX) {
+					errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)",
+					     path, key);
+					return -1;
+				}
+				*(k == K_STARTED ? &res.started : &res.completed) = (int64_t)t;
 			} else {
 				uint64_t *dst = k == K_DATA ? &res.mysql_data_dir_bytes_used
 				                            : &res.backup_bytes_used;
@@ -771,7 +787,7 @@ end:
 	why = "text after the object";
 	if (*p != '\0')
 		goto bad;
-	if (have != (K_DATA | K_BACKUP | K_RATIO)) {
+	if ((have & (K_DATA | K_BACKUP | K_RATIO)) != (K_DATA | K_BACKUP | K_RATIO)) {
 		errf(err, errlen, "store: %s: missing \"%s\"", path,
 		     !(have & K_DATA) ? "mysql_data_dir_bytes_used"
 		     : !(have & K_BACKUP) ? "backup_bytes_used"

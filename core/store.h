@@ -10,10 +10,15 @@
 
 #define STORE_PREFIX "oma_"
 
+/* A backup folder's info.json.  Upstream wrote the first three keys; oma
+ * adds when the run started and completed (epoch seconds), which order
+ * the folders (a folder's name is local time, which a clock change or a
+ * time zone makes lie).  0 means not recorded (upstream, oma before 0.2). */
 struct store_info {
 	uint64_t mysql_data_dir_bytes_used;
 	uint64_t backup_bytes_used;
 	double compression_ratio;
+	int64_t started, completed;
 };
 
 /* Whether `name` (a base name) is a backup folder: oma_\d{8}-\d{6} exactly. */

@@ -620,7 +620,7 @@ END_TEST
 
 START_TEST(test_write_info_format)
 {
-	struct store_info info = {123, 45, 45.0 / 123.0};
+	struct store_info info = {123, 45, 45.0 / 123.0, 0, 0};
 	ck_assert_int_eq(store_write_info(tmpdir, &info, err, sizeof(err)), 0);
 	char *text = read_text(tmpdir, "info.json");
 	/* Exactly Python's json.dumps(..., indent=4). */
@@ -649,7 +649,7 @@ START_TEST(test_write_info_format)
 		{0.0, "0.0"},           {123456789012345.6, "123456789012345.6"},
 	};
 	for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
-		struct store_info fi = {UINT64_MAX, 0, floats[i].x};
+		struct store_info fi = {UINT64_MAX, 0, floats[i].x, 0, 0};
 		ck_assert_int_eq(store_write_info(tmpdir, &fi, err, sizeof(err)), 0);
 		text = read_text(tmpdir, "info.json");
 		char *want = xasprintf("{\n    \"mysql_data_dir_bytes_used\": 18446744073709551615,\n"
@@ -705,7 +705,7 @@ START_TEST(test_read_info_upstream)
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		write_text(tmpdir, "info.json", good[i].text);
-		struct store_info info = {99, 99, 99.0};
+		struct store_info info = {99, 99, 99.0, 0, 0};
 		ck_assert_msg(store_read_info(tmpdir, &info, err, sizeof(err)) == 0,
 		              "case %zu: %s", i, err);
 		ck_assert_uint_eq(info.mysql_data_dir_bytes_used, good[i].data);
@@ -717,7 +717,7 @@ END_TEST
 
 START_TEST(test_read_info_missing_and_garbage)
 {
-	struct store_info info = {1, 2, 3.0};
+	struct store_info info = {1, 2, 3.0, 0, 0};
 	ck_assert_int_eq(store_read_info(tmpdir, &info, err, sizeof(err)), 1);
 	ck_assert_uint_eq(info.mysql_data_dir_bytes_used, 1);
 
