@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 	struct oma_config cfg;
 	struct loader ld = {0};
 	int code = OMA_EXIT_CONFIG;
-	int lockfd = -1;
+	int lockfd = -1, dirfd = -1;
 
 	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
 		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
@@ -236,6 +236,18 @@ int main(int argc, char **argv)
 		code = OMA_EXIT_FAILED;
 		goto out;
 	}
+	/* The port lock only keeps out a run with the same lock_port. */
+	dirfd = lock_dir(cfg.main.backup_dir, err, sizeof(err));
+	if (dirfd == -2) {
+		(void)fprintf(stderr, "Another instance of OMA is already running (%s)\n", err);
+		code = OMA_EXIT_LOCKED;
+		goto out;
+	}
+	if (dirfd < 0) {
+		(void)fprintf(stderr, "oma: %s\n", err);
+		code = OMA_EXIT_FAILED;
+		goto out;
+	}
 
 	install_signals();
 	struct run_plugins pl = {
@@ -248,6 +260,8 @@ int main(int argc, char **argv)
 	code = runner_run(&cfg, &pl);
 
 out:
+	if (dirfd >= 0)
+		close(dirfd);
 	if (lockfd >= 0)
 		close(lockfd);
 	loader_unload(&ld);

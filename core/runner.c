@@ -23,8 +23,10 @@
 struct run {
 	const struct oma_config *cfg;
 	const struct run_plugins *pl;
+	char *bdir;             /* backup_dir, absolute (the links' targets must be) */
 	char *current;          /* full path of the current backup folder */
 	const char *current_base;
+	time_t started;         /* when the run started (info.json "started") */
 	struct server_facts facts;
 	struct strv selected, skipped, missing;
 	uint64_t datadir_bytes;  /* the whole datadir (info.json) */
@@ -70,18 +72,65 @@ static void log_removed(const struct strv *removed)
 	free(list);
 }
 
-/* Phase 4/10: prune to `keep` folders besides the current one. */
+/* Phase 4/10: prune to `keep` complete folders besides the current one
+ * (and the interrupted runs' folders a complete one supersedes). */
 static int phase_prune(struct run *r, long keep)
 {
 	char err[512];
 	struct strv removed = {0};
-	int rc = store_prune(r->cfg->main.backup_dir, keep, r->current_base, &removed, err,
+	int rc = store_prune(r->bdir, keep, r->current_base, time(NULL), &removed, err,
 	                     sizeof(err));
 	if (rc != 0)
 		log_error("%s", err);
 	log_removed(&removed);
 	strv_free(&removed);
 	return rc;
+}
+
+static void format_time(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (localtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		(void)snprintf(out, outlen, "%lld", (long long)t);
+}
+
+/* Before anything else: remove what interrupted runs left half-written,
+ * and say which backup folders are incomplete or dated in the future. */
+static void phase_survey(struct run *r)
+{
+	char err[512];
+	struct strv removed = {0};
+	if (store_clean_temp(r->bdir, r->current_base, &removed, err, sizeof(err)) != 0)
+		log_warning("%s", err);
+	for (size_t i = 0; i < removed.n; i++)
+		log_warning("Removed a temporary file left by an interrupted run: %s", removed.v[i]);
+	strv_free(&removed);
+
+	struct store_folders all;
+	time_t now = time(NULL);
+	if (store_scan(r->bdir, now, &all, err, sizeof(err)) != 0) {
+		log_warning("%s", err);
+		return;
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		const struct store_folder *f = &all.v[i];
+		if (strcmp(f->name, r->current_base) == 0)
+			continue;
+		if (!f->complete)
+			log_warning("Backup folder %s is incomplete (its run did not finish): it does "
+			            "not count as a version, is not used as the previous backup, and "
+			            "goes once a newer backup is complete", f->name);
+		if (f->future) {
+			char when[32], cur[32];
+			format_time(f->time, when, sizeof(when));
+			format_time((int64_t)now, cur, sizeof(cur));
+			log_warning("Backup folder %s is dated in the future (%s, now %s): a clock "
+			            "change or a stray folder; it is not used as the previous backup "
+			            "and is the first to be pruned", f->name, when, cur);
+		}
+	}
+	store_folders_free(&all);
 }
 
 /* Phase 5: what the server has, what we dump, and the datadir's size.
@@ -124,13 +173,16 @@ static int phase_server(struct run *r)
 	return 0;
 }
 
-/* Phase 6: is there room for the dumps?  Returns 0, or -1 when not. */
+/* Phase 6: is there room for the dumps?  With delete_before and versions
+ * = 1, the last complete backup was kept by phase 4 until this one is
+ * complete; when the room is only there without it, it goes now, as
+ * configured.  Returns 0, or -1 when there is no room. */
 static int phase_space(struct run *r)
 {
 	char err[512];
 	struct store_info prev = {0};
 	double ratio = 0.5;
-	char *prevdir = store_previous(r->cfg->main.backup_dir, r->current_base);
+	char *prevdir = store_previous(r->bdir, r->current_base, time(NULL));
 	if (prevdir != NULL) {
 		int rc = store_read_info(prevdir, &prev, err, sizeof(err));
 		if (rc == 0)
@@ -139,21 +191,36 @@ static int phase_space(struct run *r)
 			log_warning("%s; assuming a compression ratio of 0.5", err);
 		free(prevdir);
 	}
-	uint64_t free_bytes = 0;
-	if (store_free_bytes(r->current, &free_bytes, err, sizeof(err)) != 0) {
-		log_warning("%s", err);
-		return 0;
-	}
 	double need = (double)r->selected_bytes * ratio;
-	char a[32], b[32];
-	format_bytes(need, a, sizeof(a));
-	format_bytes((double)free_bytes, b, sizeof(b));
-	log_info("Backup will require %s. Having %s free.", a, b);
-	if (need > (double)free_bytes) {
-		log_error("Not enough free space in target directory.");
-		return -1;
+	for (int pass = 0;; pass++) {
+		uint64_t free_bytes = 0;
+		if (store_free_bytes(r->current, &free_bytes, err, sizeof(err)) != 0) {
+			log_warning("%s", err);
+			return 0;
+		}
+		char a[32], b[32];
+		format_bytes(need, a, sizeof(a));
+		format_bytes((double)free_bytes, b, sizeof(b));
+		log_info("Backup will require %s. Having %s free.", a, b);
+		if (need <= (double)free_bytes)
+			return 0;
+		if (pass > 0 || !r->cfg->main.delete_before || r->cfg->main.versions > 1)
+			break;
+		struct strv removed = {0};
+		if (store_prune(r->bdir, 0, r->current_base, time(NULL), &removed, err,
+		                sizeof(err)) != 0)
+			log_error("%s", err);
+		if (removed.n == 0) {
+			strv_free(&removed);
+			break;
+		}
+		log_warning("delete_before: removing the last complete backup to make room; "
+		            "until this run completes there is none");
+		log_removed(&removed);
+		strv_free(&removed);
 	}
-	return 0;
+	log_error("Not enough free space in target directory.");
+	return -1;
 }
 
 /* Phase 8 (before the dumps): with skip_unchanged_dbs, move the previous
@@ -179,7 +246,7 @@ static void phase_reuse(struct run *r)
 		log_warning("skip_unchanged_dbs: change check unavailable: %s; dumping all databases", err);
 	strv_free(&folders);
 
-	char *prev = store_previous(m->backup_dir, r->current_base);
+	char *prev = store_previous(r->bdir, r->current_base, time(NULL));
 	r->reused_bytes = xcalloc(r->selected.n, sizeof(*r->reused_bytes));
 	for (size_t i = 0; i < r->selected.n; i++) {
 		const char *db = r->selected.v[i];
@@ -346,12 +413,16 @@ static int phase_finish(struct run *r)
 		.backup_bytes_used = used,
 		/* Relative to what was backed up, as the next space check uses it. */
 		.compression_ratio = r->selected_bytes ? (double)used / (double)r->selected_bytes : 0,
+		.started = (int64_t)r->started,
+		.completed = (int64_t)time(NULL),
 	};
+	/* info.json marks the folder complete: without it, `last` must not
+	 * move here. */
 	if (store_write_info(r->current, &info, err, sizeof(err)) != 0) {
 		log_error("%s", err);
-		rc = -1;
+		return -1;
 	}
-	if (store_set_link(r->cfg->main.backup_dir, "last", r->current, err, sizeof(err)) != 0) {
+	if (store_set_link(r->bdir, "last", r->current, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		rc = -1;
 	}
@@ -362,7 +433,7 @@ static void set_last_log(struct run *r)
 {
 	char err[512];
 	char *target = xasprintf("%s/oma.log", r->current);
-	if (store_set_link(r->cfg->main.backup_dir, "last.log", target, err, sizeof(err)) != 0)
+	if (store_set_link(r->bdir, "last.log", target, err, sizeof(err)) != 0)
 		log_error("%s", err);
 	free(target);
 }
@@ -373,7 +444,7 @@ static void abandon_current(struct run *r)
 {
 	char err[512];
 	char *from = xasprintf("%s/oma.log", r->current);
-	char *to = xasprintf("%s/last.log", r->cfg->main.backup_dir);
+	char *to = xasprintf("%s/last.log", r->bdir);
 	if (rename(from, to) == 0)
 		log_moved(to);
 	else
@@ -384,6 +455,18 @@ static void abandon_current(struct run *r)
 		log_debug("Removed backup directory %s", r->current);
 	free(from);
 	free(to);
+}
+
+/* Whatever happened: `last` names a complete backup, no link dangles. */
+static void fix_links(struct run *r)
+{
+	char err[512];
+	struct strv notes = {0};
+	if (store_fix_links(r->bdir, time(NULL), &notes, err, sizeof(err)) != 0)
+		log_error("%s", err);
+	for (size_t i = 0; i < notes.n; i++)
+		log_warning("%s", notes.v[i]);
+	strv_free(&notes);
 }
 
 /* Phase 12: result.json next to the run's log, then the reporters.
@@ -401,7 +484,7 @@ static int phase_report(struct run *r, int code)
 		.ndbs = n,
 		.db_size = sizeof(struct oma_db_result),
 		.log_path = log_path(),
-		.backup_dir = cfg->main.backup_dir,
+		.backup_dir = r->bdir,
 		.current_dir = r->abandoned ? NULL : r->current,
 		.total = (unsigned)r->facts.databases.n,
 		.skipped = (unsigned)r->skipped.n,
@@ -435,13 +518,13 @@ static int phase_report(struct run *r, int code)
 	rep.summary = summary;
 
 	char err[512];
-	char *json = r->abandoned ? xasprintf("%s/last.result.json", cfg->main.backup_dir)
+	char *json = r->abandoned ? xasprintf("%s/last.result.json", r->bdir)
 	                          : xasprintf("%s/result.json", r->current);
 	if (report_write_json(&rep, json, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		code = OMA_EXIT_FAILED;
 	} else if (!r->abandoned &&
-	           store_set_link(cfg->main.backup_dir, "last.result.json", json, err, sizeof(err)) != 0) {
+	           store_set_link(r->bdir, "last.result.json", json, err, sizeof(err)) != 0) {
 		/* Like last.log: backup_dir/last.result.json is the newest result. */
 		log_error("%s", err);
 	}
@@ -469,19 +552,28 @@ static void run_free(struct run *r)
 	strv_free(&r->missing);
 	server_facts_free(&r->facts);
 	free(r->current);
+	free(r->bdir);
 }
 
 int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 {
-	struct run r = {.cfg = cfg, .pl = pl};
+	struct run r = {.cfg = cfg, .pl = pl, .started = time(NULL)};
 	const struct cfg_main *m = &cfg->main;
 	char err[1024];
 	int code = OMA_EXIT_OK;
 
 	/* Phase 2: the current folder and its log. */
-	if (store_create_current(m->backup_dir, time(NULL), &r.current, err, sizeof(err)) != 0) {
+	r.bdir = realpath(m->backup_dir, NULL);
+	if (r.bdir == NULL) {
+		(void)fprintf(stderr, "oma: cannot resolve backup folder '%s': %s\n", m->backup_dir,
+		              strerror(errno));
+		return OMA_EXIT_FAILED;
+	}
+	if (store_create_current(r.bdir, r.started, &r.current, err, sizeof(err)) != 0) {
+		/* No log file yet: the line goes to stderr once. */
 		log_error("%s", err);
-		(void)fprintf(stderr, "oma: %s\n", err);
+		log_close();
+		free(r.bdir);
 		return OMA_EXIT_FAILED;
 	}
 	r.current_base = strrchr(r.current, '/') ? strrchr(r.current, '/') + 1 : r.current;
@@ -496,6 +588,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	for (size_t i = 0; i < cfg->warnings.n; i++)
 		log_warning("%s", cfg->warnings.v[i]);
 	log_info("Compression: %s (%s)", pl->comp_name, pl->comp->suffix);
+	phase_survey(&r);
 
 	/* Phase 3: skip and run conditions. */
 	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1) {
@@ -520,7 +613,9 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (m->delete_before) {
 		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
 		          m->versions);
-		(void)phase_prune(&r, m->versions - 1);
+		/* With versions = 1 the last complete backup stays until this one
+		 * is complete (phase 10), unless phase 6 needs its room. */
+		(void)phase_prune(&r, m->versions > 1 ? m->versions - 1 : 1);
 	}
 	if (phase_space(&r) != 0) {
 		r.outcome = OMA_OUTCOME_NO_SPACE;
@@ -555,7 +650,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		if (r.failed > 0)
 			log_warning("Not removing old backup directories: %u database(s) failed and "
 			            "their previous dumps are kept", r.failed);
-		else if (!m->delete_before)
+		else if (code == OMA_EXIT_OK)
 			(void)phase_prune(&r, m->versions - 1);
 	} else if (r.selected.n == 0) {
 		log_warning("No databases selected for backup");
@@ -580,6 +675,7 @@ out_abandon:
 	abandon_current(&r);
 	r.abandoned = 1;
 out:
+	fix_links(&r);
 	if (code == OMA_EXIT_FAILED)
 		r.outcome = OMA_OUTCOME_FAILED;
 	code = phase_report(&r, code);
