@@ -38,7 +38,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
-CORE_LIBS = -linih -ldl -lpthread -lm
+CORE_LIBS = -linih -lcrypto -ldl -lpthread -lm
 
 PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
@@ -82,7 +82,7 @@ DEPS_check_loader = loader
 DEPS_check_gzip = loader
 DEPS_check_server = server proc
 DEPS_check_changes = changes server proc
-DEPS_check_dump = dump names proc
+DEPS_check_dump = dump names proc digest
 DEPS_check_condition_sh = loader
 DEPS_check_zstd = loader
 DEPS_check_zabbix = loader

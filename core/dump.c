@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "log.h"
 #include "proc.h"
 #include "names.h"
@@ -117,6 +118,37 @@ int dump_completed(const char *tail, size_t len)
 
 /* ---- one dump ---------------------------------------------------------- */
 
+/* The file a compressor writes through (OMA_COMPRESS_SINK): bytes go to
+ * the temp file and into its SHA-256, and a failure names the file. */
+struct file_sink {
+	int fd;
+	const char *path;
+	struct digest *dg;
+	int failed;
+};
+
+static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct file_sink *k = ctx;
+	if (write_all(k->fd, buf, len) != 0) {
+		k->failed = 1;
+		errf(err, errlen, "cannot write %s: %s", k->path, strerror(errno));
+		return -1;
+	}
+	digest_update(k->dg, buf, len);
+	return 0;
+}
+
+/* The job's error for a failed compressor call: the sink's text names the
+ * file already; the plugin's own may only name an fd. */
+static void compressor_error(const struct file_sink *k, const char *cerr, char *out, size_t outlen)
+{
+	if (k->failed)
+		errf(out, outlen, "%s", cerr);
+	else
+		errf(out, outlen, "compressor writing %s: %s", k->path, cerr);
+}
+
 /* What a worker needs while one mysqldump runs. */
 struct dumping {
 	const struct dump_settings *s;
@@ -129,6 +161,7 @@ struct dumping {
 	size_t err_len, err_cap;
 	int err_cut;          /* stderr was longer than STDERR_MAX */
 	char error[512];      /* why the job failed; "" while it has not */
+	struct file_sink sink;
 };
 
 static void keep_tail(struct dumping *d, const char *p, size_t n)
@@ -323,7 +356,7 @@ static int pump(struct dumping *d, void *stream, int *out_r, int *err_r)
 				keep_tail(d, d->buf, (size_t)n);
 				char cerr[384] = "";
 				if (d->s->comp->write(stream, d->buf, (size_t)n, cerr, sizeof(cerr)) != 0) {
-					errf(d->error, sizeof(d->error), "compressor: %s", cerr);
+					compressor_error(&d->sink, cerr, d->error, sizeof(d->error));
 					return -1;
 				}
 			}
@@ -392,6 +425,7 @@ struct settling {
 	int fd;
 	char *tmp, *final;
 	int big;             /* settle before the next mysqldump starts (below) */
+	struct digest *dg;   /* what went through the sink; NULL: read the file */
 };
 
 /* A dump of more than this many bytes settles before the next mysqldump
@@ -426,6 +460,15 @@ static void settle(const struct dump_settings *s, struct settling *p)
 		return;
 	p->j = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (p->dg != NULL) {
+		digest_hex(p->dg, j->sha256);
+	} else if (digest_fd(p->fd, j->sha256) != 0) {
+		/* A compressor without a sink: hash what it wrote. */
+		errf(error, sizeof(error), "cannot read back %s: %s", p->tmp, strerror(errno));
+		close(p->fd);
+		unlink(p->tmp);
+		goto out;
+	}
 	if (fsync(p->fd) != 0 || fstat(p->fd, &st) != 0) {
 		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
@@ -451,6 +494,10 @@ static void settle(const struct dump_settings *s, struct settling *p)
 	j->bytes = (uint64_t)st.st_size;
 	j->ok = 1;
 out:
+	if (!j->ok)
+		j->sha256[0] = '\0';
+	digest_free(p->dg);
+	p->dg = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	j->seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	p->fd = -1;
@@ -531,7 +578,8 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	 * in the pipe meanwhile): the previous dump settles now, and this
 	 * one's file is made. */
 	settle(s, prev);
-	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+	/* O_RDWR: a compressor without a sink is hashed by reading back. */
+	fd = open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		errf(d.error, sizeof(d.error), "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
@@ -540,6 +588,16 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 
 	struct oma_compress_params params = {
 		.size = sizeof(params), .level = s->level, .threads = threads};
+	d.sink = (struct file_sink){.fd = fd, .path = tmp};
+	if (s->comp->flags & OMA_COMPRESS_SINK) {
+		d.sink.dg = digest_new();
+		if (d.sink.dg == NULL) {
+			errf(d.error, sizeof(d.error), "cannot start a SHA-256 digest");
+			goto out;
+		}
+		params.sink = sink_write;
+		params.sink_ctx = &d.sink;
+	}
 	if (s->comp->open(&stream, fd, &params, cerr, sizeof(cerr)) != 0) {
 		stream = NULL;
 		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
@@ -572,12 +630,13 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	int fin = s->comp->finish(stream, cerr, sizeof(cerr));
 	stream = NULL;
 	if (fin != 0) {
-		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
+		compressor_error(&d.sink, cerr, d.error, sizeof(d.error));
 		goto out;
 	}
 	/* Complete: settle() takes the file over. */
-	*next = (struct settling){
-		.j = j, .fd = fd, .tmp = tmp, .final = final, .big = d.total > SETTLE_FIRST_BYTES};
+	*next = (struct settling){.j = j, .fd = fd, .tmp = tmp, .final = final,
+	                          .big = d.total > SETTLE_FIRST_BYTES, .dg = d.sink.dg};
+	d.sink.dg = NULL;
 	fd = -1;
 	tmp = final = NULL;
 	tmp_made = 0;
@@ -601,6 +660,7 @@ out:
 	j->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (next->j != j)
 		log_outcome(j, d.error);
+	digest_free(d.sink.dg);
 	free(argv);
 	free(final);
 	free(tmp);

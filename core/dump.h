@@ -20,6 +20,7 @@ struct dump_job {
 	uint64_t bytes;          /* compressed size */
 	double seconds;
 	time_t started;          /* epoch time the dump started */
+	char sha256[65];         /* SHA-256 of the file, hex ("" unless ok) */
 	char *error;             /* one-line reason when !ok (malloc'ed) */
 };
 

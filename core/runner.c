@@ -11,6 +11,7 @@
 
 #include "changes.h"
 #include "conditions.h"
+#include "digest.h"
 #include "dump.h"
 #include "log.h"
 #include "names.h"
@@ -223,6 +224,34 @@ static int phase_space(struct run *r)
 	return -1;
 }
 
+/* Whether prev/file still is what its sidecar says was written: its
+ * SHA-256 is compared with the one recorded, so a damaged dump is dumped
+ * again instead of carried into the new backup.  A mismatch is logged as
+ * a warning (the disk holding the backups is failing, or someone wrote to
+ * them).  Returns 0, or -1 with why set. */
+static int verify_previous(const char *prev, const char *db, const char *file,
+                           const struct sidecar *sc, char *why, size_t whylen)
+{
+	if (sc->sha256[0] == '\0') {
+		errf(why, whylen, "previous dump has no recorded checksum");
+		return -1;
+	}
+	char *path = xasprintf("%s/%s", prev, file);
+	char sum[DIGEST_HEX_LEN + 1], err[512];
+	int rc = -1;
+	if (digest_path(path, sum, err, sizeof(err)) != 0) {
+		errf(why, whylen, "previous dump cannot be checked: %s", err);
+	} else if (strcmp(sum, sc->sha256) != 0) {
+		log_warning("DB '%s': previous dump %s does not match the SHA-256 recorded when it "
+		            "was written (damaged?); dumping it again", db, path);
+		errf(why, whylen, "previous dump is damaged (SHA-256 mismatch)");
+	} else {
+		rc = 0;
+	}
+	free(path);
+	return rc;
+}
+
 /* Phase 8 (before the dumps): with skip_unchanged_dbs, move the previous
  * dump of every database that has not changed since that dump started into
  * the current folder; everything else goes on the to-do list. */
@@ -269,6 +298,12 @@ static void phase_reuse(struct run *r)
 			goto decided;
 		}
 		if (!reuse_usable(prev, &sc, r->pl->comp_name, file, why, sizeof(why)))
+			goto decided;
+		if (sc.start > (int64_t)time(NULL)) {
+			errf(why, sizeof(why), "previous dump is dated in the future");
+			goto decided;
+		}
+		if (verify_previous(prev, db, file, &sc, why, sizeof(why)) != 0)
 			goto decided;
 		struct changes_ref ref;
 		if (changes_ref_parse(sc.extra, &ref) != 0 || !ref.valid) {
@@ -327,6 +362,7 @@ static void write_sidecar(void *arg, const struct dump_job *j)
 	struct sidecar sc = {.start = (int64_t)j->started, .bytes = j->bytes};
 	(void)snprintf(sc.compressor, sizeof(sc.compressor), "%s", r->pl->comp_name);
 	(void)snprintf(sc.file, sizeof(sc.file), "%s", j->file);
+	(void)snprintf(sc.sha256, sizeof(sc.sha256), "%s", j->sha256);
 	char extra[1024] = "";
 	if (r->changes != NULL) {
 		struct changes_ref ref;

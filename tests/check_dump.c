@@ -151,7 +151,12 @@ static int raw_fail_write, raw_fail_finish, raw_pipe_write;
 struct raw {
 	int fd;
 	int pipe_w; /* raw_pipe_write: a pipe nobody reads */
+	int (*sink)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
 };
+
+/* Bytes raw_sink_ops handed to the core's sink. */
+static size_t raw_sunk;
 
 static int raw_open(void **stream, int fd, const struct oma_compress_params *p, char *err,
                     size_t errlen)
@@ -163,6 +168,8 @@ static int raw_open(void **stream, int fd, const struct oma_compress_params *p, 
 	struct raw *r = xcalloc(1, sizeof(*r));
 	r->fd = fd;
 	r->pipe_w = -1;
+	r->sink = p->sink;
+	r->sink_ctx = p->sink_ctx;
 	if (raw_pipe_write) {
 		int pp[2];
 		ck_assert_int_eq(pipe(pp), 0);
@@ -200,6 +207,12 @@ static int raw_write(void *stream, const void *buf, size_t len, char *err, size_
 		errf(err, errlen, "raw: disk full (test)");
 		return -1;
 	}
+	if (r->sink != NULL) {
+		pthread_mutex_lock(&raw_lock);
+		raw_sunk += len;
+		pthread_mutex_unlock(&raw_lock);
+		return r->sink(r->sink_ctx, buf, len, err, errlen);
+	}
 	int fd = r->pipe_w >= 0 ? r->pipe_w : r->fd;
 	if (write_all(fd, buf, len) != 0) {
 		errf(err, errlen, "raw: write: %s", strerror(errno));
@@ -232,6 +245,19 @@ static const struct oma_compress_ops raw_ops = {
 	.write = raw_write,
 	.finish = raw_finish,
 	.abort = raw_abort,
+};
+
+/* The same, writing through the core's sink. */
+static const struct oma_compress_ops raw_sink_ops = {
+	.suffix = ".sql.raw",
+	.default_level = 0,
+	.min_level = 0,
+	.max_level = 100,
+	.open = raw_open,
+	.write = raw_write,
+	.finish = raw_finish,
+	.abort = raw_abort,
+	.flags = OMA_COMPRESS_SINK,
 };
 
 static struct dump_settings settings(const struct strv *options, int parallelism)
@@ -748,7 +774,11 @@ START_TEST(dump_compressor_failures)
 	/* write fails: the child (still writing) is stopped, nothing is left */
 	raw_fail_write = 1;
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "compressor: raw: disk full (test)");
+	/* The compressor's message is named after the file it was writing. */
+	char *want = xasprintf("compressor writing %s/big_w.sql.raw.part: raw: disk full (test)",
+	                       outdir);
+	ck_assert_str_eq(jobs[0].error, want);
+	free(want);
 	char *listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "");
 	free(listing);
@@ -764,7 +794,10 @@ START_TEST(dump_compressor_failures)
 	jobs[0].db = "plain";
 	raw_fail_finish = 1;
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "compressor: raw: finish failed (test)");
+	want = xasprintf("compressor writing %s/plain.sql.raw.part: raw: finish failed (test)",
+	                 outdir);
+	ck_assert_str_eq(jobs[0].error, want);
+	free(want);
 	raw_fail_finish = 0;
 	listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "");
@@ -774,7 +807,10 @@ START_TEST(dump_compressor_failures)
 	/* The compressor writes into a pipe nobody reads: EPIPE, not SIGPIPE. */
 	raw_pipe_write = 1;
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "compressor: raw: write: Broken pipe");
+	want = xasprintf("compressor writing %s/plain.sql.raw.part: raw: write: Broken pipe",
+	                 outdir);
+	ck_assert_str_eq(jobs[0].error, want);
+	free(want);
 	raw_pipe_write = 0;
 
 	/* And afterwards it works again. */
@@ -1018,6 +1054,62 @@ START_TEST(dump_large_output_bounded_memory)
 }
 END_TEST
 
+/* sha256sum's digest of a file (an independent implementation). */
+static char *sha256sum(const char *path)
+{
+	char *cmd = xasprintf("sha256sum '%s'", path);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	char buf[128] = "";
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	pclose(f);
+	free(cmd);
+	buf[strcspn(buf, " ")] = '\0';
+	return xstrdup(buf);
+}
+
+/* Every finished dump carries the SHA-256 of its file: hashed through the
+ * sink while written, or read back for a compressor without one. */
+START_TEST(dump_sha256_recorded)
+{
+	ck_assert_int_eq(setenv("FAKE_LINES", "20000", 1), 0);
+	const struct oma_compress_ops *ops[] = {&raw_ops, &raw_sink_ops};
+	for (int k = 0; k < 2; k++) {
+		size_t n;
+		struct dump_job *jobs = make_jobs((const char *[]){"shop", "crm", NULL}, &n);
+		struct dump_settings s = settings(NULL, 2);
+		s.comp = ops[k];
+		raw_sunk = 0;
+		ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+		for (size_t i = 0; i < n; i++) {
+			char *path = xasprintf("%s/%s", outdir, jobs[i].file);
+			char *want = sha256sum(path);
+			ck_assert_str_eq(jobs[i].sha256, want);
+			free(want);
+			free(path);
+		}
+		if (k == 1)
+			ck_assert_uint_gt(raw_sunk, 20000);
+		else
+			ck_assert_uint_eq(raw_sunk, 0);
+		for (size_t i = 0; i < n; i++) {
+			char *path = xasprintf("%s/%s", outdir, jobs[i].file);
+			unlink(path);
+			free(path);
+		}
+		free_jobs(jobs, n);
+	}
+	/* A failed dump has none. */
+	size_t n;
+	struct dump_job *jobs = make_jobs((const char *[]){"exit2_db", NULL}, &n);
+	struct dump_settings s = settings(NULL, 1);
+	s.comp = &raw_sink_ops;
+	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
+	ck_assert_str_eq(jobs[0].sha256, "");
+	free_jobs(jobs, n);
+}
+END_TEST
+
 static Suite *dump_suite(void)
 {
 	Suite *s = suite_create("dump");
@@ -1043,6 +1135,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_child_environment);
 	tcase_add_test(r, dump_cancel_sleeping);
 	tcase_add_test(r, dump_large_output_bounded_memory);
+	tcase_add_test(r, dump_sha256_recorded);
 	suite_add_tcase(s, r);
 	return s;
 }

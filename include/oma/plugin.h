@@ -118,7 +118,22 @@ struct oma_compress_params {
 	                 * min_level..max_level. */
 	int threads;    /* worker threads the stream may use (>= 1); the core
 	                 * divides the CPUs among the dumps running at once */
+	/* Added in oma 0.2 (check `size` before reading them).  Where the
+	 * compressed bytes go: a core sets `sink` only for a plugin whose ops
+	 * have OMA_COMPRESS_SINK in `flags`.  Such a plugin then hands every
+	 * byte of output to sink(sink_ctx, ...) instead of writing to the fd:
+	 * in order, never from two threads at once for one stream (which
+	 * thread does not matter).  The core writes them to the file (and
+	 * hashes them, so no dump is read twice); sink() fails with err naming
+	 * the file, and the plugin then fails the call it was in (write() or
+	 * finish()) with that text as its reason.  NULL: write to the fd. */
+	int (*sink)(void *sink_ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
 };
+
+/* oma_compress_ops.flags: the plugin writes through params->sink when the
+ * core sets it. */
+#define OMA_COMPRESS_SINK 0x1u
 
 /* A compressor.  The core writes a dump to a temporary "NAME<suffix>.part"
  * file through open() / write()* / finish(), or abort() on any failure, and
@@ -151,7 +166,11 @@ struct oma_compress_ops {
 	/* Free the stream without finishing (the output is discarded).
 	 * Cannot fail. */
 	void (*abort)(void *stream);
-	void *spare[4]; /* reserved for later functions; leave NULL */
+	/* OMA_COMPRESS_* bits (oma 0.2; the first spare slot before, so a
+	 * plugin built for an older core has 0 here and is given no sink: the
+	 * core then reads each finished file back to hash it). */
+	uintptr_t flags;
+	void *spare[3]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- report ------------------------------------------------------------ */
