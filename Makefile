@@ -78,18 +78,18 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 DEPS_check_config = config toml
 DEPS_check_names = names
 DEPS_check_store = store
-DEPS_check_loader = loader
-DEPS_check_gzip = loader
+DEPS_check_loader = loader proc
+DEPS_check_gzip = loader proc
 DEPS_check_server = server proc
 DEPS_check_changes = changes server proc
 DEPS_check_dump = dump names proc digest
-DEPS_check_condition_sh = loader
-DEPS_check_zstd = loader
-DEPS_check_zabbix = loader
-DEPS_check_syslog = loader
-DEPS_check_webhook = loader
+DEPS_check_condition_sh = loader proc
+DEPS_check_zstd = loader proc
+DEPS_check_zabbix = loader proc
+DEPS_check_syslog = loader proc
+DEPS_check_webhook = loader proc
 DEPS_check_reuse = reuse
-DEPS_check_report = report config toml loader
+DEPS_check_report = report config toml loader proc
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
 

@@ -15,6 +15,7 @@
 #include "dump.h"
 #include "log.h"
 #include "names.h"
+#include "proc.h"
 #include "report.h"
 #include "reuse.h"
 #include "server.h"
@@ -44,12 +45,19 @@ struct run {
 	int abandoned;          /* the current folder was removed */
 };
 
-static volatile sig_atomic_t cancelled;
+/* The first signal that asked the run to stop; 0 while none did. */
+static volatile sig_atomic_t cancel_signal;
 
-void runner_cancel(void)
+void runner_cancel(int sig)
 {
-	cancelled = 1;
-	dump_cancel();
+	if (cancel_signal == 0)
+		cancel_signal = sig > 0 ? sig : -1;
+	proc_cancel();
+}
+
+int runner_cancelled(void)
+{
+	return cancel_signal;
 }
 
 static void format_bytes(double b, char *out, size_t outlen)
@@ -277,7 +285,7 @@ static void phase_reuse(struct run *r)
 
 	char *prev = store_previous(r->bdir, r->current_base, time(NULL));
 	r->reused_bytes = xcalloc(r->selected.n, sizeof(*r->reused_bytes));
-	for (size_t i = 0; i < r->selected.n; i++) {
+	for (size_t i = 0; i < r->selected.n && !cancel_signal; i++) {
 		const char *db = r->selected.v[i];
 		char stem[NAMES_STEM_MAX + 1], why[512] = "no previous backup";
 		int reuse = 0;
@@ -403,6 +411,7 @@ static void phase_dump(struct run *r)
 		.level = (int)m->compression_level,
 		.parallelism = par,
 		.cpus = cpus,
+		.stall_timeout = m->dump_stall_timeout,
 		/* Only skip_unchanged_dbs reads sidecars, and only with a change
 		 * reference in them: without one a sidecar is a useless file
 		 * (and creating files is most of the core's work per database). */
@@ -626,26 +635,37 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	log_info("Compression: %s (%s)", pl->comp_name, pl->comp->suffix);
 	phase_survey(&r);
 
-	/* Phase 3: skip and run conditions. */
-	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1) {
+	/* Phase 3: skip and run conditions.  A signal stops whatever runs
+	 * (conditions, mysql, mysqldump); every phase then ends at the next
+	 * check. */
+	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1 && !cancel_signal) {
 		log_info("Backup skipped due to skip conditions (but considered successful)");
 		r.outcome = OMA_OUTCOME_SKIPPED;
 		goto out_abandon;
 	}
-	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0) {
+	if (cancel_signal)
+		goto out_cancel;
+	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0 && !cancel_signal) {
 		log_error("Backup aborted due to failed run conditions");
 		r.outcome = OMA_OUTCOME_ABORTED;
 		code = OMA_EXIT_CONFIG;
 		goto out_abandon;
 	}
+	if (cancel_signal)
+		goto out_cancel;
 
 	/* Phase 5 before 4: never prune when the server cannot be reached. */
 	log_info("Performing the backup now ...");
+	server_set_timeout(m->server_timeout);
 	if (phase_server(&r) != 0) {
+		if (cancel_signal)
+			goto out_cancel;
 		r.outcome = OMA_OUTCOME_FAILED;
 		code = OMA_EXIT_FAILED;
 		goto out_abandon;
 	}
+	if (cancel_signal)
+		goto out_cancel;
 	if (m->delete_before) {
 		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
 		          m->versions);
@@ -653,17 +673,21 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		 * is complete (phase 10), unless phase 6 needs its room. */
 		(void)phase_prune(&r, m->versions > 1 ? m->versions - 1 : 1);
 	}
+	if (cancel_signal)
+		goto out_cancel;
 	if (phase_space(&r) != 0) {
 		r.outcome = OMA_OUTCOME_NO_SPACE;
 		code = OMA_EXIT_NO_SPACE;
 		goto out_abandon;
 	}
-	if (cancelled)
+	if (cancel_signal)
 		goto out_cancel;
 
 	phase_reuse(&r);
+	if (cancel_signal)
+		goto out_cancel;
 	phase_dump(&r);
-	if (cancelled)
+	if (cancel_signal)
 		goto out_cancel;
 	if (r.failed > 0)
 		code = OMA_EXIT_FAILED;
@@ -681,6 +705,8 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (r.dumped + r.reused.n > 0) {
 		if (phase_finish(&r) != 0)
 			code = OMA_EXIT_FAILED;
+		if (cancel_signal)
+			goto out_cancel;
 		/* A failed database's last good dump lives in an older folder:
 		 * keep every folder until all databases dump again. */
 		if (r.failed > 0)
@@ -696,14 +722,23 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		code = OMA_EXIT_FAILED;
 		goto out_abandon;
 	}
+	if (cancel_signal)
+		goto out_cancel;
 	/* Phase 11: terminate conditions see the finished backup folder. */
 	if (pl->cond != NULL && cond_terminate(pl->cond, &cfg->cond, r.current) != 0)
 		code = OMA_EXIT_FAILED;
+	if (cancel_signal)
+		goto out_cancel;
 	goto out_links;
 
 out_cancel:
-	log_error("Backup cancelled by signal");
+	log_error("Backup cancelled by signal %d", (int)cancel_signal);
 	code = OMA_EXIT_FAILED;
+	/* Nothing of this run worth keeping: it leaves no folder.  Otherwise
+	 * the folder stays, incomplete unless its info.json was written, and
+	 * a later run finishes it off. */
+	if (r.dumped == 0 && r.reused.n == 0)
+		goto out_abandon;
 out_links:
 	set_last_log(&r);
 	goto out;

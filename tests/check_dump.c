@@ -93,9 +93,13 @@ static const char fake_mysqldump[] =
 	"blank*) header; done_line; printf '\\n  \\n\\r\\n' ;;\n"
 	"killed*) header; rows; kill -9 $$ ;;\n"
 	"stderr*) header; echo 'Warning: something odd' >&2; printf 'second warning\\r\\n\\n' >&2;"
+	" echo \"mysqldump: Error: 'Access denied; you need the PROCESS privilege' when trying to"
+	" dump tablespaces\" >&2;"
 	" rows; done_line ;;\n"
 	"sleep*) header; sleep 30 & echo \"$$ $!\" > \"$FAKE_STARTED\"; wait; done_line ;;\n"
 	"slow*) sleep 0.3; header; rows; done_line ;;\n"
+	"stall*) header; echo $$ > \"$FAKE_STARTED\"; kill -STOP $$; done_line ;;\n"
+	"bgerr*) header; sleep 30 >&2 & echo $! > \"$FAKE_STARTED\"; rows; done_line ;;\n"
 	"big*) header; yes 'INSERT INTO t VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10);'"
 	" | head -c \"$FAKE_BYTES\"; echo; done_line ;;\n"
 	/* read by the shell itself: a forked grep could see the mask dash sets around fork */
@@ -531,8 +535,13 @@ START_TEST(dump_trailing_blank_lines_and_stderr)
 	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
 	log_close();
 	char *log = t_read_file(logfile);
-	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stderr1': mysqldump: Warning: something odd\n"));
-	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stderr1': mysqldump: second warning\n"));
+	/* The dump succeeded: its stderr is a warning, and never says "Error". */
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: Warning: something odd\n"));
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: second warning\n"));
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: error: 'Access denied; "
+	                                  "you need the PROCESS privilege' when trying to dump "
+	                                  "tablespaces\n"));
+	ck_assert_ptr_null(strstr(log, "Error"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'stderr1': Backup successfully\n"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'blank': Backup successfully\n"));
 	/* stderr lines only; the empty one is not logged */
@@ -1054,6 +1063,69 @@ START_TEST(dump_large_output_bounded_memory)
 }
 END_TEST
 
+/* A mysqldump that stops (SIGSTOP, a lock wait) is stopped after
+ * stall_timeout seconds without output; the job fails, nothing is left. */
+START_TEST(dump_stall_timeout)
+{
+	char *pidfile = xasprintf("%s/stall.pid", tmp);
+	ck_assert_int_eq(setenv("FAKE_STARTED", pidfile, 1), 0);
+	size_t n;
+	struct dump_job *jobs = make_jobs((const char *[]){"stall1", "good", NULL}, &n);
+	struct dump_settings s = settings(NULL, 1);
+	s.stall_timeout = 1;
+	long t0 = now_ms();
+	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
+	ck_assert_int_lt(now_ms() - t0, 30000);
+	struct dump_job *st = strcmp(jobs[0].db, "stall1") == 0 ? &jobs[0] : &jobs[1];
+	struct dump_job *ok = st == &jobs[0] ? &jobs[1] : &jobs[0];
+	ck_assert_int_eq(st->ok, 0);
+	ck_assert_str_eq(st->error,
+	                 "mysqldump wrote nothing for 1 seconds (dump_stall_timeout); stopped");
+	ck_assert_int_eq(ok->ok, 1);
+	char *listing = list_dir(outdir);
+	ck_assert_str_eq(listing, "good.sql.raw\n");
+	free(listing);
+	char *pid = t_read_file(pidfile);
+	ck_assert_ptr_nonnull(pid);
+	ck_assert(gone_or_zombie(strtol(pid, NULL, 10)));
+	log_close();
+	char *log = t_read_file(logfile);
+	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stall1': Backup failed: mysqldump wrote nothing "
+	                                  "for 1 seconds (dump_stall_timeout); stopped\n"));
+	free(log);
+	free(pid);
+	free(pidfile);
+	free_jobs(jobs, n);
+}
+END_TEST
+
+/* A background process that keeps mysqldump's stderr open does not hold
+ * the dump: once mysqldump exited, the pipe is given up after a moment. */
+START_TEST(dump_background_keeps_stderr)
+{
+	char *pidfile = xasprintf("%s/bg.pid", tmp);
+	ck_assert_int_eq(setenv("FAKE_STARTED", pidfile, 1), 0);
+	size_t n;
+	struct dump_job *jobs = make_jobs((const char *[]){"bgerr1", NULL}, &n);
+	struct dump_settings s = settings(NULL, 1);
+	long t0 = now_ms();
+	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+	ck_assert_int_lt(now_ms() - t0, 20000); /* the sleep takes 30 s */
+	ck_assert_int_eq(jobs[0].ok, 1);
+	log_close();
+	char *log = t_read_file(logfile);
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'bgerr1': mysqldump exited but something it "
+	                                  "started kept its output open"));
+	free(log);
+	char *pid = t_read_file(pidfile);
+	ck_assert_ptr_nonnull(pid);
+	kill((pid_t)strtol(pid, NULL, 10), SIGKILL);
+	free(pid);
+	free(pidfile);
+	free_jobs(jobs, n);
+}
+END_TEST
+
 /* sha256sum's digest of a file (an independent implementation). */
 static char *sha256sum(const char *path)
 {
@@ -1136,6 +1208,8 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_cancel_sleeping);
 	tcase_add_test(r, dump_large_output_bounded_memory);
 	tcase_add_test(r, dump_sha256_recorded);
+	tcase_add_test(r, dump_stall_timeout);
+	tcase_add_test(r, dump_background_keeps_stderr);
 	suite_add_tcase(s, r);
 	return s;
 }
