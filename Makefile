@@ -5,6 +5,7 @@
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make install         PREFIX (default /usr/local) and DESTDIR honoured
 #   make demo            start a private MariaDB, load sample data, run a backup
+#   make bare-check      run scripts/demo.sh then make check in a fresh, bare Debian 12 root (root; ~5 min)
 #   make clean
 
 VERSION := 0.1.0
@@ -52,7 +53,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e install uninstall clean demo deps bench
+.PHONY: all check unit e2e install uninstall clean demo deps bench bare-check
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
@@ -116,6 +117,11 @@ demo: all
 
 deps:
 	scripts/install-deps.sh
+
+# The README's two commands on a bare Debian 12 root made with mmdebstrap
+# (needs root; nothing of this tree's build/ is used).
+bare-check:
+	scripts/bare-check.sh
 
 # Speed and memory, measured side by side against a private MariaDB.
 bench: all
