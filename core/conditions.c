@@ -7,7 +7,7 @@
 #include "log.h"
 #include "util.h"
 
-/* Drop one trailing newline, as the text is logged on one line. */
+/* Drop the trailing newlines. */
 static const char *chomp(char *s)
 {
 	if (s == NULL)
@@ -16,6 +16,23 @@ static const char *chomp(char *s)
 	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
 		s[--n] = '\0';
 	return s;
+}
+
+/* Log a command's output one line at a time, each as "WHAT: LINE" (or
+ * "WHAT: 'LINE'" with `quoted`), so that every line of the log stays one
+ * message with its time stamp. */
+static void log_output(int level, const char *what, const char *text, int quoted)
+{
+	const char *p = text;
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		size_t m = n;
+		if (m > 0 && p[m - 1] == '\r')
+			m--;
+		log_msg(level, quoted ? "%s: '%.*s'" : "%s: %.*s", what, (int)m, p);
+		p = nl != NULL ? nl + 1 : NULL;
+	}
 }
 
 /* Run one condition command.  Returns its exit code (1 when it could not be
@@ -48,18 +65,14 @@ int cond_skip(const struct oma_condition_ops *ops, const struct cfg_conditions *
 		const char *out = chomp(res.out), *errout = chomp(res.errout);
 		if (code == 0) {
 			log_info("Skip condition met: '%s' (exit code: 0)", c->skip.v[i]);
-			if (*out)
-				log_debug("Skip condition stdout: '%s'", out);
-			if (*errout)
-				log_info("Skip condition stderr: '%s'", errout);
+			log_output(OMA_LOG_DEBUG, "Skip condition stdout", out, 1);
+			log_output(OMA_LOG_INFO, "Skip condition stderr", errout, 1);
 			ops->result_free(&res);
 			return 1;
 		}
 		log_debug("Skip condition not met: '%s' (exit code: %d)", c->skip.v[i], code);
-		if (*out)
-			log_debug("Skip condition stdout: '%s'", out);
-		if (*errout)
-			log_info("Skip condition stderr: '%s'", errout);
+		log_output(OMA_LOG_DEBUG, "Skip condition stdout", out, 1);
+		log_output(OMA_LOG_INFO, "Skip condition stderr", errout, 1);
 		ops->result_free(&res);
 	}
 	log_info("No skip conditions met, proceeding with backup");
@@ -76,16 +89,13 @@ int cond_run(const struct oma_condition_ops *ops, const struct cfg_conditions *c
 		const char *out = chomp(res.out), *errout = chomp(res.errout);
 		if (code != 0) {
 			log_error("Run condition failed: '%s' (exit code: %d)", c->run.v[i], code);
-			if (*errout)
-				log_error("Run condition stderr: %s", errout);
+			log_output(OMA_LOG_ERROR, "Run condition stderr", errout, 0);
 			ops->result_free(&res);
 			return -1;
 		}
 		log_debug("Run condition passed: '%s' (exit code: 0)", c->run.v[i]);
-		if (*out)
-			log_debug("Run condition stdout: %s", out);
-		if (*errout)
-			log_info("Run condition stderr: %s", errout);
+		log_output(OMA_LOG_DEBUG, "Run condition stdout", out, 0);
+		log_output(OMA_LOG_INFO, "Run condition stderr", errout, 0);
 		ops->result_free(&res);
 	}
 	log_info("All run conditions met");
@@ -110,15 +120,12 @@ int cond_terminate(const struct oma_condition_ops *ops, const struct cfg_conditi
 		if (code != 0) {
 			log_error("Terminate condition failed: '%s' (exit code: %d)", c->terminate.v[i],
 			          code);
-			if (*errout)
-				log_error("Terminate condition stderr: %s", errout);
+			log_output(OMA_LOG_ERROR, "Terminate condition stderr", errout, 0);
 			failed = 1;
 		} else {
 			log_info("Terminate condition succeeded: '%s'", c->terminate.v[i]);
-			if (*out)
-				log_debug("Terminate condition stdout: %s", out);
-			if (*errout)
-				log_info("Terminate condition stderr: %s", errout);
+			log_output(OMA_LOG_DEBUG, "Terminate condition stdout", out, 0);
+			log_output(OMA_LOG_INFO, "Terminate condition stderr", errout, 0);
 		}
 		ops->result_free(&res);
 	}

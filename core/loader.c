@@ -3,6 +3,9 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -201,7 +204,7 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 /* Validate the descriptor of `file` without calling into the plugin.
  * Returns 0, or -1 with err set. */
 static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const char *file,
-                            char *err, size_t errlen)
+                            int want_type, const char *want_name, char *err, size_t errlen)
 {
 	if (d->abi != OMA_PLUGIN_ABI) {
 		errf(err, errlen, "plugin %s: ABI mismatch: expected %d, found %u", file,
@@ -227,6 +230,11 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 		     file, d->name, NAME_MAX_LEN);
 		return -1;
 	}
+	if (want_name != NULL && ((int)d->type != want_type || strcmp(d->name, want_name) != 0)) {
+		errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'", file,
+		     type_name(d->type), d->name, type_name((uint32_t)want_type), want_name);
+		return -1;
+	}
 	if (check_ops(d, file, err, errlen) != 0)
 		return -1;
 	struct loaded_plugin *other = loader_find(ld, (int)d->type, d->name);
@@ -238,11 +246,176 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 	return 0;
 }
 
+/* ---- checks before dlopen ------------------------------------------------ */
+
+#if UINTPTR_MAX > 0xffffffffu
+typedef Elf64_Ehdr Ehdr;
+typedef Elf64_Phdr Phdr;
+#define OUR_CLASS ELFCLASS64
+#else
+typedef Elf32_Ehdr Ehdr;
+typedef Elf32_Phdr Phdr;
+#define OUR_CLASS ELFCLASS32
+#endif
+
+/* The e_machine of the running executable (0 when it cannot be read). */
+static unsigned our_machine(void)
+{
+	static unsigned machine = 1u << 31;
+	if (machine == 1u << 31) {
+		Ehdr eh;
+		int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		machine = fd >= 0 && pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) ? eh.e_machine : 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return machine;
+}
+
+/* Whether the open file is a complete ELF shared object for this machine:
+ * dlopen() maps it, and a file cut short (a truncated copy, a full disk)
+ * makes the process die of SIGBUS there instead of failing.  Returns 0, or
+ * -1 with a short reason in why. */
+static int check_elf(int fd, off_t size, char *why, size_t whylen)
+{
+	Ehdr eh;
+	if (size < (off_t)sizeof(eh) || pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+		errf(why, whylen, "not an ELF file");
+		return -1;
+	}
+	unsigned one = 1;
+	int little = *(unsigned char *)&one == 1;
+	if (eh.e_ident[EI_CLASS] != OUR_CLASS ||
+	    eh.e_ident[EI_DATA] != (little ? ELFDATA2LSB : ELFDATA2MSB) ||
+	    (our_machine() != 0 && eh.e_machine != our_machine())) {
+		errf(why, whylen, "an ELF file for another kind of machine");
+		return -1;
+	}
+	if (eh.e_type != ET_DYN) {
+		errf(why, whylen, "not a shared object (ELF type %u)", (unsigned)eh.e_type);
+		return -1;
+	}
+	uint64_t fsize = (uint64_t)size;
+	if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 ||
+	    (uint64_t)eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Phdr) > fsize ||
+	    (eh.e_shnum > 0 && (uint64_t)eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize > fsize)) {
+		errf(why, whylen, "truncated or damaged ELF file (headers past its end, %llu bytes)",
+		     (unsigned long long)fsize);
+		return -1;
+	}
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Phdr ph;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
+		    (ssize_t)sizeof(ph)) {
+			errf(why, whylen, "cannot read its program headers");
+			return -1;
+		}
+		if ((ph.p_type == PT_LOAD || ph.p_type == PT_DYNAMIC) &&
+		    (uint64_t)ph.p_offset + (uint64_t)ph.p_filesz > fsize) {
+			errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
+			     "has %llu", (unsigned long long)((uint64_t)ph.p_offset + ph.p_filesz),
+			     (unsigned long long)fsize);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Running as root, oma loads code only from files and folders that only
+ * root can change: owned by root, not writable by group or others.
+ * Returns 0, or -1 with err set. */
+static int check_owner(const char *what, const char *path, const struct stat *st, char *err,
+                       size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (st->st_uid != 0) {
+		errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
+		     "code from it as root", what, path, (unsigned)st->st_uid);
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
+		     "code from it as root", what, path,
+		     (st->st_mode & S_IWOTH) ? "others" : "its group",
+		     (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything that can be checked before dlopen(path): a regular file,
+ * safe to load as root (also its folder, and the folder it really lives
+ * in), a complete ELF shared object.  Returns 0; 1 when it does not exist
+ * (err set); -1 with err set. */
+static int check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
+		return errno == ENOENT ? 1 : -1;
+	}
+	int rc = -1;
+	char *real = realpath(path, NULL);
+	char why[256];
+	if (fstat(fd, &st) != 0 || real == NULL) {
+		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errf(err, errlen, "plugin %s: not a regular file", path);
+		goto out;
+	}
+	if (check_owner("file", real, &st, err, errlen) != 0)
+		goto out;
+	char *dir = xstrdup(real);
+	cut_last_component(dir);
+	struct stat dst;
+	if (stat(dir[0] != '\0' ? dir : "/", &dst) != 0) {
+		errf(err, errlen, "plugin folder %s: %s", dir, strerror(errno));
+		free(dir);
+		goto out;
+	}
+	int owner = check_owner("folder", dir, &dst, err, errlen);
+	free(dir);
+	if (owner != 0)
+		goto out;
+	if (check_elf(fd, st.st_size, why, sizeof(why)) != 0) {
+		errf(err, errlen, "plugin %s: %s", path, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(real);
+	close(fd);
+	return rc;
+}
+
+/* The folder a plugin is loaded from must be as safe as the file. */
+static int check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errf(err, errlen, "plugin dir %s: not a folder", dir);
+		return -1;
+	}
+	return check_owner("folder", dir, &st, err, errlen);
+}
+
 /* dlopen `path`, validate it and append it to ld.  Returns 0, or -1 with
  * err set (the handle is closed again). */
-static int load_one(struct loader *ld, const char *path, char *err, size_t errlen)
+static int load_one(struct loader *ld, const char *path, int want_type, const char *want_name,
+                    char *err, size_t errlen)
 {
 	int rc = -1;
+	if (check_file(path, err, errlen) != 0)
+		return -1;
 	(void)dlerror();
 	/* RTLD_NODELETE: a plugin's libraries (libcurl, OpenSSL) register
 	 * thread-specific data and exit handlers; unmapping them at dlclose
@@ -258,11 +431,12 @@ static int load_one(struct loader *ld, const char *path, char *err, size_t errle
 		errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
 		goto out;
 	}
-	rc = check_descriptor(ld, d, path, err, errlen);
+	rc = check_descriptor(ld, d, path, want_type, want_name, err, errlen);
 	if (rc != 0)
 		goto out;
 	ld->plugins = xrealloc(ld->plugins, (ld->n + 1) * sizeof(*ld->plugins));
-	ld->plugins[ld->n] = (struct loaded_plugin){
+	ld->plugins[ld->n] = xmalloc(sizeof(**ld->plugins));
+	*ld->plugins[ld->n] = (struct loaded_plugin){
 		.path = xstrdup(path),
 		.handle = handle,
 		.desc = d,
@@ -326,16 +500,55 @@ static int list_plugins(const char *dir, struct strv *out, char *err, size_t err
 	return 0;
 }
 
+const char *loader_type_name(int type)
+{
+	return type_name((uint32_t)type);
+}
+
+int loader_load(struct loader *ld, const char *dir, int type, const char *name,
+                struct loaded_plugin **out, char *err, size_t errlen)
+{
+	*out = loader_find(ld, type, name);
+	if (*out != NULL)
+		return 0;
+	if (!valid_name(name)) {
+		errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])", name,
+		     NAME_MAX_LEN);
+		return 1;
+	}
+	if (check_dir(dir, err, errlen) != 0)
+		return -1;
+	if (ld->dir == NULL)
+		ld->dir = xstrdup(dir);
+	const char *tn = type_name((uint32_t)type);
+	char *path = xasprintf("%s/%s-%s.so", dir, tn, name);
+	int rc = check_file(path, err, errlen);
+	if (rc == 1) {
+		errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
+		goto out;
+	}
+	if (rc != 0 || load_one(ld, path, type, name, err, errlen) != 0) {
+		rc = -1;
+		goto out;
+	}
+	*out = ld->plugins[ld->n - 1];
+out:
+	free(path);
+	return rc;
+}
+
 int loader_load_dir(struct loader *ld, const char *dir, char *err, size_t errlen)
 {
 	struct strv files = {0};
-	int rc = list_plugins(dir, &files, err, errlen);
+	int rc = check_dir(dir, err, errlen);
+	if (rc == 0)
+		rc = list_plugins(dir, &files, err, errlen);
 	if (rc != 0)
 		goto out;
 	free(ld->dir);
 	ld->dir = xstrdup(dir);
 	for (size_t i = 0; i < files.n; i++) {
-		rc = load_one(ld, files.v[i], err, errlen);
+		rc = load_one(ld, files.v[i], 0, NULL, err, errlen);
 		if (rc != 0)
 			goto out;
 	}
@@ -351,9 +564,9 @@ out:
 struct loaded_plugin *loader_find(struct loader *ld, int type, const char *name)
 {
 	for (size_t i = 0; i < ld->n; i++) {
-		const struct oma_plugin *d = ld->plugins[i].desc;
+		const struct oma_plugin *d = ld->plugins[i]->desc;
 		if ((int)d->type == type && strcmp(d->name, name) == 0)
-			return &ld->plugins[i];
+			return ld->plugins[i];
 	}
 	return NULL;
 }
@@ -381,14 +594,15 @@ void loader_unload(struct loader *ld)
 {
 	/* Finish in reverse load order, then close. */
 	for (size_t i = ld->n; i-- > 0;) {
-		struct loaded_plugin *p = &ld->plugins[i];
+		struct loaded_plugin *p = ld->plugins[i];
 		if (p->initialized && p->desc->fini != NULL)
 			p->desc->fini();
 		p->initialized = 0;
 	}
 	for (size_t i = ld->n; i-- > 0;) {
-		dlclose(ld->plugins[i].handle);
-		free(ld->plugins[i].path);
+		dlclose(ld->plugins[i]->handle);
+		free(ld->plugins[i]->path);
+		free(ld->plugins[i]);
 	}
 	free(ld->plugins);
 	free(ld->dir);

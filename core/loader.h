@@ -15,7 +15,7 @@ struct loaded_plugin {
 
 struct loader {
 	char *dir;
-	struct loaded_plugin *plugins;
+	struct loaded_plugin **plugins; /* each stays where it is while more load */
 	size_t n;
 };
 
@@ -27,7 +27,26 @@ struct loader {
  * Returns a malloc'ed path. */
 char *loader_default_dir(const char *configured);
 
-/* dlopen every "*.so" in `dir` (sorted by name) with RTLD_NOW|RTLD_LOCAL and
+/* Load the plugin of `type` called `name` from `dir`: the file
+ * dir/TYPE-NAME.so (e.g. compress-gzip.so, report-zabbix.so), and nothing
+ * else in the folder.  Before dlopen: a regular file (links followed)
+ * that is a complete ELF shared object for this machine (a truncated one
+ * would kill oma with SIGBUS inside dlopen), and, when running as root,
+ * the file, its folder and `dir` owned by root and not writable by group
+ * or others (else anyone who can write there runs code as root).  Then the
+ * descriptor is validated as by loader_load_dir and must declare that
+ * type and name.  A plugin already in ld is given as it is.  No init() is
+ * called.  Returns 0 with *out set; 1 when there is no such file, or no
+ * plugin can have that name (err: "no compress plugin 'x' (compress-x.so)
+ * in DIR"); -1 with err set. */
+int loader_load(struct loader *ld, const char *dir, int type, const char *name,
+                struct loaded_plugin **out, char *err, size_t errlen);
+
+/* "compress", "report", "condition" (the TYPE of a plugin's file name). */
+const char *loader_type_name(int type);
+
+/* dlopen every "*.so" in `dir` (sorted by name, each checked as by
+ * loader_load) with RTLD_NOW|RTLD_LOCAL and
  * validate its descriptor before calling anything in it: symbol present,
  * abi == OMA_PLUGIN_ABI, size >= the size this core knows, known type,
  * name of [a-z0-9_-]{1,64}, the ops table for its type non-NULL with every

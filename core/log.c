@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,14 +10,16 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int level = OMA_LOG_INFO;
 static int stderr_level = OMA_LOG_ERROR;
-static FILE *file;
+static int fd = -1;
 static char *path;
+static unsigned lost;      /* lines that could not be written to the file */
 static char *pending; /* lines logged before log_open */
 static size_t pending_len, pending_cap;
 static unsigned errors;
@@ -50,23 +53,34 @@ void log_set_stderr_level(int lvl) { stderr_level = lvl; }
 const char *log_path(void) { return path; }
 unsigned log_error_count(void) { return errors; }
 
+/* Write one line to the log file; a failure (a full disk) is said on
+ * stderr the first time, and the lines lost are counted.  Lock held. */
+static void write_line(const char *line, size_t len)
+{
+	if (write_all(fd, line, len) == 0)
+		return;
+	if (lost++ == 0)
+		(void)fprintf(stderr, "oma: cannot write the log file %s: %s (lines are lost)\n",
+		              path, strerror(errno));
+}
+
 int log_open(const char *p)
 {
-	FILE *f = fopen(p, "we");
-	if (f == NULL)
+	int f = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
+	if (f < 0)
 		return -1;
 	pthread_mutex_lock(&lock);
-	if (file != NULL)
-		fclose(file);
-	file = f;
+	if (fd >= 0)
+		close(fd);
+	fd = f;
 	free(path);
 	path = xstrdup(p);
+	lost = 0;
 	if (pending_len > 0)
-		(void)fwrite(pending, 1, pending_len, file);
+		write_line(pending, pending_len);
 	free(pending);
 	pending = NULL;
 	pending_len = pending_cap = 0;
-	fflush(file);
 	pthread_mutex_unlock(&lock);
 	return 0;
 }
@@ -82,9 +96,12 @@ void log_moved(const char *new_path)
 void log_close(void)
 {
 	pthread_mutex_lock(&lock);
-	if (file != NULL)
-		fclose(file);
-	file = NULL;
+	if (fd >= 0 && close(fd) != 0 && lost++ == 0)
+		(void)fprintf(stderr, "oma: cannot write the log file %s: %s\n", path, strerror(errno));
+	if (lost > 1)
+		(void)fprintf(stderr, "oma: %u lines could not be written to %s\n", lost, path);
+	fd = -1;
+	lost = 0;
 	free(path);
 	path = NULL;
 	free(pending);
@@ -111,17 +128,19 @@ void log_vmsg(int lvl, const char *fmt, va_list ap)
 	char *msg = NULL;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		return;
-	char *line = xasprintf("%s %s %s\n", stamp, log_level_name(lvl), msg);
+	/* One message, one line: a newline in a database name (or anything
+	 * else) cannot forge a line of its own. */
+	char *safe = escape_controls(msg);
+	char *line = xasprintf("%s %s %s\n", stamp, log_level_name(lvl), safe);
+	free(safe);
 	free(msg);
 
 	pthread_mutex_lock(&lock);
 	if (lvl >= level) {
-		if (file != NULL) {
-			(void)fputs(line, file);
-			fflush(file);
-		} else {
+		if (fd >= 0)
+			write_line(line, strlen(line));
+		else
 			buf_append(&pending, &pending_len, &pending_cap, line, strlen(line));
-		}
 	}
 	if (lvl >= stderr_level)
 		(void)fputs(line, stderr);

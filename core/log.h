@@ -25,8 +25,11 @@ void log_close(void);
  * a level above OMA_LOG_ERROR turns it off). */
 void log_set_stderr_level(int level);
 
-/* Log one line (a message containing newlines is logged as it is, like
- * Python's logging does).  Thread-safe. */
+/* Log one line.  Control characters in the message (a newline in a
+ * database name, say) are written as \\n, \\r, \\xHH (escape_controls), so
+ * every line of the log is one message with its time stamp.  A failed
+ * write to the log file is reported on stderr once (and the number of lost
+ * lines at log_close).  Thread-safe. */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap);
 

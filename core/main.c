@@ -77,6 +77,52 @@ static int find_executable(const char *bin)
 	return rc;
 }
 
+/* "Invalid configuration: WHY" on stderr, on one line whatever the file
+ * held (a key with a newline in its name). */
+static void invalid(const char *why)
+{
+	char *safe = escape_controls(why);
+	(void)fprintf(stderr, "Invalid configuration: %s\n", safe);
+	free(safe);
+}
+
+/* Load and init the reporter of every enabled section: [NAME] with a
+ * report-NAME.so in the plugin folder ([zabbix] when item_key is set).  A
+ * section without a plugin is only a warning (it may be meant for a
+ * plugin not installed here), except [zabbix] with item_key set.
+ * Returns 0, or -1 after printing why. */
+static int load_reporters(struct oma_config *cfg, struct loader *ld, const char *dir)
+{
+	char err[1024];
+	for (size_t i = 0; i < cfg->nsections; i++) {
+		const char *name = cfg->sections[i].name;
+		if (strcmp(name, "main") == 0 || strcmp(name, "conditions") == 0 ||
+		    !report_enabled(cfg, name))
+			continue;
+		struct loaded_plugin *p = NULL;
+		int rc = loader_load(ld, dir, OMA_PLUGIN_REPORT, name, &p, err, sizeof(err));
+		if (rc == 1 && strcmp(name, "zabbix") != 0) {
+			char *w = xasprintf("config %s: [%s] belongs to no installed plugin (%s); ignored",
+			                    cfg->path, name, err);
+			strv_push(&cfg->warnings, w);
+			free(w);
+			continue;
+		}
+		if (rc != 0) {
+			char *why = xasprintf("config %s: [%s]%s: %s", cfg->path, name,
+			                      strcmp(name, "zabbix") == 0 ? " item_key" : "", err);
+			invalid(why);
+			free(why);
+			return -1;
+		}
+		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
+			invalid(err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void on_signal(int sig)
 {
 	runner_cancel(sig);
@@ -156,25 +202,22 @@ int main(int argc, char **argv)
 	int lockfd = -1, dirfd = -1;
 
 	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+		invalid(err);
 		return OMA_EXIT_CONFIG;
 	}
 	the_config = &cfg;
 	loader_set_config_getter(config_getter);
 	log_set_level(debug ? OMA_LOG_DEBUG : cfg.main.log_level);
 
-	/* Validate before running: plugins, compressor, level, binaries. */
+	/* Validate before running: plugins, compressor, level, binaries.
+	 * Only the plugins this configuration uses are loaded. */
 	char *plugin_dir = loader_default_dir(cfg.main.plugin_dir);
-	int rc = loader_load_dir(&ld, plugin_dir, err, sizeof(err));
+	struct loaded_plugin *comp = NULL;
+	int rc = loader_load(&ld, plugin_dir, OMA_PLUGIN_COMPRESS, cfg.main.compression, &comp, err,
+	                     sizeof(err));
 	if (rc != 0) {
-		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
-		goto out;
-	}
-	struct loaded_plugin *comp = loader_find(&ld, OMA_PLUGIN_COMPRESS, cfg.main.compression);
-	if (comp == NULL) {
-		(void)fprintf(stderr,
-			"Invalid configuration: config %s: [main] compression: no compress plugin '%s' in %s\n",
-			config_path, cfg.main.compression, plugin_dir);
+		(void)fprintf(stderr, "Invalid configuration: config %s: [main] compression: %s\n",
+		              config_path, err);
 		goto out;
 	}
 	const struct oma_compress_ops *ops = comp->desc->compress;
@@ -206,41 +249,30 @@ int main(int argc, char **argv)
 		}
 	}
 	if (loader_init(comp, loader_host(), err, sizeof(err)) != 0) {
-		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+		invalid(err);
 		goto out;
 	}
 	struct loaded_plugin *cond = NULL;
 	if (cfg.cond.skip.n + cfg.cond.run.n + cfg.cond.terminate.n > 0) {
-		cond = loader_find(&ld, OMA_PLUGIN_CONDITION, "sh");
-		if (cond == NULL) {
-			(void)fprintf(stderr,
-				"Invalid configuration: config %s: [conditions]: no condition plugin 'sh' in %s\n",
-				config_path, plugin_dir);
+		rc = loader_load(&ld, plugin_dir, OMA_PLUGIN_CONDITION, "sh", &cond, err, sizeof(err));
+		if (rc != 0) {
+			(void)fprintf(stderr, "Invalid configuration: config %s: [conditions]: %s\n",
+			              config_path, err);
 			goto out;
 		}
 		if (loader_init(cond, loader_host(), err, sizeof(err)) != 0) {
-			(void)fprintf(stderr, "Invalid configuration: %s\n", err);
+			invalid(err);
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < ld.n; i++) {
-		struct loaded_plugin *p = &ld.plugins[i];
-		if (p->desc->type != OMA_PLUGIN_REPORT || !report_enabled(&cfg, p->desc->name))
-			continue;
-		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
-			(void)fprintf(stderr, "Invalid configuration: %s\n", err);
-			goto out;
-		}
-	}
-	if (cfg.zabbix.item_key[0] != '\0' && loader_find(&ld, OMA_PLUGIN_REPORT, "zabbix") == NULL) {
-		(void)fprintf(stderr,
-			"Invalid configuration: config %s: [zabbix] item_key: no report plugin 'zabbix' in %s\n",
-			config_path, plugin_dir);
+	if (load_reporters(&cfg, &ld, plugin_dir) != 0)
 		goto out;
-	}
 	if (check_only) {
-		for (size_t i = 0; i < cfg.warnings.n; i++)
-			(void)fprintf(stderr, "warning: %s\n", cfg.warnings.v[i]);
+		for (size_t i = 0; i < cfg.warnings.n; i++) {
+			char *safe = escape_controls(cfg.warnings.v[i]);
+			(void)fprintf(stderr, "warning: %s\n", safe);
+			free(safe);
+		}
 		(void)printf("Configuration OK: %s\n", config_path);
 		code = OMA_EXIT_OK;
 		goto out;

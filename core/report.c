@@ -112,10 +112,26 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 		unlink(tmp);
 		goto out;
 	}
-	close(fd);
+	if (close(fd) != 0) {
+		errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
 	if (rename(tmp, path) != 0) {
 		errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		unlink(tmp);
+		goto out;
+	}
+	/* The rename is durable only once the folder is. */
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	int synced = fsync_dir(slash != NULL ? (dir[0] ? dir : "/") : ".");
+	int e = errno;
+	free(dir);
+	if (synced != 0) {
+		errf(err, errlen, "report: cannot sync the folder of %s: %s", path, strerror(e));
 		goto out;
 	}
 	rc = 0;
@@ -181,7 +197,7 @@ int report_send(struct loader *ld, const struct oma_config *cfg, const struct om
 {
 	int failed = 0;
 	for (size_t i = 0; i < ld->n; i++) {
-		struct loaded_plugin *p = &ld->plugins[i];
+		struct loaded_plugin *p = ld->plugins[i];
 		if (p->desc->type != OMA_PLUGIN_REPORT || !p->initialized ||
 		    !report_enabled(cfg, p->desc->name))
 			continue;

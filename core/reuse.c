@@ -41,7 +41,11 @@ int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar 
 		unlink(tmp);
 		goto out;
 	}
-	close(fd);
+	if (close(fd) != 0) {
+		errf(err, errlen, "reuse: cannot write %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
 	if (rename(tmp, path) != 0) {
 		errf(err, errlen, "reuse: cannot rename %s: %s", tmp, strerror(errno));
 		unlink(tmp);

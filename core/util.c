@@ -261,3 +261,30 @@ size_t split_tabs(char *line, char **fields, size_t max)
 	}
 	return n;
 }
+
+char *escape_controls(const char *s)
+{
+	size_t n = 0;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		n += (c < 0x20 && c != '\t') || c == 0x7f ? 4 : 1;
+	}
+	char *out = xmalloc(n + 1), *o = out;
+	static const char hex[] = "0123456789abcdef";
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c >= 0x20 || c == '\t') && c != 0x7f) {
+			*o++ = (char)c;
+		} else if (c == '\n' || c == '\r') {
+			*o++ = '\\';
+			*o++ = c == '\n' ? 'n' : 'r';
+		} else {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}

@@ -46,6 +46,12 @@ void buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
 void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* `s` with every control character (below 0x20 but tab, and 0x7f) written
+ * as \\n, \\r or \\xHH, for text that must stay on one line (log lines,
+ * messages on stderr); it is for reading, not decoding (a backslash stays
+ * as it is).  Malloc'ed. */
+char *escape_controls(const char *s);
+
 /* Python's repr() of a list of strings, as upstream logs option lists:
  * ['--quick', "it's"].  Returns a malloc'ed string. */
 char *py_list_repr(const struct strv *sv);

@@ -317,7 +317,7 @@ static void send_setup(struct send_env *e, const char *const *fixtures, const ch
 	char err[1024] = "";
 	ck_assert_msg(loader_load_dir(&e->ld, plugdir, err, sizeof(err)) == 0, "%s", err);
 	for (size_t i = 0; i < e->ld.n; i++)
-		ck_assert_msg(loader_init(&e->ld.plugins[i], NULL, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(loader_init(e->ld.plugins[i], NULL, err, sizeof(err)) == 0, "%s", err);
 	free(plugdir);
 
 	e->log = xasprintf("%s/oma.log", e->dir);

@@ -22,18 +22,17 @@ char *t_build_dir(void);
  * when it has not been built. */
 char *t_fixture_path(const char *name);
 
-/* Load BUILD/plugins into *ld and return the plugin of `type` called `name`;
- * fails the test when loading fails or the plugin is not there.  Inline so
+/* Load BUILD/plugins/TYPE-NAME.so into *ld and return it; fails the test
+ * when loading fails or the plugin is not there.  Inline so
  * that tests which do not link core/loader.c can still link testlib.o. */
 static inline struct loaded_plugin *t_load_plugin(struct loader *ld, int type, const char *name)
 {
 	char *build = t_build_dir();
 	char *dir = xasprintf("%s/plugins", build);
 	char err[1024] = "";
-	int rc = loader_load_dir(ld, dir, err, sizeof(err));
-	ck_assert_msg(rc == 0, "loading %s: %s (run `make`)", dir, err);
-	struct loaded_plugin *p = loader_find(ld, type, name);
-	ck_assert_msg(p != NULL, "no plugin '%s' of type %d in %s (run `make`)", name, type, dir);
+	struct loaded_plugin *p = NULL;
+	int rc = loader_load(ld, dir, type, name, &p, err, sizeof(err));
+	ck_assert_msg(rc == 0, "loading from %s: %s (run `make`)", dir, err);
 	free(dir);
 	free(build);
 	return p;
@@ -62,10 +61,9 @@ static inline struct loaded_plugin *t_load_only(struct loader *ld, const char *f
 	char *link = xasprintf("%s/%s", *dir, file);
 	ck_assert_int_eq(symlink(real, link), 0);
 	char err[1024] = "";
-	int rc = loader_load_dir(ld, *dir, err, sizeof(err));
+	struct loaded_plugin *p = NULL;
+	int rc = loader_load(ld, *dir, type, name, &p, err, sizeof(err));
 	ck_assert_msg(rc == 0, "loading %s: %s", so, err);
-	struct loaded_plugin *p = loader_find(ld, type, name);
-	ck_assert_msg(p != NULL, "no plugin '%s' in %s", name, so);
 	rc = loader_init(p, NULL, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	free(link);

@@ -5,7 +5,7 @@
 # out of the repository and builds it with PKG_CONFIG_PATH pointing at the
 # installed oma-plugin.pc and PKG_CONFIG_SYSROOT_DIR=<tmp>, so -I and
 # plugindir point into the DESTDIR (the installed header, not the
-# repository's).  `make install` of the example puts example.so beside the
+# repository's).  `make install` of the example puts report-example.so beside the
 # installed plugins; the installed oma then runs against a private MariaDB
 # with OMA_PLUGIN_DIR set to that folder.  Cases are called through e2e_case.
 # shellcheck disable=SC2317
@@ -96,29 +96,29 @@ case_install_sdk() {
 case_build_example() {
 	mkdir -p "$(dirname "$SRC")"
 	cp -R "$E2E_REPO/examples/report-example" "$SRC"
-	rm -f "$SRC/example.so"
+	rm -f "$SRC/report-example.so"
 	run_example_make >"$E2E_T/example-build.log" 2>&1 || {
 		cat "$E2E_T/example-build.log"
 		fail "building the example against the installed SDK failed"
 	}
 	assert_grep "$E2E_T/example-build.log" "-I$DEST/usr/include"
 	assert_no_grep "$E2E_T/example-build.log" "$E2E_REPO/include"
-	assert_file "$SRC/example.so"
+	assert_file "$SRC/report-example.so"
 	if command -v nm >/dev/null 2>&1; then
 		local syms
-		syms=$(nm -D --defined-only "$SRC/example.so" | awk '$2 != "A" && $3 !~ /^_/ {print $3}')
-		assert_eq "$syms" "oma_plugin_descriptor" "exported symbols of example.so"
+		syms=$(nm -D --defined-only "$SRC/report-example.so" | awk '$2 != "A" && $3 !~ /^_/ {print $3}')
+		assert_eq "$syms" "oma_plugin_descriptor" "exported symbols of report-example.so"
 	fi
 	run_example_make install >"$E2E_T/example-install.log" 2>&1 || {
 		cat "$E2E_T/example-install.log"
 		fail "make install of the example failed"
 	}
-	assert_file "$PLUGINS/example.so"
+	assert_file "$PLUGINS/report-example.so"
 	assert_file "$PLUGINS/compress-gzip.so"
 	# DESTDIR is honoured too (plain pkg-config, no sysroot).
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PKG_CONFIG_PATH="$PCDIR" \
 		make -s -C "$SRC" install DESTDIR="$E2E_T/stage" >/dev/null
-	assert_file "$E2E_T/stage/usr/lib/oma/plugins/example.so"
+	assert_file "$E2E_T/stage/usr/lib/oma/plugins/report-example.so"
 }
 
 case_example_reports() {
@@ -188,7 +188,7 @@ case_example_init_fails() {
 
 case_uninstall() {
 	run_example_make uninstall >/dev/null 2>&1 || fail "make uninstall of the example failed"
-	assert_no_path "$PLUGINS/example.so"
+	assert_no_path "$PLUGINS/report-example.so"
 	run_make uninstall DESTDIR="$DEST" PREFIX=/usr >"$E2E_T/uninstall.log" 2>&1 || {
 		cat "$E2E_T/uninstall.log"
 		fail "make uninstall failed"
