@@ -792,6 +792,12 @@ int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen)
 		char chunk[8192];
 		size_t n = fread(chunk, 1, sizeof(chunk), f);
 		buf_append(&buf, &len, &cap, chunk, n);
+		if (len > CFG_MAX_BYTES) {
+			/* -c /dev/zero must not eat the machine's memory. */
+			errf(err, errlen, "config %s: larger than %d KiB, which no oma configuration is",
+			     path, CFG_MAX_BYTES / 1024);
+			goto out;
+		}
 		if (n < sizeof(chunk))
 			break;
 	}

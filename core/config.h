@@ -85,8 +85,11 @@ struct oma_config {
 	size_t neffective;
 };
 
+/* The largest configuration file read: 1 MiB. */
+#define CFG_MAX_BYTES (1024 * 1024)
+
 /* Read, decode and validate the TOML file `path` into *cfg (defaults filled
- * in).  On failure returns -1 with a one-line message in err naming the
+ * in); a file over CFG_MAX_BYTES is refused.  On failure returns -1 with a one-line message in err naming the
  * file, the line where known, and the key; *cfg is then freed. */
 int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen);
 

@@ -1009,6 +1009,26 @@ START_TEST(test_file_errors)
 	ck_assert_str_eq(err, want);
 	free(want);
 	free(path);
+
+	/* Never more than 1 MiB is read: -c /dev/zero fails at once. */
+	ck_assert_int_eq(cfg_load("/dev/zero", &cfg, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config /dev/zero: larger than 1024 KiB, which no oma configuration is");
+	path = xasprintf("%s/big.conf", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	(void)fprintf(f, "[main]\nbackup_dir = \"%s\"\n", tmpdir);
+	long fill = CFG_MAX_BYTES - ftell(f);
+	for (long i = 0; i < fill / 64; i++)
+		(void)fprintf(f, "# %61s\n", "a comment line of 64 bytes");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(cfg_load(path, &cfg, err, sizeof(err)), 0); /* up to the cap: fine */
+	cfg_free(&cfg);
+	f = fopen(path, "a");
+	(void)fprintf(f, "%s\n", "# one line too many, one line too many, one line too many, and more");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(cfg_load(path, &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "larger than 1024 KiB"));
+	free(path);
 }
 END_TEST
 
