@@ -299,6 +299,7 @@ static const struct known known_keys[] = {
 	MAIN(plugin_dir, K_STR),
 	MAIN_RANGE(server_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
 	MAIN_RANGE(dump_stall_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
+	MAIN_RANGE(report_timeout, 1, 86400, " seconds"),
 	KEY("conditions", "skip_conditions", K_STRV, cond.skip),
 	KEY("conditions", "run_conditions", K_STRV, cond.run),
 	KEY("conditions", "terminate_conditions", K_STRV, cond.terminate),
@@ -451,6 +452,7 @@ static void set_defaults(struct oma_config *cfg)
 	m->compression_level = -1;
 	m->server_timeout = 60;
 	m->dump_stall_timeout = 3600;
+	m->report_timeout = 120;
 	set_str(&cfg->zabbix.item_key, "");
 	set_str(&cfg->zabbix.sender_bin, "zabbix_sender");
 	set_str(&cfg->zabbix.agent_conf, "/etc/zabbix/zabbix_agentd.conf");

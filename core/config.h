@@ -52,6 +52,7 @@ struct cfg_main {
 	                            * limit; default 60 */
 	long dump_stall_timeout;   /* seconds a mysqldump may write nothing before it is
 	                            * stopped, 0 = never; default 3600 */
+	long report_timeout;       /* seconds each reporter may take; default 120 */
 };
 
 struct cfg_conditions {

@@ -51,6 +51,14 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 	char *path = xasprintf("%s%s" LOCK_DIR_FILE, dir, n > 0 && dir[n - 1] == '/' ? "" : "/");
 	int rc = -1;
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int writable = fd >= 0;
+	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+		/* A folder oma cannot write to: lock it all the same (flock needs
+		 * no write access); the run then fails where it must write. */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		errf(err, errlen, "lock: cannot open %s: %s", path, strerror(errno));
 		goto out;
@@ -76,7 +84,7 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 	}
 	char pid[32];
 	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+	if (writable && (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)) {
 		errf(err, errlen, "lock: cannot write %s: %s", path, strerror(errno));
 		close(fd);
 		fd = -1;

@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 		.comp_name = comp->desc->name,
 		.cond = cond ? cond->desc->condition : NULL,
 		.ld = &ld,
-		.report_timeout = REPORT_TIMEOUT_DEFAULT,
+		.report_timeout = (int)cfg.main.report_timeout,
 	};
 	code = runner_run(&cfg, &pl);
 

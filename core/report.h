@@ -9,9 +9,6 @@
 #include "config.h"
 #include "loader.h"
 
-/* Seconds a reporter may take before it is killed. */
-#define REPORT_TIMEOUT_DEFAULT 120
-
 /* Whether the reporter plugin `name` is switched on: its section [name]
  * exists and its key `enabled` is not false; [zabbix] keeps upstream's rule
  * (on when item_key is not empty). */

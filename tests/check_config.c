@@ -781,7 +781,7 @@ START_TEST(test_print_json)
 	HAS("\"lock_port\":45678,");
 	HAS("\"compression\":\"gzip\",");
 	HAS("\"compression_level\":6,");
-	HAS("\"plugin_dir\":null,\"server_timeout\":60,\"dump_stall_timeout\":3600}");
+	HAS("\"plugin_dir\":null,\"server_timeout\":60,\"dump_stall_timeout\":3600,\"report_timeout\":120}");
 	HAS("\"conditions\":{\"skip_conditions\":[],\"run_conditions\":[],\"terminate_conditions\":[],"
 	    "\"skip_conditions_timeout\":0,\"run_conditions_timeout\":0,"
 	    "\"terminate_conditions_timeout\":0}");
@@ -819,7 +819,7 @@ START_TEST(test_print_json_defaults)
 	char *par = xasprintf("\"parallelism\":%d,", cpu_count());
 	HAS(par);
 	HAS("\"compression_level\":-1,");
-	HAS("\"plugin_dir\":\"/p\",\"server_timeout\":60,\"dump_stall_timeout\":3600}");
+	HAS("\"plugin_dir\":\"/p\",\"server_timeout\":60,\"dump_stall_timeout\":3600,\"report_timeout\":120}");
 	HAS("\"log_level\":\"debug\",");
 	char *cmd = xasprintf("python3 -m json.tool '%s' > /dev/null", path);
 	ck_assert_int_eq(system(cmd), 0);
