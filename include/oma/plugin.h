@@ -19,18 +19,20 @@
  *
  * In more detail (docs/PLUGINS.md has the walk-through for admins):
  *
- * - Loading.  The core loads EVERY "*.so" in its plugin folder (plugin_dir
- *   in [main], else $OMA_PLUGIN_DIR, else PREFIX/lib/oma/plugins), in name
- *   order, before it runs anything.  A file that fails the checks below
- *   stops oma with "Invalid configuration: plugin FILE: ..." (exit code 1)
- *   before any backup is made: no dlsym'able `oma_plugin_descriptor`,
- *   `abi` != the core's OMA_PLUGIN_ABI ("ABI mismatch: expected N, found
- *   M"), `size` smaller than the core's sizeof(struct oma_plugin), unknown
- *   `type`, `name` NULL or not 1..64 of [a-z0-9_-], the ops table of its
- *   type NULL or missing a mandatory function, or another plugin of the
- *   same type and name already loaded.  Only the files are validated at
- *   that point; no plugin code (not even init()) runs for a plugin that is
- *   not used.
+ * - Loading.  The core loads only the plugins its configuration uses,
+ *   each from the file TYPE-NAME.so ("compress-gzip.so", "report-NAME.so")
+ *   in its plugin folder (plugin_dir in [main], else $OMA_PLUGIN_DIR, else
+ *   PREFIX/lib/oma/plugins), before it runs anything.  A file that fails
+ *   the checks below stops oma with "Invalid configuration: ... plugin
+ *   FILE: ..." (exit code 1) before any backup is made: running as root,
+ *   the file or its folder not owned by root or writable by group or
+ *   others; not a complete ELF shared object for this machine (checked
+ *   before dlopen, which would die of SIGBUS on a truncated file); no
+ *   dlsym'able `oma_plugin_descriptor`, `abi` != the core's OMA_PLUGIN_ABI
+ *   ("ABI mismatch: expected N, found M"), `size` smaller than the core's
+ *   sizeof(struct oma_plugin), unknown `type`, `name` NULL or not 1..64 of
+ *   [a-z0-9_-], another type or name than the file's, or the ops table of
+ *   its type NULL or missing a mandatory function.
  * - Which plugins run.  compress: the one named by [main] compression.
  *   condition: the one named "sh", when [conditions] has any command.
  *   report: every report plugin whose config section [NAME] is present and
@@ -41,7 +43,8 @@
  *   dump threads at once, each on its own stream: keep per-stream state in
  *   the stream, not in globals.  report() runs in a child process forked
  *   from oma (see struct oma_report_ops).  init() and fini() run in oma's
- *   main thread.
+ *   main thread.  Run commands through oma_host.run (never a fork of your
+ *   own): it enforces time limits and stops them when oma is told to stop.
  * - Strings.  Every `const char *` the core hands over is NUL-terminated
  *   UTF-8 (database names as the server spells them; they may contain any
  *   character but NUL) and stays valid only for the duration of the call
@@ -261,8 +264,9 @@ struct oma_report {
  * validation, at the very end, whatever happened.  It runs in a child
  * process forked from oma: changes to memory are lost afterwards, threads
  * started in init() do not exist there, and the child is killed with
- * SIGKILL when it has not returned within the time limit (120 seconds),
- * so use shorter timeouts of your own for network calls.  A failure,
+ * SIGKILL when it has not returned within the time limit ([main]
+ * report_timeout, 120 seconds by default), so use shorter timeouts of your
+ * own for network calls.  A failure,
  * crash or timeout is logged as "Reporter 'NAME' failed: REASON" and makes
  * oma exit with 4 when it would otherwise exit with 0; it never changes the
  * backup. */
