@@ -91,6 +91,9 @@ DEPS_check_syslog = loader proc
 DEPS_check_webhook = loader proc
 DEPS_check_reuse = reuse
 DEPS_check_report = report config toml loader proc
+DEPS_check_proc = proc
+DEPS_check_digest = digest
+DEPS_check_lock = lock
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
 
