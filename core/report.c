@@ -161,7 +161,7 @@ static int send_child(void *arg, int err_fd)
 /* Run one reporter in a child process; its error text comes back through a
  * pipe.  Returns 0, or -1 with err set (failure, crash, timeout, cancel). */
 static int send_one(const struct loaded_plugin *p, const struct oma_report *r, int timeout,
-                    char *err, size_t errlen)
+                    unsigned cancels, char *err, size_t errlen)
 {
 	struct send_arg a = {p, r};
 	struct proc child;
@@ -174,7 +174,7 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	 * its pipe. */
 	struct proc_limits lim = {.timeout_ms = (int64_t)timeout * 1000,
 	                          .err_keep = 1023,
-	                          .cancels_allowed = proc_cancel_count()};
+	                          .cancels_allowed = cancels};
 	struct proc_result res;
 	int waited = proc_wait(&child, &lim, &res);
 	rc = -1;
@@ -196,13 +196,21 @@ int report_send(struct loader *ld, const struct oma_config *cfg, const struct om
                 int timeout)
 {
 	int failed = 0;
+	/* A run cancelled before now still reports; a signal from here on
+	 * stops the reporters too. */
+	unsigned cancels = proc_cancel_count();
 	for (size_t i = 0; i < ld->n; i++) {
 		struct loaded_plugin *p = ld->plugins[i];
 		if (p->desc->type != OMA_PLUGIN_REPORT || !p->initialized ||
 		    !report_enabled(cfg, p->desc->name))
 			continue;
 		char err[1024];
-		if (send_one(p, r, timeout, err, sizeof(err)) != 0) {
+		if (proc_cancel_count() > cancels) {
+			log_error("Reporter '%s' not called: oma was told to stop", p->desc->name);
+			failed++;
+			continue;
+		}
+		if (send_one(p, r, timeout, cancels, err, sizeof(err)) != 0) {
 			log_error("Reporter '%s' failed: %s", p->desc->name, err);
 			failed++;
 		} else {

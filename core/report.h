@@ -22,10 +22,11 @@ char *report_summary(const struct oma_report *r);
 int report_write_json(const struct oma_report *r, const char *path, char *err, size_t errlen);
 
 /* Hand the result to every enabled reporter plugin in `ld` (they were
- * initialised before the run), each in a child process killed after
+ * initialised before the run), each in a child process stopped after
  * `timeout` seconds, so a crashing or hanging reporter cannot harm the
- * backup.  Failures are logged as errors.  Returns the number of reporters
- * that failed. */
+ * backup.  A run cancelled before still reports; a signal during the
+ * reporting stops the reporter at hand and skips the rest.  Failures are
+ * logged as errors.  Returns the number of reporters that failed. */
 int report_send(struct loader *ld, const struct oma_config *cfg, const struct oma_report *r,
                 int timeout);
 

@@ -749,7 +749,13 @@ out:
 	fix_links(&r);
 	if (code == OMA_EXIT_FAILED)
 		r.outcome = OMA_OUTCOME_FAILED;
+	int before_report = cancel_signal;
 	code = phase_report(&r, code);
+	if (cancel_signal && !before_report) {
+		/* The signal came while the reporters ran. */
+		log_error("Backup cancelled by signal %d", (int)cancel_signal);
+		code = OMA_EXIT_FAILED;
+	}
 	log_close();
 	run_free(&r);
 	return code;

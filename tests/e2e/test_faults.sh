@@ -130,6 +130,7 @@ wait_file() {
 	local deadline=$((SECONDS + $2))
 	until [[ -e $1 ]]; do
 		if ((SECONDS >= deadline)) || ! kill -0 "$BG_PID" 2>/dev/null; then
+			kill -KILL "$BG_PID" 2>/dev/null || true # no run left to hold the lock
 			cat "$E2E_T/bg.out" "$E2E_T/bg.err" >&2 || true
 			fail "oma did not get to the point where $1 appears"
 		fi
@@ -309,6 +310,17 @@ case_sigterm_phases() {
 	local dir=$E2E_T/phases log
 	mkdir -p "$dir"
 	local cond='["touch '"$FLAGS"'/cond; exec sleep 37"]'
+	# skip condition
+	write_config "$dir-skip.conf" "$dir" "$DBS" "$STANDINS" '[conditions]' "skip_conditions = $cond"
+	rm -f "$FLAGS/cond"
+	start_bg "$dir-skip.conf"
+	wait_file "$FLAGS/cond" 30
+	kill -TERM "$BG_PID"
+	wait_bounded "$BG_PID" 10
+	assert_eq "$BG_RC" 4 "exit code after SIGTERM in a skip condition"
+	assert_grep "$dir/last.log" "ERROR Backup cancelled by signal 15"
+	assert_no_grep "$dir/last.log" "Backup skipped"
+	assert_eq "$(backup_folders "$dir")" "" "folders after a cancelled skip condition"
 	# run condition
 	write_config "$dir-run.conf" "$dir" "$DBS" "$STANDINS" '[conditions]' "run_conditions = $cond"
 	rm -f "$FLAGS/cond"
@@ -498,6 +510,17 @@ case_quiet_reporter() {
 	((SECONDS - t0 < 40)) || fail "oma waited $((SECONDS - t0)) s for a reporter that closed its pipe"
 	assert_grep "$(newest_folder "$dir")/oma.log" "ERROR Reporter 'quiet' failed: no answer within 2 seconds; stopped"
 	assert_last "$dir" "$(newest_folder "$dir")"
+	# SIGTERM while it hangs: stopped at once, logged, exit 4.
+	write_config "$dir-long.conf" "$dir" "$DBS" "plugin_dir = \"$plugins\"" 'report_timeout = 600' '[quiet]'
+	rm -f "$FLAGS/reporter"
+	OMA_FIXTURE_MARKER=$FLAGS/reporter start_bg "$dir-long.conf"
+	wait_file "$FLAGS/reporter" 60
+	kill -TERM "$BG_PID"
+	wait_bounded "$BG_PID" 10
+	assert_eq "$BG_RC" 4 "exit code after SIGTERM in a reporter"
+	assert_grep "$(newest_folder "$dir")/oma.log" "ERROR Reporter 'quiet' failed: cancelled"
+	assert_grep "$(newest_folder "$dir")/oma.log" "ERROR Backup cancelled by signal 15"
+	assert_last "$dir" "$(newest_folder "$dir")"
 }
 
 # ---- 8. bad plugin files -------------------------------------------------------------
@@ -659,7 +682,7 @@ e2e_case "SIGTERM mid-dump: stopped, 'Backup cancelled by signal 15', exit 4, no
 e2e_case "SIGINT mid-dump: the same with signal 2" case_sigint_dump
 e2e_case "SIGHUP mid-dump (a closed ssh session): the same with signal 1" case_sighup_dump
 e2e_case "SIGUSR1 mid-dump: the same with signal 10" case_sigusr1_dump
-e2e_case "SIGTERM in a run condition, the server query, a terminate condition: stopped at once, logged, exit 4" case_sigterm_phases
+e2e_case "SIGTERM in a skip or run condition, the server query, a terminate condition: stopped at once, logged, exit 4" case_sigterm_phases
 e2e_case "two configs with other lock ports on one backup_dir: the second exits 3, the first completes, last is right" case_two_configs
 e2e_case "folders dated in the future: warned about, never previous, pruned first" case_future_folder
 e2e_case "a dump damaged on disk is not reused: SHA-256 mismatch warned about, dumped again" case_flipped_byte
@@ -667,7 +690,7 @@ e2e_case "delete_before, versions = 1, every dump failing: the last backup and l
 e2e_case "a stopped (SIGSTOP) mysqldump is stopped after dump_stall_timeout, logged, lock released" case_stopped_mysqldump
 e2e_case "a hung server query is stopped after server_timeout, good backup kept" case_hung_server_query
 e2e_case "a background process holding mysqldump's stderr does not hold the run" case_background_stderr
-e2e_case "a reporter that closes its pipe and sleeps is stopped after report_timeout" case_quiet_reporter
+e2e_case "a reporter that closes its pipe and sleeps: stopped after report_timeout, or at once by SIGTERM" case_quiet_reporter
 e2e_case "truncated or unsafe plugin files: stray ones ignored, used ones refused with one clear line" case_bad_plugins
 e2e_case "-c /dev/zero and a timeout past 2^31: refused with one line, nothing made" case_bad_config_files
 e2e_case "a database name with a newline forges no line in oma.log or the Zabbix value" case_newline_name
