@@ -192,3 +192,32 @@ int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errle
 	buf_append(&k->data, &k->len, &k->cap, buf, len);
 	return 0;
 }
+
+void t_compress_to_sink(const struct oma_compress_ops *ops, const void *data, size_t len,
+                        int threads, struct t_sink *k)
+{
+	int dead = open("/dev/null", O_WRONLY);
+	ck_assert_int_ge(dead, 0);
+	close(dead);
+	*k = (struct t_sink){0};
+	struct oma_compress_params p = {.size = sizeof(p), .level = -1, .threads = threads,
+	                                .sink = t_sink_write, .sink_ctx = k};
+	void *s = NULL;
+	char err[256] = "";
+	ck_assert_msg(ops->open(&s, dead, &p, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(ops->write(s, data, len, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(ops->finish(s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_ge(k->calls, 1);
+
+	struct t_sink full = {.fail_after = 1000};
+	p.sink_ctx = &full;
+	ck_assert_int_eq(ops->open(&s, dead, &p, err, sizeof(err)), 0);
+	int w = ops->write(s, data, len, err, sizeof(err));
+	if (w != 0)
+		ck_assert_str_eq(err, T_SINK_ERROR);
+	int f = ops->finish(s, err, sizeof(err));
+	ck_assert_int_ne(f, 0);
+	if (w == 0)
+		ck_assert_str_eq(err, T_SINK_ERROR);
+	free(full.data);
+}

@@ -109,6 +109,13 @@ struct t_sink {
 int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
 #define T_SINK_ERROR "test sink: cannot write /backup/x.part: disk full"
 
+/* Compress `len` bytes with `ops` on `threads` threads through a sink into
+ * *k (zeroed first), with a closed fd, so that a byte written to the fd
+ * instead fails the test.  Then again with a sink that fails after 1000
+ * bytes: the first call that fails must give T_SINK_ERROR. */
+void t_compress_to_sink(const struct oma_compress_ops *ops, const void *data, size_t len,
+                        int threads, struct t_sink *k);
+
 /* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
 char *t_hex(const char *s);
 

@@ -138,21 +138,6 @@ wait_file() {
 	done
 }
 
-# Wait at most $2 seconds for pid $1 to exit; BG_RC is its exit code.
-wait_bounded() {
-	local pid=$1 deadline=$((SECONDS + $2))
-	while kill -0 "$pid" 2>/dev/null; do
-		if ((SECONDS >= deadline)); then
-			kill -KILL "$pid" 2>/dev/null || true
-			wait "$pid" 2>/dev/null || true
-			fail "oma (pid $pid) did not exit within $2 s"
-		fi
-		sleep 0.05
-	done
-	BG_RC=0
-	wait "$pid" || BG_RC=$?
-}
-
 # Complete backup folders (with info.json) of $1, oldest name first.
 complete_folders() {
 	local f
@@ -171,24 +156,12 @@ incomplete_folders() {
 	return 0
 }
 
-# $1/last names the complete folder $2.
-assert_last() {
-	[[ -L $1/last ]] || fail "$1/last is not a link"
-	assert_eq "$(readlink -f "$1/last")" "$(readlink -f "$2")" "$1/last"
-	[[ -f $1/last/info.json ]] || fail "$1/last names a folder without info.json"
-}
-
 # A good run of config $1 that must exit 0; NEW is its folder.
 good_run() {
 	run_oma -c "$1"
 	NEW=$(newest_folder "$2")
 	assert_rc 0 "$NEW/oma.log"
 	assert_file "$NEW/info.json"
-}
-
-# md5 of every file below $1 (the lock file aside: it holds a PID).
-tree_md5() {
-	(cd "$1" && find . -type f ! -path ./.oma.lock -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum)
 }
 
 # ---- 1. interrupted runs do not count as versions ------------------------------

@@ -137,10 +137,6 @@ assert_sym_link() {
 	assert_eq "$(readlink -f "$prev/$f")" "$(readlink -f "$cur/$f")" "target of $(basename "$prev")/$f"
 }
 
-assert_last() {
-	assert_eq "$(readlink -f "$1/last")" "$(readlink -f "$2")" "$1/last"
-}
-
 # Restore dump file $1 into a fresh database and compare CHECKSUM TABLE of
 # every table with database $2.
 assert_restores() {
@@ -158,17 +154,6 @@ assert_restores() {
 		diff "$E2E_T/sum-orig" "$E2E_T/sum-copy" || true
 		fail "$f does not restore $db (CHECKSUM TABLE differs)"
 	fi
-}
-
-# md5 of every file below folder $1 and the target of every symlink (paths
-# relative to it); the backup folder's lock file (it holds the PID of the
-# last run) is not a backup.
-tree_md5() {
-	(
-		cd "$1"
-		find . -type f ! -path ./.oma.lock -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum
-		find . -type l -printf '%p -> %l\n' | LC_ALL=C sort
-	)
 }
 
 # Milliseconds since the epoch.
@@ -599,21 +584,6 @@ start_stalled() {
 		fi
 		sleep 0.05
 	done
-}
-
-# Wait at most $2 seconds for pid $1 to exit; BG_RC is its exit code.
-wait_bounded() {
-	local pid=$1 deadline=$((SECONDS + $2))
-	while kill -0 "$pid" 2>/dev/null; do
-		if ((SECONDS >= deadline)); then
-			kill -KILL "$pid" 2>/dev/null || true
-			wait "$pid" 2>/dev/null || true
-			fail "oma (pid $pid) did not exit within $2 s"
-		fi
-		sleep 0.05
-	done
-	BG_RC=0
-	wait "$pid" || BG_RC=$?
 }
 
 RUN=$E2E_T/running

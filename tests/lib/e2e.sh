@@ -222,6 +222,40 @@ newest_folder() {
 	fi
 }
 
+# $1/last is a link to the complete backup folder $2 (one with info.json).
+assert_last() {
+	[[ -L $1/last ]] || fail "$1/last is not a link"
+	assert_eq "$(readlink -f "$1/last")" "$(readlink -f "$2")" "$1/last"
+	[[ -f $1/last/info.json ]] || fail "$1/last names a folder without info.json"
+}
+
+# md5 of every file below folder $1 and the target of every symlink (paths
+# relative to it); the backup folder's lock file (it holds the PID of the
+# last run) is not a backup.
+tree_md5() {
+	(
+		cd "$1"
+		find . -type f ! -path ./.oma.lock -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum
+		find . -type l -printf '%p -> %l\n' | LC_ALL=C sort
+	)
+}
+
+# Wait at most $2 seconds for pid $1 (a background oma) to exit; BG_RC is
+# its exit code.
+wait_bounded() {
+	local pid=$1 deadline=$((SECONDS + $2))
+	while kill -0 "$pid" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			fail "oma (pid $pid) did not exit within $2 s"
+		fi
+		sleep 0.05
+	done
+	BG_RC=0
+	wait "$pid" || BG_RC=$?
+}
+
 # Fail when any *.part file exists below DIR.
 assert_no_part() {
 	local found
