@@ -49,20 +49,23 @@ int dump_completed(const char *tail, size_t len);
 /* Dump every job, s->parallelism at a time, in order of falling weight.  For each: start
  * `mysqldump_bin DB options...` by argument vector (no shell; a name
  * starting with '-' would be read as an option, so it is passed as
- * `mysqldump_bin options... -- DB`), stream its
- * stdout through the compressor into "STEM SUFFIX.part" in s->dir, log its
- * stderr as errors; on exit 0 plus completion trailer fsync, rename to the
- * final name, fsync the folder, log "DB 'NAME': Backup successfully" and
- * call s->done; otherwise remove the temp file and log the error.  A
- * worker settles (fsync, rename) a dump while its next mysqldump starts.
- * Returns the number of failed jobs. */
+ * `mysqldump_bin options... -- DB`) through proc_start, stream its
+ * stdout through the compressor (and its sink: the file and its SHA-256)
+ * into "STEM SUFFIX.part" in s->dir; a mysqldump silent for
+ * s->stall_timeout seconds, or a cancelled run, stops it.  On exit 0 plus
+ * completion trailer: fsync, rename to the final name, fsync the folder,
+ * log "DB 'NAME': Backup successfully" (its stderr as warnings) and call
+ * s->done; otherwise remove the temp file and log the error (its stderr as
+ * errors).  A worker settles (fsync, rename) a dump while its next
+ * mysqldump starts.  Returns the number of failed jobs. */
 int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs);
 
 void dump_job_clear(struct dump_job *j);
 
-/* Ask running dumps to stop (signal handler safe): children are killed and
- * temporary files removed; their jobs fail with "cancelled", and so do the
- * jobs not started yet.  Lasts for the rest of the process. */
+/* Ask running dumps to stop (signal handler safe; proc_cancel): children
+ * are stopped and temporary files removed; their jobs fail with
+ * "cancelled", and so do the jobs not started yet.  Lasts for the rest of
+ * the process. */
 void dump_cancel(void);
 
 #endif
