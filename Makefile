@@ -92,7 +92,7 @@ DEPS_check_webhook = loader proc
 DEPS_check_reuse = reuse
 DEPS_check_report = report config toml loader proc
 DEPS_check_proc = proc
-DEPS_check_digest = digest
+DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
 	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "proc.h"
 #include "util.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -73,6 +74,11 @@ int digest_fd(int fd, char out[DIGEST_HEX_LEN + 1])
 	off_t off = 0;
 	int rc = -1;
 	for (;;) {
+		/* Hashing a large previous dump must not hold up a cancelled run. */
+		if (proc_cancelled()) {
+			errno = ECANCELED;
+			goto out;
+		}
 		ssize_t n = pread(fd, buf, READ_CHUNK, off);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -22,7 +22,8 @@ void digest_hex(struct digest *d, char out[DIGEST_HEX_LEN + 1]);
 void digest_free(struct digest *d);
 
 /* The SHA-256 of the file open at fd, read from offset 0 to its end with
- * pread (the fd's offset is not moved).  Returns 0, or -1 with errno set. */
+ * pread (the fd's offset is not moved).  Returns 0, or -1 with errno set
+ * (ECANCELED once the run is cancelled: proc_cancel). */
 int digest_fd(int fd, char out[DIGEST_HEX_LEN + 1]);
 
 /* The same for the file at `path` (symbolic links followed).  Returns 0, or
