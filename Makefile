@@ -6,6 +6,7 @@
 #   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS (docs/FUZZING.md)
 #   make install         PREFIX (default /usr/local) and DESTDIR honoured
 #   make demo            start a private MariaDB, load sample data, run a backup
+#   make bare-check      run scripts/demo.sh then make check in a fresh, bare Debian 12 root (root; ~5 min)
 #   make clean
 
 VERSION := 0.1.0
@@ -39,7 +40,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
-CORE_LIBS = -linih -ldl -lpthread -lm
+CORE_LIBS = -linih -lcrypto -ldl -lpthread -lm
 
 PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
@@ -53,7 +54,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e install uninstall clean demo deps bench fuzz fuzz-build
+.PHONY: all check unit e2e install uninstall clean demo deps bench bare-check fuzz fuzz-build
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
@@ -79,18 +80,18 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 DEPS_check_config = config toml
 DEPS_check_names = names
 DEPS_check_store = store
-DEPS_check_loader = loader
-DEPS_check_gzip = loader
+DEPS_check_loader = loader proc
+DEPS_check_gzip = loader proc
 DEPS_check_server = server proc
 DEPS_check_changes = changes server proc
-DEPS_check_dump = dump names proc
-DEPS_check_condition_sh = loader
-DEPS_check_zstd = loader
-DEPS_check_zabbix = loader
-DEPS_check_syslog = loader
-DEPS_check_webhook = loader
+DEPS_check_dump = dump names proc digest
+DEPS_check_condition_sh = loader proc
+DEPS_check_zstd = loader proc
+DEPS_check_zabbix = loader proc
+DEPS_check_syslog = loader proc
+DEPS_check_webhook = loader proc
 DEPS_check_reuse = reuse
-DEPS_check_report = report config toml loader
+DEPS_check_report = report config toml loader proc
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
 DEPS_check_fuzz_replay = config toml reuse changes store server proc
@@ -131,6 +132,11 @@ demo: all
 
 deps:
 	scripts/install-deps.sh
+
+# The README's two commands on a bare Debian 12 root made with mmdebstrap
+# (needs root; nothing of this tree's build/ is used).
+bare-check:
+	scripts/bare-check.sh
 
 # Speed and memory, measured side by side against a private MariaDB.
 bench: all

@@ -256,43 +256,58 @@ struct known {
 	enum kind kind;
 	size_t off; /* of the field in struct oma_config, or NO_FIELD */
 	/* NO_FIELD keys (read by plugins through cfg_get only): the default's
-	 * text form, and for K_LONG the accepted range */
+	 * text form */
 	const char *def;
+	/* K_LONG: the accepted range, and what the number means (for the
+	 * message, e.g. " seconds (0: no limit)") */
 	long min, max;
+	const char *unit;
 };
 
 #define NO_FIELD ((size_t)-1)
-#define KEY(sec, name, kind, field) {sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0}
+#define KEY(sec, name, kind, field) \
+	{sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0, ""}
+#define RANGE_KEY(sec, name, field, min, max, unit) \
+	{sec, name, K_LONG, offsetof(struct oma_config, field), NULL, min, max, unit}
 /* A key with no field in struct oma_config: its value lives in the
  * effective values only. */
-#define STR_KEY(sec, name, def) {sec, name, K_STR, NO_FIELD, def, 0, 0}
-#define LONG_KEY(sec, name, def, min, max) {sec, name, K_LONG, NO_FIELD, #def, min, max}
+#define STR_KEY(sec, name, def) {sec, name, K_STR, NO_FIELD, def, 0, 0, ""}
+#define LONG_KEY(sec, name, def, min, max) {sec, name, K_LONG, NO_FIELD, #def, min, max, ""}
 #define MAIN(name, kind) KEY("main", #name, kind, main.name)
+#define MAIN_RANGE(name, min, max, unit) RANGE_KEY("main", #name, main.name, min, max, unit)
+/* Seconds as the plugin ABI passes them (int). */
+#define SECONDS_MAX 2147483647L
+#define SECONDS_NOTE " seconds (0: no limit)"
 
 /* Every known key, in --print-config order. */
 static const struct known known_keys[] = {
 	MAIN(backup_dir, K_STR),
-	MAIN(versions, K_LONG),
+	MAIN_RANGE(versions, 1, 100000, ""),
 	MAIN(delete_before, K_BOOL),
 	MAIN(skip_unchanged_dbs, K_BOOL),
 	MAIN(link_type, K_LINK),
-	MAIN(parallelism, K_LONG),
+	MAIN_RANGE(parallelism, -4096, 4096, " (negative: CPUs minus that many)"),
 	MAIN(mysqldump_bin, K_STR),
 	MAIN(mysql_bin, K_STR),
 	MAIN(exclude_databases, K_STRV),
 	MAIN(do_databases, K_STRV),
 	MAIN(mysqldump_options, K_STRV),
 	MAIN(log_level, K_LEVEL),
-	MAIN(lock_port, K_LONG),
+	MAIN_RANGE(lock_port, 1, 65535, ""),
 	MAIN(compression, K_STR),
-	MAIN(compression_level, K_LONG),
+	MAIN_RANGE(compression_level, -1, 1000, " (-1: the compressor's default)"),
 	MAIN(plugin_dir, K_STR),
+	MAIN_RANGE(server_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
+	MAIN_RANGE(dump_stall_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
 	KEY("conditions", "skip_conditions", K_STRV, cond.skip),
 	KEY("conditions", "run_conditions", K_STRV, cond.run),
 	KEY("conditions", "terminate_conditions", K_STRV, cond.terminate),
-	KEY("conditions", "skip_conditions_timeout", K_LONG, cond.skip_timeout),
-	KEY("conditions", "run_conditions_timeout", K_LONG, cond.run_timeout),
-	KEY("conditions", "terminate_conditions_timeout", K_LONG, cond.terminate_timeout),
+	RANGE_KEY("conditions", "skip_conditions_timeout", cond.skip_timeout, 0, SECONDS_MAX,
+	          SECONDS_NOTE),
+	RANGE_KEY("conditions", "run_conditions_timeout", cond.run_timeout, 0, SECONDS_MAX,
+	          SECONDS_NOTE),
+	RANGE_KEY("conditions", "terminate_conditions_timeout", cond.terminate_timeout, 0,
+	          SECONDS_MAX, SECONDS_NOTE),
 	KEY("zabbix", "item_key", K_STR, zabbix.item_key),
 	KEY("zabbix", "sender_bin", K_STR, zabbix.sender_bin),
 	KEY("zabbix", "agent_conf", K_STR, zabbix.agent_conf),
@@ -434,6 +449,8 @@ static void set_defaults(struct oma_config *cfg)
 	m->lock_port = 45678;
 	set_str(&m->compression, "gzip");
 	m->compression_level = -1;
+	m->server_timeout = 60;
+	m->dump_stall_timeout = 3600;
 	set_str(&cfg->zabbix.item_key, "");
 	set_str(&cfg->zabbix.sender_bin, "zabbix_sender");
 	set_str(&cfg->zabbix.agent_conf, "/etc/zabbix/zabbix_agentd.conf");
@@ -444,9 +461,6 @@ static void set_defaults(struct oma_config *cfg)
 static int check_no_field(const struct oma_config *cfg, const struct known *k,
                           const struct cfg_value *v, char *err, size_t errlen)
 {
-	if (k->kind == K_LONG && (v->num < k->min || v->num > k->max))
-		return key_error(cfg, err, errlen, k->section, k->key, "must be %ld..%ld, not %lld",
-		                 k->min, k->max, v->num);
 	const char *const *choices = key_choices(k);
 	if (choices == NULL)
 		return 0;
@@ -480,6 +494,11 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
 	if (!ok)
 		return key_error(cfg, err, errlen, k->section, k->key, "expected %s, got %s",
 		                 kind_name(k->kind), type_name(v));
+	/* Every integer key has a range: a value past it is refused, never
+	 * cut to fit (4294967297 seconds must not become 1). */
+	if (k->kind == K_LONG && (v->num < k->min || v->num > k->max))
+		return key_error(cfg, err, errlen, k->section, k->key, "must be %ld..%ld%s, not %lld",
+		                 k->min, k->max, k->unit, v->num);
 	if (k->off == NO_FIELD)
 		return check_no_field(cfg, k, v, err, errlen);
 	void *field = (char *)cfg + k->off;
@@ -584,41 +603,21 @@ static bool valid_plugin_name(const char *s)
 static int validate(struct oma_config *cfg, char *err, size_t errlen)
 {
 	const struct cfg_main *m = &cfg->main;
-	const struct cfg_conditions *c = &cfg->cond;
 	if (find_section(cfg, "main") == NULL) {
 		errf(err, errlen, "config %s: [main] table missing", cfg->path);
 		return -1;
 	}
 	if (m->backup_dir == NULL)
 		return key_error(cfg, err, errlen, "main", "backup_dir", "missing (mandatory key)");
-	if (m->versions < 1)
-		return key_error(cfg, err, errlen, "main", "versions", "must be at least 1, not %ld",
-		                 m->versions);
 	if (m->parallelism == 0)
 		return key_error(cfg, err, errlen, "main", "parallelism", "must not be 0");
 	if (m->mysqldump_bin[0] == '\0')
 		return key_error(cfg, err, errlen, "main", "mysqldump_bin", "must not be empty");
 	if (m->mysql_bin[0] == '\0')
 		return key_error(cfg, err, errlen, "main", "mysql_bin", "must not be empty");
-	if (m->lock_port < 1 || m->lock_port > 65535)
-		return key_error(cfg, err, errlen, "main", "lock_port", "must be 1..65535, not %ld",
-		                 m->lock_port);
 	if (!valid_plugin_name(m->compression))
 		return key_error(cfg, err, errlen, "main", "compression",
 		                 "must be a plugin name made of [a-z0-9_-], not \"%s\"", m->compression);
-	if (m->compression_level < -1 || m->compression_level > INT_MAX)
-		return key_error(cfg, err, errlen, "main", "compression_level",
-		                 "must be -1 (the compressor's default) or a level >= 0, not %ld",
-		                 m->compression_level);
-	const struct { const char *key; long val; } timeouts[] = {
-		{"skip_conditions_timeout", c->skip_timeout},
-		{"run_conditions_timeout", c->run_timeout},
-		{"terminate_conditions_timeout", c->terminate_timeout},
-	};
-	for (size_t i = 0; i < 3; i++)
-		if (timeouts[i].val < 0)
-			return key_error(cfg, err, errlen, "conditions", timeouts[i].key,
-			                 "must be >= 0 seconds (0 = no timeout), not %ld", timeouts[i].val);
 	if (m->exclude_databases.n > 0 && m->do_databases.n > 0) {
 		const struct cfg_value *ex = find_value(cfg, "main", "exclude_databases");
 		const struct cfg_value *dd = find_value(cfg, "main", "do_databases");

@@ -48,6 +48,10 @@ struct cfg_main {
 	char *compression;         /* compressor plugin name, default "gzip" */
 	long compression_level;    /* -1 = the compressor's default */
 	char *plugin_dir;          /* NULL = built-in search (see plugin loader) */
+	long server_timeout;       /* seconds a query to the server may take, 0 = no
+	                            * limit; default 60 */
+	long dump_stall_timeout;   /* seconds a mysqldump may write nothing before it is
+	                            * stopped, 0 = never; default 3600 */
 };
 
 struct cfg_conditions {

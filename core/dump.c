@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "log.h"
 #include "proc.h"
 #include "names.h"
@@ -23,21 +24,10 @@
 #define PIPE_SIZE (1024 * 1024) /* mysqldump's stdout pipe */
 #define TAIL_SIZE 512           /* last bytes kept for the completion check */
 #define STDERR_MAX (64 * 1024)  /* stderr kept per dump; the rest is read and dropped */
-#define POLL_MS 200             /* how often a worker looks at the cancel flag */
-#define KILL_GRACE_MS 1000      /* SIGTERM, then SIGKILL after this long */
-
-/* Set by dump_cancel(), possibly from a signal handler; never cleared, so
- * once a run is cancelled nothing more is dumped in this process. */
-static int cancelled;
 
 void dump_cancel(void)
 {
-	__atomic_store_n(&cancelled, 1, __ATOMIC_SEQ_CST);
-}
-
-static int is_cancelled(void)
-{
-	return __atomic_load_n(&cancelled, __ATOMIC_SEQ_CST);
+	proc_cancel();
 }
 
 /* ---- completion line --------------------------------------------------- */
@@ -117,18 +107,47 @@ int dump_completed(const char *tail, size_t len)
 
 /* ---- one dump ---------------------------------------------------------- */
 
+/* The file a compressor writes through (OMA_COMPRESS_SINK): bytes go to
+ * the temp file and into its SHA-256, and a failure names the file. */
+struct file_sink {
+	int fd;
+	const char *path;
+	struct digest *dg;
+	int failed;
+};
+
+static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct file_sink *k = ctx;
+	if (write_all(k->fd, buf, len) != 0) {
+		k->failed = 1;
+		errf(err, errlen, "cannot write %s: %s", k->path, strerror(errno));
+		return -1;
+	}
+	digest_update(k->dg, buf, len);
+	return 0;
+}
+
+/* The job's error for a failed compressor call: the sink's text names the
+ * file already; the plugin's own may only name an fd. */
+static void compressor_error(const struct file_sink *k, const char *cerr, char *out, size_t outlen)
+{
+	if (k->failed)
+		errf(out, outlen, "%s", cerr);
+	else
+		errf(out, outlen, "compressor writing %s: %s", k->path, cerr);
+}
+
 /* What a worker needs while one mysqldump runs. */
 struct dumping {
 	const struct dump_settings *s;
 	struct dump_job *j;
-	char *buf;            /* READ_SIZE bytes, reused for every job of the worker */
+	void *stream;         /* the compressor's */
 	char tail[TAIL_SIZE];
 	size_t tail_len;
 	uint64_t total;       /* bytes read from stdout */
-	char *errout;         /* first STDERR_MAX bytes of stderr */
-	size_t err_len, err_cap;
-	int err_cut;          /* stderr was longer than STDERR_MAX */
 	char error[512];      /* why the job failed; "" while it has not */
+	struct file_sink sink;
 };
 
 static void keep_tail(struct dumping *d, const char *p, size_t n)
@@ -177,10 +196,25 @@ static void printable(const char *p, const char *end, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* Log each non-empty line of the captured stderr as an error. */
-static void log_stderr(const struct dumping *d)
+/* `line` with the word "Error" written "error": a dump that succeeded
+ * logs mysqldump's complaints as warnings, and a successful run's log
+ * never says "Error" (monitoring greps for it).  Malloc'ed. */
+static char *soften(const char *line, size_t len)
 {
-	const char *p = d->errout, *end = d->errout + d->err_len;
+	char *s = xstrndup(line, len);
+	for (char *p = strstr(s, "Error"); p != NULL; p = strstr(p + 5, "Error"))
+		p[0] = 'e';
+	return s;
+}
+
+/* Log each non-empty line of mysqldump's stderr: as errors when the dump
+ * failed, as warnings when it succeeded anyway (mysqldump exits 0 after
+ * e.g. "Error: 'Access denied; you need the PROCESS privilege' when trying
+ * to dump tablespaces"). */
+static void log_stderr(const struct dumping *d, const struct proc_result *res, int ok)
+{
+	const char *p = res->err, *end = res->err + res->err_len;
+	int level = ok ? OMA_LOG_WARNING : OMA_LOG_ERROR;
 	while (p != NULL && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl != NULL ? nl : end;
@@ -190,12 +224,15 @@ static void log_stderr(const struct dumping *d)
 		/* mysqldump starts its own lines with "mysqldump: " already. */
 		if (le - p > 11 && memcmp(p, "mysqldump: ", 11) == 0)
 			p += 11;
-		if (le > p)
-			log_error("DB '%s': mysqldump: %.*s", d->j->db, (int)(le - p), p);
+		if (le > p) {
+			char *line = ok ? soften(p, (size_t)(le - p)) : xstrndup(p, (size_t)(le - p));
+			log_msg(level, "DB '%s': mysqldump: %s", d->j->db, line);
+			free(line);
+		}
 		p = nl != NULL ? nl + 1 : NULL;
 	}
-	if (d->err_cut)
-		log_error("DB '%s': mysqldump: (stderr cut after %d bytes)", d->j->db, STDERR_MAX);
+	if (res->err_cut)
+		log_msg(level, "DB '%s': mysqldump: (stderr cut after %d bytes)", d->j->db, STDERR_MAX);
 }
 
 /* The argument vector for one database: `bin DB options...` as upstream
@@ -220,134 +257,18 @@ static char **dump_argv(const struct dump_settings *s, const char *db)
 	return argv;
 }
 
-static void sleep_ms(int ms)
+/* proc_wait's consumer of mysqldump's stdout: into the tail and the
+ * compressor.  Returns -1 (the child is then stopped) when the compressor
+ * fails, with d->error set. */
+static int feed(void *arg, const char *buf, size_t n)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* A file descriptor that becomes readable when `pid` exits (Linux 5.3+),
- * or -1 where the kernel has none; then reap() sleeps in short steps. */
-static int exit_fd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	return -1;
-#endif
-}
-
-/* Wait for the child; with `stop` (or once the run is cancelled) its process
- * group gets SIGTERM, then SIGKILL after KILL_GRACE_MS.  Returns 0 with
- * *status set, or -1 with errno set when waitpid fails.  A child that has
- * closed its output is usually gone within microseconds: waiting on its
- * pidfd wakes at once instead of after a sleep (300 tiny databases cost a
- * few milliseconds each otherwise). */
-static int reap(pid_t pid, int *status, int stop)
-{
-	int waited = 0, pause = 1, killed = 0;
-	int pfd = exit_fd(pid);
-	if (stop)
-		kill(-pid, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR)) {
-			int e = errno;
-			if (pfd >= 0)
-				close(pfd);
-			errno = e;
-			return r == pid ? 0 : -1;
-		}
-		if (!stop && is_cancelled()) {
-			stop = 1;
-			waited = 0;
-			kill(-pid, SIGTERM);
-		}
-		if (stop && !killed && waited >= KILL_GRACE_MS) {
-			kill(-pid, SIGKILL);
-			killed = 1;
-		}
-		if (pfd >= 0) {
-			/* Bounded, so the cancel flag and the kill grace are still seen. */
-			int ms = stop ? 50 : POLL_MS;
-			struct pollfd p = {.fd = pfd, .events = POLLIN};
-			struct timespec a, b;
-			clock_gettime(CLOCK_MONOTONIC, &a);
-			(void)poll(&p, 1, ms);
-			clock_gettime(CLOCK_MONOTONIC, &b);
-			waited += (int)((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000);
-			continue;
-		}
-		sleep_ms(pause);
-		waited += pause;
-		if (pause < 50)
-			pause *= 2;
-	}
-}
-
-/* Read mysqldump's stdout into the compressor and its stderr into d->errout
- * until both are closed.  Returns 0, or -1 with d->error set (cancelled,
- * compressor or read failure); the child is then still running. */
-static int pump(struct dumping *d, void *stream, int *out_r, int *err_r)
-{
-	char chunk[4096];
-	while (*out_r >= 0 || *err_r >= 0) {
-		if (is_cancelled()) {
-			errf(d->error, sizeof(d->error), "cancelled");
-			return -1;
-		}
-		struct pollfd pfd[2] = {
-			{.fd = *out_r, .events = POLLIN},
-			{.fd = *err_r, .events = POLLIN},
-		};
-		if (poll(pfd, 2, POLL_MS) < 0) {
-			if (errno == EINTR)
-				continue;
-			errf(d->error, sizeof(d->error), "poll: %s", strerror(errno));
-			return -1;
-		}
-		if (pfd[0].revents != 0) {
-			ssize_t n = read(*out_r, d->buf, READ_SIZE);
-			if (n < 0 && errno != EINTR) {
-				errf(d->error, sizeof(d->error), "reading mysqldump output: %s",
-				     strerror(errno));
-				return -1;
-			}
-			if (n == 0) {
-				close(*out_r);
-				*out_r = -1;
-			} else if (n > 0) {
-				d->total += (uint64_t)n;
-				keep_tail(d, d->buf, (size_t)n);
-				char cerr[384] = "";
-				if (d->s->comp->write(stream, d->buf, (size_t)n, cerr, sizeof(cerr)) != 0) {
-					errf(d->error, sizeof(d->error), "compressor: %s", cerr);
-					return -1;
-				}
-			}
-		}
-		if (pfd[1].revents != 0) {
-			ssize_t n = read(*err_r, chunk, sizeof(chunk));
-			if (n < 0 && errno != EINTR) {
-				errf(d->error, sizeof(d->error), "reading mysqldump stderr: %s",
-				     strerror(errno));
-				return -1;
-			}
-			if (n == 0) {
-				close(*err_r);
-				*err_r = -1;
-			} else if (n > 0) {
-				size_t keep = (size_t)n;
-				if (d->err_len + keep > STDERR_MAX) {
-					keep = STDERR_MAX - d->err_len;
-					d->err_cut = 1;
-				}
-				if (keep > 0)
-					buf_append(&d->errout, &d->err_len, &d->err_cap, chunk, keep);
-			}
-		}
+	struct dumping *d = arg;
+	d->total += (uint64_t)n;
+	keep_tail(d, buf, n);
+	char cerr[384] = "";
+	if (d->s->comp->write(d->stream, buf, n, cerr, sizeof(cerr)) != 0) {
+		compressor_error(&d->sink, cerr, d->error, sizeof(d->error));
+		return -1;
 	}
 	return 0;
 }
@@ -392,6 +313,7 @@ struct settling {
 	int fd;
 	char *tmp, *final;
 	int big;             /* settle before the next mysqldump starts (below) */
+	struct digest *dg;   /* what went through the sink; NULL: read the file */
 };
 
 /* A dump of more than this many bytes settles before the next mysqldump
@@ -426,6 +348,15 @@ static void settle(const struct dump_settings *s, struct settling *p)
 		return;
 	p->j = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (p->dg != NULL) {
+		digest_hex(p->dg, j->sha256);
+	} else if (digest_fd(p->fd, j->sha256) != 0) {
+		/* A compressor without a sink: hash what it wrote. */
+		errf(error, sizeof(error), "cannot read back %s: %s", p->tmp, strerror(errno));
+		close(p->fd);
+		unlink(p->tmp);
+		goto out;
+	}
 	if (fsync(p->fd) != 0 || fstat(p->fd, &st) != 0) {
 		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
@@ -451,6 +382,10 @@ static void settle(const struct dump_settings *s, struct settling *p)
 	j->bytes = (uint64_t)st.st_size;
 	j->ok = 1;
 out:
+	if (!j->ok)
+		j->sha256[0] = '\0';
+	digest_free(p->dg);
+	p->dg = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	j->seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	p->fd = -1;
@@ -466,17 +401,16 @@ out:
  * temp file gone); one whose output is complete is handed over in *next
  * for settle().  *prev, the worker's previous dump, is settled once this
  * one's mysqldump runs (or right away when it cannot start). */
-static void dump_one(const struct dump_settings *s, struct dump_job *j, int threads, char *buf,
+static void dump_one(const struct dump_settings *s, struct dump_job *j, int threads,
                      struct settling *prev, struct settling *next)
 {
-	struct dumping d = {.s = s, .j = j, .buf = buf};
+	struct dumping d = {.s = s, .j = j};
 	char stem[NAMES_STEM_MAX + 1];
 	char *final = NULL, *tmp = NULL;
 	char **argv = NULL;
-	int fd = -1, tmp_made = 0, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
-	void *stream = NULL;
-	pid_t pid = -1;
-	int status = 0;
+	int fd = -1, tmp_made = 0;
+	struct proc child = {.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1};
+	struct proc_result res = {0};
 	char cerr[384] = "";
 	struct timespec t0, t1;
 
@@ -488,7 +422,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	free(j->file);
 	j->file = NULL;
 
-	if (is_cancelled()) {
+	if (proc_cancelled()) {
 		errf(d.error, sizeof(d.error), "cancelled");
 		goto out;
 	}
@@ -502,10 +436,6 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 
 	if (prev->j != NULL && prev->big)
 		settle(s, prev);
-	if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) {
-		errf(d.error, sizeof(d.error), "cannot create pipe: %s", strerror(errno));
-		goto out;
-	}
 	/* A dump with more than one thread (a big database, or one of the
 	 * last dumps) gets 1 MiB between mysqldump and the compressor instead
 	 * of 64 KiB, so that neither side's bursts stall the other (set (b),
@@ -514,24 +444,19 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	 * given to these only it changed nothing measurable there (1.93 vs
 	 * 1.96 s).  Refused above fs.pipe-max-size or a user's pipe quota: 64
 	 * KiB stays. */
-	if (threads > 1)
-		(void)fcntl(out_p[1], F_SETPIPE_SZ, PIPE_SIZE);
 	argv = dump_argv(s, j->db);
-	int sp = proc_spawn(argv, out_p[1], err_p[1], 1, &pid);
+	int sp = proc_start(&child, argv, NULL, threads > 1 ? PIPE_SIZE : 0);
 	if (sp != 0) {
-		pid = -1;
 		errf(d.error, sizeof(d.error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
 		goto out;
 	}
-	close(out_p[1]);
-	close(err_p[1]);
-	out_p[1] = err_p[1] = -1;
 
 	/* mysqldump needs milliseconds before its first byte (its output waits
 	 * in the pipe meanwhile): the previous dump settles now, and this
 	 * one's file is made. */
 	settle(s, prev);
-	fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+	/* O_RDWR: a compressor without a sink is hashed by reading back. */
+	fd = open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		errf(d.error, sizeof(d.error), "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
@@ -540,71 +465,99 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 
 	struct oma_compress_params params = {
 		.size = sizeof(params), .level = s->level, .threads = threads};
-	if (s->comp->open(&stream, fd, &params, cerr, sizeof(cerr)) != 0) {
-		stream = NULL;
+	d.sink = (struct file_sink){.fd = fd, .path = tmp};
+	if (s->comp->flags & OMA_COMPRESS_SINK) {
+		d.sink.dg = digest_new();
+		if (d.sink.dg == NULL) {
+			errf(d.error, sizeof(d.error), "cannot start a SHA-256 digest");
+			goto out;
+		}
+		params.sink = sink_write;
+		params.sink_ctx = &d.sink;
+	}
+	if (s->comp->open(&d.stream, fd, &params, cerr, sizeof(cerr)) != 0) {
+		d.stream = NULL;
 		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
 		goto out;
 	}
 
-	int pumped = pump(&d, stream, &out_p[0], &err_p[0]);
-	if (pumped != 0 && tmp_made) {
-		/* Cancelled or broken: the temp file goes first, the child after. */
+	struct proc_limits lim = {
+		.stall_ms = (int64_t)s->stall_timeout * 1000,
+		.on_out = feed,
+		.arg = &d,
+		.err_keep = STDERR_MAX,
+		.read_size = READ_SIZE,
+	};
+	int waited = proc_wait(&child, &lim, &res);
+	if (waited != 0) {
+		/* Cancelled, stalled or broken: no temp file stays behind. */
 		unlink(tmp);
 		tmp_made = 0;
-	}
-	int reaped = reap(pid, &status, pumped != 0);
-	int wait_errno = errno;
-	pid = -1;
-	log_stderr(&d);
-	if (pumped != 0)
+		char how[256];
+		switch (res.end) {
+		case PROC_REFUSED: /* the compressor's error is set */
+			break;
+		case PROC_STALLED:
+			errf(d.error, sizeof(d.error),
+			     "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
+			     s->stall_timeout);
+			break;
+		case PROC_CANCELLED:
+			errf(d.error, sizeof(d.error), "cancelled");
+			break;
+		default:
+			proc_describe(&res, &lim, how, sizeof(how));
+			errf(d.error, sizeof(d.error), "mysqldump: %s", how);
+			break;
+		}
+		log_stderr(&d, &res, 0);
 		goto out;
-	if (reaped != 0) {
-		errf(d.error, sizeof(d.error), "cannot wait for mysqldump: %s", strerror(wait_errno));
-		goto out;
 	}
-	if (is_cancelled()) {
+	if (res.lingered)
+		log_warning("DB '%s': mysqldump exited but something it started kept its output "
+		            "open; stopped reading after %d ms", j->db, PROC_LINGER_MS);
+	if (proc_cancelled()) {
 		errf(d.error, sizeof(d.error), "cancelled");
+		log_stderr(&d, &res, 0);
 		goto out;
 	}
-	if (judge(&d, status) != 0)
+	int judged = judge(&d, res.status);
+	log_stderr(&d, &res, judged == 0);
+	if (judged != 0)
 		goto out;
 
-	int fin = s->comp->finish(stream, cerr, sizeof(cerr));
-	stream = NULL;
+	int fin = s->comp->finish(d.stream, cerr, sizeof(cerr));
+	d.stream = NULL;
 	if (fin != 0) {
-		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
+		compressor_error(&d.sink, cerr, d.error, sizeof(d.error));
 		goto out;
 	}
 	/* Complete: settle() takes the file over. */
-	*next = (struct settling){
-		.j = j, .fd = fd, .tmp = tmp, .final = final, .big = d.total > SETTLE_FIRST_BYTES};
+	*next = (struct settling){.j = j, .fd = fd, .tmp = tmp, .final = final,
+	                          .big = d.total > SETTLE_FIRST_BYTES, .dg = d.sink.dg};
+	d.sink.dg = NULL;
 	fd = -1;
 	tmp = final = NULL;
 	tmp_made = 0;
 out:
 	settle(s, prev);
-	if (pid > 0)
-		(void)reap(pid, &status, 1);
-	if (stream != NULL)
-		s->comp->abort(stream);
+	if (child.pid > 0)
+		proc_kill(&child);
+	if (d.stream != NULL)
+		s->comp->abort(d.stream);
 	if (fd >= 0)
 		close(fd);
 	if (tmp_made)
 		unlink(tmp);
-	for (int i = 0; i < 2; i++) {
-		if (out_p[i] >= 0)
-			close(out_p[i]);
-		if (err_p[i] >= 0)
-			close(err_p[i]);
-	}
+	proc_result_free(&res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	j->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (next->j != j)
 		log_outcome(j, d.error);
+	digest_free(d.sink.dg);
 	free(argv);
 	free(final);
 	free(tmp);
-	free(d.errout);
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -649,7 +602,6 @@ static int share(const struct run *r, size_t i)
 static void *worker(void *arg)
 {
 	struct run *r = arg;
-	char *buf = xmalloc(READ_SIZE);
 	struct settling prev = {.fd = -1};
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
@@ -660,11 +612,10 @@ static void *worker(void *arg)
 		if (i >= r->njobs)
 			break;
 		struct settling next = {.fd = -1};
-		dump_one(r->s, &r->jobs[r->order[i]], share(r, i), buf, &prev, &next);
+		dump_one(r->s, &r->jobs[r->order[i]], share(r, i), &prev, &next);
 		prev = next;
 	}
 	settle(r->s, &prev);
-	free(buf);
 	return NULL;
 }
 

@@ -20,6 +20,7 @@ struct dump_job {
 	uint64_t bytes;          /* compressed size */
 	double seconds;
 	time_t started;          /* epoch time the dump started */
+	char sha256[65];         /* SHA-256 of the file, hex ("" unless ok) */
 	char *error;             /* one-line reason when !ok (malloc'ed) */
 };
 
@@ -31,6 +32,8 @@ struct dump_settings {
 	int level;                            /* -1 = compressor default */
 	int parallelism;                      /* dumps at once, >= 1 */
 	int cpus;                             /* CPUs to share among running dumps */
+	long stall_timeout;                   /* seconds without output before a
+	                                       * mysqldump is stopped; 0: never */
 	/* Called by the worker thread after each dump that succeeded (file
 	 * durable under its final name, success logged); may run in several
 	 * threads at once.  NULL: nothing to call. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "util.h"
 
 #define NAME_MAX_LEN 64
@@ -39,6 +40,7 @@ static const struct oma_host host_table = {
 	.size = sizeof(struct oma_host),
 	.log = host_log,
 	.config_get = host_config_get,
+	.run = proc_host_run,
 };
 
 const struct oma_host *loader_host(void)

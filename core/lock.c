@@ -1,9 +1,13 @@
-/* lock.c - single-instance lock: a listening socket bound to 127.0.0.1:lock_port. */
+/* lock.c - single-instance locks: 127.0.0.1:lock_port, and the backup folder itself. */
 #include "lock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,4 +43,47 @@ int lock_acquire(long port, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+int lock_dir(const char *dir, char *err, size_t errlen)
+{
+	size_t n = strlen(dir);
+	char *path = xasprintf("%s%s" LOCK_DIR_FILE, dir, n > 0 && dir[n - 1] == '/' ? "" : "/");
+	int rc = -1;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		errf(err, errlen, "lock: cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		if (e == EWOULDBLOCK) {
+			char pid[32] = "";
+			ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[got > 0 ? got : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			errf(err, errlen, "backup folder %s is locked by %s%s", dir,
+			     pid[0] ? "PID " : "another process", pid);
+			rc = -2;
+		} else {
+			errf(err, errlen, "lock: cannot lock %s: %s", path, strerror(e));
+		}
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+		errf(err, errlen, "lock: cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	rc = fd;
+out:
+	free(path);
+	return rc;
 }

@@ -1,5 +1,6 @@
 /* main.c - oma's command line: parse options, validate everything, run, exit. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,20 +79,40 @@ static int find_executable(const char *bin)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	runner_cancel();
+	runner_cancel(sig);
 }
 
+/* Signals that would end oma on the spot (a closed ssh session's SIGHUP,
+ * an admin's SIGUSR1) stop the run instead: children stopped, temporary
+ * files removed, logged, exit code 4.  A write past RLIMIT_FSIZE fails
+ * with EFBIG instead of killing oma. */
 static void install_signals(void)
 {
+	static const int stop[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM};
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		(void)sigaction(stop[i], &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGXFSZ, &sa, NULL);
+}
+
+/* With fd 0, 1 or 2 closed (a careless cron wrapper), the first file oma
+ * opens would become "stdout": point them at /dev/null instead. */
+static void open_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		int nul = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (nul >= 0 && nul != fd) {
+			(void)dup2(nul, fd);
+			close(nul);
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -106,6 +127,8 @@ int main(int argc, char **argv)
 		{"print-config", no_argument, NULL, OPT_PRINT},
 		{NULL, 0, NULL, 0},
 	};
+	open_std_fds();
+	install_signals();
 	const char *config_path = DEFAULT_CONFIG;
 	int debug = 0, check_only = 0, print_only = 0;
 	int c;
@@ -130,7 +153,7 @@ int main(int argc, char **argv)
 	struct oma_config cfg;
 	struct loader ld = {0};
 	int code = OMA_EXIT_CONFIG;
-	int lockfd = -1;
+	int lockfd = -1, dirfd = -1;
 
 	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
 		(void)fprintf(stderr, "Invalid configuration: %s\n", err);
@@ -236,8 +259,25 @@ int main(int argc, char **argv)
 		code = OMA_EXIT_FAILED;
 		goto out;
 	}
+	/* The port lock only keeps out a run with the same lock_port. */
+	dirfd = lock_dir(cfg.main.backup_dir, err, sizeof(err));
+	if (dirfd == -2) {
+		(void)fprintf(stderr, "Another instance of OMA is already running (%s)\n", err);
+		code = OMA_EXIT_LOCKED;
+		goto out;
+	}
+	if (dirfd < 0) {
+		(void)fprintf(stderr, "oma: %s\n", err);
+		code = OMA_EXIT_FAILED;
+		goto out;
+	}
 
-	install_signals();
+	if (runner_cancelled()) {
+		/* Stopped before the run began: nothing was written. */
+		(void)fprintf(stderr, "Backup cancelled by signal %d\n", runner_cancelled());
+		code = OMA_EXIT_FAILED;
+		goto out;
+	}
 	struct run_plugins pl = {
 		.comp = ops,
 		.comp_name = comp->desc->name,
@@ -248,6 +288,8 @@ int main(int argc, char **argv)
 	code = runner_run(&cfg, &pl);
 
 out:
+	if (dirfd >= 0)
+		close(dirfd);
 	if (lockfd >= 0)
 		close(lockfd);
 	loader_unload(&ld);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "util.h"
 
 bool report_enabled(const struct oma_config *cfg, const char *name)
@@ -124,85 +125,55 @@ out:
 	return rc;
 }
 
-static double now_s(void)
+/* The reporter's side of the fork: deliver, and on failure write the
+ * reason to err_fd. */
+struct send_arg {
+	const struct loaded_plugin *p;
+	const struct oma_report *r;
+};
+
+static int send_child(void *arg, int err_fd)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	const struct send_arg *a = arg;
+	char cerr[1024] = "";
+	int rc = a->p->desc->report->report(a->r, cerr, sizeof(cerr));
+	if (rc != 0)
+		(void)write_all(err_fd, cerr, strnlen(cerr, sizeof(cerr)));
+	return rc == 0 ? 0 : 1;
 }
 
 /* Run one reporter in a child process; its error text comes back through a
- * pipe.  Returns 0, or -1 with err set (failure, crash or timeout). */
+ * pipe.  Returns 0, or -1 with err set (failure, crash, timeout, cancel). */
 static int send_one(const struct loaded_plugin *p, const struct oma_report *r, int timeout,
                     char *err, size_t errlen)
 {
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		errf(err, errlen, "cannot create pipe: %s", strerror(errno));
+	struct send_arg a = {p, r};
+	struct proc child;
+	int rc = proc_fork(&child, send_child, &a);
+	if (rc != 0) {
+		errf(err, errlen, "cannot fork: %s", strerror(rc));
 		return -1;
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		errf(err, errlen, "cannot fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		char cerr[1024] = "";
-		int rc = p->desc->report->report(r, cerr, sizeof(cerr));
-		if (rc != 0)
-			(void)write_all(fds[1], cerr, strnlen(cerr, sizeof(cerr)));
-		_exit(rc == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	char msg[1024];
-	size_t mlen = 0;
-	double deadline = now_s() + (timeout > 0 ? timeout : 1e9);
-	int timed_out = 0;
-	for (;;) {
-		double left = deadline - now_s();
-		if (left <= 0) {
-			timed_out = 1;
-			break;
-		}
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-		int n = poll(&pfd, 1, left > 1000 ? 1000000 : (int)(left * 1000) + 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			continue;
-		ssize_t got = read(fds[0], msg + mlen, sizeof(msg) - 1 - mlen);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		mlen += (size_t)got;
-		if (mlen == sizeof(msg) - 1)
-			break;
-	}
-	msg[mlen] = '\0';
-	close(fds[0]);
-	if (timed_out)
-		kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (timed_out) {
+	/* The limit holds until the child is gone, not just until it closes
+	 * its pipe. */
+	struct proc_limits lim = {.timeout_ms = (int64_t)timeout * 1000,
+	                          .err_keep = 1023,
+	                          .cancels_allowed = proc_cancel_count()};
+	struct proc_result res;
+	int waited = proc_wait(&child, &lim, &res);
+	rc = -1;
+	if (res.end == PROC_TIMED_OUT)
 		errf(err, errlen, "no answer within %d seconds; stopped", timeout);
-		return -1;
-	}
-	if (WIFSIGNALED(status)) {
-		errf(err, errlen, "crashed (signal %d)", WTERMSIG(status));
-		return -1;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		errf(err, errlen, "%s", mlen ? msg : "failed without a reason");
-		return -1;
-	}
-	return 0;
+	else if (waited != 0)
+		proc_describe(&res, &lim, err, errlen);
+	else if (WIFSIGNALED(res.status))
+		errf(err, errlen, "crashed (signal %d)", WTERMSIG(res.status));
+	else if (WEXITSTATUS(res.status) != 0)
+		errf(err, errlen, "%s", res.err_len ? res.err : "failed without a reason");
+	else
+		rc = 0;
+	proc_result_free(&res);
+	return rc;
 }
 
 int report_send(struct loader *ld, const struct oma_config *cfg, const struct oma_report *r,

@@ -11,9 +11,11 @@
 
 #include "changes.h"
 #include "conditions.h"
+#include "digest.h"
 #include "dump.h"
 #include "log.h"
 #include "names.h"
+#include "proc.h"
 #include "report.h"
 #include "reuse.h"
 #include "server.h"
@@ -23,8 +25,10 @@
 struct run {
 	const struct oma_config *cfg;
 	const struct run_plugins *pl;
+	char *bdir;             /* backup_dir, absolute (the links' targets must be) */
 	char *current;          /* full path of the current backup folder */
 	const char *current_base;
+	time_t started;         /* when the run started (info.json "started") */
 	struct server_facts facts;
 	struct strv selected, skipped, missing;
 	uint64_t datadir_bytes;  /* the whole datadir (info.json) */
@@ -41,12 +45,19 @@ struct run {
 	int abandoned;          /* the current folder was removed */
 };
 
-static volatile sig_atomic_t cancelled;
+/* The first signal that asked the run to stop; 0 while none did. */
+static volatile sig_atomic_t cancel_signal;
 
-void runner_cancel(void)
+void runner_cancel(int sig)
 {
-	cancelled = 1;
-	dump_cancel();
+	if (cancel_signal == 0)
+		cancel_signal = sig > 0 ? sig : -1;
+	proc_cancel();
+}
+
+int runner_cancelled(void)
+{
+	return cancel_signal;
 }
 
 static void format_bytes(double b, char *out, size_t outlen)
@@ -70,18 +81,65 @@ static void log_removed(const struct strv *removed)
 	free(list);
 }
 
-/* Phase 4/10: prune to `keep` folders besides the current one. */
+/* Phase 4/10: prune to `keep` complete folders besides the current one
+ * (and the interrupted runs' folders a complete one supersedes). */
 static int phase_prune(struct run *r, long keep)
 {
 	char err[512];
 	struct strv removed = {0};
-	int rc = store_prune(r->cfg->main.backup_dir, keep, r->current_base, &removed, err,
+	int rc = store_prune(r->bdir, keep, r->current_base, time(NULL), &removed, err,
 	                     sizeof(err));
 	if (rc != 0)
 		log_error("%s", err);
 	log_removed(&removed);
 	strv_free(&removed);
 	return rc;
+}
+
+static void format_time(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (localtime_r(&tt, &tm) == NULL || strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		(void)snprintf(out, outlen, "%lld", (long long)t);
+}
+
+/* Before anything else: remove what interrupted runs left half-written,
+ * and say which backup folders are incomplete or dated in the future. */
+static void phase_survey(struct run *r)
+{
+	char err[512];
+	struct strv removed = {0};
+	if (store_clean_temp(r->bdir, r->current_base, &removed, err, sizeof(err)) != 0)
+		log_warning("%s", err);
+	for (size_t i = 0; i < removed.n; i++)
+		log_warning("Removed a temporary file left by an interrupted run: %s", removed.v[i]);
+	strv_free(&removed);
+
+	struct store_folders all;
+	time_t now = time(NULL);
+	if (store_scan(r->bdir, now, &all, err, sizeof(err)) != 0) {
+		log_warning("%s", err);
+		return;
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		const struct store_folder *f = &all.v[i];
+		if (strcmp(f->name, r->current_base) == 0)
+			continue;
+		if (!f->complete)
+			log_warning("Backup folder %s is incomplete (its run did not finish): it does "
+			            "not count as a version, is not used as the previous backup, and "
+			            "goes once a newer backup is complete", f->name);
+		if (f->future) {
+			char when[32], cur[32];
+			format_time(f->time, when, sizeof(when));
+			format_time((int64_t)now, cur, sizeof(cur));
+			log_warning("Backup folder %s is dated in the future (%s, now %s): a clock "
+			            "change or a stray folder; it is not used as the previous backup "
+			            "and is the first to be pruned", f->name, when, cur);
+		}
+	}
+	store_folders_free(&all);
 }
 
 /* Phase 5: what the server has, what we dump, and the datadir's size.
@@ -124,13 +182,16 @@ static int phase_server(struct run *r)
 	return 0;
 }
 
-/* Phase 6: is there room for the dumps?  Returns 0, or -1 when not. */
+/* Phase 6: is there room for the dumps?  With delete_before and versions
+ * = 1, the last complete backup was kept by phase 4 until this one is
+ * complete; when the room is only there without it, it goes now, as
+ * configured.  Returns 0, or -1 when there is no room. */
 static int phase_space(struct run *r)
 {
 	char err[512];
 	struct store_info prev = {0};
 	double ratio = 0.5;
-	char *prevdir = store_previous(r->cfg->main.backup_dir, r->current_base);
+	char *prevdir = store_previous(r->bdir, r->current_base, time(NULL));
 	if (prevdir != NULL) {
 		int rc = store_read_info(prevdir, &prev, err, sizeof(err));
 		if (rc == 0)
@@ -139,21 +200,64 @@ static int phase_space(struct run *r)
 			log_warning("%s; assuming a compression ratio of 0.5", err);
 		free(prevdir);
 	}
-	uint64_t free_bytes = 0;
-	if (store_free_bytes(r->current, &free_bytes, err, sizeof(err)) != 0) {
-		log_warning("%s", err);
-		return 0;
-	}
 	double need = (double)r->selected_bytes * ratio;
-	char a[32], b[32];
-	format_bytes(need, a, sizeof(a));
-	format_bytes((double)free_bytes, b, sizeof(b));
-	log_info("Backup will require %s. Having %s free.", a, b);
-	if (need > (double)free_bytes) {
-		log_error("Not enough free space in target directory.");
+	for (int pass = 0;; pass++) {
+		uint64_t free_bytes = 0;
+		if (store_free_bytes(r->current, &free_bytes, err, sizeof(err)) != 0) {
+			log_warning("%s", err);
+			return 0;
+		}
+		char a[32], b[32];
+		format_bytes(need, a, sizeof(a));
+		format_bytes((double)free_bytes, b, sizeof(b));
+		log_info("Backup will require %s. Having %s free.", a, b);
+		if (need <= (double)free_bytes)
+			return 0;
+		if (pass > 0 || !r->cfg->main.delete_before || r->cfg->main.versions > 1)
+			break;
+		struct strv removed = {0};
+		if (store_prune(r->bdir, 0, r->current_base, time(NULL), &removed, err,
+		                sizeof(err)) != 0)
+			log_error("%s", err);
+		if (removed.n == 0) {
+			strv_free(&removed);
+			break;
+		}
+		log_warning("delete_before: removing the last complete backup to make room; "
+		            "until this run completes there is none");
+		log_removed(&removed);
+		strv_free(&removed);
+	}
+	log_error("Not enough free space in target directory.");
+	return -1;
+}
+
+/* Whether prev/file still is what its sidecar says was written: its
+ * SHA-256 is compared with the one recorded, so a damaged dump is dumped
+ * again instead of carried into the new backup.  A mismatch is logged as
+ * a warning (the disk holding the backups is failing, or someone wrote to
+ * them).  Returns 0, or -1 with why set. */
+static int verify_previous(const char *prev, const char *db, const char *file,
+                           const struct sidecar *sc, char *why, size_t whylen)
+{
+	if (sc->sha256[0] == '\0') {
+		errf(why, whylen, "previous dump has no recorded checksum");
 		return -1;
 	}
-	return 0;
+	char *path = xasprintf("%s/%s", prev, file);
+	char sum[DIGEST_HEX_LEN + 1], err[512];
+	int rc = -1;
+	if (digest_path(path, sum, err, sizeof(err)) != 0) {
+		errf(why, whylen, "previous dump cannot be checked: %s", err);
+	} else if (strcmp(sum, sc->sha256) != 0) {
+		log_warning("DB '%s': previous dump %s does not match the SHA-256 recorded when it "
+		            "was written (damaged?); dumping it again", db, path);
+		errf(why, whylen, "previous dump is damaged (SHA-256 mismatch)");
+	} else {
+		rc = 0;
+	}
+	free(path);
+	return rc;
 }
 
 /* Phase 8 (before the dumps): with skip_unchanged_dbs, move the previous
@@ -179,9 +283,9 @@ static void phase_reuse(struct run *r)
 		log_warning("skip_unchanged_dbs: change check unavailable: %s; dumping all databases", err);
 	strv_free(&folders);
 
-	char *prev = store_previous(m->backup_dir, r->current_base);
+	char *prev = store_previous(r->bdir, r->current_base, time(NULL));
 	r->reused_bytes = xcalloc(r->selected.n, sizeof(*r->reused_bytes));
-	for (size_t i = 0; i < r->selected.n; i++) {
+	for (size_t i = 0; i < r->selected.n && !cancel_signal; i++) {
 		const char *db = r->selected.v[i];
 		char stem[NAMES_STEM_MAX + 1], why[512] = "no previous backup";
 		int reuse = 0;
@@ -202,6 +306,12 @@ static void phase_reuse(struct run *r)
 			goto decided;
 		}
 		if (!reuse_usable(prev, &sc, r->pl->comp_name, file, why, sizeof(why)))
+			goto decided;
+		if (sc.start > (int64_t)time(NULL)) {
+			errf(why, sizeof(why), "previous dump is dated in the future");
+			goto decided;
+		}
+		if (verify_previous(prev, db, file, &sc, why, sizeof(why)) != 0)
 			goto decided;
 		struct changes_ref ref;
 		if (changes_ref_parse(sc.extra, &ref) != 0 || !ref.valid) {
@@ -260,6 +370,7 @@ static void write_sidecar(void *arg, const struct dump_job *j)
 	struct sidecar sc = {.start = (int64_t)j->started, .bytes = j->bytes};
 	(void)snprintf(sc.compressor, sizeof(sc.compressor), "%s", r->pl->comp_name);
 	(void)snprintf(sc.file, sizeof(sc.file), "%s", j->file);
+	(void)snprintf(sc.sha256, sizeof(sc.sha256), "%s", j->sha256);
 	char extra[1024] = "";
 	if (r->changes != NULL) {
 		struct changes_ref ref;
@@ -300,6 +411,7 @@ static void phase_dump(struct run *r)
 		.level = (int)m->compression_level,
 		.parallelism = par,
 		.cpus = cpus,
+		.stall_timeout = m->dump_stall_timeout,
 		/* Only skip_unchanged_dbs reads sidecars, and only with a change
 		 * reference in them: without one a sidecar is a useless file
 		 * (and creating files is most of the core's work per database). */
@@ -346,12 +458,16 @@ static int phase_finish(struct run *r)
 		.backup_bytes_used = used,
 		/* Relative to what was backed up, as the next space check uses it. */
 		.compression_ratio = r->selected_bytes ? (double)used / (double)r->selected_bytes : 0,
+		.started = (int64_t)r->started,
+		.completed = (int64_t)time(NULL),
 	};
+	/* info.json marks the folder complete: without it, `last` must not
+	 * move here. */
 	if (store_write_info(r->current, &info, err, sizeof(err)) != 0) {
 		log_error("%s", err);
-		rc = -1;
+		return -1;
 	}
-	if (store_set_link(r->cfg->main.backup_dir, "last", r->current, err, sizeof(err)) != 0) {
+	if (store_set_link(r->bdir, "last", r->current, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		rc = -1;
 	}
@@ -362,7 +478,7 @@ static void set_last_log(struct run *r)
 {
 	char err[512];
 	char *target = xasprintf("%s/oma.log", r->current);
-	if (store_set_link(r->cfg->main.backup_dir, "last.log", target, err, sizeof(err)) != 0)
+	if (store_set_link(r->bdir, "last.log", target, err, sizeof(err)) != 0)
 		log_error("%s", err);
 	free(target);
 }
@@ -373,7 +489,7 @@ static void abandon_current(struct run *r)
 {
 	char err[512];
 	char *from = xasprintf("%s/oma.log", r->current);
-	char *to = xasprintf("%s/last.log", r->cfg->main.backup_dir);
+	char *to = xasprintf("%s/last.log", r->bdir);
 	if (rename(from, to) == 0)
 		log_moved(to);
 	else
@@ -384,6 +500,18 @@ static void abandon_current(struct run *r)
 		log_debug("Removed backup directory %s", r->current);
 	free(from);
 	free(to);
+}
+
+/* Whatever happened: `last` names a complete backup, no link dangles. */
+static void fix_links(struct run *r)
+{
+	char err[512];
+	struct strv notes = {0};
+	if (store_fix_links(r->bdir, time(NULL), &notes, err, sizeof(err)) != 0)
+		log_error("%s", err);
+	for (size_t i = 0; i < notes.n; i++)
+		log_warning("%s", notes.v[i]);
+	strv_free(&notes);
 }
 
 /* Phase 12: result.json next to the run's log, then the reporters.
@@ -401,7 +529,7 @@ static int phase_report(struct run *r, int code)
 		.ndbs = n,
 		.db_size = sizeof(struct oma_db_result),
 		.log_path = log_path(),
-		.backup_dir = cfg->main.backup_dir,
+		.backup_dir = r->bdir,
 		.current_dir = r->abandoned ? NULL : r->current,
 		.total = (unsigned)r->facts.databases.n,
 		.skipped = (unsigned)r->skipped.n,
@@ -435,13 +563,13 @@ static int phase_report(struct run *r, int code)
 	rep.summary = summary;
 
 	char err[512];
-	char *json = r->abandoned ? xasprintf("%s/last.result.json", cfg->main.backup_dir)
+	char *json = r->abandoned ? xasprintf("%s/last.result.json", r->bdir)
 	                          : xasprintf("%s/result.json", r->current);
 	if (report_write_json(&rep, json, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		code = OMA_EXIT_FAILED;
 	} else if (!r->abandoned &&
-	           store_set_link(cfg->main.backup_dir, "last.result.json", json, err, sizeof(err)) != 0) {
+	           store_set_link(r->bdir, "last.result.json", json, err, sizeof(err)) != 0) {
 		/* Like last.log: backup_dir/last.result.json is the newest result. */
 		log_error("%s", err);
 	}
@@ -469,19 +597,28 @@ static void run_free(struct run *r)
 	strv_free(&r->missing);
 	server_facts_free(&r->facts);
 	free(r->current);
+	free(r->bdir);
 }
 
 int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 {
-	struct run r = {.cfg = cfg, .pl = pl};
+	struct run r = {.cfg = cfg, .pl = pl, .started = time(NULL)};
 	const struct cfg_main *m = &cfg->main;
 	char err[1024];
 	int code = OMA_EXIT_OK;
 
 	/* Phase 2: the current folder and its log. */
-	if (store_create_current(m->backup_dir, time(NULL), &r.current, err, sizeof(err)) != 0) {
+	r.bdir = realpath(m->backup_dir, NULL);
+	if (r.bdir == NULL) {
+		(void)fprintf(stderr, "oma: cannot resolve backup folder '%s': %s\n", m->backup_dir,
+		              strerror(errno));
+		return OMA_EXIT_FAILED;
+	}
+	if (store_create_current(r.bdir, r.started, &r.current, err, sizeof(err)) != 0) {
+		/* No log file yet: the line goes to stderr once. */
 		log_error("%s", err);
-		(void)fprintf(stderr, "oma: %s\n", err);
+		log_close();
+		free(r.bdir);
 		return OMA_EXIT_FAILED;
 	}
 	r.current_base = strrchr(r.current, '/') ? strrchr(r.current, '/') + 1 : r.current;
@@ -496,43 +633,61 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	for (size_t i = 0; i < cfg->warnings.n; i++)
 		log_warning("%s", cfg->warnings.v[i]);
 	log_info("Compression: %s (%s)", pl->comp_name, pl->comp->suffix);
+	phase_survey(&r);
 
-	/* Phase 3: skip and run conditions. */
-	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1) {
+	/* Phase 3: skip and run conditions.  A signal stops whatever runs
+	 * (conditions, mysql, mysqldump); every phase then ends at the next
+	 * check. */
+	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1 && !cancel_signal) {
 		log_info("Backup skipped due to skip conditions (but considered successful)");
 		r.outcome = OMA_OUTCOME_SKIPPED;
 		goto out_abandon;
 	}
-	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0) {
+	if (cancel_signal)
+		goto out_cancel;
+	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0 && !cancel_signal) {
 		log_error("Backup aborted due to failed run conditions");
 		r.outcome = OMA_OUTCOME_ABORTED;
 		code = OMA_EXIT_CONFIG;
 		goto out_abandon;
 	}
+	if (cancel_signal)
+		goto out_cancel;
 
 	/* Phase 5 before 4: never prune when the server cannot be reached. */
 	log_info("Performing the backup now ...");
+	server_set_timeout(m->server_timeout);
 	if (phase_server(&r) != 0) {
+		if (cancel_signal)
+			goto out_cancel;
 		r.outcome = OMA_OUTCOME_FAILED;
 		code = OMA_EXIT_FAILED;
 		goto out_abandon;
 	}
+	if (cancel_signal)
+		goto out_cancel;
 	if (m->delete_before) {
 		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
 		          m->versions);
-		(void)phase_prune(&r, m->versions - 1);
+		/* With versions = 1 the last complete backup stays until this one
+		 * is complete (phase 10), unless phase 6 needs its room. */
+		(void)phase_prune(&r, m->versions > 1 ? m->versions - 1 : 1);
 	}
+	if (cancel_signal)
+		goto out_cancel;
 	if (phase_space(&r) != 0) {
 		r.outcome = OMA_OUTCOME_NO_SPACE;
 		code = OMA_EXIT_NO_SPACE;
 		goto out_abandon;
 	}
-	if (cancelled)
+	if (cancel_signal)
 		goto out_cancel;
 
 	phase_reuse(&r);
+	if (cancel_signal)
+		goto out_cancel;
 	phase_dump(&r);
-	if (cancelled)
+	if (cancel_signal)
 		goto out_cancel;
 	if (r.failed > 0)
 		code = OMA_EXIT_FAILED;
@@ -550,12 +705,14 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (r.dumped + r.reused.n > 0) {
 		if (phase_finish(&r) != 0)
 			code = OMA_EXIT_FAILED;
+		if (cancel_signal)
+			goto out_cancel;
 		/* A failed database's last good dump lives in an older folder:
 		 * keep every folder until all databases dump again. */
 		if (r.failed > 0)
 			log_warning("Not removing old backup directories: %u database(s) failed and "
 			            "their previous dumps are kept", r.failed);
-		else if (!m->delete_before)
+		else if (code == OMA_EXIT_OK)
 			(void)phase_prune(&r, m->versions - 1);
 	} else if (r.selected.n == 0) {
 		log_warning("No databases selected for backup");
@@ -565,14 +722,23 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		code = OMA_EXIT_FAILED;
 		goto out_abandon;
 	}
+	if (cancel_signal)
+		goto out_cancel;
 	/* Phase 11: terminate conditions see the finished backup folder. */
 	if (pl->cond != NULL && cond_terminate(pl->cond, &cfg->cond, r.current) != 0)
 		code = OMA_EXIT_FAILED;
+	if (cancel_signal)
+		goto out_cancel;
 	goto out_links;
 
 out_cancel:
-	log_error("Backup cancelled by signal");
+	log_error("Backup cancelled by signal %d", (int)cancel_signal);
 	code = OMA_EXIT_FAILED;
+	/* Nothing of this run worth keeping: it leaves no folder.  Otherwise
+	 * the folder stays, incomplete unless its info.json was written, and
+	 * a later run finishes it off. */
+	if (r.dumped == 0 && r.reused.n == 0)
+		goto out_abandon;
 out_links:
 	set_last_log(&r);
 	goto out;
@@ -580,6 +746,7 @@ out_abandon:
 	abandon_current(&r);
 	r.abandoned = 1;
 out:
+	fix_links(&r);
 	if (code == OMA_EXIT_FAILED)
 		r.outcome = OMA_OUTCOME_FAILED;
 	code = phase_report(&r, code);

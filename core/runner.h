@@ -30,7 +30,12 @@ struct run_plugins {
  * initialised) and return the process exit code. */
 int runner_run(const struct oma_config *cfg, const struct run_plugins *pl);
 
-/* Ask a running backup to stop (async-signal-safe). */
-void runner_cancel(void);
+/* Ask a running backup to stop because of signal `sig` (async-signal-safe):
+ * every child is stopped, the run ends at its next phase with "Backup
+ * cancelled by signal N" and exit code 4; the reporters still report. */
+void runner_cancel(int sig);
+
+/* The signal that cancelled the run, 0 when none did. */
+int runner_cancelled(void);
 
 #endif

@@ -86,28 +86,6 @@ static void stderr_reason(const char *errout, char *out, size_t outlen)
 	errf(out, outlen, "%.*s", (int)first_len, first != NULL ? first : "");
 }
 
-/* Read what is available on *fd into the buffer (at most `max` bytes kept;
- * the rest is read and dropped); closes and sets *fd to -1 on EOF.
- * Returns 0, or -1 with errno set on a read error. */
-static int drain(int *fd, char **buf, size_t *len, size_t *cap, size_t max)
-{
-	char chunk[65536];
-	ssize_t n = read(*fd, chunk, sizeof(chunk));
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 : -1;
-	if (n == 0) {
-		close(*fd);
-		*fd = -1;
-		return 0;
-	}
-	size_t keep = (size_t)n;
-	if (*len + keep > max)
-		keep = max > *len ? max - *len : 0;
-	if (keep > 0)
-		buf_append(buf, len, cap, chunk, keep);
-	return 0;
-}
-
 /* Split `out` into lines (a final line without '\n' counts; the empty piece
  * after the last '\n' does not) and append each one, unescaped, to *lines. */
 static void split_lines(char *out, size_t len, struct strv *lines)
@@ -131,67 +109,43 @@ static void split_lines(char *out, size_t len, struct strv *lines)
 	lines->v[lines->n] = NULL;
 }
 
+/* Seconds a query may take (server_set_timeout). */
+static long query_timeout = SERVER_TIMEOUT_DEFAULT;
+
+void server_set_timeout(long seconds)
+{
+	query_timeout = seconds;
+}
+
 int server_query(const char *mysql_bin, const char *query, struct strv *lines,
                  char *err, size_t errlen)
 {
-	int rc = -1;
-	int out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
-	char *out = NULL, *errout = NULL;
-	size_t out_len = 0, out_cap = 0, err_len = 0, err_cap = 0;
-	pid_t pid = -1;
-
-	if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(err_p, O_CLOEXEC) != 0) {
-		errf(err, errlen, "mysql: cannot create pipe: %s", strerror(errno));
-		goto out;
-	}
 	char *argv[] = {(char *)mysql_bin, "--default-character-set=utf8mb4", "-N", "-B", "-e",
 	                (char *)query, NULL};
-	int sp = proc_spawn(argv, out_p[1], err_p[1], 0, &pid);
-	if (sp != 0) {
-		pid = -1;
-		errf(err, errlen, "cannot run '%s': %s", mysql_bin, strerror(sp));
+	struct proc_limits lim = {
+		.timeout_ms = (int64_t)query_timeout * 1000,
+		.out_keep = SIZE_MAX,
+		.err_keep = STDERR_MAX,
+	};
+	struct proc_result res;
+	int rc = proc_run(argv, NULL, &lim, &res, err, errlen);
+	if (rc == -2)
+		return -1;
+	rc = -1;
+	char reason[512];
+	stderr_reason(res.err, reason, sizeof(reason));
+	if (res.end == PROC_TIMED_OUT) {
+		errf(err, errlen, "mysql: no answer within %ld seconds (server_timeout); stopped",
+		     query_timeout);
 		goto out;
 	}
-	close(out_p[1]);
-	close(err_p[1]);
-	out_p[1] = err_p[1] = -1;
-
-	/* Read both pipes until both are closed, so neither can fill up. */
-	while (out_p[0] >= 0 || err_p[0] >= 0) {
-		struct pollfd pfd[2] = {
-			{.fd = out_p[0], .events = POLLIN},
-			{.fd = err_p[0], .events = POLLIN},
-		};
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			errf(err, errlen, "mysql: poll: %s", strerror(errno));
-			goto out;
-		}
-		if (pfd[0].revents != 0 &&
-		    drain(&out_p[0], &out, &out_len, &out_cap, SIZE_MAX) != 0) {
-			errf(err, errlen, "mysql: reading output: %s", strerror(errno));
-			goto out;
-		}
-		if (pfd[1].revents != 0 &&
-		    drain(&err_p[0], &errout, &err_len, &err_cap, STDERR_MAX) != 0) {
-			errf(err, errlen, "mysql: reading stderr: %s", strerror(errno));
-			goto out;
-		}
+	if (res.end != PROC_EXITED) {
+		char how[256];
+		proc_describe(&res, &lim, how, sizeof(how));
+		errf(err, errlen, "mysql: %s", how);
+		goto out;
 	}
-
-	int status;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			errf(err, errlen, "mysql: waitpid: %s", strerror(errno));
-			pid = -1;
-			goto out;
-		}
-	}
-	pid = -1;
-
-	char reason[512];
-	stderr_reason(errout, reason, sizeof(reason));
+	int status = res.status;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 		errf(err, errlen, "cannot run '%s': %s", mysql_bin,
 		     reason[0] != '\0' ? reason : "exit code 127");
@@ -206,24 +160,11 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 			errf(err, errlen, "mysql: killed by signal %d", WTERMSIG(status));
 		goto out;
 	}
-	if (out != NULL)
-		split_lines(out, out_len, lines);
+	if (res.out != NULL)
+		split_lines(res.out, res.out_len, lines);
 	rc = 0;
 out:
-	if (pid > 0) {
-		/* Only reached when reading failed: do not leave a zombie. */
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (out_p[i] >= 0)
-			close(out_p[i]);
-		if (err_p[i] >= 0)
-			close(err_p[i]);
-	}
-	free(out);
-	free(errout);
+	proc_result_free(&res);
 	return rc;
 }
 

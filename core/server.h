@@ -15,10 +15,19 @@ struct server_facts {
 	                           * (MariaDB's filename encoding, e.g. "d@002de", "con@@@") */
 };
 
+/* Seconds a query may take by default ([main] server_timeout). */
+#define SERVER_TIMEOUT_DEFAULT 60
+
+/* Set how long one server_query() may take, in seconds (0: no limit); a
+ * query that takes longer is stopped and fails. */
+void server_set_timeout(long seconds);
+
 /* Run `mysql_bin -N -B -e QUERY` (argument vector, no shell) and split its
  * stdout into lines (tab-separated values unescaped per mysql -B rules:
- * \\t \\n \\0 \\\\).  Returns 0, or -1 with err holding the client's stderr
- * (first line) or the reason it could not run. */
+ * \\t \\n \\0 \\\\).  The client is stopped after the timeout
+ * (server_set_timeout) or when the run is cancelled (proc_cancel).
+ * Returns 0, or -1 with err holding the client's stderr (first line) or the
+ * reason it could not run or was stopped. */
 int server_query(const char *mysql_bin, const char *query, struct strv *lines,
                  char *err, size_t errlen);
 

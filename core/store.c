@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,20 +156,100 @@ int store_create_current(const char *backup_dir, time_t now, char **path,
 	return -1;
 }
 
-char *store_previous(const char *backup_dir, const char *exclude)
+/* The local time a backup folder's name spells, as epoch seconds. */
+static int64_t name_time(const char *name)
 {
-	struct strv dirs = {0};
+	const char *p = name + sizeof(STORE_PREFIX) - 1;
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	int d = 0, t = 0;
+	for (int i = 0; i < 8; i++)
+		d = d * 10 + (p[i] - '0');
+	for (int i = 9; i < 15; i++)
+		t = t * 10 + (p[i] - '0');
+	tm.tm_year = d / 10000 - 1900;
+	tm.tm_mon = d / 100 % 100 - 1;
+	tm.tm_mday = d % 100;
+	tm.tm_hour = t / 10000;
+	tm.tm_min = t / 100 % 100;
+	tm.tm_sec = t % 100;
+	tm.tm_isdst = -1;
+	time_t e = mktime(&tm);
+	return e == (time_t)-1 ? 0 : (int64_t)e;
+}
+
+/* Oldest first: folders dated in the future before all others (a stray
+ * folder or a clock that ran ahead must not stay "newest" for ever), then
+ * by the recorded start, then by name. */
+static int cmp_folder(const void *a, const void *b)
+{
+	const struct store_folder *x = a, *y = b;
+	if (x->future != y->future)
+		return x->future ? -1 : 1;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int store_scan(const char *backup_dir, time_t now, struct store_folders *out, char *err,
+               size_t errlen)
+{
+	struct strv names = {0};
+	out->v = NULL;
+	out->n = 0;
+	if (store_list(backup_dir, &names, err, errlen) != 0)
+		return -1;
+	out->v = xcalloc(names.n + 1, sizeof(*out->v));
+	for (size_t i = 0; i < names.n; i++) {
+		struct store_folder *f = &out->v[out->n++];
+		char *dir = join(backup_dir, names.v[i]);
+		struct store_info info;
+		char ierr[512];
+		int rc = store_read_info(dir, &info, ierr, sizeof(ierr));
+		free(dir);
+		f->name = xstrdup(names.v[i]);
+		/* info.json is written last, atomically: a folder without one
+		 * belongs to a run that did not finish.  One that cannot be read
+		 * still marks a finished run (the space check warns about it). */
+		f->complete = rc != 1;
+		f->recorded = rc == 0 && info.started > 0;
+		f->time = f->recorded ? info.started : name_time(f->name);
+		f->future = f->time > (int64_t)now + (f->recorded ? STORE_FUTURE_SLACK
+		                                                  : STORE_FUTURE_SLACK_NAME);
+	}
+	strv_free(&names);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_folder);
+	return 0;
+}
+
+void store_folders_free(struct store_folders *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->v[i].name);
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
+}
+
+char *store_previous(const char *backup_dir, const char *exclude, time_t now)
+{
+	struct store_folders all;
 	char *res = NULL;
-	if (store_list(backup_dir, &dirs, NULL, 0) != 0)
-		goto out;
-	for (size_t i = dirs.n; i > 0; i--) {
-		if (exclude != NULL && strcmp(dirs.v[i - 1], exclude) == 0)
+	if (store_scan(backup_dir, now, &all, NULL, 0) != 0)
+		return NULL;
+	for (size_t i = all.n; i > 0; i--) {
+		const struct store_folder *f = &all.v[i - 1];
+		if (exclude != NULL && strcmp(f->name, exclude) == 0)
 			continue;
-		res = join(backup_dir, dirs.v[i - 1]);
+		/* Its dumps' change references were taken at a time that has
+		 * not come yet: comparing against them would miss changes. */
+		if (!f->complete || f->future || (f->recorded && f->time > (int64_t)now))
+			continue;
+		res = join(backup_dir, f->name);
 		break;
 	}
-out:
-	strv_free(&dirs);
+	store_folders_free(&all);
 	return res;
 }
 
@@ -298,35 +379,309 @@ out:
 	return rc;
 }
 
-int store_prune(const char *backup_dir, long keep, const char *current,
+/* The folder a symbolic link at dirfd/name points into, compared by
+ * device and inode with `st`.  Returns 1 and the target's path (malloc'ed,
+ * relative targets made relative to `dir`) when it does, else 0. */
+static int link_into(int dirfd, const char *dir, const char *name, const struct stat *st,
+                     char **target)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *t = buf[0] == '/' ? xstrdup(buf) : join(dir, buf);
+	char *slash = strrchr(t, '/');
+	int hit = 0;
+	if (slash != NULL && slash[1] != '\0') {
+		*slash = '\0';
+		struct stat ps;
+		hit = stat(t[0] != '\0' ? t : "/", &ps) == 0 && ps.st_dev == st->st_dev &&
+		      ps.st_ino == st->st_ino;
+		*slash = '/';
+	}
+	if (hit)
+		*target = t;
+	else
+		free(t);
+	return hit;
+}
+
+/* Before `doomed` goes: a kept folder's symbolic link into it (left by a
+ * reuse with link_type = symbolic, which moved the dump into the newer
+ * folder) gets the file it points at moved back in its place, so no kept
+ * backup loses a dump.  Returns 0, or -1 with err set (nothing removed
+ * then). */
+static int rescue_links(const char *backup_dir, const char *doomed,
+                        const struct store_folders *all, const bool *removing, char *err,
+                        size_t errlen)
+{
+	char *dpath = join(backup_dir, doomed);
+	struct stat dst;
+	int rc = 0;
+	if (stat(dpath, &dst) != 0) {
+		free(dpath);
+		return 0;
+	}
+	for (size_t i = 0; i < all->n && rc == 0; i++) {
+		if (removing[i] || strcmp(all->v[i].name, doomed) == 0)
+			continue;
+		char *kpath = join(backup_dir, all->v[i].name);
+		int fd = open(kpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct strv names = {0};
+		if (fd >= 0 && read_names(fd, &names) == 0) {
+			for (size_t k = 0; k < names.n && rc == 0; k++) {
+				struct stat st;
+				char *target = NULL;
+				if (fstatat(fd, names.v[k], &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+				    !S_ISLNK(st.st_mode) ||
+				    !link_into(fd, kpath, names.v[k], &dst, &target))
+					continue;
+				char *lpath = join(kpath, names.v[k]);
+				if (rename(target, lpath) != 0 && errno != ENOENT) {
+					errf(err, errlen, "store: cannot move %s back to %s before "
+					     "removing %s: %s", target, lpath, dpath, strerror(errno));
+					rc = -1;
+				}
+				free(lpath);
+				free(target);
+			}
+			if (rc == 0 && names.n > 0 && fsync(fd) != 0) {
+				errf(err, errlen, "store: cannot sync folder '%s': %s", kpath,
+				     strerror(errno));
+				rc = -1;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		strv_free(&names);
+		free(kpath);
+	}
+	free(dpath);
+	return rc;
+}
+
+int store_remove_backup(const char *backup_dir, const char *name, char *err, size_t errlen)
+{
+	char *p = join(backup_dir, name);
+	char *info = join(p, INFO_FILE);
+	int rc = -1;
+	/* info.json first: a removal cut short leaves an incomplete folder,
+	 * which the next run finishes off, never a "complete" one with dumps
+	 * missing. */
+	if (unlink(info) == 0) {
+		if (fsync_dir(p) != 0) {
+			errf(err, errlen, "store: cannot sync folder '%s': %s", p, strerror(errno));
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		errf(err, errlen, "store: cannot remove '%s': %s", info, strerror(errno));
+		goto out;
+	}
+	rc = store_remove_tree(p, err, errlen);
+out:
+	free(info);
+	free(p);
+	return rc;
+}
+
+int store_prune(const char *backup_dir, long keep, const char *current, time_t now,
                 struct strv *removed, char *err, size_t errlen)
 {
-	struct strv dirs = {0};
+	struct store_folders all = {0};
+	bool *removing = NULL;
 	int rc = -1;
 	if (keep < 0) {
 		errf(err, errlen, "store: cannot keep %ld backup folders", keep);
 		return -1;
 	}
-	if (store_list(backup_dir, &dirs, err, errlen) != 0)
+	if (store_scan(backup_dir, now, &all, err, errlen) != 0)
 		goto out;
-	size_t others = dirs.n;
-	if (current != NULL && strv_contains(&dirs, current))
-		others--;
-	size_t excess = others > (size_t)keep ? others - (size_t)keep : 0;
-	for (size_t i = 0; i < dirs.n && excess > 0; i++) {
+	removing = xcalloc(all.n + 1, sizeof(*removing));
+	size_t complete = 0, newest = SIZE_MAX;
+	for (size_t i = 0; i < all.n; i++) {
+		if (!all.v[i].complete)
+			continue;
+		newest = i;
+		if (current == NULL || strcmp(all.v[i].name, current) != 0)
+			complete++;
+	}
+	size_t excess = complete > (size_t)keep ? complete - (size_t)keep : 0;
+	for (size_t i = 0; i < all.n; i++) {
+		const struct store_folder *f = &all.v[i];
+		if (current != NULL && strcmp(f->name, current) == 0)
+			continue;
+		if (f->complete && excess > 0) {
+			removing[i] = true;
+			excess--;
+		} else if (!f->complete && newest != SIZE_MAX && i < newest) {
+			removing[i] = true; /* a newer complete backup supersedes it */
+		}
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		if (!removing[i])
+			continue;
+		if (rescue_links(backup_dir, all.v[i].name, &all, removing, err, errlen) != 0 ||
+		    store_remove_backup(backup_dir, all.v[i].name, err, errlen) != 0)
+			goto out;
+		strv_push(removed, all.v[i].name);
+	}
+	rc = 0;
+out:
+	free(removing);
+	store_folders_free(&all);
+	return rc;
+}
+
+/* Whether `name` in a backup folder is a temporary file of oma's: a dump,
+ * sidecar or result.json being written ("*.part"), or info.json's
+ * ".info.json.tmp-PID". */
+static bool temp_in_folder(const char *name)
+{
+	size_t n = strlen(name);
+	return (n > 5 && strcmp(name + n - 5, ".part") == 0) ||
+	       strncmp(name, "." INFO_FILE ".tmp-", sizeof(INFO_FILE) + 5) == 0;
+}
+
+/* The same for backup_dir itself: a link being replaced (".last.tmp-PID",
+ * ".last.log.tmp-PID", ".last.result.json.tmp-PID") or an abandoned run's
+ * result being written ("last.result.json.part"). */
+static bool temp_in_top(const char *name)
+{
+	static const char *const links[] = {".last.tmp-", ".last.log.tmp-",
+	                                    ".last.result.json.tmp-"};
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (strncmp(name, links[i], strlen(links[i])) == 0)
+			return true;
+	return strcmp(name, "last.result.json.part") == 0;
+}
+
+/* Remove the temporary files (not folders) in `dir` that `is_temp` picks;
+ * their paths go to *removed.  Returns 0, or -1 with err set. */
+static int clean_dir(const char *dir, bool (*is_temp)(const char *), struct strv *removed,
+                     char *err, size_t errlen)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct strv names = {0};
+	int rc = -1;
+	if (fd < 0 || read_names(fd, &names) != 0) {
+		errf(err, errlen, "store: cannot read folder '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		struct stat st;
+		if (!is_temp(names.v[i]) || fstatat(fd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    S_ISDIR(st.st_mode))
+			continue;
+		char *p = join(dir, names.v[i]);
+		if (unlinkat(fd, names.v[i], 0) != 0 && errno != ENOENT) {
+			errf(err, errlen, "store: cannot remove '%s': %s", p, strerror(errno));
+			free(p);
+			goto out;
+		}
+		strv_push(removed, p);
+		free(p);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	strv_free(&names);
+	return rc;
+}
+
+int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed,
+                     char *err, size_t errlen)
+{
+	struct strv dirs = {0};
+	int rc = -1;
+	if (store_list(backup_dir, &dirs, err, errlen) != 0)
+		return -1;
+	if (clean_dir(backup_dir, temp_in_top, removed, err, errlen) != 0)
+		goto out;
+	for (size_t i = 0; i < dirs.n; i++) {
 		if (current != NULL && strcmp(dirs.v[i], current) == 0)
 			continue;
 		char *p = join(backup_dir, dirs.v[i]);
-		int r = store_remove_tree(p, err, errlen);
+		int r = clean_dir(p, temp_in_folder, removed, err, errlen);
 		free(p);
 		if (r != 0)
 			goto out;
-		strv_push(removed, dirs.v[i]);
-		excess--;
 	}
 	rc = 0;
 out:
 	strv_free(&dirs);
+	return rc;
+}
+
+/* Whether backup_dir/name (following links) is a complete backup folder. */
+static bool complete_at(const char *backup_dir, const char *name)
+{
+	char *p = join(backup_dir, name);
+	char *info = join(p, INFO_FILE);
+	struct stat st;
+	bool ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode) && lstat(info, &st) == 0;
+	free(info);
+	free(p);
+	return ok;
+}
+
+int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char *err,
+                    size_t errlen)
+{
+	static const struct {
+		const char *link, *file; /* file in the folder `last` names; NULL: the folder */
+	} links[] = {{"last", NULL}, {"last.log", "oma.log"}, {"last.result.json", "result.json"}};
+	struct store_folders all = {0};
+	char *newest = NULL;
+	int rc = -1;
+	if (store_scan(backup_dir, now, &all, err, errlen) != 0)
+		return -1;
+	for (size_t i = all.n; i > 0 && newest == NULL; i--)
+		if (all.v[i - 1].complete)
+			newest = join(backup_dir, all.v[i - 1].name);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		char *path = join(backup_dir, links[i].link);
+		struct stat st;
+		bool fine = lstat(path, &st) != 0 || !S_ISLNK(st.st_mode) ||
+		            (links[i].file == NULL ? complete_at(backup_dir, links[i].link)
+		                                   : stat(path, &st) == 0);
+		char *target = NULL;
+		if (!fine && newest != NULL)
+			target = links[i].file == NULL ? xstrdup(newest) : join(newest, links[i].file);
+		if (target != NULL && lstat(target, &st) != 0) {
+			free(target);
+			target = NULL;
+		}
+		int r = 0;
+		if (!fine && target != NULL) {
+			r = store_set_link(backup_dir, links[i].link, target, err, errlen);
+			if (r == 0) {
+				char *note = xasprintf("%s pointed at a missing or incomplete backup; it "
+				                       "now points at %s", path, target);
+				strv_push(notes, note);
+				free(note);
+			}
+		} else if (!fine) {
+			if (unlink(path) != 0 && errno != ENOENT) {
+				errf(err, errlen, "store: cannot remove '%s': %s", path, strerror(errno));
+				r = -1;
+			} else {
+				char *note = xasprintf("%s pointed at a missing or incomplete backup and "
+				                       "there is no complete one: removed", path);
+				strv_push(notes, note);
+				free(note);
+			}
+		}
+		free(target);
+		free(path);
+		if (r != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(newest);
+	store_folders_free(&all);
 	return rc;
 }
 
@@ -873,6 +1228,15 @@ int store_set_link(const char *backup_dir, const char *name, const char *target,
 
 	if (lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
 		errf(err, errlen, "store: cannot replace folder '%s' with a link", dst);
+		goto out;
+	}
+	/* A relative target is relative to the link's folder. */
+	char *resolved = target[0] == '/' ? xstrdup(target) : join(backup_dir, target);
+	int missing = stat(resolved, &st) != 0 ? errno : 0;
+	free(resolved);
+	if (missing != 0) {
+		errf(err, errlen, "store: not pointing '%s' at '%s': %s", dst, target,
+		     strerror(missing));
 		goto out;
 	}
 	if (unlink(tmp) != 0 && errno != ENOENT) {

@@ -35,18 +35,75 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 int store_create_current(const char *backup_dir, time_t now, char **path,
                          char *err, size_t errlen);
 
-/* The newest backup folder other than `exclude` (base name or NULL), as a
- * malloc'ed full path, or NULL when there is none. */
-char *store_previous(const char *backup_dir, const char *exclude);
+/* Seconds a folder's recorded start may lie ahead of the clock before it
+ * counts as dated in the future; for a folder whose time comes from its
+ * name only (local time: a time zone or DST change shifts it by hours),
+ * more. */
+#define STORE_FUTURE_SLACK 60
+#define STORE_FUTURE_SLACK_NAME (26 * 3600)
 
-/* Remove the oldest backup folders so that at most `keep` remain, never
- * removing `current` (base name or NULL; it does not count towards keep).
- * Only real folders named like backup folders are considered; other entries
- * are never touched.  Removed base names are pushed to *removed.  Returns 0,
- * or -1 with err set (also for keep < 0; folders removed before a failure
- * stay in *removed). */
-int store_prune(const char *backup_dir, long keep, const char *current,
+/* One backup folder as store_scan sees it. */
+struct store_folder {
+	char *name;     /* base name, oma_YYYYMMDD-HHMMSS */
+	bool complete;  /* has info.json, which a run writes once its dumps are
+	                 * final: a folder without one is an interrupted run's */
+	bool recorded;  /* `time` is info.json's "started" (else: the name) */
+	bool future;    /* dated later than now (STORE_FUTURE_SLACK*) */
+	int64_t time;   /* when its run started, epoch seconds */
+};
+
+struct store_folders {
+	struct store_folder *v;
+	size_t n;
+};
+
+/* The backup folders of backup_dir (as store_list), oldest first: those
+ * dated in the future first, then by `time`, then by name.  Returns 0, or -1
+ * with err set when the folder cannot be read. */
+int store_scan(const char *backup_dir, time_t now, struct store_folders *out, char *err,
+               size_t errlen);
+void store_folders_free(struct store_folders *f);
+
+/* The backup to compare with and reuse from: the newest complete folder
+ * other than `exclude` (base name or NULL) that is not dated in the future
+ * (nor, when recorded, after `now` at all), as a malloc'ed full path, or
+ * NULL when there is none. */
+char *store_previous(const char *backup_dir, const char *exclude, time_t now);
+
+/* Keep the newest `keep` complete backup folders besides `current` (base
+ * name or NULL; never removed, not counted), in store_scan's order, and
+ * remove older complete ones; remove incomplete folders (other than
+ * current) that are older than the newest complete folder, current
+ * included.  Before a folder goes, a kept folder's symbolic link into it
+ * gets the file back (see rescue_links in store.c); a folder's info.json
+ * goes first, so an interrupted removal leaves an incomplete folder.  Only
+ * real folders named like backup folders are considered; other entries
+ * are never touched.  Removed base names are pushed to *removed.  Returns
+ * 0, or -1 with err set (also for keep < 0; folders removed before a
+ * failure stay in *removed). */
+int store_prune(const char *backup_dir, long keep, const char *current, time_t now,
                 struct strv *removed, char *err, size_t errlen);
+
+/* Remove one backup folder: its info.json first (synced), then the rest.
+ * Returns 0, or -1 with err set. */
+int store_remove_backup(const char *backup_dir, const char *name, char *err, size_t errlen);
+
+/* Remove the temporary files interrupted runs left: "*.part" and
+ * ".info.json.tmp-*" in every backup folder but `current`, ".last*.tmp-*"
+ * and "last.result.json.part" in backup_dir.  Only call with the backup
+ * folder locked (lock_dir), so no other run is writing them.  Their paths
+ * are pushed to *removed.  Returns 0, or -1 with err set. */
+int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed,
+                     char *err, size_t errlen);
+
+/* Make sure backup_dir/last names a complete backup folder and last.log and
+ * last.result.json are not dangling: a link that is broken (or, for last,
+ * names an incomplete folder) is pointed at the newest complete folder (its
+ * oma.log, result.json), or removed when there is none.  Plain files and
+ * absent links are left alone.  One line per change goes to *notes.
+ * Returns 0, or -1 with err set. */
+int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char *err,
+                    size_t errlen);
 
 /* Allocated size of `path` and everything below it, like `du -sB1`: the sum
  * of st_blocks * 512 of every file, folder and symlink, counting a hard
@@ -61,7 +118,8 @@ int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen
 
 /* Write dir/info.json ({"mysql_data_dir_bytes_used": N, "backup_bytes_used": N,
  * "compression_ratio": X}, byte for byte as upstream's json.dumps(indent=4),
- * X as Python's repr; a non-finite X is written as 0.0) atomically: a
+ * X as Python's repr; a non-finite X is written as 0.0; then "started": S,
+ * "completed": C when either is set) atomically: a
  * temporary file in dir, fsync, rename, fsync of dir.  Returns 0, or -1
  * with err set. */
 int store_write_info(const char *dir, const struct store_info *info, char *err, size_t errlen);
@@ -80,7 +138,8 @@ int store_parse_info(const char *text, size_t len, const char *name, struct stor
 
 /* Atomically point backup_dir/<name> (a symlink) at `target`, replacing an
  * existing symlink or plain file of that name (via a temporary link and
- * rename).  Returns 0, or -1 with err set. */
+ * rename).  A target that does not exist is refused, so no link is ever
+ * made dangling.  Returns 0, or -1 with err set. */
 int store_set_link(const char *backup_dir, const char *name, const char *target,
                    char *err, size_t errlen);
 

@@ -9,8 +9,6 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
-# shellcheck source=tests/lib/mariadb.sh
-. "$REPO/tests/lib/mariadb.sh"
 
 OMA_BUILD=${OMA_BUILD:-build}
 OMA=$REPO/$OMA_BUILD/oma
@@ -25,6 +23,11 @@ say() {
 
 say "Installing build and test packages (Debian; skipped when present)"
 "$REPO/scripts/install-deps.sh"
+
+# Only now: mariadb.sh looks up mariadbd and the clients when it is sourced,
+# and on a bare machine install-deps.sh has just installed them.
+# shellcheck source=tests/lib/mariadb.sh
+. "$REPO/tests/lib/mariadb.sh"
 
 say "Building oma"
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s all

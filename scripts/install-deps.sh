@@ -15,6 +15,7 @@ PACKAGES=(
 	zlib1g-dev          # gzip checks in the unit tests and bench/
 	libzstd-dev         # compress-zstd plugin
 	libcurl4-openssl-dev # HTTP reporters
+	libssl-dev          # SHA-256 of every dump (libcrypto: the CPU's SHA instructions)
 	check               # unit tests
 	mariadb-server      # end-to-end tests, demo
 	mariadb-client      # mysql, mysqldump

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "proc.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -113,7 +115,8 @@ static int wait_group_gone(pid_t pgid)
 		int status;
 		pid_t r;
 		while ((r = waitpid(-1, &status, WNOHANG)) > 0)
-			killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+			killed += WIFSIGNALED(status) &&
+			          (WTERMSIG(status) == SIGKILL || WTERMSIG(status) == SIGTERM);
 		errno = 0;
 		if (kill(-pgid, 0) == -1 && errno == ESRCH)
 			break;
@@ -316,8 +319,11 @@ START_TEST(test_descriptors)
 {
 	int fd = open("/dev/null", O_RDONLY); /* deliberately inheritable */
 	ck_assert_int_ge(fd, 3);
-	int before = t_count_entries("/proc/self/fd");
 	struct oma_condition_result res;
+	/* The first command makes the core's one cancel eventfd, which stays. */
+	run_ok("true", 5, NULL, &res);
+	ops->result_free(&res);
+	int before = t_count_entries("/proc/self/fd");
 	/* ls lists its own descriptors: 0-2 and the one it reads the folder with. */
 	char *cmd = xasprintf("[ -e /proc/$$/fd/%d ] && echo leaked || echo clean; "
 	                      "exec ls /proc/self/fd",
@@ -476,6 +482,9 @@ START_TEST(test_start_failure)
 {
 	struct rlimit rl;
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	struct oma_condition_result warm;
+	run_ok("true", 5, NULL, &warm); /* makes the core's cancel eventfd, which stays */
+	ops->result_free(&warm);
 	int before = t_count_entries("/proc/self/fd");
 	struct rlimit low = {.rlim_cur = 64, .rlim_max = rl.rlim_max};
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
@@ -493,7 +502,7 @@ START_TEST(test_start_failure)
 	struct oma_condition_result res = {.exit_code = 7};
 	char err[256] = "";
 	ck_assert_int_eq(ops->run("true", 5, NULL, &res, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "condition sh: cannot create pipe for 'true': Too many open files");
+	ck_assert_str_eq(err, "condition sh: cannot run '/bin/sh': Too many open files");
 	ck_assert_int_eq(res.exit_code, -1);
 	ck_assert_ptr_null(res.out);
 	ck_assert_ptr_null(res.errout);
@@ -502,13 +511,42 @@ START_TEST(test_start_failure)
 	close(fds[--n]);
 	close(fds[--n]);
 	ck_assert_int_eq(ops->run("true", 5, NULL, &res, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "condition sh: cannot create pipe for 'true': Too many open files");
+	ck_assert_str_eq(err, "condition sh: cannot run '/bin/sh': Too many open files");
 
 	while (n > 0)
 		close(fds[--n]);
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	ck_assert_int_eq(t_count_entries("/proc/self/fd"), before);
 	assert_no_children();
+}
+END_TEST
+
+static void *cancel_soon(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);
+	proc_cancel();
+	return NULL;
+}
+
+/* oma told to stop (SIGTERM): a running command is stopped at once, its
+ * whole process group too, whatever its timeout. */
+START_TEST(test_cancel_stops_group)
+{
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, cancel_soon, NULL), 0);
+	struct oma_condition_result res;
+	char *cmd = xasprintf("echo $$ > '%s/pgid'; sleep 30 & sleep 30", tmpdir);
+	int64_t took = run_ok(cmd, 0, NULL, &res);
+	pthread_join(t, NULL);
+	ck_assert_int_lt(took, 10000);
+	ck_assert_int_eq(res.timed_out, 0);
+	ck_assert_int_eq(res.exit_code, 128 + SIGTERM);
+	ck_assert_int_ge(wait_group_gone(read_pid("pgid")), 1);
+	ops->result_free(&res);
+	free(cmd);
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
 }
 END_TEST
 
@@ -534,6 +572,7 @@ static Suite *condition_sh_suite(void)
 	tcase_add_test(tc, test_no_timeout);
 	tcase_add_test(tc, test_large_output);
 	tcase_add_test(tc, test_start_failure);
+	tcase_add_test(tc, test_cancel_stops_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -602,7 +602,7 @@ START_TEST(test_validation_errors)
 	         "skip_unchanged_dbs = true needs versions >= 2 (versions = 1)");
 	MAIN_ERR("versions = \"3\"\n",
 	         "config t.conf:3: [main] versions: expected an integer, got a string");
-	MAIN_ERR("versions = 0\n", "config t.conf:3: [main] versions: must be at least 1, not 0");
+	MAIN_ERR("versions = 0\n", "config t.conf:3: [main] versions: must be 1..100000, not 0");
 	MAIN_ERR("delete_before = \"yes\"\n",
 	         "config t.conf:3: [main] delete_before: expected a boolean (true or false), got a string");
 	MAIN_ERR("log_level = \"verbose\"\n",
@@ -616,16 +616,36 @@ START_TEST(test_validation_errors)
 	MAIN_ERR("compression = \"\"\n",
 	         "config t.conf:3: [main] compression: must be a plugin name made of [a-z0-9_-], not \"\"");
 	MAIN_ERR("compression_level = -2\n",
-	         "config t.conf:3: [main] compression_level: must be -1 (the compressor's default) or "
-	         "a level >= 0, not -2");
+	         "config t.conf:3: [main] compression_level: must be -1..1000 (-1: the compressor's "
+	         "default), not -2");
 	MAIN_ERR("mysql_bin = \"\"\n", "config t.conf:3: [main] mysql_bin: must not be empty");
 	MAIN_ERR("plugin_dir = []\n",
 	         "config t.conf:3: [main] plugin_dir: expected a string, got an array of strings");
 	MAIN_ERR("[conditions]\nrun_conditions = \"true\"\n",
 	         "config t.conf:4: [conditions] run_conditions: expected an array of strings, got a string");
 	MAIN_ERR("[conditions]\nrun_conditions_timeout = -1\n",
-	         "config t.conf:4: [conditions] run_conditions_timeout: must be >= 0 seconds (0 = no "
-	         "timeout), not -1");
+	         "config t.conf:4: [conditions] run_conditions_timeout: must be 0..2147483647 seconds "
+	         "(0: no limit), not -1");
+	/* Past the range: refused, never cut to fit (4294967297 was 1 s). */
+	MAIN_ERR("[conditions]\nrun_conditions_timeout = 4294967297\n",
+	         "config t.conf:4: [conditions] run_conditions_timeout: must be 0..2147483647 seconds "
+	         "(0: no limit), not 4294967297");
+	MAIN_ERR("[conditions]\nterminate_conditions_timeout = 9223372036854775807\n",
+	         "config t.conf:4: [conditions] terminate_conditions_timeout: must be 0..2147483647 "
+	         "seconds (0: no limit), not 9223372036854775807");
+	MAIN_ERR("versions = 100001\n", "config t.conf:3: [main] versions: must be 1..100000, not 100001");
+	MAIN_ERR("parallelism = 5000\n",
+	         "config t.conf:3: [main] parallelism: must be -4096..4096 (negative: CPUs minus that "
+	         "many), not 5000");
+	MAIN_ERR("compression_level = 4294967302\n",
+	         "config t.conf:3: [main] compression_level: must be -1..1000 (-1: the compressor's "
+	         "default), not 4294967302");
+	MAIN_ERR("server_timeout = -5\n",
+	         "config t.conf:3: [main] server_timeout: must be 0..2147483647 seconds (0: no limit), "
+	         "not -5");
+	MAIN_ERR("dump_stall_timeout = 0x100000000\n",
+	         "config t.conf:3: [main] dump_stall_timeout: must be 0..2147483647 seconds (0: no "
+	         "limit), not 4294967296");
 	MAIN_ERR("[zabbix]\nitem_key = true\n",
 	         "config t.conf:4: [zabbix] item_key: expected a string, got a boolean");
 	MAIN_ERR("versions.x = 1\n", "config t.conf:3: [main] versions: expected an integer, got a table");
@@ -694,11 +714,11 @@ START_TEST(test_parallelism)
 	ck_assert_int_eq(cfg_parallelism(&cfg, 2), 1);
 	ck_assert_int_eq(cfg_parallelism(&cfg, 1), 1);
 	cfg_free(&cfg);
-	MAIN_OK("parallelism = -9223372036854775808\n");
+	MAIN_OK("parallelism = -4096\n");
 	ck_assert_int_eq(cfg_parallelism(&cfg, 16), 1);
 	cfg_free(&cfg);
-	MAIN_OK("parallelism = 9223372036854775807\n");
-	ck_assert_int_eq(cfg_parallelism(&cfg, 16), INT_MAX);
+	MAIN_OK("parallelism = 4096\n");
+	ck_assert_int_eq(cfg_parallelism(&cfg, 16), 4096);
 }
 END_TEST
 
@@ -761,7 +781,7 @@ START_TEST(test_print_json)
 	HAS("\"lock_port\":45678,");
 	HAS("\"compression\":\"gzip\",");
 	HAS("\"compression_level\":6,");
-	HAS("\"plugin_dir\":null}");
+	HAS("\"plugin_dir\":null,\"server_timeout\":60,\"dump_stall_timeout\":3600}");
 	HAS("\"conditions\":{\"skip_conditions\":[],\"run_conditions\":[],\"terminate_conditions\":[],"
 	    "\"skip_conditions_timeout\":0,\"run_conditions_timeout\":0,"
 	    "\"terminate_conditions_timeout\":0}");
@@ -799,7 +819,7 @@ START_TEST(test_print_json_defaults)
 	char *par = xasprintf("\"parallelism\":%d,", cpu_count());
 	HAS(par);
 	HAS("\"compression_level\":-1,");
-	HAS("\"plugin_dir\":\"/p\"}");
+	HAS("\"plugin_dir\":\"/p\",\"server_timeout\":60,\"dump_stall_timeout\":3600}");
 	HAS("\"log_level\":\"debug\",");
 	char *cmd = xasprintf("python3 -m json.tool '%s' > /dev/null", path);
 	ck_assert_int_eq(system(cmd), 0);

@@ -93,9 +93,13 @@ static const char fake_mysqldump[] =
 	"blank*) header; done_line; printf '\\n  \\n\\r\\n' ;;\n"
 	"killed*) header; rows; kill -9 $$ ;;\n"
 	"stderr*) header; echo 'Warning: something odd' >&2; printf 'second warning\\r\\n\\n' >&2;"
+	" echo \"mysqldump: Error: 'Access denied; you need the PROCESS privilege' when trying to"
+	" dump tablespaces\" >&2;"
 	" rows; done_line ;;\n"
 	"sleep*) header; sleep 30 & echo \"$$ $!\" > \"$FAKE_STARTED\"; wait; done_line ;;\n"
 	"slow*) sleep 0.3; header; rows; done_line ;;\n"
+	"stall*) header; echo $$ > \"$FAKE_STARTED\"; kill -STOP $$; done_line ;;\n"
+	"bgerr*) header; sleep 30 >&2 & echo $! > \"$FAKE_STARTED\"; rows; done_line ;;\n"
 	"big*) header; yes 'INSERT INTO t VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10);'"
 	" | head -c \"$FAKE_BYTES\"; echo; done_line ;;\n"
 	/* read by the shell itself: a forked grep could see the mask dash sets around fork */
@@ -151,7 +155,12 @@ static int raw_fail_write, raw_fail_finish, raw_pipe_write;
 struct raw {
 	int fd;
 	int pipe_w; /* raw_pipe_write: a pipe nobody reads */
+	int (*sink)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
 };
+
+/* Bytes raw_sink_ops handed to the core's sink. */
+static size_t raw_sunk;
 
 static int raw_open(void **stream, int fd, const struct oma_compress_params *p, char *err,
                     size_t errlen)
@@ -163,6 +172,8 @@ static int raw_open(void **stream, int fd, const struct oma_compress_params *p, 
 	struct raw *r = xcalloc(1, sizeof(*r));
 	r->fd = fd;
 	r->pipe_w = -1;
+	r->sink = p->sink;
+	r->sink_ctx = p->sink_ctx;
 	if (raw_pipe_write) {
 		int pp[2];
 		ck_assert_int_eq(pipe(pp), 0);
@@ -200,6 +211,12 @@ static int raw_write(void *stream, const void *buf, size_t len, char *err, size_
 		errf(err, errlen, "raw: disk full (test)");
 		return -1;
 	}
+	if (r->sink != NULL) {
+		pthread_mutex_lock(&raw_lock);
+		raw_sunk += len;
+		pthread_mutex_unlock(&raw_lock);
+		return r->sink(r->sink_ctx, buf, len, err, errlen);
+	}
 	int fd = r->pipe_w >= 0 ? r->pipe_w : r->fd;
 	if (write_all(fd, buf, len) != 0) {
 		errf(err, errlen, "raw: write: %s", strerror(errno));
@@ -232,6 +249,19 @@ static const struct oma_compress_ops raw_ops = {
 	.write = raw_write,
 	.finish = raw_finish,
 	.abort = raw_abort,
+};
+
+/* The same, writing through the core's sink. */
+static const struct oma_compress_ops raw_sink_ops = {
+	.suffix = ".sql.raw",
+	.default_level = 0,
+	.min_level = 0,
+	.max_level = 100,
+	.open = raw_open,
+	.write = raw_write,
+	.finish = raw_finish,
+	.abort = raw_abort,
+	.flags = OMA_COMPRESS_SINK,
 };
 
 static struct dump_settings settings(const struct strv *options, int parallelism)
@@ -505,8 +535,13 @@ START_TEST(dump_trailing_blank_lines_and_stderr)
 	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
 	log_close();
 	char *log = t_read_file(logfile);
-	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stderr1': mysqldump: Warning: something odd\n"));
-	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stderr1': mysqldump: second warning\n"));
+	/* The dump succeeded: its stderr is a warning, and never says "Error". */
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: Warning: something odd\n"));
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: second warning\n"));
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: error: 'Access denied; "
+	                                  "you need the PROCESS privilege' when trying to dump "
+	                                  "tablespaces\n"));
+	ck_assert_ptr_null(strstr(log, "Error"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'stderr1': Backup successfully\n"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'blank': Backup successfully\n"));
 	/* stderr lines only; the empty one is not logged */
@@ -748,7 +783,11 @@ START_TEST(dump_compressor_failures)
 	/* write fails: the child (still writing) is stopped, nothing is left */
 	raw_fail_write = 1;
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "compressor: raw: disk full (test)");
+	/* The compressor's message is named after the file it was writing. */
+	char *want = xasprintf("compressor writing %s/big_w.sql.raw.part: raw: disk full (test)",
+	                       outdir);
+	ck_assert_str_eq(jobs[0].error, want);
+	free(want);
 	char *listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "");
 	free(listing);
@@ -764,7 +803,10 @@ START_TEST(dump_compressor_failures)
 	jobs[0].db = "plain";
 	raw_fail_finish = 1;
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "compressor: raw: finish failed (test)");
+	want = xasprintf("compressor writing %s/plain.sql.raw.part: raw: finish failed (test)",
+	                 outdir);
+	ck_assert_str_eq(jobs[0].error, want);
+	free(want);
 	raw_fail_finish = 0;
 	listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "");
@@ -774,7 +816,10 @@ START_TEST(dump_compressor_failures)
 	/* The compressor writes into a pipe nobody reads: EPIPE, not SIGPIPE. */
 	raw_pipe_write = 1;
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "compressor: raw: write: Broken pipe");
+	want = xasprintf("compressor writing %s/plain.sql.raw.part: raw: write: Broken pipe",
+	                 outdir);
+	ck_assert_str_eq(jobs[0].error, want);
+	free(want);
 	raw_pipe_write = 0;
 
 	/* And afterwards it works again. */
@@ -1018,6 +1063,125 @@ START_TEST(dump_large_output_bounded_memory)
 }
 END_TEST
 
+/* A mysqldump that stops (SIGSTOP, a lock wait) is stopped after
+ * stall_timeout seconds without output; the job fails, nothing is left. */
+START_TEST(dump_stall_timeout)
+{
+	char *pidfile = xasprintf("%s/stall.pid", tmp);
+	ck_assert_int_eq(setenv("FAKE_STARTED", pidfile, 1), 0);
+	size_t n;
+	struct dump_job *jobs = make_jobs((const char *[]){"stall1", "good", NULL}, &n);
+	struct dump_settings s = settings(NULL, 1);
+	s.stall_timeout = 1;
+	long t0 = now_ms();
+	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
+	ck_assert_int_lt(now_ms() - t0, 30000);
+	struct dump_job *st = strcmp(jobs[0].db, "stall1") == 0 ? &jobs[0] : &jobs[1];
+	struct dump_job *ok = st == &jobs[0] ? &jobs[1] : &jobs[0];
+	ck_assert_int_eq(st->ok, 0);
+	ck_assert_str_eq(st->error,
+	                 "mysqldump wrote nothing for 1 seconds (dump_stall_timeout); stopped");
+	ck_assert_int_eq(ok->ok, 1);
+	char *listing = list_dir(outdir);
+	ck_assert_str_eq(listing, "good.sql.raw\n");
+	free(listing);
+	char *pid = t_read_file(pidfile);
+	ck_assert_ptr_nonnull(pid);
+	ck_assert(gone_or_zombie(strtol(pid, NULL, 10)));
+	log_close();
+	char *log = t_read_file(logfile);
+	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stall1': Backup failed: mysqldump wrote nothing "
+	                                  "for 1 seconds (dump_stall_timeout); stopped\n"));
+	free(log);
+	free(pid);
+	free(pidfile);
+	free_jobs(jobs, n);
+}
+END_TEST
+
+/* A background process that keeps mysqldump's stderr open does not hold
+ * the dump: once mysqldump exited, the pipe is given up after a moment. */
+START_TEST(dump_background_keeps_stderr)
+{
+	char *pidfile = xasprintf("%s/bg.pid", tmp);
+	ck_assert_int_eq(setenv("FAKE_STARTED", pidfile, 1), 0);
+	size_t n;
+	struct dump_job *jobs = make_jobs((const char *[]){"bgerr1", NULL}, &n);
+	struct dump_settings s = settings(NULL, 1);
+	long t0 = now_ms();
+	ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+	ck_assert_int_lt(now_ms() - t0, 20000); /* the sleep takes 30 s */
+	ck_assert_int_eq(jobs[0].ok, 1);
+	log_close();
+	char *log = t_read_file(logfile);
+	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'bgerr1': mysqldump exited but something it "
+	                                  "started kept its output open"));
+	free(log);
+	char *pid = t_read_file(pidfile);
+	ck_assert_ptr_nonnull(pid);
+	kill((pid_t)strtol(pid, NULL, 10), SIGKILL);
+	free(pid);
+	free(pidfile);
+	free_jobs(jobs, n);
+}
+END_TEST
+
+/* sha256sum's digest of a file (an independent implementation). */
+static char *sha256sum(const char *path)
+{
+	char *cmd = xasprintf("sha256sum '%s'", path);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	char buf[128] = "";
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	pclose(f);
+	free(cmd);
+	buf[strcspn(buf, " ")] = '\0';
+	return xstrdup(buf);
+}
+
+/* Every finished dump carries the SHA-256 of its file: hashed through the
+ * sink while written, or read back for a compressor without one. */
+START_TEST(dump_sha256_recorded)
+{
+	ck_assert_int_eq(setenv("FAKE_LINES", "20000", 1), 0);
+	const struct oma_compress_ops *ops[] = {&raw_ops, &raw_sink_ops};
+	for (int k = 0; k < 2; k++) {
+		size_t n;
+		struct dump_job *jobs = make_jobs((const char *[]){"shop", "crm", NULL}, &n);
+		struct dump_settings s = settings(NULL, 2);
+		s.comp = ops[k];
+		raw_sunk = 0;
+		ck_assert_int_eq(dump_run(&s, jobs, n), 0);
+		for (size_t i = 0; i < n; i++) {
+			char *path = xasprintf("%s/%s", outdir, jobs[i].file);
+			char *want = sha256sum(path);
+			ck_assert_str_eq(jobs[i].sha256, want);
+			free(want);
+			free(path);
+		}
+		if (k == 1)
+			ck_assert_uint_gt(raw_sunk, 20000);
+		else
+			ck_assert_uint_eq(raw_sunk, 0);
+		for (size_t i = 0; i < n; i++) {
+			char *path = xasprintf("%s/%s", outdir, jobs[i].file);
+			unlink(path);
+			free(path);
+		}
+		free_jobs(jobs, n);
+	}
+	/* A failed dump has none. */
+	size_t n;
+	struct dump_job *jobs = make_jobs((const char *[]){"exit2_db", NULL}, &n);
+	struct dump_settings s = settings(NULL, 1);
+	s.comp = &raw_sink_ops;
+	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
+	ck_assert_str_eq(jobs[0].sha256, "");
+	free_jobs(jobs, n);
+}
+END_TEST
+
 static Suite *dump_suite(void)
 {
 	Suite *s = suite_create("dump");
@@ -1043,6 +1207,9 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_child_environment);
 	tcase_add_test(r, dump_cancel_sleeping);
 	tcase_add_test(r, dump_large_output_bounded_memory);
+	tcase_add_test(r, dump_sha256_recorded);
+	tcase_add_test(r, dump_stall_timeout);
+	tcase_add_test(r, dump_background_keeps_stderr);
 	suite_add_tcase(s, r);
 	return s;
 }

@@ -111,13 +111,26 @@ START_TEST(test_is_backup_name)
 }
 END_TEST
 
+/* Make tmpdir/name a backup folder; complete (with an info.json) unless
+ * started < 0; started > 0 is recorded in the info.json. */
+static void backup(const char *name, long long started)
+{
+	make_dir(tmpdir, name);
+	if (started < 0)
+		return;
+	char *dir = path_in(tmpdir, name);
+	struct store_info info = {1, 1, 1.0, started, started};
+	ck_assert_int_eq(store_write_info(dir, &info, err, sizeof(err)), 0);
+	free(dir);
+}
+
 /* A backup folder with the usual content of other entries around it. */
 static void populate(void)
 {
-	make_dir(tmpdir, "oma_20240103-000000");
-	make_dir(tmpdir, "oma_20240101-000000");
-	make_dir(tmpdir, "oma_20240102-120000");
-	make_dir(tmpdir, "oma_20231231-235959");
+	backup("oma_20240103-000000", 0);
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-120000", 0);
+	backup("oma_20231231-235959", 0);
 	write_text(tmpdir, "oma_20240101-000000/db.sql.gz", "x");
 	/* Things that are not backup folders. */
 	write_text(tmpdir, "oma_20240104-000000", "a file named like a folder");
@@ -246,27 +259,27 @@ END_TEST
 
 START_TEST(test_previous)
 {
-	char *p = store_previous(tmpdir, NULL);
+	char *p = store_previous(tmpdir, NULL, time(NULL));
 	ck_assert_ptr_null(p);
 	populate();
-	p = store_previous(tmpdir, NULL);
+	p = store_previous(tmpdir, NULL, time(NULL));
 	char *want = path_in(tmpdir, "oma_20240103-000000");
 	ck_assert_str_eq(p, want);
 	free(p);
 	free(want);
-	p = store_previous(tmpdir, "oma_20240103-000000");
+	p = store_previous(tmpdir, "oma_20240103-000000", time(NULL));
 	want = path_in(tmpdir, "oma_20240102-120000");
 	ck_assert_str_eq(p, want);
 	free(p);
 	free(want);
 	/* Excluding one that is not the newest changes nothing. */
-	p = store_previous(tmpdir, "oma_20240101-000000");
+	p = store_previous(tmpdir, "oma_20240101-000000", time(NULL));
 	want = path_in(tmpdir, "oma_20240103-000000");
 	ck_assert_str_eq(p, want);
 	free(p);
 	free(want);
 	char *missing = path_in(tmpdir, "nope");
-	ck_assert_ptr_null(store_previous(missing, NULL));
+	ck_assert_ptr_null(store_previous(missing, NULL, time(NULL)));
 	free(missing);
 }
 END_TEST
@@ -277,7 +290,7 @@ static void check_prune(long keep, const char *current, const char *const *want_
 {
 	populate();
 	struct strv removed = {0};
-	ck_assert_int_eq(store_prune(tmpdir, keep, current, &removed, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_prune(tmpdir, keep, current, time(NULL), &removed, err, sizeof(err)), 0);
 	ck_assert_uint_eq(removed.n, nwant);
 	for (size_t i = 0; i < nwant; i++) {
 		ck_assert_str_eq(removed.v[i], want_removed[i]);
@@ -350,14 +363,14 @@ START_TEST(test_prune_errors)
 {
 	populate();
 	struct strv removed = {0};
-	ck_assert_int_eq(store_prune(tmpdir, -1, NULL, &removed, err, sizeof(err)), -1);
+	ck_assert_int_eq(store_prune(tmpdir, -1, NULL, time(NULL), &removed, err, sizeof(err)), -1);
 	ck_assert_uint_eq(removed.n, 0);
 	struct strv left = {0};
 	ck_assert_int_eq(store_list(tmpdir, &left, err, sizeof(err)), 0);
 	ck_assert_uint_eq(left.n, 4);
 	strv_free(&left);
 	char *missing = path_in(tmpdir, "nope");
-	ck_assert_int_eq(store_prune(missing, 1, NULL, &removed, err, sizeof(err)), -1);
+	ck_assert_int_eq(store_prune(missing, 1, NULL, time(NULL), &removed, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, missing));
 	free(missing);
 
@@ -368,7 +381,7 @@ START_TEST(test_prune_errors)
 		write_text(ro, "sub/f", "x");
 		char *sub = path_in(ro, "sub");
 		ck_assert_int_eq(chmod(sub, 0555), 0);
-		ck_assert_int_eq(store_prune(tmpdir, 0, NULL, &removed, err, sizeof(err)), -1);
+		ck_assert_int_eq(store_prune(tmpdir, 0, NULL, time(NULL), &removed, err, sizeof(err)), -1);
 		ck_assert_ptr_nonnull(strstr(err, "sub/f"));
 		ck_assert_uint_eq(removed.n, 0);
 		ck_assert_int_eq(chmod(sub, 0755), 0);
@@ -389,8 +402,8 @@ START_TEST(test_prune_symlinks_not_followed)
 	make_dir(outside, "subdir");
 	write_text(outside, "subdir/deep", "keep me too");
 
-	make_dir(tmpdir, "oma_20240101-000000");
-	make_dir(tmpdir, "oma_20240102-000000");
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-000000", 0);
 	char *old = path_in(tmpdir, "oma_20240101-000000");
 	make_dir(old, "nested");
 	make_dir(old, "nested/deeper");
@@ -408,7 +421,7 @@ START_TEST(test_prune_symlinks_not_followed)
 	ck_assert_int_eq(symlink("../outside", l4), 0);
 
 	struct strv removed = {0};
-	ck_assert_int_eq(store_prune(tmpdir, 1, NULL, &removed, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_prune(tmpdir, 1, NULL, time(NULL), &removed, err, sizeof(err)), 0);
 	ck_assert_uint_eq(removed.n, 1);
 	ck_assert_str_eq(removed.v[0], "oma_20240101-000000");
 	ck_assert(!exists(tmpdir, "oma_20240101-000000"));
@@ -810,11 +823,10 @@ START_TEST(test_set_link)
 	ck_assert_str_eq(via, "the log");
 	free(via);
 
-	/* A dangling target is stored too. */
-	ck_assert_int_eq(store_set_link(tmpdir, "dangling", "/nonexistent", err, sizeof(err)), 0);
-	t = readlink_in(tmpdir, "dangling");
-	ck_assert_str_eq(t, "/nonexistent");
-	free(t);
+	/* A dangling link is never made. */
+	ck_assert_int_eq(store_set_link(tmpdir, "dangling", "/nonexistent", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent"));
+	ck_assert(!exists(tmpdir, "dangling"));
 
 	/* A real folder is not replaced. */
 	make_dir(tmpdir, "realdir");
@@ -846,9 +858,334 @@ START_TEST(test_set_link)
 	ck_assert_ptr_nonnull(strstr(err, missing));
 	free(missing);
 
-	/* No temporary links left: oma_..., last, last.log, dangling, realdir, dirlink. */
-	ck_assert_uint_eq(count_entries(tmpdir), 6);
+	/* No temporary links left: oma_..., last, last.log, realdir, dirlink. */
+	ck_assert_uint_eq(count_entries(tmpdir), 5);
 	free(abs);
+}
+END_TEST
+
+/* Base names of the folders store_scan gives, in its order, as one string. */
+static char *scan_names(time_t now, char *flags, size_t flen)
+{
+	struct store_folders all;
+	ck_assert_int_eq(store_scan(tmpdir, now, &all, err, sizeof(err)), 0);
+	char *out = NULL;
+	size_t len = 0, cap = 0;
+	buf_append(&out, &len, &cap, "", 0);
+	size_t k = 0;
+	for (size_t i = 0; i < all.n; i++) {
+		buf_appendf(&out, &len, &cap, "%s%s", i ? " " : "", all.v[i].name);
+		if (k + 2 < flen) {
+			flags[k++] = all.v[i].complete ? 'c' : 'i';
+			flags[k++] = all.v[i].future ? 'f' : all.v[i].recorded ? 'r' : 'n';
+		}
+	}
+	flags[k] = '\0';
+	store_folders_free(&all);
+	return out;
+}
+
+START_TEST(test_scan_order)
+{
+	time_t now = 1800000000; /* 2027-01-15 */
+	/* The clock went back: the newer run has the older name. */
+	backup("oma_20270101-000000", 1700000100);
+	backup("oma_20230101-000000", 1700000200);
+	/* Upstream's (no recorded time) and an interrupted run. */
+	backup("oma_20220101-000000", 0);
+	backup("oma_20230601-000000", -1);
+	/* Dated in the future: by name, and by the recorded start. */
+	backup("oma_29991231-235959", -1);
+	backup("oma_20260101-000000", 1800000000 + 3600);
+	char flags[64];
+	char *names = scan_names(now, flags, sizeof(flags));
+	ck_assert_str_eq(names, "oma_20260101-000000 oma_29991231-235959 oma_20220101-000000 "
+	                        "oma_20230601-000000 oma_20270101-000000 oma_20230101-000000");
+	ck_assert_str_eq(flags, "cfifcnincrcr");
+	free(names);
+}
+END_TEST
+
+START_TEST(test_previous_complete_only)
+{
+	time_t now = time(NULL);
+	backup("oma_20240101-000000", (long long)now - 7200);
+	char *want = path_in(tmpdir, "oma_20240101-000000");
+	/* Newer by name but interrupted, dated in the future, or recorded
+	 * as started after now: none of them is "previous". */
+	backup("oma_20240102-000000", -1);
+	backup("oma_29991231-235959", 0);
+	backup("oma_20240103-000000", (long long)now + 30);
+	char *p = store_previous(tmpdir, NULL, now);
+	ck_assert_str_eq(p, want);
+	free(p);
+	free(want);
+	/* Nothing complete: none. */
+	teardown();
+	setup();
+	backup("oma_20240102-000000", -1);
+	ck_assert_ptr_null(store_previous(tmpdir, NULL, now));
+}
+END_TEST
+
+START_TEST(test_prune_incomplete)
+{
+	time_t now = time(NULL);
+	struct strv removed = {0};
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-000000", -1); /* interrupted, newer than every complete one */
+	backup("oma_20240103-000000", -1); /* the current run, not complete yet */
+	/* versions counts complete folders: keep 1 leaves all; the interrupted
+	 * one stays while nothing complete is newer. */
+	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240103-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 0);
+	/* Once current is complete, it supersedes the interrupted one. */
+	char *cur = path_in(tmpdir, "oma_20240103-000000");
+	struct store_info info = {1, 1, 1.0, 0, 0};
+	ck_assert_int_eq(store_write_info(cur, &info, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240103-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 1);
+	ck_assert_str_eq(removed.v[0], "oma_20240102-000000");
+	ck_assert(exists(tmpdir, "oma_20240101-000000"));
+	ck_assert(!exists(tmpdir, "oma_20240102-000000"));
+	strv_free(&removed);
+	free(cur);
+
+	/* Many interrupted runs never push good backups out. */
+	teardown();
+	setup();
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-000000", 0);
+	backup("oma_20240103-000000", 0);
+	for (int i = 4; i <= 9; i++) {
+		char name[32];
+		(void)snprintf(name, sizeof(name), "oma_2024010%d-000000", i);
+		backup(name, -1);
+	}
+	backup("oma_20240110-000000", 0); /* current, complete */
+	ck_assert_int_eq(store_prune(tmpdir, 2, "oma_20240110-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 7); /* the oldest complete one and all six interrupted */
+	ck_assert_str_eq(removed.v[0], "oma_20240101-000000");
+	ck_assert(exists(tmpdir, "oma_20240102-000000"));
+	ck_assert(exists(tmpdir, "oma_20240103-000000"));
+	ck_assert(exists(tmpdir, "oma_20240110-000000"));
+	strv_free(&removed);
+}
+END_TEST
+
+START_TEST(test_prune_future)
+{
+	time_t now = time(NULL);
+	struct strv removed = {0};
+	backup("oma_29991231-235959", -1);             /* stray, empty */
+	backup("oma_29991230-000000", 0);              /* complete, made with the clock ahead */
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-000000", 0);
+	ck_assert_int_eq(store_prune(tmpdir, 2, "oma_20240102-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	/* Dated in the future counts as oldest: the complete one goes first,
+	 * the stray one because newer complete backups exist. */
+	ck_assert_uint_eq(removed.n, 1);
+	ck_assert_str_eq(removed.v[0], "oma_29991231-235959");
+	strv_free(&removed);
+	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240102-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 1);
+	ck_assert_str_eq(removed.v[0], "oma_29991230-000000");
+	ck_assert(exists(tmpdir, "oma_20240101-000000"));
+	strv_free(&removed);
+}
+END_TEST
+
+/* A reused dump moved into an interrupted run's folder, with a symbolic
+ * link left in the older complete one: removing the interrupted folder
+ * moves the dump back. */
+START_TEST(test_prune_rescues_symlinks)
+{
+	time_t now = time(NULL);
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-000000", -1);
+	backup("oma_20240103-000000", 0);
+	write_text(tmpdir, "oma_20240102-000000/db.sql.gz", "the dump");
+	write_text(tmpdir, "oma_20240102-000000/db.timestamp", "the sidecar");
+	char *a = path_in(tmpdir, "oma_20240101-000000");
+	char *b = path_in(tmpdir, "oma_20240102-000000");
+	const char *names[] = {"db.sql.gz", "db.timestamp"};
+	for (int i = 0; i < 2; i++) {
+		char *target = path_in(b, names[i]);
+		char *link = path_in(a, names[i]);
+		ck_assert_int_eq(symlink(target, link), 0);
+		free(target);
+		free(link);
+	}
+	/* A relative link into it as well, and one to elsewhere. */
+	write_text(tmpdir, "oma_20240102-000000/rel", "relative");
+	char *rl = path_in(a, "rel");
+	ck_assert_int_eq(symlink("../oma_20240102-000000/rel", rl), 0);
+	char *ol = path_in(a, "other");
+	ck_assert_int_eq(symlink("/etc/hostname", ol), 0);
+
+	struct strv removed = {0};
+	ck_assert_int_eq(store_prune(tmpdir, 5, "oma_20240103-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 1);
+	ck_assert_str_eq(removed.v[0], "oma_20240102-000000");
+	struct stat st;
+	char *dump = path_in(a, "db.sql.gz");
+	ck_assert_int_eq(lstat(dump, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	char *text = read_text(a, "db.sql.gz");
+	ck_assert_str_eq(text, "the dump");
+	free(text);
+	text = read_text(a, "db.timestamp");
+	ck_assert_str_eq(text, "the sidecar");
+	free(text);
+	text = read_text(a, "rel");
+	ck_assert_str_eq(text, "relative");
+	free(text);
+	ck_assert_int_eq(lstat(ol, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	strv_free(&removed);
+	free(dump);
+	free(rl);
+	free(ol);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_remove_backup_info_first)
+{
+	backup("oma_20240101-000000", 0);
+	write_text(tmpdir, "oma_20240101-000000/db.sql.gz", "x");
+	ck_assert_int_eq(store_remove_backup(tmpdir, "oma_20240101-000000", err, sizeof(err)), 0);
+	ck_assert(!exists(tmpdir, "oma_20240101-000000"));
+	/* A folder that cannot be emptied is no longer complete afterwards. */
+	if (geteuid() != 0) {
+		backup("oma_20240102-000000", 0);
+		make_dir(tmpdir, "oma_20240102-000000/sub");
+		write_text(tmpdir, "oma_20240102-000000/sub/f", "x");
+		char *sub = path_in(tmpdir, "oma_20240102-000000/sub");
+		ck_assert_int_eq(chmod(sub, 0555), 0);
+		ck_assert_int_eq(store_remove_backup(tmpdir, "oma_20240102-000000", err, sizeof(err)), -1);
+		ck_assert(!exists(tmpdir, "oma_20240102-000000/info.json"));
+		ck_assert_int_eq(chmod(sub, 0755), 0);
+		free(sub);
+	}
+}
+END_TEST
+
+START_TEST(test_clean_temp)
+{
+	backup("oma_20240101-000000", 0);
+	backup("oma_20240102-000000", -1);
+	backup("oma_20240103-000000", -1); /* current */
+	write_text(tmpdir, "oma_20240101-000000/result.json.part", "x");
+	write_text(tmpdir, "oma_20240101-000000/db.sql.gz", "keep");
+	write_text(tmpdir, "oma_20240102-000000/a.sql.gz.part", "x");
+	write_text(tmpdir, "oma_20240102-000000/b.timestamp.part", "x");
+	write_text(tmpdir, "oma_20240102-000000/.info.json.tmp-123", "x");
+	make_dir(tmpdir, "oma_20240102-000000/dir.part"); /* not a file: kept */
+	write_text(tmpdir, "oma_20240103-000000/c.sql.gz.part", "being written");
+	write_text(tmpdir, "last.result.json.part", "x");
+	write_text(tmpdir, "other.part", "not ours");
+	char *l = path_in(tmpdir, ".last.tmp-99");
+	ck_assert_int_eq(symlink("oma_20240101-000000", l), 0);
+	free(l);
+	struct strv removed = {0};
+	ck_assert_int_eq(store_clean_temp(tmpdir, "oma_20240103-000000", &removed, err,
+	                                  sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 6);
+	ck_assert(!exists(tmpdir, "oma_20240101-000000/result.json.part"));
+	ck_assert(!exists(tmpdir, "oma_20240102-000000/a.sql.gz.part"));
+	ck_assert(!exists(tmpdir, "oma_20240102-000000/b.timestamp.part"));
+	ck_assert(!exists(tmpdir, "oma_20240102-000000/.info.json.tmp-123"));
+	ck_assert(!exists(tmpdir, "last.result.json.part"));
+	ck_assert(!exists(tmpdir, ".last.tmp-99"));
+	ck_assert(exists(tmpdir, "oma_20240101-000000/db.sql.gz"));
+	ck_assert(exists(tmpdir, "oma_20240102-000000/dir.part"));
+	ck_assert(exists(tmpdir, "oma_20240103-000000/c.sql.gz.part"));
+	ck_assert(exists(tmpdir, "other.part"));
+	char *want = path_in(tmpdir, "oma_20240102-000000/a.sql.gz.part");
+	ck_assert(strv_contains(&removed, want));
+	free(want);
+	strv_free(&removed);
+}
+END_TEST
+
+
+START_TEST(test_fix_links)
+{
+	time_t now = time(NULL);
+	struct strv notes = {0};
+	backup("oma_20240101-000000", 0);
+	write_text(tmpdir, "oma_20240101-000000/oma.log", "log 1");
+	backup("oma_20240102-000000", -1);
+	write_text(tmpdir, "oma_20240102-000000/oma.log", "log 2");
+	char *good = path_in(tmpdir, "oma_20240101-000000");
+	char *link = path_in(tmpdir, "last");
+	/* last at an interrupted folder, last.log at a removed one. */
+	char *bad = path_in(tmpdir, "oma_20240102-000000");
+	ck_assert_int_eq(symlink(bad, link), 0);
+	char *ll = path_in(tmpdir, "last.log");
+	ck_assert_int_eq(symlink("/nonexistent/oma.log", ll), 0);
+	ck_assert_int_eq(store_fix_links(tmpdir, now, &notes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(notes.n, 2);
+	char *t = readlink_in(tmpdir, "last");
+	ck_assert_str_eq(t, good);
+	free(t);
+	char *text = read_text(tmpdir, "last.log");
+	ck_assert_str_eq(text, "log 1");
+	free(text);
+	strv_free(&notes);
+	/* Fine links and plain files are left alone. */
+	write_text(tmpdir, "last.result.json", "plain");
+	ck_assert_int_eq(store_fix_links(tmpdir, now, &notes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(notes.n, 0);
+	/* No complete folder left: the broken link goes. */
+	ck_assert_int_eq(store_remove_backup(tmpdir, "oma_20240101-000000", err, sizeof(err)), 0);
+	ck_assert_int_eq(store_fix_links(tmpdir, now, &notes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(notes.n, 2);
+	ck_assert(!exists(tmpdir, "last"));
+	ck_assert(!exists(tmpdir, "last.log"));
+	ck_assert(exists(tmpdir, "last.result.json"));
+	strv_free(&notes);
+	free(good);
+	free(bad);
+	free(link);
+	free(ll);
+}
+END_TEST
+
+START_TEST(test_info_times)
+{
+	struct store_info info = {10, 5, 0.5, 1700000000, 1700000060};
+	ck_assert_int_eq(store_write_info(tmpdir, &info, err, sizeof(err)), 0);
+	char *text = read_text(tmpdir, "info.json");
+	ck_assert_str_eq(text, "{\n"
+	                       "    \"mysql_data_dir_bytes_used\": 10,\n"
+	                       "    \"backup_bytes_used\": 5,\n"
+	                       "    \"compression_ratio\": 0.5,\n"
+	                       "    \"started\": 1700000000,\n"
+	                       "    \"completed\": 1700000060\n"
+	                       "}");
+	free(text);
+	struct store_info back;
+	ck_assert_int_eq(store_read_info(tmpdir, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(back.started, 1700000000);
+	ck_assert_int_eq(back.completed, 1700000060);
+	static const char *const bad[] = {
+		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 1.5}",
+		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": -1}",
+		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"completed\": \"x\"}",
+		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 99999999999999999999}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(store_parse_info(bad[i], strlen(bad[i]), "t", &back, err, sizeof(err)) == -1,
+		              "accepted %s", bad[i]);
 }
 END_TEST
 
@@ -875,6 +1212,15 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_read_info_upstream);
 	tcase_add_test(tc, test_read_info_missing_and_garbage);
 	tcase_add_test(tc, test_set_link);
+	tcase_add_test(tc, test_scan_order);
+	tcase_add_test(tc, test_previous_complete_only);
+	tcase_add_test(tc, test_prune_incomplete);
+	tcase_add_test(tc, test_prune_future);
+	tcase_add_test(tc, test_prune_rescues_symlinks);
+	tcase_add_test(tc, test_remove_backup_info_first);
+	tcase_add_test(tc, test_clean_temp);
+	tcase_add_test(tc, test_fix_links);
+	tcase_add_test(tc, test_info_times);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "proc.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -58,6 +59,7 @@ static const struct oma_host test_host = {
 	.size = sizeof(struct oma_host),
 	.log = test_log,
 	.config_get = t_cfg_get,
+	.run = proc_host_run,
 };
 
 /* Whether a logged line contains `needle`. */
@@ -507,7 +509,7 @@ START_TEST(test_sender_missing_and_hanging)
 	time_t t0 = time(NULL);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_int_le(time(NULL) - t0, 4);
-	ck_assert_msg(strstr(err, "hang failed: giving up after 1 try: did not finish within 1 seconds, killed") != NULL,
+	ck_assert_msg(strstr(err, "hang failed: giving up after 1 try: did not finish within 1 seconds, stopped") != NULL,
 	              "%s", err);
 	free(log_path);
 	free(sender);

@@ -180,3 +180,15 @@ void t_cfg_clear(void)
 	}
 	ncfg = 0;
 }
+
+int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct t_sink *k = ctx;
+	k->calls++;
+	if (k->fail_after > 0 && k->len + len > k->fail_after) {
+		errf(err, errlen, "%s", T_SINK_ERROR);
+		return -1;
+	}
+	buf_append(&k->data, &k->len, &k->cap, buf, len);
+	return 0;
+}

@@ -99,6 +99,18 @@ void t_write_bytes(const char *path, const void *data, size_t len, mode_t mode);
 /* t_write_bytes of a string. */
 void t_write_file(const char *path, const char *text, mode_t mode);
 
+/* A compressor's sink (oma_compress_params.sink) for tests: keeps what it
+ * gets in data/len; once more than fail_after bytes came (0: never) it
+ * fails with "test sink: cannot write /backup/x.part: disk full". */
+struct t_sink {
+	char *data;
+	size_t len, cap;
+	size_t fail_after;
+	unsigned calls;
+};
+int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+#define T_SINK_ERROR "test sink: cannot write /backup/x.part: disk full"
+
 /* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
 char *t_hex(const char *s);
 

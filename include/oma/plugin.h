@@ -84,6 +84,24 @@ enum oma_log_level {
 	OMA_LOG_ERROR = 40,
 };
 
+/* A command for oma_host.run (oma 0.2). */
+struct oma_run {
+	uint32_t size;          /* sizeof(struct oma_run) as the plugin knows it */
+	char *const *argv;      /* argv[0] is looked up in PATH unless it has a '/' */
+	const char *const *env; /* "NAME=VALUE" entries set for the command (the
+	                         * rest of oma's environment stays); NULL: none */
+	int timeout;            /* seconds for the whole run; 0: no limit */
+	size_t keep;            /* bytes of stdout and of stderr kept (the rest
+	                         * is read and dropped); 0: 1 MiB */
+	/* Set by run(): */
+	int exit_code;          /* its exit status; 128 + N when signal N ended it */
+	int timed_out;          /* stopped because `timeout` passed */
+	int cancelled;          /* stopped because oma was told to stop (SIGTERM ...) */
+	char *out, *errout;     /* what it printed, NUL-terminated ("" for
+	                         * nothing); malloc'ed: free() them */
+	size_t out_len, err_len;
+};
+
 /* What the core offers a plugin.  Valid from init() until fini() returns
  * (also inside report()'s child process). */
 struct oma_host {
@@ -105,7 +123,16 @@ struct oma_host {
 	 * (the default when the file does not set the key).  The string lives
 	 * as long as the host table; never free it. */
 	const char *(*config_get)(const char *section, const char *key);
-	void *spare[8]; /* reserved for later members; NULL */
+	/* oma 0.2 (NULL in older cores: check before calling).  Run a
+	 * command the way oma runs all of its children: no shell, stdin from
+	 * /dev/null, stdout and stderr captured, in a process group of its own
+	 * that is stopped as a whole (SIGTERM, SIGKILL a second later) when
+	 * the timeout passes or oma is told to stop; once the command exited,
+	 * a pipe something it left behind keeps open is given up after two
+	 * seconds.  Returns 0 when it ran (see exit_code, timed_out and
+	 * cancelled), -1 with err set when it could not be started. */
+	int (*run)(struct oma_run *r, char *err, size_t errlen);
+	void *spare[7]; /* reserved for later members; NULL */
 };
 
 /* ---- compress ---------------------------------------------------------- */
@@ -118,7 +145,22 @@ struct oma_compress_params {
 	                 * min_level..max_level. */
 	int threads;    /* worker threads the stream may use (>= 1); the core
 	                 * divides the CPUs among the dumps running at once */
+	/* Added in oma 0.2 (check `size` before reading them).  Where the
+	 * compressed bytes go: a core sets `sink` only for a plugin whose ops
+	 * have OMA_COMPRESS_SINK in `flags`.  Such a plugin then hands every
+	 * byte of output to sink(sink_ctx, ...) instead of writing to the fd:
+	 * in order, never from two threads at once for one stream (which
+	 * thread does not matter).  The core writes them to the file (and
+	 * hashes them, so no dump is read twice); sink() fails with err naming
+	 * the file, and the plugin then fails the call it was in (write() or
+	 * finish()) with that text as its reason.  NULL: write to the fd. */
+	int (*sink)(void *sink_ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
 };
+
+/* oma_compress_ops.flags: the plugin writes through params->sink when the
+ * core sets it. */
+#define OMA_COMPRESS_SINK 0x1u
 
 /* A compressor.  The core writes a dump to a temporary "NAME<suffix>.part"
  * file through open() / write()* / finish(), or abort() on any failure, and
@@ -151,7 +193,11 @@ struct oma_compress_ops {
 	/* Free the stream without finishing (the output is discarded).
 	 * Cannot fail. */
 	void (*abort)(void *stream);
-	void *spare[4]; /* reserved for later functions; leave NULL */
+	/* OMA_COMPRESS_* bits (oma 0.2; the first spare slot before, so a
+	 * plugin built for an older core has 0 here and is given no sink: the
+	 * core then reads each finished file back to hash it). */
+	uintptr_t flags;
+	void *spare[3]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- report ------------------------------------------------------------ */

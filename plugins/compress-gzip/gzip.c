@@ -62,16 +62,26 @@ static void gz_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Write all of buf to fd, retrying short writes and EINTR.  Returns -1 with
- * err set when the write fails. */
-static int gz_write_fd(int fd, const unsigned char *p, size_t len, char *err, size_t errlen)
+/* Where a stream's output goes: the core's sink, or the fd. */
+struct gz_out {
+	int fd;
+	int (*sink)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
+};
+
+/* Write all of buf out (through the sink, else to the fd retrying short
+ * writes and EINTR).  Returns -1 with err set when the write fails. */
+static int gz_write_out(const struct gz_out *o, const unsigned char *p, size_t len, char *err,
+                        size_t errlen)
 {
+	if (o->sink != NULL)
+		return o->sink(o->sink_ctx, p, len, err, errlen) == 0 ? 0 : -1;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = write(o->fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			gz_err(err, errlen, "gzip: write to fd %d: %s", fd, strerror(errno));
+			gz_err(err, errlen, "gzip: write: %s", strerror(errno));
 			return -1;
 		}
 		p += n;
@@ -140,7 +150,7 @@ struct gz_worker {
 };
 
 struct gz_stream {
-	int fd;
+	struct gz_out out;
 	int level;
 	int nthreads;               /* 1: no workers; else workers to start */
 	size_t nslots;
@@ -195,7 +205,7 @@ static void gz_drain(struct gz_stream *s)
 		struct gz_block *b = gz_slot(s, s->written);
 		char err[256] = "";
 		pthread_mutex_unlock(&s->mu);
-		int rc = gz_write_fd(s->fd, b->out, b->out_len, err, sizeof(err));
+		int rc = gz_write_out(&s->out, b->out, b->out_len, err, sizeof(err));
 		pthread_mutex_lock(&s->mu);
 		if (rc != 0) {
 			gz_fail(s, err);
@@ -323,7 +333,7 @@ static int gz_inline(struct gz_stream *s, char *err, size_t errlen)
 {
 	struct gz_block *b = s->cur;
 	if (gz_block_compress(s->c, b, err, errlen) != 0 ||
-	    gz_write_fd(s->fd, b->out, b->out_len, err, errlen) != 0) {
+	    gz_write_out(&s->out, b->out, b->out_len, err, errlen) != 0) {
 		s->failed = 1;
 		(void)snprintf(s->err, sizeof(s->err), "%s", err);
 		s->cur = NULL;
@@ -406,7 +416,12 @@ static int gz_open(void **stream, int fd, const struct oma_compress_params *p, c
 		gz_err(err, errlen, "gzip: out of memory");
 		return -1;
 	}
-	s->fd = fd;
+	s->out.fd = fd;
+	if (p != NULL &&
+	    p->size >= offsetof(struct oma_compress_params, sink_ctx) + sizeof(p->sink_ctx)) {
+		s->out.sink = p->sink;
+		s->out.sink_ctx = p->sink_ctx;
+	}
 	s->level = level;
 	s->nthreads = threads > GZ_MAX_THREADS ? GZ_MAX_THREADS : threads;
 	s->nslots = s->nthreads > 1 ? 2 * (size_t)s->nthreads + 1 : 1;
@@ -510,6 +525,7 @@ static const struct oma_compress_ops gz_ops = {
 	.write = gz_write,
 	.finish = gz_finish,
 	.abort = gz_abort,
+	.flags = OMA_COMPRESS_SINK,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_COMPRESS, .name = "gzip",

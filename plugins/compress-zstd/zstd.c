@@ -50,6 +50,9 @@
 struct zs_stream {
 	ZSTD_CCtx *cctx;
 	int fd;
+	/* the core's sink (oma 0.2), or NULL: write to fd */
+	int (*sink)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
 	int failed; /* a write to fd or libzstd failed; nothing more is written */
 	int workers; /* the context has worker threads: never pooled */
 	ZSTD_outBuffer out;
@@ -170,13 +173,17 @@ static int zs_flush_out(struct zs_stream *s, char *err, size_t errlen)
 {
 	const unsigned char *p = s->buf;
 	size_t len = s->out.pos;
-	while (len > 0) {
+	if (s->sink != NULL && len > 0 && s->sink(s->sink_ctx, p, len, err, errlen) != 0) {
+		s->failed = 1;
+		return -1;
+	}
+	while (s->sink == NULL && len > 0) {
 		ssize_t n = write(s->fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			s->failed = 1;
-			zs_err(err, errlen, "zstd: write to fd %d: %s", s->fd, strerror(errno));
+			zs_err(err, errlen, "zstd: write: %s", strerror(errno));
 			return -1;
 		}
 		p += n;
@@ -285,6 +292,13 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 			goto fail;
 	}
 	s->fd = fd;
+	s->sink = NULL;
+	s->sink_ctx = NULL;
+	if (p != NULL &&
+	    p->size >= offsetof(struct oma_compress_params, sink_ctx) + sizeof(p->sink_ctx)) {
+		s->sink = p->sink;
+		s->sink_ctx = p->sink_ctx;
+	}
 	s->out.dst = s->buf;
 	s->out.size = out_size;
 	s->out.pos = 0;
@@ -341,6 +355,7 @@ static const struct oma_compress_ops zs_ops = {
 	.write = zs_write,
 	.finish = zs_finish,
 	.abort = zs_abort,
+	.flags = OMA_COMPRESS_SINK,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_COMPRESS, .name = "zstd",

@@ -5,8 +5,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,8 +74,6 @@
 
 #define NOTE_LINE1 "** Zabbix item values has been truncated because it exceeds %d bytes.**\n"
 #define NOTE_LINE2 "** Refer to %s on the monitored host to get the full report.**\n"
-
-extern char **environ;
 
 enum transport { TRANSPORT_SENDER, TRANSPORT_NATIVE };
 
@@ -511,12 +508,10 @@ static int native_attempt(const struct buf *req, int *done, int timeout, char *e
 /* ---- sender transport ------------------------------------------------- */
 
 /* Log captured output line by line at debug level. */
-static void log_output(const char *what, const struct buf *b)
+static void log_output(const char *what, const char *text)
 {
-	if (b->len == 0)
-		return;
-	const char *p = b->p;
-	while (*p) {
+	const char *p = text;
+	while (p != NULL && *p) {
 		size_t n = strcspn(p, "\r\n");
 		if (n > 0)
 			zlog(OMA_LOG_DEBUG, "Zabbix: %s %s: %.*s", S.sender_bin, what, (int)n, p);
@@ -526,96 +521,31 @@ static void log_output(const char *what, const struct buf *b)
 	}
 }
 
-/* Run sender_bin once with the value.  Returns its exit code, or -1 when it
- * could not be started, was killed (after `timeout` seconds) or died of a
- * signal (err set). */
+/* Run sender_bin once with the value, through the core (so a timeout or a
+ * SIGTERM to oma stops it and everything it started).  Returns its exit
+ * code, or -1 when it could not be started, was stopped (after `timeout`
+ * seconds) or died of a signal (err set). */
 static int sender_run(const struct buf *value, int timeout, char *err, size_t errlen)
 {
 	char *argv[] = {S.sender_bin, "-c", S.agent_conf, "-k", S.item_key, "-o", value->p, NULL};
-	int out[2] = {-1, -1}, errp[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	struct oma_run r = {.size = sizeof(r), .argv = argv, .timeout = timeout,
+	                    .keep = ZBX_OUTPUT_KEEP};
+	char why[256] = "";
+	if (H->run(&r, why, sizeof(why)) != 0) {
+		zerr(err, errlen, "cannot be run: %s", why);
+		return -1;
+	}
+	log_output("stdout", r.out);
+	log_output("stderr", r.errout);
 	int rc = -1;
-	pid_t pid = -1;
-	struct buf bo = {0}, be = {0};
-
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
-		zerr(err, errlen, "cannot create a pipe: %s", strerror(errno));
-		goto close;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	(void)posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	(void)posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	(void)posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	(void)posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	sigset_t none, deflt;
-	sigemptyset(&none);
-	sigemptyset(&deflt);
-	sigaddset(&deflt, SIGPIPE);
-	sigaddset(&deflt, SIGINT);
-	sigaddset(&deflt, SIGTERM);
-	sigaddset(&deflt, SIGHUP);
-	sigaddset(&deflt, SIGXFSZ);
-	(void)posix_spawnattr_setsigmask(&attr, &none);
-	(void)posix_spawnattr_setsigdefault(&attr, &deflt);
-	(void)posix_spawnattr_setpgroup(&attr, 0);
-	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	                                          POSIX_SPAWN_SETPGROUP);
-	int src = posix_spawnp(&pid, S.sender_bin, &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (src != 0) {
-		zerr(err, errlen, "cannot be run: %s", strerror(src));
-		pid = -1;
-		goto close;
-	}
-	(void)close(out[1]);
-	(void)close(errp[1]);
-	out[1] = errp[1] = -1;
-
-	double deadline = now_s() + timeout;
-	int killed = 0;
-	struct pollfd pfd[2] = {{.fd = out[0], .events = POLLIN}, {.fd = errp[0], .events = POLLIN}};
-	struct buf *bufs[2] = {&bo, &be};
-	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		int wait = ms_left(deadline, 1000000);
-		if (wait == 0) {
-			(void)kill(-pid, SIGKILL);
-			killed = 1;
-			break;
-		}
-		int pr = poll(pfd, 2, wait);
-		if (pr < 0 && errno != EINTR)
-			break;
-		if (pr <= 0)
-			continue;
-		for (int i = 0; i < 2; i++) {
-			if (pfd[i].fd < 0 || pfd[i].revents == 0)
-				continue;
-			char chunk[4096];
-			ssize_t k = read(pfd[i].fd, chunk, sizeof(chunk));
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				pfd[i].fd = -1;
-				continue;
-			}
-			if (bufs[i]->len < ZBX_OUTPUT_KEEP)
-				buf_add(bufs[i], chunk, (size_t)k);
-		}
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	log_output("stdout", &bo);
-	log_output("stderr", &be);
-	if (killed) {
-		zerr(err, errlen, "did not finish within %d seconds, killed", timeout);
-	} else if (WIFSIGNALED(status)) {
-		zerr(err, errlen, "died of signal %d", WTERMSIG(status));
+	if (r.timed_out) {
+		zerr(err, errlen, "did not finish within %d seconds, stopped", timeout);
+	} else if (r.cancelled) {
+		zerr(err, errlen, "stopped: oma was told to stop");
+	} else if (r.exit_code > 128) {
+		zerr(err, errlen, "died of signal %d", r.exit_code - 128);
 	} else {
-		rc = WEXITSTATUS(status);
+		rc = r.exit_code;
 		switch (rc) {
 		case 0: zerr(err, errlen, "value sent"); break;
 		case 1:
@@ -627,15 +557,8 @@ static int sender_run(const struct buf *value, int timeout, char *err, size_t er
 		default: zerr(err, errlen, "exit code %d", rc); break;
 		}
 	}
-close:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0)
-			(void)close(out[i]);
-		if (errp[i] >= 0)
-			(void)close(errp[i]);
-	}
-	buf_free(&bo);
-	buf_free(&be);
+	free(r.out);
+	free(r.errout);
 	return rc;
 }
 
@@ -799,6 +722,12 @@ static int zabbix_init(const struct oma_host *host, char *err, size_t errlen)
 		goto fail;
 	}
 	if (S.transport == TRANSPORT_SENDER) {
+		if (host->size < offsetof(struct oma_host, run) + sizeof(host->run) ||
+		    host->run == NULL) {
+			zerr(err, errlen, "zabbix: transport \"sender\" needs an oma core that runs "
+			     "commands for plugins (0.2 or later); use transport = \"native\"");
+			goto fail;
+		}
 		if (!executable(S.sender_bin)) {
 			zerr(err, errlen,
 			     "zabbix: [zabbix] sender_bin: '%s' is not an executable file%s (install zabbix-sender, or set transport = \"native\")",

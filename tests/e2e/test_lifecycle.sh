@@ -160,11 +160,13 @@ assert_restores() {
 	fi
 }
 
-# md5 of every file below folder $1 and the target of every symlink (paths relative to it).
+# md5 of every file below folder $1 and the target of every symlink (paths
+# relative to it); the backup folder's lock file (it holds the PID of the
+# last run) is not a backup.
 tree_md5() {
 	(
 		cd "$1"
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum
+		find . -type f ! -path ./.oma.lock -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum
 		find . -type l -printf '%p -> %l\n' | LC_ALL=C sort
 	)
 }
