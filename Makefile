@@ -3,7 +3,7 @@
 #   make                 build (build/oma, build/plugins/*.so)
 #   make check           unit tests (check) and end-to-end tests against a private MariaDB
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
-#   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS (docs/FUZZING.md)
+#   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
 #   make install         PREFIX (default /usr/local) and DESTDIR honoured
 #   make demo            start a private MariaDB, load sample data, run a backup
 #   make bare-check      run scripts/demo.sh then make check in a fresh, bare Debian 12 root (root; ~5 min)
@@ -144,10 +144,12 @@ bench: all
 
 # Fuzzing: tests/fuzz/fuzz_NAME.c built with clang's libFuzzer and
 # ASan+UBSan into build-fuzz/fuzz_NAME, each run FUZZ_SECONDS seconds on a
-# working copy of its seed corpus tests/fuzz/corpus/NAME/ (docs/FUZZING.md).
+# working copy of its seed corpus tests/fuzz/corpus/NAME/, FUZZ_JOBS at a
+# time (docs/FUZZING.md).
 FUZZ_CC = clang
 FUZZ_BUILD = build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 FUZZ_TARGETS = config agentconf zbxreply sidecar info facts
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Iinclude -Icore \
@@ -183,7 +185,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(t).o $(call FUZZ_OBJ,$(t)))
 
 fuzz: fuzz-build
-	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 # oma-plugin.pc: folders below PREFIX are written as ${prefix}/..., so
 # pkg-config --define-variable=prefix=... works.
