@@ -30,6 +30,7 @@
 static const char *const part_names[NPARTS] = {"main.conf", "inc.conf", "d/a.conf", "d/b.conf"};
 static char *dir; /* DIR, malloc'ed */
 
+/* DIR/part_names[i], malloc'ed; aborts when out of memory. */
 static char *part_path(size_t i)
 {
 	char *p = NULL;
@@ -38,6 +39,7 @@ static char *part_path(size_t i)
 	return p;
 }
 
+/* Remove the parts, DIR/d and DIR (at exit); errors are ignored. */
 static void remove_dir(void)
 {
 	if (dir == NULL)
