@@ -3,6 +3,7 @@
 #   make                 build (build/oma, build/plugins/*.so)
 #   make check           unit tests (check) and end-to-end tests against a private MariaDB
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
+#   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
 #   make install         PREFIX (default /usr/local) and DESTDIR honoured
 #   make demo            start a private MariaDB, load sample data, run a backup
 #   make bare-check      run scripts/demo.sh then make check in a fresh, bare Debian 12 root (root; ~5 min)
@@ -53,7 +54,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e install uninstall clean demo deps bench bare-check
+.PHONY: all check unit e2e install uninstall clean demo deps bench bare-check fuzz fuzz-build
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
@@ -94,8 +95,22 @@ DEPS_check_report = report config toml loader proc
 DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
+# The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
+# their corpora, with the core modules and plugin sources they fuzz.
+DEPS_check_fuzz_replay = config toml reuse changes store server proc
+OBJ_check_fuzz_replay = $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o) \
+	$(BUILD)/obj/plugins/report-zabbix/agentconf.o $(BUILD)/obj/plugins/report-zabbix/proto.o
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
-	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1)))
+	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1))) $(OBJ_$(1))
+
+# Plugin sources and fuzz targets as objects of their own, for unit tests.
+$(BUILD)/obj/plugins/%.o: plugins/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz -Iplugins/report-zabbix -c $< -o $@
 
 # Helpers every unit test shares (t_ prefix).
 TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
@@ -130,6 +145,51 @@ bare-check:
 bench: all
 	bench/run.sh
 
+# Fuzzing: tests/fuzz/fuzz_NAME.c built with clang's libFuzzer and
+# ASan+UBSan into build-fuzz/fuzz_NAME, each run FUZZ_SECONDS seconds on a
+# working copy of its seed corpus tests/fuzz/corpus/NAME/, FUZZ_JOBS at a
+# time (docs/FUZZING.md).
+FUZZ_CC = clang
+FUZZ_BUILD = build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TARGETS = config agentconf zbxreply sidecar info facts
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Iinclude -Icore \
+	-Itests/fuzz -Iplugins/report-zabbix -DOMA_VERSION='"$(VERSION)"' -MMD -MP
+# What each target links besides tests/fuzz/fuzz_NAME.c.
+FUZZ_SRC_config = core/config.c core/toml.c core/util.c core/log.c
+FUZZ_LIBS_config = -linih -lm
+FUZZ_SRC_agentconf = plugins/report-zabbix/agentconf.c
+FUZZ_SRC_zbxreply = plugins/report-zabbix/proto.c
+FUZZ_SRC_sidecar = core/reuse.c core/changes.c core/server.c core/proc.c core/util.c core/log.c
+FUZZ_SRC_info = core/store.c core/util.c core/log.c
+FUZZ_LIBS_info = -lm
+FUZZ_SRC_facts = core/server.c core/proc.c core/util.c core/log.c
+
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -DOMA_LIBFUZZER -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $$(call FUZZ_OBJ,$$*)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS_$*) -lpthread
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+# Objects made by the pattern rules above are kept (not removed as
+# intermediate files), so a second build compiles nothing.
+.SECONDARY: $(OBJ_check_fuzz_replay) \
+	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(t).o $(call FUZZ_OBJ,$(t)))
+
+fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
 # oma-plugin.pc: folders below PREFIX are written as ${prefix}/..., so
 # pkg-config --define-variable=prefix=... works.
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
@@ -153,6 +213,8 @@ uninstall:
 	rm -f $(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(BUILD)/obj/core/*.d $(BUILD)/obj/tests/*.d $(BUILD)/tests/*.d $(BUILD)/plugins/*.d $(BUILD)/tests/fixtures/*.d)
+-include $(wildcard $(BUILD)/obj/plugins/*/*.d $(BUILD)/obj/tests/fuzz/*.d)
+-include $(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/*/*/*.d)

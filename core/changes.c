@@ -391,7 +391,7 @@ static int run_query(struct changes_state *st, const char *mysql_bin, const char
 			have_lsn = 1;
 		} else if (nf == 4 && strcmp(fld[0], "trx") == 0) {
 			/* SUM() of no rows is NULL; parse_stamp reads it as 0. */
-			int64_t count, me;
+			int64_t count = 0, me = 0;
 			bad = parse_stamp(fld[1], &count) != 0 || parse_stamp(fld[2], &st->trx_min) != 0 ||
 			      parse_stamp(fld[3], &me) != 0 || count > LONG_MAX || me > LONG_MAX;
 			st->trx_count = (long)count;

@@ -31,7 +31,7 @@ void log_set_stderr_level(int level);
  * write to the log file is reported on stderr once (and the number of lost
  * lines at log_close).  Thread-safe. */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(int level, const char *fmt, va_list ap);
+void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_debug(...) log_msg(OMA_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(OMA_LOG_INFO, __VA_ARGS__)

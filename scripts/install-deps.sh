@@ -30,6 +30,8 @@ PACKAGES=(
 	rsyslog             # private syslog daemon in the reporters' end-to-end test
 	procps              # pgrep/pkill in the end-to-end tests
 	iproute2            # ss in the end-to-end tests
+	clang               # make fuzz: libFuzzer targets (clang 14)
+	libclang-rt-14-dev  # make fuzz: the libFuzzer and sanitizer runtimes for -fsanitize=fuzzer
 )
 
 # Packages not installed yet, one per line.

@@ -1,8 +1,6 @@
 /* zabbix.c - report plugin "zabbix": the summary line and the log to a Zabbix trapper item. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -20,6 +18,10 @@
 #include <unistd.h>
 
 #include <oma/plugin.h>
+
+#include "agentconf.h"
+#include "proto.h"
+#include "zerr.h"
 
 /*
  * Settings, [zabbix]:
@@ -65,33 +67,15 @@
  */
 
 #define ZBX_VALUE_MAX 65536          /* a value is shorter than this */
-#define ZBX_DEFAULT_PORT "10051"
 #define ZBX_DEFAULT_TIMEOUT 10
 #define ZBX_DEFAULT_RETRIES 3
 #define ZBX_BUDGET_S 100             /* the whole report, retries and pauses included */
-#define ZBX_INCLUDE_DEPTH 10
-#define ZBX_RESPONSE_MAX (1024 * 1024)
 #define ZBX_OUTPUT_KEEP 16384        /* bytes of zabbix_sender's stdout/stderr kept */
-#define ZBX_HEADER_LEN 13            /* "ZBXD", flags, 4-byte length, 4-byte reserved */
-#define ZBX_FLAG_PROTOCOL 0x01
-#define ZBX_FLAG_COMPRESS 0x02
-#define ZBX_FLAG_LARGE 0x04
 
 #define NOTE_LINE1 "** Zabbix item values has been truncated because it exceeds %d bytes.**\n"
 #define NOTE_LINE2 "** Refer to %s on the monitored host to get the full report.**\n"
 
 enum transport { TRANSPORT_SENDER, TRANSPORT_NATIVE };
-
-struct node {
-	char *host;
-	char *port;
-};
-
-/* One destination of ServerActive: the nodes of one (HA) server. */
-struct dest {
-	struct node *nodes;
-	size_t n;
-};
 
 struct settings {
 	char *item_key;
@@ -111,18 +95,6 @@ static const struct oma_host *H;
 static struct settings S;
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static void zerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void zerr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void zlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -252,16 +224,6 @@ static void buf_json_string(struct buf *b, const char *s, size_t n)
 	buf_add(b, "\"", 1);
 }
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = '\0';
-	return s;
-}
-
 /* ---- the value -------------------------------------------------------- */
 
 /* Build the value from `summary` and the first `loglen` bytes of the log
@@ -349,302 +311,6 @@ static int payload_for(const struct oma_report *r, struct buf *out, char *err, s
 	buf_free(&log);
 	if (rc != 0)
 		zerr(err, errlen, "zabbix: out of memory building the value");
-	return rc;
-}
-
-/* ---- ServerActive ----------------------------------------------------- */
-
-static void dests_free(struct dest *d, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < d[i].n; j++) {
-			free(d[i].nodes[j].host);
-			free(d[i].nodes[j].port);
-		}
-		free(d[i].nodes);
-	}
-	free(d);
-}
-
-/* Parse one "host", "host:port", "[addr]:port", "[addr]" or bare IPv6
- * entry into *n.  Returns 0, or -1 with err set. */
-static int parse_node(char *s, struct node *n, char *err, size_t errlen)
-{
-	char *host = s, *port = NULL;
-	if (*s == '[') {
-		char *close = strchr(s, ']');
-		if (close == NULL) {
-			zerr(err, errlen, "'%s': missing ']'", s);
-			return -1;
-		}
-		*close = '\0';
-		host = s + 1;
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != '\0') {
-			zerr(err, errlen, "'%s]%s': text after ']'", s, close + 1);
-			return -1;
-		}
-	} else {
-		char *colon = strchr(s, ':');
-		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
-			*colon = '\0';
-			port = colon + 1;
-		}
-	}
-	if (*host == '\0') {
-		zerr(err, errlen, "empty host name");
-		return -1;
-	}
-	if (port != NULL) {
-		char *end = NULL;
-		errno = 0;
-		long p = strtol(port, &end, 10);
-		if (*port == '\0' || errno != 0 || *end != '\0' || p < 1 || p > 65535 || *port == '+' ||
-		    *port == '-') {
-			zerr(err, errlen, "'%s': port '%s' is not 1..65535", host, port);
-			return -1;
-		}
-	}
-	n->host = strdup(host);
-	n->port = strdup(port != NULL ? port : ZBX_DEFAULT_PORT);
-	if (n->host == NULL || n->port == NULL) {
-		zerr(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* Split ServerActive into destinations (',') of nodes (';').  Returns 0,
- * or -1 with err set (empty list or entry, bad port, no memory). */
-static int parse_server_active(const char *text, struct dest **out, size_t *nout, char *err,
-                               size_t errlen)
-{
-	char *copy = strdup(text);
-	struct dest *d = NULL;
-	size_t nd = 0;
-	int rc = -1;
-	char why[300] = "";
-	if (copy == NULL) {
-		zerr(err, errlen, "out of memory");
-		return -1;
-	}
-	/* strtok would merge empty fields: walk by hand */
-	char *cur = copy;
-	for (;;) {
-		char *comma = strchr(cur, ',');
-		if (comma != NULL)
-			*comma = '\0';
-		struct dest *grown = realloc(d, (nd + 1) * sizeof(*d));
-		if (grown == NULL) {
-			zerr(err, errlen, "out of memory");
-			goto out;
-		}
-		d = grown;
-		memset(&d[nd], 0, sizeof(d[nd]));
-		nd++;
-		char *ncur = cur;
-		for (;;) {
-			char *semi = strchr(ncur, ';');
-			if (semi != NULL)
-				*semi = '\0';
-			char *entry = trim(ncur);
-			if (*entry == '\0') {
-				zerr(err, errlen, "ServerActive '%s': empty entry", text);
-				goto out;
-			}
-			struct node *nn = realloc(d[nd - 1].nodes, (d[nd - 1].n + 1) * sizeof(struct node));
-			if (nn == NULL) {
-				zerr(err, errlen, "out of memory");
-				goto out;
-			}
-			d[nd - 1].nodes = nn;
-			memset(&nn[d[nd - 1].n], 0, sizeof(struct node));
-			d[nd - 1].n++;
-			if (parse_node(entry, &nn[d[nd - 1].n - 1], why, sizeof(why)) != 0) {
-				zerr(err, errlen, "ServerActive '%s': %s", text, why);
-				goto out;
-			}
-			if (semi == NULL)
-				break;
-			ncur = semi + 1;
-		}
-		if (comma == NULL)
-			break;
-		cur = comma + 1;
-	}
-	rc = 0;
-out:
-	free(copy);
-	if (rc != 0) {
-		dests_free(d, nd);
-		return -1;
-	}
-	*out = d;
-	*nout = nd;
-	return 0;
-}
-
-/* ---- agent_conf ------------------------------------------------------- */
-
-struct agentconf {
-	char *server_active;
-	char *hostname;
-	char *hostname_item;
-	char *tls_connect;
-};
-
-static void agentconf_free(struct agentconf *ac)
-{
-	free(ac->server_active);
-	free(ac->hostname);
-	free(ac->hostname_item);
-	free(ac->tls_connect);
-	memset(ac, 0, sizeof(*ac));
-}
-
-static int agentconf_read(const char *path, struct agentconf *ac, int depth, char *err,
-                          size_t errlen);
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Include=VALUE: a file, every regular file of a folder (sorted), or the
- * regular files matching a glob pattern.  Returns 0 or -1 with err set. */
-static int agentconf_include(const char *value, const char *from, int line, struct agentconf *ac,
-                             int depth, char *err, size_t errlen)
-{
-	if (depth >= ZBX_INCLUDE_DEPTH) {
-		zerr(err, errlen, "agent_conf %s:%d: Include nested more than %d levels deep", from,
-		     line, ZBX_INCLUDE_DEPTH);
-		return -1;
-	}
-	if (strpbrk(value, "*?[") != NULL) {
-		glob_t g;
-		int grc = glob(value, 0, NULL, &g);
-		if (grc == GLOB_NOMATCH)
-			return 0;
-		if (grc != 0) {
-			zerr(err, errlen, "agent_conf %s:%d: Include=%s: glob failed", from, line, value);
-			return -1;
-		}
-		int rc = 0;
-		for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-			struct stat st;
-			if (stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
-				rc = agentconf_read(g.gl_pathv[i], ac, depth + 1, err, errlen);
-		}
-		globfree(&g);
-		return rc;
-	}
-	struct stat st;
-	if (stat(value, &st) != 0) {
-		zerr(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return agentconf_read(value, ac, depth + 1, err, errlen);
-	DIR *dir = opendir(value);
-	if (dir == NULL) {
-		zerr(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
-		return -1;
-	}
-	char **names = NULL;
-	size_t n = 0;
-	int rc = 0;
-	struct dirent *e;
-	while ((e = readdir(dir)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char *p = NULL;
-		if (asprintf(&p, "%s/%s", value, e->d_name) < 0) {
-			rc = -1;
-			break;
-		}
-		if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-			free(p);
-			continue;
-		}
-		char **nn = realloc(names, (n + 1) * sizeof(*names));
-		if (nn == NULL) {
-			free(p);
-			rc = -1;
-			break;
-		}
-		names = nn;
-		names[n++] = p;
-	}
-	(void)closedir(dir);
-	if (rc != 0)
-		zerr(err, errlen, "agent_conf %s: out of memory", from);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = agentconf_read(names[i], ac, depth + 1, err, errlen);
-		free(names[i]);
-	}
-	free(names);
-	return rc;
-}
-
-static int set_field(char **field, const char *value)
-{
-	char *v = strdup(value);
-	if (v == NULL)
-		return -1;
-	free(*field);
-	*field = v;
-	return 0;
-}
-
-/* Read the agent configuration `path` (and what it includes) into *ac.
- * Returns 0, or -1 with err set (unreadable file, bad Include). */
-static int agentconf_read(const char *path, struct agentconf *ac, int depth, char *err,
-                          size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	if (f == NULL) {
-		zerr(err, errlen, "agent_conf %s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	int lineno = 0, rc = 0;
-	while (rc == 0 && getline(&line, &cap, f) >= 0) {
-		lineno++;
-		char *s = trim(line);
-		if (*s == '#' || *s == '\0')
-			continue;
-		char *eq = strchr(s, '=');
-		if (eq == NULL)
-			continue; /* the agent refuses such a line; not ours to judge */
-		*eq = '\0';
-		char *key = trim(s), *value = trim(eq + 1);
-		char **field = NULL;
-		if (strcmp(key, "ServerActive") == 0)
-			field = &ac->server_active;
-		else if (strcmp(key, "Hostname") == 0)
-			field = &ac->hostname;
-		else if (strcmp(key, "HostnameItem") == 0)
-			field = &ac->hostname_item;
-		else if (strcmp(key, "TLSConnect") == 0)
-			field = &ac->tls_connect;
-		else if (strcmp(key, "Include") == 0)
-			rc = agentconf_include(value, path, lineno, ac, depth, err, errlen);
-		if (field != NULL && set_field(field, value) != 0) {
-			zerr(err, errlen, "agent_conf %s: out of memory", path);
-			rc = -1;
-		}
-	}
-	if (rc == 0 && ferror(f)) {
-		zerr(err, errlen, "agent_conf %s: cannot read: %s", path, strerror(errno));
-		rc = -1;
-	}
-	free(line);
-	(void)fclose(f);
 	return rc;
 }
 
@@ -737,76 +403,6 @@ static int node_connect(const struct node *n, double deadline, char *err, size_t
 	return fd;
 }
 
-/* The string value of "key" in the flat JSON object `json` (escapes \" \\
- * \/ \n \t \r \b \f decoded, \u kept as is), malloc'ed; NULL when absent. */
-static char *json_get_string(const char *json, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = json;
-	while ((p = strchr(p, '"')) != NULL) {
-		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '"') {
-			const char *q = p + 2 + klen;
-			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
-				q++;
-			if (*q == ':') {
-				q++;
-				while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
-					q++;
-				if (*q != '"')
-					return NULL;
-				struct buf b = {0};
-				for (q++; *q && *q != '"'; q++) {
-					char c = *q;
-					if (c == '\\' && q[1] != '\0') {
-						q++;
-						switch (*q) {
-						case 'n': c = '\n'; break;
-						case 't': c = '\t'; break;
-						case 'r': c = '\r'; break;
-						case 'b': c = '\b'; break;
-						case 'f': c = '\f'; break;
-						case 'u': buf_add(&b, "\\", 1); c = 'u'; break;
-						default: c = *q; break;
-						}
-					}
-					buf_add(&b, &c, 1);
-				}
-				buf_add(&b, "", 0);
-				if (b.failed) {
-					buf_free(&b);
-					return NULL;
-				}
-				return b.p;
-			}
-		}
-		/* skip this string */
-		p++;
-		while (*p && *p != '"') {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			p++;
-		}
-		if (*p == '\0')
-			return NULL;
-		p++;
-	}
-	return NULL;
-}
-
-/* The number after "word: " in an info text such as "processed: 1; failed: 0"; -1 if absent. */
-static long info_number(const char *info, const char *word)
-{
-	const char *p = strstr(info, word);
-	if (p == NULL)
-		return -1;
-	p += strlen(word);
-	while (*p == ' ')
-		p++;
-	char *end = NULL;
-	long v = strtol(p, &end, 10);
-	return end == p ? -1 : v;
-}
-
 /* Exchange the request `req` with node `n`.  Returns 0 when the server
  * accepted the value, 1 when it answered but did not (info in err), -1
  * when it could not be reached or answered nonsense (err set). */
@@ -818,73 +414,35 @@ static int node_send(const struct node *n, const struct buf *req, int timeout, c
 	if (fd < 0)
 		return -1;
 	int rc = -1;
-	char *data = NULL, *resp = NULL, *info = NULL;
-	unsigned char hdr[ZBX_HEADER_LEN + 8];
-	memcpy(hdr, "ZBXD", 4);
-	hdr[4] = ZBX_FLAG_PROTOCOL;
-	uint32_t len = (uint32_t)req->len;
-	for (int i = 0; i < 4; i++) {
-		hdr[5 + i] = (unsigned char)(len >> (8 * i));
-		hdr[9 + i] = 0;
-	}
+	char *data = NULL;
+	unsigned char hdr[ZBX_HEADER_LARGE_LEN];
+	proto_header_put(hdr, (uint32_t)req->len);
 	if (io_all(fd, (char *)hdr, ZBX_HEADER_LEN, 1, deadline, err, errlen) != 0 ||
 	    io_all(fd, req->p, req->len, 1, deadline, err, errlen) != 0)
 		goto out;
-	if (io_all(fd, (char *)hdr, 5, 0, deadline, err, errlen) != 0)
+	if (io_all(fd, (char *)hdr, ZBX_HEADER_PEEK, 0, deadline, err, errlen) != 0)
 		goto out;
-	if (memcmp(hdr, "ZBXD", 4) != 0 || (hdr[4] & ZBX_FLAG_PROTOCOL) == 0) {
-		zerr(err, errlen, "the answer is not in the Zabbix protocol");
+	int hlen = proto_header_len(hdr, err, errlen);
+	if (hlen < 0)
 		goto out;
-	}
-	if (hdr[4] & ZBX_FLAG_COMPRESS) {
-		zerr(err, errlen, "the answer is compressed (not supported)");
+	if (io_all(fd, (char *)hdr + ZBX_HEADER_PEEK, (size_t)hlen - ZBX_HEADER_PEEK, 0, deadline, err,
+	           errlen) != 0)
 		goto out;
-	}
-	size_t lenbytes = (hdr[4] & ZBX_FLAG_LARGE) ? 8 : 4;
-	if (io_all(fd, (char *)hdr + 5, 2 * lenbytes, 0, deadline, err, errlen) != 0)
+	size_t dlen = 0;
+	if (proto_data_len(hdr, (size_t)hlen, &dlen, err, errlen) != 0)
 		goto out;
-	uint64_t dlen = 0;
-	for (size_t i = 0; i < lenbytes; i++)
-		dlen |= (uint64_t)hdr[5 + i] << (8 * i);
-	if (dlen > ZBX_RESPONSE_MAX) {
-		zerr(err, errlen, "answer of %llu bytes is too long", (unsigned long long)dlen);
-		goto out;
-	}
-	data = malloc((size_t)dlen + 1);
+	data = malloc(dlen + 1);
 	if (data == NULL) {
 		zerr(err, errlen, "out of memory");
 		goto out;
 	}
-	if (io_all(fd, data, (size_t)dlen, 0, deadline, err, errlen) != 0)
+	if (io_all(fd, data, dlen, 0, deadline, err, errlen) != 0)
 		goto out;
 	data[dlen] = '\0';
-	resp = json_get_string(data, "response");
-	info = json_get_string(data, "info");
-	if (resp == NULL) {
-		zerr(err, errlen, "unexpected answer: %.200s", data);
-		goto out;
-	}
-	if (strcmp(resp, "success") != 0) {
-		zerr(err, errlen, "the server answered \"%s\"%s%s", resp, info ? ": " : "",
-		     info ? info : "");
-		rc = 1;
-		goto out;
-	}
-	long failed = info ? info_number(info, "failed:") : -1;
-	long processed = info ? info_number(info, "processed:") : -1;
-	if (failed != 0 || processed < 1) {
-		zerr(err, errlen, "value rejected by the server (check the item key / host / item type): %s",
-		     info ? info : "no info");
-		rc = 1;
-		goto out;
-	}
-	zerr(err, errlen, "%s", info);
-	rc = 0;
+	rc = proto_reply_result(data, err, errlen);
 out:
 	(void)close(fd);
 	free(data);
-	free(resp);
-	free(info);
 	return rc;
 }
 
@@ -1082,7 +640,7 @@ static int native_setup(char *err, size_t errlen)
 	int have_conf = stat(S.agent_conf, &st) == 0;
 	if (have_conf || over_active == NULL) {
 		char why[900];
-		if (agentconf_read(S.agent_conf, &ac, 0, why, sizeof(why)) != 0) {
+		if (agentconf_read(S.agent_conf, &ac, why, sizeof(why)) != 0) {
 			zerr(err, errlen, "zabbix: [zabbix] agent_conf: %s", why);
 			goto out;
 		}
