@@ -2,6 +2,7 @@
 #
 #   make                 build (build/oma, build/plugins/*.so)
 #   make check           unit tests (check) and end-to-end tests against a private MariaDB
+#   make unit | make e2e only the unit tests | only the end-to-end tests (make tests: build them)
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
 #   make install         PREFIX (default /usr/local) and DESTDIR honoured
@@ -54,7 +55,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e install uninstall clean demo deps bench bare-check fuzz fuzz-build
+.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
@@ -122,8 +123,14 @@ $(BUILD)/tests/check_%: tests/check_%.c $$(call TEST_OBJ,check_$$*) $(TESTLIB_OB
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TESTLIB_OBJ) $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz -lzstd
 
+# Build the test binaries and fixture plugins without running them.
+tests: all $(TEST_BIN) $(FIXTURE_SO)
+
+# Only the unit tests, or only the end-to-end scripts (make check: both).
 unit: all $(TEST_BIN) $(FIXTURE_SO)
-e2e: all
+	$(SAN_ENV) OMA_BUILD=$(BUILD) tests/run-all.sh unit
+e2e: all $(FIXTURE_SO)
+	$(SAN_ENV) OMA_BUILD=$(BUILD) tests/run-all.sh e2e
 
 # Every test: check binaries first, then the end-to-end scripts; the runner
 # prints each check summary and a final "N passed, M failed".

@@ -644,16 +644,6 @@ static int validate(struct oma_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static const char *level_word(int lvl)
-{
-	switch (lvl) {
-	case OMA_LOG_DEBUG: return "debug";
-	case OMA_LOG_WARNING: return "warning";
-	case OMA_LOG_ERROR: return "error";
-	default: return "info";
-	}
-}
-
 static char *join_lines(const struct strv *sv)
 {
 	char *s = NULL;
@@ -733,7 +723,7 @@ static struct cfg_value *build_effective(const struct oma_config *cfg)
 			break;
 		case K_LEVEL:
 			e->type = CFG_STRING;
-			e->str = xstrdup(level_word(*(const int *)field));
+			e->str = xstrdup(log_level_word(*(const int *)field));
 			break;
 		}
 	}

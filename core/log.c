@@ -24,27 +24,44 @@ static char *pending; /* lines logged before log_open */
 static size_t pending_len, pending_cap;
 static unsigned errors;
 
+/* The levels: the number, the word in the log line, the word in oma.conf. */
+static const struct {
+	int level;
+	const char *name, *word;
+} levels[] = {
+	{OMA_LOG_DEBUG, "DEBUG", "debug"},
+	{OMA_LOG_INFO, "INFO", "info"},
+	{OMA_LOG_WARNING, "WARNING", "warning"},
+	{OMA_LOG_ERROR, "ERROR", "error"},
+};
+#define NLEVELS (sizeof(levels) / sizeof(levels[0]))
+
 int log_level_parse(const char *name)
 {
-	if (strcasecmp(name, "debug") == 0)
-		return OMA_LOG_DEBUG;
-	if (strcasecmp(name, "info") == 0)
-		return OMA_LOG_INFO;
-	if (strcasecmp(name, "warning") == 0)
-		return OMA_LOG_WARNING;
-	if (strcasecmp(name, "error") == 0)
-		return OMA_LOG_ERROR;
+	for (size_t i = 0; i < NLEVELS; i++)
+		if (strcasecmp(name, levels[i].word) == 0)
+			return levels[i].level;
 	return -1;
+}
+
+/* The entry for `lvl`: the nearest one at or below it (ERROR above all). */
+static size_t level_index(int lvl)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < NLEVELS; i++)
+		if (lvl >= levels[i].level)
+			k = i;
+	return k;
 }
 
 const char *log_level_name(int lvl)
 {
-	switch (lvl) {
-	case OMA_LOG_DEBUG: return "DEBUG";
-	case OMA_LOG_INFO: return "INFO";
-	case OMA_LOG_WARNING: return "WARNING";
-	default: return "ERROR";
-	}
+	return levels[level_index(lvl)].name;
+}
+
+const char *log_level_word(int lvl)
+{
+	return levels[level_index(lvl)].word;
 }
 
 void log_set_level(int lvl) { level = lvl; }

@@ -8,7 +8,8 @@
 
 /* Parse "debug" | "info" | "warning" | "error"; -1 when unknown. */
 int log_level_parse(const char *name);
-const char *log_level_name(int level);  /* "DEBUG", "INFO", ... */
+const char *log_level_name(int level);  /* "DEBUG", "INFO", ... (log lines) */
+const char *log_level_word(int level);  /* "debug", "info", ... (oma.conf) */
 
 void log_set_level(int level);
 int log_get_level(void);

@@ -626,9 +626,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (log_open(logfile) != 0)
 		(void)fprintf(stderr, "oma: cannot write %s: %s\n", logfile, strerror(errno));
 	free(logfile);
-	static const char *const lower[] = {"debug", "info", "warning", "error"};
-	int li = log_get_level() / 10 - 1;
-	log_info("Logger initialized with level: %s", lower[li < 0 ? 0 : li > 3 ? 3 : li]);
+	log_info("Logger initialized with level: %s", log_level_word(log_get_level()));
 	log_debug("Using configuration file: %s", cfg->path);
 	for (size_t i = 0; i < cfg->warnings.n; i++)
 		log_warning("%s", cfg->warnings.v[i]);
