@@ -78,8 +78,9 @@ static inline struct loaded_plugin *t_load_only(struct loader *ld, const char *f
  * it cannot be read. */
 int t_count_entries(const char *dir);
 
-/* Bytes glibc's allocator has handed out, small and mmap'ed blocks alike,
- * over all arenas; 0 when a sanitizer replaces malloc. */
+/* Bytes the allocator has handed out (glibc's: small and mmap'ed blocks
+ * alike, over all arenas; under ASan: its own count), so heap limits hold
+ * in sanitizer builds too. */
 size_t t_heap_in_use(void);
 
 /* Remove `dir` and everything below it (symlinks are removed, not followed);
