@@ -984,7 +984,8 @@ START_TEST(dump_cancel_sleeping)
 	pthread_join(t, NULL);
 
 	ck_assert_int_ge(part_gone_ms, 0);
-	ck_assert_int_lt(part_gone_ms, 1000);
+	/* Removed on the cancel, not after the sleep's 30 s. */
+	ck_assert_int_lt(part_gone_ms, 5000);
 	ck_assert_int_lt(took, 10000);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_int_eq(jobs[i].ok, 0);
