@@ -196,24 +196,36 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
 	return ok;
 }
 
-/* Move one file and leave a link behind.  Returns 0, -1 (not moved), 1 (no link). */
+/* Give prev_dir/NAME a second name cur_dir/NAME, then (symbolic links)
+ * replace the old name by a link to the new one.  The old folder has its
+ * file, or a link to the complete file, at every moment: a crash, a full
+ * disk or a file system without hard links never leaves it without its
+ * dump (renaming first did).  Returns 0, -1 (nothing changed), 1 (both
+ * names are hard links: the symbolic link could not be made). */
 static int move_one(const char *prev_dir, const char *cur_dir, const char *name, int link_type,
                     char *err, size_t errlen)
 {
 	char *from = xasprintf("%s/%s", prev_dir, name);
 	char *to = xasprintf("%s/%s", cur_dir, name);
+	char *tmp = NULL;
 	int rc = -1;
-	if (rename(from, to) != 0) {
-		errf(err, errlen, "reuse: cannot move %s to %s: %s", from, to, strerror(errno));
+	if (link(from, to) != 0) {
+		errf(err, errlen, "reuse: cannot link %s to %s: %s", from, to, strerror(errno));
 		goto out;
 	}
-	rc = link_type == CFG_LINK_SYMBOLIC ? symlink(to, from) : link(to, from);
-	if (rc != 0) {
-		errf(err, errlen, "reuse: moved %s, but cannot leave a %s link there: %s", from,
-		     link_type == CFG_LINK_SYMBOLIC ? "symbolic" : "hard", strerror(errno));
+	rc = 0;
+	if (link_type != CFG_LINK_SYMBOLIC)
+		goto out;
+	tmp = xasprintf("%s/.%s.link-%ld", prev_dir, name, (long)getpid());
+	(void)unlink(tmp);
+	if (symlink(to, tmp) != 0 || rename(tmp, from) != 0) {
+		errf(err, errlen, "reuse: linked %s, but cannot replace it by a symbolic link: %s",
+		     from, strerror(errno));
+		(void)unlink(tmp);
 		rc = 1;
 	}
 out:
+	free(tmp);
 	free(from);
 	free(to);
 	return rc;

@@ -47,11 +47,14 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
 
 /* Move prev_dir/NAME to cur_dir/NAME and leave a link of `link_type` (hard,
  * or symbolic with an absolute target) under the old name, for the dump
- * file and its sidecar.  Returns 0; -1 when the dump could not be moved
- * (nothing changed then; err set); 1 when it moved but a link could not be
- * made (err set; the dump is safe in cur_dir).  The caller fsyncs both
- * folders once after moving everything (one fsync per move is far too slow
- * for thousands of databases). */
+ * file and its sidecar: a hard link into cur_dir first, then (symbolic)
+ * the old name replaced atomically by a link ("." NAME ".link-PID" renamed
+ * over it), so the previous folder never lacks its dump.  Returns 0; -1
+ * when the dump could not be linked (nothing changed then; err set); 1
+ * when it is in cur_dir but the old name stayed a hard link or the
+ * sidecar could not follow (err set).  The caller fsyncs both folders once
+ * after moving everything (one fsync per move is far too slow for
+ * thousands of databases). */
 int reuse_move(const char *prev_dir, const char *cur_dir, const char *file, const char *stem,
                int link_type, char *err, size_t errlen);
 

@@ -534,13 +534,15 @@ out:
 }
 
 /* Whether `name` in a backup folder is a temporary file of oma's: a dump,
- * sidecar or result.json being written ("*.part"), or info.json's
- * ".info.json.tmp-PID". */
+ * sidecar or result.json being written ("*.part"), info.json's
+ * ".info.json.tmp-PID", or a reused dump's symbolic link being made
+ * (".NAME.link-PID", reuse.c). */
 static bool temp_in_folder(const char *name)
 {
 	size_t n = strlen(name);
 	return (n > 5 && strcmp(name + n - 5, ".part") == 0) ||
-	       strncmp(name, "." INFO_FILE ".tmp-", sizeof(INFO_FILE) + 5) == 0;
+	       strncmp(name, "." INFO_FILE ".tmp-", sizeof(INFO_FILE) + 5) == 0 ||
+	       (name[0] == '.' && strstr(name, ".link-") != NULL);
 }
 
 /* The same for backup_dir itself: a link being replaced (".last.tmp-PID",

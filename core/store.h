@@ -88,9 +88,9 @@ int store_prune(const char *backup_dir, long keep, const char *current, time_t n
  * Returns 0, or -1 with err set. */
 int store_remove_backup(const char *backup_dir, const char *name, char *err, size_t errlen);
 
-/* Remove the temporary files interrupted runs left: "*.part" and
- * ".info.json.tmp-*" in every backup folder but `current`, ".last*.tmp-*"
- * and "last.result.json.part" in backup_dir.  Only call with the backup
+/* Remove the temporary files interrupted runs left: "*.part",
+ * ".info.json.tmp-*" and ".*.link-*" in every backup folder but `current`,
+ * ".last*.tmp-*" and "last.result.json.part" in backup_dir.  Only call with the backup
  * folder locked (lock_dir), so no other run is writing them.  Their paths
  * are pushed to *removed.  Returns 0, or -1 with err set. */
 int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed,

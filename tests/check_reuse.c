@@ -1,5 +1,6 @@
 /* check_reuse.c - unit tests for core/reuse.c: sidecars and moving a dump forward. */
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,12 @@ static void check_move(int link_type)
 		target[n] = '\0';
 		ck_assert_str_eq(target, new);
 	}
+	/* No temporary link is left behind. */
+	DIR *d = opendir(prev);
+	ck_assert_ptr_nonnull(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		ck_assert_msg(strstr(e->d_name, ".link-") == NULL, "left %s", e->d_name);
+	closedir(d);
 	/* The sidecar moved with it and still reads back. */
 	struct sidecar sc;
 	ck_assert_int_eq(reuse_read_sidecar(cur, "d-e-m-o-2", &sc, err, sizeof(err)), 0);
@@ -156,7 +163,35 @@ START_TEST(test_move_missing)
 {
 	char err[256];
 	ck_assert_int_eq(reuse_move(prev, cur, "gone.sql.gz", "gone", CFG_LINK_HARD, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "cannot move"));
+	ck_assert_ptr_nonnull(strstr(err, "cannot link"));
+}
+END_TEST
+
+/* Linking comes first: when the new name cannot be made (here: taken),
+ * the previous folder keeps its dump untouched (renaming first replaced
+ * the file in the new folder and left the old name to a second step). */
+START_TEST(test_move_link_fails_prev_intact)
+{
+	char err[512];
+	make_dump("d-e-m-o-2", "dumpdata");
+	char *old = xasprintf("%s/d-e-m-o-2.sql.gz", prev);
+	char *taken = xasprintf("%s/d-e-m-o-2.sql.gz", cur);
+	struct stat before, after;
+	ck_assert_int_eq(lstat(old, &before), 0);
+	FILE *f = fopen(taken, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("someone else's file\n", f);
+	fclose(f);
+	ck_assert_int_eq(reuse_move(prev, cur, "d-e-m-o-2.sql.gz", "d-e-m-o-2", CFG_LINK_SYMBOLIC,
+	                            err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot link"));
+	ck_assert_int_eq(lstat(old, &after), 0);
+	ck_assert(S_ISREG(after.st_mode));
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(lstat(taken, &after), 0);
+	ck_assert_uint_ne(after.st_ino, before.st_ino);
+	free(old);
+	free(taken);
 }
 END_TEST
 
@@ -171,6 +206,7 @@ int main(void)
 	tcase_add_test(tc, test_move_hard);
 	tcase_add_test(tc, test_move_symbolic);
 	tcase_add_test(tc, test_move_missing);
+	tcase_add_test(tc, test_move_link_fails_prev_intact);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
