@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ struct run {
 	unsigned dumped, failed;
 	int outcome;            /* enum oma_outcome */
 	int abandoned;          /* the current folder was removed */
+	int keep_old;           /* delete_before waits: the last backup had failed databases */
 };
 
 /* The first signal that asked the run to stop; 0 while none did. */
@@ -182,6 +184,27 @@ static int phase_server(struct run *r)
 	return 0;
 }
 
+/* With delete_before: how many databases failed in the newest complete
+ * backup.  Their last good dumps are in older folders, which pruning
+ * before the dumps would take (the prune after a run keeps them for the
+ * same reason), so it waits; a warning says so. */
+static uint64_t previous_failed(const struct run *r)
+{
+	char err[512];
+	struct store_info prev = {0};
+	char *dir = store_previous(r->bdir, r->current_base, time(NULL));
+	if (dir == NULL)
+		return 0;
+	if (store_read_info(dir, &prev, err, sizeof(err)) < 0)
+		log_warning("%s", err);
+	free(dir);
+	if (prev.failed_databases > 0)
+		log_warning("delete_before: not removing old backup directories before the dumps: "
+		            "%" PRIu64 " database(s) failed in the last backup and their previous "
+		            "dumps are kept", prev.failed_databases);
+	return prev.failed_databases;
+}
+
 /* Phase 6: is there room for the dumps?  With delete_before and versions
  * = 1, the last complete backup was kept by phase 4 until this one is
  * complete; when the room is only there without it, it goes now, as
@@ -213,8 +236,26 @@ static int phase_space(struct run *r)
 		log_info("Backup will require %s. Having %s free.", a, b);
 		if (need <= (double)free_bytes)
 			return 0;
-		if (pass > 0 || !r->cfg->main.delete_before || r->cfg->main.versions > 1)
+		if (pass > 0 || !r->cfg->main.delete_before || r->cfg->main.versions > 1 ||
+		    r->keep_old)
 			break;
+		/* The last backup goes only when that makes the room: removing
+		 * it for nothing would leave no backup at all. */
+		uint64_t freed = 0;
+		if (store_prunable_bytes(r->bdir, 0, r->current_base, time(NULL), &freed, err,
+		                         sizeof(err)) != 0) {
+			log_error("%s", err);
+			break;
+		}
+		if (freed == 0)
+			break;
+		if ((double)free_bytes + (double)freed < need) {
+			char c[32];
+			format_bytes((double)freed, c, sizeof(c));
+			log_warning("delete_before: removing the last complete backup would free only "
+			            "%s, not enough: it is kept", c);
+			break;
+		}
 		struct strv removed = {0};
 		if (store_prune(r->bdir, 0, r->current_base, time(NULL), &removed, err,
 		                sizeof(err)) != 0)
@@ -460,6 +501,7 @@ static int phase_finish(struct run *r)
 		.compression_ratio = r->selected_bytes ? (double)used / (double)r->selected_bytes : 0,
 		.started = (int64_t)r->started,
 		.completed = (int64_t)time(NULL),
+		.failed_databases = r->failed,
 	};
 	/* info.json marks the folder complete: without it, `last` must not
 	 * move here. */
@@ -565,18 +607,33 @@ static int phase_report(struct run *r, int code)
 	char err[512];
 	char *json = r->abandoned ? xasprintf("%s/last.result.json", r->bdir)
 	                          : xasprintf("%s/result.json", r->current);
-	if (report_write_json(&rep, json, err, sizeof(err)) != 0) {
+	int written = report_write_json(&rep, json, err, sizeof(err)) == 0;
+	if (!written) {
 		log_error("%s", err);
-		code = OMA_EXIT_FAILED;
+		if (code == OMA_EXIT_OK) /* a full disk's exit 2 stays */
+			code = OMA_EXIT_FAILED;
 	} else if (!r->abandoned &&
 	           store_set_link(r->bdir, "last.result.json", json, err, sizeof(err)) != 0) {
 		/* Like last.log: backup_dir/last.result.json is the newest result. */
 		log_error("%s", err);
 	}
-	free(json);
+	int before_report = cancel_signal;
 	if (r->pl->ld != NULL &&
 	    report_send(r->pl->ld, cfg, &rep, r->pl->report_timeout) > 0 && code == OMA_EXIT_OK)
 		code = OMA_EXIT_FAILED;
+	if (cancel_signal && !before_report) {
+		/* The signal came while the reporters ran. */
+		log_error("Backup cancelled by signal %d", (int)cancel_signal);
+		code = OMA_EXIT_FAILED;
+	}
+	if (written && code != rep.exit_code) {
+		/* result.json tells the exit code the run really ends with. */
+		rep.exit_code = code;
+		rep.outcome = OMA_OUTCOME_FAILED;
+		if (report_write_json(&rep, json, err, sizeof(err)) != 0)
+			log_error("%s", err);
+	}
+	free(json);
 	free(summary);
 	free(dbs);
 	return code;
@@ -664,7 +721,8 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	}
 	if (cancel_signal)
 		goto out_cancel;
-	if (m->delete_before) {
+	r.keep_old = m->delete_before && previous_failed(&r) > 0;
+	if (m->delete_before && !r.keep_old) {
 		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
 		          m->versions);
 		/* With versions = 1 the last complete backup stays until this one
@@ -703,6 +761,8 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (r.dumped + r.reused.n > 0) {
 		if (phase_finish(&r) != 0)
 			code = OMA_EXIT_FAILED;
+		else
+			set_last_log(&r); /* before pruning takes the old log away */
 		if (cancel_signal)
 			goto out_cancel;
 		/* A failed database's last good dump lives in an older folder:
@@ -712,6 +772,12 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 			            "their previous dumps are kept", r.failed);
 		else if (code == OMA_EXIT_OK)
 			(void)phase_prune(&r, m->versions - 1);
+	} else if (r.selected.n == 0 && m->do_databases.n > 0) {
+		/* Every name the admin asked for is missing: a typo or a dropped
+		 * database, not a success. */
+		log_error("None of the databases listed in do_databases exists; nothing was backed up");
+		code = OMA_EXIT_FAILED;
+		goto out_abandon;
 	} else if (r.selected.n == 0) {
 		log_warning("No databases selected for backup");
 		goto out_abandon;
@@ -747,13 +813,7 @@ out:
 	fix_links(&r);
 	if (code == OMA_EXIT_FAILED)
 		r.outcome = OMA_OUTCOME_FAILED;
-	int before_report = cancel_signal;
 	code = phase_report(&r, code);
-	if (cancel_signal && !before_report) {
-		/* The signal came while the reporters ran. */
-		log_error("Backup cancelled by signal %d", (int)cancel_signal);
-		code = OMA_EXIT_FAILED;
-	}
 	log_close();
 	run_free(&r);
 	return code;

@@ -485,39 +485,62 @@ out:
 	return rc;
 }
 
+static int relink_top(const char *backup_dir, const struct store_folders *all, const bool *gone,
+                      struct strv *notes, char *err, size_t errlen);
+
+/* Which folders store_prune(keep, current) removes: *all as store_scan
+ * gives it, (*removing)[i] for each (malloc'ed).  Returns 0, or -1 with
+ * err set. */
+static int plan_prune(const char *backup_dir, long keep, const char *current, time_t now,
+                      struct store_folders *all, bool **removing, char *err, size_t errlen)
+{
+	if (keep < 0) {
+		errf(err, errlen, "store: cannot keep %ld backup folders", keep);
+		return -1;
+	}
+	if (store_scan(backup_dir, now, all, err, errlen) != 0)
+		return -1;
+	bool *rm = xcalloc(all->n + 1, sizeof(*rm));
+	size_t complete = 0, newest = SIZE_MAX;
+	for (size_t i = 0; i < all->n; i++) {
+		if (!all->v[i].complete)
+			continue;
+		newest = i;
+		if (current == NULL || strcmp(all->v[i].name, current) != 0)
+			complete++;
+	}
+	size_t excess = complete > (size_t)keep ? complete - (size_t)keep : 0;
+	for (size_t i = 0; i < all->n; i++) {
+		const struct store_folder *f = &all->v[i];
+		if (current != NULL && strcmp(f->name, current) == 0)
+			continue;
+		if (f->complete && excess > 0) {
+			rm[i] = true;
+			excess--;
+		} else if (!f->complete && newest != SIZE_MAX && i < newest) {
+			rm[i] = true; /* a newer complete backup supersedes it */
+		}
+	}
+	*removing = rm;
+	return 0;
+}
+
 int store_prune(const char *backup_dir, long keep, const char *current, time_t now,
                 struct strv *removed, char *err, size_t errlen)
 {
 	struct store_folders all = {0};
 	bool *removing = NULL;
 	int rc = -1;
-	if (keep < 0) {
-		errf(err, errlen, "store: cannot keep %ld backup folders", keep);
-		return -1;
-	}
-	if (store_scan(backup_dir, now, &all, err, errlen) != 0)
+	if (plan_prune(backup_dir, keep, current, now, &all, &removing, err, errlen) != 0)
 		goto out;
-	removing = xcalloc(all.n + 1, sizeof(*removing));
-	size_t complete = 0, newest = SIZE_MAX;
-	for (size_t i = 0; i < all.n; i++) {
-		if (!all.v[i].complete)
-			continue;
-		newest = i;
-		if (current == NULL || strcmp(all.v[i].name, current) != 0)
-			complete++;
-	}
-	size_t excess = complete > (size_t)keep ? complete - (size_t)keep : 0;
-	for (size_t i = 0; i < all.n; i++) {
-		const struct store_folder *f = &all.v[i];
-		if (current != NULL && strcmp(f->name, current) == 0)
-			continue;
-		if (f->complete && excess > 0) {
-			removing[i] = true;
-			excess--;
-		} else if (!f->complete && newest != SIZE_MAX && i < newest) {
-			removing[i] = true; /* a newer complete backup supersedes it */
+	/* last, last.log and last.result.json never point into a folder being
+	 * removed, not even if this process dies half-way. */
+	for (size_t i = 0; i < all.n; i++)
+		if (removing[i]) {
+			if (relink_top(backup_dir, &all, removing, NULL, err, errlen) != 0)
+				goto out;
+			break;
 		}
-	}
 	for (size_t i = 0; i < all.n; i++) {
 		if (!removing[i])
 			continue;
@@ -628,26 +651,53 @@ static bool complete_at(const char *backup_dir, const char *name)
 	return ok;
 }
 
-int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char *err,
-                    size_t errlen)
+/* Whether the symbolic link `path` (in backup_dir) points into one of the
+ * folders of `all` that `gone` marks. */
+static bool points_into(const char *backup_dir, const char *path, const struct store_folders *all,
+                        const bool *gone)
+{
+	char t[PATH_MAX];
+	ssize_t n = readlink(path, t, sizeof(t) - 1);
+	if (n <= 0)
+		return false;
+	t[n] = '\0';
+	for (size_t i = 0; i < all->n; i++) {
+		if (!gone[i])
+			continue;
+		char *abs = join(backup_dir, all->v[i].name);
+		const char *forms[] = {abs, all->v[i].name};
+		bool in = false;
+		for (size_t k = 0; k < 2 && !in; k++) {
+			size_t len = strlen(forms[k]);
+			in = strncmp(t, forms[k], len) == 0 && (t[len] == '\0' || t[len] == '/');
+		}
+		free(abs);
+		if (in)
+			return true;
+	}
+	return false;
+}
+
+/* store_fix_links, treating the folders `gone` marks (NULL: none) as
+ * already removed; without `notes`, quietly. */
+static int relink_top(const char *backup_dir, const struct store_folders *all, const bool *gone,
+                      struct strv *notes, char *err, size_t errlen)
 {
 	static const struct {
 		const char *link, *file; /* file in the folder `last` names; NULL: the folder */
 	} links[] = {{"last", NULL}, {"last.log", "oma.log"}, {"last.result.json", "result.json"}};
-	struct store_folders all = {0};
 	char *newest = NULL;
-	int rc = -1;
-	if (store_scan(backup_dir, now, &all, err, errlen) != 0)
-		return -1;
-	for (size_t i = all.n; i > 0 && newest == NULL; i--)
-		if (all.v[i - 1].complete)
-			newest = join(backup_dir, all.v[i - 1].name);
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+	for (size_t i = all->n; i > 0 && newest == NULL; i--)
+		if (all->v[i - 1].complete && (gone == NULL || !gone[i - 1]))
+			newest = join(backup_dir, all->v[i - 1].name);
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]) && rc == 0; i++) {
 		char *path = join(backup_dir, links[i].link);
 		struct stat st;
 		bool fine = lstat(path, &st) != 0 || !S_ISLNK(st.st_mode) ||
-		            (links[i].file == NULL ? complete_at(backup_dir, links[i].link)
-		                                   : stat(path, &st) == 0);
+		            ((links[i].file == NULL ? complete_at(backup_dir, links[i].link)
+		                                    : stat(path, &st) == 0) &&
+		             (gone == NULL || !points_into(backup_dir, path, all, gone)));
 		char *target = NULL;
 		if (!fine && newest != NULL)
 			target = links[i].file == NULL ? xstrdup(newest) : join(newest, links[i].file);
@@ -655,34 +705,38 @@ int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char
 			free(target);
 			target = NULL;
 		}
-		int r = 0;
+		char *note = NULL;
 		if (!fine && target != NULL) {
-			r = store_set_link(backup_dir, links[i].link, target, err, errlen);
-			if (r == 0) {
-				char *note = xasprintf("%s pointed at a missing or incomplete backup; it "
-				                       "now points at %s", path, target);
-				strv_push(notes, note);
-				free(note);
-			}
+			rc = store_set_link(backup_dir, links[i].link, target, err, errlen);
+			if (rc == 0)
+				note = xasprintf("%s pointed at a missing or incomplete backup; it now "
+				                 "points at %s", path, target);
 		} else if (!fine) {
 			if (unlink(path) != 0 && errno != ENOENT) {
 				errf(err, errlen, "store: cannot remove '%s': %s", path, strerror(errno));
-				r = -1;
+				rc = -1;
 			} else {
-				char *note = xasprintf("%s pointed at a missing or incomplete backup and "
-				                       "there is no complete one: removed", path);
-				strv_push(notes, note);
-				free(note);
+				note = xasprintf("%s pointed at a missing or incomplete backup and there "
+				                 "is no complete one: removed", path);
 			}
 		}
+		if (note != NULL && notes != NULL)
+			strv_push(notes, note);
+		free(note);
 		free(target);
 		free(path);
-		if (r != 0)
-			goto out;
 	}
-	rc = 0;
-out:
 	free(newest);
+	return rc;
+}
+
+int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char *err,
+                    size_t errlen)
+{
+	struct store_folders all = {0};
+	if (store_scan(backup_dir, now, &all, err, errlen) != 0)
+		return -1;
+	int rc = relink_top(backup_dir, &all, NULL, notes, err, errlen);
 	store_folders_free(&all);
 	return rc;
 }
@@ -784,6 +838,29 @@ int store_dir_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen)
 	return rc;
 }
 
+int store_prunable_bytes(const char *backup_dir, long keep, const char *current, time_t now,
+                         uint64_t *bytes, char *err, size_t errlen)
+{
+	struct store_folders all = {0};
+	bool *removing = NULL;
+	struct inode_set seen = {0};
+	uint64_t total = 0;
+	int rc = plan_prune(backup_dir, keep, current, now, &all, &removing, err, errlen);
+	for (size_t i = 0; rc == 0 && i < all.n; i++) {
+		if (!removing[i])
+			continue;
+		char *p = join(backup_dir, all.v[i].name);
+		rc = du_at(AT_FDCWD, p, NULL, &seen, &total, err, errlen);
+		free(p);
+	}
+	free(seen.slot);
+	free(removing);
+	store_folders_free(&all);
+	if (rc == 0)
+		*bytes = total;
+	return rc;
+}
+
 int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen)
 {
 	struct statvfs sv;
@@ -869,11 +946,12 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
 {
 	char ratio[64];
 	py_float(info->compression_ratio, ratio, sizeof(ratio));
-	char times[96] = "";
+	char times[160] = "";
 	if (info->started > 0 || info->completed > 0)
 		(void)snprintf(times, sizeof(times),
-		               ",\n    \"started\": %" PRId64 ",\n    \"completed\": %" PRId64,
-		               info->started, info->completed);
+		               ",\n    \"started\": %" PRId64 ",\n    \"completed\": %" PRId64
+		               ",\n    \"failed_databases\": %" PRIu64,
+		               info->started, info->completed, info->failed_databases);
 	char *text = xasprintf("{\n    \"mysql_data_dir_bytes_used\": %" PRIu64 ",\n"
 	                       "    \"backup_bytes_used\": %" PRIu64 ",\n"
 	                       "    \"compression_ratio\": %s%s\n}",
@@ -1054,9 +1132,9 @@ static int to_count(const char *p, const char *end, bool integral, uint64_t *out
 static int parse_info(const char *text, const char *path, struct store_info *info,
                       char *err, size_t errlen)
 {
-	enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4, K_STARTED = 8, K_COMPLETED = 16 };
+	enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4, K_STARTED = 8, K_COMPLETED = 16, K_FAILED = 32 };
 	unsigned have = 0;
-	struct store_info res = {0, 0, 0.0, 0, 0};
+	struct store_info res = {0, 0, 0.0, 0, 0, 0};
 	const char *p = skip_ws(text);
 	const char *why = "expected '{'";
 	if (*p++ != '{')
@@ -1082,6 +1160,7 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 		             : strcmp(key, "compression_ratio") == 0       ? K_RATIO
 		             : strcmp(key, "started") == 0                 ? K_STARTED
 		             : strcmp(key, "completed") == 0               ? K_COMPLETED
+		             : strcmp(key, "failed_databases") == 0        ? K_FAILED
 		                                                           : 0;
 		if (k == 0) {
 			why = "bad value";
@@ -1118,6 +1197,11 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 					return -1;
 				}
 				*(k == K_STARTED ? &res.started : &res.completed) = (int64_t)t;
+			} else if (k == K_FAILED) {
+				if (to_count(p, end, integral, &res.failed_databases) != 0) {
+					errf(err, errlen, "store: %s: \"%s\" is not a count", path, key);
+					return -1;
+				}
 			} else {
 				uint64_t *dst = k == K_DATA ? &res.mysql_data_dir_bytes_used
 				                            : &res.backup_bytes_used;

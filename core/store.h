@@ -13,12 +13,15 @@
 /* A backup folder's info.json.  Upstream wrote the first three keys; oma
  * adds when the run started and completed (epoch seconds), which order
  * the folders (a folder's name is local time, which a clock change or a
- * time zone makes lie).  0 means not recorded (upstream, oma before 0.2). */
+ * time zone makes lie).  0 means not recorded (upstream, oma before 0.2).
+ * failed_databases: how many databases of that run failed (their last good
+ * dumps are in older folders, which delete_before must then keep). */
 struct store_info {
 	uint64_t mysql_data_dir_bytes_used;
 	uint64_t backup_bytes_used;
 	double compression_ratio;
 	int64_t started, completed;
+	uint64_t failed_databases;
 };
 
 /* Whether `name` (a base name) is a backup folder: oma_\d{8}-\d{6} exactly. */
@@ -74,8 +77,11 @@ char *store_previous(const char *backup_dir, const char *exclude, time_t now);
  * name or NULL; never removed, not counted), in store_scan's order, and
  * remove older complete ones; remove incomplete folders (other than
  * current) that are older than the newest complete folder, current
- * included.  Before a folder goes, a kept folder's symbolic link into it
- * gets the file back (see rescue_links in store.c); a folder's info.json
+ * included.  Before any folder goes, backup_dir/last, last.log and
+ * last.result.json pointing into it are pointed at the newest kept
+ * complete folder (removed when that has no such file yet), so they never
+ * dangle; a kept folder's symbolic link into it gets the file back (see
+ * rescue_links in store.c); a folder's info.json
  * goes first, so an interrupted removal leaves an incomplete folder.  Only
  * real folders named like backup folders are considered; other entries
  * are never touched.  Removed base names are pushed to *removed.  Returns
@@ -113,13 +119,20 @@ int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char
  * path and the reason. */
 int store_dir_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen);
 
+/* What store_prune(keep, current) would free: the allocated size of the
+ * folders it would remove, a file linked into several of them counted
+ * once (a file also linked from a kept folder is counted though it stays).
+ * Returns 0, or -1 with err set. */
+int store_prunable_bytes(const char *backup_dir, long keep, const char *current, time_t now,
+                         uint64_t *bytes, char *err, size_t errlen);
+
 /* Free bytes for unprivileged users on the file system holding `path`. */
 int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen);
 
 /* Write dir/info.json ({"mysql_data_dir_bytes_used": N, "backup_bytes_used": N,
  * "compression_ratio": X}, byte for byte as upstream's json.dumps(indent=4),
  * X as Python's repr; a non-finite X is written as 0.0; then "started": S,
- * "completed": C when either is set) atomically: a
+ * "completed": C, "failed_databases": F when either time is set) atomically: a
  * temporary file in dir, fsync, rename, fsync of dir.  Returns 0, or -1
  * with err set. */
 int store_write_info(const char *dir, const struct store_info *info, char *err, size_t errlen);

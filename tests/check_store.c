@@ -119,7 +119,7 @@ static void backup(const char *name, long long started)
 	if (started < 0)
 		return;
 	char *dir = path_in(tmpdir, name);
-	struct store_info info = {1, 1, 1.0, started, started};
+	struct store_info info = {1, 1, 1.0, started, started, 0};
 	ck_assert_int_eq(store_write_info(dir, &info, err, sizeof(err)), 0);
 	free(dir);
 }
@@ -306,7 +306,11 @@ static void check_prune(long keep, const char *current, const char *const *want_
 	ck_assert(exists(tmpdir, "oma_20240105-000000"));
 	ck_assert(exists(tmpdir, "oma_foo"));
 	ck_assert(exists(tmpdir, "oma_20240101-1200"));
-	ck_assert(exists(tmpdir, "last"));
+	/* `last` names a folder that is left, or is gone with the last one. */
+	struct stat st;
+	char *lp = path_in(tmpdir, "last");
+	ck_assert_int_eq(nleft > 0 ? stat(lp, &st) : lstat(lp, &st), nleft > 0 ? 0 : -1);
+	free(lp);
 	char *log = read_text(tmpdir, "last.log");
 	ck_assert_str_eq(log, "log");
 	free(log);
@@ -633,7 +637,7 @@ END_TEST
 
 START_TEST(test_write_info_format)
 {
-	struct store_info info = {123, 45, 45.0 / 123.0, 0, 0};
+	struct store_info info = {123, 45, 45.0 / 123.0, 0, 0, 0};
 	ck_assert_int_eq(store_write_info(tmpdir, &info, err, sizeof(err)), 0);
 	char *text = read_text(tmpdir, "info.json");
 	/* Exactly Python's json.dumps(..., indent=4). */
@@ -662,7 +666,7 @@ START_TEST(test_write_info_format)
 		{0.0, "0.0"},           {123456789012345.6, "123456789012345.6"},
 	};
 	for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
-		struct store_info fi = {UINT64_MAX, 0, floats[i].x, 0, 0};
+		struct store_info fi = {UINT64_MAX, 0, floats[i].x, 0, 0, 0};
 		ck_assert_int_eq(store_write_info(tmpdir, &fi, err, sizeof(err)), 0);
 		text = read_text(tmpdir, "info.json");
 		char *want = xasprintf("{\n    \"mysql_data_dir_bytes_used\": 18446744073709551615,\n"
@@ -718,7 +722,7 @@ START_TEST(test_read_info_upstream)
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		write_text(tmpdir, "info.json", good[i].text);
-		struct store_info info = {99, 99, 99.0, 0, 0};
+		struct store_info info = {99, 99, 99.0, 0, 0, 0};
 		ck_assert_msg(store_read_info(tmpdir, &info, err, sizeof(err)) == 0,
 		              "case %zu: %s", i, err);
 		ck_assert_uint_eq(info.mysql_data_dir_bytes_used, good[i].data);
@@ -730,7 +734,7 @@ END_TEST
 
 START_TEST(test_read_info_missing_and_garbage)
 {
-	struct store_info info = {1, 2, 3.0, 0, 0};
+	struct store_info info = {1, 2, 3.0, 0, 0, 0};
 	ck_assert_int_eq(store_read_info(tmpdir, &info, err, sizeof(err)), 1);
 	ck_assert_uint_eq(info.mysql_data_dir_bytes_used, 1);
 
@@ -942,7 +946,7 @@ START_TEST(test_prune_incomplete)
 	ck_assert_uint_eq(removed.n, 0);
 	/* Once current is complete, it supersedes the interrupted one. */
 	char *cur = path_in(tmpdir, "oma_20240103-000000");
-	struct store_info info = {1, 1, 1.0, 0, 0};
+	struct store_info info = {1, 1, 1.0, 0, 0, 0};
 	ck_assert_int_eq(store_write_info(cur, &info, err, sizeof(err)), 0);
 	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240103-000000", now, &removed, err,
 	                             sizeof(err)), 0);
@@ -1160,9 +1164,55 @@ START_TEST(test_fix_links)
 }
 END_TEST
 
+/* Pruning points the top-level links away from a folder before removing
+ * it, so a run killed between pruning and setting its own links leaves
+ * none dangling (and the end-of-run check has nothing to warn about). */
+START_TEST(test_prune_relinks)
+{
+	time_t now = time(NULL);
+	backup("oma_20240101-000000", 0);
+	write_text(tmpdir, "oma_20240101-000000/oma.log", "log 1");
+	write_text(tmpdir, "oma_20240101-000000/result.json", "{}");
+	backup("oma_20240102-000000", 0);
+	write_text(tmpdir, "oma_20240102-000000/oma.log", "log 2");
+	const char *links[][2] = {{"last", ""}, {"last.log", "/oma.log"},
+	                          {"last.result.json", "/result.json"}};
+	for (size_t i = 0; i < 3; i++) {
+		char *p = path_in(tmpdir, links[i][0]);
+		char *t = xasprintf("%s/oma_20240101-000000%s", tmpdir, links[i][1]);
+		ck_assert_int_eq(symlink(t, p), 0);
+		free(t);
+		free(p);
+	}
+	struct strv removed = {0};
+	ck_assert_int_eq(store_prune(tmpdir, 0, "oma_20240102-000000", now, &removed, err,
+	                             sizeof(err)), 0);
+	ck_assert_uint_eq(removed.n, 1);
+	strv_free(&removed);
+	char *want = path_in(tmpdir, "oma_20240102-000000");
+	char *t = readlink_in(tmpdir, "last");
+	ck_assert_str_eq(t, want);
+	free(t);
+	free(want);
+	char *text = read_text(tmpdir, "last.log");
+	ck_assert_str_eq(text, "log 2");
+	free(text);
+	/* The newest folder has no result.json yet: the link goes. */
+	struct stat st;
+	char *p = path_in(tmpdir, "last.result.json");
+	ck_assert_int_eq(lstat(p, &st), -1);
+	free(p);
+	/* Nothing left for the end-of-run check. */
+	struct strv notes = {0};
+	ck_assert_int_eq(store_fix_links(tmpdir, now, &notes, err, sizeof(err)), 0);
+	ck_assert_uint_eq(notes.n, 0);
+	strv_free(&notes);
+}
+END_TEST
+
 START_TEST(test_info_times)
 {
-	struct store_info info = {10, 5, 0.5, 1700000000, 1700000060};
+	struct store_info info = {10, 5, 0.5, 1700000000, 1700000060, 2};
 	ck_assert_int_eq(store_write_info(tmpdir, &info, err, sizeof(err)), 0);
 	char *text = read_text(tmpdir, "info.json");
 	ck_assert_str_eq(text, "{\n"
@@ -1170,14 +1220,17 @@ START_TEST(test_info_times)
 	                       "    \"backup_bytes_used\": 5,\n"
 	                       "    \"compression_ratio\": 0.5,\n"
 	                       "    \"started\": 1700000000,\n"
-	                       "    \"completed\": 1700000060\n"
+	                       "    \"completed\": 1700000060,\n"
+	                       "    \"failed_databases\": 2\n"
 	                       "}");
 	free(text);
 	struct store_info back;
 	ck_assert_int_eq(store_read_info(tmpdir, &back, err, sizeof(err)), 0);
 	ck_assert_int_eq(back.started, 1700000000);
 	ck_assert_int_eq(back.completed, 1700000060);
+	ck_assert_uint_eq(back.failed_databases, 2);
 	static const char *const bad[] = {
+		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"failed_databases\": -1}",
 		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 1.5}",
 		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": -1}",
 		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"completed\": \"x\"}",
@@ -1220,6 +1273,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_remove_backup_info_first);
 	tcase_add_test(tc, test_clean_temp);
 	tcase_add_test(tc, test_fix_links);
+	tcase_add_test(tc, test_prune_relinks);
 	tcase_add_test(tc, test_info_times);
 	suite_add_tcase(s, tc);
 	return s;

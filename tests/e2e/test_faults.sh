@@ -422,6 +422,82 @@ case_delete_before_fail() {
 	assert_last "$dir" "$NEW"
 }
 
+# delete_before with a database that keeps failing: its last good dump is
+# in an older folder, which pruning before the dumps must not take.
+case_delete_before_failing_db() {
+	local dir=$E2E_T/delbefore-db first
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 2' 'delete_before = true' "$DBS" "$STANDINS"
+	good_run "$dir.conf" "$dir"
+	first=$NEW
+	sleep 1
+	FAULT_DB=small1 FAULT_MODE=fail run_oma -c "$dir.conf"
+	assert_rc 4 "$dir/last.log"
+	assert_grep "$dir/last/info.json" '"failed_databases": 1'
+	sleep 1
+	FAULT_DB=small1 FAULT_MODE=fail run_oma -c "$dir.conf"
+	assert_rc 4 "$dir/last.log"
+	assert_grep "$dir/last.log" "WARNING delete_before: not removing old backup directories before the dumps: 1 database(s) failed in the last backup"
+	[[ -d $first ]] || fail "delete_before removed the folder with small1's last good dump"
+	assert_complete_dump "$first/small1.sql.gz"
+	# Once small1 dumps again, pruning catches up.
+	sleep 1
+	good_run "$dir.conf" "$dir"
+	[[ ! -d $first ]] || fail "the folder with small1's old dump outlived a good run"
+	assert_eq "$(complete_folders "$dir" | wc -l)" 2 "complete folders after the good run"
+	assert_last "$dir" "$NEW"
+}
+
+# delete_before, versions = 1, no room: the last backup goes only when
+# removing it makes the room.
+case_delete_before_no_room() {
+	local dir=$E2E_T/delbefore-room old
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 1' 'delete_before = true' "$DBS"
+	good_run "$dir.conf" "$dir"
+	old=$NEW
+	# A recorded ratio that no disk can hold.
+	sed -i 's/"compression_ratio": [0-9.e+-]*/"compression_ratio": 1000000000.0/' "$old/info.json"
+	sleep 1
+	run_oma -c "$dir.conf"
+	assert_rc 2 "$dir/last.log"
+	assert_grep "$dir/last.log" "WARNING delete_before: removing the last complete backup would free only"
+	assert_grep "$dir/last.log" "ERROR Not enough free space in target directory."
+	[[ -d $old ]] || fail "delete_before removed the last backup without making the room"
+	assert_last "$dir" "$old"
+	assert_complete_dump "$dir/last/big.sql.gz"
+}
+
+# versions = 1 runs in a row: no warning about links (they were pointed
+# at the folder being pruned and "fixed" every run).
+case_versions1_no_link_warning() {
+	local dir=$E2E_T/v1
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 1' "$DBS"
+	good_run "$dir.conf" "$dir"
+	sleep 1
+	good_run "$dir.conf" "$dir"
+	assert_no_grep "$NEW/oma.log" "WARNING"
+	assert_eq "$(backup_folders "$dir")" "$(basename "$NEW")" "folders after two runs"
+	assert_last "$dir" "$NEW"
+	assert_eq "$(readlink "$dir/last.log")" "$NEW/oma.log" "last.log"
+	assert_eq "$(readlink "$dir/last.result.json")" "$NEW/result.json" "last.result.json"
+}
+
+# do_databases naming only databases that do not exist: nothing was
+# backed up, which is a failure.
+case_do_databases_missing() {
+	local dir=$E2E_T/missing
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'do_databases = ["no_such_db", "nor_this"]'
+	run_oma -c "$dir.conf"
+	assert_rc 4 "$dir/last.log"
+	assert_grep "$dir/last.log" "WARNING Database 'no_such_db' listed in do_databases does not exist."
+	assert_grep "$dir/last.log" "ERROR None of the databases listed in do_databases exists; nothing was backed up"
+	assert_grep "$dir/last.result.json" '"exit_code": 4,'
+	assert_eq "$(backup_folders "$dir")" "" "backup folders"
+}
+
 # ---- 6. hung children -----------------------------------------------------------------
 
 case_stopped_mysqldump() {
@@ -482,6 +558,9 @@ case_quiet_reporter() {
 	assert_rc 4 "$(newest_folder "$dir")/oma.log"
 	((SECONDS - t0 < 40)) || fail "oma waited $((SECONDS - t0)) s for a reporter that closed its pipe"
 	assert_grep "$(newest_folder "$dir")/oma.log" "ERROR Reporter 'quiet' failed: no answer within 2 seconds; stopped"
+	# result.json tells the exit code the run ended with, not the one
+	# before the reporters ran.
+	assert_grep "$(newest_folder "$dir")/result.json" '"exit_code": 4,'
 	assert_last "$dir" "$(newest_folder "$dir")"
 	# SIGTERM while it hangs: stopped at once, logged, exit 4.
 	write_config "$dir-long.conf" "$dir" "$DBS" "plugin_dir = \"$plugins\"" 'report_timeout = 600' '[quiet]'
@@ -493,6 +572,7 @@ case_quiet_reporter() {
 	assert_eq "$BG_RC" 4 "exit code after SIGTERM in a reporter"
 	assert_grep "$(newest_folder "$dir")/oma.log" "ERROR Reporter 'quiet' failed: cancelled"
 	assert_grep "$(newest_folder "$dir")/oma.log" "ERROR Backup cancelled by signal 15"
+	assert_grep "$(newest_folder "$dir")/result.json" '"exit_code": 4,'
 	assert_last "$dir" "$(newest_folder "$dir")"
 }
 
@@ -660,6 +740,10 @@ e2e_case "two configs with other lock ports on one backup_dir: the second exits 
 e2e_case "folders dated in the future: warned about, never previous, pruned first" case_future_folder
 e2e_case "a dump damaged on disk is not reused: SHA-256 mismatch warned about, dumped again" case_flipped_byte
 e2e_case "delete_before, versions = 1, every dump failing: the last backup and last are kept" case_delete_before_fail
+e2e_case "delete_before, versions = 2, a database failing twice: its last good dump's folder is not pruned before the dumps" case_delete_before_failing_db
+e2e_case "delete_before, versions = 1, no room even without the last backup: it is kept, exit 2" case_delete_before_no_room
+e2e_case "versions = 1, two good runs: no warning, last, last.log and last.result.json at the new folder" case_versions1_no_link_warning
+e2e_case "do_databases naming only missing databases: exit 4, nothing backed up" case_do_databases_missing
 e2e_case "a stopped (SIGSTOP) mysqldump is stopped after dump_stall_timeout, logged, lock released" case_stopped_mysqldump
 e2e_case "a hung server query is stopped after server_timeout, good backup kept" case_hung_server_query
 e2e_case "a background process holding mysqldump's stderr does not hold the run" case_background_stderr
