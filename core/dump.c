@@ -191,8 +191,14 @@ static void printable(const char *p, const char *end, char *out, size_t outlen)
 		unsigned char c = (unsigned char)*p++;
 		out[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
 	}
-	if (p < end && n >= 3)
-		memcpy(out + n - 3, "...", 3);
+	if (p < end && n >= 3) {
+		/* Shortened: never in the middle of a UTF-8 character. */
+		size_t k = n - 3;
+		while (k > 0 && ((unsigned char)out[k] & 0xc0) == 0x80)
+			k--;
+		memcpy(out + k, "...", 3);
+		n = k + 3;
+	}
 	out[n] = '\0';
 }
 

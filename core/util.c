@@ -157,27 +157,71 @@ void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	free(s);
 }
 
+size_t utf8_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (p[0] < 0x80)
+		return 1;
+	size_t n;
+	unsigned min;
+	unsigned cp;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2, min = 0x80, cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3, min = 0x800, cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4, min = 0x10000, cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* The code point of the valid UTF-8 sequence of `n` bytes at p. */
+static unsigned utf8_cp(const unsigned char *p, size_t n)
+{
+	static const unsigned char lead[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+	unsigned cp = p[0] & lead[n];
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (p[i] & 0x3f);
+	return cp;
+}
+
+/* Whether code point cp ends a line somewhere or is a control: C0, DEL,
+ * C1 (U+0080..U+009F, NEL among them), LINE and PARAGRAPH SEPARATOR. */
+static bool breaks_line(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+}
+
 void json_append_string(char **buf, size_t *len, size_t *cap, const char *s)
 {
 	buf_append(buf, len, cap, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		char esc[8];
-		switch (*p) {
-		case '"': buf_append(buf, len, cap, "\\\"", 2); break;
-		case '\\': buf_append(buf, len, cap, "\\\\", 2); break;
-		case '\n': buf_append(buf, len, cap, "\\n", 2); break;
-		case '\r': buf_append(buf, len, cap, "\\r", 2); break;
-		case '\t': buf_append(buf, len, cap, "\\t", 2); break;
-		case '\b': buf_append(buf, len, cap, "\\b", 2); break;
-		case '\f': buf_append(buf, len, cap, "\\f", 2); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				(void)snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				buf_append(buf, len, cap, esc, 6);
-			} else {
-				buf_append(buf, len, cap, (const char *)p, 1);
-			}
+		size_t n = utf8_len((const char *)p);
+		unsigned cp = n > 0 ? utf8_cp(p, n) : 0xfffd;
+		const char *short_esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n"
+		                      : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : cp == '\b' ? "\\b"
+		                      : cp == '\f' ? "\\f" : NULL;
+		if (short_esc != NULL) {
+			buf_append(buf, len, cap, short_esc, 2);
+		} else if (n == 0 || breaks_line(cp)) {
+			/* A byte that is not UTF-8 becomes U+FFFD: the file stays
+			 * valid JSON whatever a server or a name brought in. */
+			(void)snprintf(esc, sizeof(esc), "\\u%04x", cp);
+			buf_append(buf, len, cap, esc, 6);
+		} else {
+			buf_append(buf, len, cap, (const char *)p, n);
 		}
+		p += n > 0 ? n : 1;
 	}
 	buf_append(buf, len, cap, "\"", 1);
 }
@@ -264,26 +308,35 @@ size_t split_tabs(char *line, char **fields, size_t max)
 
 char *escape_controls(const char *s)
 {
-	size_t n = 0;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		n += (c < 0x20 && c != '\t') || c == 0x7f ? 4 : 1;
-	}
-	char *out = xmalloc(n + 1), *o = out;
+	/* At most four characters out per byte in ("\xHH"). */
+	char *out = xmalloc(4 * strlen(s) + 1), *o = out;
 	static const char hex[] = "0123456789abcdef";
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if ((c >= 0x20 || c == '\t') && c != 0x7f) {
-			*o++ = (char)c;
-		} else if (c == '\n' || c == '\r') {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_len((const char *)p);
+		unsigned cp = n > 0 ? utf8_cp(p, n) : 0;
+		if (n == 0 || cp == '\t' || !breaks_line(cp)) {
+			/* Bytes that are not UTF-8 stay as they are: the text is for
+			 * reading (a Latin-1 name still reads), and no terminal or
+			 * log reader breaks a line at them. */
+			size_t k = n > 0 ? n : 1;
+			memcpy(o, p, k);
+			o += k;
+			p += k;
+			continue;
+		}
+		if (cp == '\n' || cp == '\r') {
 			*o++ = '\\';
-			*o++ = c == '\n' ? 'n' : 'r';
-		} else {
+			*o++ = cp == '\n' ? 'n' : 'r';
+		} else if (n == 1) {
 			*o++ = '\\';
 			*o++ = 'x';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
+			*o++ = hex[cp >> 4];
+			*o++ = hex[cp & 15];
+		} else {
+			/* NEL and the C1 controls (2 bytes), U+2028/2029 (3 bytes). */
+			o += sprintf(o, "\\u%04x", cp);
 		}
+		p += n;
 	}
 	*o = '\0';
 	return out;

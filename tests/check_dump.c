@@ -90,6 +90,9 @@ static const char fake_mysqldump[] =
 	"longline*) header; rows; printf 'x%s' '-- Dump completed on 2025-01-02  3:04:05';"
 	" printf '%0471d\\n' 0 ;;\n"
 	"empty*) exit 0 ;;\n"
+	/* a last line of two-byte characters, longer than an error message keeps */
+	"utf8tail*) header; printf 'aa'; i=0; while [ $i -lt 60 ]; do printf '\\303\\251'; i=$((i+1)); done;"
+	" printf '\\n' ;;\n"
 	"blank*) header; done_line; printf '\\n  \\n\\r\\n' ;;\n"
 	"killed*) header; rows; kill -9 $$ ;;\n"
 	"stderr*) header; echo 'Warning: something odd' >&2; printf 'second warning\\r\\n\\n' >&2;"
@@ -484,6 +487,24 @@ START_TEST(dump_hostile_names)
 	for (size_t i = 0; i < n; i++)
 		free(want_files[i]);
 	free(want_files);
+	free_jobs(jobs, n);
+}
+END_TEST
+
+/* The last line in an error message is shortened at a character
+ * boundary: result.json and the reporters get valid UTF-8. */
+START_TEST(dump_failure_utf8_line)
+{
+	const char *names[] = {"utf8tail_f", NULL};
+	size_t n;
+	struct dump_job *jobs = make_jobs(names, &n);
+	struct dump_settings s = settings(NULL, 1);
+	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
+	char want[256] = "completion line missing (last line: aa";
+	for (int i = 0; i < 47; i++)
+		strcat(want, "\xc3\xa9");
+	strcat(want, "...)");
+	ck_assert_str_eq(jobs[0].error, want);
 	free_jobs(jobs, n);
 }
 END_TEST
@@ -1197,6 +1218,7 @@ static Suite *dump_suite(void)
 	tcase_add_test(r, dump_argv_exact);
 	tcase_add_test(r, dump_hostile_names);
 	tcase_add_test(r, dump_failures);
+	tcase_add_test(r, dump_failure_utf8_line);
 	tcase_add_test(r, dump_trailing_blank_lines_and_stderr);
 	tcase_add_test(r, dump_parallel_ten);
 	tcase_add_test(r, dump_heaviest_first);

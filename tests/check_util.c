@@ -48,6 +48,36 @@ START_TEST(test_json_string)
 }
 END_TEST
 
+/* Bytes that are not UTF-8 (a cut multibyte character, Latin-1, an
+ * overlong form) become U+FFFD, and the line separators are escaped:
+ * result.json stays valid JSON and a JSON reader sees no line break. */
+START_TEST(test_json_not_utf8)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	json_append_string(&buf, &len, &cap, "cut \xc3|latin \xe9t\xe9|over \xc0\xaf|ok \xe2\x82\xac");
+	ck_assert_str_eq(buf, "\"cut \\ufffd|latin \\ufffdt\\ufffd|over \\ufffd\\ufffd|ok \xe2\x82\xac\"");
+	free(buf);
+	buf = NULL, len = 0, cap = 0;
+	json_append_string(&buf, &len, &cap, "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\x7f");
+	ck_assert_str_eq(buf, "\"a\\u0085b\\u2028c\\u2029d\\u007f\"");
+	free(buf);
+}
+END_TEST
+
+/* A name reaching the log cannot break its line with NEL or U+2028, and
+ * other text passes unchanged. */
+START_TEST(test_escape_controls)
+{
+	char *s = escape_controls("a\nb\rc\x01" "d\te\xc2\x85" "f\xe2\x80\xa8" "g\xe2\x80\xa9" "h\xc2\x9b" "i");
+	ck_assert_str_eq(s, "a\\nb\\rc\\x01d\te\\u0085f\\u2028g\\u2029h\\u009bi");
+	free(s);
+	s = escape_controls("caf\xc3\xa9 \xe9t\xe9 \xe2\x82\xac");
+	ck_assert_str_eq(s, "caf\xc3\xa9 \xe9t\xe9 \xe2\x82\xac");
+	free(s);
+}
+END_TEST
+
 START_TEST(test_strv)
 {
 	struct strv sv = {0};
@@ -132,6 +162,8 @@ int main(void)
 	tcase_add_test(tc, test_py_list_repr);
 	tcase_add_test(tc, test_json_string);
 	tcase_add_test(tc, test_strv);
+	tcase_add_test(tc, test_json_not_utf8);
+	tcase_add_test(tc, test_escape_controls);
 	tcase_add_test(tc, test_write_all_and_fsync_dir);
 	tcase_add_test(tc, test_log_format_and_levels);
 	suite_add_tcase(s, tc);
