@@ -537,7 +537,7 @@ static size_t read_upto(int fd, unsigned char *buf, size_t len)
  * or -1 with errno set. */
 static ssize_t read_head(int dfd, const char *name, unsigned char *buf, size_t len)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(dfd, name, 0);
 	if (fd < 0)
 		return -1;
 	size_t got = read_upto(fd, buf, len);
@@ -549,7 +549,7 @@ static ssize_t read_head(int dfd, const char *name, unsigned char *buf, size_t l
  * into a malloc'ed buffer.  Returns it with *len set, or NULL. */
 static unsigned char *read_small(int dfd, const char *name, size_t max, size_t *len)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(dfd, name, 0);
 	if (fd < 0)
 		return NULL;
 	struct stat st;

@@ -102,9 +102,12 @@ out:
 
 int digest_path(const char *path, char out[DIGEST_HEX_LEN + 1], char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd < 0) {
-		errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		if (fd == -2)
+			errf(err, errlen, "%s is not a regular file", path);
+		else
+			errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	int rc = digest_fd(fd, out);

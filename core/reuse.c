@@ -127,9 +127,13 @@ int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, ch
 	char *path = xasprintf("%s/%s%s", dir, stem, REUSE_SIDECAR_SUFFIX);
 	int rc = -1;
 	char *buf = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ELOOP) /* a symbolic link left by reuse */
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(AT_FDCWD, path, O_NOFOLLOW);
+	if (fd == -1 && errno == ELOOP) /* a symbolic link left by reuse */
+		fd = open_regular(AT_FDCWD, path, 0);
+	if (fd == -2) {
+		errf(err, errlen, "reuse: %s is not a regular file", path);
+		goto out;
+	}
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			rc = 1;

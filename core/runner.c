@@ -339,6 +339,8 @@ static void phase_reuse(struct run *r)
 			goto decided;
 		int rc = reuse_read_sidecar(prev, stem, &sc, err, sizeof(err));
 		if (rc < 0) {
+			/* Not a plain "no record": someone or something put it there. */
+			log_warning("DB '%s': %s; dumping it", db, err);
 			errf(why, sizeof(why), "%s", err);
 			goto decided;
 		}

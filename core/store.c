@@ -1260,7 +1260,11 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 	char *path = join(dir, INFO_FILE);
 	char *text = NULL;
 	int rc = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(AT_FDCWD, path, 0);
+	if (fd == -2) {
+		errf(err, errlen, "store: '%s' is not a regular file", path);
+		goto out;
+	}
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			rc = 1;

@@ -422,6 +422,35 @@ case_delete_before_fail() {
 	assert_last "$dir" "$NEW"
 }
 
+# A FIFO in place of a file oma reads (the previous folder's info.json, a
+# sidecar) must not hang the run: it is not a regular file, and said so.
+case_fifo_files() {
+	local dir=$E2E_T/fifo first
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 3' "$DBS" 'skip_unchanged_dbs = true'
+	good_run "$dir.conf" "$dir"
+	first=$NEW
+	rm "$first/small1.timestamp"
+	mkfifo "$first/small1.timestamp"
+	sleep 1
+	start_bg "$dir.conf"
+	wait_bounded "$BG_PID" 120
+	NEW=$(newest_folder "$dir")
+	assert_eq "$BG_RC" 0 "exit code with a FIFO as a sidecar"
+	assert_grep "$NEW/oma.log" "small1.timestamp is not a regular file"
+	assert_grep "$NEW/oma.log" "INFO DB 'small1': Backup successfully"
+	assert_complete_dump "$NEW/small1.sql.gz"
+	# The newest backup's info.json a FIFO: the space check says so and
+	# goes on with its default ratio.
+	rm "$NEW/info.json"
+	mkfifo "$NEW/info.json"
+	sleep 1
+	start_bg "$dir.conf"
+	wait_bounded "$BG_PID" 120
+	assert_eq "$BG_RC" 0 "exit code with a FIFO as info.json"
+	assert_grep "$(newest_folder "$dir")/oma.log" "info.json' is not a regular file"
+}
+
 # delete_before with a database that keeps failing: its last good dump is
 # in an older folder, which pruning before the dumps must not take.
 case_delete_before_failing_db() {
@@ -740,6 +769,7 @@ e2e_case "two configs with other lock ports on one backup_dir: the second exits 
 e2e_case "folders dated in the future: warned about, never previous, pruned first" case_future_folder
 e2e_case "a dump damaged on disk is not reused: SHA-256 mismatch warned about, dumped again" case_flipped_byte
 e2e_case "delete_before, versions = 1, every dump failing: the last backup and last are kept" case_delete_before_fail
+e2e_case "a FIFO as a sidecar or as info.json does not hang the run" case_fifo_files
 e2e_case "delete_before, versions = 2, a database failing twice: its last good dump's folder is not pruned before the dumps" case_delete_before_failing_db
 e2e_case "delete_before, versions = 1, no room even without the last backup: it is kept, exit 2" case_delete_before_no_room
 e2e_case "versions = 1, two good runs: no warning, last, last.log and last.result.json at the new folder" case_versions1_no_link_warning
