@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "lock.h"
 #include "log.h"
+#include "proc.h"
 #include "report.h"
 #include "runner.h"
 #include "util.h"
@@ -303,6 +304,9 @@ int main(int argc, char **argv)
 		code = OMA_EXIT_FAILED;
 		goto out;
 	}
+	/* Reporters run in forked children: they never hold the locks. */
+	(void)proc_private_fd(lockfd);
+	(void)proc_private_fd(dirfd);
 
 	if (runner_cancelled()) {
 		/* Stopped before the run began: nothing was written. */

@@ -33,6 +33,18 @@ static volatile sig_atomic_t cancels; /* proc_cancel() calls so far */
  * every waiting thread's poll() wakes; -1 until the first child. */
 static volatile int cancel_fd = -1;
 static pthread_once_t cancel_once = PTHREAD_ONCE_INIT;
+/* Descriptors proc_fork() children close (proc_private_fd). */
+static int private_fds[PROC_PRIVATE_MAX];
+static size_t nprivate;
+
+int proc_private_fd(int fd)
+{
+	if (nprivate == PROC_PRIVATE_MAX)
+		return -1;
+	private_fds[nprivate++] = fd;
+	return 0;
+}
+
 /* In a proc_fork() child: its children stay in its process group. */
 static bool in_fork_child;
 
@@ -228,6 +240,8 @@ int proc_fork(struct proc *p, int (*fn)(void *arg, int err_fd), void *arg)
 		cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		cancels = 0;
 		in_fork_child = true;
+		for (size_t i = 0; i < nprivate; i++)
+			(void)close(private_fds[i]);
 		_exit(fn(arg, errp[1]) & 0xff);
 	}
 	(void)setpgid(pid, pid); /* also here: no race with a kill of the group */

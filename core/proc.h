@@ -92,6 +92,13 @@ int proc_start(struct proc *p, char *const argv[], char *const envp[], size_t pi
  * running.  Returns 0, or an errno value. */
 int proc_fork(struct proc *p, int (*fn)(void *arg, int err_fd), void *arg);
 
+/* Close `fd` in every later proc_fork child before fn runs (the run's
+ * locks: a reporter, or what it leaves behind, must never hold them once
+ * oma is gone).  At most PROC_PRIVATE_MAX descriptors; returns 0, or -1
+ * when that many are registered. */
+#define PROC_PRIVATE_MAX 8
+int proc_private_fd(int fd);
+
 /* Read the child's output and wait for it under `l`, then reap it.  A
  * child that is stopped gets SIGTERM on its process group and SIGKILL
  * PROC_KILL_GRACE_MS later; its output is then dropped.  Once the child

@@ -311,6 +311,39 @@ START_TEST(test_fork)
 }
 END_TEST
 
+static int child_checks_fd(void *arg, int err_fd)
+{
+	(void)err_fd;
+	int fd = *(int *)arg;
+	return fcntl(fd, F_GETFD) == -1 && errno == EBADF ? 0 : 1;
+}
+
+/* A descriptor registered with proc_private_fd (the run's locks) is
+ * closed in a forked child; others stay open there. */
+START_TEST(test_fork_private_fd)
+{
+	int lock = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(lock, 0);
+	ck_assert_int_ge(other, 0);
+	ck_assert_int_eq(proc_private_fd(lock), 0);
+	struct proc p;
+	struct proc_limits l = {.timeout_ms = 5000, .err_keep = 1023};
+	struct proc_result r;
+	ck_assert_int_eq(proc_fork(&p, child_checks_fd, &lock), 0);
+	ck_assert_int_eq(proc_wait(&p, &l, &r), 0);
+	ck_assert_int_eq(proc_exit_code(&r), 0);
+	proc_result_free(&r);
+	ck_assert_int_eq(proc_fork(&p, child_checks_fd, &other), 0);
+	(void)proc_wait(&p, &l, &r);
+	ck_assert_int_eq(proc_exit_code(&r), 1);
+	proc_result_free(&r);
+	ck_assert_int_ne(fcntl(lock, F_GETFD), -1); /* still open here */
+	close(lock);
+	close(other);
+}
+END_TEST
+
 /* oma_host.run: what plugins get. */
 START_TEST(test_host_run)
 {
@@ -356,6 +389,7 @@ static Suite *proc_suite(void)
 	tcase_add_test(tc, test_consumer_refuses);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_fork_private_fd);
 	tcase_add_test(tc, test_host_run);
 	suite_add_tcase(s, tc);
 	return s;
