@@ -629,9 +629,9 @@ static int phase_report(struct run *r, int code)
 		code = OMA_EXIT_FAILED;
 	}
 	if (written && code != rep.exit_code) {
-		/* result.json tells the exit code the run really ends with. */
+		/* result.json tells the exit code the run really ends with; the
+		 * outcome stays the backup's own. */
 		rep.exit_code = code;
-		rep.outcome = OMA_OUTCOME_FAILED;
 		if (report_write_json(&rep, json, err, sizeof(err)) != 0)
 			log_error("%s", err);
 	}
