@@ -31,7 +31,10 @@ char *loader_default_dir(const char *configured);
  * dir/TYPE-NAME.so (e.g. compress-gzip.so, report-zabbix.so), and nothing
  * else in the folder.  Before dlopen: a regular file (links followed)
  * that is a complete ELF shared object for this machine (a truncated one
- * would kill oma with SIGBUS inside dlopen), and, when running as root,
+ * would kill oma with SIGBUS inside dlopen) with a dynamic section dlopen
+ * can follow (one of the right size but zeros at its end would be
+ * SIGSEGV: entries, string, symbol and hash tables inside the loaded part
+ * of the file, a hash table with buckets), and, when running as root,
  * the file, its folder and `dir` owned by root and not writable by group
  * or others (else anyone who can write there runs code as root).  Then the
  * descriptor is validated as by loader_load_dir and must declare that

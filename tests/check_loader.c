@@ -1,6 +1,7 @@
 /* check_loader.c - unit tests for core/loader.c with the fixture plugins of tests/fixtures. */
 #include <check.h>
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -530,6 +531,163 @@ START_TEST(test_truncated_plugin)
 }
 END_TEST
 
+/* A copy of fixture `name` at dir/file of the same size as the original,
+ * with every byte from `cut` on zero (what a crash or a full disk after
+ * the size was set leaves), its header first changed by `patch` when set. */
+static char *zero_tail_fixture(const char *name, const char *dir, const char *file, size_t cut,
+                               void (*patch)(unsigned char *data, size_t len))
+{
+	char *src = t_fixture_path(name);
+	unsigned char *data = (unsigned char *)t_read_file(src);
+	struct stat st;
+	ck_assert_int_eq(stat(src, &st), 0);
+	size_t len = (size_t)st.st_size;
+	if (patch != NULL)
+		patch(data, len);
+	if (cut < len)
+		memset(data + cut, 0, len - cut);
+	char *dst = xasprintf("%s/%s", dir, file);
+	/* A new file, not the old one rewritten: a plugin loaded before stays
+	 * mapped (RTLD_NODELETE), and dlopen gives back what it has for the
+	 * same file, whatever the file holds now. */
+	ck_assert(unlink(dst) == 0 || errno == ENOENT);
+	t_write_bytes(dst, data, len, 0644);
+	ck_assert_int_eq(chmod(dst, 0644), 0);
+	free(data);
+	free(src);
+	return dst;
+}
+
+/* Drop the section headers, as `strip --strip-section-headers` does:
+ * nothing needs them to load. */
+static void drop_section_headers(unsigned char *data, size_t len)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)data;
+	ck_assert_uint_ge(len, sizeof(*eh));
+	eh->e_shoff = 0;
+	eh->e_shnum = 0;
+	eh->e_shstrndx = 0;
+}
+
+/* Where the table of dynamic tag `tag` is in the file `data`, or 0. */
+static size_t dyn_table_offset(const unsigned char *data, int64_t tag)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + eh->e_phoff);
+	const Elf64_Dyn *d = NULL;
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			d = (const Elf64_Dyn *)(data + ph[i].p_offset);
+	ck_assert_ptr_nonnull(d);
+	for (; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag != tag)
+			continue;
+		for (unsigned i = 0; i < eh->e_phnum; i++)
+			if (ph[i].p_type == PT_LOAD && d->d_un.d_ptr >= ph[i].p_vaddr &&
+			    d->d_un.d_ptr < ph[i].p_vaddr + ph[i].p_filesz)
+				return ph[i].p_offset + (d->d_un.d_ptr - ph[i].p_vaddr);
+	}
+	return 0;
+}
+
+/* A GNU hash table of no buckets: dlsym() would divide by zero. */
+static void no_hash_buckets(unsigned char *data, size_t len)
+{
+	size_t at = dyn_table_offset(data, DT_GNU_HASH);
+	ck_assert_uint_gt(at, 0);
+	ck_assert_uint_lt(at + 4, len);
+	memset(data + at, 0, 4); /* nbuckets */
+}
+
+/* A string table said to reach past everything loaded. */
+static void huge_strtab(unsigned char *data, size_t len)
+{
+	(void)len;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + eh->e_phoff);
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_DYNAMIC)
+			continue;
+		for (Elf64_Dyn *d = (Elf64_Dyn *)(data + ph[i].p_offset); d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_STRSZ)
+				d->d_un.d_val = 1u << 30;
+	}
+}
+
+/* Load dir/compress-fixture.so: refused with "plugin F: damaged ELF file
+ * (" and `what` in the reason, nothing loaded. */
+static void expect_damaged(const char *dir, const char *f, const char *what, const char *label)
+{
+	struct loader ld = {0};
+	struct loaded_plugin *p = NULL;
+	char err[1024] = "";
+	int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
+	ck_assert_msg(rc == -1, "%s: loaded", label);
+	char *want = xasprintf("plugin %s: damaged ELF file (", f);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0 && strstr(err, what) != NULL &&
+	                      err[strlen(err) - 1] == ')' && strchr(err, '\n') == NULL,
+	              "%s: %s", label, err);
+	ck_assert_uint_eq(ld.n, 0);
+	free(want);
+}
+
+/* A plugin of the right size whose end is zeros (the file's size was set,
+ * its contents never all written) is refused with a message before
+ * dlopen, which would die of SIGSEGV on it; with or without section
+ * headers. */
+START_TEST(test_zero_filled_tail)
+{
+	char *dir = t_mkdtemp("loader");
+	char *src = t_fixture_path("good_compress");
+	struct stat st;
+	ck_assert_int_eq(stat(src, &st), 0);
+	size_t full = (size_t)st.st_size;
+	size_t cuts[] = {64, 1000, full / 4, full / 2, full * 3 / 4, full - 200};
+	void (*patches[])(unsigned char *, size_t) = {NULL, drop_section_headers};
+	for (size_t k = 0; k < 2; k++) {
+		/* Whole, it loads: the checks do not refuse a good plugin. */
+		char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, patches[k]);
+		struct loader ld = {0};
+		struct loaded_plugin *p = NULL;
+		char err[1024] = "";
+		ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+		                          sizeof(err)) == 0, "%s", err);
+		loader_unload(&ld);
+		free(f);
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+			/* Without section headers, zeros past the dynamic section
+			 * cannot be told from data; before it, they can. */
+			if (k == 1 && cuts[i] > full / 2)
+				continue;
+			f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", cuts[i],
+			                      patches[k]);
+			char *label = xasprintf("zeros from byte %zu of %zu%s", cuts[i], full,
+			                        k == 1 ? ", no section headers" : "");
+			expect_damaged(dir, f, "", label);
+			free(label);
+			free(f);
+		}
+	}
+	/* The exact case: everything after byte 1000 zero. */
+	char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000, NULL);
+	expect_damaged(dir, f, "section header", "zeros from byte 1000");
+	free(f);
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000, drop_section_headers);
+	expect_damaged(dir, f, "empty dynamic section at byte", "zeros from 1000, no section headers");
+	free(f);
+	/* Damage inside the tables the dynamic section points to. */
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, no_hash_buckets);
+	expect_damaged(dir, f, "DT_GNU_HASH table at 0x", "no buckets");
+	free(f);
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, huge_strtab);
+	expect_damaged(dir, f, "DT_STRTAB at 0x", "string table too long");
+	free(f);
+	free(src);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
 /* As root, code is loaded only from files and folders only root can
  * change. */
 START_TEST(test_plugin_permissions)
@@ -605,6 +763,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_not_a_shared_object);
 	tcase_add_test(tc, test_load_by_name);
 	tcase_add_test(tc, test_truncated_plugin);
+	tcase_add_test(tc, test_zero_filled_tail);
 	tcase_add_test(tc, test_plugin_permissions);
 	tcase_add_test(tc, test_init_fails);
 	tcase_add_test(tc, test_missing_dir);
