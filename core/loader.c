@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -627,13 +628,15 @@ static int check_owner(const char *what, const char *path, const struct stat *st
 	return 0;
 }
 
-/* Everything that can be checked before dlopen(path): a regular file,
- * safe to load as root (also its folder, and the folder it really lives
- * in), a complete ELF shared object.  Returns 0; 1 when it does not exist
- * (err set); -1 with err set. */
-static int check_file(const char *path, char *err, size_t errlen)
+/* Everything that can be checked before dlopen: a regular file, safe to
+ * load as root (also its folder, and the folder it really lives in), a
+ * complete ELF shared object.  The checks are made on one open descriptor,
+ * which is what gets loaded (load_fd): the file at `path` may be another
+ * one by then.  Returns 0 with *fdp that descriptor (the caller closes it)
+ * and *st its fstat; 1 when the file does not exist (err set); -1 with
+ * err set. */
+static int check_file(const char *path, int *fdp, struct stat *st, char *err, size_t errlen)
 {
-	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
@@ -642,15 +645,15 @@ static int check_file(const char *path, char *err, size_t errlen)
 	int rc = -1;
 	char *real = realpath(path, NULL);
 	char why[256];
-	if (fstat(fd, &st) != 0 || real == NULL) {
+	if (fstat(fd, st) != 0 || real == NULL) {
 		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		errf(err, errlen, "plugin %s: not a regular file", path);
 		goto out;
 	}
-	if (check_owner("file", real, &st, err, errlen) != 0)
+	if (check_owner("file", real, st, err, errlen) != 0)
 		goto out;
 	char *dir = xstrdup(real);
 	cut_last_component(dir);
@@ -664,14 +667,17 @@ static int check_file(const char *path, char *err, size_t errlen)
 	free(dir);
 	if (owner != 0)
 		goto out;
-	if (check_elf(fd, st.st_size, why, sizeof(why)) != 0) {
+	if (check_elf(fd, st->st_size, why, sizeof(why)) != 0) {
 		errf(err, errlen, "plugin %s: %s", path, why);
 		goto out;
 	}
 	rc = 0;
 out:
 	free(real);
-	close(fd);
+	if (rc == 0)
+		*fdp = fd;
+	else
+		close(fd);
 	return rc;
 }
 
@@ -690,22 +696,73 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 	return check_owner("folder", dir, &st, err, errlen);
 }
 
-/* dlopen `path`, validate it and append it to ld.  Returns 0, or -1 with
- * err set (the handle is closed again). */
-static int load_one(struct loader *ld, const char *path, int want_type, const char *want_name,
-                    char *err, size_t errlen)
+/* The lowest descriptor number no load has named yet: glibc knows a
+ * loaded object by the name it was opened with, and dlopen of a name it
+ * has seen gives back that object (also after dlclose: RTLD_NODELETE keeps
+ * them), so /proc/self/fd/N of a new plugin must not reuse an N. */
+static int next_fd_name;
+
+/* The name "/proc/self/fd/N" (in `name`) under which dlopen opens the
+ * checked file `fd` itself, N never named before.  Returns N (the caller
+ * closes it; it is fd or a copy of it), or -1 with err set, for `path`:
+ * also when /proc is not mounted (then nothing is loaded by name, which
+ * would open whatever is at `path` by now). */
+static int fd_name(int fd, const struct stat *st, const char *path, char *name, size_t namelen,
+                   char *err, size_t errlen)
+{
+	int num = fd;
+	if (fd < next_fd_name) {
+		num = fcntl(fd, F_DUPFD_CLOEXEC, next_fd_name);
+		if (num < 0) {
+			errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
+			     "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
+			return -1;
+		}
+	}
+	next_fd_name = num + 1;
+	snprintf(name, namelen, "/proc/self/fd/%d", num);
+	struct stat pst;
+	int found = stat(name, &pst) == 0;
+	if (!found || pst.st_dev != st->st_dev || pst.st_ino != st->st_ino) {
+		errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
+		     "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
+		if (num != fd)
+			close(num);
+		return -1;
+	}
+	return num;
+}
+
+/* dlopen the checked file `fd` (closed here) of `path`, validate it and
+ * append it to ld.  Returns 0, or -1 with err set (the handle is closed
+ * again). */
+static int load_fd(struct loader *ld, const char *path, int fd, const struct stat *st,
+                   int want_type, const char *want_name, char *err, size_t errlen)
 {
 	int rc = -1;
-	if (check_file(path, err, errlen) != 0)
+	char name[64];
+	int num = fd_name(fd, st, path, name, sizeof(name), err, errlen);
+	if (num < 0) {
+		close(fd);
 		return -1;
+	}
 	(void)dlerror();
 	/* RTLD_NODELETE: a plugin's libraries (libcurl, OpenSSL) register
 	 * thread-specific data and exit handlers; unmapping them at dlclose
 	 * would leave those pointing nowhere. */
-	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (num != fd)
+		close(num);
+	close(fd);
 	if (handle == NULL) {
 		const char *why = dlerror();
-		errf(err, errlen, "plugin %s: cannot load: %s", path, why != NULL ? why : "unknown error");
+		if (why == NULL)
+			why = "unknown error";
+		/* It names the object by the name it was given: say `path` once. */
+		size_t len = strlen(name);
+		if (strncmp(why, name, len) == 0 && strncmp(why + len, ": ", 2) == 0)
+			why += len + 2;
+		errf(err, errlen, "plugin %s: cannot load: %s", path, why);
 		return -1;
 	}
 	const struct oma_plugin *d = dlsym(handle, OMA_PLUGIN_SYMBOL);
@@ -731,6 +788,19 @@ out:
 	if (handle != NULL)
 		dlclose(handle);
 	return rc;
+}
+
+/* check_file, then load_fd.  Returns 0; 1 when `path` does not exist; -1;
+ * err set unless 0. */
+static int load_one(struct loader *ld, const char *path, int want_type, const char *want_name,
+                    char *err, size_t errlen)
+{
+	int fd;
+	struct stat st;
+	int rc = check_file(path, &fd, &st, err, errlen);
+	if (rc != 0)
+		return rc;
+	return load_fd(ld, path, fd, &st, want_type, want_name, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -804,15 +874,11 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 		ld->dir = xstrdup(dir);
 	const char *tn = type_name((uint32_t)type);
 	char *path = xasprintf("%s/%s-%s.so", dir, tn, name);
-	int rc = check_file(path, err, errlen);
-	if (rc == 1) {
+	int rc = load_one(ld, path, type, name, err, errlen);
+	if (rc == 1)
 		errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
+	if (rc != 0)
 		goto out;
-	}
-	if (rc != 0 || load_one(ld, path, type, name, err, errlen) != 0) {
-		rc = -1;
-		goto out;
-	}
 	*out = ld->plugins[ld->n - 1];
 out:
 	free(path);
@@ -830,6 +896,7 @@ int loader_load_dir(struct loader *ld, const char *dir, char *err, size_t errlen
 	free(ld->dir);
 	ld->dir = xstrdup(dir);
 	for (size_t i = 0; i < files.n; i++) {
+		/* A file gone since the listing is an error too (err says so). */
 		rc = load_one(ld, files.v[i], 0, NULL, err, errlen);
 		if (rc != 0)
 			goto out;

@@ -1,13 +1,16 @@
 /* check_loader.c - unit tests for core/loader.c with the fixture plugins of tests/fixtures. */
 #include <check.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -688,6 +691,102 @@ START_TEST(test_zero_filled_tail)
 }
 END_TEST
 
+/* What is loaded is the file that was checked, through its descriptor
+ * (/proc/self/fd/N), not whatever the path names by the time of dlopen;
+ * the plugin's path stays the one configured, and a descriptor number an
+ * earlier plugin was loaded under does not give back that plugin. */
+START_TEST(test_load_through_descriptor)
+{
+	static const char *const first[] = {"good_compress", NULL};
+	char *dir = scenario(first);
+	struct loader ld = {0};
+	char err[1024] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ld.n, 1);
+	char *want = xasprintf("%s/good_compress.so", dir);
+	ck_assert_str_eq(ld.plugins[0]->path, want);
+	free(want);
+	Dl_info info;
+	ck_assert_int_ne(dladdr(ld.plugins[0]->desc, &info), 0);
+	ck_assert_msg(strncmp(info.dli_fname, "/proc/self/fd/", 14) == 0, "%s", info.dli_fname);
+	loader_unload(&ld);
+
+	/* Another file under the same name, loaded after the first is gone
+	 * (its descriptor number free again): the new one is loaded. */
+	char *other = t_mkdtemp("loader");
+	free(copy_fixture("good_report", other, "compress-fixture.so", 0, 0644));
+	struct loaded_plugin *p = NULL;
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	want = xasprintf("plugin %s/compress-fixture.so: holds report plugin 'fixture', expected "
+	                 "compress plugin 'fixture'", other);
+	ck_assert_str_eq(err, want);
+	free(want);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 1);
+	char *moved = xasprintf("%s/report-fixture.so", other);
+	char *was = xasprintf("%s/compress-fixture.so", other);
+	ck_assert_int_eq(rename(was, moved), 0);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 0);
+	ck_assert_str_eq(p->path, moved);
+	ck_assert_ptr_nonnull(p->desc->report);
+	loader_unload(&ld);
+	free(moved);
+	free(was);
+	t_remove_tree(other);
+	free(other);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/* Without /proc there is no loading through the descriptor: a one-line
+ * error naming the plugin, not a load by name.  Needs a mount namespace
+ * of its own (root); skipped where there is none. */
+START_TEST(test_load_without_proc)
+{
+	char *dir = t_mkdtemp("loader");
+	char *f = copy_fixture("good_compress", dir, "compress-fixture.so", 0, 0644);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+			_exit(77);
+		struct loader ld = {0};
+		struct loaded_plugin *p = NULL;
+		char err[1024] = "";
+		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
+		ssize_t w = write(fds[1], err, strlen(err));
+		(void)w;
+		_exit(rc == -1 && ld.n == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	char out[1024];
+	ssize_t n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	out[n > 0 ? n : 0] = '\0';
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "# test_load_without_proc: no mount namespace here, skipped\n");
+	} else {
+		ck_assert_msg(WEXITSTATUS(status) == 0, "loaded without /proc: %s", out);
+		char *want = xasprintf("plugin %s: cannot load it through /proc/self/fd/", f);
+		ck_assert_msg(strncmp(out, want, strlen(want)) == 0 &&
+		                      strstr(out, ", the file checked: No such file or directory (is "
+		                                  "/proc mounted?)") != NULL && strchr(out, '\n') == NULL,
+		              "%s", out);
+		free(want);
+	}
+	free(f);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
 /* As root, code is loaded only from files and folders only root can
  * change. */
 START_TEST(test_plugin_permissions)
@@ -764,6 +863,8 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_load_by_name);
 	tcase_add_test(tc, test_truncated_plugin);
 	tcase_add_test(tc, test_zero_filled_tail);
+	tcase_add_test(tc, test_load_through_descriptor);
+	tcase_add_test(tc, test_load_without_proc);
 	tcase_add_test(tc, test_plugin_permissions);
 	tcase_add_test(tc, test_init_fails);
 	tcase_add_test(tc, test_missing_dir);
