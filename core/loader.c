@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -251,12 +252,27 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 #if UINTPTR_MAX > 0xffffffffu
 typedef Elf64_Ehdr Ehdr;
 typedef Elf64_Phdr Phdr;
+typedef Elf64_Shdr Shdr;
+typedef Elf64_Dyn Dyn;
+typedef Elf64_Sym Sym;
+typedef Elf64_Rela Rela;
+typedef Elf64_Rel Rel;
+typedef Elf64_Addr Addr;
 #define OUR_CLASS ELFCLASS64
 #else
 typedef Elf32_Ehdr Ehdr;
 typedef Elf32_Phdr Phdr;
+typedef Elf32_Shdr Shdr;
+typedef Elf32_Dyn Dyn;
+typedef Elf32_Sym Sym;
+typedef Elf32_Rela Rela;
+typedef Elf32_Rel Rel;
+typedef Elf32_Addr Addr;
 #define OUR_CLASS ELFCLASS32
 #endif
+
+/* More entries than any real dynamic section has (a few dozen). */
+#define DYN_MAX 1024
 
 /* The e_machine of the running executable (0 when it cannot be read). */
 static unsigned our_machine(void)
@@ -272,10 +288,255 @@ static unsigned our_machine(void)
 	return machine;
 }
 
-/* Whether the open file is a complete ELF shared object for this machine:
- * dlopen() maps it, and a file cut short (a truncated copy, a full disk)
- * makes the process die of SIGBUS there instead of failing.  Returns 0, or
- * -1 with a short reason in why. */
+/* Where in the file the `len` bytes at address `addr` of the loaded object
+ * come from: they must lie in the part of one PT_LOAD segment that is read
+ * from the file (not the zero-filled rest past its p_filesz).  Returns the
+ * file offset, or -1. */
+static int64_t file_offset(const Phdr *ph, unsigned n, uint64_t addr, uint64_t len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (ph[i].p_type != PT_LOAD || addr < ph[i].p_vaddr)
+			continue;
+		uint64_t in = addr - ph[i].p_vaddr;
+		if (in < ph[i].p_filesz && len <= ph[i].p_filesz - in)
+			return (int64_t)(ph[i].p_offset + in);
+	}
+	return -1;
+}
+
+/* Slots for the dynamic tags checked below: the standard ones by their
+ * value, then the GNU ones. */
+enum {
+	S_GNU_HASH = DT_NUM,
+	S_VERSYM,
+	S_VERDEF,
+	S_VERDEFNUM,
+	S_VERNEED,
+	S_VERNEEDNUM,
+	S_COUNT
+};
+
+static int dyn_slot(int64_t tag)
+{
+	switch (tag) {
+	case DT_GNU_HASH: return S_GNU_HASH;
+	case DT_VERSYM: return S_VERSYM;
+	case DT_VERDEF: return S_VERDEF;
+	case DT_VERDEFNUM: return S_VERDEFNUM;
+	case DT_VERNEED: return S_VERNEED;
+	case DT_VERNEEDNUM: return S_VERNEEDNUM;
+	default: return tag >= 0 && tag < DT_NUM ? (int)tag : -1;
+	}
+}
+
+static const char *const dyn_names[S_COUNT] = {
+	[DT_PLTRELSZ] = "DT_PLTRELSZ", [DT_HASH] = "DT_HASH", [DT_STRTAB] = "DT_STRTAB",
+	[DT_SYMTAB] = "DT_SYMTAB", [DT_RELA] = "DT_RELA", [DT_RELASZ] = "DT_RELASZ",
+	[DT_RELAENT] = "DT_RELAENT", [DT_STRSZ] = "DT_STRSZ", [DT_SYMENT] = "DT_SYMENT",
+	[DT_INIT] = "DT_INIT", [DT_FINI] = "DT_FINI", [DT_REL] = "DT_REL", [DT_RELSZ] = "DT_RELSZ",
+	[DT_RELENT] = "DT_RELENT", [DT_PLTREL] = "DT_PLTREL", [DT_JMPREL] = "DT_JMPREL",
+	[DT_INIT_ARRAY] = "DT_INIT_ARRAY", [DT_FINI_ARRAY] = "DT_FINI_ARRAY",
+	[DT_INIT_ARRAYSZ] = "DT_INIT_ARRAYSZ", [DT_FINI_ARRAYSZ] = "DT_FINI_ARRAYSZ",
+	[S_GNU_HASH] = "DT_GNU_HASH", [S_VERSYM] = "DT_VERSYM", [S_VERDEF] = "DT_VERDEF",
+	[S_VERDEFNUM] = "DT_VERDEFNUM", [S_VERNEED] = "DT_VERNEED", [S_VERNEEDNUM] = "DT_VERNEEDNUM",
+};
+
+/* Tags that are only usable with another one beside them (the second). */
+static const int dyn_pairs[][2] = {
+	{DT_RELA, DT_RELASZ}, {DT_RELA, DT_RELAENT}, {DT_REL, DT_RELSZ}, {DT_REL, DT_RELENT},
+	{DT_JMPREL, DT_PLTRELSZ}, {DT_JMPREL, DT_PLTREL}, {DT_INIT_ARRAY, DT_INIT_ARRAYSZ},
+	{DT_FINI_ARRAY, DT_FINI_ARRAYSZ}, {S_VERDEF, S_VERDEFNUM}, {S_VERDEF, S_VERSYM},
+	{S_VERNEED, S_VERNEEDNUM}, {S_VERNEED, S_VERSYM},
+};
+
+/* Tags holding an address dlopen reads from, and the tag giving the
+ * number of bytes there (-1: at least one). */
+static const int dyn_addrs[][2] = {
+	{DT_STRTAB, DT_STRSZ}, {DT_SYMTAB, -1}, {DT_HASH, -1}, {S_GNU_HASH, -1},
+	{DT_RELA, DT_RELASZ}, {DT_REL, DT_RELSZ}, {DT_JMPREL, DT_PLTRELSZ},
+	{DT_INIT_ARRAY, DT_INIT_ARRAYSZ}, {DT_FINI_ARRAY, DT_FINI_ARRAYSZ}, {DT_INIT, -1},
+	{DT_FINI, -1}, {S_VERSYM, -1}, {S_VERDEF, -1}, {S_VERNEED, -1},
+};
+
+/* Whether the dynamic section can be followed by dlopen(): it reads the
+ * entries up to DT_NULL, then the tables they point to, trusting every
+ * address and size, so a file whose size is right but whose contents are
+ * not (zeros from a crash or a full disk after the size was set) kills the
+ * process there with SIGSEGV or SIGFPE.  Section headers are not used: a
+ * stripped plugin may have none.  Returns 0, or -1 with a short reason in
+ * why ("damaged ELF file (...)"). */
+static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t whylen)
+{
+	const Phdr *dyn = NULL;
+	for (unsigned i = 0; i < n && dyn == NULL; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dyn = &ph[i];
+	if (dyn == NULL) {
+		errf(why, whylen, "damaged ELF file (no dynamic section)");
+		return -1;
+	}
+	if (file_offset(ph, n, dyn->p_vaddr, dyn->p_filesz) != (int64_t)dyn->p_offset) {
+		errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not in a loaded "
+		     "part of the file)", (unsigned long long)dyn->p_offset);
+		return -1;
+	}
+
+	uint64_t val[S_COUNT] = {0};
+	unsigned char seen[S_COUNT] = {0};
+	uint64_t max_name = 0;
+	int has_name = 0, ended = 0;
+	uint64_t count = dyn->p_filesz / sizeof(Dyn);
+	if (count > DYN_MAX)
+		count = DYN_MAX;
+	for (uint64_t i = 0; i < count && !ended; i++) {
+		Dyn d;
+		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset + i * sizeof(d))) != (ssize_t)sizeof(d)) {
+			errf(why, whylen, "cannot read its dynamic section");
+			return -1;
+		}
+		if (d.d_tag == DT_NULL) {
+			if (i == 0) {
+				errf(why, whylen, "damaged ELF file (empty dynamic section at byte %llu)",
+				     (unsigned long long)dyn->p_offset);
+				return -1;
+			}
+			ended = 1;
+			continue;
+		}
+		/* Offsets into the string table. */
+		if (d.d_tag == DT_NEEDED || d.d_tag == DT_SONAME || d.d_tag == DT_RPATH ||
+		    d.d_tag == DT_RUNPATH) {
+			has_name = 1;
+			if (d.d_un.d_val > max_name)
+				max_name = d.d_un.d_val;
+		}
+		int slot = dyn_slot(d.d_tag);
+		if (slot >= 0) {
+			val[slot] = d.d_un.d_val;
+			seen[slot] = 1;
+		}
+	}
+	if (!ended) {
+		errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
+		     (unsigned long long)dyn->p_offset);
+		return -1;
+	}
+	static const int required[] = {DT_STRTAB, DT_SYMTAB, DT_STRSZ};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (!seen[required[i]]) {
+			errf(why, whylen, "damaged ELF file (no %s in its dynamic section)",
+			     dyn_names[required[i]]);
+			return -1;
+		}
+	}
+	if (!seen[DT_HASH] && !seen[S_GNU_HASH]) {
+		errf(why, whylen, "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(dyn_pairs) / sizeof(dyn_pairs[0]); i++) {
+		if (seen[dyn_pairs[i][0]] && !seen[dyn_pairs[i][1]]) {
+			errf(why, whylen, "damaged ELF file (%s without %s in its dynamic section)",
+			     dyn_names[dyn_pairs[i][0]], dyn_names[dyn_pairs[i][1]]);
+			return -1;
+		}
+	}
+	/* The entry sizes ld.so assumes (it asserts them: SIGABRT). */
+	int bad = -1;
+	if (seen[DT_SYMENT] && val[DT_SYMENT] != sizeof(Sym))
+		bad = DT_SYMENT;
+	else if (seen[DT_RELAENT] && val[DT_RELAENT] != sizeof(Rela))
+		bad = DT_RELAENT;
+	else if (seen[DT_RELENT] && val[DT_RELENT] != sizeof(Rel))
+		bad = DT_RELENT;
+	else if (seen[DT_PLTREL] && val[DT_PLTREL] != DT_RELA && val[DT_PLTREL] != DT_REL)
+		bad = DT_PLTREL;
+	else if (seen[S_VERDEFNUM] && val[S_VERDEFNUM] == 0)
+		bad = S_VERDEFNUM;
+	else if (seen[S_VERNEEDNUM] && val[S_VERNEEDNUM] == 0)
+		bad = S_VERNEEDNUM;
+	if (bad >= 0) {
+		errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)", dyn_names[bad],
+		     (unsigned long long)val[bad]);
+		return -1;
+	}
+	/* The constructors of a shared object are addresses that need a
+	 * relative relocation (in DT_RELA, DT_REL or DT_RELR, not the PLT's
+	 * DT_JMPREL) to where it is loaded: with none, the list of entries
+	 * was cut short. */
+	int relocs = seen[DT_RELA] || seen[DT_REL];
+#ifdef DT_RELR
+	relocs = relocs || seen[DT_RELR];
+#endif
+	if (!relocs && ((seen[DT_INIT_ARRAY] && val[DT_INIT_ARRAYSZ] > 0) ||
+	                (seen[DT_FINI_ARRAY] && val[DT_FINI_ARRAYSZ] > 0))) {
+		errf(why, whylen, "damaged ELF file (constructors but no relocations in its dynamic "
+		     "section)");
+		return -1;
+	}
+	/* Address 0 is the ELF header itself, where no table is. */
+	for (size_t i = 0; i < sizeof(dyn_addrs) / sizeof(dyn_addrs[0]); i++) {
+		int slot = dyn_addrs[i][0], len_slot = dyn_addrs[i][1];
+		uint64_t len = len_slot >= 0 ? val[len_slot] : 1;
+		if (seen[slot] && (val[slot] == 0 || len == 0 || file_offset(ph, n, val[slot], len) < 0)) {
+			errf(why, whylen, "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
+			     "of the file)", dyn_names[slot], (unsigned long long)val[slot],
+			     (unsigned long long)len);
+			return -1;
+		}
+	}
+	if (file_offset(ph, n, val[DT_SYMTAB], sizeof(Sym)) < 0) {
+		errf(why, whylen, "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
+		     "the file)", (unsigned long long)val[DT_SYMTAB]);
+		return -1;
+	}
+
+	/* The strings (library names) are read up to their NUL. */
+	uint64_t strsz = val[DT_STRSZ];
+	int64_t at = file_offset(ph, n, val[DT_STRTAB], strsz);
+	unsigned char last = 1;
+	if (pread(fd, &last, 1, (off_t)(at + (int64_t)strsz - 1)) != 1 || last != '\0' ||
+	    (has_name && max_name >= strsz)) {
+		errf(why, whylen, "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
+		     "library name past its end)", (unsigned long long)val[DT_STRTAB]);
+		return -1;
+	}
+
+	/* dlsym() divides by the bucket count: 0 is SIGFPE.  DT_HASH starts
+	 * with nbucket, nchain; DT_GNU_HASH with nbuckets, symoffset,
+	 * bloom_size, bloom_shift (a Bloom filter of 0 words is read out of
+	 * bounds). */
+	int gnu = seen[S_GNU_HASH];
+	const char *hash_name = dyn_names[gnu ? S_GNU_HASH : DT_HASH];
+	uint64_t hash = val[gnu ? S_GNU_HASH : DT_HASH];
+	uint32_t head[4] = {0};
+	size_t head_len = (gnu ? 4 : 2) * sizeof(uint32_t);
+	at = file_offset(ph, n, hash, head_len);
+	if (at < 0 || pread(fd, head, head_len, (off_t)at) != (ssize_t)head_len) {
+		errf(why, whylen, "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
+		     "file)", hash_name, (unsigned long long)hash);
+		return -1;
+	}
+	if (head[0] == 0 || (gnu && head[2] == 0)) {
+		errf(why, whylen, "damaged ELF file (%s table at 0x%llx has no %s)", hash_name,
+		     (unsigned long long)hash, head[0] == 0 ? "buckets" : "Bloom filter");
+		return -1;
+	}
+	uint64_t hash_len = gnu ? head_len + (uint64_t)head[2] * sizeof(Addr) + (uint64_t)head[0] * 4
+	                        : head_len + ((uint64_t)head[0] + head[1]) * 4;
+	if (file_offset(ph, n, hash, hash_len) < 0) {
+		errf(why, whylen, "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
+		     "part of the file)", hash_name, (unsigned long long)hash,
+		     (unsigned long long)hash_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the open file is a complete ELF shared object for this machine
+ * whose dynamic section dlopen() can follow: dlopen maps it, and a file
+ * cut short (a truncated copy, a full disk) makes the process die of
+ * SIGBUS there instead of failing, one zero-filled past some point of
+ * SIGSEGV.  Returns 0, or -1 with a short reason in why. */
 static int check_elf(int fd, off_t size, char *why, size_t whylen)
 {
 	Ehdr eh;
@@ -304,22 +565,44 @@ static int check_elf(int fd, off_t size, char *why, size_t whylen)
 		     (unsigned long long)fsize);
 		return -1;
 	}
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Phdr ph;
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
-		    (ssize_t)sizeof(ph)) {
-			errf(why, whylen, "cannot read its program headers");
-			return -1;
-		}
-		if ((ph.p_type == PT_LOAD || ph.p_type == PT_DYNAMIC) &&
-		    (uint64_t)ph.p_offset + (uint64_t)ph.p_filesz > fsize) {
-			errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
-			     "has %llu", (unsigned long long)((uint64_t)ph.p_offset + ph.p_filesz),
-			     (unsigned long long)fsize);
+	/* Section headers are not needed to load (a plugin may have none),
+	 * but when there are some they come last in the file, and the last
+	 * one all zeros (only the first one is) means the end of the file was
+	 * lost after its size was set. */
+	if (eh.e_shnum > 1) {
+		Shdr sh, zero;
+		memset(&zero, 0, sizeof(zero));
+		if (eh.e_shentsize != sizeof(sh) ||
+		    pread(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + (uint64_t)(eh.e_shnum - 1) * sizeof(sh))) !=
+		            (ssize_t)sizeof(sh) ||
+		    memcmp(&sh, &zero, sizeof(sh)) == 0) {
+			errf(why, whylen, "damaged ELF file (section header %u of %u at byte %llu is %s)",
+			     (unsigned)eh.e_shnum - 1, (unsigned)eh.e_shnum,
+			     (unsigned long long)(eh.e_shoff + (uint64_t)(eh.e_shnum - 1) * eh.e_shentsize),
+			     eh.e_shentsize != sizeof(sh) ? "of the wrong size" : "all zeros");
 			return -1;
 		}
 	}
-	return 0;
+	unsigned n = eh.e_phnum;
+	Phdr *ph = xmalloc(n * sizeof(*ph));
+	int rc = -1;
+	if (pread(fd, ph, n * sizeof(*ph), (off_t)eh.e_phoff) != (ssize_t)(n * sizeof(*ph))) {
+		errf(why, whylen, "cannot read its program headers");
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if ((ph[i].p_type == PT_LOAD || ph[i].p_type == PT_DYNAMIC) &&
+		    (ph[i].p_filesz > fsize || ph[i].p_offset > fsize - ph[i].p_filesz)) {
+			errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
+			     "has %llu", (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
+			     (unsigned long long)fsize);
+			goto out;
+		}
+	}
+	rc = check_dynamic(fd, ph, n, why, whylen);
+out:
+	free(ph);
+	return rc;
 }
 
 /* Running as root, oma loads code only from files and folders that only
@@ -345,13 +628,15 @@ static int check_owner(const char *what, const char *path, const struct stat *st
 	return 0;
 }
 
-/* Everything that can be checked before dlopen(path): a regular file,
- * safe to load as root (also its folder, and the folder it really lives
- * in), a complete ELF shared object.  Returns 0; 1 when it does not exist
- * (err set); -1 with err set. */
-static int check_file(const char *path, char *err, size_t errlen)
+/* Everything that can be checked before dlopen: a regular file, safe to
+ * load as root (also its folder, and the folder it really lives in), a
+ * complete ELF shared object.  The checks are made on one open descriptor,
+ * which is what gets loaded (load_fd): the file at `path` may be another
+ * one by then.  Returns 0 with *fdp that descriptor (the caller closes it)
+ * and *st its fstat; 1 when the file does not exist (err set); -1 with
+ * err set. */
+static int check_file(const char *path, int *fdp, struct stat *st, char *err, size_t errlen)
 {
-	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
@@ -360,15 +645,15 @@ static int check_file(const char *path, char *err, size_t errlen)
 	int rc = -1;
 	char *real = realpath(path, NULL);
 	char why[256];
-	if (fstat(fd, &st) != 0 || real == NULL) {
+	if (fstat(fd, st) != 0 || real == NULL) {
 		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		errf(err, errlen, "plugin %s: not a regular file", path);
 		goto out;
 	}
-	if (check_owner("file", real, &st, err, errlen) != 0)
+	if (check_owner("file", real, st, err, errlen) != 0)
 		goto out;
 	char *dir = xstrdup(real);
 	cut_last_component(dir);
@@ -382,14 +667,17 @@ static int check_file(const char *path, char *err, size_t errlen)
 	free(dir);
 	if (owner != 0)
 		goto out;
-	if (check_elf(fd, st.st_size, why, sizeof(why)) != 0) {
+	if (check_elf(fd, st->st_size, why, sizeof(why)) != 0) {
 		errf(err, errlen, "plugin %s: %s", path, why);
 		goto out;
 	}
 	rc = 0;
 out:
 	free(real);
-	close(fd);
+	if (rc == 0)
+		*fdp = fd;
+	else
+		close(fd);
 	return rc;
 }
 
@@ -408,22 +696,73 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 	return check_owner("folder", dir, &st, err, errlen);
 }
 
-/* dlopen `path`, validate it and append it to ld.  Returns 0, or -1 with
- * err set (the handle is closed again). */
-static int load_one(struct loader *ld, const char *path, int want_type, const char *want_name,
-                    char *err, size_t errlen)
+/* The lowest descriptor number no load has named yet: glibc knows a
+ * loaded object by the name it was opened with, and dlopen of a name it
+ * has seen gives back that object (also after dlclose: RTLD_NODELETE keeps
+ * them), so /proc/self/fd/N of a new plugin must not reuse an N. */
+static int next_fd_name;
+
+/* The name "/proc/self/fd/N" (in `name`) under which dlopen opens the
+ * checked file `fd` itself, N never named before.  Returns N (the caller
+ * closes it; it is fd or a copy of it), or -1 with err set, for `path`:
+ * also when /proc is not mounted (then nothing is loaded by name, which
+ * would open whatever is at `path` by now). */
+static int fd_name(int fd, const struct stat *st, const char *path, char *name, size_t namelen,
+                   char *err, size_t errlen)
+{
+	int num = fd;
+	if (fd < next_fd_name) {
+		num = fcntl(fd, F_DUPFD_CLOEXEC, next_fd_name);
+		if (num < 0) {
+			errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
+			     "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
+			return -1;
+		}
+	}
+	next_fd_name = num + 1;
+	snprintf(name, namelen, "/proc/self/fd/%d", num);
+	struct stat pst;
+	int found = stat(name, &pst) == 0;
+	if (!found || pst.st_dev != st->st_dev || pst.st_ino != st->st_ino) {
+		errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
+		     "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
+		if (num != fd)
+			close(num);
+		return -1;
+	}
+	return num;
+}
+
+/* dlopen the checked file `fd` (closed here) of `path`, validate it and
+ * append it to ld.  Returns 0, or -1 with err set (the handle is closed
+ * again). */
+static int load_fd(struct loader *ld, const char *path, int fd, const struct stat *st,
+                   int want_type, const char *want_name, char *err, size_t errlen)
 {
 	int rc = -1;
-	if (check_file(path, err, errlen) != 0)
+	char name[64];
+	int num = fd_name(fd, st, path, name, sizeof(name), err, errlen);
+	if (num < 0) {
+		close(fd);
 		return -1;
+	}
 	(void)dlerror();
 	/* RTLD_NODELETE: a plugin's libraries (libcurl, OpenSSL) register
 	 * thread-specific data and exit handlers; unmapping them at dlclose
 	 * would leave those pointing nowhere. */
-	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (num != fd)
+		close(num);
+	close(fd);
 	if (handle == NULL) {
 		const char *why = dlerror();
-		errf(err, errlen, "plugin %s: cannot load: %s", path, why != NULL ? why : "unknown error");
+		if (why == NULL)
+			why = "unknown error";
+		/* It names the object by the name it was given: say `path` once. */
+		size_t len = strlen(name);
+		if (strncmp(why, name, len) == 0 && strncmp(why + len, ": ", 2) == 0)
+			why += len + 2;
+		errf(err, errlen, "plugin %s: cannot load: %s", path, why);
 		return -1;
 	}
 	const struct oma_plugin *d = dlsym(handle, OMA_PLUGIN_SYMBOL);
@@ -449,6 +788,19 @@ out:
 	if (handle != NULL)
 		dlclose(handle);
 	return rc;
+}
+
+/* check_file, then load_fd.  Returns 0; 1 when `path` does not exist; -1;
+ * err set unless 0. */
+static int load_one(struct loader *ld, const char *path, int want_type, const char *want_name,
+                    char *err, size_t errlen)
+{
+	int fd;
+	struct stat st;
+	int rc = check_file(path, &fd, &st, err, errlen);
+	if (rc != 0)
+		return rc;
+	return load_fd(ld, path, fd, &st, want_type, want_name, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -522,15 +874,11 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 		ld->dir = xstrdup(dir);
 	const char *tn = type_name((uint32_t)type);
 	char *path = xasprintf("%s/%s-%s.so", dir, tn, name);
-	int rc = check_file(path, err, errlen);
-	if (rc == 1) {
+	int rc = load_one(ld, path, type, name, err, errlen);
+	if (rc == 1)
 		errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
+	if (rc != 0)
 		goto out;
-	}
-	if (rc != 0 || load_one(ld, path, type, name, err, errlen) != 0) {
-		rc = -1;
-		goto out;
-	}
 	*out = ld->plugins[ld->n - 1];
 out:
 	free(path);
@@ -548,6 +896,7 @@ int loader_load_dir(struct loader *ld, const char *dir, char *err, size_t errlen
 	free(ld->dir);
 	ld->dir = xstrdup(dir);
 	for (size_t i = 0; i < files.n; i++) {
+		/* A file gone since the listing is an error too (err says so). */
 		rc = load_one(ld, files.v[i], 0, NULL, err, errlen);
 		if (rc != 0)
 			goto out;

@@ -31,9 +31,16 @@ char *loader_default_dir(const char *configured);
  * dir/TYPE-NAME.so (e.g. compress-gzip.so, report-zabbix.so), and nothing
  * else in the folder.  Before dlopen: a regular file (links followed)
  * that is a complete ELF shared object for this machine (a truncated one
- * would kill oma with SIGBUS inside dlopen), and, when running as root,
+ * would kill oma with SIGBUS inside dlopen) with a dynamic section dlopen
+ * can follow (one of the right size but zeros at its end would be
+ * SIGSEGV: entries, string, symbol and hash tables inside the loaded part
+ * of the file, a hash table with buckets), and, when running as root,
  * the file, its folder and `dir` owned by root and not writable by group
- * or others (else anyone who can write there runs code as root).  Then the
+ * or others (else anyone who can write there runs code as root).  The
+ * checks are made on one open descriptor, and dlopen opens that one
+ * (/proc/self/fd/N; without /proc, an error, not a load by name), so the
+ * file loaded is the file checked even if the path names another by
+ * then; the plugin's path and every message stay the path given.  Then the
  * descriptor is validated as by loader_load_dir and must declare that
  * type and name.  A plugin already in ld is given as it is.  No init() is
  * called.  Returns 0 with *out set; 1 when there is no such file, or no

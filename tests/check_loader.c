@@ -1,12 +1,16 @@
 /* check_loader.c - unit tests for core/loader.c with the fixture plugins of tests/fixtures. */
 #include <check.h>
 #include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -530,6 +534,259 @@ START_TEST(test_truncated_plugin)
 }
 END_TEST
 
+/* A copy of fixture `name` at dir/file of the same size as the original,
+ * with every byte from `cut` on zero (what a crash or a full disk after
+ * the size was set leaves), its header first changed by `patch` when set. */
+static char *zero_tail_fixture(const char *name, const char *dir, const char *file, size_t cut,
+                               void (*patch)(unsigned char *data, size_t len))
+{
+	char *src = t_fixture_path(name);
+	unsigned char *data = (unsigned char *)t_read_file(src);
+	struct stat st;
+	ck_assert_int_eq(stat(src, &st), 0);
+	size_t len = (size_t)st.st_size;
+	if (patch != NULL)
+		patch(data, len);
+	if (cut < len)
+		memset(data + cut, 0, len - cut);
+	char *dst = xasprintf("%s/%s", dir, file);
+	/* A new file, not the old one rewritten: a plugin loaded before stays
+	 * mapped (RTLD_NODELETE), and dlopen gives back what it has for the
+	 * same file, whatever the file holds now. */
+	ck_assert(unlink(dst) == 0 || errno == ENOENT);
+	t_write_bytes(dst, data, len, 0644);
+	ck_assert_int_eq(chmod(dst, 0644), 0);
+	free(data);
+	free(src);
+	return dst;
+}
+
+/* Drop the section headers, as `strip --strip-section-headers` does:
+ * nothing needs them to load. */
+static void drop_section_headers(unsigned char *data, size_t len)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)data;
+	ck_assert_uint_ge(len, sizeof(*eh));
+	eh->e_shoff = 0;
+	eh->e_shnum = 0;
+	eh->e_shstrndx = 0;
+}
+
+/* Where the table of dynamic tag `tag` is in the file `data`, or 0. */
+static size_t dyn_table_offset(const unsigned char *data, int64_t tag)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + eh->e_phoff);
+	const Elf64_Dyn *d = NULL;
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			d = (const Elf64_Dyn *)(data + ph[i].p_offset);
+	ck_assert_ptr_nonnull(d);
+	for (; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag != tag)
+			continue;
+		for (unsigned i = 0; i < eh->e_phnum; i++)
+			if (ph[i].p_type == PT_LOAD && d->d_un.d_ptr >= ph[i].p_vaddr &&
+			    d->d_un.d_ptr < ph[i].p_vaddr + ph[i].p_filesz)
+				return ph[i].p_offset + (d->d_un.d_ptr - ph[i].p_vaddr);
+	}
+	return 0;
+}
+
+/* A GNU hash table of no buckets: dlsym() would divide by zero. */
+static void no_hash_buckets(unsigned char *data, size_t len)
+{
+	size_t at = dyn_table_offset(data, DT_GNU_HASH);
+	ck_assert_uint_gt(at, 0);
+	ck_assert_uint_lt(at + 4, len);
+	memset(data + at, 0, 4); /* nbuckets */
+}
+
+/* A string table said to reach past everything loaded. */
+static void huge_strtab(unsigned char *data, size_t len)
+{
+	(void)len;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + eh->e_phoff);
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_DYNAMIC)
+			continue;
+		for (Elf64_Dyn *d = (Elf64_Dyn *)(data + ph[i].p_offset); d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_STRSZ)
+				d->d_un.d_val = 1u << 30;
+	}
+}
+
+/* Load dir/compress-fixture.so: refused with "plugin F: damaged ELF file
+ * (" and `what` in the reason, nothing loaded. */
+static void expect_damaged(const char *dir, const char *f, const char *what, const char *label)
+{
+	struct loader ld = {0};
+	struct loaded_plugin *p = NULL;
+	char err[1024] = "";
+	int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
+	ck_assert_msg(rc == -1, "%s: loaded", label);
+	char *want = xasprintf("plugin %s: damaged ELF file (", f);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0 && strstr(err, what) != NULL &&
+	                      err[strlen(err) - 1] == ')' && strchr(err, '\n') == NULL,
+	              "%s: %s", label, err);
+	ck_assert_uint_eq(ld.n, 0);
+	free(want);
+}
+
+/* A plugin of the right size whose end is zeros (the file's size was set,
+ * its contents never all written) is refused with a message before
+ * dlopen, which would die of SIGSEGV on it; with or without section
+ * headers. */
+START_TEST(test_zero_filled_tail)
+{
+	char *dir = t_mkdtemp("loader");
+	char *src = t_fixture_path("good_compress");
+	struct stat st;
+	ck_assert_int_eq(stat(src, &st), 0);
+	size_t full = (size_t)st.st_size;
+	size_t cuts[] = {64, 1000, full / 4, full / 2, full * 3 / 4, full - 200};
+	void (*patches[])(unsigned char *, size_t) = {NULL, drop_section_headers};
+	for (size_t k = 0; k < 2; k++) {
+		/* Whole, it loads: the checks do not refuse a good plugin. */
+		char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, patches[k]);
+		struct loader ld = {0};
+		struct loaded_plugin *p = NULL;
+		char err[1024] = "";
+		ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+		                          sizeof(err)) == 0, "%s", err);
+		loader_unload(&ld);
+		free(f);
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+			/* Without section headers, zeros past the dynamic section
+			 * cannot be told from data; before it, they can. */
+			if (k == 1 && cuts[i] > full / 2)
+				continue;
+			f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", cuts[i],
+			                      patches[k]);
+			char *label = xasprintf("zeros from byte %zu of %zu%s", cuts[i], full,
+			                        k == 1 ? ", no section headers" : "");
+			expect_damaged(dir, f, "", label);
+			free(label);
+			free(f);
+		}
+	}
+	/* The exact case: everything after byte 1000 zero. */
+	char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000, NULL);
+	expect_damaged(dir, f, "section header", "zeros from byte 1000");
+	free(f);
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000, drop_section_headers);
+	expect_damaged(dir, f, "empty dynamic section at byte", "zeros from 1000, no section headers");
+	free(f);
+	/* Damage inside the tables the dynamic section points to. */
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, no_hash_buckets);
+	expect_damaged(dir, f, "DT_GNU_HASH table at 0x", "no buckets");
+	free(f);
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, huge_strtab);
+	expect_damaged(dir, f, "DT_STRTAB at 0x", "string table too long");
+	free(f);
+	free(src);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/* What is loaded is the file that was checked, through its descriptor
+ * (/proc/self/fd/N), not whatever the path names by the time of dlopen;
+ * the plugin's path stays the one configured, and a descriptor number an
+ * earlier plugin was loaded under does not give back that plugin. */
+START_TEST(test_load_through_descriptor)
+{
+	static const char *const first[] = {"good_compress", NULL};
+	char *dir = scenario(first);
+	struct loader ld = {0};
+	char err[1024] = "";
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ld.n, 1);
+	char *want = xasprintf("%s/good_compress.so", dir);
+	ck_assert_str_eq(ld.plugins[0]->path, want);
+	free(want);
+	Dl_info info;
+	ck_assert_int_ne(dladdr(ld.plugins[0]->desc, &info), 0);
+	ck_assert_msg(strncmp(info.dli_fname, "/proc/self/fd/", 14) == 0, "%s", info.dli_fname);
+	loader_unload(&ld);
+
+	/* Another file under the same name, loaded after the first is gone
+	 * (its descriptor number free again): the new one is loaded. */
+	char *other = t_mkdtemp("loader");
+	free(copy_fixture("good_report", other, "compress-fixture.so", 0, 0644));
+	struct loaded_plugin *p = NULL;
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	want = xasprintf("plugin %s/compress-fixture.so: holds report plugin 'fixture', expected "
+	                 "compress plugin 'fixture'", other);
+	ck_assert_str_eq(err, want);
+	free(want);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 1);
+	char *moved = xasprintf("%s/report-fixture.so", other);
+	char *was = xasprintf("%s/compress-fixture.so", other);
+	ck_assert_int_eq(rename(was, moved), 0);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 0);
+	ck_assert_str_eq(p->path, moved);
+	ck_assert_ptr_nonnull(p->desc->report);
+	loader_unload(&ld);
+	free(moved);
+	free(was);
+	t_remove_tree(other);
+	free(other);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/* Without /proc there is no loading through the descriptor: a one-line
+ * error naming the plugin, not a load by name.  Needs a mount namespace
+ * of its own (root); skipped where there is none. */
+START_TEST(test_load_without_proc)
+{
+	char *dir = t_mkdtemp("loader");
+	char *f = copy_fixture("good_compress", dir, "compress-fixture.so", 0, 0644);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+			_exit(77);
+		struct loader ld = {0};
+		struct loaded_plugin *p = NULL;
+		char err[1024] = "";
+		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
+		ssize_t w = write(fds[1], err, strlen(err));
+		(void)w;
+		_exit(rc == -1 && ld.n == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	char out[1024];
+	ssize_t n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	out[n > 0 ? n : 0] = '\0';
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "# test_load_without_proc: no mount namespace here, skipped\n");
+	} else {
+		ck_assert_msg(WEXITSTATUS(status) == 0, "loaded without /proc: %s", out);
+		char *want = xasprintf("plugin %s: cannot load it through /proc/self/fd/", f);
+		ck_assert_msg(strncmp(out, want, strlen(want)) == 0 &&
+		                      strstr(out, ", the file checked: No such file or directory (is "
+		                                  "/proc mounted?)") != NULL && strchr(out, '\n') == NULL,
+		              "%s", out);
+		free(want);
+	}
+	free(f);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
 /* As root, code is loaded only from files and folders only root can
  * change. */
 START_TEST(test_plugin_permissions)
@@ -605,6 +862,9 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_not_a_shared_object);
 	tcase_add_test(tc, test_load_by_name);
 	tcase_add_test(tc, test_truncated_plugin);
+	tcase_add_test(tc, test_zero_filled_tail);
+	tcase_add_test(tc, test_load_through_descriptor);
+	tcase_add_test(tc, test_load_without_proc);
 	tcase_add_test(tc, test_plugin_permissions);
 	tcase_add_test(tc, test_init_fails);
 	tcase_add_test(tc, test_missing_dir);

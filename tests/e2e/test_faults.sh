@@ -630,6 +630,23 @@ case_bad_plugins() {
 	run_oma --check-config -c "$dir-zstd.conf"
 	assert_rc 1
 	assert_grep "$E2E_ERR" "compress-zstd.so: truncated or damaged ELF file"
+	# Its size right but zeros after byte 1000 (the size set, the contents
+	# never written): dlopen would die of SIGSEGV on it.  A new file, as a
+	# copy that crashed would leave.
+	local size
+	size=$(stat -c %s "$(dirname "$OMA_BIN")/plugins/compress-zstd.so")
+	rm -f "$plugins/compress-zstd.so"
+	head -c 1000 "$(dirname "$OMA_BIN")/plugins/compress-zstd.so" >"$plugins/compress-zstd.so"
+	truncate -s "$size" "$plugins/compress-zstd.so"
+	chmod 0644 "$plugins/compress-zstd.so"
+	for mode in run check; do
+		if [[ $mode = run ]]; then run_oma -c "$dir-zstd.conf"; else run_oma --check-config -c "$dir-zstd.conf"; fi
+		assert_rc 1
+		assert_grep "$E2E_ERR" "plugin $plugins/compress-zstd.so: damaged ELF file ("
+		assert_eq "$(wc -l <"$E2E_ERR")" 1 "lines on stderr ($mode, zero-filled plugin)"
+		[[ -z $(find "$E2E_CWD" -maxdepth 1 -name 'core*') ]] || fail "a core file in $E2E_CWD"
+	done
+	assert_eq "$(backup_folders "$dir")" "$before" "folders after a zero-filled plugin"
 	if [[ $(id -u) = 0 ]]; then
 		chmod 0775 "$plugins"
 		run_oma -c "$dir.conf"
