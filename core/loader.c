@@ -637,7 +637,12 @@ static int check_owner(const char *what, const char *path, const struct stat *st
  * err set. */
 static int check_file(const char *path, int *fdp, struct stat *st, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A FIFO or device under the plugin's name is refused, not waited on. */
+	int fd = open_regular(AT_FDCWD, path, 0);
+	if (fd == -2) {
+		errf(err, errlen, "plugin %s: not a regular file", path);
+		return -1;
+	}
 	if (fd < 0) {
 		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;

@@ -632,6 +632,7 @@ static void expect_damaged(const char *dir, const char *f, const char *what, con
 	              "%s: %s", label, err);
 	ck_assert_uint_eq(ld.n, 0);
 	free(want);
+	loader_unload(&ld);
 }
 
 /* A plugin of the right size whose end is zeros (the file's size was set,

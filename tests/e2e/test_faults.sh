@@ -647,6 +647,14 @@ case_bad_plugins() {
 		[[ -z $(find "$E2E_CWD" -maxdepth 1 -name 'core*') ]] || fail "a core file in $E2E_CWD"
 	done
 	assert_eq "$(backup_folders "$dir")" "$before" "folders after a zero-filled plugin"
+	# A FIFO under the plugin's name: refused at once, never waited on.
+	rm -f "$plugins/compress-zstd.so"
+	mkfifo -m 0644 "$plugins/compress-zstd.so"
+	start_bg "$dir-zstd.conf"
+	wait_bounded "$BG_PID" 60
+	assert_eq "$BG_RC" 1 "exit code with a FIFO as the plugin"
+	assert_grep "$E2E_T/bg.err" "plugin $plugins/compress-zstd.so: not a regular file"
+	rm -f "$plugins/compress-zstd.so"
 	if [[ $(id -u) = 0 ]]; then
 		chmod 0775 "$plugins"
 		run_oma -c "$dir.conf"
