@@ -60,17 +60,10 @@ struct cfg_conditions {
 	long skip_timeout, run_timeout, terminate_timeout; /* seconds, 0 = none */
 };
 
-struct cfg_zabbix {
-	char *item_key;    /* "" = off */
-	char *sender_bin;  /* default "zabbix_sender" */
-	char *agent_conf;  /* default "/etc/zabbix/zabbix_agentd.conf" */
-};
-
 struct oma_config {
 	char *path;
 	struct cfg_main main;
 	struct cfg_conditions cond;
-	struct cfg_zabbix zabbix;
 	/* Every key of the file, in file order, for plugins' own sections. */
 	struct cfg_value *values;
 	size_t nvalues;
@@ -79,11 +72,14 @@ struct oma_config {
 	/* Top-level tables of the file, in order of first appearance. */
 	struct cfg_section *sections;
 	size_t nsections;
-	/* The known keys of [main], [conditions], [zabbix] with their effective
-	 * values (defaults filled in) as cfg_load left them, for cfg_get.  An
-	 * unset plugin_dir has type CFG_OTHER, str NULL. */
+	/* The known keys (the core's [main] and [conditions], and those of the
+	 * sections plugins registered) with their effective values (defaults
+	 * filled in), for cfg_get.  An unset plugin_dir has type CFG_OTHER,
+	 * str NULL. */
 	struct cfg_value *effective;
 	size_t neffective;
+	/* The plugins' tables of keys (settings.c). */
+	struct cfg_registry *registry;
 };
 
 /* The largest configuration file read: 1 MiB. */
@@ -104,20 +100,38 @@ void cfg_free(struct oma_config *cfg);
 int cfg_parallelism(const struct oma_config *cfg, int cpus);
 
 /* The text form of section.key (see oma_host.config_get) or NULL.  For the
- * known keys of [main], [conditions] and [zabbix] this is the effective
- * value (the default when the file does not set it); other keys come from
- * the file as written.  A key below the section's top is named by its
- * dotted path ("sub.key"); the top level of the file is section "". */
+ * known keys (the core's, and those of sections a plugin registered) this
+ * is the effective value (the default when the file does not set it);
+ * other keys come from the file as written.  A key below the section's
+ * top is named by its dotted path ("sub.key"); the top level of the file
+ * is section "". */
 const char *cfg_get(const struct oma_config *cfg, const char *section, const char *key);
+
+struct oma_setting;
+
+/* A plugin's table of the keys of its [section] (plugin.h, struct
+ * oma_setting, ended by an entry with key NULL): checks the file's values
+ * of that section against it (type, range, choices; unknown keys become
+ * warnings) and makes their effective values.  A section has one table.
+ * Returns 0, or -1 with a one-line err naming the file, line and key (or
+ * the table's own mistake). */
+int cfg_register_settings(struct oma_config *cfg, const char *section,
+                          const struct oma_setting *table, char *err, size_t errlen);
+
+/* Whether the plugin of [section] is to run: `enabled = false` turns it
+ * off; a registered OMA_SETTING_SWITCH key turns it on only when set to
+ * something other than "" or false; otherwise the section's presence. */
+bool cfg_section_enabled(const struct oma_config *cfg, const char *section);
 
 /* Whether the file has a [section] table at all. */
 bool cfg_has_section(const struct oma_config *cfg, const char *section);
 
 /* Print the effective configuration as one JSON object
- * {"main":{...},"conditions":{...},"zabbix":{...}, other sections...}
- * with TOML types kept, followed by a newline.  The three known sections
- * are printed from the typed structs as they are at the call (so a caller
- * may fill in compression_level first); other sections as in the file,
+ * {"main":{...},"conditions":{...}, registered sections..., other
+ * sections...} with TOML types kept, followed by a newline.  The core's
+ * sections are printed from the typed structs as they are at the call (so
+ * a caller may fill in compression_level first), registered ones with
+ * their defaults filled in; other sections as in the file,
  * [[name]] as an array of objects, keys below a section by dotted path,
  * floats and date-times as strings.  Returns 0 or -1 on a write error. */
 int cfg_print_json(const struct oma_config *cfg, FILE *out);

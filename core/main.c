@@ -87,35 +87,53 @@ static void invalid(const char *why)
 	free(safe);
 }
 
-/* Load and init the reporter of every enabled section: [NAME] with a
- * report-NAME.so in the plugin folder ([zabbix] when item_key is set).  A
- * section without a plugin is only a warning (it may be meant for a
- * plugin not installed here), except [zabbix] with item_key set.
- * Returns 0, or -1 after printing why. */
+/* Load the reporter of every section but the core's: report-NAME.so in
+ * the plugin folder, whose table of keys (if it has one) then checks the
+ * section and fills in its defaults.  A section without a plugin is only a
+ * warning (it may be meant for a plugin not installed here).  Returns 0,
+ * or -1 after printing why. */
 static int load_reporters(struct oma_config *cfg, struct loader *ld, const char *dir)
 {
 	char err[1024];
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		const char *name = cfg->sections[i].name;
-		if (strcmp(name, "main") == 0 || strcmp(name, "conditions") == 0 ||
-		    !report_enabled(cfg, name))
+		if (strcmp(name, "main") == 0 || strcmp(name, "conditions") == 0)
 			continue;
 		struct loaded_plugin *p = NULL;
 		int rc = loader_load(ld, dir, OMA_PLUGIN_REPORT, name, &p, err, sizeof(err));
-		if (rc == 1 && strcmp(name, "zabbix") != 0) {
+		if (rc == 1) {
 			char *w = xasprintf("config %s: [%s] belongs to no installed plugin (%s); ignored",
 			                    cfg->path, name, err);
 			strv_push(&cfg->warnings, w);
 			free(w);
 			continue;
 		}
+		if (rc == 0 && p->desc->settings != NULL)
+			rc = cfg_register_settings(cfg, name, p->desc->settings, err, sizeof(err));
 		if (rc != 0) {
-			char *why = xasprintf("config %s: [%s]%s: %s", cfg->path, name,
-			                      strcmp(name, "zabbix") == 0 ? " item_key" : "", err);
+			char *why = xasprintf("%s%s", strncmp(err, "config ", 7) == 0 ? "" : "config ", err);
+			if (strncmp(err, "config ", 7) != 0) {
+				free(why);
+				why = xasprintf("config %s: [%s]: %s", cfg->path, name, err);
+			}
 			invalid(why);
 			free(why);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Init the loaded reporters whose sections are enabled (the others stay
+ * uninitialised and are never called).  Returns 0, or -1 after printing
+ * why. */
+static int init_reporters(const struct oma_config *cfg, struct loader *ld)
+{
+	char err[1024];
+	for (size_t i = 0; i < ld->n; i++) {
+		struct loaded_plugin *p = ld->plugins[i];
+		if (p->desc->type != OMA_PLUGIN_REPORT || !cfg_section_enabled(cfg, p->desc->name))
+			continue;
 		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
 			invalid(err);
 			return -1;
@@ -232,6 +250,8 @@ int main(int argc, char **argv)
 			cfg.main.compression);
 		goto out;
 	}
+	if (load_reporters(&cfg, &ld, plugin_dir) != 0)
+		goto out;
 	if (print_only) {
 		code = cfg_print_json(&cfg, stdout) == 0 ? OMA_EXIT_OK : OMA_EXIT_CONFIG;
 		goto out;
@@ -266,7 +286,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (load_reporters(&cfg, &ld, plugin_dir) != 0)
+	if (init_reporters(&cfg, &ld) != 0)
 		goto out;
 	if (check_only) {
 		for (size_t i = 0; i < cfg.warnings.n; i++) {

@@ -16,16 +16,6 @@
 #include "proc.h"
 #include "util.h"
 
-bool report_enabled(const struct oma_config *cfg, const char *name)
-{
-	if (strcmp(name, "zabbix") == 0)
-		return cfg->zabbix.item_key != NULL && cfg->zabbix.item_key[0] != '\0';
-	if (!cfg_has_section(cfg, name))
-		return false;
-	const char *en = cfg_get(cfg, name, "enabled");
-	return en == NULL || strcmp(en, "false") != 0;
-}
-
 char *report_summary(const struct oma_report *r)
 {
 	if (r->outcome == OMA_OUTCOME_SKIPPED)
@@ -192,7 +182,7 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	return rc;
 }
 
-int report_send(struct loader *ld, const struct oma_config *cfg, const struct oma_report *r,
+int report_send(struct loader *ld, const struct oma_report *r,
                 int timeout)
 {
 	int failed = 0;
@@ -201,8 +191,8 @@ int report_send(struct loader *ld, const struct oma_config *cfg, const struct om
 	unsigned cancels = proc_cancel_count();
 	for (size_t i = 0; i < ld->n; i++) {
 		struct loaded_plugin *p = ld->plugins[i];
-		if (p->desc->type != OMA_PLUGIN_REPORT || !p->initialized ||
-		    !report_enabled(cfg, p->desc->name))
+		/* Only the enabled sections' reporters were initialised. */
+		if (p->desc->type != OMA_PLUGIN_REPORT || !p->initialized)
 			continue;
 		char err[1024];
 		if (proc_cancel_count() > cancels) {

@@ -9,10 +9,6 @@
 #include "config.h"
 #include "loader.h"
 
-/* Whether the reporter plugin `name` is switched on: its section [name]
- * exists and its key `enabled` is not false; [zabbix] keeps upstream's rule
- * (on when item_key is not empty). */
-bool report_enabled(const struct oma_config *cfg, const char *name);
 
 /* The summary line of a finished run (SPEC.md "Zabbix report"), malloc'ed. */
 char *report_summary(const struct oma_report *r);
@@ -27,7 +23,7 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
  * backup.  A run cancelled before still reports; a signal during the
  * reporting stops the reporter at hand and skips the rest.  Failures are
  * logged as errors.  Returns the number of reporters that failed. */
-int report_send(struct loader *ld, const struct oma_config *cfg, const struct oma_report *r,
+int report_send(struct loader *ld, const struct oma_report *r,
                 int timeout);
 
 #endif

@@ -562,7 +562,6 @@ static void fix_links(struct run *r)
  * Returns the exit code, 4 when a reporter failed. */
 static int phase_report(struct run *r, int code)
 {
-	const struct oma_config *cfg = r->cfg;
 	size_t n = r->njobs + r->reused.n + r->skipped.n;
 	struct oma_db_result *dbs = xcalloc(n, sizeof(*dbs));
 	struct oma_report rep = {
@@ -621,7 +620,7 @@ static int phase_report(struct run *r, int code)
 	}
 	int before_report = cancel_signal;
 	if (r->pl->ld != NULL &&
-	    report_send(r->pl->ld, cfg, &rep, r->pl->report_timeout) > 0 && code == OMA_EXIT_OK)
+	    report_send(r->pl->ld, &rep, r->pl->report_timeout) > 0 && code == OMA_EXIT_OK)
 		code = OMA_EXIT_FAILED;
 	if (cancel_signal && !before_report) {
 		/* The signal came while the reporters ran. */

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+#include <oma/plugin.h>
+
 #include "config.h"
 #include "log.h"
 #include "toml.h"
@@ -51,14 +54,41 @@ static char *subst(const char *text)
 	return out;
 }
 
+/* The table of keys the built report-zabbix plugin declares
+ * (build/plugins/report-zabbix.so beside this test's folder): the core
+ * checks [zabbix] with the plugin's own table, as oma does. */
+static const struct oma_setting *zabbix_table(void)
+{
+	static const struct oma_setting *table;
+	if (table != NULL)
+		return table;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	char *so = xasprintf("%s/../plugins/report-zabbix.so", exe);
+	void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	ck_assert_msg(h != NULL, "cannot load %s: %s", so, dlerror());
+	free(so);
+	const struct oma_plugin *d = dlsym(h, OMA_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_nonnull(d->settings);
+	table = d->settings;
+	return table;
+}
+
 /* Load `text` (after subst) as "t.conf" into cfg (freeing what it held);
- * returns cfg_load_string's result. */
+ * a [zabbix] section is then checked with the zabbix plugin's table, as
+ * oma does once it loaded the plugin.  Returns 0 or -1 (err set). */
 static int load(const char *text)
 {
 	cfg_free(&cfg);
 	char *s = subst(text);
 	int rc = cfg_load_string("t.conf", s, &cfg, err, sizeof(err));
 	free(s);
+	if (rc == 0 && cfg_has_section(&cfg, "zabbix"))
+		rc = cfg_register_settings(&cfg, "zabbix", zabbix_table(), err, sizeof(err));
 	return rc;
 }
 
@@ -368,8 +398,8 @@ START_TEST(test_crlf_comments_bom)
 	ck_assert_int_eq(cfg.main.versions, 3);
 	ck_assert_int_eq(value("main", "versions")->line, 5);
 	ck_assert_uint_eq(cfg.main.mysqldump_options.n, 1);
-	ck_assert_str_eq(cfg.zabbix.item_key, "x\ny");
-	ck_assert_str_eq(cfg.zabbix.sender_bin, "zs");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "item_key"), "x\ny");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "sender_bin"), "zs");
 	ck_assert_int_eq(value("zabbix", "sender_bin")->line, 13);
 	cfg_free(&cfg);
 	ck_assert_int_eq(load("[main]\rbackup_dir = \"@DIR@\"\n"), -1);
@@ -499,9 +529,8 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(m->plugin_dir);
 	ck_assert_uint_eq(cfg.cond.skip.n + cfg.cond.run.n + cfg.cond.terminate.n, 0);
 	ck_assert_int_eq(cfg.cond.skip_timeout + cfg.cond.run_timeout + cfg.cond.terminate_timeout, 0);
-	ck_assert_str_eq(cfg.zabbix.item_key, "");
-	ck_assert_str_eq(cfg.zabbix.sender_bin, "zabbix_sender");
-	ck_assert_str_eq(cfg.zabbix.agent_conf, "/etc/zabbix/zabbix_agentd.conf");
+	/* The core knows no plugin's keys: without [zabbix] nothing of it. */
+	ck_assert_ptr_null(cfg_get(&cfg, "zabbix", "item_key"));
 	ck_assert_str_eq(cfg.path, "t.conf");
 	ck_assert_uint_eq(cfg.warnings.n, 0);
 	/* cfg_get gives the effective value of known keys, defaults included */
@@ -511,7 +540,6 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg_get(&cfg, "main", "log_level"), "info");
 	ck_assert_str_eq(cfg_get(&cfg, "main", "exclude_databases"), "");
 	ck_assert_ptr_null(cfg_get(&cfg, "main", "plugin_dir"));
-	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "agent_conf"), "/etc/zabbix/zabbix_agentd.conf");
 	ck_assert_str_eq(cfg_get(&cfg, "conditions", "run_conditions_timeout"), "0");
 }
 END_TEST
@@ -564,9 +592,9 @@ START_TEST(test_all_keys_set)
 	ck_assert_int_eq(cfg.cond.skip_timeout, 5);
 	ck_assert_int_eq(cfg.cond.run_timeout, 60);
 	ck_assert_int_eq(cfg.cond.terminate_timeout, 3600);
-	ck_assert_str_eq(cfg.zabbix.item_key, "oma.log");
-	ck_assert_str_eq(cfg.zabbix.sender_bin, "/usr/local/bin/zabbix_sender");
-	ck_assert_str_eq(cfg.zabbix.agent_conf, "/etc/zabbix/agent.conf");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "item_key"), "oma.log");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "sender_bin"), "/usr/local/bin/zabbix_sender");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "agent_conf"), "/etc/zabbix/agent.conf");
 	ck_assert_str_eq(cfg_get(&cfg, "main", "log_level"), "warning");
 	ck_assert_str_eq(cfg_get(&cfg, "main", "link_type"), "symbolic");
 	ck_assert_str_eq(cfg_get(&cfg, "conditions", "run_conditions"), "true\nmountpoint -q /b");
@@ -832,7 +860,10 @@ END_TEST
 /* The report-zabbix plugin's keys: defaults, values, types, ranges. */
 START_TEST(test_zabbix_plugin_keys)
 {
-	MAIN_OK("");
+	MAIN_OK("[zabbix]\n");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "item_key"), "");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "sender_bin"), "zabbix_sender");
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "agent_conf"), "/etc/zabbix/zabbix_agentd.conf");
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "transport"), "sender");
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "server_active"), "");
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "hostname"), "");
@@ -956,7 +987,9 @@ START_TEST(test_upstream_example_file)
 	ck_assert_str_eq(cfg.main.backup_dir, tmpdir);
 	ck_assert_int_eq(cfg.main.versions, 1);
 	ck_assert_uint_eq(cfg.main.exclude_databases.n, 0);
-	ck_assert_str_eq(cfg.zabbix.item_key, "");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "zabbix", zabbix_table(), err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "item_key"), "");
+	ck_assert(!cfg_section_enabled(&cfg, "zabbix"));
 	ck_assert(cfg_has_section(&cfg, "zabbix"));
 	ck_assert_uint_eq(cfg.warnings.n, 0);
 	ck_assert_uint_eq(cfg.nvalues, 1);

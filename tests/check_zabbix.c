@@ -521,17 +521,14 @@ START_TEST(test_bad_settings)
 	char err[1024];
 	char *sender = fake_sender("0\n");
 	t_cfg_set("sender_bin", sender);
-	t_cfg_set("transport", "smoke");
-	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "zabbix: [zabbix] transport: must be \"sender\" or \"native\", not \"smoke\"");
+	/* Types, ranges and choices are the core's to check, from the
+	 * plugin's table (check_config); what still reaches the plugin
+	 * unusable is refused all the same. */
 	t_cfg_set("transport", "sender");
-	t_cfg_set("timeout", "0");
-	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "zabbix: [zabbix] timeout: must be an integer in 1..300, not '0'");
 	t_cfg_set("timeout", "5");
 	t_cfg_set("retries", "x");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "zabbix: [zabbix] retries: must be an integer in 0..10, not 'x'");
+	ck_assert_str_eq(err, "zabbix: [zabbix] retries: not an integer: 'x'");
 	t_cfg_set("retries", "0");
 	/* overrides meant for the native transport are pointed out */
 	t_cfg_set("hostname", "h");

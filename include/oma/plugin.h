@@ -309,6 +309,46 @@ struct oma_condition_ops {
 	void *spare[4]; /* reserved for later functions; leave NULL */
 };
 
+/* ---- settings ----------------------------------------------------------- */
+
+/* What a key of a plugin's section holds (oma_setting.type). */
+enum oma_setting_type {
+	OMA_SETTING_STRING = 1,
+	OMA_SETTING_INT = 2,      /* a TOML integer within min..max */
+	OMA_SETTING_BOOL = 3,
+	OMA_SETTING_STRINGS = 4,  /* a string or an array of strings (config_get
+	                           * gives the elements joined by '\n') */
+};
+
+/* oma_setting.flags: the key switches the plugin on (a reporter runs when
+ * its value is a non-empty string or true) instead of the presence of its
+ * section ([zabbix] item_key, as upstream OMA). */
+#define OMA_SETTING_SWITCH 0x1u
+
+/* One key of the plugin's own config section [NAME] (the plugin's name).
+ * A plugin lists them in its descriptor (`settings`, ended by an entry
+ * whose key is NULL; oma 0.2), and the core then does the rest before
+ * init() runs: a value of the wrong type, outside min..max or not one of
+ * `choices` stops oma as an invalid configuration naming the file, line
+ * and key; a key not in the table is warned about; config_get gives the
+ * default for a key the file does not set; --print-config prints the
+ * section with its defaults; and `enabled = false` (a key every section
+ * has) switches the plugin off.  Entries never grow: new members use the
+ * spare slots. */
+struct oma_setting {
+	const char *key;            /* NULL ends the table */
+	uint32_t type;              /* enum oma_setting_type */
+	uint32_t flags;             /* OMA_SETTING_* */
+	const char *def;            /* default in config_get's text form ("10",
+	                             * "true", "a\nb"), or NULL: unset */
+	long long min, max;         /* OMA_SETTING_INT: the values accepted */
+	const char *const *choices; /* OMA_SETTING_STRING: the values accepted
+	                             * (NULL-terminated), or NULL for any */
+	const char *help;           /* one line on what it does */
+	void *spare[2];             /* reserved; NULL */
+};
+
+
 /* ---- the descriptor ---------------------------------------------------- */
 
 /* The one exported symbol of a plugin; define it with OMA_PLUGIN_DEFINE. */
@@ -333,7 +373,11 @@ struct oma_plugin {
 	const struct oma_compress_ops *compress;
 	const struct oma_report_ops *report;
 	const struct oma_condition_ops *condition;
-	void *spare[6]; /* reserved for later members; NULL */
+	/* The keys of the plugin's section (see struct oma_setting), or NULL
+	 * (the core then checks nothing of it).  oma 0.2; the first spare slot
+	 * before. */
+	const struct oma_setting *settings;
+	void *spare[5]; /* reserved for later members; NULL */
 };
 
 /* Declare the descriptor:  OMA_PLUGIN_DEFINE(.type = ..., .name = ..., ...);

@@ -67,8 +67,6 @@
  */
 
 #define ZBX_VALUE_MAX 65536          /* a value is shorter than this */
-#define ZBX_DEFAULT_TIMEOUT 10
-#define ZBX_DEFAULT_RETRIES 3
 #define ZBX_BUDGET_S 100             /* the whole report, retries and pauses included */
 #define ZBX_OUTPUT_KEEP 16384        /* bytes of zabbix_sender's stdout/stderr kept */
 
@@ -581,20 +579,40 @@ static const char *get(const char *key)
 	return H->config_get("zabbix", key);
 }
 
-/* An integer setting in lo..hi (default `def` when unset).  Returns 0 or
- * -1 with err set. */
-static int get_int(const char *key, int def, int lo, int hi, int *out, char *err, size_t errlen)
+static const char *const transports[] = {"sender", "native", NULL};
+
+/* The keys of [zabbix], upstream's three first.  The core checks the
+ * file against this table and gives the defaults through config_get. */
+static const struct oma_setting zabbix_settings[] = {
+	{.key = "item_key", .type = OMA_SETTING_STRING, .flags = OMA_SETTING_SWITCH, .def = "",
+	 .help = "the trapper item; the report is sent only when it is set"},
+	{.key = "sender_bin", .type = OMA_SETTING_STRING, .def = "zabbix_sender",
+	 .help = "zabbix_sender to run (transport \"sender\"), looked up in PATH"},
+	{.key = "agent_conf", .type = OMA_SETTING_STRING, .def = "/etc/zabbix/zabbix_agentd.conf",
+	 .help = "the agent's configuration (server, host name)"},
+	{.key = "transport", .type = OMA_SETTING_STRING, .def = "sender", .choices = transports,
+	 .help = "\"sender\" runs zabbix_sender; \"native\" speaks the protocol itself"},
+	{.key = "server_active", .type = OMA_SETTING_STRING, .def = "",
+	 .help = "native only: replaces ServerActive of agent_conf"},
+	{.key = "hostname", .type = OMA_SETTING_STRING, .def = "",
+	 .help = "native only: replaces Hostname of agent_conf"},
+	{.key = "timeout", .type = OMA_SETTING_INT, .def = "10", .min = 1, .max = 300,
+	 .help = "seconds for one attempt"},
+	{.key = "retries", .type = OMA_SETTING_INT, .def = "3", .min = 0, .max = 10,
+	 .help = "further attempts after a failure"},
+	{.key = NULL},
+};
+
+/* An integer setting (the core checked it against zabbix_settings and
+ * filled in its default).  Returns 0 or -1 with err set. */
+static int get_int(const char *key, int *out, char *err, size_t errlen)
 {
 	const char *s = get(key);
-	if (s == NULL || *s == '\0') {
-		*out = def;
-		return 0;
-	}
 	char *end = NULL;
 	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi) {
-		zerr(err, errlen, "[zabbix] %s: must be an integer in %d..%d, not '%s'", key, lo, hi, s);
+	long v = s != NULL ? strtol(s, &end, 10) : 0;
+	if (s == NULL || errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX) {
+		zerr(err, errlen, "[zabbix] %s: not an integer: '%s'", key, s != NULL ? s : "(unset)");
 		return -1;
 	}
 	*out = (int)v;
@@ -699,25 +717,18 @@ static int zabbix_init(const struct oma_host *host, char *err, size_t errlen)
 	const char *v = get("item_key");
 	S.item_key = strdup(v != NULL ? v : "");
 	v = get("sender_bin");
-	S.sender_bin = strdup(v != NULL && *v ? v : "zabbix_sender");
+	S.sender_bin = strdup(v != NULL ? v : "");
 	v = get("agent_conf");
-	S.agent_conf = strdup(v != NULL && *v ? v : "/etc/zabbix/zabbix_agentd.conf");
+	S.agent_conf = strdup(v != NULL ? v : "");
 	if (S.item_key == NULL || S.sender_bin == NULL || S.agent_conf == NULL) {
 		zerr(err, errlen, "zabbix: out of memory");
 		goto fail;
 	}
 	v = get("transport");
-	if (v == NULL || *v == '\0' || strcmp(v, "sender") == 0) {
-		S.transport = TRANSPORT_SENDER;
-	} else if (strcmp(v, "native") == 0) {
-		S.transport = TRANSPORT_NATIVE;
-	} else {
-		zerr(err, errlen, "zabbix: [zabbix] transport: must be \"sender\" or \"native\", not \"%s\"", v);
-		goto fail;
-	}
+	S.transport = v != NULL && strcmp(v, "native") == 0 ? TRANSPORT_NATIVE : TRANSPORT_SENDER;
 	char why[300];
-	if (get_int("timeout", ZBX_DEFAULT_TIMEOUT, 1, 300, &S.timeout, why, sizeof(why)) != 0 ||
-	    get_int("retries", ZBX_DEFAULT_RETRIES, 0, 10, &S.retries, why, sizeof(why)) != 0) {
+	if (get_int("timeout", &S.timeout, why, sizeof(why)) != 0 ||
+	    get_int("retries", &S.retries, why, sizeof(why)) != 0) {
 		zerr(err, errlen, "zabbix: %s", why);
 		goto fail;
 	}
@@ -830,4 +841,5 @@ static const struct oma_report_ops zabbix_ops = {
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_REPORT, .name = "zabbix", .version = "1.0",
-                  .init = zabbix_init, .fini = zabbix_fini, .report = &zabbix_ops);
+                  .init = zabbix_init, .fini = zabbix_fini, .report = &zabbix_ops,
+                  .settings = zabbix_settings);

@@ -354,9 +354,21 @@ case_print_config() {
 	  .main.delete_before == false and .main.link_type == "hard" and
 	  .main.mysqldump_bin == "mysqldump" and
 	  (.main.exclude_databases | type == "array" and length == 5 and .[2] == "quote'"'"'db") and
-	  (.conditions | type == "object") and (.zabbix | type == "object") and
-	  .zabbix.item_key == ""' "$json" >/dev/null ||
+	  (.conditions | type == "object") and (has("zabbix") | not)' "$json" >/dev/null ||
 		fail "--print-config lacks expected values: $(head -c 400 "$json")"
+	# A plugin's section is printed with the defaults of the plugin's own
+	# table (the core knows none of them).
+	{ cat "$E2E_T/exclude.conf"; printf '[zabbix]\nretries = 1\n'; } >"$E2E_T/print-zbx.conf"
+	run_oma --print-config -c "$E2E_T/print-zbx.conf"
+	assert_rc 0
+	jq -e '.zabbix.item_key == "" and .zabbix.transport == "sender" and .zabbix.timeout == 10 and
+	  .zabbix.retries == 1 and .zabbix.agent_conf == "/etc/zabbix/zabbix_agentd.conf"' \
+		<"$E2E_OUT" >/dev/null || fail "--print-config [zabbix]: $(head -c 600 "$E2E_OUT")"
+	# and checked with it
+	{ cat "$E2E_T/exclude.conf"; printf '[zabbix]\nretries = 11\n'; } >"$E2E_T/print-zbx.conf"
+	run_oma --check-config -c "$E2E_T/print-zbx.conf"
+	assert_rc 1
+	assert_grep "$E2E_ERR" "[zabbix] retries: must be 0..10, not 11"
 }
 
 case_version_help() {
