@@ -857,6 +857,52 @@ START_TEST(test_print_json_defaults)
 }
 END_TEST
 
+/* Any plugin's table: its own mistakes are refused, a second table for a
+ * section too; the file's values are checked with it; the switch key
+ * decides whether the section is enabled. */
+START_TEST(test_register_settings)
+{
+	static const char *const colours[] = {"red", "blue", NULL};
+	static const struct oma_setting good[] = {
+		{.key = "on", .type = OMA_SETTING_STRING, .flags = OMA_SETTING_SWITCH, .def = ""},
+		{.key = "n", .type = OMA_SETTING_INT, .def = "5", .min = 1, .max = 9},
+		{.key = "colour", .type = OMA_SETTING_STRING, .def = "red", .choices = colours},
+		{.key = "flag", .type = OMA_SETTING_BOOL, .def = "false"},
+		{.key = NULL},
+	};
+	static const struct oma_setting bad_def[] = {
+		{.key = "n", .type = OMA_SETTING_INT, .def = "50", .min = 1, .max = 9},
+		{.key = NULL},
+	};
+	MAIN_OK("[site]\nn = 7\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "other", bad_def, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "[other] n: default '50' outside its range 1..9");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg_get(&cfg, "site", "n"), "7");
+	ck_assert_str_eq(cfg_get(&cfg, "site", "colour"), "red");
+	ck_assert_str_eq(cfg_get(&cfg, "site", "flag"), "false");
+	ck_assert(!cfg_section_enabled(&cfg, "site"));
+	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "[site] has a table of keys already");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "main", good, err, sizeof(err)), -1);
+
+	MAIN_OK("[site]\non = \"yes\"\ncolour = \"green\"\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config t.conf:5: [site] colour: must be \"red\" or \"blue\", not \"green\"");
+	MAIN_OK("[site]\non = \"yes\"\nn = 10\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config t.conf:5: [site] n: must be 1..9, not 10");
+	MAIN_OK("[site]\non = \"yes\"\nflag = 1\nextra = 2\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config t.conf:5: [site] flag: expected a boolean (true or false), got an integer");
+	MAIN_OK("[site]\non = \"yes\"\nextra = 2\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), 0);
+	ck_assert(cfg_section_enabled(&cfg, "site"));
+	ck_assert_uint_eq(cfg.warnings.n, 1);
+	ck_assert_str_eq(cfg.warnings.v[0], "config t.conf:5: unknown key 'extra' in [site], ignored");
+}
+END_TEST
+
 /* The report-zabbix plugin's keys: defaults, values, types, ranges. */
 START_TEST(test_zabbix_plugin_keys)
 {
@@ -1131,6 +1177,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_valid_combinations);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_zabbix_plugin_keys);
+	tcase_add_test(tc, test_register_settings);
 	tcase_add_test(tc, test_parallelism);
 	tc = tcase(s, "print_json");
 	tcase_add_test(tc, test_print_json);
