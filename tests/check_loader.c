@@ -631,6 +631,7 @@ static void expect_damaged(const char *dir, const char *f, const char *what, con
 	                      err[strlen(err) - 1] == ')' && strchr(err, '\n') == NULL,
 	              "%s: %s", label, err);
 	ck_assert_uint_eq(ld.n, 0);
+	loader_unload(&ld);
 	free(want);
 }
 
