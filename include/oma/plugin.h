@@ -30,8 +30,8 @@
  *   others; not a complete ELF shared object for this machine, or one
  *   whose dynamic section dlopen cannot follow (checked before dlopen,
  *   which would die of SIGBUS on a truncated file, of SIGSEGV on one
- *   zero-filled at its end); no
- *   dlsym'able `oma_plugin_descriptor`, `abi` != the core's OMA_PLUGIN_ABI
+ *   zero-filled at its end); no dlsym'able `oma_plugin_descriptor`,
+ *   `abi` != the core's OMA_PLUGIN_ABI
  *   ("ABI mismatch: expected N, found M"), `size` smaller than the core's
  *   sizeof(struct oma_plugin), unknown `type`, `name` NULL or not 1..64 of
  *   [a-z0-9_-], another type or name than the file's, or the ops table of
