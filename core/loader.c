@@ -628,9 +628,36 @@ static int check_owner(const char *what, const char *path, const struct stat *st
 	return 0;
 }
 
+/* Running as root, every folder above `dir` (a real path, no links), up
+ * to /, must be one only root can change too: whoever can write to one
+ * can rename what is in it and put a folder of their own in its place.
+ * A root-owned folder with the sticky bit (/tmp) is safe there: others
+ * can add to it but not rename or remove what root put in it.  Returns 0,
+ * or -1 with err set. */
+static int check_ancestors(const char *dir, char *err, size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0;
+	char *up = xstrdup(dir);
+	int rc = 0;
+	while (rc == 0 && up[0] != '\0') {
+		cut_last_component(up);
+		const char *name = up[0] != '\0' ? up : "/";
+		struct stat st;
+		if (stat(name, &st) != 0) {
+			errf(err, errlen, "plugin folder %s: %s", name, strerror(errno));
+			rc = -1;
+		} else if (!(st.st_uid == 0 && (st.st_mode & S_ISVTX))) {
+			rc = check_owner("folder", name, &st, err, errlen);
+		}
+	}
+	free(up);
+	return rc;
+}
+
 /* Everything that can be checked before dlopen: a regular file, safe to
- * load as root (also its folder, and the folder it really lives in), a
- * complete ELF shared object.  The checks are made on one open descriptor,
+ * load as root (also the folder it really lives in and every folder
+ * above), a complete ELF shared object.  The checks are made on one open descriptor,
  * which is what gets loaded (load_fd): the file at `path` may be another
  * one by then.  Returns 0 with *fdp that descriptor (the caller closes it)
  * and *st its fstat; 1 when the file does not exist (err set); -1 with
@@ -669,9 +696,17 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 		goto out;
 	}
 	int owner = check_owner("folder", dir, &dst, err, errlen);
+	if (owner == 0)
+		owner = check_ancestors(dir, err, errlen);
 	free(dir);
 	if (owner != 0)
 		goto out;
+	/* The path checked is the file opened (not swapped in between). */
+	struct stat rst;
+	if (stat(real, &rst) != 0 || rst.st_dev != st->st_dev || rst.st_ino != st->st_ino) {
+		errf(err, errlen, "plugin %s: replaced while it was being checked", path);
+		goto out;
+	}
 	if (check_elf(fd, st->st_size, why, sizeof(why)) != 0) {
 		errf(err, errlen, "plugin %s: %s", path, why);
 		goto out;
@@ -686,7 +721,8 @@ out:
 	return rc;
 }
 
-/* The folder a plugin is loaded from must be as safe as the file. */
+/* The folder a plugin is loaded from must be as safe as the file, and so
+ * must every folder above where it really is. */
 static int check_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
@@ -698,7 +734,18 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 		errf(err, errlen, "plugin dir %s: not a folder", dir);
 		return -1;
 	}
-	return check_owner("folder", dir, &st, err, errlen);
+	if (check_owner("folder", dir, &st, err, errlen) != 0)
+		return -1;
+	if (geteuid() != 0)
+		return 0;
+	char *real = realpath(dir, NULL);
+	if (real == NULL) {
+		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int rc = check_ancestors(real, err, errlen);
+	free(real);
+	return rc;
 }
 
 /* The lowest descriptor number no load has named yet: glibc knows a

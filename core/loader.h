@@ -36,7 +36,9 @@ char *loader_default_dir(const char *configured);
  * SIGSEGV: entries, string, symbol and hash tables inside the loaded part
  * of the file, a hash table with buckets), and, when running as root,
  * the file, its folder and `dir` owned by root and not writable by group
- * or others (else anyone who can write there runs code as root).  The
+ * or others (else anyone who can write there runs code as root), and so
+ * every folder above the file's and `dir`'s real paths up to /, where a
+ * root-owned sticky folder such as /tmp is fine too.  The
  * checks are made on one open descriptor, and dlopen opens that one
  * (/proc/self/fd/N; without /proc, an error, not a load by name), so the
  * file loaded is the file checked even if the path names another by

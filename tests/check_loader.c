@@ -631,6 +631,7 @@ static void expect_damaged(const char *dir, const char *f, const char *what, con
 	                      err[strlen(err) - 1] == ')' && strchr(err, '\n') == NULL,
 	              "%s: %s", label, err);
 	ck_assert_uint_eq(ld.n, 0);
+	loader_unload(&ld);
 	free(want);
 	loader_unload(&ld);
 }
@@ -844,6 +845,91 @@ START_TEST(test_plugin_permissions)
 }
 END_TEST
 
+/* As root, every folder above the plugin's real folder up to / must be
+ * one only root can change, except that a root-owned sticky folder (like
+ * /tmp, which the temp folders of these tests are in) is fine there. */
+START_TEST(test_ancestor_permissions)
+{
+	if (geteuid() != 0)
+		return; /* not root: nothing is checked (test_plugin_permissions) */
+	char *top = t_mkdtemp("loader");
+	char *a = xasprintf("%s/a", top);
+	char *b = xasprintf("%s/a/b", top);
+	char *dir = xasprintf("%s/a/b/plugins", top);
+	ck_assert_int_eq(mkdir(a, 0755), 0);
+	ck_assert_int_eq(mkdir(b, 0755), 0);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chmod(top, 0755), 0);
+	char *f = copy_fixture("good_compress", dir, "compress-fixture.so", 0, 0644);
+	struct loader ld = {0};
+	struct loaded_plugin *p = NULL;
+	char err[1024] = "";
+	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)) == 0,
+	              "%s", err);
+	loader_unload(&ld);
+
+	/* A group-writable folder two levels up. */
+	ck_assert_int_eq(chmod(a, 0775), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	char *want = xasprintf("plugin folder %s is writable by its group (mode 0775): refusing to "
+	                       "load code from it as root", a);
+	ck_assert_str_eq(err, want);
+	free(want);
+	/* The same through loader_load_dir, and through a link from a safe
+	 * folder (the real path counts). */
+	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is writable by its group (mode 0775)") != NULL, "%s", err);
+	char *safe = t_mkdtemp("loader-safe");
+	char *link = xasprintf("%s/compress-fixture.so", safe);
+	ck_assert_int_eq(symlink(f, link), 0);
+	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	want = xasprintf("plugin folder %s is writable by its group (mode 0775): refusing to load "
+	                 "code from it as root", a);
+	ck_assert_str_eq(err, want);
+	free(want);
+
+	/* Writable by others, or owned by someone else: refused too. */
+	ck_assert_int_eq(chmod(a, 0757), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is writable by others (mode 0757)") != NULL, "%s", err);
+	ck_assert_int_eq(chmod(a, 0755), 0);
+	ck_assert_int_eq(chown(b, 1000, 1000), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	want = xasprintf("plugin folder %s is owned by uid 1000, not root: refusing to load code "
+	                 "from it as root", b);
+	ck_assert_str_eq(err, want);
+	free(want);
+
+	/* Sticky and world-writable: fine above the plugin's folder when root
+	 * owns it, not when someone else does, and never as the folder itself
+	 * (anyone could add a plugin there). */
+	ck_assert_int_eq(chown(b, 0, 0), 0);
+	ck_assert_int_eq(chmod(a, 01777), 0);
+	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)) == 0,
+	              "%s", err);
+	loader_unload(&ld);
+	ck_assert_int_eq(chown(a, 1000, 1000), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is owned by uid 1000, not root") != NULL, "%s", err);
+	ck_assert_int_eq(chown(a, 0, 0), 0);
+	ck_assert_int_eq(chmod(a, 0755), 0);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is writable by others (mode 1777)") != NULL, "%s", err);
+	ck_assert_uint_eq(ld.n, 0);
+
+	t_remove_tree(safe);
+	t_remove_tree(top);
+	free(link);
+	free(safe);
+	free(f);
+	free(dir);
+	free(b);
+	free(a);
+	free(top);
+}
+END_TEST
+
 static Suite *loader_suite(void)
 {
 	Suite *s = suite_create("loader");
@@ -867,6 +953,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_load_through_descriptor);
 	tcase_add_test(tc, test_load_without_proc);
 	tcase_add_test(tc, test_plugin_permissions);
+	tcase_add_test(tc, test_ancestor_permissions);
 	tcase_add_test(tc, test_init_fails);
 	tcase_add_test(tc, test_missing_dir);
 	tcase_add_test(tc, test_empty_dir);

@@ -25,12 +25,13 @@
  *   PREFIX/lib/oma/plugins), before it runs anything.  A file that fails
  *   the checks below stops oma with "Invalid configuration: ... plugin
  *   FILE: ..." (exit code 1) before any backup is made: running as root,
- *   the file or its folder not owned by root or writable by group or
+ *   the file or its folder (or a folder above, up to /, unless it is
+ *   root's and sticky like /tmp) not owned by root or writable by group or
  *   others; not a complete ELF shared object for this machine, or one
  *   whose dynamic section dlopen cannot follow (checked before dlopen,
  *   which would die of SIGBUS on a truncated file, of SIGSEGV on one
- *   zero-filled at its end); no
- *   dlsym'able `oma_plugin_descriptor`, `abi` != the core's OMA_PLUGIN_ABI
+ *   zero-filled at its end); no dlsym'able `oma_plugin_descriptor`,
+ *   `abi` != the core's OMA_PLUGIN_ABI
  *   ("ABI mismatch: expected N, found M"), `size` smaller than the core's
  *   sizeof(struct oma_plugin), unknown `type`, `name` NULL or not 1..64 of
  *   [a-z0-9_-], another type or name than the file's, or the ops table of
