@@ -111,11 +111,11 @@ static int load_reporters(struct oma_config *cfg, struct loader *ld, const char 
 		if (rc == 0 && p->desc->settings != NULL)
 			rc = cfg_register_settings(cfg, name, p->desc->settings, err, sizeof(err));
 		if (rc != 0) {
-			char *why = xasprintf("%s%s", strncmp(err, "config ", 7) == 0 ? "" : "config ", err);
-			if (strncmp(err, "config ", 7) != 0) {
-				free(why);
-				why = xasprintf("config %s: [%s]: %s", cfg->path, name, err);
-			}
+			/* A value's error names the file already; the loader's and
+			 * a bad table's do not. */
+			char *why = strncmp(err, "config ", 7) == 0
+			                    ? xstrdup(err)
+			                    : xasprintf("config %s: [%s]: %s", cfg->path, name, err);
 			invalid(why);
 			free(why);
 			return -1;

@@ -45,6 +45,8 @@ struct run {
 	int outcome;            /* enum oma_outcome */
 	int abandoned;          /* the current folder was removed */
 	int keep_old;           /* delete_before waits: the last backup had failed databases */
+	struct store_info prev; /* the newest complete backup's info.json (read_previous) */
+	double prev_ratio;      /* its compression ratio, 0.5 without one */
 };
 
 /* The first signal that asked the run to stop; 0 while none did. */
@@ -184,25 +186,35 @@ static int phase_server(struct run *r)
 	return 0;
 }
 
-/* With delete_before: how many databases failed in the newest complete
- * backup.  Their last good dumps are in older folders, which pruning
- * before the dumps would take (the prune after a run keeps them for the
- * same reason), so it waits; a warning says so. */
-static uint64_t previous_failed(const struct run *r)
+/* The newest complete backup's info.json (r->prev; zero when there is
+ * none or it cannot be read, with a warning), read once for the prune
+ * before the dumps and the space estimate. */
+static void read_previous(struct run *r)
 {
 	char err[512];
-	struct store_info prev = {0};
 	char *dir = store_previous(r->bdir, r->current_base, time(NULL));
+	r->prev_ratio = 0.5;
 	if (dir == NULL)
-		return 0;
-	if (store_read_info(dir, &prev, err, sizeof(err)) < 0)
-		log_warning("%s", err);
+		return;
+	int rc = store_read_info(dir, &r->prev, err, sizeof(err));
+	if (rc == 0)
+		r->prev_ratio = r->prev.compression_ratio;
+	else if (rc < 0)
+		log_warning("%s; assuming a compression ratio of 0.5", err);
 	free(dir);
-	if (prev.failed_databases > 0)
+}
+
+/* With delete_before: whether the newest complete backup has failed
+ * databases.  Their last good dumps are in older folders, which pruning
+ * before the dumps would take (the prune after a run keeps them for the
+ * same reason), so it waits; a warning says so. */
+static bool previous_failed(const struct run *r)
+{
+	if (r->prev.failed_databases > 0)
 		log_warning("delete_before: not removing old backup directories before the dumps: "
 		            "%" PRIu64 " database(s) failed in the last backup and their previous "
-		            "dumps are kept", prev.failed_databases);
-	return prev.failed_databases;
+		            "dumps are kept", r->prev.failed_databases);
+	return r->prev.failed_databases > 0;
 }
 
 /* Phase 6: is there room for the dumps?  With delete_before and versions
@@ -212,18 +224,7 @@ static uint64_t previous_failed(const struct run *r)
 static int phase_space(struct run *r)
 {
 	char err[512];
-	struct store_info prev = {0};
-	double ratio = 0.5;
-	char *prevdir = store_previous(r->bdir, r->current_base, time(NULL));
-	if (prevdir != NULL) {
-		int rc = store_read_info(prevdir, &prev, err, sizeof(err));
-		if (rc == 0)
-			ratio = prev.compression_ratio;
-		else if (rc < 0)
-			log_warning("%s; assuming a compression ratio of 0.5", err);
-		free(prevdir);
-	}
-	double need = (double)r->selected_bytes * ratio;
+	double need = (double)r->selected_bytes * r->prev_ratio;
 	for (int pass = 0;; pass++) {
 		uint64_t free_bytes = 0;
 		if (store_free_bytes(r->current, &free_bytes, err, sizeof(err)) != 0) {
@@ -722,7 +723,8 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	}
 	if (cancel_signal)
 		goto out_cancel;
-	r.keep_old = m->delete_before && previous_failed(&r) > 0;
+	read_previous(&r);
+	r.keep_old = m->delete_before && previous_failed(&r);
 	if (m->delete_before && !r.keep_old) {
 		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
 		          m->versions);

@@ -243,13 +243,7 @@ int open_regular(int dirfd, const char *path, int flags)
 		close(fd);
 		return -2;
 	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	/* O_NONBLOCK stays: it changes nothing for a regular file. */
 	return fd;
 }
 

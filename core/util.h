@@ -73,8 +73,9 @@ size_t split_tabs(char *line, char **fields, size_t max);
 /* Open `path` (relative to dirfd, or AT_FDCWD) for reading, only if it is
  * a regular file: a FIFO, a device or a socket put in place of a file oma
  * reads (info.json, a sidecar, a dump) must not hang or feed the run.
- * `flags` adds open flags (O_NOFOLLOW).  Returns the descriptor (blocking,
- * close-on-exec); -1 with errno set; -2 when it is not a regular file. */
+ * `flags` adds open flags (O_NOFOLLOW).  Returns the descriptor
+ * (close-on-exec; O_NONBLOCK, which reads of a regular file ignore); -1
+ * with errno set; -2 when it is not a regular file. */
 int open_regular(int dirfd, const char *path, int flags);
 
 /* Number of online CPUs (at least 1). */
