@@ -14,9 +14,10 @@
 # minbase gives (bash, apt, dpkg), so scripts/install-deps.sh has to bring
 # everything else.  A policy-rc.d that answers 101 keeps the packages'
 # services (mariadb, rsyslog, zabbix-server) from starting; the tests start
-# private servers of their own.  The root gets /proc, /sys (read-only), /dev,
-# /dev/pts and a private /dev/shm; /tmp is the root's own folder, on disk as
-# on a default Debian 12.  It shares this machine's network (Unix sockets and
+# private servers of their own.  The root is a private bind mount of itself
+# (/ is a mount point, as on a real machine) and gets /proc, /sys
+# (read-only), /dev, /dev/pts and a private /dev/shm; /tmp is the root's own
+# folder, on disk as on a default Debian 12.  It shares this machine's network (Unix sockets and
 # 127.0.0.1 are all that the tests use) and uses this machine's apt sources.
 #
 # At exit, also on failure or a signal, the processes left in the root are
@@ -190,7 +191,13 @@ mkdir -p "$ROOT/root/oma"
 git -C "$REPO" archive --format=tar HEAD | tar -x -C "$ROOT/root/oma"
 echo "HEAD $(git -C "$REPO" log -1 --format='%h %s')"
 
-say "mounting /proc, /sys, /dev, /dev/pts, /dev/shm${CACHE:+ and the apt cache}"
+say "mounting /, /proc, /sys, /dev, /dev/pts, /dev/shm${CACHE:+ and the apt cache}"
+# The root folder bound onto itself, private: / is a mount point of its own
+# as on a real machine (a test that makes / private in a mount namespace of
+# its own, to hide /proc, needs that), and nothing mounted below it shows
+# up elsewhere.
+mount --bind "$ROOT" "$ROOT"
+mount --make-private "$ROOT"
 mnt -t proc proc /proc
 mnt -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys
 mnt --bind /dev /dev

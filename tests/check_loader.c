@@ -754,9 +754,20 @@ START_TEST(test_load_without_proc)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(fds[0]);
-		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-		    mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+		const char *step = NULL;
+		if (unshare(CLONE_NEWNS) != 0)
+			step = "unshare(CLONE_NEWNS)";
+		else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+			step = "making / private (is / a mount point?)";
+		else if (mount("none", "/proc", "tmpfs", 0, NULL) != 0)
+			step = "a tmpfs over /proc";
+		if (step != NULL) {
+			char why[256];
+			int len = snprintf(why, sizeof(why), "%s: %s", step, strerror(errno));
+			ssize_t w = write(fds[1], why, (size_t)len);
+			(void)w;
 			_exit(77);
+		}
 		struct loader ld = {0};
 		struct loaded_plugin *p = NULL;
 		char err[1024] = "";
@@ -777,7 +788,7 @@ START_TEST(test_load_without_proc)
 	 * cannot run is no pass. */
 	ck_assert_msg(WEXITSTATUS(status) != 77,
 	              "cannot run: no private mount namespace with /proc hidden (needs root with "
-	              "CAP_SYS_ADMIN)");
+	              "CAP_SYS_ADMIN and / a mount point): %s", out);
 	ck_assert_msg(WEXITSTATUS(status) == 0, "loaded without /proc: %s", out);
 	char *want = xasprintf("plugin %s: cannot load it through /proc/self/fd/", f);
 	ck_assert_msg(strncmp(out, want, strlen(want)) == 0 &&
