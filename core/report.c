@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/outcome.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -22,9 +23,8 @@ char *report_summary(const struct oma_report *r)
 		return xstrdup("Summary: Successfully skipped all databases due to skip_conditions. Error=0");
 	if (r->outcome == OMA_OUTCOME_ABORTED)
 		return xstrdup("Summary: All databases were skipped due to faulty run_conditions. Error=1");
-	int error = r->outcome != OMA_OUTCOME_SUCCESS || r->failed > 0 || r->exit_code != 0;
 	return xasprintf("Summary: Successfully dumped %u of %u databases. Skipped %u, Failed %u. Error=%d",
-	                 r->dumped + r->reused, r->total, r->skipped, r->failed, error);
+	                 r->dumped + r->reused, r->total, r->skipped, r->failed, cm_run_failed(r));
 }
 
 static const char *outcome_name(int o)
@@ -58,7 +58,7 @@ static void json_key_str(char **b, size_t *l, size_t *c, const char *key, const 
 	buf_append(b, l, c, ",\n", 2);
 }
 
-int report_write_json(const struct oma_report *r, const char *path, char *err, size_t errlen)
+char *report_json(const struct oma_report *r, size_t *len)
 {
 	char *b = NULL;
 	size_t l = 0, c = 0;
@@ -88,7 +88,15 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 		buf_append(&b, &l, &c, "}", 1);
 	}
 	buf_append(&b, &l, &c, r->ndbs ? "\n  ]\n}\n" : "]\n}\n", r->ndbs ? 7 : 4);
+	if (len != NULL)
+		*len = l;
+	return b;
+}
 
+int report_write_json(const struct oma_report *r, const char *path, char *err, size_t errlen)
+{
+	size_t l = 0;
+	char *b = report_json(r, &l);
 	int rc = -1;
 	char *tmp = xasprintf("%s.part", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -185,6 +193,11 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 int report_send(struct loader *ld, const struct oma_report *r,
                 int timeout)
 {
+	/* The reporters get the result as JSON too, as result.json has it now. */
+	struct oma_report with = *r;
+	char *json = report_json(r, NULL);
+	with.size = sizeof(with);
+	with.result_json = json;
 	int failed = 0;
 	/* A run cancelled before now still reports; a signal from here on
 	 * stops the reporters too. */
@@ -200,12 +213,13 @@ int report_send(struct loader *ld, const struct oma_report *r,
 			failed++;
 			continue;
 		}
-		if (send_one(p, r, timeout, cancels, err, sizeof(err)) != 0) {
+		if (send_one(p, &with, timeout, cancels, err, sizeof(err)) != 0) {
 			log_error("Reporter '%s' failed: %s", p->desc->name, err);
 			failed++;
 		} else {
 			log_debug("Reporter '%s' delivered the result", p->desc->name);
 		}
 	}
+	free(json);
 	return failed;
 }
