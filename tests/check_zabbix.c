@@ -764,6 +764,33 @@ START_TEST(test_native_exact_bytes)
 }
 END_TEST
 
+/* The request is JSON by result.json's rules (common/json.c): a byte that
+ * is not UTF-8 becomes \ufffd, DEL, C1 controls and the line separators
+ * are escaped, so the server always gets valid JSON. */
+START_TEST(test_native_not_utf8)
+{
+	struct fake f;
+	ck_assert_int_eq(fake_start(&f, 0, 1), 0);
+	fake_run(&f);
+	char *conf = xasprintf("ServerActive = 127.0.0.1:%d\nHostname=db1\n", f.port);
+	native_conf(conf);
+	INIT_OK();
+	char *log_path = tpath("oma.log");
+	t_write_file(log_path, "caf\xe9 \x7f \xc2\x85 \xe2\x80\xa8 ok\n", 0755);
+	char err[1024];
+	int rc = report("Summary: x", log_path, err, sizeof(err));
+	fake_stop(&f);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_int_eq(f.served, 1);
+	ck_assert_uint_ge(f.got_len, 13);
+	char *want = request_json("db1", "Summary: x\\ncaf\\ufffd \\u007f \\u0085 \\u2028 ok\\n");
+	ck_assert_str_eq(f.got + 13, want);
+	free(want);
+	free(log_path);
+	free(conf);
+}
+END_TEST
+
 START_TEST(test_native_rejected)
 {
 	const char *replies[] = {
@@ -1155,6 +1182,7 @@ static Suite *zabbix_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_native_exact_bytes);
+	tcase_add_test(tc, test_native_not_utf8);
 	tcase_add_test(tc, test_native_rejected);
 	tcase_add_test(tc, test_native_ha_failover);
 	tcase_add_test(tc, test_native_all_destinations);
