@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "server.h"
 
 /* The per-run script, in two parts around the optional wait (see
@@ -212,7 +213,7 @@ static void format_utc(int64_t sec, char *out, size_t outlen)
 	struct tm tm;
 	time_t t = (time_t)sec;
 	if (gmtime_r(&t, &tm) == NULL || strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		errf(out, outlen, "%" PRId64, sec);
+		cm_errf(out, outlen, "%" PRId64, sec);
 }
 
 static int cmp_check(const void *a, const void *b)
@@ -377,9 +378,9 @@ static int run_query(struct changes_state *st, const char *mysql_bin, const char
 	reset_query(st);
 	if (server_query(mysql_bin, script, &lines, err, sizeof(err)) != 0) {
 		if (strstr(err, "PROCESS") != NULL || strstr(err, "1227") != NULL)
-			errf(st->reason, sizeof(st->reason), "needs the PROCESS privilege: %s", err);
+			cm_errf(st->reason, sizeof(st->reason), "needs the PROCESS privilege: %s", err);
 		else
-			errf(st->reason, sizeof(st->reason), "%s", err);
+			cm_errf(st->reason, sizeof(st->reason), "%s", err);
 		goto out;
 	}
 	for (size_t i = 0; i < lines.n; i++) {
@@ -421,20 +422,20 @@ static int run_query(struct changes_state *st, const char *mysql_bin, const char
 			bad = 1;
 		}
 		if (bad) {
-			errf(st->reason, sizeof(st->reason), "mysql: unexpected output line '%.100s'",
-			     fld[0]);
+			cm_errf(st->reason, sizeof(st->reason), "mysql: unexpected output line '%.100s'",
+			        fld[0]);
 			goto out;
 		}
 	}
 	if (!have_lsn || !have_trx) {
-		errf(st->reason, sizeof(st->reason), "mysql: the server reported no InnoDB %s",
-		     have_lsn ? "transactions" : "LSN");
+		cm_errf(st->reason, sizeof(st->reason), "mysql: the server reported no InnoDB %s",
+		        have_lsn ? "transactions" : "LSN");
 		goto out;
 	}
 	if (self == 0) {
-		errf(st->reason, sizeof(st->reason),
-		     "information_schema.INNODB_TRX was not refreshed (another client reads it "
-		     "more often than every 0.1 s)");
+		cm_errf(st->reason, sizeof(st->reason),
+		        "information_schema.INNODB_TRX was not refreshed (another client reads it "
+		        "more often than every 0.1 s)");
 		rc = 1;
 		goto out;
 	}
@@ -793,8 +794,8 @@ int changes_probe(const char *mysql_bin, const char *datadir, const struct strv 
 
 	size_t n = dbs != NULL ? dbs->n : 0;
 	if (folders == NULL || folders->n != n) {
-		errf(st->reason, sizeof(st->reason), "internal: %zu databases but %zu folders", n,
-		     folders != NULL ? folders->n : 0);
+		cm_errf(st->reason, sizeof(st->reason), "internal: %zu databases but %zu folders", n,
+		        folders != NULL ? folders->n : 0);
 		n = 0;
 	}
 	st->dbs = xcalloc(n + 1, sizeof(*st->dbs));
@@ -818,7 +819,7 @@ int changes_probe(const char *mysql_bin, const char *datadir, const struct strv 
 	if (st->usable)
 		return 0;
 	scrub(st->reason);
-	errf(err, errlen, "%s", st->reason);
+	cm_errf(err, errlen, "%s", st->reason);
 	return -1;
 }
 
@@ -852,68 +853,68 @@ static int decide(const struct changes_state *st, const struct db_check *c,
                   const struct changes_ref *prev, char *why, size_t whylen)
 {
 	if (prev == NULL || !prev->valid) {
-		errf(why, whylen, "no usable reference from previous dump");
+		cm_errf(why, whylen, "no usable reference from previous dump");
 		return 0;
 	}
 	if (!st->usable) {
-		errf(why, whylen, "cannot check for unwritten changes: %s", st->reason);
+		cm_errf(why, whylen, "cannot check for unwritten changes: %s", st->reason);
 		return 0;
 	}
 	if (st->now < prev->ref_time) {
-		errf(why, whylen, "clock went backwards since previous dump");
+		cm_errf(why, whylen, "clock went backwards since previous dump");
 		return 0;
 	}
 	if (prev->ref_lsn > st->lsn) {
-		errf(why, whylen, "InnoDB LSN went backwards (restored or different server)");
+		cm_errf(why, whylen, "InnoDB LSN went backwards (restored or different server)");
 		return 0;
 	}
 	if (c == NULL) {
-		errf(why, whylen, "database was not checked");
+		cm_errf(why, whylen, "database was not checked");
 		return 0;
 	}
 	if (c->cannot != NULL) {
-		errf(why, whylen, "%s", c->cannot);
+		cm_errf(why, whylen, "%s", c->cannot);
 		return 0;
 	}
 	if (!c->found) {
-		errf(why, whylen, "datadir folder '%s' not found", c->folder);
+		cm_errf(why, whylen, "datadir folder '%s' not found", c->folder);
 		return 0;
 	}
 	if (c->mtime_file == NULL) {
-		errf(why, whylen, "datadir folder '%s' has no readable mtime", c->folder);
+		cm_errf(why, whylen, "datadir folder '%s' has no readable mtime", c->folder);
 		return 0;
 	}
 	if (c->mtime_sec >= prev->ref_time) {
 		char when[64];
 		format_utc(c->mtime_sec, when, sizeof(when));
 		if (c->mtime_file[0] == '\0')
-			errf(why, whylen, "datadir folder '%s' modified at %s", c->folder, when);
+			cm_errf(why, whylen, "datadir folder '%s' modified at %s", c->folder, when);
 		else
-			errf(why, whylen, "'%s' modified at %s", c->mtime_file, when);
+			cm_errf(why, whylen, "'%s' modified at %s", c->mtime_file, when);
 		return 0;
 	}
 	if (c->dirty && (prev->ref_lsn == 0 || c->dirty_lsn >= prev->ref_lsn)) {
-		errf(why, whylen, "unwritten InnoDB changes in '%s'", c->dirty_file);
+		cm_errf(why, whylen, "unwritten InnoDB changes in '%s'", c->dirty_file);
 		return 0;
 	}
 	if (st->aria > 0 && c->has_aria) {
-		errf(why, whylen, "unwritten Aria pages on server "
-		     "(Aria_pagecache_blocks_not_flushed=%" PRIu64 ")", st->aria);
+		cm_errf(why, whylen, "unwritten Aria pages on server "
+		        "(Aria_pagecache_blocks_not_flushed=%" PRIu64 ")", st->aria);
 		return 0;
 	}
 	struct changes_ref now;
 	changes_current_ref(st, c->name, &now);
 	if (now.proc_count != prev->proc_count || now.proc_max != prev->proc_max ||
 	    now.proc_max >= prev->ref_time) {
-		errf(why, whylen, "stored routines changed");
+		cm_errf(why, whylen, "stored routines changed");
 		return 0;
 	}
 	if (now.event_count != prev->event_count || now.event_max != prev->event_max ||
 	    now.event_max >= prev->ref_time) {
-		errf(why, whylen, "events changed");
+		cm_errf(why, whylen, "events changed");
 		return 0;
 	}
-	errf(why, whylen, "no change since previous dump");
+	cm_errf(why, whylen, "no change since previous dump");
 	return 1;
 }
 
@@ -927,13 +928,13 @@ int changes_unchanged(const struct changes_state *st, const char *db,
 	char buf[1024];
 	int rc;
 	if (st == NULL) {
-		errf(buf, sizeof(buf), "change check did not run");
+		cm_errf(buf, sizeof(buf), "change check did not run");
 		rc = 0;
 	} else {
 		rc = decide(st, c, prev, buf, sizeof(buf));
 	}
 	scrub(buf);
-	errf(why, whylen, "%s", buf);
+	cm_errf(why, whylen, "%s", buf);
 	return rc;
 }
 

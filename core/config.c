@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/errbuf.h"
 #include "log.h"
 #include "settings.h"
 #include "toml.h"
@@ -71,8 +72,8 @@ static bool shim_safe(const char *s, bool key)
 static void shim_fail(struct shim *S, const char *what)
 {
 	if (!S->failed)
-		errf(S->err, S->errlen, "config %s: internal error in the inih shim: %s",
-		     S->cfg->path, what);
+		cm_errf(S->err, S->errlen, "config %s: internal error in the inih shim: %s",
+		        S->cfg->path, what);
 	S->failed = true;
 }
 
@@ -169,8 +170,8 @@ static bool table_over_known_key(struct shim *S, const char *section, const char
 	const char *kind = settings_kind(S->cfg, section, key);
 	if (kind == NULL)
 		return false;
-	errf(S->err, S->errlen, "config %s:%d: [%s] %s: expected %s, got a table", S->cfg->path,
-	     line, section, key, kind);
+	cm_errf(S->err, S->errlen, "config %s:%d: [%s] %s: expected %s, got a table", S->cfg->path,
+	        line, section, key, kind);
 	S->failed = true;
 	return true;
 }
@@ -250,8 +251,8 @@ static int shim_run(const struct toml_doc *doc, struct oma_config *cfg, char *er
 	if (S.failed)
 		return -1;
 	if (rc != 0) {
-		errf(err, errlen, "config %s: internal error in the inih shim: ini_parse_stream "
-		     "returned %d", cfg->path, rc);
+		cm_errf(err, errlen, "config %s: internal error in the inih shim: ini_parse_stream "
+		        "returned %d", cfg->path, rc);
 		return -1;
 	}
 	return 0;
@@ -299,7 +300,7 @@ static int validate(struct oma_config *cfg, char *err, size_t errlen)
 {
 	const struct cfg_main *m = &cfg->main;
 	if (find_section(cfg, "main") == NULL) {
-		errf(err, errlen, "config %s: [main] table missing", cfg->path);
+		cm_errf(err, errlen, "config %s: [main] table missing", cfg->path);
 		return -1;
 	}
 	if (m->backup_dir == NULL)
@@ -350,7 +351,7 @@ static int load_text(const char *name, const char *text, size_t len, struct oma_
 	cfg->path = xstrdup(name);
 	set_defaults(cfg);
 	if (toml_parse(name, text, len, &doc, terr, sizeof(terr)) < 0) {
-		errf(err, errlen, "config %s", terr);
+		cm_errf(err, errlen, "config %s", terr);
 		goto out;
 	}
 	if (shim_run(&doc, cfg, err, errlen) < 0)
@@ -382,7 +383,7 @@ int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	FILE *f = fopen(path, "re");
 	if (f == NULL) {
-		errf(err, errlen, "config %s: cannot open: %s", path, strerror(errno));
+		cm_errf(err, errlen, "config %s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	buf_append(&buf, &len, &cap, "", 0);
@@ -392,15 +393,15 @@ int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen)
 		buf_append(&buf, &len, &cap, chunk, n);
 		if (len > CFG_MAX_BYTES) {
 			/* -c /dev/zero must not eat the machine's memory. */
-			errf(err, errlen, "config %s: larger than %d KiB, which no oma configuration is",
-			     path, CFG_MAX_BYTES / 1024);
+			cm_errf(err, errlen, "config %s: larger than %d KiB, which no oma configuration is",
+			        path, CFG_MAX_BYTES / 1024);
 			goto out;
 		}
 		if (n < sizeof(chunk))
 			break;
 	}
 	if (ferror(f)) {
-		errf(err, errlen, "config %s: cannot read: %s", path, strerror(errno));
+		cm_errf(err, errlen, "config %s: cannot read: %s", path, strerror(errno));
 		goto out;
 	}
 	rc = load_text(path, buf, len, cfg, err, errlen);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "common/outcome.h"
 #include "log.h"
 #include "proc.h"
@@ -101,22 +103,22 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 	char *tmp = xasprintf("%s.part", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		errf(err, errlen, "report: cannot create %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "report: cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, b, l) != 0 || fsync(fd) != 0) {
-		errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
+	if (cm_write_all(fd, b, l) != 0 || fsync(fd) != 0) {
+		cm_errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
 	if (close(fd) != 0) {
-		errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		cm_errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -129,7 +131,7 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 	int e = errno;
 	free(dir);
 	if (synced != 0) {
-		errf(err, errlen, "report: cannot sync the folder of %s: %s", path, strerror(e));
+		cm_errf(err, errlen, "report: cannot sync the folder of %s: %s", path, strerror(e));
 		goto out;
 	}
 	rc = 0;
@@ -152,7 +154,7 @@ static int send_child(void *arg, int err_fd)
 	char cerr[1024] = "";
 	int rc = a->p->desc->report->report(a->r, cerr, sizeof(cerr));
 	if (rc != 0)
-		(void)write_all(err_fd, cerr, strnlen(cerr, sizeof(cerr)));
+		(void)cm_write_all(err_fd, cerr, strnlen(cerr, sizeof(cerr)));
 	return rc == 0 ? 0 : 1;
 }
 
@@ -165,7 +167,7 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	struct proc child;
 	int rc = proc_fork(&child, send_child, &a);
 	if (rc != 0) {
-		errf(err, errlen, "cannot fork: %s", strerror(rc));
+		cm_errf(err, errlen, "cannot fork: %s", strerror(rc));
 		return -1;
 	}
 	/* The limit holds until the child is gone, not just until it closes
@@ -177,13 +179,13 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	int waited = proc_wait(&child, &lim, &res);
 	rc = -1;
 	if (res.end == PROC_TIMED_OUT)
-		errf(err, errlen, "no answer within %d seconds; stopped", timeout);
+		cm_errf(err, errlen, "no answer within %d seconds; stopped", timeout);
 	else if (waited != 0)
 		proc_describe(&res, &lim, err, errlen);
 	else if (WIFSIGNALED(res.status))
-		errf(err, errlen, "crashed (signal %d)", WTERMSIG(res.status));
+		cm_errf(err, errlen, "crashed (signal %d)", WTERMSIG(res.status));
 	else if (WEXITSTATUS(res.status) != 0)
-		errf(err, errlen, "%s", res.err_len ? res.err : "failed without a reason");
+		cm_errf(err, errlen, "%s", res.err_len ? res.err : "failed without a reason");
 	else
 		rc = 0;
 	proc_result_free(&res);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "log.h"
 #include "proc.h"
 
@@ -83,7 +84,7 @@ static void stderr_reason(const char *errout, char *out, size_t outlen)
 	}
 	if (first == NULL)
 		first_len = 0;
-	errf(out, outlen, "%.*s", (int)first_len, first != NULL ? first : "");
+	cm_errf(out, outlen, "%.*s", (int)first_len, first != NULL ? first : "");
 }
 
 /* Split `out` into lines (a final line without '\n' counts; the empty piece
@@ -135,29 +136,29 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 	char reason[512];
 	stderr_reason(res.err, reason, sizeof(reason));
 	if (res.end == PROC_TIMED_OUT) {
-		errf(err, errlen, "mysql: no answer within %ld seconds (server_timeout); stopped",
-		     query_timeout);
+		cm_errf(err, errlen, "mysql: no answer within %ld seconds (server_timeout); stopped",
+		        query_timeout);
 		goto out;
 	}
 	if (res.end != PROC_EXITED) {
 		char how[256];
 		proc_describe(&res, &lim, how, sizeof(how));
-		errf(err, errlen, "mysql: %s", how);
+		cm_errf(err, errlen, "mysql: %s", how);
 		goto out;
 	}
 	int status = res.status;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		errf(err, errlen, "cannot run '%s': %s", mysql_bin,
-		     reason[0] != '\0' ? reason : "exit code 127");
+		cm_errf(err, errlen, "cannot run '%s': %s", mysql_bin,
+		        reason[0] != '\0' ? reason : "exit code 127");
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (reason[0] != '\0')
-			errf(err, errlen, "mysql: %s", reason);
+			cm_errf(err, errlen, "mysql: %s", reason);
 		else if (WIFEXITED(status))
-			errf(err, errlen, "mysql: exited with code %d", WEXITSTATUS(status));
+			cm_errf(err, errlen, "mysql: exited with code %d", WEXITSTATUS(status));
 		else
-			errf(err, errlen, "mysql: killed by signal %d", WTERMSIG(status));
+			cm_errf(err, errlen, "mysql: killed by signal %d", WTERMSIG(status));
 		goto out;
 	}
 	if (res.out != NULL)
@@ -228,7 +229,7 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 		if (nf == 3 && strcmp(fld[0], "datadir") == 0 && f->datadir == NULL) {
 			f->datadir = hex_decode(fld[2]);
 			if (f->datadir == NULL || f->datadir[0] == '\0') {
-				errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
+				cm_errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
 				goto fail;
 			}
 			continue;
@@ -238,8 +239,8 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 			char *enc = name != NULL ? hex_decode(fld[2]) : NULL;
 			if (enc == NULL) {
 				free(name);
-				errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],
-				     fld[2]);
+				cm_errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],
+				        fld[2]);
 				goto fail;
 			}
 			rows[nrows].name = name;
@@ -248,11 +249,11 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 			free(enc);
 			continue;
 		}
-		errf(err, errlen, "mysql: unexpected output line '%.200s'", fld[0]);
+		cm_errf(err, errlen, "mysql: unexpected output line '%.200s'", fld[0]);
 		goto fail;
 	}
 	if (f->datadir == NULL) {
-		errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
+		cm_errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
 		goto fail;
 	}
 	size_t n = strlen(f->datadir);
@@ -382,12 +383,12 @@ struct walk {
 static void walk_fail(struct walk *w, const char *path, int e)
 {
 	if (e == EACCES || e == EPERM)
-		errf(w->err, w->errlen,
-		     "datadir %s: permission denied; oma must read the server's data "
-		     "directory (mode 0700): run it as root or as the user the server runs as",
-		     path);
+		cm_errf(w->err, w->errlen,
+		        "datadir %s: permission denied; oma must read the server's data "
+		        "directory (mode 0700): run it as root or as the user the server runs as",
+		        path);
 	else
-		errf(w->err, w->errlen, "datadir %s: %s", path, strerror(e));
+		cm_errf(w->err, w->errlen, "datadir %s: %s", path, strerror(e));
 }
 
 /* Count one entry, found below asked folder number `folder` (-1: none). */

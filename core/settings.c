@@ -9,6 +9,7 @@
 
 #include <oma/plugin.h>
 
+#include "common/errbuf.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -145,7 +146,7 @@ int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen,
 	const struct cfg_value *v = settings_file_value(cfg, section, key);
 	if (v != NULL)
 		(void)snprintf(where, sizeof(where), ":%d", v->line);
-	errf(err, errlen, "config %s%s: [%s] %s: %s", cfg->path, where, section, key, msg);
+	cm_errf(err, errlen, "config %s%s: [%s] %s: %s", cfg->path, where, section, key, msg);
 	return -1;
 }
 
@@ -322,8 +323,8 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 			k = find_known(cfg, section, head);
 			free(head);
 			if (k != NULL) {
-				errf(err, errlen, "config %s:%d: [%s] %s: expected %s, got a table",
-				     cfg->path, v->line, k->section, k->key, kind_name(k->kind));
+				cm_errf(err, errlen, "config %s:%d: [%s] %s: expected %s, got a table",
+				        cfg->path, v->line, k->section, k->key, kind_name(k->kind));
 				return -1;
 			}
 		}
@@ -333,8 +334,8 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 	for (size_t i = 0; i < cfg->nsections; i++) {
 		const struct cfg_section *s = &cfg->sections[i];
 		if (strcmp(s->name, section) == 0 && s->elems > 0) {
-			errf(err, errlen, "config %s:%d: [%s] must be a table, not an array of tables",
-			     cfg->path, s->line, s->name);
+			cm_errf(err, errlen, "config %s:%d: [%s] must be a table, not an array of tables",
+			        cfg->path, s->line, s->name);
 			return -1;
 		}
 	}
@@ -348,8 +349,8 @@ int settings_apply_core(struct oma_config *cfg, char *err, size_t errlen)
 		if (v->section[0] != '\0')
 			continue;
 		if (is_core_section(v->key)) {
-			errf(err, errlen, "config %s:%d: '%s' must be a table ([%s]), got %s",
-			     cfg->path, v->line, v->key, v->key, type_name(v));
+			cm_errf(err, errlen, "config %s:%d: '%s' must be a table ([%s]), got %s",
+			        cfg->path, v->line, v->key, v->key, type_name(v));
 			return -1;
 		}
 		warn(cfg, "config %s:%d: unknown key '%s' outside any table, ignored", cfg->path,
@@ -377,21 +378,21 @@ static int from_setting(const char *section, const struct oma_setting *s, struct
 	case OMA_SETTING_BOOL: k->kind = K_BOOL; break;
 	case OMA_SETTING_STRINGS: k->kind = K_STRS; break;
 	default:
-		errf(err, errlen, "[%s] %s: unknown setting type %u", section, s->key, (unsigned)s->type);
+		cm_errf(err, errlen, "[%s] %s: unknown setting type %u", section, s->key, (unsigned)s->type);
 		return -1;
 	}
 	if (k->kind == K_LONG) {
 		char *end = NULL;
 		long long d = s->def != NULL ? strtoll(s->def, &end, 10) : s->min;
 		if (s->min > s->max || (s->def != NULL && (*end != '\0' || d < s->min || d > s->max))) {
-			errf(err, errlen, "[%s] %s: default '%s' outside its range %lld..%lld", section,
-			     s->key, s->def != NULL ? s->def : "", s->min, s->max);
+			cm_errf(err, errlen, "[%s] %s: default '%s' outside its range %lld..%lld", section,
+			        s->key, s->def != NULL ? s->def : "", s->min, s->max);
 			return -1;
 		}
 	}
 	if (k->kind == K_BOOL && s->def != NULL && strcmp(s->def, "true") != 0 &&
 	    strcmp(s->def, "false") != 0) {
-		errf(err, errlen, "[%s] %s: default '%s' is not true or false", section, s->key, s->def);
+		cm_errf(err, errlen, "[%s] %s: default '%s' is not true or false", section, s->key, s->def);
 		return -1;
 	}
 	return 0;
@@ -401,7 +402,7 @@ int cfg_register_settings(struct oma_config *cfg, const char *section,
                           const struct oma_setting *table, char *err, size_t errlen)
 {
 	if (is_core_section(section) || is_registered(cfg, section)) {
-		errf(err, errlen, "[%s] has a table of keys already", section);
+		cm_errf(err, errlen, "[%s] has a table of keys already", section);
 		return -1;
 	}
 	if (cfg->registry == NULL)

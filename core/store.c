@@ -14,6 +14,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
+
 #define INFO_FILE "info.json"
 #define INFO_MAX_BYTES (1024 * 1024)
 #define CREATE_TRIES 5
@@ -56,8 +59,8 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 	int rc = -1;
 	DIR *d = opendir(backup_dir);
 	if (d == NULL) {
-		errf(err, errlen, "store: cannot read backup folder '%s': %s", backup_dir,
-		     strerror(errno));
+		cm_errf(err, errlen, "store: cannot read backup folder '%s': %s", backup_dir,
+		        strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -65,8 +68,8 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 		struct dirent *de = readdir(d);
 		if (de == NULL) {
 			if (errno != 0) {
-				errf(err, errlen, "store: cannot read backup folder '%s': %s",
-				     backup_dir, strerror(errno));
+				cm_errf(err, errlen, "store: cannot read backup folder '%s': %s",
+				        backup_dir, strerror(errno));
 				goto out;
 			}
 			break;
@@ -77,8 +80,8 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno == ENOENT)
 				continue; /* removed while we looked */
-			errf(err, errlen, "store: cannot stat '%s/%s': %s", backup_dir, de->d_name,
-			     strerror(errno));
+			cm_errf(err, errlen, "store: cannot stat '%s/%s': %s", backup_dir, de->d_name,
+			        strerror(errno));
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode))
@@ -126,15 +129,15 @@ int store_create_current(const char *backup_dir, time_t now, char **path,
 		}
 		struct tm tm;
 		if (localtime_r(&t, &tm) == NULL) {
-			errf(err, errlen, "store: cannot convert time %lld to local time",
-			     (long long)t);
+			cm_errf(err, errlen, "store: cannot convert time %lld to local time",
+			        (long long)t);
 			return -1;
 		}
 		char name[64];
 		if (strftime(name, sizeof(name), STORE_PREFIX "%Y%m%d-%H%M%S", &tm) == 0 ||
 		    !store_is_backup_name(name)) {
-			errf(err, errlen, "store: time %lld gives no valid folder name",
-			     (long long)t);
+			cm_errf(err, errlen, "store: time %lld gives no valid folder name",
+			        (long long)t);
 			return -1;
 		}
 		char *p = join(backup_dir, name);
@@ -144,15 +147,15 @@ int store_create_current(const char *backup_dir, time_t now, char **path,
 		}
 		int e = errno;
 		if (e != EEXIST) {
-			errf(err, errlen, "store: cannot create backup folder '%s': %s", p,
-			     strerror(e));
+			cm_errf(err, errlen, "store: cannot create backup folder '%s': %s", p,
+			        strerror(e));
 			free(p);
 			return -1;
 		}
 		free(p);
 	}
-	errf(err, errlen, "store: cannot create a backup folder in '%s': the names for %d "
-	     "seconds in a row already exist", backup_dir, CREATE_TRIES);
+	cm_errf(err, errlen, "store: cannot create a backup folder in '%s': the names for %d "
+	        "seconds in a row already exist", backup_dir, CREATE_TRIES);
 	return -1;
 }
 
@@ -275,7 +278,7 @@ static void frame_err(const struct frame *f, const char *what, int e, char *err,
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	frame_path(f, &buf, &len, &cap);
-	errf(err, errlen, "store: cannot %s '%s': %s", what, buf, strerror(e));
+	cm_errf(err, errlen, "store: cannot %s '%s': %s", what, buf, strerror(e));
 	free(buf);
 }
 
@@ -370,7 +373,7 @@ int store_remove_tree(const char *path, char *err, size_t errlen)
 	base = base != NULL ? base + 1 : p;
 	int rc = -1;
 	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-		errf(err, errlen, "store: refusing to remove '%s'", path);
+		cm_errf(err, errlen, "store: refusing to remove '%s'", path);
 		goto out;
 	}
 	rc = remove_at(AT_FDCWD, p, NULL, err, errlen);
@@ -439,16 +442,16 @@ static int rescue_links(const char *backup_dir, const char *doomed,
 					continue;
 				char *lpath = join(kpath, names.v[k]);
 				if (rename(target, lpath) != 0 && errno != ENOENT) {
-					errf(err, errlen, "store: cannot move %s back to %s before "
-					     "removing %s: %s", target, lpath, dpath, strerror(errno));
+					cm_errf(err, errlen, "store: cannot move %s back to %s before "
+					        "removing %s: %s", target, lpath, dpath, strerror(errno));
 					rc = -1;
 				}
 				free(lpath);
 				free(target);
 			}
 			if (rc == 0 && names.n > 0 && fsync(fd) != 0) {
-				errf(err, errlen, "store: cannot sync folder '%s': %s", kpath,
-				     strerror(errno));
+				cm_errf(err, errlen, "store: cannot sync folder '%s': %s", kpath,
+				        strerror(errno));
 				rc = -1;
 			}
 		}
@@ -471,11 +474,11 @@ int store_remove_backup(const char *backup_dir, const char *name, char *err, siz
 	 * missing. */
 	if (unlink(info) == 0) {
 		if (fsync_dir(p) != 0) {
-			errf(err, errlen, "store: cannot sync folder '%s': %s", p, strerror(errno));
+			cm_errf(err, errlen, "store: cannot sync folder '%s': %s", p, strerror(errno));
 			goto out;
 		}
 	} else if (errno != ENOENT) {
-		errf(err, errlen, "store: cannot remove '%s': %s", info, strerror(errno));
+		cm_errf(err, errlen, "store: cannot remove '%s': %s", info, strerror(errno));
 		goto out;
 	}
 	rc = store_remove_tree(p, err, errlen);
@@ -495,7 +498,7 @@ static int plan_prune(const char *backup_dir, long keep, const char *current, ti
                       struct store_folders *all, bool **removing, char *err, size_t errlen)
 {
 	if (keep < 0) {
-		errf(err, errlen, "store: cannot keep %ld backup folders", keep);
+		cm_errf(err, errlen, "store: cannot keep %ld backup folders", keep);
 		return -1;
 	}
 	if (store_scan(backup_dir, now, all, err, errlen) != 0)
@@ -590,7 +593,7 @@ static int clean_dir(const char *dir, bool (*is_temp)(const char *), struct strv
 	struct strv names = {0};
 	int rc = -1;
 	if (fd < 0 || read_names(fd, &names) != 0) {
-		errf(err, errlen, "store: cannot read folder '%s': %s", dir, strerror(errno));
+		cm_errf(err, errlen, "store: cannot read folder '%s': %s", dir, strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0; i < names.n; i++) {
@@ -600,7 +603,7 @@ static int clean_dir(const char *dir, bool (*is_temp)(const char *), struct strv
 			continue;
 		char *p = join(dir, names.v[i]);
 		if (unlinkat(fd, names.v[i], 0) != 0 && errno != ENOENT) {
-			errf(err, errlen, "store: cannot remove '%s': %s", p, strerror(errno));
+			cm_errf(err, errlen, "store: cannot remove '%s': %s", p, strerror(errno));
 			free(p);
 			goto out;
 		}
@@ -713,7 +716,7 @@ static int relink_top(const char *backup_dir, const struct store_folders *all, c
 				                 "points at %s", path, target);
 		} else if (!fine) {
 			if (unlink(path) != 0 && errno != ENOENT) {
-				errf(err, errlen, "store: cannot remove '%s': %s", path, strerror(errno));
+				cm_errf(err, errlen, "store: cannot remove '%s': %s", path, strerror(errno));
 				rc = -1;
 			} else {
 				note = xasprintf("%s pointed at a missing or incomplete backup and there "
@@ -865,8 +868,8 @@ int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen
 {
 	struct statvfs sv;
 	if (statvfs(path, &sv) != 0) {
-		errf(err, errlen, "store: cannot read free space of '%s': %s", path,
-		     strerror(errno));
+		cm_errf(err, errlen, "store: cannot read free space of '%s': %s", path,
+		        strerror(errno));
 		return -1;
 	}
 	*bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
@@ -963,26 +966,26 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (fd < 0) {
-		errf(err, errlen, "store: cannot create '%s': %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "store: cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
-		errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
+	if (cm_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+		cm_errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	int fdc = fd;
 	fd = -1;
 	if (close(fdc) != 0) {
-		errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (rename(tmp, final) != 0) {
-		errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, final,
-		     strerror(errno));
+		cm_errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, final,
+		        strerror(errno));
 		goto out;
 	}
 	if (fsync_dir(dir) != 0) {
-		errf(err, errlen, "store: cannot sync folder '%s': %s", dir, strerror(errno));
+		cm_errf(err, errlen, "store: cannot sync folder '%s': %s", dir, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -1171,7 +1174,7 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 			bool integral;
 			const char *end = scan_number(p, &integral);
 			if (end == NULL) {
-				errf(err, errlen, "store: %s: \"%s\" is not a number", path, key);
+				cm_errf(err, errlen, "store: %s: \"%s\" is not a number", path, key);
 				return -1;
 			}
 			if (k == K_RATIO) {
@@ -1184,30 +1187,30 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 					d = strtod(tok, NULL);
 				}
 				if (!isfinite(d) || d < 0) {
-					errf(err, errlen, "store: %s: \"%s\" is not a ratio >= 0",
-					     path, key);
+					cm_errf(err, errlen, "store: %s: \"%s\" is not a ratio >= 0",
+					        path, key);
 					return -1;
 				}
 				res.compression_ratio = d;
 			} else if (k == K_STARTED || k == K_COMPLETED) {
 				uint64_t t = 0;
 				if (!integral || to_count(p, end, integral, &t) != 0 || t > INT64_MAX) {
-					errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)",
-					     path, key);
+					cm_errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)",
+					        path, key);
 					return -1;
 				}
 				*(k == K_STARTED ? &res.started : &res.completed) = (int64_t)t;
 			} else if (k == K_FAILED) {
 				if (to_count(p, end, integral, &res.failed_databases) != 0) {
-					errf(err, errlen, "store: %s: \"%s\" is not a count", path, key);
+					cm_errf(err, errlen, "store: %s: \"%s\" is not a count", path, key);
 					return -1;
 				}
 			} else {
 				uint64_t *dst = k == K_DATA ? &res.mysql_data_dir_bytes_used
 				                            : &res.backup_bytes_used;
 				if (to_count(p, end, integral, dst) != 0) {
-					errf(err, errlen, "store: %s: \"%s\" is not a byte count",
-					     path, key);
+					cm_errf(err, errlen, "store: %s: \"%s\" is not a byte count",
+					        path, key);
 					return -1;
 				}
 			}
@@ -1229,16 +1232,16 @@ end:
 	if (*p != '\0')
 		goto bad;
 	if ((have & (K_DATA | K_BACKUP | K_RATIO)) != (K_DATA | K_BACKUP | K_RATIO)) {
-		errf(err, errlen, "store: %s: missing \"%s\"", path,
-		     !(have & K_DATA) ? "mysql_data_dir_bytes_used"
-		     : !(have & K_BACKUP) ? "backup_bytes_used"
+		cm_errf(err, errlen, "store: %s: missing \"%s\"", path,
+		        !(have & K_DATA) ? "mysql_data_dir_bytes_used"
+		        : !(have & K_BACKUP) ? "backup_bytes_used"
 		                          : "compression_ratio");
 		return -1;
 	}
 	*info = res;
 	return 0;
 bad:
-	errf(err, errlen, "store: %s: not valid JSON (%s)", path, why);
+	cm_errf(err, errlen, "store: %s: not valid JSON (%s)", path, why);
 	return -1;
 }
 
@@ -1246,7 +1249,7 @@ int store_parse_info(const char *text, size_t len, const char *name, struct stor
                      char *err, size_t errlen)
 {
 	if (memchr(text, '\0', len) != NULL) {
-		errf(err, errlen, "store: %s: not valid JSON (NUL byte)", name);
+		cm_errf(err, errlen, "store: %s: not valid JSON (NUL byte)", name);
 		return -1;
 	}
 	char *copy = xstrndup(text, len);
@@ -1262,7 +1265,7 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 	int rc = -1;
 	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd == -2) {
-		errf(err, errlen, "store: '%s' is not a regular file", path);
+		cm_errf(err, errlen, "store: '%s' is not a regular file", path);
 		goto out;
 	}
 	if (fd < 0) {
@@ -1270,7 +1273,7 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 			rc = 1;
 			goto out;
 		}
-		errf(err, errlen, "store: cannot open '%s': %s", path, strerror(errno));
+		cm_errf(err, errlen, "store: cannot open '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	text = xmalloc(INFO_MAX_BYTES + 1);
@@ -1280,14 +1283,14 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			errf(err, errlen, "store: cannot read '%s': %s", path, strerror(errno));
+			cm_errf(err, errlen, "store: cannot read '%s': %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > INFO_MAX_BYTES) {
-			errf(err, errlen, "store: %s: file too large", path);
+			cm_errf(err, errlen, "store: %s: file too large", path);
 			goto out;
 		}
 	}
@@ -1306,7 +1309,7 @@ int store_set_link(const char *backup_dir, const char *name, const char *target,
 {
 	if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
-		errf(err, errlen, "store: invalid link name '%s'", name);
+		cm_errf(err, errlen, "store: invalid link name '%s'", name);
 		return -1;
 	}
 	char *dst = join(backup_dir, name);
@@ -1317,7 +1320,7 @@ int store_set_link(const char *backup_dir, const char *name, const char *target,
 	struct stat st;
 
 	if (lstat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
-		errf(err, errlen, "store: cannot replace folder '%s' with a link", dst);
+		cm_errf(err, errlen, "store: cannot replace folder '%s' with a link", dst);
 		goto out;
 	}
 	/* A relative target is relative to the link's folder. */
@@ -1325,28 +1328,28 @@ int store_set_link(const char *backup_dir, const char *name, const char *target,
 	int missing = stat(resolved, &st) != 0 ? errno : 0;
 	free(resolved);
 	if (missing != 0) {
-		errf(err, errlen, "store: not pointing '%s' at '%s': %s", dst, target,
-		     strerror(missing));
+		cm_errf(err, errlen, "store: not pointing '%s' at '%s': %s", dst, target,
+		        strerror(missing));
 		goto out;
 	}
 	if (unlink(tmp) != 0 && errno != ENOENT) {
-		errf(err, errlen, "store: cannot remove '%s': %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "store: cannot remove '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (symlink(target, tmp) != 0) {
-		errf(err, errlen, "store: cannot create link '%s': %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "store: cannot create link '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
 	made = true;
 	if (rename(tmp, dst) != 0) {
-		errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, dst,
-		     strerror(errno));
+		cm_errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, dst,
+		        strerror(errno));
 		goto out;
 	}
 	made = false;
 	if (fsync_dir(backup_dir) != 0) {
-		errf(err, errlen, "store: cannot sync folder '%s': %s", backup_dir,
-		     strerror(errno));
+		cm_errf(err, errlen, "store: cannot sync folder '%s': %s", backup_dir,
+		        strerror(errno));
 		goto out;
 	}
 	rc = 0;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errbuf.h"
+
 #define MAX_DEPTH 64 /* nesting of arrays and inline tables */
 
 /* The document tree, kept only to detect duplicate keys and re-defined
@@ -61,7 +63,7 @@ static int fail(struct parser *P, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	errf(P->err, P->errlen, "%s:%d: %s", P->name, line, msg);
+	cm_errf(P->err, P->errlen, "%s:%d: %s", P->name, line, msg);
 	return -1;
 }
 

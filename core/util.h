@@ -28,14 +28,6 @@ void strv_push(struct strv *sv, const char *s);  /* copies s */
 void strv_free(struct strv *sv);
 bool strv_contains(const struct strv *sv, const char *s);
 
-/* Format into a fixed buffer (err buffers); truncation is silent. */
-void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Write all of buf to fd, retrying on EINTR and short writes.
- * Returns 0, or -1 with errno set. */
-int write_all(int fd, const void *buf, size_t len);
-
 /* fsync the directory `path`.  Returns 0, or -1 with errno set. */
 int fsync_dir(const char *path);
 

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "log.h"
 #include "server.h"
 #include "testlib.h"
@@ -494,7 +495,7 @@ static void make_file(const char *path, size_t size)
 	memset(block, 'z', sizeof(block));
 	while (size > 0) {
 		size_t n = size < sizeof(block) ? size : sizeof(block);
-		ck_assert_int_eq(write_all(fd, block, n), 0);
+		ck_assert_int_eq(cm_write_all(fd, block, n), 0);
 		size -= n;
 	}
 	ck_assert_int_eq(fsync(fd), 0);

@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "store.h"
 #include "util.h"
 
@@ -50,7 +51,7 @@ static void write_file(const char *dir, const char *name, const char *text, size
 	char *p = path_in(dir, name);
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
-	ck_assert_int_eq(write_all(fd, text, len), 0);
+	ck_assert_int_eq(cm_write_all(fd, text, len), 0);
 	close(fd);
 	free(p);
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "report.h"
 #include "testlib.h"
@@ -201,7 +202,7 @@ static bool serve_one(int fd)
 	                       status, strlen(answer),
 	                       status / 100 == 3 ? "Location: http://127.0.0.1:1/elsewhere\r\n" : "",
 	                       answer);
-	(void)write_all(fd, resp, strlen(resp));
+	(void)cm_write_all(fd, resp, strlen(resp));
 	free(resp);
 	free(answer);
 out:
@@ -919,7 +920,7 @@ static void *answer_after_request(void *arg)
 		if (post != NULL && strstr(post, "]\n}\n") != NULL) {
 			static const char answer[] =
 				"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-			a->answered = write_all(a->fd, answer, strlen(answer)) == 0;
+			a->answered = cm_write_all(a->fd, answer, strlen(answer)) == 0;
 		}
 		free(text);
 		if (!a->answered)

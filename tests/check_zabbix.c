@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "proc.h"
 #include "testlib.h"
@@ -609,9 +610,9 @@ static void *fake_main(void *arg)
 						unsigned char h[13] = {'Z', 'B', 'X', 'D', 1};
 						for (int k = 0; k < 4; k++)
 							h[5 + k] = (unsigned char)(rl >> (8 * k));
-						(void)write_all(c, h, 13);
+						(void)cm_write_all(c, h, 13);
 					}
-					(void)write_all(c, reply, rl);
+					(void)cm_write_all(c, reply, rl);
 				}
 			}
 		}

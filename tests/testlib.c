@@ -19,6 +19,8 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "util.h"
 
 char *t_build_dir(void)
@@ -125,7 +127,7 @@ void t_write_bytes(const char *path, const void *data, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write_all(fd, data, len), 0);
+	ck_assert_int_eq(cm_write_all(fd, data, len), 0);
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(chmod(path, mode), 0);
 }
@@ -194,7 +196,7 @@ int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errle
 	struct t_sink *k = ctx;
 	k->calls++;
 	if (k->fail_after > 0 && k->len + len > k->fail_after) {
-		errf(err, errlen, "%s", T_SINK_ERROR);
+		cm_errf(err, errlen, "%s", T_SINK_ERROR);
 		return -1;
 	}
 	buf_append(&k->data, &k->len, &k->cap, buf, len);

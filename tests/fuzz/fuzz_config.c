@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "config.h"
 #include "fuzz.h"
 #include "log.h"
@@ -36,7 +37,7 @@ static int load_via_file(const uint8_t *data, size_t size, struct oma_config *cf
 	int fd = mkstemp(path);
 	if (fd < 0)
 		return -1;
-	int rc = write_all(fd, data, size);
+	int rc = cm_write_all(fd, data, size);
 	(void)close(fd);
 	if (rc == 0)
 		rc = cfg_load(path, cfg, err, errlen);
