@@ -731,23 +731,35 @@ static int native_report(const char *conf, char *err, size_t errlen)
 
 /* ---- native transport ---------------------------------------------------- */
 
-START_TEST(test_native_exact_bytes)
+/* Report "Summary: x" with a log of `log_text` over the native transport
+ * to a fake server (host name `hostname`), which must accept it; *f is the
+ * stopped server with the request it got. */
+static void native_send_log(struct fake *f, const char *hostname, const char *log_text)
 {
-	struct fake f;
-	ck_assert_int_eq(fake_start(&f, 0, 1), 0);
-	fake_run(&f);
-	char *conf = xasprintf("# comment\nServerActive = 127.0.0.1:%d\nHostname=db-\"1\"\n", f.port);
+	ck_assert_int_eq(fake_start(f, 0, 1), 0);
+	fake_run(f);
+	char *conf = xasprintf("# comment\nServerActive = 127.0.0.1:%d\nHostname=%s\n", f->port,
+	                       hostname);
 	native_conf(conf);
 	INIT_OK();
 	char *log_path = tpath("oma.log");
-	/* quotes, backslash, tab, newlines, a control character and UTF-8 */
-	t_write_file(log_path, "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n", 0755);
+	t_write_file(log_path, log_text, 0755);
 	char err[1024];
 	int rc = report("Summary: x", log_path, err, sizeof(err));
-	fake_stop(&f);
+	fake_stop(f);
 	ck_assert_msg(rc == 0, "%s", err);
-	ck_assert_int_eq(f.served, 1);
-	ck_assert_uint_ge(f.got_len, 13);
+	ck_assert_int_eq(f->served, 1);
+	ck_assert_uint_ge(f->got_len, 13);
+	free(log_path);
+	free(conf);
+}
+
+START_TEST(test_native_exact_bytes)
+{
+	struct fake f;
+	/* quotes, backslash, tab, newlines, a control character and UTF-8 */
+	native_send_log(&f, "db-\"1\"",
+	                "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n");
 	char *want = request_json("db-\\\"1\\\"",
 	                          "Summary: x\\na \\\"quoted\\\" \\\\path\\\\\\ttab\\r\\nGr\xc3\xbc\xc3\x9f"
 	                          "e \xe2\x9c\x93 \\u0001 end\\n");
@@ -760,8 +772,6 @@ START_TEST(test_native_exact_bytes)
 	ck_assert_str_eq(f.got + 13, want);
 	LOGGED("accepted the value: processed: 1; failed: 0");
 	free(want);
-	free(log_path);
-	free(conf);
 }
 END_TEST
 
@@ -771,24 +781,10 @@ END_TEST
 START_TEST(test_native_not_utf8)
 {
 	struct fake f;
-	ck_assert_int_eq(fake_start(&f, 0, 1), 0);
-	fake_run(&f);
-	char *conf = xasprintf("ServerActive = 127.0.0.1:%d\nHostname=db1\n", f.port);
-	native_conf(conf);
-	INIT_OK();
-	char *log_path = tpath("oma.log");
-	t_write_file(log_path, "caf\xe9 \x7f \xc2\x85 \xe2\x80\xa8 ok\n", 0755);
-	char err[1024];
-	int rc = report("Summary: x", log_path, err, sizeof(err));
-	fake_stop(&f);
-	ck_assert_msg(rc == 0, "%s", err);
-	ck_assert_int_eq(f.served, 1);
-	ck_assert_uint_ge(f.got_len, 13);
+	native_send_log(&f, "db1", "caf\xe9 \x7f \xc2\x85 \xe2\x80\xa8 ok\n");
 	char *want = request_json("db1", "Summary: x\\ncaf\\ufffd \\u007f \\u0085 \\u2028 ok\\n");
 	ck_assert_str_eq(f.got + 13, want);
 	free(want);
-	free(log_path);
-	free(conf);
 }
 END_TEST
 
