@@ -86,8 +86,8 @@ DEPS_check_store = $(STORE_MODS)
 DEPS_check_walk = walk
 DEPS_check_loader = loader proc
 DEPS_check_gzip = loader proc
-DEPS_check_server = server proc
-DEPS_check_changes = changes server proc
+DEPS_check_server = server proc walk
+DEPS_check_changes = changes server proc walk
 DEPS_check_dump = dump names proc digest
 DEPS_check_condition_sh = loader proc
 DEPS_check_zstd = loader proc
@@ -172,10 +172,10 @@ FUZZ_SRC_config = core/config.c core/settings.c core/toml.c core/util.c core/log
 FUZZ_LIBS_config = -linih -lm
 FUZZ_SRC_agentconf = plugins/report-zabbix/agentconf.c
 FUZZ_SRC_zbxreply = plugins/report-zabbix/proto.c
-FUZZ_SRC_sidecar = core/reuse.c core/changes.c core/server.c core/proc.c core/util.c core/log.c
+FUZZ_SRC_sidecar = core/reuse.c core/changes.c core/server.c core/proc.c core/walk.c core/util.c core/log.c
 FUZZ_SRC_info = core/store_info.c core/util.c core/log.c
 FUZZ_LIBS_info = -lm
-FUZZ_SRC_facts = core/server.c core/proc.c core/util.c core/log.c
+FUZZ_SRC_facts = core/server.c core/proc.c core/walk.c core/util.c core/log.c
 
 FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
 

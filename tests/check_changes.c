@@ -16,6 +16,7 @@
 
 #include "changes.h"
 #include "server.h"
+#include "server_internal.h"
 #include "testlib.h"
 #include "util.h"
 

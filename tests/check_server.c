@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "server_internal.h"
 #include "testlib.h"
 #include "util.h"
 
