@@ -269,11 +269,72 @@ static int to_count(const char *p, const char *end, bool integral, uint64_t *out
 	return 0;
 }
 
+/* The keys of info.json oma reads, as bits. */
+enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4, K_STARTED = 8, K_COMPLETED = 16, K_FAILED = 32 };
+
+static unsigned info_key(const char *key)
+{
+	return strcmp(key, "mysql_data_dir_bytes_used") == 0 ? K_DATA
+	       : strcmp(key, "backup_bytes_used") == 0       ? K_BACKUP
+	       : strcmp(key, "compression_ratio") == 0       ? K_RATIO
+	       : strcmp(key, "started") == 0                 ? K_STARTED
+	       : strcmp(key, "completed") == 0               ? K_COMPLETED
+	       : strcmp(key, "failed_databases") == 0        ? K_FAILED
+	                                                     : 0;
+}
+
+/* Read the value at p of known key `k` (named `key`) into *res.  Returns
+ * its end, or NULL with err set. */
+static const char *info_value(unsigned k, const char *key, const char *p, struct store_info *res,
+                              const char *path, char *err, size_t errlen)
+{
+	bool integral;
+	const char *end = scan_number(p, &integral);
+	if (end == NULL) {
+		errf(err, errlen, "store: %s: \"%s\" is not a number", path, key);
+		return NULL;
+	}
+	if (k == K_RATIO) {
+		char tok[64];
+		size_t n = (size_t)(end - p);
+		double d = NAN;
+		if (n < sizeof(tok)) {
+			memcpy(tok, p, n);
+			tok[n] = '\0';
+			d = strtod(tok, NULL);
+		}
+		if (!isfinite(d) || d < 0) {
+			errf(err, errlen, "store: %s: \"%s\" is not a ratio >= 0", path, key);
+			return NULL;
+		}
+		res->compression_ratio = d;
+	} else if (k == K_STARTED || k == K_COMPLETED) {
+		uint64_t t = 0;
+		if (!integral || to_count(p, end, integral, &t) != 0 || t > INT64_MAX) {
+			errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)", path,
+			     key);
+			return NULL;
+		}
+		*(k == K_STARTED ? &res->started : &res->completed) = (int64_t)t;
+	} else if (k == K_FAILED) {
+		if (to_count(p, end, integral, &res->failed_databases) != 0) {
+			errf(err, errlen, "store: %s: \"%s\" is not a count", path, key);
+			return NULL;
+		}
+	} else {
+		uint64_t *dst = k == K_DATA ? &res->mysql_data_dir_bytes_used : &res->backup_bytes_used;
+		if (to_count(p, end, integral, dst) != 0) {
+			errf(err, errlen, "store: %s: \"%s\" is not a byte count", path, key);
+			return NULL;
+		}
+	}
+	return end;
+}
+
 /* Parse the flat object in text into *info.  Returns 0, or -1 with err set. */
 static int parse_info(const char *text, const char *path, struct store_info *info,
                       char *err, size_t errlen)
 {
-	enum { K_DATA = 1, K_BACKUP = 2, K_RATIO = 4, K_STARTED = 8, K_COMPLETED = 16, K_FAILED = 32 };
 	unsigned have = 0;
 	struct store_info res = {0, 0, 0.0, 0, 0, 0};
 	const char *p = skip_ws(text);
@@ -296,64 +357,17 @@ static int parse_info(const char *text, const char *path, struct store_info *inf
 		if (*p++ != ':')
 			goto bad;
 		p = skip_ws(p);
-		unsigned k = strcmp(key, "mysql_data_dir_bytes_used") == 0 ? K_DATA
-		             : strcmp(key, "backup_bytes_used") == 0       ? K_BACKUP
-		             : strcmp(key, "compression_ratio") == 0       ? K_RATIO
-		             : strcmp(key, "started") == 0                 ? K_STARTED
-		             : strcmp(key, "completed") == 0               ? K_COMPLETED
-		             : strcmp(key, "failed_databases") == 0        ? K_FAILED
-		                                                           : 0;
+		unsigned k = info_key(key);
 		if (k == 0) {
 			why = "bad value";
 			p = skip_value(p, 0);
 			if (p == NULL)
 				goto bad;
 		} else {
-			bool integral;
-			const char *end = scan_number(p, &integral);
-			if (end == NULL) {
-				errf(err, errlen, "store: %s: \"%s\" is not a number", path, key);
+			p = info_value(k, key, p, &res, path, err, errlen);
+			if (p == NULL)
 				return -1;
-			}
-			if (k == K_RATIO) {
-				char tok[64];
-				size_t n = (size_t)(end - p);
-				double d = NAN;
-				if (n < sizeof(tok)) {
-					memcpy(tok, p, n);
-					tok[n] = '\0';
-					d = strtod(tok, NULL);
-				}
-				if (!isfinite(d) || d < 0) {
-					errf(err, errlen, "store: %s: \"%s\" is not a ratio >= 0",
-					     path, key);
-					return -1;
-				}
-				res.compression_ratio = d;
-			} else if (k == K_STARTED || k == K_COMPLETED) {
-				uint64_t t = 0;
-				if (!integral || to_count(p, end, integral, &t) != 0 || t > INT64_MAX) {
-					errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)",
-					     path, key);
-					return -1;
-				}
-				*(k == K_STARTED ? &res.started : &res.completed) = (int64_t)t;
-			} else if (k == K_FAILED) {
-				if (to_count(p, end, integral, &res.failed_databases) != 0) {
-					errf(err, errlen, "store: %s: \"%s\" is not a count", path, key);
-					return -1;
-				}
-			} else {
-				uint64_t *dst = k == K_DATA ? &res.mysql_data_dir_bytes_used
-				                            : &res.backup_bytes_used;
-				if (to_count(p, end, integral, dst) != 0) {
-					errf(err, errlen, "store: %s: \"%s\" is not a byte count",
-					     path, key);
-					return -1;
-				}
-			}
 			have |= k;
-			p = end;
 		}
 		p = skip_ws(p);
 		if (*p == '}') {
