@@ -57,6 +57,7 @@ int walk_names(int fd, struct strv *out)
 		errno = e;
 		return -1;
 	}
+	rewinddir(d); /* the copy shares fd's offset */
 	int rc = 0;
 	for (;;) {
 		errno = 0;

@@ -88,8 +88,9 @@ char *walk_path(const struct walk_entry *e);
 /* strerror(err), or what WALK_TOO_DEEP means. */
 const char *walk_reason(int err);
 
-/* The names in the open folder fd, without "." and ".." (fd stays open and
- * at its place).  Returns 0, or -1 with errno set. */
+/* The names in the open folder fd, from its start, without "." and ".."
+ * (fd stays open).  Returns 0, or -1 with errno set (the names read until
+ * then are in *out). */
 int walk_names(int fd, struct strv *out);
 
 /* A set of (device, inode, tag) keys; the tag tells apart counts that each
