@@ -1,4 +1,4 @@
-/* check_changes.c - tests for core/changes.c: fake client + fake datadir, and a real MariaDB. */
+/* check_changes.c - tests for core/changes*.c: fake client + fake datadir, and a real MariaDB. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* check_store.c - unit tests for core/store.c (backup folders, info.json, links, pruning). */
+/* check_store.c - unit tests for core/store*.c (backup folders, info.json, links, pruning, removal, disk space). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
