@@ -73,8 +73,10 @@ struct walk {
 /* Walk the tree at `name` in folder `dirfd` (AT_FDCWD: a path) as `w`
  * says, never following a symbolic link below the top unless WALK_FOLLOW.
  * A folder's names are read before anything in it is visited, so the
- * callbacks may remove entries.  Returns 0, or -1 when a callback or a
- * failed step (see w->fail) stopped it, with w->err set. */
+ * callbacks may remove entries.  A walk does not stop when the run is
+ * cancelled (proc_cancel): removing the current folder on abort must
+ * finish; a callback that wants to stop returns -1.  Returns 0, or -1 when
+ * a callback or a failed step (see w->fail) stopped it, with w->err set. */
 int walk_tree(struct walk *w, int dirfd, const char *name);
 
 /* Fill w->err with "SUBSYSTEM: cannot WHAT 'PATH': REASON" for entry e.
