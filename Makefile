@@ -97,14 +97,19 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $< $(ALL_LDFLAGS)
 
 # A unit test links the core modules it names below (plus util, log and
-# common/), so each module is tested on its own.
+# common/), so each module is tested on its own.  A module of several files is named by
+# the list of its objects: the store (core/store*.c), the change check
+# (core/changes*.c).
+STORE_MODS = store store_info store_links store_prune store_rmtree store_space store_temp walk
+CHANGES_MODS = changes changes_probe changes_ref changes_scan
 DEPS_check_config = config settings toml
 DEPS_check_names = names
-DEPS_check_store = store
+DEPS_check_store = $(STORE_MODS)
+DEPS_check_walk = walk
 DEPS_check_loader = loader proc
 DEPS_check_gzip = loader proc
-DEPS_check_server = server proc
-DEPS_check_changes = changes server proc
+DEPS_check_server = server proc walk
+DEPS_check_changes = $(CHANGES_MODS) server proc walk
 DEPS_check_dump = dump names proc digest
 DEPS_check_condition_sh = loader proc
 DEPS_check_zstd = loader proc
@@ -118,7 +123,7 @@ DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
-DEPS_check_fuzz_replay = config settings toml reuse changes store server proc
+DEPS_check_fuzz_replay = config settings toml reuse $(CHANGES_MODS) $(STORE_MODS) server proc
 OBJ_check_fuzz_replay = $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o) \
 	$(BUILD)/obj/plugins/report-zabbix/agentconf.o $(BUILD)/obj/plugins/report-zabbix/proto.o
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
@@ -189,10 +194,10 @@ FUZZ_SRC_config = core/config.c core/settings.c core/toml.c core/util.c core/log
 FUZZ_LIBS_config = -linih -lm
 FUZZ_SRC_agentconf = plugins/report-zabbix/agentconf.c
 FUZZ_SRC_zbxreply = plugins/report-zabbix/proto.c
-FUZZ_SRC_sidecar = core/reuse.c core/changes.c core/server.c core/proc.c core/util.c core/log.c
-FUZZ_SRC_info = core/store.c core/util.c core/log.c
+FUZZ_SRC_sidecar = core/reuse.c core/changes_ref.c core/util.c core/log.c
+FUZZ_SRC_info = core/store_info.c core/util.c core/log.c
 FUZZ_LIBS_info = -lm
-FUZZ_SRC_facts = core/server.c core/proc.c core/util.c core/log.c
+FUZZ_SRC_facts = core/server.c core/proc.c core/walk.c core/util.c core/log.c
 
 FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)) $(COMMON_SRC))
 

@@ -1,4 +1,4 @@
-/* check_store.c - unit tests for core/store.c (backup folders, info.json, links, pruning). */
+/* check_store.c - unit tests for core/store*.c (backup folders, info.json, links, pruning, removal, disk space). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +11,8 @@
 
 #include "common/io.h"
 #include "store.h"
+#include "store_internal.h"
+#include "testlib.h"
 #include "util.h"
 
 static char tmpdir[64];
@@ -478,22 +480,10 @@ START_TEST(test_remove_tree)
 	ck_assert(exists(tmpdir, "real/f"));
 
 	/* A deep tree, deeper than PATH_MAX allows as one path. */
-	int fd = open(real, O_RDONLY | O_DIRECTORY);
-	ck_assert_int_ge(fd, 0);
 	char comp[101];
 	memset(comp, 'd', 100);
 	comp[100] = '\0';
-	for (int i = 0; i < 60; i++) {
-		ck_assert_int_eq(mkdirat(fd, comp, 0755), 0);
-		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY);
-		ck_assert_int_ge(next, 0);
-		close(fd);
-		fd = next;
-	}
-	int ffd = openat(fd, "leaf", O_WRONLY | O_CREAT, 0644);
-	ck_assert_int_ge(ffd, 0);
-	close(ffd);
-	close(fd);
+	t_nest_folders(real, comp, 60);
 	uint64_t bytes = 0;
 	ck_assert_int_eq(store_dir_bytes(real, &bytes, err, sizeof(err)), 0);
 	ck_assert_uint_gt(bytes, 0);
