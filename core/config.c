@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "config_internal.h"
 #include "settings.h"
 #include "toml.h"
 
@@ -126,20 +127,22 @@ static bool shim_index(const struct shim *S, const char *s, size_t *out)
 	return true;
 }
 
-static struct cfg_section *find_section(const struct oma_config *cfg, const char *name)
+struct cfg_section *cfg_find_section(const struct oma_config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->nsections; i++)
-		if (strcmp(cfg->sections[i].name, name) == 0)
-			return &cfg->sections[i];
+	const struct cfg_data *d = cfg->data;
+	for (size_t i = 0; d != NULL && i < d->nsections; i++)
+		if (strcmp(d->sections[i].name, name) == 0)
+			return &d->sections[i];
 	return NULL;
 }
 
 static void note_section(struct oma_config *cfg, const char *name, int line, int index)
 {
-	struct cfg_section *s = find_section(cfg, name);
+	struct cfg_data *d = cfg->data;
+	struct cfg_section *s = cfg_find_section(cfg, name);
 	if (s == NULL) {
-		cfg->sections = xrealloc(cfg->sections, (cfg->nsections + 1) * sizeof(*cfg->sections));
-		s = &cfg->sections[cfg->nsections++];
+		d->sections = xrealloc(d->sections, (d->nsections + 1) * sizeof(*d->sections));
+		s = &d->sections[d->nsections++];
 		s->name = xstrdup(name);
 		s->line = line;
 		s->elems = 0;
@@ -222,9 +225,9 @@ static int shim_handle(void *user, const char *section, const char *name, const 
 		shim_fail(S, "key from inih does not match");
 		return 0;
 	}
-	struct oma_config *cfg = S->cfg;
-	cfg->values = xrealloc(cfg->values, (cfg->nvalues + 1) * sizeof(*cfg->values));
-	struct cfg_value *v = &cfg->values[cfg->nvalues++];
+	struct cfg_data *d = S->cfg->data;
+	d->values = xrealloc(d->values, (d->nvalues + 1) * sizeof(*d->values));
+	struct cfg_value *v = &d->values[d->nvalues++];
 	memset(v, 0, sizeof(*v));
 	v->section = xstrdup(sec);
 	v->key = key;
@@ -282,8 +285,7 @@ static void set_defaults(struct oma_config *cfg)
 	m->report_timeout = 120;
 }
 
-/* Range or choice check of a NO_FIELD key's value (its type is checked).
- * Returns 0 or -1. */
+/* Whether s is a plugin name: [a-z0-9_-]+. */
 static bool valid_plugin_name(const char *s)
 {
 	if (*s == '\0')
@@ -298,7 +300,7 @@ static bool valid_plugin_name(const char *s)
 static int validate(struct oma_config *cfg, char *err, size_t errlen)
 {
 	const struct cfg_main *m = &cfg->main;
-	if (find_section(cfg, "main") == NULL) {
+	if (cfg_find_section(cfg, "main") == NULL) {
 		errf(err, errlen, "config %s: [main] table missing", cfg->path);
 		return -1;
 	}
@@ -348,6 +350,7 @@ static int load_text(const char *name, const char *text, size_t len, struct oma_
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(name);
+	cfg->data = xcalloc(1, sizeof(*cfg->data));
 	set_defaults(cfg);
 	if (toml_parse(name, text, len, &doc, terr, sizeof(terr)) < 0) {
 		errf(err, errlen, "config %s", terr);
@@ -410,7 +413,6 @@ out:
 	return rc;
 }
 
-
 void cfg_free(struct oma_config *cfg)
 {
 	free(cfg->path);
@@ -426,12 +428,16 @@ void cfg_free(struct oma_config *cfg)
 	strv_free(&cfg->cond.skip);
 	strv_free(&cfg->cond.run);
 	strv_free(&cfg->cond.terminate);
-	settings_free_values(cfg->values, cfg->nvalues);
 	strv_free(&cfg->warnings);
-	for (size_t i = 0; i < cfg->nsections; i++)
-		free(cfg->sections[i].name);
-	free(cfg->sections);
-	settings_free(cfg);
+	struct cfg_data *d = cfg->data;
+	if (d != NULL) {
+		settings_free_values(d->values, d->nvalues);
+		for (size_t i = 0; i < d->nsections; i++)
+			free(d->sections[i].name);
+		free(d->sections);
+		settings_free(cfg);
+		free(d);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -446,5 +452,11 @@ int cfg_parallelism(const struct oma_config *cfg, int cpus)
 
 bool cfg_has_section(const struct oma_config *cfg, const char *section)
 {
-	return find_section(cfg, section) != NULL;
+	return cfg_find_section(cfg, section) != NULL;
+}
+
+const char *cfg_section_name(const struct oma_config *cfg, size_t i)
+{
+	const struct cfg_data *d = cfg->data;
+	return d != NULL && i < d->nsections ? d->sections[i].name : NULL;
 }

@@ -10,6 +10,7 @@
 #include <oma/plugin.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "log.h"
 #include "util.h"
 
@@ -102,7 +103,7 @@ static bool is_core_section(const char *s)
 
 static bool is_registered(const struct oma_config *cfg, const char *s)
 {
-	return cfg->registry != NULL && strv_contains(&cfg->registry->sections, s);
+	return cfg->data->registry != NULL && strv_contains(&cfg->data->registry->sections, s);
 }
 
 bool settings_has_table(const struct oma_config *cfg, const char *section)
@@ -116,8 +117,8 @@ static const struct known *find_known(const struct oma_config *cfg, const char *
 	for (size_t i = 0; i < NCORE; i++)
 		if (strcmp(core_keys[i].section, section) == 0 && strcmp(core_keys[i].key, key) == 0)
 			return &core_keys[i];
-	for (size_t i = 0; cfg->registry != NULL && i < cfg->registry->n; i++) {
-		const struct known *k = &cfg->registry->keys[i];
+	for (size_t i = 0; cfg->data->registry != NULL && i < cfg->data->registry->n; i++) {
+		const struct known *k = &cfg->data->registry->keys[i];
 		if (strcmp(k->section, section) == 0 && strcmp(k->key, key) == 0)
 			return k;
 	}
@@ -127,10 +128,10 @@ static const struct known *find_known(const struct oma_config *cfg, const char *
 const struct cfg_value *settings_file_value(const struct oma_config *cfg, const char *section,
                                             const char *key)
 {
-	for (size_t i = 0; i < cfg->nvalues; i++)
-		if (strcmp(cfg->values[i].section, section) == 0 &&
-		    strcmp(cfg->values[i].key, key) == 0)
-			return &cfg->values[i];
+	for (size_t i = 0; i < cfg->data->nvalues; i++)
+		if (strcmp(cfg->data->values[i].section, section) == 0 &&
+		    strcmp(cfg->data->values[i].key, key) == 0)
+			return &cfg->data->values[i];
 	return NULL;
 }
 
@@ -298,8 +299,8 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
  * a boolean, every section has).  Returns 0 or -1. */
 static int apply_section(struct oma_config *cfg, const char *section, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->nvalues; i++) {
-		const struct cfg_value *v = &cfg->values[i];
+	for (size_t i = 0; i < cfg->data->nvalues; i++) {
+		const struct cfg_value *v = &cfg->data->values[i];
 		if (strcmp(v->section, section) != 0)
 			continue;
 		const struct known *k = find_known(cfg, section, v->key);
@@ -330,8 +331,8 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 		warn(cfg, "config %s:%d: unknown key '%s' in [%s], ignored", cfg->path, v->line,
 		     v->key, section);
 	}
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		const struct cfg_section *s = &cfg->sections[i];
+	for (size_t i = 0; i < cfg->data->nsections; i++) {
+		const struct cfg_section *s = &cfg->data->sections[i];
 		if (strcmp(s->name, section) == 0 && s->elems > 0) {
 			errf(err, errlen, "config %s:%d: [%s] must be a table, not an array of tables",
 			     cfg->path, s->line, s->name);
@@ -343,8 +344,8 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 
 int settings_apply_core(struct oma_config *cfg, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->nvalues; i++) {
-		const struct cfg_value *v = &cfg->values[i];
+	for (size_t i = 0; i < cfg->data->nvalues; i++) {
+		const struct cfg_value *v = &cfg->data->values[i];
 		if (v->section[0] != '\0')
 			continue;
 		if (is_core_section(v->key)) {
@@ -404,9 +405,9 @@ int cfg_register_settings(struct oma_config *cfg, const char *section,
 		errf(err, errlen, "[%s] has a table of keys already", section);
 		return -1;
 	}
-	if (cfg->registry == NULL)
-		cfg->registry = xcalloc(1, sizeof(*cfg->registry));
-	struct cfg_registry *r = cfg->registry;
+	if (cfg->data->registry == NULL)
+		cfg->data->registry = xcalloc(1, sizeof(*cfg->data->registry));
+	struct cfg_registry *r = cfg->data->registry;
 	size_t n = 0;
 	while (table[n].key != NULL)
 		n++;
@@ -431,8 +432,8 @@ int cfg_register_settings(struct oma_config *cfg, const char *section,
 bool cfg_section_enabled(const struct oma_config *cfg, const char *section)
 {
 	/* A switch key decides alone, as upstream's [zabbix] item_key does. */
-	for (size_t i = 0; is_registered(cfg, section) && i < cfg->registry->n; i++) {
-		const struct known *k = &cfg->registry->keys[i];
+	for (size_t i = 0; is_registered(cfg, section) && i < cfg->data->registry->n; i++) {
+		const struct known *k = &cfg->data->registry->keys[i];
 		if (!k->is_switch || strcmp(k->section, section) != 0)
 			continue;
 		const char *v = cfg_get(cfg, section, k->key);
@@ -553,10 +554,10 @@ static void core_effective(const struct oma_config *cfg, const struct known *k,
  * *n gets the count.  Free with settings_free_values(). */
 static struct cfg_value *build_effective(const struct oma_config *cfg, size_t *n)
 {
-	size_t nplug = cfg->registry != NULL ? cfg->registry->n : 0;
+	size_t nplug = cfg->data->registry != NULL ? cfg->data->registry->n : 0;
 	struct cfg_value *eff = xcalloc(NCORE + nplug + 1, sizeof(*eff));
 	for (size_t i = 0; i < NCORE + nplug; i++) {
-		const struct known *k = i < NCORE ? &core_keys[i] : &cfg->registry->keys[i - NCORE];
+		const struct known *k = i < NCORE ? &core_keys[i] : &cfg->data->registry->keys[i - NCORE];
 		struct cfg_value *e = &eff[i];
 		const struct cfg_value *fv = settings_file_value(cfg, k->section, k->key);
 		e->section = xstrdup(k->section);
@@ -574,30 +575,30 @@ static struct cfg_value *build_effective(const struct oma_config *cfg, size_t *n
 
 void settings_rebuild(struct oma_config *cfg)
 {
-	settings_free_values(cfg->effective, cfg->neffective);
-	cfg->effective = build_effective(cfg, &cfg->neffective);
+	settings_free_values(cfg->data->effective, cfg->data->neffective);
+	cfg->data->effective = build_effective(cfg, &cfg->data->neffective);
 }
 
 void settings_free(struct oma_config *cfg)
 {
-	settings_free_values(cfg->effective, cfg->neffective);
-	cfg->effective = NULL;
-	cfg->neffective = 0;
-	if (cfg->registry != NULL) {
-		free(cfg->registry->keys);
-		strv_free(&cfg->registry->sections);
-		free(cfg->registry);
-		cfg->registry = NULL;
+	settings_free_values(cfg->data->effective, cfg->data->neffective);
+	cfg->data->effective = NULL;
+	cfg->data->neffective = 0;
+	if (cfg->data->registry != NULL) {
+		free(cfg->data->registry->keys);
+		strv_free(&cfg->data->registry->sections);
+		free(cfg->data->registry);
+		cfg->data->registry = NULL;
 	}
 }
 
 const char *cfg_get(const struct oma_config *cfg, const char *section, const char *key)
 {
 	if (settings_has_table(cfg, section)) {
-		for (size_t i = 0; i < cfg->neffective; i++)
-			if (strcmp(cfg->effective[i].section, section) == 0 &&
-			    strcmp(cfg->effective[i].key, key) == 0)
-				return cfg->effective[i].str;
+		for (size_t i = 0; i < cfg->data->neffective; i++)
+			if (strcmp(cfg->data->effective[i].section, section) == 0 &&
+			    strcmp(cfg->data->effective[i].key, key) == 0)
+				return cfg->data->effective[i].str;
 	}
 	const struct cfg_value *v = settings_file_value(cfg, section, key);
 	return v != NULL ? v->str : NULL;
@@ -691,10 +692,10 @@ int cfg_print_json(const struct oma_config *cfg, FILE *out)
 	j_raw(&j, "{");
 	for (size_t i = 0; i < NCORE_SECTIONS; i++)
 		j_known_section(&j, cfg, eff, neff, core_sections[i]);
-	for (size_t i = 0; cfg->registry != NULL && i < cfg->registry->sections.n; i++)
-		j_known_section(&j, cfg, eff, neff, cfg->registry->sections.v[i]);
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		const struct cfg_section *s = &cfg->sections[i];
+	for (size_t i = 0; cfg->data->registry != NULL && i < cfg->data->registry->sections.n; i++)
+		j_known_section(&j, cfg, eff, neff, cfg->data->registry->sections.v[i]);
+	for (size_t i = 0; i < cfg->data->nsections; i++) {
+		const struct cfg_section *s = &cfg->data->sections[i];
 		if (settings_has_table(cfg, s->name))
 			continue;
 		j_raw(&j, j.len > 1 ? "," : "");
@@ -702,7 +703,7 @@ int cfg_print_json(const struct oma_config *cfg, FILE *out)
 		j_raw(&j, ":");
 		if (s->elems == 0) {
 			j_raw(&j, "{");
-			(void)j_members(&j, cfg->values, cfg->nvalues, s->name, -1, true);
+			(void)j_members(&j, cfg->data->values, cfg->data->nvalues, s->name, -1, true);
 			j_raw(&j, "}");
 			continue;
 		}
@@ -711,14 +712,14 @@ int cfg_print_json(const struct oma_config *cfg, FILE *out)
 			if (e > 0)
 				j_raw(&j, ",");
 			j_raw(&j, "{");
-			(void)j_members(&j, cfg->values, cfg->nvalues, s->name, e, true);
+			(void)j_members(&j, cfg->data->values, cfg->data->nvalues, s->name, e, true);
 			j_raw(&j, "}");
 		}
 		j_raw(&j, "]");
 	}
-	for (size_t i = 0; i < cfg->nvalues; i++)
-		if (cfg->values[i].section[0] == '\0')
-			j_member(&j, &cfg->values[i], j.len == 1);
+	for (size_t i = 0; i < cfg->data->nvalues; i++)
+		if (cfg->data->values[i].section[0] == '\0')
+			j_member(&j, &cfg->data->values[i], j.len == 1);
 	j_raw(&j, "}\n");
 	size_t n = fwrite(j.s, 1, j.len, out);
 	int rc = (n == j.len && fflush(out) == 0) ? 0 : -1;

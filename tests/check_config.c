@@ -11,6 +11,7 @@
 #include <oma/plugin.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "log.h"
 #include "toml.h"
 #include "util.h"
@@ -124,9 +125,11 @@ static int load_main(const char *body)
 
 static const struct cfg_value *value(const char *section, const char *key)
 {
-	for (size_t i = 0; i < cfg.nvalues; i++)
-		if (strcmp(cfg.values[i].section, section) == 0 && strcmp(cfg.values[i].key, key) == 0)
-			return &cfg.values[i];
+	for (size_t i = 0; i < cfg.data->nvalues; i++) {
+		const struct cfg_value *v = &cfg.data->values[i];
+		if (strcmp(v->section, section) == 0 && strcmp(v->key, key) == 0)
+			return v;
+	}
 	ck_abort_msg("no value %s.%s", section, key);
 	return NULL;
 }
@@ -446,8 +449,8 @@ START_TEST(test_tables_and_keys)
 	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "missing"));
 	ck_assert_int_eq(value("webhook", "auth.user")->line, 14);
 	ck_assert_int_eq(value("reporter", "name")->index, 0);
-	ck_assert_int_eq(cfg.values[cfg.nvalues - 1].index, 1);
-	ck_assert_str_eq(cfg.values[cfg.nvalues - 1].str, "b");
+	ck_assert_int_eq(cfg.data->values[cfg.data->nvalues - 1].index, 1);
+	ck_assert_str_eq(cfg.data->values[cfg.data->nvalues - 1].str, "b");
 	/* other sections are for plugins: no warnings */
 	ck_assert_uint_eq(cfg.warnings.n, 0);
 	/* dotted keys at the top level define [main] just as well */
@@ -1038,8 +1041,8 @@ START_TEST(test_upstream_example_file)
 	ck_assert(!cfg_section_enabled(&cfg, "zabbix"));
 	ck_assert(cfg_has_section(&cfg, "zabbix"));
 	ck_assert_uint_eq(cfg.warnings.n, 0);
-	ck_assert_uint_eq(cfg.nvalues, 1);
-	ck_assert_int_eq(cfg.values[0].line, 8);
+	ck_assert_uint_eq(cfg.data->nvalues, 1);
+	ck_assert_int_eq(cfg.data->values[0].line, 8);
 	free(path);
 }
 END_TEST
@@ -1065,7 +1068,7 @@ START_TEST(test_file_errors)
 	free(want);
 	/* on failure *cfg is left empty (cfg_free is still safe) */
 	ck_assert_ptr_null(cfg.path);
-	ck_assert_uint_eq(cfg.nvalues, 0);
+	ck_assert_ptr_null(cfg.data);
 	free(path);
 
 	if (geteuid() != 0) {

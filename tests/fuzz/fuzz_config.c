@@ -1,10 +1,11 @@
-/* fuzz_config.c - fuzz target: oma.conf text through cfg_load (TOML decoder, inih shim, validation) and what the core reads back. */
+/* fuzz_config.c - fuzz target: oma.conf text through cfg_load (TOML reader, inih and the shim, validation) and what the core reads back. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "fuzz.h"
 #include "log.h"
 #include "util.h"
@@ -15,10 +16,11 @@ static void use_config(const struct oma_config *cfg)
 	static FILE *devnull;
 	if (devnull == NULL)
 		devnull = fopen("/dev/null", "we");
-	for (size_t i = 0; i < cfg->nvalues; i++)
-		(void)cfg_get(cfg, cfg->values[i].section, cfg->values[i].key);
-	for (size_t i = 0; i < cfg->nsections; i++)
-		(void)cfg_has_section(cfg, cfg->sections[i].name);
+	const struct cfg_data *d = cfg->data;
+	for (size_t i = 0; i < d->nvalues; i++)
+		(void)cfg_get(cfg, d->values[i].section, d->values[i].key);
+	for (size_t i = 0; cfg_section_name(cfg, i) != NULL; i++)
+		(void)cfg_has_section(cfg, cfg_section_name(cfg, i));
 	(void)cfg_get(cfg, "main", "backup_dir");
 	(void)cfg_get(cfg, "zabbix", "transport");
 	(void)cfg_parallelism(cfg, 4);
