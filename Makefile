@@ -78,7 +78,7 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 
 # A unit test links the core modules it names below (plus util and log), so
 # each module is tested on its own.
-DEPS_check_config = config settings cfgprint toml
+DEPS_check_config = config shim settings cfgprint toml
 DEPS_check_names = names
 DEPS_check_store = store
 DEPS_check_loader = loader proc
@@ -92,13 +92,13 @@ DEPS_check_zabbix = loader proc
 DEPS_check_syslog = loader proc
 DEPS_check_webhook = loader proc
 DEPS_check_reuse = reuse
-DEPS_check_report = report config settings cfgprint toml loader proc
+DEPS_check_report = report config shim settings cfgprint toml loader proc
 DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
-DEPS_check_fuzz_replay = config settings cfgprint toml reuse changes store server proc
+DEPS_check_fuzz_replay = config shim settings cfgprint toml reuse changes store server proc
 OBJ_check_fuzz_replay = $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o) \
 	$(BUILD)/obj/plugins/report-zabbix/agentconf.o $(BUILD)/obj/plugins/report-zabbix/proto.o
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
@@ -165,7 +165,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omi
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Iinclude -Icore \
 	-Itests/fuzz -Iplugins/report-zabbix -DOMA_VERSION='"$(VERSION)"' -MMD -MP
 # What each target links besides tests/fuzz/fuzz_NAME.c.
-FUZZ_SRC_config = core/config.c core/settings.c core/cfgprint.c core/toml.c core/util.c \
+FUZZ_SRC_config = core/config.c core/shim.c core/settings.c core/cfgprint.c core/toml.c core/util.c \
 	core/log.c
 FUZZ_LIBS_config = -linih -lm
 FUZZ_SRC_agentconf = plugins/report-zabbix/agentconf.c

@@ -1,6 +1,6 @@
 /* settings.h - the keys oma knows: its own ([main], [conditions]) and those its plugins declare.
  *
- * config.c reads the file into values; this module holds the tables that
+ * shim.c reads the file into values; this module holds the tables that
  * say which keys a section has, of what type, with what default and
  * range, checks the file's values against them, and keeps each known
  * key's effective value (the default filled in) for cfg_get and for

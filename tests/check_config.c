@@ -1116,25 +1116,66 @@ END_TEST
 
 /* ---- toml.c directly --------------------------------------------------- */
 
-START_TEST(test_toml_entries)
+START_TEST(test_toml_lines)
 {
 	struct toml_doc doc;
-	const char *text = "top = 1\n[a.b]\nc.d = 'x'\n[[t]]\n[[t]]\nk = [\"s\", 'u']\n";
+	const char *text = "top = 1\n[a.b]\nc.d = 'x;y'\n[[t]]\n[[t]]\n"
+	                   "k = [\"s\", 'u', # c\n [1,2], {q = \"\"\"m\nl\"\"\"},\n]\n";
 	ck_assert_int_eq(toml_parse("doc", text, strlen(text), &doc, err, sizeof(err)), 0);
 	ck_assert_uint_eq(doc.n, 6);
-	ck_assert_int_eq(doc.entries[0].kind, TOML_ENTRY_KEY);
-	ck_assert_int_eq(doc.entries[1].kind, TOML_ENTRY_TABLE);
-	char *p = toml_path_join(doc.entries[2].path, doc.entries[2].npath);
+	ck_assert_int_eq(doc.lines[0].kind, TOML_LINE_KEY);
+	ck_assert_uint_eq(doc.lines[0].ntable, 0);
+	ck_assert_str_eq(doc.lines[0].value, "1");
+	ck_assert_int_eq(doc.lines[1].kind, TOML_LINE_TABLE);
+	char *p = toml_path_join(doc.lines[2].path, doc.lines[2].npath);
 	ck_assert_str_eq(p, "a.b.c.d");
 	free(p);
-	ck_assert_int_eq(doc.entries[2].line, 3);
-	p = toml_path_join(doc.entries[5].path, doc.entries[5].npath);
+	ck_assert_uint_eq(doc.lines[2].ntable, 2);
+	ck_assert_int_eq(doc.lines[2].line, 3);
+	/* strings come back as basic strings, ';' escaped */
+	ck_assert_str_eq(doc.lines[2].value, "\"x\\u003By\"");
+	p = toml_path_join(doc.lines[5].path, doc.lines[5].npath);
 	ck_assert_str_eq(p, "t[1].k");
 	free(p);
-	ck_assert_int_eq(doc.entries[5].type, TOML_ARRAY);
-	ck_assert(doc.entries[5].arr_all_strings);
-	ck_assert_str_eq(doc.entries[5].text, "s\nu");
+	/* arrays on one line, comments and newlines gone */
+	ck_assert_str_eq(doc.lines[5].value, "[\"s\", \"u\", [1, 2], {q = \"m\\nl\"}]");
+	ck_assert_int_eq(doc.lines[5].line, 6);
+
+	/* the canonical form decodes to the value written */
+	struct toml_value v;
+	const char *canon = doc.lines[5].value;
+	ck_assert_int_eq(toml_decode_value("doc", 6, canon, strlen(canon), &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(v.type, TOML_ARRAY);
+	ck_assert(!v.arr_all_strings);
+	ck_assert_uint_eq(v.arr.n, 4);
+	ck_assert_str_eq(v.arr.v[1], "u");
+	ck_assert_str_eq(v.arr.v[2], "[1, 2]");
+	ck_assert_str_eq(v.text, "s\nu\n[1, 2]\n{q = \"m\\nl\"}");
+	toml_value_free(&v);
 	toml_doc_free(&doc);
+
+	/* names: bare where they can be, else quoted with inih's delimiters escaped */
+	char *k = NULL;
+	size_t klen = 0, kcap = 0;
+	toml_key_write(&k, &klen, &kcap, "plain-key_1");
+	toml_key_write(&k, &klen, &kcap, "a b=c:d;e[f]#\"\\");
+	ck_assert_str_eq(k, "plain-key_1\"a b\\u003Dc\\u003Ad\\u003Be\\u005Bf\\u005D\\u0023\\\"\\\\\"");
+	struct strv comps = {0};
+	ck_assert_int_eq(toml_decode_key("doc", 1, k + 11, strlen(k + 11), &comps, err, sizeof(err)), 0);
+	ck_assert_uint_eq(comps.n, 1);
+	ck_assert_str_eq(comps.v[0], "a b=c:d;e[f]#\"\\");
+	strv_free(&comps);
+	free(k);
+	const char *il = "{a.\"b c\" = [1]}";
+	ck_assert_int_eq(toml_decode_inline_key("doc", 1, il, strlen(il), &comps, &v, err, sizeof(err)), 0);
+	ck_assert_uint_eq(comps.n, 2);
+	ck_assert_str_eq(comps.v[1], "b c");
+	ck_assert_int_eq(v.type, TOML_ARRAY);
+	toml_value_free(&v);
+	strv_free(&comps);
+	ck_assert_int_eq(toml_decode_value("doc", 7, "1 2", 3, &v, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "doc:7: unexpected '2' after value");
+
 	ck_assert_int_eq(toml_parse("doc", "a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	                            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1",
 	                            101, &doc, err, sizeof(err)), -1);
@@ -1172,7 +1213,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_tables_and_keys);
 	tcase_add_test(tc, test_duplicates_and_redefinitions);
 	tcase_add_test(tc, test_syntax_errors);
-	tcase_add_test(tc, test_toml_entries);
+	tcase_add_test(tc, test_toml_lines);
 	tc = tcase(s, "schema");
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_all_keys_set);
