@@ -80,6 +80,7 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 # each module is tested on its own.
 DEPS_check_config = config shim settings cfgprint toml
 DEPS_check_shim = config shim settings cfgprint toml
+DEPS_check_example = config shim settings cfgprint toml
 DEPS_check_names = names
 DEPS_check_store = store
 DEPS_check_loader = loader proc
