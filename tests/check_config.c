@@ -13,6 +13,7 @@
 #include "config.h"
 #include "config_internal.h"
 #include "log.h"
+#include "settings.h"
 #include "toml.h"
 #include "util.h"
 
@@ -125,13 +126,9 @@ static int load_main(const char *body)
 
 static const struct cfg_value *value(const char *section, const char *key)
 {
-	for (size_t i = 0; i < cfg.data->nvalues; i++) {
-		const struct cfg_value *v = &cfg.data->values[i];
-		if (strcmp(v->section, section) == 0 && strcmp(v->key, key) == 0)
-			return v;
-	}
-	ck_abort_msg("no value %s.%s", section, key);
-	return NULL;
+	const struct cfg_value *v = settings_file_value(&cfg, section, key);
+	ck_assert_msg(v != NULL, "no value %s.%s", section, key);
+	return v;
 }
 
 /* ---- strings ----------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "config_internal.h"
 #include "log.h"
+#include "settings.h"
 #include "util.h"
 
 static struct oma_config cfg;
@@ -151,7 +152,8 @@ END_TEST
 
 /* ---- values, keys and tables that inih would cut ------------------------- */
 
-/* Load `text` after a [main] header with backup_dir /tmp. */
+/* Load `text` after a [main] header with backup_dir /tmp (lines 1-2)
+ * into cfg.  Returns 0 or -1 (err set). */
 static int load(const char *text)
 {
 	cfg_free(&cfg);
@@ -161,21 +163,17 @@ static int load(const char *text)
 	return rc;
 }
 
-#define LOAD_OK(text)                                                  \
-	do {                                                           \
-		int rc_ = load(text);                                  \
-		ck_assert_msg(rc_ == 0, "unexpected error: %s", err);  \
-	} while (0)
+/* load(text), which must succeed. */
+static void load_ok(const char *text)
+{
+	ck_assert_msg(load(text) == 0, "unexpected error: %s", err);
+}
 
 static const struct cfg_value *value(const char *section, const char *key)
 {
-	for (size_t i = 0; i < cfg.data->nvalues; i++) {
-		const struct cfg_value *v = &cfg.data->values[i];
-		if (strcmp(v->section, section) == 0 && strcmp(v->key, key) == 0)
-			return v;
-	}
-	ck_abort_msg("no value %s.%s", section, key);
-	return NULL;
+	const struct cfg_value *v = settings_file_value(&cfg, section, key);
+	ck_assert_msg(v != NULL, "no value %s.%s", section, key);
+	return v;
 }
 
 /* `s` as a TOML basic string; the caller frees. */
@@ -198,7 +196,7 @@ START_TEST(test_inih_characters_in_values)
 	/* ';' is no TOML comment, even where inih would take it for one */
 	ck_assert_int_eq(load("[x]\nlist = [\"a\"] ; comment\n"), -1);
 	ck_assert_str_eq(err, "config t.conf:4: unexpected ';' after value");
-	LOAD_OK("[x]\n"
+	load_ok("[x]\n"
 	        "semi = \"a ; b;c\t;d\"\n"
 	        "hash = '# not a comment #'\n"
 	        "colon = \"k: v = w\"\n"
@@ -223,7 +221,7 @@ END_TEST
 
 START_TEST(test_inih_characters_in_names)
 {
-	LOAD_OK("[\"a ; b\"]\n"
+	load_ok("[\"a ; b\"]\n"
 	        "\"k ; 1\" = 1\n"
 	        "\"k:2\" = 2\n"
 	        "\"k=3\" = 3\n"
@@ -296,7 +294,7 @@ START_TEST(test_inih_long_arrays)
 		ck_assert_str_eq(err, "config t.conf:305: [main] versions: expected an integer, got a string");
 		free(text);
 		text = xasprintf("exclude_databases = %s\nversions = 2\n", arr);
-		LOAD_OK(text);
+		load_ok(text);
 		ck_assert_uint_eq(cfg.main.exclude_databases.n, 300);
 		for (int i = 0; i < 300; i++) {
 			char want[64];
@@ -363,7 +361,7 @@ START_TEST(test_inih_not_as_expected)
 	ck_assert_int_eq(rc, -1);
 	ck_assert_str_eq(err, "config t.conf:5: libinih did not hand back the line as written "
 	                      "(a line was not handed back)");
-	LOAD_OK(text);
+	load_ok(text);
 	ck_assert_str_eq(cfg_get(&cfg, "x", "long"), s);
 	free(text);
 	free(s);
