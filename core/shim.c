@@ -34,6 +34,16 @@
  *   reading the line, before it asks for the next).  Every line fed must
  *   come back through the handler exactly once, as written; otherwise the
  *   load fails rather than misread the file.
+ *
+ * Debian's build also exports these options as variables
+ * (ini_allow_multiline, ini_allow_inline_comments, ini_max_line ...;
+ * upstream's ini.h has compile-time macros only).  The shim leaves them
+ * at their defaults, which ini.h documents: they are process-wide and
+ * Debian's own, and what a changed ini_max_line does to a buffer ini.h
+ * puts on the stack is not said.  It writes each line to the size inih
+ * passes to the reader.  A libinih that behaves otherwise is caught by
+ * the check above; check_shim turns one option off to show it.  Whitespace is what isspace() says in the C locale (oma never
+ * calls setlocale), for inih and the shim alike.
  */
 #include "shim.h"
 
