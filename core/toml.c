@@ -10,7 +10,7 @@
 #define MAX_DEPTH 64 /* nesting of arrays and inline tables */
 
 /* The document tree, kept only to detect duplicate keys and re-defined
- * tables; values themselves go into the entry list. */
+ * tables; values themselves go into the logical lines. */
 enum node_kind { NODE_TABLE, NODE_TABLE_ARRAY, NODE_VALUE };
 
 enum {
