@@ -102,7 +102,10 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 # (core/changes*.c).
 STORE_MODS = store store_info store_links store_prune store_rmtree store_space store_temp walk
 CHANGES_MODS = changes changes_probe changes_ref changes_scan
-DEPS_check_config = config settings toml
+CONFIG_MODS = config shim settings cfgprint toml
+DEPS_check_config = $(CONFIG_MODS)
+DEPS_check_shim = $(CONFIG_MODS)
+DEPS_check_example = $(CONFIG_MODS)
 DEPS_check_names = names
 DEPS_check_store = $(STORE_MODS)
 DEPS_check_walk = walk
@@ -117,13 +120,13 @@ DEPS_check_zabbix = loader proc
 DEPS_check_syslog = loader proc
 DEPS_check_webhook = loader proc report
 DEPS_check_reuse = reuse
-DEPS_check_report = report config settings toml loader proc
+DEPS_check_report = report $(CONFIG_MODS) loader proc
 DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
-DEPS_check_fuzz_replay = config settings toml reuse $(CHANGES_MODS) $(STORE_MODS) server proc
+DEPS_check_fuzz_replay = $(CONFIG_MODS) reuse $(CHANGES_MODS) $(STORE_MODS) server proc
 OBJ_check_fuzz_replay = $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o) \
 	$(BUILD)/obj/plugins/report-zabbix/agentconf.o $(BUILD)/obj/plugins/report-zabbix/proto.o
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
@@ -190,7 +193,8 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omi
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Iinclude -Icore -I. \
 	-Itests/fuzz -Iplugins/report-zabbix -DOMA_VERSION='"$(VERSION)"' -MMD -MP
 # What each target links besides tests/fuzz/fuzz_NAME.c and common/.
-FUZZ_SRC_config = core/config.c core/settings.c core/toml.c core/util.c core/log.c
+FUZZ_SRC_config = core/config.c core/shim.c core/settings.c core/cfgprint.c core/toml.c core/util.c \
+	core/log.c
 FUZZ_LIBS_config = -linih -lm
 FUZZ_SRC_agentconf = plugins/report-zabbix/agentconf.c
 FUZZ_SRC_zbxreply = plugins/report-zabbix/proto.c

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "loader.h"
 #include "log.h"
 #include "report.h"
