@@ -10,7 +10,7 @@
 #include "loader.h"
 
 
-/* The summary line of a finished run (SPEC.md "Zabbix report"), malloc'ed. */
+/* The summary line of a finished run (docs/BEHAVIOUR.md "Zabbix report"), malloc'ed. */
 char *report_summary(const struct oma_report *r);
 
 /* Write the result as JSON to `path` (temp file + rename).  Returns 0, or -1

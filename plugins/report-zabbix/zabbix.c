@@ -44,7 +44,7 @@
  * "failed: 1") is retried like any failure, as upstream does: a new item
  * is known to the server only after its configuration cache was updated.
  *
- * The value (SPEC.md "Zabbix report"): the summary line, "\n", the log file.
+ * The value (docs/BEHAVIOUR.md "Zabbix report"): the summary line, "\n", the log file.
  * Like upstream (len(value) < 65536), a value is sent whole only when it is
  * shorter than 65536 bytes, which also fits the TEXT column (65535 bytes)
  * where a MySQL-backed server keeps it.  A longer value keeps the summary

@@ -402,9 +402,10 @@ resize_mnt() {
 	mount -o remount,size="$1" "$MNT" || fail "cannot resize the tmpfs to $1 bytes"
 }
 
-# SPEC step 6: the estimate is the size of the *selected* databases' folders
-# (x 0.5 without a previous info.json), not of the whole datadir (which
-# holds the redo log, ibdata1, undo and every other database).
+# docs/BEHAVIOUR.md "One run, phase by phase", step 6: the estimate is the
+# size of the *selected* databases' folders (x 0.5 without a previous
+# info.json), not of the whole datadir (which holds the redo log, ibdata1,
+# undo and every other database).
 case_space_selected_only() {
 	local big_bytes total size
 	big_bytes=$(du -sB1 "$MDB_DIR/data/big" | cut -f 1)
