@@ -12,7 +12,7 @@
 # Needs zabbix-server-mysql and zabbix-agent (zabbix_sender), which
 # scripts/install-deps.sh installs.  Outside CI a machine without them skips
 # this test; in CI (CI=true) that is a failure.
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh
