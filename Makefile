@@ -1,7 +1,8 @@
 # Makefile - builds build/oma and build/plugins/*.so; `make check` runs every test.
 #
 #   make                 build (build/oma, build/plugins/*.so)
-#   make check           unit tests (check) and end-to-end tests against a private MariaDB
+#   make check           the lint, unit tests (check) and end-to-end tests against a private MariaDB
+#   make lint            banned C functions, the warning flags, shellcheck (scripts/lint.sh; seconds)
 #   make unit | make e2e only the unit tests | only the end-to-end tests (make tests: build them)
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
@@ -65,7 +66,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build
+.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build lint
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
@@ -160,10 +161,16 @@ unit: all $(TEST_BIN) $(FIXTURE_SO)
 e2e: all $(FIXTURE_SO)
 	$(SAN_ENV) OMA_BUILD=$(BUILD) tests/run-all.sh e2e
 
-# Every test: check binaries first, then the end-to-end scripts; the runner
-# prints each check summary and a final "N passed, M failed".
+# Every test: the lint first (one test), the check binaries, then the
+# end-to-end scripts; the runner prints each check summary and a final
+# "N passed, M failed".
 check: all $(TEST_BIN) $(FIXTURE_SO)
 	$(SAN_ENV) OMA_BUILD=$(BUILD) tests/run-all.sh
+
+# What the house relies on and the compiler does not check: no banned C
+# functions, the warning flags in place, shellcheck clean (scripts/lint.sh).
+lint:
+	scripts/lint.sh
 
 demo: all
 	scripts/demo.sh

@@ -1,8 +1,8 @@
 /* changes.c - has a database changed since its previous dump? (skip_unchanged_dbs): the method, the probe's steps and the decision. */
 
 /*
- * The method (research: notes/change-detection.md, measured on MariaDB 10.11)
- * ---------------------------------------------------------------------------
+ * The method, for MariaDB 10.11 (why: docs/BEHAVIOUR.md "Change detection and reuse")
+ * -----------------------------------------------------------------------------------
  * File mtimes alone are not enough: InnoDB and Aria keep committed changes
  * in memory (an idle server may never write them), and a transaction that
  * wrote a page before a dump started but committed after it leaves no later

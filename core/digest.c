@@ -1,8 +1,8 @@
 /* digest.c - SHA-256 of dump files (libcrypto), as lower-case hex.
  *
- * libcrypto, not libsodium: OpenSSL uses the CPU's SHA instructions (1.45
- * GB/s on this project's 2-core build machine against libsodium's 0.22
- * GB/s), and a reused dump is hashed whole on every run. */
+ * libcrypto, not libsodium: OpenSSL uses the CPU's SHA instructions, several
+ * times faster (docs/PERFORMANCE.md "SHA-256: libcrypto, not libsodium"),
+ * and a reused dump is hashed whole on every run. */
 #include "digest.h"
 
 #include <errno.h>

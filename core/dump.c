@@ -446,12 +446,10 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		settle(s, prev);
 	/* A dump with more than one thread (a big database, or one of the
 	 * last dumps) gets 1 MiB between mysqldump and the compressor instead
-	 * of 64 KiB, so that neither side's bursts stall the other (set (b),
-	 * zstd: 9.4 -> 8.7 s).  Given to every dump it cost time on set (a),
-	 * where all CPUs are busy (zstd: +5 % with 256 KiB, +10 % with 1 MiB);
-	 * given to these only it changed nothing measurable there (1.93 vs
-	 * 1.96 s).  Refused above fs.pipe-max-size or a user's pipe quota: 64
-	 * KiB stays. */
+	 * of 64 KiB, so that neither side's bursts stall the other.  Only
+	 * these: with every CPU busy a bigger pipe costs time (measured in
+	 * docs/PERFORMANCE.md "CPUs for the big database").  Refused above
+	 * fs.pipe-max-size or a user's pipe quota: 64 KiB stays. */
 	argv = dump_argv(s, j->db);
 	int sp = proc_start(&child, argv, NULL, threads > 1 ? PIPE_SIZE : 0);
 	if (sp != 0) {

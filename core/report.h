@@ -10,7 +10,7 @@
 #include "loader.h"
 
 
-/* The summary line of a finished run (SPEC.md "Zabbix report"), malloc'ed. */
+/* The summary line of a finished run (docs/BEHAVIOUR.md "Zabbix report"), malloc'ed. */
 char *report_summary(const struct oma_report *r);
 
 /* The result as JSON, as result.json holds it: malloc'ed, NUL-terminated,

@@ -1,4 +1,4 @@
-/* runner.c - one backup run, phase by phase (SPEC.md "One run, phase by phase"). */
+/* runner.c - one backup run, phase by phase (docs/BEHAVIOUR.md "One run, phase by phase"). */
 #include "runner.h"
 
 #include <errno.h>

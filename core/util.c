@@ -277,7 +277,7 @@ char *escape_controls(const char *s)
 			*o++ = hex[cp & 15];
 		} else {
 			/* NEL and the C1 controls (2 bytes), U+2028/2029 (3 bytes). */
-			o += sprintf(o, "\\u%04x", cp);
+			o += snprintf(o, 7, "\\u%04x", cp); /* 6 characters and the NUL */
 		}
 		p += n;
 	}

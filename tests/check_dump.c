@@ -503,9 +503,10 @@ START_TEST(dump_failure_utf8_line)
 	struct dump_settings s = settings(NULL, 1);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
 	char want[256] = "completion line missing (last line: aa";
+	size_t len = strlen(want);
 	for (int i = 0; i < 47; i++)
-		strcat(want, "\xc3\xa9");
-	strcat(want, "...)");
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%s", "\xc3\xa9");
+	(void)snprintf(want + len, sizeof(want) - len, "...)");
 	ck_assert_str_eq(jobs[0].error, want);
 	free_jobs(jobs, n);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-all.sh - run every unit test binary and end-to-end script; print "N passed, M failed".
 #
-#   tests/run-all.sh            everything
+#   tests/run-all.sh            everything: the lint first, then unit and e2e
+#   tests/run-all.sh lint       only scripts/lint.sh (one test)
 #   tests/run-all.sh unit       only $OMA_BUILD/tests/check_* (libcheck binaries)
 #   tests/run-all.sh e2e        only tests/e2e/test_*.sh
 #   tests/run-all.sh WORD       only tests whose name contains WORD (e.g. store, test_backup)
@@ -9,8 +10,9 @@
 # OMA_BUILD (default "build") is the build folder; `make check SAN=1` passes
 # build-san.  Counts are test cases: for a check binary its
 # "Checks: X, Failures: Y, Errors: Z" line, for an e2e script its
-# "ok - " / "not ok - " lines.  A test that exits non-zero without reporting a
-# failure counts as one failure.  Exits 1 when anything failed or nothing ran.
+# "ok - " / "not ok - " lines; the lint is one test.  A test that exits
+# non-zero without reporting a failure counts as one failure.  Exits 1 when
+# anything failed or nothing ran.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +36,7 @@ trap 'rm -f "$OUT"' EXIT
 selected() {
 	case $FILTER in
 	'') return 0 ;;
-	unit | e2e) [[ $2 = "$FILTER" ]] ;;
+	lint | unit | e2e) [[ $2 = "$FILTER" ]] ;;
 	*) [[ $1 = *"$FILTER"* ]] ;;
 	esac
 }
@@ -65,6 +67,17 @@ record() {
 		FAILED_NAMES+=("$name")
 	fi
 }
+
+# The lint (scripts/lint.sh, seconds) first: one test, passed or failed.
+if selected lint lint; then
+	echo "== lint"
+	run_one "$UNIT_TIMEOUT" "$REPO/scripts/lint.sh"
+	if ((RC == 0)); then
+		record lint 1 0
+	else
+		record lint 0 1
+	fi
+fi
 
 # Unit tests: libcheck binaries (CK_FORK left at its default).
 shopt -s nullglob

@@ -7,23 +7,23 @@
  * `gzip -t`, pigz and Python's gzip module read the file whole.
  *
  * Why libdeflate and not zlib: at the same level it compresses SQL dumps
- * about twice as fast and a few percent smaller (set (b) of bench/, level
- * 6: 98 MB/s and 27.4 % of the input with 1 MiB members, against zlib's 50
- * MB/s and 28.4 % as one stream; GNU gzip -6 does 47 MB/s).  It has no
- * streaming interface, which blocks do not need.  A member starts with an
- * empty window, so a smaller block would cost ratio (256 KiB: 27.8 %).
+ * about twice as fast and a few percent smaller.  It has no streaming
+ * interface, which blocks do not need.  A member starts with an empty
+ * window, so a smaller block would cost ratio.  The figures:
+ * docs/PERFORMANCE.md "gzip plugin: libdeflate, 1 MiB members, at most 8
+ * threads".
  *
  * One thread (params->threads == 1): each block is compressed on the
  * calling thread as soon as it is full; one block of input and one of
- * output, about 2.7 MiB in all with the compressor's state.
+ * output, plus the compressor's state.
  *
  * Several threads: workers compress the blocks; whichever completes the
  * oldest pending block writes it and every completed block after it, so
  * the output stays in order without a writer thread.  Memory is fixed once
- * the workers start: 2 * threads + 1 block slots (input and output, 2 MiB)
- * and one compressor (652 KiB at levels 2..9) per worker, whatever the size
- * of the input: 11.3 MiB with 2 threads, 20.6 MiB with 4.  A stream shorter
- * than one block never starts a thread.
+ * the workers start: 2 * threads + 1 block slots (input and output) and
+ * one compressor per worker, whatever the size of the input (sizes in
+ * docs/PERFORMANCE.md "Memory").  A stream shorter than one block never
+ * starts a thread.
  *
  * Empty input still gives a valid file: one empty member.
  */
@@ -45,9 +45,10 @@
 #define GZ_MAX_LEVEL 9
 #define GZ_DEFAULT_LEVEL 6
 #define GZ_BLOCK (1024 * 1024) /* input bytes per member */
-/* One mysqldump writes 200-400 MB/s; libdeflate compresses about 100 MB/s
- * per thread at level 6: more workers than this would wait, and each one
- * costs two slots (2 MiB each). */
+/* More workers than one mysqldump can keep busy would only wait, and each
+ * one costs two slots: 8 is above what one mysqldump feeds at level 6
+ * (docs/PERFORMANCE.md "gzip plugin: libdeflate, 1 MiB members, at most 8
+ * threads"). */
 #define GZ_MAX_THREADS 8
 
 static const struct cm_levels gz_levels = {

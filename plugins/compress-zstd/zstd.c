@@ -1,26 +1,23 @@
 /* zstd.c - compress plugin "zstd": streams a dump through libzstd into a .sql.zst file. */
 /*
  * Levels 1..19, default 3.  The "ultra" levels 20..22 are refused: their
- * 32..128 MiB windows take about 190, 385 and 780 MiB per stream to
- * compress (libzstd's estimate; times the number of parallel dumps, more
- * with workers), and every restore then needs as much as the window to
- * decompress, for a gain of a few percent over level 19.
+ * 32..128 MiB windows take hundreds of MiB per stream to compress (times
+ * the number of parallel dumps, more with workers), and every restore then
+ * needs as much as the window to decompress, for a gain of a few percent
+ * over level 19.
  *
- * Memory per stream (heap, measured with libzstd 1.5.4 on SQL-like text,
- * plus the 128 KiB output buffer): level 3 single-threaded about 3.6 MiB,
- * all of it allocated at the first write.  With workers, libzstd cuts the
- * input into jobs, keeps an input ring of (workers + 3) jobs and an output
- * buffer per job in flight; by default a job is 4 windows (8 MiB at level
- * 3), which cost 60..67 MiB of heap with 2 workers and 94 MiB with 4.  Up
- * to level ZS_SMALL_JOBS_MAX this plugin asks for ZS_JOB_SIZE (1 MiB) jobs
- * instead: level 3 with 2 workers then takes about 11 MiB (17 MiB with 4),
- * the file is no larger (jobs still see the previous window/8 of input),
- * and the compressor alone runs at 380..430 MB/s instead of 470..500 on 2
- * cores, still twice what one mysqldump delivers (about 180 MB/s here).
- * Above level 12 the jobs overlap by half or all of a much larger window,
- * so small jobs would repeat most of the work (level 15: 50% slower) and
- * libzstd's default is kept: level 19 takes about 90 MiB single-threaded
- * and 275 MiB with 2 workers.  None of it grows with the size of the input.
+ * Memory per stream: single-threaded, all of it is allocated at the first
+ * write.  With workers, libzstd cuts the input into jobs, keeps an input
+ * ring of (workers + 3) jobs and an output buffer per job in flight; its
+ * default job is 4 windows, tens of MiB of heap per stream.  Up to level
+ * ZS_SMALL_JOBS_MAX this plugin asks for ZS_JOB_SIZE (1 MiB) jobs instead:
+ * a fraction of that memory, a file no larger (jobs still see the previous
+ * window/8 of input), and a compressor still faster than one mysqldump
+ * delivers.  Above level 12 the jobs overlap by half or all of a much
+ * larger window, so small jobs would repeat most of the work and libzstd's
+ * default is kept.  None of it grows with the size of the input.  The
+ * figures: docs/PERFORMANCE.md "zstd plugin: no ultra levels, 1 MiB jobs
+ * up to level 12" and "Memory".
  *
  * Frames carry a checksum (so `zstd -t` verifies them) and never a content
  * size (the size of a dump is not known in advance).

@@ -10,7 +10,7 @@
 #include "zabbix.h"
 
 /*
- * The value (SPEC.md "Zabbix report"): the summary line, "\n", the log file.
+ * The value (docs/BEHAVIOUR.md "Zabbix report"): the summary line, "\n", the log file.
  * Like upstream (len(value) < 65536), a value is sent whole only when it is
  * shorter than 65536 bytes, which also fits the TEXT column (65535 bytes)
  * where a MySQL-backed server keeps it.  A longer value keeps the summary
