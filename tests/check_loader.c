@@ -864,8 +864,11 @@ END_TEST
  * /tmp, which the temp folders of these tests are in) is fine there. */
 START_TEST(test_ancestor_permissions)
 {
-	if (geteuid() != 0)
-		return; /* not root: nothing is checked (test_plugin_permissions) */
+	if (geteuid() != 0) {
+		/* Not root: nothing is checked (test_plugin_permissions). */
+		fprintf(stderr, "test_ancestor_permissions: skipped (needs root)\n");
+		return;
+	}
 	char *top = t_mkdtemp("loader");
 	char *a = xasprintf("%s/a", top);
 	char *b = xasprintf("%s/a/b", top);
