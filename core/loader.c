@@ -1,5 +1,6 @@
 /* loader.c - finds, validates and loads plugins (.so) from a directory. */
 #include "loader.h"
+#include "loader_internal.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -427,6 +428,14 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	return num;
 }
 
+/* ld's state, made when nothing was loaded yet. */
+static struct loader_state *state_of(struct loader *ld)
+{
+	if (ld->state == NULL)
+		ld->state = xcalloc(1, sizeof(*ld->state));
+	return ld->state;
+}
+
 /* dlopen the checked file `fd` (closed here) of `path`, validate it and
  * append it to ld.  Returns 0, or -1 with err set (the handle is closed
  * again). */
@@ -467,15 +476,16 @@ static int load_fd(struct loader *ld, const char *path, int fd, const struct sta
 	rc = check_descriptor(ld, d, path, want_type, want_name, err, errlen);
 	if (rc != 0)
 		goto out;
-	ld->plugins = xrealloc(ld->plugins, (ld->n + 1) * sizeof(*ld->plugins));
-	ld->plugins[ld->n] = xmalloc(sizeof(**ld->plugins));
-	*ld->plugins[ld->n] = (struct loaded_plugin){
+	struct loader_state *s = state_of(ld);
+	s->plugins = xrealloc(s->plugins, (s->n + 1) * sizeof(*s->plugins));
+	s->plugins[s->n] = xmalloc(sizeof(**s->plugins));
+	*s->plugins[s->n] = (struct loaded_plugin){
 		.path = xstrdup(path),
 		.handle = handle,
 		.desc = d,
 		.initialized = 0,
 	};
-	ld->n++;
+	s->n++;
 	handle = NULL;
 	rc = 0;
 out:
@@ -546,11 +556,6 @@ static int list_plugins(const char *dir, struct strv *out, char *err, size_t err
 	return 0;
 }
 
-const char *loader_type_name(int type)
-{
-	return type_name((uint32_t)type);
-}
-
 int loader_load(struct loader *ld, const char *dir, int type, const char *name,
                 struct loaded_plugin **out, char *err, size_t errlen)
 {
@@ -564,8 +569,8 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 	}
 	if (check_dir(dir, err, errlen) != 0)
 		return -1;
-	if (ld->dir == NULL)
-		ld->dir = xstrdup(dir);
+	if (state_of(ld)->dir == NULL)
+		ld->state->dir = xstrdup(dir);
 	const char *tn = type_name((uint32_t)type);
 	char *path = xasprintf("%s/%s-%s.so", dir, tn, name);
 	int rc = load_one(ld, path, type, name, err, errlen);
@@ -573,7 +578,7 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 		errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
 	if (rc != 0)
 		goto out;
-	*out = ld->plugins[ld->n - 1];
+	*out = ld->state->plugins[ld->state->n - 1];
 out:
 	free(path);
 	return rc;
@@ -587,8 +592,9 @@ int loader_load_dir(struct loader *ld, const char *dir, char *err, size_t errlen
 		rc = list_plugins(dir, &files, err, errlen);
 	if (rc != 0)
 		goto out;
-	free(ld->dir);
-	ld->dir = xstrdup(dir);
+	struct loader_state *s = state_of(ld);
+	free(s->dir);
+	s->dir = xstrdup(dir);
 	for (size_t i = 0; i < files.n; i++) {
 		/* A file gone since the listing is an error too (err says so). */
 		rc = load_one(ld, files.v[i], 0, NULL, err, errlen);
@@ -604,13 +610,30 @@ out:
 	return 0;
 }
 
-struct loaded_plugin *loader_find(struct loader *ld, int type, const char *name)
+struct loaded_plugin *loader_find(const struct loader *ld, int type, const char *name)
 {
-	for (size_t i = 0; i < ld->n; i++) {
-		const struct oma_plugin *d = ld->plugins[i]->desc;
-		if ((int)d->type == type && strcmp(d->name, name) == 0)
-			return ld->plugins[i];
+	for (struct loaded_plugin *p = loader_next(ld, type, NULL); p != NULL;
+	     p = loader_next(ld, type, p))
+		if (strcmp(p->desc->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+struct loaded_plugin *loader_next(const struct loader *ld, int type,
+                                  const struct loaded_plugin *prev)
+{
+	const struct loader_state *s = ld->state;
+	if (s == NULL)
+		return NULL;
+	size_t i = 0;
+	if (prev != NULL) {
+		while (i < s->n && s->plugins[i] != prev)
+			i++;
+		i++; /* the one after prev (none when prev is not in ld) */
 	}
+	for (; i < s->n; i++)
+		if ((int)s->plugins[i]->desc->type == type)
+			return s->plugins[i];
 	return NULL;
 }
 
@@ -635,21 +658,23 @@ int loader_init(struct loaded_plugin *p, const struct oma_host *host, char *err,
 
 void loader_unload(struct loader *ld)
 {
+	struct loader_state *s = ld->state;
+	if (s == NULL)
+		return;
 	/* Finish in reverse load order, then close. */
-	for (size_t i = ld->n; i-- > 0;) {
-		struct loaded_plugin *p = ld->plugins[i];
+	for (size_t i = s->n; i-- > 0;) {
+		struct loaded_plugin *p = s->plugins[i];
 		if (p->initialized && p->desc->fini != NULL)
 			p->desc->fini();
 		p->initialized = 0;
 	}
-	for (size_t i = ld->n; i-- > 0;) {
-		dlclose(ld->plugins[i]->handle);
-		free(ld->plugins[i]->path);
-		free(ld->plugins[i]);
+	for (size_t i = s->n; i-- > 0;) {
+		dlclose(s->plugins[i]->handle);
+		free(s->plugins[i]->path);
+		free(s->plugins[i]);
 	}
-	free(ld->plugins);
-	free(ld->dir);
-	ld->plugins = NULL;
-	ld->dir = NULL;
-	ld->n = 0;
+	free(s->plugins);
+	free(s->dir);
+	free(s);
+	ld->state = NULL;
 }

@@ -130,9 +130,9 @@ static int load_reporters(struct oma_config *cfg, struct loader *ld, const char 
 static int init_reporters(const struct oma_config *cfg, struct loader *ld)
 {
 	char err[1024];
-	for (size_t i = 0; i < ld->n; i++) {
-		struct loaded_plugin *p = ld->plugins[i];
-		if (p->desc->type != OMA_PLUGIN_REPORT || !cfg_section_enabled(cfg, p->desc->name))
+	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_REPORT, NULL); p != NULL;
+	     p = loader_next(ld, OMA_PLUGIN_REPORT, p)) {
+		if (!cfg_section_enabled(cfg, p->desc->name))
 			continue;
 		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
 			invalid(err);
