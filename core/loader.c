@@ -16,6 +16,7 @@
 
 #include "elfcheck.h"
 #include "log.h"
+#include "ownercheck.h"
 #include "proc.h"
 #include "util.h"
 
@@ -248,56 +249,6 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 	return 0;
 }
 
-/* Running as root, oma loads code only from files and folders that only
- * root can change: owned by root, not writable by group or others.
- * Returns 0, or -1 with err set. */
-static int check_owner(const char *what, const char *path, const struct stat *st, char *err,
-                       size_t errlen)
-{
-	if (geteuid() != 0)
-		return 0;
-	if (st->st_uid != 0) {
-		errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
-		     "code from it as root", what, path, (unsigned)st->st_uid);
-		return -1;
-	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
-		     "code from it as root", what, path,
-		     (st->st_mode & S_IWOTH) ? "others" : "its group",
-		     (unsigned)(st->st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
-/* Running as root, every folder above `dir` (a real path, no links), up
- * to /, must be one only root can change too: whoever can write to one
- * can rename what is in it and put a folder of their own in its place.
- * A root-owned folder with the sticky bit (/tmp) is safe there: others
- * can add to it but not rename or remove what root put in it.  Returns 0,
- * or -1 with err set. */
-static int check_ancestors(const char *dir, char *err, size_t errlen)
-{
-	if (geteuid() != 0)
-		return 0;
-	char *up = xstrdup(dir);
-	int rc = 0;
-	while (rc == 0 && up[0] != '\0') {
-		cut_last_component(up);
-		const char *name = up[0] != '\0' ? up : "/";
-		struct stat st;
-		if (stat(name, &st) != 0) {
-			errf(err, errlen, "plugin folder %s: %s", name, strerror(errno));
-			rc = -1;
-		} else if (!(st.st_uid == 0 && (st.st_mode & S_ISVTX))) {
-			rc = check_owner("folder", name, &st, err, errlen);
-		}
-	}
-	free(up);
-	return rc;
-}
-
 /* Everything that can be checked before dlopen: a regular file, safe to
  * load as root (also the folder it really lives in and every folder
  * above), a complete ELF shared object.  The checks are made on one open descriptor,
@@ -328,21 +279,8 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 		errf(err, errlen, "plugin %s: not a regular file", path);
 		goto out;
 	}
-	if (check_owner("file", real, st, err, errlen) != 0)
-		goto out;
-	char *dir = xstrdup(real);
-	cut_last_component(dir);
-	struct stat dst;
-	if (stat(dir[0] != '\0' ? dir : "/", &dst) != 0) {
-		errf(err, errlen, "plugin folder %s: %s", dir, strerror(errno));
-		free(dir);
-		goto out;
-	}
-	int owner = check_owner("folder", dir, &dst, err, errlen);
-	if (owner == 0)
-		owner = check_ancestors(dir, err, errlen);
-	free(dir);
-	if (owner != 0)
+	if (owner_check("file", real, st, err, errlen) != 0 ||
+	    owner_check_folders(real, err, errlen) != 0)
 		goto out;
 	/* The path checked is the file opened (not swapped in between). */
 	struct stat rst;
@@ -377,7 +315,7 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 		errf(err, errlen, "plugin dir %s: not a folder", dir);
 		return -1;
 	}
-	if (check_owner("folder", dir, &st, err, errlen) != 0)
+	if (owner_check("folder", dir, &st, err, errlen) != 0)
 		return -1;
 	if (geteuid() != 0)
 		return 0;
@@ -386,7 +324,7 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	int rc = check_ancestors(real, err, errlen);
+	int rc = owner_check_above(real, err, errlen);
 	free(real);
 	return rc;
 }

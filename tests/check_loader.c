@@ -1,4 +1,4 @@
-/* check_loader.c - unit tests for core/loader.c and core/elfcheck.c with the fixture plugins of tests/fixtures. */
+/* check_loader.c - unit tests for core/loader.c, elfcheck.c and ownercheck.c with the fixture plugins of tests/fixtures. */
 #include <check.h>
 #include <dirent.h>
 #include <dlfcn.h>
