@@ -1,5 +1,6 @@
 /* dump.c - dump workers: mysqldump -> compressor -> temp file -> final name. */
 #include "dump.h"
+#include "dump_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,11 +25,6 @@
 #define PIPE_SIZE (1024 * 1024) /* mysqldump's stdout pipe */
 #define TAIL_SIZE 512           /* last bytes kept for the completion check */
 #define STDERR_MAX (64 * 1024)  /* stderr kept per dump; the rest is read and dropped */
-
-void dump_cancel(void)
-{
-	proc_cancel();
-}
 
 /* ---- completion line --------------------------------------------------- */
 
@@ -651,7 +647,7 @@ int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
 		r.parallel = njobs;
 
 	/* Workers never take process signals (the caller's thread handles them
-	 * and may call dump_cancel); a dead child's pipe cannot kill oma. */
+	 * and may call proc_cancel); a dead child's pipe cannot kill oma. */
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGPIPE);
