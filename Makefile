@@ -97,6 +97,7 @@ DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 DEPS_check_conditions = conditions loader elfcheck ownercheck proc
+DEPS_check_runner = runner conditions dump report store server changes reuse names digest config settings toml loader elfcheck ownercheck proc
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
 DEPS_check_fuzz_replay = config settings toml reuse changes store server proc
