@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/errbuf.h"
 #include "proc.h"
 #include "util.h"
 
@@ -105,14 +106,14 @@ int digest_path(const char *path, char out[DIGEST_HEX_LEN + 1], char *err, size_
 	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd < 0) {
 		if (fd == -2)
-			errf(err, errlen, "%s is not a regular file", path);
+			cm_errf(err, errlen, "%s is not a regular file", path);
 		else
-			errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			cm_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	int rc = digest_fd(fd, out);
 	if (rc != 0)
-		errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 	close(fd);
 	return rc;
 }

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "digest.h"
 #include "log.h"
 #include "proc.h"
@@ -115,9 +117,9 @@ struct file_sink {
 static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
 {
 	struct file_sink *k = ctx;
-	if (write_all(k->fd, buf, len) != 0) {
+	if (cm_write_all(k->fd, buf, len) != 0) {
 		k->failed = 1;
-		errf(err, errlen, "cannot write %s: %s", k->path, strerror(errno));
+		cm_errf(err, errlen, "cannot write %s: %s", k->path, strerror(errno));
 		return -1;
 	}
 	digest_update(k->dg, buf, len);
@@ -129,9 +131,9 @@ static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t 
 static void compressor_error(const struct file_sink *k, const char *cerr, char *out, size_t outlen)
 {
 	if (k->failed)
-		errf(out, outlen, "%s", cerr);
+		cm_errf(out, outlen, "%s", cerr);
 	else
-		errf(out, outlen, "compressor writing %s: %s", k->path, cerr);
+		cm_errf(out, outlen, "compressor writing %s: %s", k->path, cerr);
 }
 
 /* What a worker needs while one mysqldump runs. */
@@ -286,16 +288,16 @@ static int feed(void *arg, const char *buf, size_t n)
 static int judge(struct dumping *d, int status)
 {
 	if (WIFSIGNALED(status)) {
-		errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d", WTERMSIG(status));
+		cm_errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d", WTERMSIG(status));
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		errf(d->error, sizeof(d->error), "mysqldump exited with code %d",
-		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		cm_errf(d->error, sizeof(d->error), "mysqldump exited with code %d",
+		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return -1;
 	}
 	if (d->total == 0) {
-		errf(d->error, sizeof(d->error), "mysqldump exited with code 0 but wrote nothing");
+		cm_errf(d->error, sizeof(d->error), "mysqldump exited with code 0 but wrote nothing");
 		return -1;
 	}
 	size_t len;
@@ -305,7 +307,7 @@ static int judge(struct dumping *d, int status)
 		char last[128] = "";
 		if (last_line(tail, len, &s, &e))
 			printable(s, e, last, sizeof(last));
-		errf(d->error, sizeof(d->error), "completion line missing (last line: %s)", last);
+		cm_errf(d->error, sizeof(d->error), "completion line missing (last line: %s)", last);
 		return -1;
 	}
 	return 0;
@@ -360,30 +362,30 @@ static void settle(const struct dump_settings *s, struct settling *p)
 		digest_hex(p->dg, j->sha256);
 	} else if (digest_fd(p->fd, j->sha256) != 0) {
 		/* A compressor without a sink: hash what it wrote. */
-		errf(error, sizeof(error), "cannot read back %s: %s", p->tmp, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot read back %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
 		unlink(p->tmp);
 		goto out;
 	}
 	if (fsync(p->fd) != 0 || fstat(p->fd, &st) != 0) {
-		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
 		unlink(p->tmp);
 		goto out;
 	}
 	if (close(p->fd) != 0) {
-		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		unlink(p->tmp);
 		goto out;
 	}
 	if (rename(p->tmp, p->final) != 0) {
-		errf(error, sizeof(error), "cannot rename %s to %s: %s", p->tmp, p->final,
-		     strerror(errno));
+		cm_errf(error, sizeof(error), "cannot rename %s to %s: %s", p->tmp, p->final,
+		        strerror(errno));
 		unlink(p->tmp);
 		goto out;
 	}
 	if (fsync_dir(s->dir) != 0) {
-		errf(error, sizeof(error), "cannot sync folder %s: %s", s->dir, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot sync folder %s: %s", s->dir, strerror(errno));
 		unlink(p->final);
 		goto out;
 	}
@@ -413,7 +415,7 @@ static int start_dump(struct dumping *d, int threads, struct settling *prev)
 	const struct dump_settings *s = d->s;
 	char stem[NAMES_STEM_MAX + 1];
 	if (names_encode(d->j->db, stem, sizeof(stem)) != 0) {
-		errf(d->error, sizeof(d->error), "cannot make a file name from the database name");
+		cm_errf(d->error, sizeof(d->error), "cannot make a file name from the database name");
 		return -1;
 	}
 	d->j->file = xasprintf("%s%s", stem, s->comp->suffix);
@@ -433,7 +435,7 @@ static int start_dump(struct dumping *d, int threads, struct settling *prev)
 	d->argv = dump_argv(s, d->j->db);
 	int sp = proc_start(&d->child, d->argv, NULL, threads > 1 ? PIPE_SIZE : 0);
 	if (sp != 0) {
-		errf(d->error, sizeof(d->error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
+		cm_errf(d->error, sizeof(d->error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
 		return -1;
 	}
 	return 0;
@@ -449,7 +451,7 @@ static int open_output(struct dumping *d, int threads)
 	/* O_RDWR: a compressor without a sink is hashed by reading back. */
 	d->fd = open(d->tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
 	if (d->fd < 0) {
-		errf(d->error, sizeof(d->error), "cannot create %s: %s", d->tmp, strerror(errno));
+		cm_errf(d->error, sizeof(d->error), "cannot create %s: %s", d->tmp, strerror(errno));
 		return -1;
 	}
 	d->tmp_made = 1;
@@ -460,7 +462,7 @@ static int open_output(struct dumping *d, int threads)
 	if (s->comp->flags & OMA_COMPRESS_SINK) {
 		d->sink.dg = digest_new();
 		if (d->sink.dg == NULL) {
-			errf(d->error, sizeof(d->error), "cannot start a SHA-256 digest");
+			cm_errf(d->error, sizeof(d->error), "cannot start a SHA-256 digest");
 			return -1;
 		}
 		params.sink = sink_write;
@@ -468,7 +470,7 @@ static int open_output(struct dumping *d, int threads)
 	}
 	if (s->comp->open(&d->stream, d->fd, &params, cerr, sizeof(cerr)) != 0) {
 		d->stream = NULL;
-		errf(d->error, sizeof(d->error), "compressor: %s", cerr);
+		cm_errf(d->error, sizeof(d->error), "compressor: %s", cerr);
 		return -1;
 	}
 	return 0;
@@ -498,16 +500,16 @@ static int wait_dump(struct dumping *d)
 		case PROC_REFUSED: /* the compressor's error is set */
 			break;
 		case PROC_STALLED:
-			errf(d->error, sizeof(d->error),
-			     "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
-			     s->stall_timeout);
+			cm_errf(d->error, sizeof(d->error),
+			        "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
+			        s->stall_timeout);
 			break;
 		case PROC_CANCELLED:
-			errf(d->error, sizeof(d->error), "cancelled");
+			cm_errf(d->error, sizeof(d->error), "cancelled");
 			break;
 		default:
 			proc_describe(&d->res, &lim, how, sizeof(how));
-			errf(d->error, sizeof(d->error), "mysqldump: %s", how);
+			cm_errf(d->error, sizeof(d->error), "mysqldump: %s", how);
 			break;
 		}
 		log_stderr(d, &d->res, 0);
@@ -517,7 +519,7 @@ static int wait_dump(struct dumping *d)
 		log_warning("DB '%s': mysqldump exited but something it started kept its output "
 		            "open; stopped reading after %d ms", d->j->db, PROC_LINGER_MS);
 	if (proc_cancelled()) {
-		errf(d->error, sizeof(d->error), "cancelled");
+		cm_errf(d->error, sizeof(d->error), "cancelled");
 		log_stderr(d, &d->res, 0);
 		return -1;
 	}
@@ -567,7 +569,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 
 	int rc = -1;
 	if (proc_cancelled())
-		errf(d.error, sizeof(d.error), "cancelled");
+		cm_errf(d.error, sizeof(d.error), "cancelled");
 	else
 		rc = start_dump(&d, threads, prev);
 	if (rc == 0) {

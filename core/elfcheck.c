@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "util.h"
 
 #if UINTPTR_MAX > 0xffffffffu
@@ -137,12 +138,12 @@ static int find_dynamic(const Phdr *ph, unsigned n, const Phdr **dynp, char *why
 		if (ph[i].p_type == PT_DYNAMIC)
 			dyn = &ph[i];
 	if (dyn == NULL) {
-		errf(why, whylen, "damaged ELF file (no dynamic section)");
+		cm_errf(why, whylen, "damaged ELF file (no dynamic section)");
 		return -1;
 	}
 	if (file_offset(ph, n, dyn->p_vaddr, dyn->p_filesz) != (int64_t)dyn->p_offset) {
-		errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not in a loaded "
-		     "part of the file)", (unsigned long long)dyn->p_offset);
+		cm_errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not in a loaded "
+		        "part of the file)", (unsigned long long)dyn->p_offset);
 		return -1;
 	}
 	*dynp = dyn;
@@ -162,13 +163,13 @@ static int read_dynamic(int fd, const Phdr *dyn, struct dyn_tags *t, char *why, 
 	for (uint64_t i = 0; i < count && !ended; i++) {
 		Dyn d;
 		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset + i * sizeof(d))) != (ssize_t)sizeof(d)) {
-			errf(why, whylen, "cannot read its dynamic section");
+			cm_errf(why, whylen, "cannot read its dynamic section");
 			return -1;
 		}
 		if (d.d_tag == DT_NULL) {
 			if (i == 0) {
-				errf(why, whylen, "damaged ELF file (empty dynamic section at byte %llu)",
-				     (unsigned long long)dyn->p_offset);
+				cm_errf(why, whylen, "damaged ELF file (empty dynamic section at byte %llu)",
+				        (unsigned long long)dyn->p_offset);
 				return -1;
 			}
 			ended = 1;
@@ -188,8 +189,8 @@ static int read_dynamic(int fd, const Phdr *dyn, struct dyn_tags *t, char *why, 
 		}
 	}
 	if (!ended) {
-		errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
-		     (unsigned long long)dyn->p_offset);
+		cm_errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
+		        (unsigned long long)dyn->p_offset);
 		return -1;
 	}
 	return 0;
@@ -204,19 +205,19 @@ static int check_tags(const struct dyn_tags *t, char *why, size_t whylen)
 	static const int required[] = {DT_STRTAB, DT_SYMTAB, DT_STRSZ};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (!seen[required[i]]) {
-			errf(why, whylen, "damaged ELF file (no %s in its dynamic section)",
-			     dyn_names[required[i]]);
+			cm_errf(why, whylen, "damaged ELF file (no %s in its dynamic section)",
+			        dyn_names[required[i]]);
 			return -1;
 		}
 	}
 	if (!seen[DT_HASH] && !seen[S_GNU_HASH]) {
-		errf(why, whylen, "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
+		cm_errf(why, whylen, "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(dyn_pairs) / sizeof(dyn_pairs[0]); i++) {
 		if (seen[dyn_pairs[i][0]] && !seen[dyn_pairs[i][1]]) {
-			errf(why, whylen, "damaged ELF file (%s without %s in its dynamic section)",
-			     dyn_names[dyn_pairs[i][0]], dyn_names[dyn_pairs[i][1]]);
+			cm_errf(why, whylen, "damaged ELF file (%s without %s in its dynamic section)",
+			        dyn_names[dyn_pairs[i][0]], dyn_names[dyn_pairs[i][1]]);
 			return -1;
 		}
 	}
@@ -235,8 +236,8 @@ static int check_tags(const struct dyn_tags *t, char *why, size_t whylen)
 	else if (seen[S_VERNEEDNUM] && val[S_VERNEEDNUM] == 0)
 		bad = S_VERNEEDNUM;
 	if (bad >= 0) {
-		errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)", dyn_names[bad],
-		     (unsigned long long)val[bad]);
+		cm_errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)", dyn_names[bad],
+		        (unsigned long long)val[bad]);
 		return -1;
 	}
 	/* The constructors of a shared object are addresses that need a
@@ -249,8 +250,8 @@ static int check_tags(const struct dyn_tags *t, char *why, size_t whylen)
 #endif
 	if (!relocs && ((seen[DT_INIT_ARRAY] && val[DT_INIT_ARRAYSZ] > 0) ||
 	                (seen[DT_FINI_ARRAY] && val[DT_FINI_ARRAYSZ] > 0))) {
-		errf(why, whylen, "damaged ELF file (constructors but no relocations in its dynamic "
-		     "section)");
+		cm_errf(why, whylen, "damaged ELF file (constructors but no relocations in its dynamic "
+		        "section)");
 		return -1;
 	}
 	return 0;
@@ -269,15 +270,15 @@ static int check_tables(int fd, const Phdr *ph, unsigned n, const struct dyn_tag
 		uint64_t len = len_slot >= 0 ? val[len_slot] : 1;
 		if (t->seen[slot] &&
 		    (val[slot] == 0 || len == 0 || file_offset(ph, n, val[slot], len) < 0)) {
-			errf(why, whylen, "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
-			     "of the file)", dyn_names[slot], (unsigned long long)val[slot],
-			     (unsigned long long)len);
+			cm_errf(why, whylen, "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
+			        "of the file)", dyn_names[slot], (unsigned long long)val[slot],
+			        (unsigned long long)len);
 			return -1;
 		}
 	}
 	if (file_offset(ph, n, val[DT_SYMTAB], sizeof(Sym)) < 0) {
-		errf(why, whylen, "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
-		     "the file)", (unsigned long long)val[DT_SYMTAB]);
+		cm_errf(why, whylen, "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
+		        "the file)", (unsigned long long)val[DT_SYMTAB]);
 		return -1;
 	}
 
@@ -287,8 +288,8 @@ static int check_tables(int fd, const Phdr *ph, unsigned n, const struct dyn_tag
 	unsigned char last = 1;
 	if (pread(fd, &last, 1, (off_t)(at + (int64_t)strsz - 1)) != 1 || last != '\0' ||
 	    (t->has_name && t->max_name >= strsz)) {
-		errf(why, whylen, "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
-		     "library name past its end)", (unsigned long long)val[DT_STRTAB]);
+		cm_errf(why, whylen, "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
+		        "library name past its end)", (unsigned long long)val[DT_STRTAB]);
 		return -1;
 	}
 	return 0;
@@ -309,21 +310,21 @@ static int check_hash(int fd, const Phdr *ph, unsigned n, const struct dyn_tags 
 	size_t head_len = (gnu ? 4 : 2) * sizeof(uint32_t);
 	int64_t at = file_offset(ph, n, hash, head_len);
 	if (at < 0 || pread(fd, head, head_len, (off_t)at) != (ssize_t)head_len) {
-		errf(why, whylen, "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
-		     "file)", hash_name, (unsigned long long)hash);
+		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
+		        "file)", hash_name, (unsigned long long)hash);
 		return -1;
 	}
 	if (head[0] == 0 || (gnu && head[2] == 0)) {
-		errf(why, whylen, "damaged ELF file (%s table at 0x%llx has no %s)", hash_name,
-		     (unsigned long long)hash, head[0] == 0 ? "buckets" : "Bloom filter");
+		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx has no %s)", hash_name,
+		        (unsigned long long)hash, head[0] == 0 ? "buckets" : "Bloom filter");
 		return -1;
 	}
 	uint64_t hash_len = gnu ? head_len + (uint64_t)head[2] * sizeof(Addr) + (uint64_t)head[0] * 4
 	                        : head_len + ((uint64_t)head[0] + head[1]) * 4;
 	if (file_offset(ph, n, hash, hash_len) < 0) {
-		errf(why, whylen, "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
-		     "part of the file)", hash_name, (unsigned long long)hash,
-		     (unsigned long long)hash_len);
+		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
+		        "part of the file)", hash_name, (unsigned long long)hash,
+		        (unsigned long long)hash_len);
 		return -1;
 	}
 	return 0;
@@ -355,7 +356,7 @@ static int read_header(int fd, off_t size, Ehdr *eh, char *why, size_t whylen)
 {
 	if (size < (off_t)sizeof(*eh) || pread(fd, eh, sizeof(*eh), 0) != (ssize_t)sizeof(*eh) ||
 	    memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
-		errf(why, whylen, "not an ELF file");
+		cm_errf(why, whylen, "not an ELF file");
 		return -1;
 	}
 	unsigned one = 1;
@@ -363,11 +364,11 @@ static int read_header(int fd, off_t size, Ehdr *eh, char *why, size_t whylen)
 	if (eh->e_ident[EI_CLASS] != OUR_CLASS ||
 	    eh->e_ident[EI_DATA] != (little ? ELFDATA2LSB : ELFDATA2MSB) ||
 	    (our_machine() != 0 && eh->e_machine != our_machine())) {
-		errf(why, whylen, "an ELF file for another kind of machine");
+		cm_errf(why, whylen, "an ELF file for another kind of machine");
 		return -1;
 	}
 	if (eh->e_type != ET_DYN) {
-		errf(why, whylen, "not a shared object (ELF type %u)", (unsigned)eh->e_type);
+		cm_errf(why, whylen, "not a shared object (ELF type %u)", (unsigned)eh->e_type);
 		return -1;
 	}
 	uint64_t fsize = (uint64_t)size;
@@ -375,8 +376,8 @@ static int read_header(int fd, off_t size, Ehdr *eh, char *why, size_t whylen)
 	    (uint64_t)eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Phdr) > fsize ||
 	    (eh->e_shnum > 0 &&
 	     (uint64_t)eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize > fsize)) {
-		errf(why, whylen, "truncated or damaged ELF file (headers past its end, %llu bytes)",
-		     (unsigned long long)fsize);
+		cm_errf(why, whylen, "truncated or damaged ELF file (headers past its end, %llu bytes)",
+		        (unsigned long long)fsize);
 		return -1;
 	}
 	return 0;
@@ -397,10 +398,10 @@ static int check_last_section(int fd, const Ehdr *eh, char *why, size_t whylen)
 	    pread(fd, &sh, sizeof(sh), (off_t)(eh->e_shoff + last * sizeof(sh))) !=
 	            (ssize_t)sizeof(sh) ||
 	    memcmp(&sh, &zero, sizeof(sh)) == 0) {
-		errf(why, whylen, "damaged ELF file (section header %u of %u at byte %llu is %s)",
-		     (unsigned)eh->e_shnum - 1, (unsigned)eh->e_shnum,
-		     (unsigned long long)(eh->e_shoff + last * eh->e_shentsize),
-		     eh->e_shentsize != sizeof(sh) ? "of the wrong size" : "all zeros");
+		cm_errf(why, whylen, "damaged ELF file (section header %u of %u at byte %llu is %s)",
+		        (unsigned)eh->e_shnum - 1, (unsigned)eh->e_shnum,
+		        (unsigned long long)(eh->e_shoff + last * eh->e_shentsize),
+		        eh->e_shentsize != sizeof(sh) ? "of the wrong size" : "all zeros");
 		return -1;
 	}
 	return 0;
@@ -413,9 +414,9 @@ static int check_segments(const Phdr *ph, unsigned n, uint64_t fsize, char *why,
 	for (unsigned i = 0; i < n; i++) {
 		if ((ph[i].p_type == PT_LOAD || ph[i].p_type == PT_DYNAMIC) &&
 		    (ph[i].p_filesz > fsize || ph[i].p_offset > fsize - ph[i].p_filesz)) {
-			errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
-			     "has %llu", (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
-			     (unsigned long long)fsize);
+			cm_errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
+			        "has %llu", (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
+			        (unsigned long long)fsize);
 			return -1;
 		}
 	}
@@ -432,7 +433,7 @@ int elfcheck_file(int fd, off_t size, char *why, size_t whylen)
 	Phdr *ph = xmalloc(n * sizeof(*ph));
 	int rc = -1;
 	if (pread(fd, ph, n * sizeof(*ph), (off_t)eh.e_phoff) != (ssize_t)(n * sizeof(*ph))) {
-		errf(why, whylen, "cannot read its program headers");
+		cm_errf(why, whylen, "cannot read its program headers");
 		goto out;
 	}
 	if (check_segments(ph, n, (uint64_t)size, why, whylen) != 0)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "elfcheck.h"
 #include "log.h"
 #include "ownercheck.h"
@@ -167,15 +168,15 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		if (missing != NULL)
 			break;
 		if (c->suffix[0] != '.' || c->suffix[1] == '\0') {
-			errf(err, errlen, "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
-			     file, d->name, c->suffix);
+			cm_errf(err, errlen, "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
+			        file, d->name, c->suffix);
 			return -1;
 		}
 		if (c->min_level > c->max_level || c->default_level < c->min_level ||
 		    c->default_level > c->max_level) {
-			errf(err, errlen,
-			     "plugin %s: compress plugin '%s': default level %d outside its range %d..%d",
-			     file, d->name, c->default_level, c->min_level, c->max_level);
+			cm_errf(err, errlen,
+			        "plugin %s: compress plugin '%s': default level %d outside its range %d..%d",
+			        file, d->name, c->default_level, c->min_level, c->max_level);
 			return -1;
 		}
 		break;
@@ -198,7 +199,7 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		break;
 	}
 	if (missing != NULL) {
-		errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name, missing);
+		cm_errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name, missing);
 		return -1;
 	}
 	return 0;
@@ -210,40 +211,40 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
                             int want_type, const char *want_name, char *err, size_t errlen)
 {
 	if (d->abi != OMA_PLUGIN_ABI) {
-		errf(err, errlen, "plugin %s: ABI mismatch: expected %d, found %u", file,
-		     OMA_PLUGIN_ABI, (unsigned)d->abi);
+		cm_errf(err, errlen, "plugin %s: ABI mismatch: expected %d, found %u", file,
+		        OMA_PLUGIN_ABI, (unsigned)d->abi);
 		return -1;
 	}
 	if (d->size < sizeof(struct oma_plugin)) {
-		errf(err, errlen, "plugin %s: descriptor size %u is smaller than %zu", file,
-		     (unsigned)d->size, sizeof(struct oma_plugin));
+		cm_errf(err, errlen, "plugin %s: descriptor size %u is smaller than %zu", file,
+		        (unsigned)d->size, sizeof(struct oma_plugin));
 		return -1;
 	}
 	if (d->type != OMA_PLUGIN_COMPRESS && d->type != OMA_PLUGIN_REPORT &&
 	    d->type != OMA_PLUGIN_CONDITION) {
-		errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
+		cm_errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
 		return -1;
 	}
 	if (d->name == NULL) {
-		errf(err, errlen, "plugin %s: %s plugin has no name", file, type_name(d->type));
+		cm_errf(err, errlen, "plugin %s: %s plugin has no name", file, type_name(d->type));
 		return -1;
 	}
 	if (!valid_name(d->name)) {
-		errf(err, errlen, "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
-		     file, d->name, NAME_MAX_LEN);
+		cm_errf(err, errlen, "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
+		        file, d->name, NAME_MAX_LEN);
 		return -1;
 	}
 	if (want_name != NULL && ((int)d->type != want_type || strcmp(d->name, want_name) != 0)) {
-		errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'", file,
-		     type_name(d->type), d->name, type_name((uint32_t)want_type), want_name);
+		cm_errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'", file,
+		        type_name(d->type), d->name, type_name((uint32_t)want_type), want_name);
 		return -1;
 	}
 	if (check_ops(d, file, err, errlen) != 0)
 		return -1;
 	struct loaded_plugin *other = loader_find(ld, (int)d->type, d->name);
 	if (other != NULL) {
-		errf(err, errlen, "plugin %s: duplicate %s plugin '%s' (also in %s)", file,
-		     type_name(d->type), d->name, other->path);
+		cm_errf(err, errlen, "plugin %s: duplicate %s plugin '%s' (also in %s)", file,
+		        type_name(d->type), d->name, other->path);
 		return -1;
 	}
 	return 0;
@@ -261,22 +262,22 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 	/* A FIFO or device under the plugin's name is refused, not waited on. */
 	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd == -2) {
-		errf(err, errlen, "plugin %s: not a regular file", path);
+		cm_errf(err, errlen, "plugin %s: not a regular file", path);
 		return -1;
 	}
 	if (fd < 0) {
-		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}
 	int rc = -1;
 	char *real = realpath(path, NULL);
 	char why[256];
 	if (fstat(fd, st) != 0 || real == NULL) {
-		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		errf(err, errlen, "plugin %s: not a regular file", path);
+		cm_errf(err, errlen, "plugin %s: not a regular file", path);
 		goto out;
 	}
 	if (owner_check("file", real, st, err, errlen) != 0 ||
@@ -285,11 +286,11 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 	/* The path checked is the file opened (not swapped in between). */
 	struct stat rst;
 	if (stat(real, &rst) != 0 || rst.st_dev != st->st_dev || rst.st_ino != st->st_ino) {
-		errf(err, errlen, "plugin %s: replaced while it was being checked", path);
+		cm_errf(err, errlen, "plugin %s: replaced while it was being checked", path);
 		goto out;
 	}
 	if (elfcheck_file(fd, st->st_size, why, sizeof(why)) != 0) {
-		errf(err, errlen, "plugin %s: %s", path, why);
+		cm_errf(err, errlen, "plugin %s: %s", path, why);
 		goto out;
 	}
 	rc = 0;
@@ -308,11 +309,11 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(dir, &st) != 0) {
-		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		errf(err, errlen, "plugin dir %s: not a folder", dir);
+		cm_errf(err, errlen, "plugin dir %s: not a folder", dir);
 		return -1;
 	}
 	if (owner_check("folder", dir, &st, err, errlen) != 0)
@@ -321,7 +322,7 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 		return 0;
 	char *real = realpath(dir, NULL);
 	if (real == NULL) {
-		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	int rc = owner_check_above(real, err, errlen);
@@ -347,8 +348,8 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	if (fd < next_fd_name) {
 		num = fcntl(fd, F_DUPFD_CLOEXEC, next_fd_name);
 		if (num < 0) {
-			errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
-			     "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
+			cm_errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
+			        "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
 			return -1;
 		}
 	}
@@ -357,8 +358,8 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	struct stat pst;
 	int found = stat(name, &pst) == 0;
 	if (!found || pst.st_dev != st->st_dev || pst.st_ino != st->st_ino) {
-		errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
-		     "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
+		cm_errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
+		        "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
 		if (num != fd)
 			close(num);
 		return -1;
@@ -403,12 +404,12 @@ static int load_fd(struct loader *ld, const char *path, int fd, const struct sta
 		size_t len = strlen(name);
 		if (strncmp(why, name, len) == 0 && strncmp(why + len, ": ", 2) == 0)
 			why += len + 2;
-		errf(err, errlen, "plugin %s: cannot load: %s", path, why);
+		cm_errf(err, errlen, "plugin %s: cannot load: %s", path, why);
 		return -1;
 	}
 	const struct oma_plugin *d = dlsym(handle, OMA_PLUGIN_SYMBOL);
 	if (d == NULL) {
-		errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
+		cm_errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
 		goto out;
 	}
 	rc = check_descriptor(ld, d, path, want_type, want_name, err, errlen);
@@ -462,7 +463,7 @@ static int list_plugins(const char *dir, struct strv *out, char *err, size_t err
 {
 	DIR *d = opendir(dir);
 	if (d == NULL) {
-		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	int rc = 0;
@@ -471,7 +472,7 @@ static int list_plugins(const char *dir, struct strv *out, char *err, size_t err
 		struct dirent *e = readdir(d);
 		if (e == NULL) {
 			if (errno != 0) {
-				errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+				cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 				rc = -1;
 			}
 			break;
@@ -501,8 +502,8 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 	if (*out != NULL)
 		return 0;
 	if (!valid_name(name)) {
-		errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])", name,
-		     NAME_MAX_LEN);
+		cm_errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])", name,
+		        NAME_MAX_LEN);
 		return 1;
 	}
 	if (check_dir(dir, err, errlen) != 0)
@@ -513,7 +514,7 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 	char *path = xasprintf("%s/%s-%s.so", dir, tn, name);
 	int rc = load_one(ld, path, type, name, err, errlen);
 	if (rc == 1)
-		errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
+		cm_errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
 	if (rc != 0)
 		goto out;
 	*out = ld->state->plugins[ld->state->n - 1];
@@ -585,8 +586,8 @@ int loader_init(struct loaded_plugin *p, const struct oma_host *host, char *err,
 		int rc = p->desc->init(host != NULL ? host : loader_host(), why, sizeof(why));
 		why[sizeof(why) - 1] = '\0';
 		if (rc != 0) {
-			errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path, p->desc->name,
-			     why[0] != '\0' ? why : "no reason given");
+			cm_errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path, p->desc->name,
+			        why[0] != '\0' ? why : "no reason given");
 			return -1;
 		}
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "util.h"
 
 int owner_check(const char *what, const char *path, const struct stat *st, char *err,
@@ -14,15 +15,15 @@ int owner_check(const char *what, const char *path, const struct stat *st, char 
 	if (geteuid() != 0)
 		return 0;
 	if (st->st_uid != 0) {
-		errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
-		     "code from it as root", what, path, (unsigned)st->st_uid);
+		cm_errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
+		        "code from it as root", what, path, (unsigned)st->st_uid);
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
-		     "code from it as root", what, path,
-		     (st->st_mode & S_IWOTH) ? "others" : "its group",
-		     (unsigned)(st->st_mode & 07777));
+		cm_errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
+		        "code from it as root", what, path,
+		        (st->st_mode & S_IWOTH) ? "others" : "its group",
+		        (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -40,7 +41,7 @@ int owner_check_above(const char *dir, char *err, size_t errlen)
 		const char *name = up[0] != '\0' ? up : "/";
 		struct stat st;
 		if (stat(name, &st) != 0) {
-			errf(err, errlen, "plugin folder %s: %s", name, strerror(errno));
+			cm_errf(err, errlen, "plugin folder %s: %s", name, strerror(errno));
 			rc = -1;
 		} else if (!(st.st_uid == 0 && (st.st_mode & S_ISVTX))) {
 			rc = owner_check("folder", name, &st, err, errlen);
@@ -61,7 +62,7 @@ int owner_check_folders(const char *real, char *err, size_t errlen)
 	struct stat st;
 	int rc = -1;
 	if (stat(dir[0] != '\0' ? dir : "/", &st) != 0)
-		errf(err, errlen, "plugin folder %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin folder %s: %s", dir, strerror(errno));
 	else
 		rc = owner_check("folder", dir, &st, err, errlen);
 	if (rc == 0)

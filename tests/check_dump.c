@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "dump.h"
 #include "dump_internal.h"
 #include "log.h"
@@ -171,7 +173,7 @@ static int raw_open(void **stream, int fd, const struct oma_compress_params *p, 
                     size_t errlen)
 {
 	if (p->size != sizeof(*p) || p->level == 42) {
-		errf(err, errlen, "raw: bad level %d", p->level);
+		cm_errf(err, errlen, "raw: bad level %d", p->level);
 		return -1;
 	}
 	struct raw *r = xcalloc(1, sizeof(*r));
@@ -213,7 +215,7 @@ static int raw_write(void *stream, const void *buf, size_t len, char *err, size_
 {
 	struct raw *r = stream;
 	if (raw_fail_write) {
-		errf(err, errlen, "raw: disk full (test)");
+		cm_errf(err, errlen, "raw: disk full (test)");
 		return -1;
 	}
 	if (r->sink != NULL) {
@@ -223,8 +225,8 @@ static int raw_write(void *stream, const void *buf, size_t len, char *err, size_
 		return r->sink(r->sink_ctx, buf, len, err, errlen);
 	}
 	int fd = r->pipe_w >= 0 ? r->pipe_w : r->fd;
-	if (write_all(fd, buf, len) != 0) {
-		errf(err, errlen, "raw: write: %s", strerror(errno));
+	if (cm_write_all(fd, buf, len) != 0) {
+		cm_errf(err, errlen, "raw: write: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -234,7 +236,7 @@ static int raw_finish(void *stream, char *err, size_t errlen)
 {
 	raw_free(stream);
 	if (raw_fail_finish) {
-		errf(err, errlen, "raw: finish failed (test)");
+		cm_errf(err, errlen, "raw: finish failed (test)");
 		return -1;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "loader_internal.h"
 #include "log.h"
@@ -419,7 +420,7 @@ static void copy_file(const char *src, const char *dst, mode_t mode)
 	char buf[65536];
 	ssize_t n;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
-		ck_assert_int_eq(write_all(out, buf, (size_t)n), 0);
+		ck_assert_int_eq(cm_write_all(out, buf, (size_t)n), 0);
 	ck_assert_int_eq(n, 0);
 	close(in);
 	ck_assert_int_eq(close(out), 0);
