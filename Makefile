@@ -100,31 +100,35 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 # A unit test links the core modules it names below (plus util, log and
 # common/), so each module is tested on its own.  A module of several files is named by
 # the list of its objects: the store (core/store*.c), the change check
-# (core/changes*.c).
+# (core/changes*.c), the loader (core/loader.c and the checks before dlopen).
 STORE_MODS = store store_info store_links store_prune store_rmtree store_space store_temp walk
 CHANGES_MODS = changes changes_probe changes_ref changes_scan
 CONFIG_MODS = config shim settings cfgprint toml
+LOADER_MODS = loader elfcheck ownercheck
 DEPS_check_config = $(CONFIG_MODS)
 DEPS_check_shim = $(CONFIG_MODS)
 DEPS_check_example = $(CONFIG_MODS)
 DEPS_check_names = names
 DEPS_check_store = $(STORE_MODS)
 DEPS_check_walk = walk
-DEPS_check_loader = loader proc
-DEPS_check_gzip = loader proc
+DEPS_check_loader = $(LOADER_MODS) proc
+DEPS_check_gzip = $(LOADER_MODS) proc
 DEPS_check_server = server proc walk
 DEPS_check_changes = $(CHANGES_MODS) server proc walk
 DEPS_check_dump = dump names proc digest
-DEPS_check_condition_sh = loader proc
-DEPS_check_zstd = loader proc
-DEPS_check_zabbix = loader proc
-DEPS_check_syslog = loader proc
-DEPS_check_webhook = loader proc report
+DEPS_check_condition_sh = $(LOADER_MODS) proc
+DEPS_check_zstd = $(LOADER_MODS) proc
+DEPS_check_zabbix = $(LOADER_MODS) proc
+DEPS_check_syslog = $(LOADER_MODS) proc
+DEPS_check_webhook = $(LOADER_MODS) proc report
 DEPS_check_reuse = reuse
-DEPS_check_report = report $(CONFIG_MODS) loader proc
+DEPS_check_report = report $(CONFIG_MODS) $(LOADER_MODS) proc
 DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
+DEPS_check_conditions = conditions $(LOADER_MODS) proc
+DEPS_check_runner = runner conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
+	$(CONFIG_MODS) $(LOADER_MODS) proc
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
 DEPS_check_fuzz_replay = $(CONFIG_MODS) reuse $(CHANGES_MODS) $(STORE_MODS) server proc

@@ -1,5 +1,6 @@
 /* dump.c - dump workers: mysqldump -> compressor -> temp file -> final name. */
 #include "dump.h"
+#include "dump_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +27,6 @@
 #define PIPE_SIZE (1024 * 1024) /* mysqldump's stdout pipe */
 #define TAIL_SIZE 512           /* last bytes kept for the completion check */
 #define STDERR_MAX (64 * 1024)  /* stderr kept per dump; the rest is read and dropped */
-
-void dump_cancel(void)
-{
-	proc_cancel();
-}
 
 /* ---- completion line --------------------------------------------------- */
 
@@ -150,6 +146,12 @@ struct dumping {
 	uint64_t total;       /* bytes read from stdout */
 	char error[512];      /* why the job failed; "" while it has not */
 	struct file_sink sink;
+	char **argv;          /* mysqldump's */
+	struct proc child;
+	struct proc_result res;
+	char *final, *tmp;    /* the file's paths, final and while it is written */
+	int fd;               /* tmp, open */
+	int tmp_made;         /* tmp exists and is ours to remove */
 };
 
 static void keep_tail(struct dumping *d, const char *p, size_t n)
@@ -405,6 +407,145 @@ out:
 		s->done(s->done_arg, j);
 }
 
+/* Start mysqldump for d's job, its file names made first; a big previous
+ * dump of the worker (*prev) is settled before.  Returns 0, or -1 with
+ * d->error set. */
+static int start_dump(struct dumping *d, int threads, struct settling *prev)
+{
+	const struct dump_settings *s = d->s;
+	char stem[NAMES_STEM_MAX + 1];
+	if (names_encode(d->j->db, stem, sizeof(stem)) != 0) {
+		cm_errf(d->error, sizeof(d->error), "cannot make a file name from the database name");
+		return -1;
+	}
+	d->j->file = xasprintf("%s%s", stem, s->comp->suffix);
+	d->final = xasprintf("%s/%s", s->dir, d->j->file);
+	d->tmp = xasprintf("%s.part", d->final);
+
+	if (prev->j != NULL && prev->big)
+		settle(s, prev);
+	/* A dump with more than one thread (a big database, or one of the
+	 * last dumps) gets 1 MiB between mysqldump and the compressor instead
+	 * of 64 KiB, so that neither side's bursts stall the other.  Only
+	 * these: with every CPU busy a bigger pipe costs time (measured in
+	 * docs/PERFORMANCE.md "CPUs for the big database").  Refused above
+	 * fs.pipe-max-size or a user's pipe quota: 64 KiB stays. */
+	d->argv = dump_argv(s, d->j->db);
+	int sp = proc_start(&d->child, d->argv, NULL, threads > 1 ? PIPE_SIZE : 0);
+	if (sp != 0) {
+		cm_errf(d->error, sizeof(d->error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create the temp file and open the compressor on it (with a sink that
+ * hashes what it writes, when the compressor takes one).  Returns 0, or
+ * -1 with d->error set. */
+static int open_output(struct dumping *d, int threads)
+{
+	const struct dump_settings *s = d->s;
+	char cerr[384] = "";
+	/* O_RDWR: a compressor without a sink is hashed by reading back. */
+	d->fd = open(d->tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
+	if (d->fd < 0) {
+		cm_errf(d->error, sizeof(d->error), "cannot create %s: %s", d->tmp, strerror(errno));
+		return -1;
+	}
+	d->tmp_made = 1;
+
+	struct oma_compress_params params = {
+		.size = sizeof(params), .level = s->level, .threads = threads};
+	d->sink = (struct file_sink){.fd = d->fd, .path = d->tmp};
+	if (s->comp->flags & OMA_COMPRESS_SINK) {
+		d->sink.dg = digest_new();
+		if (d->sink.dg == NULL) {
+			cm_errf(d->error, sizeof(d->error), "cannot start a SHA-256 digest");
+			return -1;
+		}
+		params.sink = sink_write;
+		params.sink_ctx = &d->sink;
+	}
+	if (s->comp->open(&d->stream, d->fd, &params, cerr, sizeof(cerr)) != 0) {
+		d->stream = NULL;
+		cm_errf(d->error, sizeof(d->error), "compressor: %s", cerr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stream mysqldump's output into the compressor until it exits, then
+ * judge it; its stderr is logged either way.  Returns 0 when the dump is
+ * complete, -1 with d->error set (and no temp file left when mysqldump
+ * was stopped). */
+static int wait_dump(struct dumping *d)
+{
+	const struct dump_settings *s = d->s;
+	struct proc_limits lim = {
+		.stall_ms = (int64_t)s->stall_timeout * 1000,
+		.on_out = feed,
+		.arg = d,
+		.err_keep = STDERR_MAX,
+		.read_size = READ_SIZE,
+	};
+	int waited = proc_wait(&d->child, &lim, &d->res);
+	if (waited != 0) {
+		/* Cancelled, stalled or broken: no temp file stays behind. */
+		unlink(d->tmp);
+		d->tmp_made = 0;
+		char how[256];
+		switch (d->res.end) {
+		case PROC_REFUSED: /* the compressor's error is set */
+			break;
+		case PROC_STALLED:
+			cm_errf(d->error, sizeof(d->error),
+			        "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
+			        s->stall_timeout);
+			break;
+		case PROC_CANCELLED:
+			cm_errf(d->error, sizeof(d->error), "cancelled");
+			break;
+		default:
+			proc_describe(&d->res, &lim, how, sizeof(how));
+			cm_errf(d->error, sizeof(d->error), "mysqldump: %s", how);
+			break;
+		}
+		log_stderr(d, &d->res, 0);
+		return -1;
+	}
+	if (d->res.lingered)
+		log_warning("DB '%s': mysqldump exited but something it started kept its output "
+		            "open; stopped reading after %d ms", d->j->db, PROC_LINGER_MS);
+	if (proc_cancelled()) {
+		cm_errf(d->error, sizeof(d->error), "cancelled");
+		log_stderr(d, &d->res, 0);
+		return -1;
+	}
+	int judged = judge(d, d->res.status);
+	log_stderr(d, &d->res, judged == 0);
+	return judged;
+}
+
+/* Finish the compressed stream and hand the complete file over to
+ * settle() in *next.  Returns 0, or -1 with d->error set. */
+static int finish_output(struct dumping *d, struct settling *next)
+{
+	char cerr[384] = "";
+	int fin = d->s->comp->finish(d->stream, cerr, sizeof(cerr));
+	d->stream = NULL;
+	if (fin != 0) {
+		compressor_error(&d->sink, cerr, d->error, sizeof(d->error));
+		return -1;
+	}
+	*next = (struct settling){.j = d->j, .fd = d->fd, .tmp = d->tmp, .final = d->final,
+	                          .big = d->total > SETTLE_FIRST_BYTES, .dg = d->sink.dg};
+	d->sink.dg = NULL;
+	d->fd = -1;
+	d->tmp = d->final = NULL;
+	d->tmp_made = 0;
+	return 0;
+}
+
 /* Dump one job into s->dir.  A job that fails is finished here (logged,
  * temp file gone); one whose output is complete is handed over in *next
  * for settle().  *prev, the worker's previous dump, is settled once this
@@ -412,14 +553,8 @@ out:
 static void dump_one(const struct dump_settings *s, struct dump_job *j, int threads,
                      struct settling *prev, struct settling *next)
 {
-	struct dumping d = {.s = s, .j = j};
-	char stem[NAMES_STEM_MAX + 1];
-	char *final = NULL, *tmp = NULL;
-	char **argv = NULL;
-	int fd = -1, tmp_made = 0;
-	struct proc child = {.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1};
-	struct proc_result res = {0};
-	char cerr[384] = "";
+	struct dumping d = {.s = s, .j = j, .fd = -1,
+	                    .child = {.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1}};
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -430,140 +565,41 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	free(j->file);
 	j->file = NULL;
 
-	if (proc_cancelled()) {
+	int rc = -1;
+	if (proc_cancelled())
 		cm_errf(d.error, sizeof(d.error), "cancelled");
-		goto out;
-	}
-	if (names_encode(j->db, stem, sizeof(stem)) != 0) {
-		cm_errf(d.error, sizeof(d.error), "cannot make a file name from the database name");
-		goto out;
-	}
-	j->file = xasprintf("%s%s", stem, s->comp->suffix);
-	final = xasprintf("%s/%s", s->dir, j->file);
-	tmp = xasprintf("%s.part", final);
-
-	if (prev->j != NULL && prev->big)
+	else
+		rc = start_dump(&d, threads, prev);
+	if (rc == 0) {
+		/* mysqldump needs milliseconds before its first byte (its output
+		 * waits in the pipe meanwhile): the previous dump settles now,
+		 * and this one's file is made. */
 		settle(s, prev);
-	/* A dump with more than one thread (a big database, or one of the
-	 * last dumps) gets 1 MiB between mysqldump and the compressor instead
-	 * of 64 KiB, so that neither side's bursts stall the other.  Only
-	 * these: with every CPU busy a bigger pipe costs time (measured in
-	 * docs/PERFORMANCE.md "CPUs for the big database").  Refused above
-	 * fs.pipe-max-size or a user's pipe quota: 64 KiB stays. */
-	argv = dump_argv(s, j->db);
-	int sp = proc_start(&child, argv, NULL, threads > 1 ? PIPE_SIZE : 0);
-	if (sp != 0) {
-		cm_errf(d.error, sizeof(d.error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
-		goto out;
+		rc = open_output(&d, threads);
 	}
+	if (rc == 0)
+		rc = wait_dump(&d);
+	if (rc == 0)
+		(void)finish_output(&d, next);
 
-	/* mysqldump needs milliseconds before its first byte (its output waits
-	 * in the pipe meanwhile): the previous dump settles now, and this
-	 * one's file is made. */
 	settle(s, prev);
-	/* O_RDWR: a compressor without a sink is hashed by reading back. */
-	fd = open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		cm_errf(d.error, sizeof(d.error), "cannot create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	tmp_made = 1;
-
-	struct oma_compress_params params = {
-		.size = sizeof(params), .level = s->level, .threads = threads};
-	d.sink = (struct file_sink){.fd = fd, .path = tmp};
-	if (s->comp->flags & OMA_COMPRESS_SINK) {
-		d.sink.dg = digest_new();
-		if (d.sink.dg == NULL) {
-			cm_errf(d.error, sizeof(d.error), "cannot start a SHA-256 digest");
-			goto out;
-		}
-		params.sink = sink_write;
-		params.sink_ctx = &d.sink;
-	}
-	if (s->comp->open(&d.stream, fd, &params, cerr, sizeof(cerr)) != 0) {
-		d.stream = NULL;
-		cm_errf(d.error, sizeof(d.error), "compressor: %s", cerr);
-		goto out;
-	}
-
-	struct proc_limits lim = {
-		.stall_ms = (int64_t)s->stall_timeout * 1000,
-		.on_out = feed,
-		.arg = &d,
-		.err_keep = STDERR_MAX,
-		.read_size = READ_SIZE,
-	};
-	int waited = proc_wait(&child, &lim, &res);
-	if (waited != 0) {
-		/* Cancelled, stalled or broken: no temp file stays behind. */
-		unlink(tmp);
-		tmp_made = 0;
-		char how[256];
-		switch (res.end) {
-		case PROC_REFUSED: /* the compressor's error is set */
-			break;
-		case PROC_STALLED:
-			cm_errf(d.error, sizeof(d.error),
-			        "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
-			        s->stall_timeout);
-			break;
-		case PROC_CANCELLED:
-			cm_errf(d.error, sizeof(d.error), "cancelled");
-			break;
-		default:
-			proc_describe(&res, &lim, how, sizeof(how));
-			cm_errf(d.error, sizeof(d.error), "mysqldump: %s", how);
-			break;
-		}
-		log_stderr(&d, &res, 0);
-		goto out;
-	}
-	if (res.lingered)
-		log_warning("DB '%s': mysqldump exited but something it started kept its output "
-		            "open; stopped reading after %d ms", j->db, PROC_LINGER_MS);
-	if (proc_cancelled()) {
-		cm_errf(d.error, sizeof(d.error), "cancelled");
-		log_stderr(&d, &res, 0);
-		goto out;
-	}
-	int judged = judge(&d, res.status);
-	log_stderr(&d, &res, judged == 0);
-	if (judged != 0)
-		goto out;
-
-	int fin = s->comp->finish(d.stream, cerr, sizeof(cerr));
-	d.stream = NULL;
-	if (fin != 0) {
-		compressor_error(&d.sink, cerr, d.error, sizeof(d.error));
-		goto out;
-	}
-	/* Complete: settle() takes the file over. */
-	*next = (struct settling){.j = j, .fd = fd, .tmp = tmp, .final = final,
-	                          .big = d.total > SETTLE_FIRST_BYTES, .dg = d.sink.dg};
-	d.sink.dg = NULL;
-	fd = -1;
-	tmp = final = NULL;
-	tmp_made = 0;
-out:
-	settle(s, prev);
-	if (child.pid > 0)
-		proc_kill(&child);
+	if (d.child.pid > 0)
+		proc_kill(&d.child);
 	if (d.stream != NULL)
 		s->comp->abort(d.stream);
-	if (fd >= 0)
-		close(fd);
-	if (tmp_made)
-		unlink(tmp);
-	proc_result_free(&res);
+	if (d.fd >= 0)
+		close(d.fd);
+	if (d.tmp_made)
+		unlink(d.tmp);
+	proc_result_free(&d.res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	j->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (next->j != j)
 		log_outcome(j, d.error);
 	digest_free(d.sink.dg);
-	free(argv);
-	free(final);
-	free(tmp);
+	free(d.argv);
+	free(d.final);
+	free(d.tmp);
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -651,7 +687,7 @@ int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
 		r.parallel = njobs;
 
 	/* Workers never take process signals (the caller's thread handles them
-	 * and may call dump_cancel); a dead child's pipe cannot kill oma. */
+	 * and may call proc_cancel); a dead child's pipe cannot kill oma. */
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGPIPE);

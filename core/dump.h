@@ -41,11 +41,6 @@ struct dump_settings {
 	void *done_arg;
 };
 
-/* Whether `tail` (the last bytes of a dump) ends with a completion line:
- * its last non-empty line matches
- * ^-- Dump completed on \d{4}-\d{2}-\d{2}\s+\d+:\d{2}:\d{2}  */
-int dump_completed(const char *tail, size_t len);
-
 /* Dump every job, s->parallelism at a time, in order of falling weight.  For each: start
  * `mysqldump_bin DB options...` by argument vector (no shell; a name
  * starting with '-' would be read as an option, so it is passed as
@@ -57,15 +52,12 @@ int dump_completed(const char *tail, size_t len);
  * log "DB 'NAME': Backup successfully" (its stderr as warnings) and call
  * s->done; otherwise remove the temp file and log the error (its stderr as
  * errors).  A worker settles (fsync, rename) a dump while its next
- * mysqldump starts.  Returns the number of failed jobs. */
+ * mysqldump starts.  After proc_cancel() (signal handler safe) running
+ * dumps stop, their temporary files are removed and their jobs fail with
+ * "cancelled", and so do the jobs not started yet.  Returns the number of
+ * failed jobs. */
 int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs);
 
 void dump_job_clear(struct dump_job *j);
-
-/* Ask running dumps to stop (signal handler safe; proc_cancel): children
- * are stopped and temporary files removed; their jobs fail with
- * "cancelled", and so do the jobs not started yet.  Lasts for the rest of
- * the process. */
-void dump_cancel(void);
 
 #endif

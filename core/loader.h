@@ -13,10 +13,11 @@ struct loaded_plugin {
 	int initialized;                 /* init() ran and succeeded */
 };
 
+/* The plugins loaded so far.  What it holds is the loader's own
+ * (loader_internal.h, for its tests); all zeros ({0}) is an empty loader,
+ * and loader_unload makes it empty again. */
 struct loader {
-	char *dir;
-	struct loaded_plugin **plugins; /* each stays where it is while more load */
-	size_t n;
+	struct loader_state *state; /* NULL while nothing was loaded */
 };
 
 /* The plugin folder to use: `configured` (plugin_dir) if set, else
@@ -43,31 +44,21 @@ char *loader_default_dir(const char *configured);
  * (/proc/self/fd/N; without /proc, an error, not a load by name), so the
  * file loaded is the file checked even if the path names another by
  * then; the plugin's path and every message stay the path given.  Then the
- * descriptor is validated as by loader_load_dir and must declare that
- * type and name.  A plugin already in ld is given as it is.  No init() is
- * called.  Returns 0 with *out set; 1 when there is no such file, or no
+ * descriptor is validated (symbol present, abi == OMA_PLUGIN_ABI, size >=
+ * the size this core knows, known type, name of [a-z0-9_-]{1,64}, the ops
+ * table for its type non-NULL with every mandatory function set, no other
+ * plugin of the same type and name) and must declare that type and name.
+ * A plugin already in ld is given as it is.  No init() is called.
+ * Returns 0 with *out set; 1 when there is no such file, or no
  * plugin can have that name (err: "no compress plugin 'x' (compress-x.so)
  * in DIR"); -1 with err set. */
 int loader_load(struct loader *ld, const char *dir, int type, const char *name,
                 struct loaded_plugin **out, char *err, size_t errlen);
 
-/* "compress", "report", "condition" (the TYPE of a plugin's file name). */
-const char *loader_type_name(int type);
-
-/* dlopen every "*.so" in `dir` (sorted by name, each checked as by
- * loader_load) with RTLD_NOW|RTLD_LOCAL and
- * validate its descriptor before calling anything in it: symbol present,
- * abi == OMA_PLUGIN_ABI, size >= the size this core knows, known type,
- * name of [a-z0-9_-]{1,64}, the ops table for its type non-NULL with every
- * mandatory function set, and no other plugin of the same type and name.
- * Any failure stops loading, unloads everything in `ld` (leaving it empty)
- * and returns -1 with err naming the file (and, for ABI mismatches, both
- * ABI numbers: "expected N, found M").  No plugin's init() is called here.
- * Returns 0 on success (an empty folder is not an error). */
-int loader_load_dir(struct loader *ld, const char *dir, char *err, size_t errlen);
-
-/* The plugin of `type` called `name`, or NULL. */
-struct loaded_plugin *loader_find(struct loader *ld, int type, const char *name);
+/* The next plugin of `type` in `ld` after `prev` (the first one when prev
+ * is NULL), in the order they were loaded, or NULL when there is none. */
+struct loaded_plugin *loader_next(const struct loader *ld, int type,
+                                  const struct loaded_plugin *prev);
 
 /* Call the plugin's init (if it has one) with `host` (loader_host() when
  * NULL), once: later calls after a success do nothing.  Returns 0, or -1

@@ -130,9 +130,9 @@ static int load_reporters(struct oma_config *cfg, struct loader *ld, const char 
 static int init_reporters(const struct oma_config *cfg, struct loader *ld)
 {
 	char err[1024];
-	for (size_t i = 0; i < ld->n; i++) {
-		struct loaded_plugin *p = ld->plugins[i];
-		if (p->desc->type != OMA_PLUGIN_REPORT || !cfg_section_enabled(cfg, p->desc->name))
+	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_REPORT, NULL); p != NULL;
+	     p = loader_next(ld, OMA_PLUGIN_REPORT, p)) {
+		if (!cfg_section_enabled(cfg, p->desc->name))
 			continue;
 		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
 			invalid(err);
@@ -180,7 +180,15 @@ static void open_std_fds(void)
 	}
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct options {
+	const char *config_path;
+	int debug, check_only, print_only;
+};
+
+/* Read the command line into *o.  Returns -1 to go on, else the exit code
+ * to end with at once (--help, --version, a wrong option or argument). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CHECK = 1000, OPT_PRINT };
 	static const struct option longopts[] = {
@@ -192,19 +200,18 @@ int main(int argc, char **argv)
 		{"print-config", no_argument, NULL, OPT_PRINT},
 		{NULL, 0, NULL, 0},
 	};
-	open_std_fds();
-	install_signals();
-	const char *config_path = DEFAULT_CONFIG;
-	int debug = 0, check_only = 0, print_only = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:dvh", longopts, NULL)) != -1) {
+	*o = (struct options){.config_path = DEFAULT_CONFIG};
+	for (;;) {
+		int c = getopt_long(argc, argv, "c:dvh", longopts, NULL);
+		if (c == -1)
+			break;
 		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'd': debug = 1; break;
+		case 'c': o->config_path = optarg; break;
+		case 'd': o->debug = 1; break;
 		case 'v': (void)printf("%s\n", OMA_VERSION); return OMA_EXIT_OK;
 		case 'h': usage(stdout); return OMA_EXIT_OK;
-		case OPT_CHECK: check_only = 1; break;
-		case OPT_PRINT: print_only = 1; break;
+		case OPT_CHECK: o->check_only = 1; break;
+		case OPT_PRINT: o->print_only = 1; break;
 		default: usage(stderr); return OMA_EXIT_CONFIG;
 		}
 	}
@@ -213,52 +220,45 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return OMA_EXIT_CONFIG;
 	}
+	return -1;
+}
 
+/* Load the compressor [main] compression names (its level checked
+ * against its range, or set to its default) and the reporters of the
+ * other sections.  Only the plugins this configuration uses are loaded.
+ * Returns 0 with *comp set, or -1 after printing why. */
+static int load_plugins(struct oma_config *cfg, struct loader *ld, const char *dir,
+                        const char *config_path, struct loaded_plugin **comp)
+{
 	char err[1024];
-	struct oma_config cfg;
-	struct loader ld = {0};
-	int code = OMA_EXIT_CONFIG;
-	int lockfd = -1, dirfd = -1;
-
-	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		invalid(err);
-		return OMA_EXIT_CONFIG;
-	}
-	the_config = &cfg;
-	loader_set_config_getter(config_getter);
-	log_set_level(debug ? OMA_LOG_DEBUG : cfg.main.log_level);
-
-	/* Validate before running: plugins, compressor, level, binaries.
-	 * Only the plugins this configuration uses are loaded. */
-	char *plugin_dir = loader_default_dir(cfg.main.plugin_dir);
-	struct loaded_plugin *comp = NULL;
-	int rc = loader_load(&ld, plugin_dir, OMA_PLUGIN_COMPRESS, cfg.main.compression, &comp, err,
+	int rc = loader_load(ld, dir, OMA_PLUGIN_COMPRESS, cfg->main.compression, comp, err,
 	                     sizeof(err));
 	if (rc != 0) {
 		(void)fprintf(stderr, "Invalid configuration: config %s: [main] compression: %s\n",
 		              config_path, err);
-		goto out;
+		return -1;
 	}
-	const struct oma_compress_ops *ops = comp->desc->compress;
-	if (cfg.main.compression_level < 0) {
-		cfg.main.compression_level = ops->default_level;
-	} else if (cfg.main.compression_level < ops->min_level ||
-	           cfg.main.compression_level > ops->max_level) {
+	const struct oma_compress_ops *ops = (*comp)->desc->compress;
+	if (cfg->main.compression_level < 0) {
+		cfg->main.compression_level = ops->default_level;
+	} else if (cfg->main.compression_level < ops->min_level ||
+	           cfg->main.compression_level > ops->max_level) {
 		(void)fprintf(stderr,
 			"Invalid configuration: config %s: [main] compression_level: %ld is outside %d..%d for '%s'\n",
-			config_path, cfg.main.compression_level, ops->min_level, ops->max_level,
-			cfg.main.compression);
-		goto out;
+			config_path, cfg->main.compression_level, ops->min_level, ops->max_level,
+			cfg->main.compression);
+		return -1;
 	}
-	if (load_reporters(&cfg, &ld, plugin_dir) != 0)
-		goto out;
-	if (print_only) {
-		code = cfg_print_json(&cfg, stdout) == 0 ? OMA_EXIT_OK : OMA_EXIT_CONFIG;
-		goto out;
-	}
+	return load_reporters(cfg, ld, dir);
+}
+
+/* mysqldump_bin and mysql_bin name executable files.  Returns 0, or -1
+ * after printing which does not. */
+static int check_binaries(const struct oma_config *cfg, const char *config_path)
+{
 	const char *const bins[][2] = {
-		{"mysqldump_bin", cfg.main.mysqldump_bin},
-		{"mysql_bin", cfg.main.mysql_bin},
+		{"mysqldump_bin", cfg->main.mysqldump_bin},
+		{"mysql_bin", cfg->main.mysql_bin},
 	};
 	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
 		if (find_executable(bins[i][1]) != 0) {
@@ -266,83 +266,148 @@ int main(int argc, char **argv)
 				"Invalid configuration: config %s: [main] %s: '%s' is not an executable file%s\n",
 				config_path, bins[i][0], bins[i][1],
 				strchr(bins[i][1], '/') ? "" : " in PATH");
-			goto out;
+			return -1;
 		}
 	}
+	return 0;
+}
+
+/* The rest of the checks before a run: the binaries, then the init of the
+ * compressor, of the "sh" condition plugin (loaded here when [conditions]
+ * has commands) and of the enabled reporters.  Returns 0 with *cond set
+ * (NULL without conditions), or -1 after printing why. */
+static int init_plugins(const struct oma_config *cfg, struct loader *ld, const char *dir,
+                        const char *config_path, struct loaded_plugin *comp,
+                        struct loaded_plugin **cond)
+{
+	char err[1024];
+	*cond = NULL;
+	if (check_binaries(cfg, config_path) != 0)
+		return -1;
 	if (loader_init(comp, loader_host(), err, sizeof(err)) != 0) {
 		invalid(err);
-		goto out;
+		return -1;
 	}
-	struct loaded_plugin *cond = NULL;
-	if (cfg.cond.skip.n + cfg.cond.run.n + cfg.cond.terminate.n > 0) {
-		rc = loader_load(&ld, plugin_dir, OMA_PLUGIN_CONDITION, "sh", &cond, err, sizeof(err));
+	if (cfg->cond.skip.n + cfg->cond.run.n + cfg->cond.terminate.n > 0) {
+		int rc = loader_load(ld, dir, OMA_PLUGIN_CONDITION, "sh", cond, err, sizeof(err));
 		if (rc != 0) {
 			(void)fprintf(stderr, "Invalid configuration: config %s: [conditions]: %s\n",
 			              config_path, err);
-			goto out;
+			return -1;
 		}
-		if (loader_init(cond, loader_host(), err, sizeof(err)) != 0) {
+		if (loader_init(*cond, loader_host(), err, sizeof(err)) != 0) {
 			invalid(err);
-			goto out;
+			return -1;
 		}
 	}
-	if (init_reporters(&cfg, &ld) != 0)
-		goto out;
-	if (check_only) {
-		for (size_t i = 0; i < cfg.warnings.n; i++) {
-			char *safe = escape_controls(cfg.warnings.v[i]);
-			(void)fprintf(stderr, "warning: %s\n", safe);
-			free(safe);
-		}
-		(void)printf("Configuration OK: %s\n", config_path);
-		code = OMA_EXIT_OK;
-		goto out;
-	}
+	return init_reporters(cfg, ld);
+}
 
-	lockfd = lock_acquire(cfg.main.lock_port, err, sizeof(err));
-	if (lockfd == -2) {
+/* --check-config's answer: the configuration's warnings, then OK. */
+static void print_check_ok(const struct oma_config *cfg, const char *config_path)
+{
+	for (size_t i = 0; i < cfg->warnings.n; i++) {
+		char *safe = escape_controls(cfg->warnings.v[i]);
+		(void)fprintf(stderr, "warning: %s\n", safe);
+		free(safe);
+	}
+	(void)printf("Configuration OK: %s\n", config_path);
+}
+
+/* Take the lock_port lock, then the backup folder's (the port lock only
+ * keeps out a run with the same lock_port); neither is inherited by the
+ * forked reporters.  Returns OMA_EXIT_OK with *lockfd and *dirfd set, or
+ * the exit code after printing why (*lockfd may be set then). */
+static int take_locks(const struct oma_config *cfg, int *lockfd, int *dirfd)
+{
+	char err[1024];
+	*lockfd = lock_acquire(cfg->main.lock_port, err, sizeof(err));
+	if (*lockfd == -2) {
 		(void)fprintf(stderr,
 			"Another instance of OMA is already running (port %ld is in use)\n",
-			cfg.main.lock_port);
-		code = OMA_EXIT_LOCKED;
-		goto out;
+			cfg->main.lock_port);
+		return OMA_EXIT_LOCKED;
 	}
-	if (lockfd < 0) {
+	if (*lockfd < 0) {
 		(void)fprintf(stderr, "oma: %s\n", err);
-		code = OMA_EXIT_FAILED;
-		goto out;
+		return OMA_EXIT_FAILED;
 	}
-	/* The port lock only keeps out a run with the same lock_port. */
-	dirfd = lock_dir(cfg.main.backup_dir, err, sizeof(err));
-	if (dirfd == -2) {
+	*dirfd = lock_dir(cfg->main.backup_dir, err, sizeof(err));
+	if (*dirfd == -2) {
 		(void)fprintf(stderr, "Another instance of OMA is already running (%s)\n", err);
-		code = OMA_EXIT_LOCKED;
-		goto out;
+		return OMA_EXIT_LOCKED;
 	}
-	if (dirfd < 0) {
+	if (*dirfd < 0) {
 		(void)fprintf(stderr, "oma: %s\n", err);
-		code = OMA_EXIT_FAILED;
-		goto out;
+		return OMA_EXIT_FAILED;
 	}
 	/* Reporters run in forked children: they never hold the locks. */
-	(void)proc_private_fd(lockfd);
-	(void)proc_private_fd(dirfd);
+	(void)proc_private_fd(*lockfd);
+	(void)proc_private_fd(*dirfd);
+	return OMA_EXIT_OK;
+}
 
+/* The backup itself, with the plugins loaded and initialised and the locks
+ * held.  Returns the exit code. */
+static int run_backup(const struct oma_config *cfg, struct loader *ld,
+                      const struct loaded_plugin *comp, const struct loaded_plugin *cond)
+{
 	if (runner_cancelled()) {
 		/* Stopped before the run began: nothing was written. */
 		(void)fprintf(stderr, "Backup cancelled by signal %d\n", runner_cancelled());
-		code = OMA_EXIT_FAILED;
-		goto out;
+		return OMA_EXIT_FAILED;
 	}
 	struct run_plugins pl = {
-		.comp = ops,
+		.comp = comp->desc->compress,
 		.comp_name = comp->desc->name,
 		.cond = cond ? cond->desc->condition : NULL,
-		.ld = &ld,
-		.report_timeout = (int)cfg.main.report_timeout,
+		.ld = ld,
+		.report_timeout = (int)cfg->main.report_timeout,
 	};
-	code = runner_run(&cfg, &pl);
+	return runner_run(cfg, &pl);
+}
 
+int main(int argc, char **argv)
+{
+	open_std_fds();
+	install_signals();
+	struct options o;
+	int code = parse_options(argc, argv, &o);
+	if (code >= 0)
+		return code;
+
+	char err[1024];
+	struct oma_config cfg;
+	if (cfg_load(o.config_path, &cfg, err, sizeof(err)) != 0) {
+		invalid(err);
+		return OMA_EXIT_CONFIG;
+	}
+	the_config = &cfg;
+	loader_set_config_getter(config_getter);
+	log_set_level(o.debug ? OMA_LOG_DEBUG : cfg.main.log_level);
+
+	/* Validate before running: plugins, compressor, level, binaries. */
+	struct loader ld = {0};
+	struct loaded_plugin *comp = NULL, *cond = NULL;
+	int lockfd = -1, dirfd = -1;
+	char *plugin_dir = loader_default_dir(cfg.main.plugin_dir);
+	code = OMA_EXIT_CONFIG;
+	if (load_plugins(&cfg, &ld, plugin_dir, o.config_path, &comp) != 0)
+		goto out;
+	if (o.print_only) {
+		code = cfg_print_json(&cfg, stdout) == 0 ? OMA_EXIT_OK : OMA_EXIT_CONFIG;
+		goto out;
+	}
+	if (init_plugins(&cfg, &ld, plugin_dir, o.config_path, comp, &cond) != 0)
+		goto out;
+	if (o.check_only) {
+		print_check_ok(&cfg, o.config_path);
+		code = OMA_EXIT_OK;
+		goto out;
+	}
+	code = take_locks(&cfg, &lockfd, &dirfd);
+	if (code == OMA_EXIT_OK)
+		code = run_backup(&cfg, &ld, comp, cond);
 out:
 	if (dirfd >= 0)
 		close(dirfd);

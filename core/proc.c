@@ -1,5 +1,6 @@
 /* proc.c - child processes: start them, read their output, enforce deadlines, stop them. */
 #include "proc.h"
+#include "proc_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -119,10 +119,6 @@ void proc_result_free(struct proc_result *r);
 int proc_run(char *const argv[], char *const envp[], const struct proc_limits *l,
              struct proc_result *r, char *err, size_t errlen);
 
-/* The exit code of a result as a shell reports it: the status, 128 + the
- * signal when one killed it, -1 when there is none. */
-int proc_exit_code(const struct proc_result *r);
-
 /* One line on how a child ended, e.g. "exit code 2", "killed by signal 9",
  * "no answer within 60 seconds", "no output for 3600 seconds",
  * "cancelled". */
@@ -132,10 +128,5 @@ void proc_describe(const struct proc_result *r, const struct proc_limits *l, cha
 struct oma_run;
 /* oma_host.run: a plugin's command through proc_run() (see plugin.h). */
 int proc_host_run(struct oma_run *run, char *err, size_t errlen);
-
-/* oma's environment with `add` ("K=V" entries; NULL: none) put in,
- * replacing variables of the same name (the last of repeated names wins).
- * Only the array is allocated.  Returns NULL when an entry has no '='. */
-char **proc_env_with(const char *const *add);
 
 #endif

@@ -204,10 +204,10 @@ int report_send(struct loader *ld, const struct oma_report *r,
 	/* A run cancelled before now still reports; a signal from here on
 	 * stops the reporters too. */
 	unsigned cancels = proc_cancel_count();
-	for (size_t i = 0; i < ld->n; i++) {
-		struct loaded_plugin *p = ld->plugins[i];
+	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_REPORT, NULL); p != NULL;
+	     p = loader_next(ld, OMA_PLUGIN_REPORT, p)) {
 		/* Only the enabled sections' reporters were initialised. */
-		if (p->desc->type != OMA_PLUGIN_REPORT || !p->initialized)
+		if (!p->initialized)
 			continue;
 		char err[1024];
 		if (proc_cancel_count() > cancels) {

@@ -303,6 +303,97 @@ static int verify_previous(const char *prev, const char *db, const char *file,
 	return rc;
 }
 
+/* With skip_unchanged_dbs: ask the server what changed in the selected
+ * databases (r->changes; a warning when it cannot say, and every database
+ * is dumped). */
+static void probe_changes(struct run *r)
+{
+	char err[1024];
+	struct strv folders = {0};
+	for (size_t i = 0; i < r->selected.n; i++) {
+		const char *f = server_folder(&r->facts, r->selected.v[i]);
+		strv_push(&folders, f ? f : "");
+	}
+	if (changes_probe(r->cfg->main.mysql_bin, r->facts.datadir, &r->selected, &folders,
+	                  &r->changes, err, sizeof(err)) != 0)
+		log_warning("skip_unchanged_dbs: change check unavailable: %s; dumping all databases", err);
+	strv_free(&folders);
+}
+
+/* Debug line: when `db` last changed and when its previous dump started. */
+static void log_change_times(const char *db, int64_t last, int64_t start)
+{
+	char when[32] = "unknown", then[32] = "unknown";
+	struct tm tm;
+	time_t t = (time_t)last;
+	if (last > 0 && gmtime_r(&t, &tm) != NULL)
+		(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	t = (time_t)start;
+	if (gmtime_r(&t, &tm) != NULL)
+		(void)strftime(then, sizeof(then), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	log_debug("DB '%s' last change: %s [ts=%lld]; previous backup started %s [ts=%lld]", db,
+	          when, (long long)last, then, (long long)start);
+}
+
+/* Whether the dump prev/file of `db` (file name stem `stem`) can be
+ * reused: its sidecar (read into *sc) records a complete dump by this
+ * compressor, not dated in the future, whose SHA-256 still matches and
+ * whose change reference says the database has not changed since.
+ * Returns 1 when it can, 0 with why set when not. */
+static int may_reuse(const struct run *r, const char *prev, const char *db, const char *stem,
+                     const char *file, struct sidecar *sc, char *why, size_t whylen)
+{
+	char err[1024];
+	int rc = reuse_read_sidecar(prev, stem, sc, err, sizeof(err));
+	if (rc < 0) {
+		/* Not a plain "no record": someone or something put it there. */
+		log_warning("DB '%s': %s; dumping it", db, err);
+		cm_errf(why, whylen, "%s", err);
+		return 0;
+	}
+	if (rc > 0) {
+		cm_errf(why, whylen, "no record of a complete previous dump");
+		return 0;
+	}
+	if (!reuse_usable(prev, sc, r->pl->comp_name, file, why, whylen))
+		return 0;
+	if (sc->start > (int64_t)time(NULL)) {
+		cm_errf(why, whylen, "previous dump is dated in the future");
+		return 0;
+	}
+	if (verify_previous(prev, db, file, sc, why, whylen) != 0)
+		return 0;
+	struct changes_ref ref;
+	if (changes_ref_parse(sc->extra, &ref) != 0 || !ref.valid) {
+		cm_errf(why, whylen, "previous dump has no change-detection reference");
+		return 0;
+	}
+	int64_t last = 0;
+	int reuse = changes_unchanged(r->changes, db, &ref, &last, why, whylen) == 1;
+	log_change_times(db, last, sc->start);
+	return reuse;
+}
+
+/* Move the reusable dump prev/file of `db` into the current folder and
+ * count it as reused.  Returns 0, or -1 (a warning logged) when it could
+ * not be moved: then it is dumped. */
+static int move_previous(struct run *r, const char *prev, const char *db, const char *stem,
+                         const char *file, const struct sidecar *sc)
+{
+	char err[1024];
+	int mv = reuse_move(prev, r->current, file, stem, r->cfg->main.link_type, err, sizeof(err));
+	if (mv < 0) {
+		log_warning("DB '%s': %s; dumping it", db, err);
+		return -1;
+	}
+	if (mv > 0)
+		log_warning("DB '%s': %s", db, err);
+	log_info("DB '%s': Backup is newer than last database change. Reusing previous backup", db);
+	r->reused_bytes[r->reused.n] = sc->bytes;
+	strv_push(&r->reused, db);
+	return 0;
+}
+
 /* Phase 8 (before the dumps): with skip_unchanged_dbs, move the previous
  * dump of every database that has not changed since that dump started into
  * the current folder; everything else goes on the to-do list. */
@@ -315,83 +406,24 @@ static void phase_reuse(struct run *r)
 			strv_push(&r->todo, r->selected.v[i]);
 		return;
 	}
-	char err[1024];
-	struct strv folders = {0};
-	for (size_t i = 0; i < r->selected.n; i++) {
-		const char *f = server_folder(&r->facts, r->selected.v[i]);
-		strv_push(&folders, f ? f : "");
-	}
-	if (changes_probe(m->mysql_bin, r->facts.datadir, &r->selected, &folders, &r->changes, err,
-	                  sizeof(err)) != 0)
-		log_warning("skip_unchanged_dbs: change check unavailable: %s; dumping all databases", err);
-	strv_free(&folders);
-
+	probe_changes(r);
 	char *prev = store_previous(r->bdir, r->current_base, time(NULL));
 	r->reused_bytes = xcalloc(r->selected.n, sizeof(*r->reused_bytes));
 	for (size_t i = 0; i < r->selected.n && !cancel_signal; i++) {
 		const char *db = r->selected.v[i];
 		char stem[NAMES_STEM_MAX + 1], why[512] = "no previous backup";
-		int reuse = 0;
 		struct sidecar sc = {0};
 		char *file = NULL;
-		if (names_encode(db, stem, sizeof(stem)) != 0)
-			goto decided;
-		file = xasprintf("%s%s", stem, r->pl->comp->suffix);
-		if (prev == NULL || r->changes == NULL)
-			goto decided;
-		int rc = reuse_read_sidecar(prev, stem, &sc, err, sizeof(err));
-		if (rc < 0) {
-			/* Not a plain "no record": someone or something put it there. */
-			log_warning("DB '%s': %s; dumping it", db, err);
-			cm_errf(why, sizeof(why), "%s", err);
-			goto decided;
+		int reuse = 0;
+		if (names_encode(db, stem, sizeof(stem)) == 0) {
+			file = xasprintf("%s%s", stem, r->pl->comp->suffix);
+			if (prev != NULL && r->changes != NULL)
+				reuse = may_reuse(r, prev, db, stem, file, &sc, why, sizeof(why));
 		}
-		if (rc > 0) {
-			cm_errf(why, sizeof(why), "no record of a complete previous dump");
-			goto decided;
-		}
-		if (!reuse_usable(prev, &sc, r->pl->comp_name, file, why, sizeof(why)))
-			goto decided;
-		if (sc.start > (int64_t)time(NULL)) {
-			cm_errf(why, sizeof(why), "previous dump is dated in the future");
-			goto decided;
-		}
-		if (verify_previous(prev, db, file, &sc, why, sizeof(why)) != 0)
-			goto decided;
-		struct changes_ref ref;
-		if (changes_ref_parse(sc.extra, &ref) != 0 || !ref.valid) {
-			cm_errf(why, sizeof(why), "previous dump has no change-detection reference");
-			goto decided;
-		}
-		int64_t last = 0;
-		reuse = changes_unchanged(r->changes, db, &ref, &last, why, sizeof(why)) == 1;
-		char when[32] = "unknown", then[32] = "unknown";
-		struct tm tm;
-		time_t t = (time_t)last;
-		if (last > 0 && gmtime_r(&t, &tm) != NULL)
-			(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		t = (time_t)sc.start;
-		if (gmtime_r(&t, &tm) != NULL)
-			(void)strftime(then, sizeof(then), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		log_debug("DB '%s' last change: %s [ts=%lld]; previous backup started %s [ts=%lld]", db,
-		          when, (long long)last, then, (long long)sc.start);
-	decided:
-		if (reuse) {
-			int mv = reuse_move(prev, r->current, file, stem, m->link_type, err, sizeof(err));
-			if (mv < 0) {
-				log_warning("DB '%s': %s; dumping it", db, err);
-				reuse = 0;
-			} else {
-				if (mv > 0)
-					log_warning("DB '%s': %s", db, err);
-				log_info("DB '%s': Backup is newer than last database change. Reusing previous backup",
-				         db);
-				r->reused_bytes[r->reused.n] = sc.bytes;
-				strv_push(&r->reused, db);
-			}
-		} else {
+		if (reuse)
+			reuse = move_previous(r, prev, db, stem, file, &sc) == 0;
+		else
 			log_debug("DB '%s': dumping: %s", db, why);
-		}
 		if (!reuse)
 			strv_push(&r->todo, db);
 		reuse_sidecar_free(&sc);
@@ -660,160 +692,216 @@ static void run_free(struct run *r)
 	free(r->bdir);
 }
 
-int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
-{
-	struct run r = {.cfg = cfg, .pl = pl, .started = time(NULL)};
-	const struct cfg_main *m = &cfg->main;
-	char err[1024];
-	int code = OMA_EXIT_OK;
+/* How the walk of phases goes on after a step (run_phases). */
+enum step {
+	STEP_ON,      /* on to the next phase */
+	STEP_KEEP,    /* the run is over; its folder stays */
+	STEP_ABANDON, /* the run is over and leaves no backup: its folder goes */
+	STEP_CANCEL,  /* a signal stopped the run */
+};
 
-	/* Phase 2: the current folder and its log. */
-	r.bdir = realpath(m->backup_dir, NULL);
-	if (r.bdir == NULL) {
+/* Phase 2: the current folder and its log, then the survey of the backup
+ * folder.  Returns 0, or -1 after saying why (on stderr: there is no log
+ * yet) with nothing left to free. */
+static int phase_start(struct run *r)
+{
+	char err[1024];
+	const struct cfg_main *m = &r->cfg->main;
+	r->bdir = realpath(m->backup_dir, NULL);
+	if (r->bdir == NULL) {
 		(void)fprintf(stderr, "oma: cannot resolve backup folder '%s': %s\n", m->backup_dir,
 		              strerror(errno));
-		return OMA_EXIT_FAILED;
+		return -1;
 	}
-	if (store_create_current(r.bdir, r.started, &r.current, err, sizeof(err)) != 0) {
+	if (store_create_current(r->bdir, r->started, &r->current, err, sizeof(err)) != 0) {
 		/* No log file yet: the line goes to stderr once. */
 		log_error("%s", err);
 		log_close();
-		free(r.bdir);
-		return OMA_EXIT_FAILED;
+		free(r->bdir);
+		r->bdir = NULL;
+		return -1;
 	}
-	r.current_base = strrchr(r.current, '/') ? strrchr(r.current, '/') + 1 : r.current;
-	char *logfile = xasprintf("%s/oma.log", r.current);
+	r->current_base = strrchr(r->current, '/') ? strrchr(r->current, '/') + 1 : r->current;
+	char *logfile = xasprintf("%s/oma.log", r->current);
 	if (log_open(logfile) != 0)
 		(void)fprintf(stderr, "oma: cannot write %s: %s\n", logfile, strerror(errno));
 	free(logfile);
 	log_info("Logger initialized with level: %s", log_level_word(log_get_level()));
-	log_debug("Using configuration file: %s", cfg->path);
-	for (size_t i = 0; i < cfg->warnings.n; i++)
-		log_warning("%s", cfg->warnings.v[i]);
-	log_info("Compression: %s (%s)", pl->comp_name, pl->comp->suffix);
-	phase_survey(&r);
+	log_debug("Using configuration file: %s", r->cfg->path);
+	for (size_t i = 0; i < r->cfg->warnings.n; i++)
+		log_warning("%s", r->cfg->warnings.v[i]);
+	log_info("Compression: %s (%s)", r->pl->comp_name, r->pl->comp->suffix);
+	phase_survey(r);
+	return 0;
+}
 
-	/* Phase 3: skip and run conditions.  A signal stops whatever runs
-	 * (conditions, mysql, mysqldump); every phase then ends at the next
-	 * check. */
-	if (pl->cond != NULL && cond_skip(pl->cond, &cfg->cond) == 1 && !cancel_signal) {
+/* Phase 3: skip and run conditions.  A signal stops whatever runs
+ * (conditions, mysql, mysqldump); every phase then ends at the next
+ * check.  Sets *code when the run conditions fail. */
+static enum step phase_conditions(struct run *r, int *code)
+{
+	const struct oma_condition_ops *cond = r->pl->cond;
+	if (cond != NULL && cond_skip(cond, &r->cfg->cond) == 1 && !cancel_signal) {
 		log_info("Backup skipped due to skip conditions (but considered successful)");
-		r.outcome = OMA_OUTCOME_SKIPPED;
-		goto out_abandon;
+		r->outcome = OMA_OUTCOME_SKIPPED;
+		return STEP_ABANDON;
 	}
 	if (cancel_signal)
-		goto out_cancel;
-	if (pl->cond != NULL && cond_run(pl->cond, &cfg->cond) != 0 && !cancel_signal) {
+		return STEP_CANCEL;
+	if (cond != NULL && cond_run(cond, &r->cfg->cond) != 0 && !cancel_signal) {
 		log_error("Backup aborted due to failed run conditions");
-		r.outcome = OMA_OUTCOME_ABORTED;
-		code = OMA_EXIT_CONFIG;
-		goto out_abandon;
+		r->outcome = OMA_OUTCOME_ABORTED;
+		*code = OMA_EXIT_CONFIG;
+		return STEP_ABANDON;
 	}
-	if (cancel_signal)
-		goto out_cancel;
+	return cancel_signal ? STEP_CANCEL : STEP_ON;
+}
 
-	/* Phase 5 before 4: never prune when the server cannot be reached. */
+/* Phases 5, 4 and 6: the server's facts, the prune before the dumps
+ * (delete_before) and the space check.  Phase 5 comes before 4: never
+ * prune when the server cannot be reached.  Sets *code when the run ends
+ * here. */
+static enum step phase_prepare(struct run *r, int *code)
+{
+	const struct cfg_main *m = &r->cfg->main;
 	log_info("Performing the backup now ...");
 	server_set_timeout(m->server_timeout);
-	if (phase_server(&r) != 0) {
+	if (phase_server(r) != 0) {
 		if (cancel_signal)
-			goto out_cancel;
-		r.outcome = OMA_OUTCOME_FAILED;
-		code = OMA_EXIT_FAILED;
-		goto out_abandon;
+			return STEP_CANCEL;
+		r->outcome = OMA_OUTCOME_FAILED;
+		*code = OMA_EXIT_FAILED;
+		return STEP_ABANDON;
 	}
 	if (cancel_signal)
-		goto out_cancel;
-	read_previous(&r);
-	r.keep_old = m->delete_before && previous_failed(&r);
-	if (m->delete_before && !r.keep_old) {
+		return STEP_CANCEL;
+	read_previous(r);
+	r->keep_old = m->delete_before && previous_failed(r);
+	if (m->delete_before && !r->keep_old) {
 		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
 		          m->versions);
 		/* With versions = 1 the last complete backup stays until this one
 		 * is complete (phase 10), unless phase 6 needs its room. */
-		(void)phase_prune(&r, m->versions > 1 ? m->versions - 1 : 1);
+		(void)phase_prune(r, m->versions > 1 ? m->versions - 1 : 1);
 	}
 	if (cancel_signal)
-		goto out_cancel;
-	if (phase_space(&r) != 0) {
-		r.outcome = OMA_OUTCOME_NO_SPACE;
-		code = OMA_EXIT_NO_SPACE;
-		goto out_abandon;
+		return STEP_CANCEL;
+	if (phase_space(r) != 0) {
+		r->outcome = OMA_OUTCOME_NO_SPACE;
+		*code = OMA_EXIT_NO_SPACE;
+		return STEP_ABANDON;
 	}
-	if (cancel_signal)
-		goto out_cancel;
+	return cancel_signal ? STEP_CANCEL : STEP_ON;
+}
 
-	phase_reuse(&r);
+/* Phases 8 and 7: reuse what has not changed, dump the rest.  Sets *code
+ * when a dump failed or the disk filled up. */
+static enum step phase_dumps(struct run *r, int *code)
+{
+	phase_reuse(r);
 	if (cancel_signal)
-		goto out_cancel;
-	phase_dump(&r);
+		return STEP_CANCEL;
+	phase_dump(r);
 	if (cancel_signal)
-		goto out_cancel;
-	if (r.failed > 0)
-		code = OMA_EXIT_FAILED;
-	if (out_of_space(&r)) {
+		return STEP_CANCEL;
+	if (r->failed > 0)
+		*code = OMA_EXIT_FAILED;
+	if (out_of_space(r)) {
 		/* The estimate was too low: treat it like the check before the
 		 * dumps, unless reused dumps were moved in (they must stay). */
 		log_error("Not enough free space in target directory.");
-		r.outcome = OMA_OUTCOME_NO_SPACE;
-		code = OMA_EXIT_NO_SPACE;
-		if (r.reused.n == 0)
-			goto out_abandon;
+		r->outcome = OMA_OUTCOME_NO_SPACE;
+		*code = OMA_EXIT_NO_SPACE;
+		if (r->reused.n == 0)
+			return STEP_ABANDON;
 	}
+	return STEP_ON;
+}
 
-	/* A run that produced no good dump never moves `last` or prunes. */
-	if (r.dumped + r.reused.n > 0) {
-		if (phase_finish(&r) != 0)
-			code = OMA_EXIT_FAILED;
-		else
-			set_last_log(&r); /* before pruning takes the old log away */
-		if (cancel_signal)
-			goto out_cancel;
-		/* A failed database's last good dump lives in an older folder:
-		 * keep every folder until all databases dump again. */
-		if (r.failed > 0)
-			log_warning("Not removing old backup directories: %u database(s) failed and "
-			            "their previous dumps are kept", r.failed);
-		else if (code == OMA_EXIT_OK)
-			(void)phase_prune(&r, m->versions - 1);
-	} else if (r.selected.n == 0 && m->do_databases.n > 0) {
-		/* Every name the admin asked for is missing: a typo or a dropped
-		 * database, not a success. */
-		log_error("None of the databases listed in do_databases exists; nothing was backed up");
-		code = OMA_EXIT_FAILED;
-		goto out_abandon;
-	} else if (r.selected.n == 0) {
-		log_warning("No databases selected for backup");
-		goto out_abandon;
-	} else {
-		log_error("No database was dumped successfully; keeping every previous backup");
-		code = OMA_EXIT_FAILED;
-		goto out_abandon;
+/* Phases 9, 10 and 11: a run with a good dump gets its info.json and
+ * links, and prunes; one without leaves nothing (and fails unless nothing
+ * was selected to begin with).  The terminate conditions then see the
+ * finished backup folder.  Sets *code when something failed. */
+static enum step phase_complete(struct run *r, int *code)
+{
+	const struct cfg_main *m = &r->cfg->main;
+	if (r->dumped + r->reused.n == 0) {
+		if (r->selected.n == 0 && m->do_databases.n > 0) {
+			/* Every name the admin asked for is missing: a typo or a
+			 * dropped database, not a success. */
+			log_error("None of the databases listed in do_databases exists; nothing was "
+			          "backed up");
+			*code = OMA_EXIT_FAILED;
+		} else if (r->selected.n == 0) {
+			log_warning("No databases selected for backup");
+		} else {
+			log_error("No database was dumped successfully; keeping every previous backup");
+			*code = OMA_EXIT_FAILED;
+		}
+		return STEP_ABANDON;
 	}
+	if (phase_finish(r) != 0)
+		*code = OMA_EXIT_FAILED;
+	else
+		set_last_log(r); /* before pruning takes the old log away */
 	if (cancel_signal)
-		goto out_cancel;
-	/* Phase 11: terminate conditions see the finished backup folder. */
-	if (pl->cond != NULL && cond_terminate(pl->cond, &cfg->cond, r.current) != 0)
-		code = OMA_EXIT_FAILED;
+		return STEP_CANCEL;
+	/* A failed database's last good dump lives in an older folder: keep
+	 * every folder until all databases dump again. */
+	if (r->failed > 0)
+		log_warning("Not removing old backup directories: %u database(s) failed and "
+		            "their previous dumps are kept", r->failed);
+	else if (*code == OMA_EXIT_OK)
+		(void)phase_prune(r, m->versions - 1);
 	if (cancel_signal)
-		goto out_cancel;
-	goto out_links;
+		return STEP_CANCEL;
+	if (r->pl->cond != NULL && cond_terminate(r->pl->cond, &r->cfg->cond, r->current) != 0)
+		*code = OMA_EXIT_FAILED;
+	return cancel_signal ? STEP_CANCEL : STEP_KEEP;
+}
 
-out_cancel:
+/* Phases 3 to 11, each as long as the one before said to go on.  Returns
+ * how the run ends (STEP_KEEP, STEP_ABANDON or STEP_CANCEL); *code is the
+ * exit code so far. */
+static enum step run_phases(struct run *r, int *code)
+{
+	enum step st = phase_conditions(r, code);
+	if (st == STEP_ON)
+		st = phase_prepare(r, code);
+	if (st == STEP_ON)
+		st = phase_dumps(r, code);
+	if (st == STEP_ON)
+		st = phase_complete(r, code);
+	return st;
+}
+
+/* A run stopped by a signal fails.  Nothing of it worth keeping: it
+ * leaves no folder.  Otherwise the folder stays, incomplete unless its
+ * info.json was written, and a later run finishes it off.  Returns
+ * STEP_ABANDON or STEP_KEEP. */
+static enum step end_cancelled(const struct run *r, int *code)
+{
 	log_error("Backup cancelled by signal %d", (int)cancel_signal);
-	code = OMA_EXIT_FAILED;
-	/* Nothing of this run worth keeping: it leaves no folder.  Otherwise
-	 * the folder stays, incomplete unless its info.json was written, and
-	 * a later run finishes it off. */
-	if (r.dumped == 0 && r.reused.n == 0)
-		goto out_abandon;
-out_links:
-	set_last_log(&r);
-	goto out;
-out_abandon:
-	abandon_current(&r);
-	r.abandoned = 1;
-out:
+	*code = OMA_EXIT_FAILED;
+	return r->dumped == 0 && r->reused.n == 0 ? STEP_ABANDON : STEP_KEEP;
+}
+
+int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
+{
+	struct run r = {.cfg = cfg, .pl = pl, .started = time(NULL)};
+	int code = OMA_EXIT_OK;
+	if (phase_start(&r) != 0)
+		return OMA_EXIT_FAILED;
+
+	enum step st = run_phases(&r, &code);
+	if (st == STEP_CANCEL)
+		st = end_cancelled(&r, &code);
+	if (st == STEP_ABANDON) {
+		abandon_current(&r);
+		r.abandoned = 1;
+	} else {
+		set_last_log(&r);
+	}
 	fix_links(&r);
 	if (code == OMA_EXIT_FAILED)
 		r.outcome = OMA_OUTCOME_FAILED;

@@ -16,8 +16,10 @@
 #include "common/errbuf.h"
 #include "common/io.h"
 #include "dump.h"
+#include "dump_internal.h"
 #include "log.h"
 #include "names.h"
+#include "proc.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -942,7 +944,7 @@ static long part_gone_ms = -1;
 static void on_alarm(int sig)
 {
 	(void)sig;
-	dump_cancel();
+	proc_cancel();
 }
 
 static long now_ms(void)
@@ -953,7 +955,7 @@ static long now_ms(void)
 }
 
 /* Wait for the fake to sleep, check its temp file, signal the main thread
- * (whose handler calls dump_cancel) and time how long the file stays. */
+ * (whose handler calls proc_cancel) and time how long the file stays. */
 static void *canceller(void *arg)
 {
 	(void)arg;

@@ -1,4 +1,4 @@
-/* check_loader.c - unit tests for core/loader.c with the fixture plugins of tests/fixtures. */
+/* check_loader.c - unit tests for core/loader.c, elfcheck.c and ownercheck.c with the fixture plugins of tests/fixtures. */
 #include <check.h>
 #include <dirent.h>
 #include <dlfcn.h>
@@ -17,6 +17,7 @@
 
 #include "common/io.h"
 #include "loader.h"
+#include "loader_internal.h"
 #include "log.h"
 #include "testlib.h"
 #include "util.h"
@@ -65,12 +66,16 @@ static void expect_load_error(const char *const *fixtures, const char *expected)
 	char *want = subst_dir(expected, dir);
 	ck_assert_str_eq(err, want);
 	/* Everything loaded before the failure is gone. */
-	ck_assert_uint_eq(ld.n, 0);
-	ck_assert_ptr_null(ld.plugins);
-	ck_assert_ptr_null(ld.dir);
+	ck_assert_ptr_null(ld.state);
 	free(want);
 	t_remove_tree(dir);
 	free(dir);
+}
+
+/* How many plugins `ld` holds. */
+static size_t n_loaded(const struct loader *ld)
+{
+	return ld->state != NULL ? ld->state->n : 0;
 }
 
 static const char *test_config_get(const char *section, const char *key)
@@ -99,21 +104,21 @@ START_TEST(test_load_valid_plugins)
 	char err[512] = "";
 	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
 	ck_assert_str_eq(err, "");
-	ck_assert_uint_eq(ld.n, 3);
-	ck_assert_str_eq(ld.dir, dir);
+	ck_assert_uint_eq(n_loaded(&ld), 3);
+	ck_assert_str_eq(ld.state->dir, dir);
 
 	/* Sorted by file name. */
-	ck_assert_str_eq(strrchr(ld.plugins[0]->path, '/'), "/good_compress.so");
-	ck_assert_str_eq(strrchr(ld.plugins[1]->path, '/'), "/good_condition.so");
-	ck_assert_str_eq(strrchr(ld.plugins[2]->path, '/'), "/good_report.so");
+	ck_assert_str_eq(strrchr(ld.state->plugins[0]->path, '/'), "/good_compress.so");
+	ck_assert_str_eq(strrchr(ld.state->plugins[1]->path, '/'), "/good_condition.so");
+	ck_assert_str_eq(strrchr(ld.state->plugins[2]->path, '/'), "/good_report.so");
 
 	/* The same name may be used once per type. */
 	struct loaded_plugin *c = loader_find(&ld, OMA_PLUGIN_COMPRESS, "fixture");
 	struct loaded_plugin *r = loader_find(&ld, OMA_PLUGIN_REPORT, "fixture");
 	struct loaded_plugin *k = loader_find(&ld, OMA_PLUGIN_CONDITION, "fixture");
-	ck_assert_ptr_eq(c, ld.plugins[0]);
-	ck_assert_ptr_eq(k, ld.plugins[1]);
-	ck_assert_ptr_eq(r, ld.plugins[2]);
+	ck_assert_ptr_eq(c, ld.state->plugins[0]);
+	ck_assert_ptr_eq(k, ld.state->plugins[1]);
+	ck_assert_ptr_eq(r, ld.state->plugins[2]);
 	ck_assert_ptr_null(loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip"));
 	ck_assert_str_eq(c->desc->compress->suffix, ".sql.fix");
 	ck_assert_int_eq(c->initialized, 0);
@@ -144,8 +149,7 @@ START_TEST(test_load_valid_plugins)
 
 	/* fini runs on unload for what was initialized. */
 	loader_unload(&ld);
-	ck_assert_uint_eq(ld.n, 0);
-	ck_assert_ptr_null(ld.plugins);
+	ck_assert_ptr_null(ld.state);
 	m = t_read_file(marker);
 	ck_assert_str_eq(m, "init\nfini\n");
 	free(m);
@@ -155,6 +159,41 @@ START_TEST(test_load_valid_plugins)
 	free(subdir);
 	free(logfile);
 	free(marker);
+	t_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/* loader_next walks the plugins of one type in load order. */
+START_TEST(test_next_by_type)
+{
+	struct loader empty = {0};
+	ck_assert_ptr_null(loader_next(&empty, OMA_PLUGIN_REPORT, NULL));
+	static const char *const fx[] = {"report_ok", "good_compress", "report_fail", NULL};
+	char *dir = scenario(fx);
+	struct loader ld = {0};
+	char err[512] = "";
+	ck_assert_msg(loader_load_dir(&ld, dir, err, sizeof(err)) == 0, "%s", err);
+	/* Loaded by file name: good_compress, report_fail, report_ok. */
+	struct loaded_plugin *p = loader_next(&ld, OMA_PLUGIN_REPORT, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->desc->name, "report_fail");
+	ck_assert_ptr_eq(loader_find(&ld, OMA_PLUGIN_REPORT, "report_fail"), p);
+	p = loader_next(&ld, OMA_PLUGIN_REPORT, p);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->desc->name, "report_ok");
+	ck_assert_ptr_null(loader_next(&ld, OMA_PLUGIN_REPORT, p));
+	struct loaded_plugin *c = loader_next(&ld, OMA_PLUGIN_COMPRESS, NULL);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->desc->name, "fixture");
+	ck_assert_ptr_null(loader_next(&ld, OMA_PLUGIN_COMPRESS, c));
+	/* After a plugin of another type: the next one of this type. */
+	p = loader_next(&ld, OMA_PLUGIN_REPORT, c);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->desc->name, "report_fail");
+	ck_assert_ptr_null(loader_next(&ld, OMA_PLUGIN_CONDITION, NULL));
+	loader_unload(&ld);
+	ck_assert_ptr_null(loader_next(&ld, OMA_PLUGIN_REPORT, NULL));
 	t_remove_tree(dir);
 	free(dir);
 }
@@ -281,7 +320,7 @@ START_TEST(test_not_a_shared_object)
 	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), -1);
 	char *want = xasprintf("plugin %s: not an ELF file", junk);
 	ck_assert_str_eq(err, want);
-	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_uint_eq(n_loaded(&ld), 0);
 	free(want);
 	free(junk);
 	t_remove_tree(dir);
@@ -320,7 +359,7 @@ START_TEST(test_missing_dir)
 	ck_assert_int_eq(loader_load_dir(&ld, gone, err, sizeof(err)), -1);
 	char *expected = xasprintf("plugin dir %s: No such file or directory", gone);
 	ck_assert_str_eq(err, expected);
-	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_uint_eq(n_loaded(&ld), 0);
 	free(expected);
 	free(gone);
 	t_remove_tree(dir);
@@ -334,7 +373,7 @@ START_TEST(test_empty_dir)
 	struct loader ld = {0};
 	char err[256] = "";
 	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
-	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_uint_eq(n_loaded(&ld), 0);
 	ck_assert_ptr_null(loader_find(&ld, OMA_PLUGIN_COMPRESS, "gzip"));
 	loader_unload(&ld);
 	t_remove_tree(dir);
@@ -486,7 +525,7 @@ START_TEST(test_load_by_name)
 	                             sizeof(err)), 0);
 	ck_assert_ptr_eq(again, p);
 	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 0);
-	ck_assert_uint_eq(ld.n, 2);
+	ck_assert_uint_eq(n_loaded(&ld), 2);
 
 	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "nope", &p, err, sizeof(err)), 1);
 	char *want = xasprintf("no compress plugin 'nope' (compress-nope.so) in %s", dir);
@@ -501,7 +540,7 @@ START_TEST(test_load_by_name)
 	free(want);
 	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "wrongabi", &p, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "ABI mismatch: expected 1, found") != NULL, "%s", err);
-	ck_assert_uint_eq(ld.n, 2);
+	ck_assert_uint_eq(n_loaded(&ld), 2);
 	loader_unload(&ld);
 	t_remove_tree(dir);
 	free(dir);
@@ -631,7 +670,7 @@ static void expect_damaged(const char *dir, const char *f, const char *what, con
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0 && strstr(err, what) != NULL &&
 	                      err[strlen(err) - 1] == ')' && strchr(err, '\n') == NULL,
 	              "%s: %s", label, err);
-	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_uint_eq(n_loaded(&ld), 0);
 	loader_unload(&ld);
 	free(want);
 	loader_unload(&ld);
@@ -705,12 +744,12 @@ START_TEST(test_load_through_descriptor)
 	struct loader ld = {0};
 	char err[1024] = "";
 	ck_assert_int_eq(loader_load_dir(&ld, dir, err, sizeof(err)), 0);
-	ck_assert_uint_eq(ld.n, 1);
+	ck_assert_uint_eq(n_loaded(&ld), 1);
 	char *want = xasprintf("%s/good_compress.so", dir);
-	ck_assert_str_eq(ld.plugins[0]->path, want);
+	ck_assert_str_eq(ld.state->plugins[0]->path, want);
 	free(want);
 	Dl_info info;
-	ck_assert_int_ne(dladdr(ld.plugins[0]->desc, &info), 0);
+	ck_assert_int_ne(dladdr(ld.state->plugins[0]->desc, &info), 0);
 	ck_assert_msg(strncmp(info.dli_fname, "/proc/self/fd/", 14) == 0, "%s", info.dli_fname);
 	loader_unload(&ld);
 
@@ -775,7 +814,7 @@ START_TEST(test_load_without_proc)
 		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
 		ssize_t w = write(fds[1], err, strlen(err));
 		(void)w;
-		_exit(rc == -1 && ld.n == 0 ? 0 : 1);
+		_exit(rc == -1 && n_loaded(&ld) == 0 ? 0 : 1);
 	}
 	close(fds[1]);
 	char out[1024];
@@ -933,7 +972,7 @@ START_TEST(test_ancestor_permissions)
 	ck_assert_int_eq(chmod(dir, 01777), 0);
 	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "is writable by others (mode 1777)") != NULL, "%s", err);
-	ck_assert_uint_eq(ld.n, 0);
+	ck_assert_uint_eq(n_loaded(&ld), 0);
 
 	t_remove_tree(safe);
 	t_remove_tree(top);
@@ -953,6 +992,7 @@ static Suite *loader_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_load_valid_plugins);
+	tcase_add_test(tc, test_next_by_type);
 	tcase_add_test(tc, test_host_table);
 	tcase_add_test(tc, test_wrong_abi);
 	tcase_add_test(tc, test_no_descriptor);

@@ -15,6 +15,7 @@
 #include <oma/plugin.h>
 
 #include "proc.h"
+#include "proc_internal.h"
 #include "testlib.h"
 #include "util.h"
 

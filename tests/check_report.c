@@ -13,6 +13,7 @@
 #include "config.h"
 #include "config_internal.h"
 #include "loader.h"
+#include "loader_internal.h"
 #include "log.h"
 #include "report.h"
 #include "testlib.h"
@@ -329,10 +330,10 @@ static void send_setup(struct send_env *e, const char *const *fixtures, const ch
 	ck_assert_msg(loader_load_dir(&e->ld, plugdir, err, sizeof(err)) == 0, "%s", err);
 	load_config(&e->cfg, config);
 	/* As oma does: only the enabled sections' reporters are initialised. */
-	for (size_t i = 0; i < e->ld.n; i++)
-		if (cfg_section_enabled(&e->cfg, e->ld.plugins[i]->desc->name))
-			ck_assert_msg(loader_init(e->ld.plugins[i], NULL, err, sizeof(err)) == 0,
-			              "%s", err);
+	for (struct loaded_plugin *p = loader_next(&e->ld, OMA_PLUGIN_REPORT, NULL); p != NULL;
+	     p = loader_next(&e->ld, OMA_PLUGIN_REPORT, p))
+		if (cfg_section_enabled(&e->cfg, p->desc->name))
+			ck_assert_msg(loader_init(p, NULL, err, sizeof(err)) == 0, "%s", err);
 	free(plugdir);
 
 	e->log = xasprintf("%s/oma.log", e->dir);
