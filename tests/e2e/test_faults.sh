@@ -41,6 +41,8 @@ REAL_DUMP=$MDB_DUMP_BIN
 REAL_MYSQL=$MDB_CLIENT_BIN
 FLAGS=$E2E_T/flags
 BIN=$E2E_T/bin
+# The fraction of the stand-ins' sleeps (standin_procs).
+NAP=$$
 mkdir -p "$FLAGS" "$BIN"
 
 # The mysqldump stand-in.  For the database $FAULT_DB it does $FAULT_MODE:
@@ -74,7 +76,7 @@ stop)
 	kill -STOP \$\$
 	exec "\$real" "\$@" ;;
 bgerr)
-	sleep 31 >&2 &
+	sleep 31.$NAP >&2 &
 	echo \$! > '$FLAGS/bg.pid'
 	exec "\$real" "\$@" ;;
 warn)
@@ -94,7 +96,7 @@ cat >"$BIN/mysql" <<EOF
 # fault-stand-in: mysql for oma's end-to-end fault tests
 if [ "\${FAULT_MYSQL:-}" = hang ]; then
 	touch '$FLAGS/mysql'
-	exec sleep 33
+	exec sleep 33.$NAP
 fi
 exec '$REAL_MYSQL' "\$@"
 EOF
@@ -102,16 +104,18 @@ chmod +x "$BIN/mysqldump" "$BIN/mysql"
 STANDINS="mysqldump_bin = \"$BIN/mysqldump\""
 STANDIN_MYSQL="mysql_bin = \"$BIN/mysql\""
 
-# Processes of the stand-ins still running (their sleeps are 31 to 37 s
-# long, so no other sleep on the machine is taken for one).
-standin_procs() { pgrep -af -- 'fault-stand-in|sleep 3[1-7]$' | grep -v pgrep || true; }
+# Processes of the stand-ins still running: their own scripts (in $BIN) and
+# their sleeps, 31 to 37 s long with this script's PID as the fraction
+# ($NAP), so that no other sleep on the machine, nor another copy of this
+# script running at the same time, is taken for one.
+standin_procs() { pgrep -af -- "$BIN/|sleep 3[1-7]\\.$NAP\$" | grep -v pgrep || true; }
 
 # Stop whatever the stand-ins left (a stopped mysqldump after oma was killed).
 cleanup_standins() {
 	touch "$FLAGS/gate"
 	pkill -CONT -f -- "$BIN/mysqldump" 2>/dev/null || true
 	pkill -KILL -f -- "$BIN/" 2>/dev/null || true
-	pkill -KILL -f -- 'sleep 3[1-7]$' 2>/dev/null || true
+	pkill -KILL -f -- "sleep 3[1-7]\\.$NAP\$" 2>/dev/null || true
 	if [[ -f $FLAGS/bg.pid ]]; then kill -KILL "$(cat "$FLAGS/bg.pid")" 2>/dev/null || true; fi
 	rm -f "$FLAGS"/*
 }
@@ -220,7 +224,7 @@ case_incomplete_not_previous() {
 	first=$NEW
 	write_config "$dir-cond.conf" "$dir" 'versions = 3' "$DBS" "$STANDINS" \
 		'skip_unchanged_dbs = true' '[conditions]' \
-		'run_conditions = ["touch '"$FLAGS"'/cond; exec sleep 37"]'
+		'run_conditions = ["touch '"$FLAGS"'/cond; exec sleep 37.'"$NAP"'"]'
 	rm -f "$FLAGS/cond"
 	start_bg "$dir-cond.conf"
 	wait_file "$FLAGS/cond" 30
@@ -282,7 +286,7 @@ case_sigusr1_dump() { signal_mid_dump USR1 10; }
 case_sigterm_phases() {
 	local dir=$E2E_T/phases log
 	mkdir -p "$dir"
-	local cond='["touch '"$FLAGS"'/cond; exec sleep 37"]'
+	local cond='["touch '"$FLAGS"'/cond; exec sleep 37.'"$NAP"'"]'
 	# skip condition
 	write_config "$dir-skip.conf" "$dir" "$DBS" "$STANDINS" '[conditions]' "skip_conditions = $cond"
 	rm -f "$FLAGS/cond"
