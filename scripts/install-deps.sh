@@ -32,6 +32,11 @@ PACKAGES=(
 	iproute2            # ss in the end-to-end tests
 	clang               # make fuzz: libFuzzer targets (clang 14)
 	libclang-rt-14-dev  # make fuzz: the libFuzzer and sanitizer runtimes for -fsanitize=fuzzer
+	ceph-mon            # S3 tests: a private Ceph RADOS Gateway (tests/lib/rgw.sh)
+	ceph-osd
+	radosgw
+	awscli              # S3 tests: second clients reading back what oma wrote
+	s3cmd
 )
 
 # Packages not installed yet, one per line.
