@@ -13,7 +13,9 @@
 # Or run it: `tests/lib/rgw.sh start DIR` starts the daemons, leaves them
 # running and prints the path of DIR/env (shell assignments of the variables
 # below, for programs such as the C unit tests); `tests/lib/rgw.sh stop DIR`
-# stops the daemons whose PIDs DIR/pids lists.
+# stops the daemons whose PIDs DIR/pids lists; `tests/lib/rgw.sh serve DIR`
+# starts them, prints DIR/env, and stops them when its stdin closes (so they
+# go when the program that started it ends, however it ends).
 #
 # After rgw_start: RGW_ENDPOINT (http://127.0.0.1:PORT), RGW_PORT,
 # RGW_ACCESS_KEY, RGW_SECRET_KEY (generated), RGW_REGION, RGW_DIR, RGW_LOG
@@ -349,13 +351,18 @@ rgw_s3cmd() {
 	s3cmd -c "$RGW_DIR/s3cfg" "$@"
 }
 
-# Run as a program: start DIR | stop DIR (see the top of the file).
+# Run as a program: start DIR | stop DIR | serve DIR (see the top of the file).
 _rgw_main() {
 	case ${1:-}:${2:-} in
 	start:?*)
 		_RGW_NO_EXIT=1
 		rgw_start "$2" || exit 1
 		printf '%s\n' "$RGW_DIR/env"
+		;;
+	serve:?*)
+		rgw_start "$2" || exit 1
+		printf '%s\n' "$RGW_DIR/env"
+		read -r _ || true
 		;;
 	stop:?*)
 		RGW_DIR=$(cd "$2" && pwd) || exit 1
@@ -367,7 +374,7 @@ _rgw_main() {
 		rgw_stop
 		;;
 	*)
-		echo 'usage: rgw.sh start DIR | rgw.sh stop DIR' >&2
+		echo 'usage: rgw.sh start DIR | rgw.sh stop DIR | rgw.sh serve DIR' >&2
 		exit 2
 		;;
 	esac
