@@ -262,27 +262,6 @@ static struct {
 	int helper_in;    /* closing it stops the gateway */
 } gw = {.helper = -1, .helper_in = -1};
 
-/* Where tests/lib/rgw.sh is: next to the test binary's build folder, else
- * relative to the current folder.  NULL when neither. */
-static char *find_rgw_sh(void)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			char *p = xasprintf("%s/../../tests/lib/rgw.sh", exe);
-			char *real = realpath(p, NULL);
-			free(p);
-			if (real != NULL)
-				return real;
-		}
-	}
-	return realpath("tests/lib/rgw.sh", NULL);
-}
-
 /* The value of NAME=VALUE in the env file text (printf %q quoting undone),
  * malloc'ed; fails the test when missing. */
 static char *env_value(const char *text, const char *name)
@@ -313,8 +292,11 @@ static char *env_value(const char *text, const char *name)
  * when this process ends, however it ends, the helper stops the daemons. */
 static void gateway_up(void)
 {
-	gw.rgw_sh = find_rgw_sh();
-	ck_assert_msg(gw.rgw_sh != NULL, "tests/lib/rgw.sh not found");
+	char *rel = t_source_path("tests/lib/rgw.sh");
+	ck_assert_msg(rel != NULL, "tests/lib/rgw.sh not found");
+	gw.rgw_sh = realpath(rel, NULL); /* absolute: handed to shells */
+	ck_assert_ptr_nonnull(gw.rgw_sh);
+	free(rel);
 	snprintf(gw.tmp, sizeof(gw.tmp), "/tmp/oma-check-s3.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(gw.tmp));
 	gw.dir = xasprintf("%s/rgw", gw.tmp);

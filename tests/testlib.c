@@ -54,6 +54,24 @@ char *t_fixture_path(const char *name)
 	return abs;
 }
 
+char *t_source_path(const char *rel)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			char *p = xasprintf("%s/../../%s", exe, rel);
+			if (access(p, R_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return access(rel, R_OK) == 0 ? xstrdup(rel) : NULL;
+}
+
 char *t_mkdtemp(const char *name)
 {
 	char *dir = xasprintf("/tmp/oma-check-%s-XXXXXX", name);

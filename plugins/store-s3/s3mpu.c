@@ -205,22 +205,6 @@ static uint64_t part_size_for(uint64_t size, uint64_t part_size)
 	return ps;
 }
 
-/* The parts' ETags (hex of each 16-byte MD5 in md5s) as strings in one
- * allocation: *etags (n pointers) then the text.  Returns 0 or -1. */
-static int etag_strings(const unsigned char *md5s, int n, char ***etags)
-{
-	char **e = malloc((size_t)n * (sizeof(char *) + 33));
-	if (e == NULL)
-		return -1;
-	char *text = (char *)(e + n);
-	for (int i = 0; i < n; i++) {
-		e[i] = text + (size_t)i * 33;
-		s3buf_hex(md5s + (size_t)i * 16, 16, e[i]);
-	}
-	*etags = e;
-	return 0;
-}
-
 /* The ETag S3 gives a multipart object: hex MD5 of the parts' MD5s, "-N".
  * Returns 0 or -1. */
 static int multipart_etag(const unsigned char *md5s, int n, char *out, size_t outlen)
@@ -235,30 +219,30 @@ static int multipart_etag(const unsigned char *md5s, int n, char *out, size_t ou
 	return w < 0 || (size_t)w >= outlen ? -1 : 0;
 }
 
-/* Multipart upload of the first size bytes of fd in parts of ps bytes; the
- * expected ETag into want.  Returns 0 or -1 (the upload aborted). */
-static int upload_parts(struct s3_client *c, const char *key, int fd, uint64_t size, uint64_t ps,
-                        const struct s3_put_opts *o, char *want, size_t wantlen, char *err,
-                        size_t errlen)
+/* Makes part i (0-based) of upload id of key; its ETag into etag (capacity
+ * S3_ETAG_MAX).  Returns 0 or -1 with err filled. */
+typedef int (*part_fn)(struct s3_client *c, void *ctx, const char *key, const char *id, int i,
+                       char *etag, char *err, size_t errlen);
+
+/* A multipart upload of key with the options o from n parts that `part`
+ * makes, completed, or aborted after a failure.  Returns 0 or -1. */
+static int multipart(struct s3_client *c, const char *key, const struct s3_put_opts *o, int n,
+                     part_fn part, void *ctx, char *err, size_t errlen)
 {
 	char id[S3_UPLOAD_ID_MAX];
-	int n = (int)((size + ps - 1) / ps), rc = -1;
-	unsigned char *md5s = malloc((size_t)n * 16);
-	char **etags = NULL;
-	if (md5s == NULL) {
-		s3req_err(err, errlen, "upload %s: out of memory", key);
-		return -1;
+	int rc = -1;
+	char **etags = calloc((size_t)n, sizeof(char *));
+	char *text = malloc((size_t)n * S3_ETAG_MAX);
+	if (etags == NULL || text == NULL) {
+		s3req_err(err, errlen, "multipart upload of %s: out of memory", key);
+		goto out;
 	}
 	if (s3_mpu_create(c, key, o, id, err, errlen) != 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
-		uint64_t off = (uint64_t)i * ps, len = size - off < ps ? size - off : ps;
-		if (s3_mpu_part(c, key, id, i + 1, fd, (off_t)off, len, md5s + (size_t)i * 16, err, errlen) != 0)
+		etags[i] = text + (size_t)i * S3_ETAG_MAX;
+		if (part(c, ctx, key, id, i, etags[i], err, errlen) != 0)
 			goto fail;
-	}
-	if (etag_strings(md5s, n, &etags) != 0 || multipart_etag(md5s, n, want, wantlen) != 0) {
-		s3req_err(err, errlen, "upload %s: out of memory", key);
-		goto fail;
 	}
 	if (s3_mpu_complete(c, key, id, (const char *const *)etags, n, err, errlen) != 0)
 		goto fail;
@@ -267,8 +251,53 @@ static int upload_parts(struct s3_client *c, const char *key, int fd, uint64_t s
 fail:
 	abort_after(c, key, id, err, errlen);
 out:
+	free(text);
 	free(etags);
-	free(md5s);
+	return rc;
+}
+
+/* What upload_part needs: the file, its size, the part size, and room for
+ * the parts' MD5s. */
+struct upload_ctx {
+	int fd;
+	uint64_t size, ps;
+	unsigned char *md5s;
+};
+
+static int upload_part(struct s3_client *c, void *ctx, const char *key, const char *id, int i,
+                       char *etag, char *err, size_t errlen)
+{
+	struct upload_ctx *u = ctx;
+	uint64_t off = (uint64_t)i * u->ps, len = u->size - off < u->ps ? u->size - off : u->ps;
+	unsigned char *md5 = u->md5s + (size_t)i * 16;
+	if (s3_mpu_part(c, key, id, i + 1, u->fd, (off_t)off, len, md5, err, errlen) != 0)
+		return -1;
+	s3buf_hex(md5, 16, etag);
+	return 0;
+}
+
+/* Multipart upload of the first size bytes of fd in parts of ps bytes; the
+ * expected ETag into want.  Returns 0 or -1 (the upload aborted). */
+static int upload_parts(struct s3_client *c, const char *key, int fd, uint64_t size, uint64_t ps,
+                        const struct s3_put_opts *o, char *want, size_t wantlen, char *err,
+                        size_t errlen)
+{
+	int n = (int)((size + ps - 1) / ps);
+	struct upload_ctx u = {.fd = fd, .size = size, .ps = ps, .md5s = malloc((size_t)n * 16)};
+	int rc = -1;
+	if (u.md5s == NULL) {
+		s3req_err(err, errlen, "upload %s: out of memory", key);
+		return -1;
+	}
+	if (multipart(c, key, o, n, upload_part, &u, err, errlen) != 0)
+		goto out;
+	if (multipart_etag(u.md5s, n, want, wantlen) != 0) {
+		s3req_err(err, errlen, "upload %s: MD5 failed", key);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(u.md5s);
 	return rc;
 }
 
@@ -325,37 +354,18 @@ int s3_upload_fd(struct s3_client *c, const char *key, int fd, uint64_t size, ui
 	return verify(c, key, size, want, o, info, err, errlen);
 }
 
-/* Multipart copy of src (size bytes) to dst in parts of ps bytes.
- * Returns 0 or -1 (the upload aborted). */
-static int copy_parts(struct s3_client *c, const char *src, const char *dst, uint64_t size,
-                      uint64_t ps, const struct s3_put_opts *o, char *err, size_t errlen)
+/* What copy_part needs: the source, its size, the part size. */
+struct copy_ctx {
+	const char *src;
+	uint64_t size, ps;
+};
+
+static int copy_part(struct s3_client *c, void *ctx, const char *key, const char *id, int i,
+                     char *etag, char *err, size_t errlen)
 {
-	char id[S3_UPLOAD_ID_MAX];
-	int n = (int)((size + ps - 1) / ps), rc = -1;
-	char **etags = calloc((size_t)n, sizeof(char *));
-	char *text = malloc((size_t)n * S3_ETAG_MAX);
-	if (etags == NULL || text == NULL) {
-		s3req_err(err, errlen, "copy to %s: out of memory", dst);
-		goto out;
-	}
-	if (s3_mpu_create(c, dst, o, id, err, errlen) != 0)
-		goto out;
-	for (int i = 0; i < n; i++) {
-		uint64_t first = (uint64_t)i * ps, len = size - first < ps ? size - first : ps;
-		etags[i] = text + (size_t)i * S3_ETAG_MAX;
-		if (s3_mpu_part_copy(c, dst, id, i + 1, src, first, first + len - 1, etags[i], err, errlen) != 0)
-			goto fail;
-	}
-	if (s3_mpu_complete(c, dst, id, (const char *const *)etags, n, err, errlen) != 0)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	abort_after(c, dst, id, err, errlen);
-out:
-	free(text);
-	free(etags);
-	return rc;
+	struct copy_ctx *k = ctx;
+	uint64_t first = (uint64_t)i * k->ps, len = k->size - first < k->ps ? k->size - first : k->ps;
+	return s3_mpu_part_copy(c, key, id, i + 1, k->src, first, first + len - 1, etag, err, errlen);
 }
 
 int s3_copy_big(struct s3_client *c, const char *src, const char *dst, uint64_t size,
@@ -366,8 +376,10 @@ int s3_copy_big(struct s3_client *c, const char *src, const char *dst, uint64_t 
 	if (size <= max) {
 		if (s3_copy(c, src, dst, err, errlen) != 0)
 			return -1;
-	} else if (copy_parts(c, src, dst, size, part_size_for(size, part_size), o, err, errlen) != 0) {
-		return -1;
+	} else {
+		struct copy_ctx k = {.src = src, .size = size, .ps = part_size_for(size, part_size)};
+		if (multipart(c, dst, o, (int)((size + k.ps - 1) / k.ps), copy_part, &k, err, errlen) != 0)
+			return -1;
 	}
 	return verify(c, dst, size, NULL, o, NULL, err, errlen);
 }
