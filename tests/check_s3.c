@@ -288,6 +288,8 @@ static char *env_value(const char *text, const char *name)
 	return NULL;
 }
 
+static int aws(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Start the gateway with `rgw.sh serve` in a helper whose stdin we hold:
  * when this process ends, however it ends, the helper stops the daemons. */
 static void gateway_up(void)
@@ -343,12 +345,8 @@ static void gateway_up(void)
 	gw.secret_key = env_value(env, "RGW_SECRET_KEY");
 	free(env);
 	free(log);
-	char *cmd = xasprintf(". '%s' && . '%s/env' && rgw_aws s3api create-bucket --bucket %s >/dev/null",
-	                      gw.rgw_sh, gw.dir, BUCKET);
-	char *argv_cmd = xasprintf("bash -c \"%s\" 2>&1", cmd);
-	ck_assert_msg(system(argv_cmd) == 0, "creating bucket %s failed: %s", BUCKET, argv_cmd);
-	free(argv_cmd);
-	free(cmd);
+	ck_assert_msg(aws(NULL, "s3api create-bucket --bucket %s", BUCKET) == 0, "creating bucket %s failed",
+	              BUCKET);
 }
 
 static void gateway_down(void)
@@ -377,7 +375,6 @@ static void gateway_down(void)
 /* Debian's awscli (rgw_aws of rgw.sh) with the arguments (no single
  * quotes); its stdout into the malloc'ed *out (may be NULL).  Returns its
  * exit status. */
-static int aws(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int aws(char **out, const char *fmt, ...)
 {
 	char args[2048];

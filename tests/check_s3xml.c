@@ -1,5 +1,6 @@
 /* check_s3xml.c - unit tests for the XML reader of the S3 client (plugins/store-s3/s3xml.c). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,12 +122,15 @@ START_TEST(test_xml_malformed)
 		ck_assert_msg(s3xml_root(bad[i], strlen(bad[i]), name, sizeof(name), &in) == -1,
 		              "accepted \"%s\"", bad[i]);
 	/* Deeper than S3XML_DEPTH_MAX inside the root. */
-	char deep[2048] = "<R>";
+	char deep[2048];
+	size_t at = 0;
+	at += (size_t)snprintf(deep + at, sizeof(deep) - at, "<R>");
 	for (int i = 0; i <= S3XML_DEPTH_MAX; i++)
-		strncat(deep, "<d>", sizeof(deep) - strlen(deep) - 1);
+		at += (size_t)snprintf(deep + at, sizeof(deep) - at, "<d>");
 	for (int i = 0; i <= S3XML_DEPTH_MAX; i++)
-		strncat(deep, "</d>", sizeof(deep) - strlen(deep) - 1);
-	strncat(deep, "</R>", sizeof(deep) - strlen(deep) - 1);
+		at += (size_t)snprintf(deep + at, sizeof(deep) - at, "</d>");
+	at += (size_t)snprintf(deep + at, sizeof(deep) - at, "</R>");
+	ck_assert_uint_lt(at, sizeof(deep));
 	ck_assert_int_eq(s3xml_root(deep, strlen(deep), name, sizeof(name), &in), -1);
 	/* A child that is malformed inside a well-formed looking span. */
 	static const char odd[] = "<R><A>x</A></R>";
