@@ -1,7 +1,8 @@
 # Makefile - builds build/oma and build/plugins/*.so; `make check` runs every test.
 #
 #   make                 build (build/oma, build/plugins/*.so)
-#   make check           unit tests (check) and end-to-end tests against a private MariaDB
+#   make check           the lint, unit tests (check) and end-to-end tests against a private MariaDB
+#   make lint            banned C functions, the warning flags, shellcheck (scripts/lint.sh; seconds)
 #   make unit | make e2e only the unit tests | only the end-to-end tests (make tests: build them)
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
@@ -32,7 +33,7 @@ SANFLAGS =
 endif
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Icore \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Icore -I. \
 	-DOMA_VERSION='"$(VERSION)"' -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
@@ -42,6 +43,16 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/obj/core/%.o)
 CORE_LIBS = -linih -lcrypto -ldl -lpthread -lm
+
+# common/: the helpers the core and the plugins share (error buffer,
+# growable buffer, JSON strings, UTF-8, writes, what the compressors and
+# reporters have alike), included as "common/NAME.h".  Built once with hidden
+# visibility into a static library that build/oma, every plugin and the unit
+# tests link, so each takes only the objects it uses and a plugin still
+# exports nothing but its descriptor.
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
+COMMON_LIB := $(BUILD)/obj/common/libcommon.a
 
 # plugins/store-s3 holds the S3 client of the coming off-site store plugin:
 # it has no descriptor until the plugin ABI has a type for off-site targets,
@@ -58,44 +69,62 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build
+.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build lint
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/oma: $(BUILD)/obj/core/main.o $(CORE_OBJ)
+$(BUILD)/obj/common/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/oma: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(COMMON_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
-# Plugins: every .c in plugins/NAME/ makes build/plugins/NAME.so; only the
-# descriptor is exported.
+# Plugins: every .c in plugins/NAME/ makes build/plugins/NAME.so, with what
+# it uses of common/; only the descriptor is exported.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) include/oma/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) include/oma/plugin.h \
+		$(wildcard common/*.h) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $(filter %.c,$^) $(ALL_LDFLAGS) $(LIBS_$*)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $(filter %.c,$^) $(COMMON_LIB) \
+		$(ALL_LDFLAGS) $(LIBS_$*)
 
 $(BUILD)/tests/fixtures/%.so: tests/fixtures/%.c include/oma/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $< $(ALL_LDFLAGS)
 
-# A unit test links the core modules it names below (plus util and log), so
-# each module is tested on its own.
-DEPS_check_config = config settings toml
+# A unit test links the core modules it names below (plus util, log and
+# common/), so each module is tested on its own.  A module of several files is named by
+# the list of its objects: the store (core/store*.c), the change check
+# (core/changes*.c).
+STORE_MODS = store store_info store_links store_prune store_rmtree store_space store_temp walk
+CHANGES_MODS = changes changes_probe changes_ref changes_scan
+CONFIG_MODS = config shim settings cfgprint toml
+DEPS_check_config = $(CONFIG_MODS)
+DEPS_check_shim = $(CONFIG_MODS)
+DEPS_check_example = $(CONFIG_MODS)
 DEPS_check_names = names
-DEPS_check_store = store
+DEPS_check_store = $(STORE_MODS)
+DEPS_check_walk = walk
 DEPS_check_loader = loader proc
 DEPS_check_gzip = loader proc
-DEPS_check_server = server proc
-DEPS_check_changes = changes server proc
+DEPS_check_server = server proc walk
+DEPS_check_changes = $(CHANGES_MODS) server proc walk
 DEPS_check_dump = dump names proc digest
 DEPS_check_condition_sh = loader proc
 DEPS_check_zstd = loader proc
 DEPS_check_zabbix = loader proc
 DEPS_check_syslog = loader proc
-DEPS_check_webhook = loader proc
+DEPS_check_webhook = loader proc report
 DEPS_check_reuse = reuse
-DEPS_check_report = report config settings toml loader proc
+DEPS_check_report = report $(CONFIG_MODS) loader proc
 DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
@@ -108,11 +137,11 @@ OBJ_check_s3xml = $(BUILD)/obj/plugins/store-s3/s3xml.o
 CFLAGS_check_s3xml = -Iplugins/store-s3
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
-DEPS_check_fuzz_replay = config settings toml reuse changes store server proc
+DEPS_check_fuzz_replay = $(CONFIG_MODS) reuse $(CHANGES_MODS) $(STORE_MODS) server proc
 OBJ_check_fuzz_replay = $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o) \
 	$(BUILD)/obj/plugins/report-zabbix/agentconf.o $(BUILD)/obj/plugins/report-zabbix/proto.o
 TEST_OBJ = $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
-	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1))) $(OBJ_$(1))
+	$(patsubst %,$(BUILD)/obj/core/%.o,$(DEPS_$(1))) $(OBJ_$(1)) $(COMMON_LIB)
 
 # Plugin sources and fuzz targets as objects of their own, for unit tests.
 $(BUILD)/obj/plugins/%.o: plugins/%.c
@@ -142,10 +171,16 @@ unit: all $(TEST_BIN) $(FIXTURE_SO)
 e2e: all $(FIXTURE_SO)
 	$(SAN_ENV) OMA_BUILD=$(BUILD) tests/run-all.sh e2e
 
-# Every test: check binaries first, then the end-to-end scripts; the runner
-# prints each check summary and a final "N passed, M failed".
+# Every test: the lint first (one test), the check binaries, then the
+# end-to-end scripts; the runner prints each check summary and a final
+# "N passed, M failed".
 check: all $(TEST_BIN) $(FIXTURE_SO)
 	$(SAN_ENV) OMA_BUILD=$(BUILD) tests/run-all.sh
+
+# What the house relies on and the compiler does not check: no banned C
+# functions, the warning flags in place, shellcheck clean (scripts/lint.sh).
+lint:
+	scripts/lint.sh
 
 demo: all
 	scripts/demo.sh
@@ -172,19 +207,20 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= 1
 FUZZ_TARGETS = config agentconf zbxreply sidecar info facts
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Iinclude -Icore \
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Iinclude -Icore -I. \
 	-Itests/fuzz -Iplugins/report-zabbix -DOMA_VERSION='"$(VERSION)"' -MMD -MP
-# What each target links besides tests/fuzz/fuzz_NAME.c.
-FUZZ_SRC_config = core/config.c core/settings.c core/toml.c core/util.c core/log.c
+# What each target links besides tests/fuzz/fuzz_NAME.c and common/.
+FUZZ_SRC_config = core/config.c core/shim.c core/settings.c core/cfgprint.c core/toml.c core/util.c \
+	core/log.c
 FUZZ_LIBS_config = -linih -lm
 FUZZ_SRC_agentconf = plugins/report-zabbix/agentconf.c
 FUZZ_SRC_zbxreply = plugins/report-zabbix/proto.c
-FUZZ_SRC_sidecar = core/reuse.c core/changes.c core/server.c core/proc.c core/util.c core/log.c
-FUZZ_SRC_info = core/store.c core/util.c core/log.c
+FUZZ_SRC_sidecar = core/reuse.c core/changes_ref.c core/util.c core/log.c
+FUZZ_SRC_info = core/store_info.c core/util.c core/log.c
 FUZZ_LIBS_info = -lm
-FUZZ_SRC_facts = core/server.c core/proc.c core/util.c core/log.c
+FUZZ_SRC_facts = core/server.c core/proc.c core/walk.c core/util.c core/log.c
 
-FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)) $(COMMON_SRC))
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -233,5 +269,5 @@ clean:
 	rm -rf build build-san build-fuzz
 
 -include $(wildcard $(BUILD)/obj/core/*.d $(BUILD)/obj/tests/*.d $(BUILD)/tests/*.d $(BUILD)/plugins/*.d $(BUILD)/tests/fixtures/*.d)
--include $(wildcard $(BUILD)/obj/plugins/*/*.d $(BUILD)/obj/tests/fuzz/*.d)
+-include $(wildcard $(BUILD)/obj/plugins/*/*.d $(BUILD)/obj/tests/fuzz/*.d $(BUILD)/obj/common/*.d)
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/*/*/*.d)

@@ -73,7 +73,8 @@ static double proc_cpu(pid_t pid)
 	/* Fields after ")": state(3) ... utime(14) stime(15). */
 	unsigned long long ut = 0, st = 0;
 	int field = 2;
-	for (char *tok = strtok(p + 1, " "); tok != NULL; tok = strtok(NULL, " ")) {
+	char *save = NULL;
+	for (char *tok = strtok_r(p + 1, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
 		field++;
 		if (field == 14)
 			ut = strtoull(tok, NULL, 10);

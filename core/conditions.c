@@ -1,4 +1,4 @@
-/* conditions.c - skip, run and terminate conditions (SPEC.md phases 3 and 11). */
+/* conditions.c - skip, run and terminate conditions (docs/BEHAVIOUR.md "One run, phase by phase", 3 and 11). */
 #include "conditions.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* conditions.h - skip, run and terminate conditions (SPEC.md phases 3 and 11). */
+/* conditions.h - skip, run and terminate conditions (docs/BEHAVIOUR.md "One run, phase by phase", 3 and 11). */
 #ifndef OMA_CONDITIONS_H
 #define OMA_CONDITIONS_H
 

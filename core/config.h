@@ -9,28 +9,6 @@
 
 enum cfg_link_type { CFG_LINK_HARD = 0, CFG_LINK_SYMBOLIC = 1 };
 
-/* A decoded TOML value as the shim saw it. */
-enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_ARRAY, CFG_FLOAT, CFG_OTHER };
-
-struct cfg_value {
-	char *section;   /* table name, e.g. "main" */
-	char *key;
-	int line;        /* physical line where the key starts */
-	enum cfg_type type;
-	char *str;       /* CFG_STRING; for every type also a text form (see plugin.h config_get) */
-	long long num;   /* CFG_INT, CFG_BOOL (0/1) */
-	struct strv arr; /* CFG_ARRAY: each element's text form */
-	bool arr_all_strings; /* CFG_ARRAY: every element is a string (true when empty) */
-	int index;       /* element of [[section]] the key belongs to, or -1 */
-};
-
-/* A table of the file: [name], [name.sub...], or [[name]] elements. */
-struct cfg_section {
-	char *name;
-	int line;  /* where it first appears */
-	int elems; /* number of [[name]] elements; 0 for a plain table */
-};
-
 struct cfg_main {
 	char *backup_dir;
 	long versions;             /* default 1 */
@@ -60,26 +38,17 @@ struct cfg_conditions {
 	long skip_timeout, run_timeout, terminate_timeout; /* seconds, 0 = none */
 };
 
+/* What the file holds beyond the typed structs, and the tables of keys
+ * (config_internal.h; only the configuration modules look inside). */
+struct cfg_data;
+
 struct oma_config {
 	char *path;
 	struct cfg_main main;
 	struct cfg_conditions cond;
-	/* Every key of the file, in file order, for plugins' own sections. */
-	struct cfg_value *values;
-	size_t nvalues;
 	/* Non-fatal findings (unknown keys ...), one line each, to be logged. */
 	struct strv warnings;
-	/* Top-level tables of the file, in order of first appearance. */
-	struct cfg_section *sections;
-	size_t nsections;
-	/* The known keys (the core's [main] and [conditions], and those of the
-	 * sections plugins registered) with their effective values (defaults
-	 * filled in), for cfg_get.  An unset plugin_dir has type CFG_OTHER,
-	 * str NULL. */
-	struct cfg_value *effective;
-	size_t neffective;
-	/* The plugins' tables of keys (settings.c). */
-	struct cfg_registry *registry;
+	struct cfg_data *data;
 };
 
 /* The largest configuration file read: 1 MiB. */
@@ -89,10 +58,6 @@ struct oma_config {
  * in); a file over CFG_MAX_BYTES is refused.  On failure returns -1 with a one-line message in err naming the
  * file, the line where known, and the key; *cfg is then freed. */
 int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen);
-
-/* Same, from a string (tests); `name` is used in messages. */
-int cfg_load_string(const char *name, const char *text, struct oma_config *cfg,
-                    char *err, size_t errlen);
 
 void cfg_free(struct oma_config *cfg);
 
@@ -125,6 +90,10 @@ bool cfg_section_enabled(const struct oma_config *cfg, const char *section);
 
 /* Whether the file has a [section] table at all. */
 bool cfg_has_section(const struct oma_config *cfg, const char *section);
+
+/* The name of the i-th top-level table of the file (in order of first
+ * appearance), or NULL when it has no more. */
+const char *cfg_section_name(const struct oma_config *cfg, size_t i);
 
 /* Print the effective configuration as one JSON object
  * {"main":{...},"conditions":{...}, registered sections..., other

@@ -1,8 +1,8 @@
 /* digest.c - SHA-256 of dump files (libcrypto), as lower-case hex.
  *
- * libcrypto, not libsodium: OpenSSL uses the CPU's SHA instructions (1.45
- * GB/s on this project's 2-core build machine against libsodium's 0.22
- * GB/s), and a reused dump is hashed whole on every run. */
+ * libcrypto, not libsodium: OpenSSL uses the CPU's SHA instructions, several
+ * times faster (docs/PERFORMANCE.md "SHA-256: libcrypto, not libsodium"),
+ * and a reused dump is hashed whole on every run. */
 #include "digest.h"
 
 #include <errno.h>
@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/errbuf.h"
 #include "proc.h"
 #include "util.h"
 
@@ -105,14 +106,14 @@ int digest_path(const char *path, char out[DIGEST_HEX_LEN + 1], char *err, size_
 	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd < 0) {
 		if (fd == -2)
-			errf(err, errlen, "%s is not a regular file", path);
+			cm_errf(err, errlen, "%s is not a regular file", path);
 		else
-			errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			cm_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	int rc = digest_fd(fd, out);
 	if (rc != 0)
-		errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 	close(fd);
 	return rc;
 }

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "digest.h"
 #include "log.h"
 #include "proc.h"
@@ -119,9 +121,9 @@ struct file_sink {
 static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
 {
 	struct file_sink *k = ctx;
-	if (write_all(k->fd, buf, len) != 0) {
+	if (cm_write_all(k->fd, buf, len) != 0) {
 		k->failed = 1;
-		errf(err, errlen, "cannot write %s: %s", k->path, strerror(errno));
+		cm_errf(err, errlen, "cannot write %s: %s", k->path, strerror(errno));
 		return -1;
 	}
 	digest_update(k->dg, buf, len);
@@ -133,9 +135,9 @@ static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t 
 static void compressor_error(const struct file_sink *k, const char *cerr, char *out, size_t outlen)
 {
 	if (k->failed)
-		errf(out, outlen, "%s", cerr);
+		cm_errf(out, outlen, "%s", cerr);
 	else
-		errf(out, outlen, "compressor writing %s: %s", k->path, cerr);
+		cm_errf(out, outlen, "compressor writing %s: %s", k->path, cerr);
 }
 
 /* What a worker needs while one mysqldump runs. */
@@ -284,16 +286,16 @@ static int feed(void *arg, const char *buf, size_t n)
 static int judge(struct dumping *d, int status)
 {
 	if (WIFSIGNALED(status)) {
-		errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d", WTERMSIG(status));
+		cm_errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d", WTERMSIG(status));
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		errf(d->error, sizeof(d->error), "mysqldump exited with code %d",
-		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		cm_errf(d->error, sizeof(d->error), "mysqldump exited with code %d",
+		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return -1;
 	}
 	if (d->total == 0) {
-		errf(d->error, sizeof(d->error), "mysqldump exited with code 0 but wrote nothing");
+		cm_errf(d->error, sizeof(d->error), "mysqldump exited with code 0 but wrote nothing");
 		return -1;
 	}
 	size_t len;
@@ -303,7 +305,7 @@ static int judge(struct dumping *d, int status)
 		char last[128] = "";
 		if (last_line(tail, len, &s, &e))
 			printable(s, e, last, sizeof(last));
-		errf(d->error, sizeof(d->error), "completion line missing (last line: %s)", last);
+		cm_errf(d->error, sizeof(d->error), "completion line missing (last line: %s)", last);
 		return -1;
 	}
 	return 0;
@@ -358,30 +360,30 @@ static void settle(const struct dump_settings *s, struct settling *p)
 		digest_hex(p->dg, j->sha256);
 	} else if (digest_fd(p->fd, j->sha256) != 0) {
 		/* A compressor without a sink: hash what it wrote. */
-		errf(error, sizeof(error), "cannot read back %s: %s", p->tmp, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot read back %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
 		unlink(p->tmp);
 		goto out;
 	}
 	if (fsync(p->fd) != 0 || fstat(p->fd, &st) != 0) {
-		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		close(p->fd);
 		unlink(p->tmp);
 		goto out;
 	}
 	if (close(p->fd) != 0) {
-		errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot write %s: %s", p->tmp, strerror(errno));
 		unlink(p->tmp);
 		goto out;
 	}
 	if (rename(p->tmp, p->final) != 0) {
-		errf(error, sizeof(error), "cannot rename %s to %s: %s", p->tmp, p->final,
-		     strerror(errno));
+		cm_errf(error, sizeof(error), "cannot rename %s to %s: %s", p->tmp, p->final,
+		        strerror(errno));
 		unlink(p->tmp);
 		goto out;
 	}
 	if (fsync_dir(s->dir) != 0) {
-		errf(error, sizeof(error), "cannot sync folder %s: %s", s->dir, strerror(errno));
+		cm_errf(error, sizeof(error), "cannot sync folder %s: %s", s->dir, strerror(errno));
 		unlink(p->final);
 		goto out;
 	}
@@ -429,11 +431,11 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	j->file = NULL;
 
 	if (proc_cancelled()) {
-		errf(d.error, sizeof(d.error), "cancelled");
+		cm_errf(d.error, sizeof(d.error), "cancelled");
 		goto out;
 	}
 	if (names_encode(j->db, stem, sizeof(stem)) != 0) {
-		errf(d.error, sizeof(d.error), "cannot make a file name from the database name");
+		cm_errf(d.error, sizeof(d.error), "cannot make a file name from the database name");
 		goto out;
 	}
 	j->file = xasprintf("%s%s", stem, s->comp->suffix);
@@ -444,16 +446,14 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		settle(s, prev);
 	/* A dump with more than one thread (a big database, or one of the
 	 * last dumps) gets 1 MiB between mysqldump and the compressor instead
-	 * of 64 KiB, so that neither side's bursts stall the other (set (b),
-	 * zstd: 9.4 -> 8.7 s).  Given to every dump it cost time on set (a),
-	 * where all CPUs are busy (zstd: +5 % with 256 KiB, +10 % with 1 MiB);
-	 * given to these only it changed nothing measurable there (1.93 vs
-	 * 1.96 s).  Refused above fs.pipe-max-size or a user's pipe quota: 64
-	 * KiB stays. */
+	 * of 64 KiB, so that neither side's bursts stall the other.  Only
+	 * these: with every CPU busy a bigger pipe costs time (measured in
+	 * docs/PERFORMANCE.md "CPUs for the big database").  Refused above
+	 * fs.pipe-max-size or a user's pipe quota: 64 KiB stays. */
 	argv = dump_argv(s, j->db);
 	int sp = proc_start(&child, argv, NULL, threads > 1 ? PIPE_SIZE : 0);
 	if (sp != 0) {
-		errf(d.error, sizeof(d.error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
+		cm_errf(d.error, sizeof(d.error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
 		goto out;
 	}
 
@@ -464,7 +464,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	/* O_RDWR: a compressor without a sink is hashed by reading back. */
 	fd = open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		errf(d.error, sizeof(d.error), "cannot create %s: %s", tmp, strerror(errno));
+		cm_errf(d.error, sizeof(d.error), "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	tmp_made = 1;
@@ -475,7 +475,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	if (s->comp->flags & OMA_COMPRESS_SINK) {
 		d.sink.dg = digest_new();
 		if (d.sink.dg == NULL) {
-			errf(d.error, sizeof(d.error), "cannot start a SHA-256 digest");
+			cm_errf(d.error, sizeof(d.error), "cannot start a SHA-256 digest");
 			goto out;
 		}
 		params.sink = sink_write;
@@ -483,7 +483,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	}
 	if (s->comp->open(&d.stream, fd, &params, cerr, sizeof(cerr)) != 0) {
 		d.stream = NULL;
-		errf(d.error, sizeof(d.error), "compressor: %s", cerr);
+		cm_errf(d.error, sizeof(d.error), "compressor: %s", cerr);
 		goto out;
 	}
 
@@ -504,16 +504,16 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		case PROC_REFUSED: /* the compressor's error is set */
 			break;
 		case PROC_STALLED:
-			errf(d.error, sizeof(d.error),
-			     "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
-			     s->stall_timeout);
+			cm_errf(d.error, sizeof(d.error),
+			        "mysqldump wrote nothing for %ld seconds (dump_stall_timeout); stopped",
+			        s->stall_timeout);
 			break;
 		case PROC_CANCELLED:
-			errf(d.error, sizeof(d.error), "cancelled");
+			cm_errf(d.error, sizeof(d.error), "cancelled");
 			break;
 		default:
 			proc_describe(&res, &lim, how, sizeof(how));
-			errf(d.error, sizeof(d.error), "mysqldump: %s", how);
+			cm_errf(d.error, sizeof(d.error), "mysqldump: %s", how);
 			break;
 		}
 		log_stderr(&d, &res, 0);
@@ -523,7 +523,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		log_warning("DB '%s': mysqldump exited but something it started kept its output "
 		            "open; stopped reading after %d ms", j->db, PROC_LINGER_MS);
 	if (proc_cancelled()) {
-		errf(d.error, sizeof(d.error), "cancelled");
+		cm_errf(d.error, sizeof(d.error), "cancelled");
 		log_stderr(&d, &res, 0);
 		goto out;
 	}

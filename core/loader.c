@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -165,15 +166,15 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		if (missing != NULL)
 			break;
 		if (c->suffix[0] != '.' || c->suffix[1] == '\0') {
-			errf(err, errlen, "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
-			     file, d->name, c->suffix);
+			cm_errf(err, errlen, "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
+			        file, d->name, c->suffix);
 			return -1;
 		}
 		if (c->min_level > c->max_level || c->default_level < c->min_level ||
 		    c->default_level > c->max_level) {
-			errf(err, errlen,
-			     "plugin %s: compress plugin '%s': default level %d outside its range %d..%d",
-			     file, d->name, c->default_level, c->min_level, c->max_level);
+			cm_errf(err, errlen,
+			        "plugin %s: compress plugin '%s': default level %d outside its range %d..%d",
+			        file, d->name, c->default_level, c->min_level, c->max_level);
 			return -1;
 		}
 		break;
@@ -196,7 +197,7 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		break;
 	}
 	if (missing != NULL) {
-		errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name, missing);
+		cm_errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name, missing);
 		return -1;
 	}
 	return 0;
@@ -208,40 +209,40 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
                             int want_type, const char *want_name, char *err, size_t errlen)
 {
 	if (d->abi != OMA_PLUGIN_ABI) {
-		errf(err, errlen, "plugin %s: ABI mismatch: expected %d, found %u", file,
-		     OMA_PLUGIN_ABI, (unsigned)d->abi);
+		cm_errf(err, errlen, "plugin %s: ABI mismatch: expected %d, found %u", file,
+		        OMA_PLUGIN_ABI, (unsigned)d->abi);
 		return -1;
 	}
 	if (d->size < sizeof(struct oma_plugin)) {
-		errf(err, errlen, "plugin %s: descriptor size %u is smaller than %zu", file,
-		     (unsigned)d->size, sizeof(struct oma_plugin));
+		cm_errf(err, errlen, "plugin %s: descriptor size %u is smaller than %zu", file,
+		        (unsigned)d->size, sizeof(struct oma_plugin));
 		return -1;
 	}
 	if (d->type != OMA_PLUGIN_COMPRESS && d->type != OMA_PLUGIN_REPORT &&
 	    d->type != OMA_PLUGIN_CONDITION) {
-		errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
+		cm_errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
 		return -1;
 	}
 	if (d->name == NULL) {
-		errf(err, errlen, "plugin %s: %s plugin has no name", file, type_name(d->type));
+		cm_errf(err, errlen, "plugin %s: %s plugin has no name", file, type_name(d->type));
 		return -1;
 	}
 	if (!valid_name(d->name)) {
-		errf(err, errlen, "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
-		     file, d->name, NAME_MAX_LEN);
+		cm_errf(err, errlen, "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
+		        file, d->name, NAME_MAX_LEN);
 		return -1;
 	}
 	if (want_name != NULL && ((int)d->type != want_type || strcmp(d->name, want_name) != 0)) {
-		errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'", file,
-		     type_name(d->type), d->name, type_name((uint32_t)want_type), want_name);
+		cm_errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'", file,
+		        type_name(d->type), d->name, type_name((uint32_t)want_type), want_name);
 		return -1;
 	}
 	if (check_ops(d, file, err, errlen) != 0)
 		return -1;
 	struct loaded_plugin *other = loader_find(ld, (int)d->type, d->name);
 	if (other != NULL) {
-		errf(err, errlen, "plugin %s: duplicate %s plugin '%s' (also in %s)", file,
-		     type_name(d->type), d->name, other->path);
+		cm_errf(err, errlen, "plugin %s: duplicate %s plugin '%s' (also in %s)", file,
+		        type_name(d->type), d->name, other->path);
 		return -1;
 	}
 	return 0;
@@ -372,12 +373,12 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 		if (ph[i].p_type == PT_DYNAMIC)
 			dyn = &ph[i];
 	if (dyn == NULL) {
-		errf(why, whylen, "damaged ELF file (no dynamic section)");
+		cm_errf(why, whylen, "damaged ELF file (no dynamic section)");
 		return -1;
 	}
 	if (file_offset(ph, n, dyn->p_vaddr, dyn->p_filesz) != (int64_t)dyn->p_offset) {
-		errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not in a loaded "
-		     "part of the file)", (unsigned long long)dyn->p_offset);
+		cm_errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not in a loaded "
+		        "part of the file)", (unsigned long long)dyn->p_offset);
 		return -1;
 	}
 
@@ -391,13 +392,13 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 	for (uint64_t i = 0; i < count && !ended; i++) {
 		Dyn d;
 		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset + i * sizeof(d))) != (ssize_t)sizeof(d)) {
-			errf(why, whylen, "cannot read its dynamic section");
+			cm_errf(why, whylen, "cannot read its dynamic section");
 			return -1;
 		}
 		if (d.d_tag == DT_NULL) {
 			if (i == 0) {
-				errf(why, whylen, "damaged ELF file (empty dynamic section at byte %llu)",
-				     (unsigned long long)dyn->p_offset);
+				cm_errf(why, whylen, "damaged ELF file (empty dynamic section at byte %llu)",
+				        (unsigned long long)dyn->p_offset);
 				return -1;
 			}
 			ended = 1;
@@ -417,26 +418,26 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 		}
 	}
 	if (!ended) {
-		errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
-		     (unsigned long long)dyn->p_offset);
+		cm_errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
+		        (unsigned long long)dyn->p_offset);
 		return -1;
 	}
 	static const int required[] = {DT_STRTAB, DT_SYMTAB, DT_STRSZ};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (!seen[required[i]]) {
-			errf(why, whylen, "damaged ELF file (no %s in its dynamic section)",
-			     dyn_names[required[i]]);
+			cm_errf(why, whylen, "damaged ELF file (no %s in its dynamic section)",
+			        dyn_names[required[i]]);
 			return -1;
 		}
 	}
 	if (!seen[DT_HASH] && !seen[S_GNU_HASH]) {
-		errf(why, whylen, "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
+		cm_errf(why, whylen, "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(dyn_pairs) / sizeof(dyn_pairs[0]); i++) {
 		if (seen[dyn_pairs[i][0]] && !seen[dyn_pairs[i][1]]) {
-			errf(why, whylen, "damaged ELF file (%s without %s in its dynamic section)",
-			     dyn_names[dyn_pairs[i][0]], dyn_names[dyn_pairs[i][1]]);
+			cm_errf(why, whylen, "damaged ELF file (%s without %s in its dynamic section)",
+			        dyn_names[dyn_pairs[i][0]], dyn_names[dyn_pairs[i][1]]);
 			return -1;
 		}
 	}
@@ -455,8 +456,8 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 	else if (seen[S_VERNEEDNUM] && val[S_VERNEEDNUM] == 0)
 		bad = S_VERNEEDNUM;
 	if (bad >= 0) {
-		errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)", dyn_names[bad],
-		     (unsigned long long)val[bad]);
+		cm_errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)", dyn_names[bad],
+		        (unsigned long long)val[bad]);
 		return -1;
 	}
 	/* The constructors of a shared object are addresses that need a
@@ -469,8 +470,8 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 #endif
 	if (!relocs && ((seen[DT_INIT_ARRAY] && val[DT_INIT_ARRAYSZ] > 0) ||
 	                (seen[DT_FINI_ARRAY] && val[DT_FINI_ARRAYSZ] > 0))) {
-		errf(why, whylen, "damaged ELF file (constructors but no relocations in its dynamic "
-		     "section)");
+		cm_errf(why, whylen, "damaged ELF file (constructors but no relocations in its dynamic "
+		        "section)");
 		return -1;
 	}
 	/* Address 0 is the ELF header itself, where no table is. */
@@ -478,15 +479,15 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 		int slot = dyn_addrs[i][0], len_slot = dyn_addrs[i][1];
 		uint64_t len = len_slot >= 0 ? val[len_slot] : 1;
 		if (seen[slot] && (val[slot] == 0 || len == 0 || file_offset(ph, n, val[slot], len) < 0)) {
-			errf(why, whylen, "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
-			     "of the file)", dyn_names[slot], (unsigned long long)val[slot],
-			     (unsigned long long)len);
+			cm_errf(why, whylen, "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
+			        "of the file)", dyn_names[slot], (unsigned long long)val[slot],
+			        (unsigned long long)len);
 			return -1;
 		}
 	}
 	if (file_offset(ph, n, val[DT_SYMTAB], sizeof(Sym)) < 0) {
-		errf(why, whylen, "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
-		     "the file)", (unsigned long long)val[DT_SYMTAB]);
+		cm_errf(why, whylen, "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
+		        "the file)", (unsigned long long)val[DT_SYMTAB]);
 		return -1;
 	}
 
@@ -496,8 +497,8 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 	unsigned char last = 1;
 	if (pread(fd, &last, 1, (off_t)(at + (int64_t)strsz - 1)) != 1 || last != '\0' ||
 	    (has_name && max_name >= strsz)) {
-		errf(why, whylen, "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
-		     "library name past its end)", (unsigned long long)val[DT_STRTAB]);
+		cm_errf(why, whylen, "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
+		        "library name past its end)", (unsigned long long)val[DT_STRTAB]);
 		return -1;
 	}
 
@@ -512,21 +513,21 @@ static int check_dynamic(int fd, const Phdr *ph, unsigned n, char *why, size_t w
 	size_t head_len = (gnu ? 4 : 2) * sizeof(uint32_t);
 	at = file_offset(ph, n, hash, head_len);
 	if (at < 0 || pread(fd, head, head_len, (off_t)at) != (ssize_t)head_len) {
-		errf(why, whylen, "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
-		     "file)", hash_name, (unsigned long long)hash);
+		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
+		        "file)", hash_name, (unsigned long long)hash);
 		return -1;
 	}
 	if (head[0] == 0 || (gnu && head[2] == 0)) {
-		errf(why, whylen, "damaged ELF file (%s table at 0x%llx has no %s)", hash_name,
-		     (unsigned long long)hash, head[0] == 0 ? "buckets" : "Bloom filter");
+		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx has no %s)", hash_name,
+		        (unsigned long long)hash, head[0] == 0 ? "buckets" : "Bloom filter");
 		return -1;
 	}
 	uint64_t hash_len = gnu ? head_len + (uint64_t)head[2] * sizeof(Addr) + (uint64_t)head[0] * 4
 	                        : head_len + ((uint64_t)head[0] + head[1]) * 4;
 	if (file_offset(ph, n, hash, hash_len) < 0) {
-		errf(why, whylen, "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
-		     "part of the file)", hash_name, (unsigned long long)hash,
-		     (unsigned long long)hash_len);
+		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
+		        "part of the file)", hash_name, (unsigned long long)hash,
+		        (unsigned long long)hash_len);
 		return -1;
 	}
 	return 0;
@@ -542,7 +543,7 @@ static int check_elf(int fd, off_t size, char *why, size_t whylen)
 	Ehdr eh;
 	if (size < (off_t)sizeof(eh) || pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
-		errf(why, whylen, "not an ELF file");
+		cm_errf(why, whylen, "not an ELF file");
 		return -1;
 	}
 	unsigned one = 1;
@@ -550,19 +551,19 @@ static int check_elf(int fd, off_t size, char *why, size_t whylen)
 	if (eh.e_ident[EI_CLASS] != OUR_CLASS ||
 	    eh.e_ident[EI_DATA] != (little ? ELFDATA2LSB : ELFDATA2MSB) ||
 	    (our_machine() != 0 && eh.e_machine != our_machine())) {
-		errf(why, whylen, "an ELF file for another kind of machine");
+		cm_errf(why, whylen, "an ELF file for another kind of machine");
 		return -1;
 	}
 	if (eh.e_type != ET_DYN) {
-		errf(why, whylen, "not a shared object (ELF type %u)", (unsigned)eh.e_type);
+		cm_errf(why, whylen, "not a shared object (ELF type %u)", (unsigned)eh.e_type);
 		return -1;
 	}
 	uint64_t fsize = (uint64_t)size;
 	if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum == 0 ||
 	    (uint64_t)eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Phdr) > fsize ||
 	    (eh.e_shnum > 0 && (uint64_t)eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize > fsize)) {
-		errf(why, whylen, "truncated or damaged ELF file (headers past its end, %llu bytes)",
-		     (unsigned long long)fsize);
+		cm_errf(why, whylen, "truncated or damaged ELF file (headers past its end, %llu bytes)",
+		        (unsigned long long)fsize);
 		return -1;
 	}
 	/* Section headers are not needed to load (a plugin may have none),
@@ -576,10 +577,10 @@ static int check_elf(int fd, off_t size, char *why, size_t whylen)
 		    pread(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + (uint64_t)(eh.e_shnum - 1) * sizeof(sh))) !=
 		            (ssize_t)sizeof(sh) ||
 		    memcmp(&sh, &zero, sizeof(sh)) == 0) {
-			errf(why, whylen, "damaged ELF file (section header %u of %u at byte %llu is %s)",
-			     (unsigned)eh.e_shnum - 1, (unsigned)eh.e_shnum,
-			     (unsigned long long)(eh.e_shoff + (uint64_t)(eh.e_shnum - 1) * eh.e_shentsize),
-			     eh.e_shentsize != sizeof(sh) ? "of the wrong size" : "all zeros");
+			cm_errf(why, whylen, "damaged ELF file (section header %u of %u at byte %llu is %s)",
+			        (unsigned)eh.e_shnum - 1, (unsigned)eh.e_shnum,
+			        (unsigned long long)(eh.e_shoff + (uint64_t)(eh.e_shnum - 1) * eh.e_shentsize),
+			        eh.e_shentsize != sizeof(sh) ? "of the wrong size" : "all zeros");
 			return -1;
 		}
 	}
@@ -587,15 +588,15 @@ static int check_elf(int fd, off_t size, char *why, size_t whylen)
 	Phdr *ph = xmalloc(n * sizeof(*ph));
 	int rc = -1;
 	if (pread(fd, ph, n * sizeof(*ph), (off_t)eh.e_phoff) != (ssize_t)(n * sizeof(*ph))) {
-		errf(why, whylen, "cannot read its program headers");
+		cm_errf(why, whylen, "cannot read its program headers");
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if ((ph[i].p_type == PT_LOAD || ph[i].p_type == PT_DYNAMIC) &&
 		    (ph[i].p_filesz > fsize || ph[i].p_offset > fsize - ph[i].p_filesz)) {
-			errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
-			     "has %llu", (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
-			     (unsigned long long)fsize);
+			cm_errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
+			        "has %llu", (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
+			        (unsigned long long)fsize);
 			goto out;
 		}
 	}
@@ -614,15 +615,15 @@ static int check_owner(const char *what, const char *path, const struct stat *st
 	if (geteuid() != 0)
 		return 0;
 	if (st->st_uid != 0) {
-		errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
-		     "code from it as root", what, path, (unsigned)st->st_uid);
+		cm_errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
+		        "code from it as root", what, path, (unsigned)st->st_uid);
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
-		     "code from it as root", what, path,
-		     (st->st_mode & S_IWOTH) ? "others" : "its group",
-		     (unsigned)(st->st_mode & 07777));
+		cm_errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
+		        "code from it as root", what, path,
+		        (st->st_mode & S_IWOTH) ? "others" : "its group",
+		        (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -645,7 +646,7 @@ static int check_ancestors(const char *dir, char *err, size_t errlen)
 		const char *name = up[0] != '\0' ? up : "/";
 		struct stat st;
 		if (stat(name, &st) != 0) {
-			errf(err, errlen, "plugin folder %s: %s", name, strerror(errno));
+			cm_errf(err, errlen, "plugin folder %s: %s", name, strerror(errno));
 			rc = -1;
 		} else if (!(st.st_uid == 0 && (st.st_mode & S_ISVTX))) {
 			rc = check_owner("folder", name, &st, err, errlen);
@@ -667,22 +668,22 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 	/* A FIFO or device under the plugin's name is refused, not waited on. */
 	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd == -2) {
-		errf(err, errlen, "plugin %s: not a regular file", path);
+		cm_errf(err, errlen, "plugin %s: not a regular file", path);
 		return -1;
 	}
 	if (fd < 0) {
-		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		return errno == ENOENT ? 1 : -1;
 	}
 	int rc = -1;
 	char *real = realpath(path, NULL);
 	char why[256];
 	if (fstat(fd, st) != 0 || real == NULL) {
-		errf(err, errlen, "plugin %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "plugin %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		errf(err, errlen, "plugin %s: not a regular file", path);
+		cm_errf(err, errlen, "plugin %s: not a regular file", path);
 		goto out;
 	}
 	if (check_owner("file", real, st, err, errlen) != 0)
@@ -691,7 +692,7 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 	cut_last_component(dir);
 	struct stat dst;
 	if (stat(dir[0] != '\0' ? dir : "/", &dst) != 0) {
-		errf(err, errlen, "plugin folder %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin folder %s: %s", dir, strerror(errno));
 		free(dir);
 		goto out;
 	}
@@ -704,11 +705,11 @@ static int check_file(const char *path, int *fdp, struct stat *st, char *err, si
 	/* The path checked is the file opened (not swapped in between). */
 	struct stat rst;
 	if (stat(real, &rst) != 0 || rst.st_dev != st->st_dev || rst.st_ino != st->st_ino) {
-		errf(err, errlen, "plugin %s: replaced while it was being checked", path);
+		cm_errf(err, errlen, "plugin %s: replaced while it was being checked", path);
 		goto out;
 	}
 	if (check_elf(fd, st->st_size, why, sizeof(why)) != 0) {
-		errf(err, errlen, "plugin %s: %s", path, why);
+		cm_errf(err, errlen, "plugin %s: %s", path, why);
 		goto out;
 	}
 	rc = 0;
@@ -727,11 +728,11 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(dir, &st) != 0) {
-		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		errf(err, errlen, "plugin dir %s: not a folder", dir);
+		cm_errf(err, errlen, "plugin dir %s: not a folder", dir);
 		return -1;
 	}
 	if (check_owner("folder", dir, &st, err, errlen) != 0)
@@ -740,7 +741,7 @@ static int check_dir(const char *dir, char *err, size_t errlen)
 		return 0;
 	char *real = realpath(dir, NULL);
 	if (real == NULL) {
-		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	int rc = check_ancestors(real, err, errlen);
@@ -766,8 +767,8 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	if (fd < next_fd_name) {
 		num = fcntl(fd, F_DUPFD_CLOEXEC, next_fd_name);
 		if (num < 0) {
-			errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
-			     "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
+			cm_errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
+			        "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
 			return -1;
 		}
 	}
@@ -776,8 +777,8 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	struct stat pst;
 	int found = stat(name, &pst) == 0;
 	if (!found || pst.st_dev != st->st_dev || pst.st_ino != st->st_ino) {
-		errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
-		     "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
+		cm_errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
+		        "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
 		if (num != fd)
 			close(num);
 		return -1;
@@ -814,12 +815,12 @@ static int load_fd(struct loader *ld, const char *path, int fd, const struct sta
 		size_t len = strlen(name);
 		if (strncmp(why, name, len) == 0 && strncmp(why + len, ": ", 2) == 0)
 			why += len + 2;
-		errf(err, errlen, "plugin %s: cannot load: %s", path, why);
+		cm_errf(err, errlen, "plugin %s: cannot load: %s", path, why);
 		return -1;
 	}
 	const struct oma_plugin *d = dlsym(handle, OMA_PLUGIN_SYMBOL);
 	if (d == NULL) {
-		errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
+		cm_errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
 		goto out;
 	}
 	rc = check_descriptor(ld, d, path, want_type, want_name, err, errlen);
@@ -872,7 +873,7 @@ static int list_plugins(const char *dir, struct strv *out, char *err, size_t err
 {
 	DIR *d = opendir(dir);
 	if (d == NULL) {
-		errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+		cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	int rc = 0;
@@ -881,7 +882,7 @@ static int list_plugins(const char *dir, struct strv *out, char *err, size_t err
 		struct dirent *e = readdir(d);
 		if (e == NULL) {
 			if (errno != 0) {
-				errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
+				cm_errf(err, errlen, "plugin dir %s: %s", dir, strerror(errno));
 				rc = -1;
 			}
 			break;
@@ -916,8 +917,8 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 	if (*out != NULL)
 		return 0;
 	if (!valid_name(name)) {
-		errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])", name,
-		     NAME_MAX_LEN);
+		cm_errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])", name,
+		        NAME_MAX_LEN);
 		return 1;
 	}
 	if (check_dir(dir, err, errlen) != 0)
@@ -928,7 +929,7 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 	char *path = xasprintf("%s/%s-%s.so", dir, tn, name);
 	int rc = load_one(ld, path, type, name, err, errlen);
 	if (rc == 1)
-		errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
+		cm_errf(err, errlen, "no %s plugin '%s' (%s-%s.so) in %s", tn, name, tn, name, dir);
 	if (rc != 0)
 		goto out;
 	*out = ld->plugins[ld->n - 1];
@@ -982,8 +983,8 @@ int loader_init(struct loaded_plugin *p, const struct oma_host *host, char *err,
 		int rc = p->desc->init(host != NULL ? host : loader_host(), why, sizeof(why));
 		why[sizeof(why) - 1] = '\0';
 		if (rc != 0) {
-			errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path, p->desc->name,
-			     why[0] != '\0' ? why : "no reason given");
+			cm_errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path, p->desc->name,
+			        why[0] != '\0' ? why : "no reason given");
 			return -1;
 		}
 	}

@@ -12,13 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "util.h"
 
 int lock_acquire(long port, char *err, size_t errlen)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		errf(err, errlen, "lock: socket: %s", strerror(errno));
+		cm_errf(err, errlen, "lock: socket: %s", strerror(errno));
 		return -1;
 	}
 	struct sockaddr_in sa;
@@ -31,7 +32,7 @@ int lock_acquire(long port, char *err, size_t errlen)
 		close(fd);
 		if (e == EADDRINUSE)
 			return -2;
-		errf(err, errlen, "lock: bind 127.0.0.1:%ld: %s", port, strerror(e));
+		cm_errf(err, errlen, "lock: bind 127.0.0.1:%ld: %s", port, strerror(e));
 		return -1;
 	}
 	if (listen(fd, 1) != 0) {
@@ -39,7 +40,7 @@ int lock_acquire(long port, char *err, size_t errlen)
 		close(fd);
 		if (e == EADDRINUSE)
 			return -2;
-		errf(err, errlen, "lock: listen 127.0.0.1:%ld: %s", port, strerror(e));
+		cm_errf(err, errlen, "lock: listen 127.0.0.1:%ld: %s", port, strerror(e));
 		return -1;
 	}
 	return fd;
@@ -60,7 +61,7 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd < 0) {
-		errf(err, errlen, "lock: cannot open %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "lock: cannot open %s: %s", path, strerror(errno));
 		goto out;
 	}
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -72,11 +73,11 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 			ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
 			pid[got > 0 ? got : 0] = '\0';
 			pid[strcspn(pid, "\n")] = '\0';
-			errf(err, errlen, "backup folder %s is locked by %s%s", dir,
-			     pid[0] ? "PID " : "another process", pid);
+			cm_errf(err, errlen, "backup folder %s is locked by %s%s", dir,
+			        pid[0] ? "PID " : "another process", pid);
 			rc = -2;
 		} else {
-			errf(err, errlen, "lock: cannot lock %s: %s", path, strerror(e));
+			cm_errf(err, errlen, "lock: cannot lock %s: %s", path, strerror(e));
 		}
 		close(fd);
 		fd = -1;
@@ -85,7 +86,7 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 	char pid[32];
 	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (writable && (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)) {
-		errf(err, errlen, "lock: cannot write %s: %s", path, strerror(errno));
+		cm_errf(err, errlen, "lock: cannot write %s: %s", path, strerror(errno));
 		close(fd);
 		fd = -1;
 		goto out;

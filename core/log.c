@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,7 +75,7 @@ unsigned log_error_count(void) { return errors; }
  * stderr the first time, and the lines lost are counted.  Lock held. */
 static void write_line(const char *line, size_t len)
 {
-	if (write_all(fd, line, len) == 0)
+	if (cm_write_all(fd, line, len) == 0)
 		return;
 	if (lost++ == 0)
 		(void)fprintf(stderr, "oma: cannot write the log file %s: %s (lines are lost)\n",

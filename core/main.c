@@ -95,8 +95,8 @@ static void invalid(const char *why)
 static int load_reporters(struct oma_config *cfg, struct loader *ld, const char *dir)
 {
 	char err[1024];
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		const char *name = cfg->sections[i].name;
+	for (size_t i = 0; cfg_section_name(cfg, i) != NULL; i++) {
+		const char *name = cfg_section_name(cfg, i);
 		if (strcmp(name, "main") == 0 || strcmp(name, "conditions") == 0)
 			continue;
 		struct loaded_plugin *p = NULL;

@@ -19,6 +19,7 @@
 
 #include <oma/plugin.h>
 
+#include "common/errbuf.h"
 #include "util.h"
 
 extern char **environ;
@@ -489,7 +490,7 @@ int proc_run(char *const argv[], char *const envp[], const struct proc_limits *l
 	memset(r, 0, sizeof(*r));
 	int rc = proc_start(&p, argv, envp, 0);
 	if (rc != 0) {
-		errf(err, errlen, "cannot run '%s': %s", argv[0], strerror(rc));
+		cm_errf(err, errlen, "cannot run '%s': %s", argv[0], strerror(rc));
 		return -2;
 	}
 	return proc_wait(&p, l, r);
@@ -509,29 +510,29 @@ void proc_describe(const struct proc_result *r, const struct proc_limits *l, cha
 {
 	switch (r->end) {
 	case PROC_TIMED_OUT:
-		errf(out, outlen, "did not finish within %lld seconds; stopped",
-		     (long long)(l->timeout_ms / 1000));
+		cm_errf(out, outlen, "did not finish within %lld seconds; stopped",
+		        (long long)(l->timeout_ms / 1000));
 		return;
 	case PROC_STALLED:
-		errf(out, outlen, "wrote nothing for %lld seconds; stopped",
-		     (long long)(l->stall_ms / 1000));
+		cm_errf(out, outlen, "wrote nothing for %lld seconds; stopped",
+		        (long long)(l->stall_ms / 1000));
 		return;
 	case PROC_CANCELLED:
-		errf(out, outlen, "cancelled");
+		cm_errf(out, outlen, "cancelled");
 		return;
 	case PROC_REFUSED:
-		errf(out, outlen, "its output could not be taken; stopped");
+		cm_errf(out, outlen, "its output could not be taken; stopped");
 		return;
 	case PROC_BROKEN:
-		errf(out, outlen, "reading its output failed: %s; stopped", strerror(r->error));
+		cm_errf(out, outlen, "reading its output failed: %s; stopped", strerror(r->error));
 		return;
 	default:
 		break;
 	}
 	if (WIFSIGNALED(r->status))
-		errf(out, outlen, "killed by signal %d", WTERMSIG(r->status));
+		cm_errf(out, outlen, "killed by signal %d", WTERMSIG(r->status));
 	else
-		errf(out, outlen, "exit code %d", WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1);
+		cm_errf(out, outlen, "exit code %d", WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1);
 }
 
 static size_t key_len(const char *kv)
@@ -577,7 +578,7 @@ int proc_host_run(struct oma_run *run, char *err, size_t errlen)
 {
 	const size_t have = offsetof(struct oma_run, err_len) + sizeof(run->err_len);
 	if (run == NULL || run->size < have || run->argv == NULL || run->argv[0] == NULL) {
-		errf(err, errlen, "run: no command (or a struct oma_run this core does not know)");
+		cm_errf(err, errlen, "run: no command (or a struct oma_run this core does not know)");
 		return -1;
 	}
 	run->exit_code = -1;
@@ -589,12 +590,12 @@ int proc_host_run(struct oma_run *run, char *err, size_t errlen)
 		envp = proc_env_with(run->env);
 		for (size_t i = 0; envp == NULL && run->env[i] != NULL; i++)
 			if (strchr(run->env[i], '=') == NULL || run->env[i][0] == '=') {
-				errf(err, errlen, "environment entry '%.80s' is not NAME=VALUE",
-				     run->env[i]);
+				cm_errf(err, errlen, "environment entry '%.80s' is not NAME=VALUE",
+				        run->env[i]);
 				return -1;
 			}
 		if (envp == NULL) {
-			errf(err, errlen, "environment entry is not NAME=VALUE");
+			cm_errf(err, errlen, "environment entry is not NAME=VALUE");
 			return -1;
 		}
 	}

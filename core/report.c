@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
+#include "common/outcome.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -22,9 +25,8 @@ char *report_summary(const struct oma_report *r)
 		return xstrdup("Summary: Successfully skipped all databases due to skip_conditions. Error=0");
 	if (r->outcome == OMA_OUTCOME_ABORTED)
 		return xstrdup("Summary: All databases were skipped due to faulty run_conditions. Error=1");
-	int error = r->outcome != OMA_OUTCOME_SUCCESS || r->failed > 0 || r->exit_code != 0;
 	return xasprintf("Summary: Successfully dumped %u of %u databases. Skipped %u, Failed %u. Error=%d",
-	                 r->dumped + r->reused, r->total, r->skipped, r->failed, error);
+	                 r->dumped + r->reused, r->total, r->skipped, r->failed, cm_run_failed(r));
 }
 
 static const char *outcome_name(int o)
@@ -58,7 +60,7 @@ static void json_key_str(char **b, size_t *l, size_t *c, const char *key, const 
 	buf_append(b, l, c, ",\n", 2);
 }
 
-int report_write_json(const struct oma_report *r, const char *path, char *err, size_t errlen)
+char *report_json(const struct oma_report *r, size_t *len)
 {
 	char *b = NULL;
 	size_t l = 0, c = 0;
@@ -88,27 +90,35 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 		buf_append(&b, &l, &c, "}", 1);
 	}
 	buf_append(&b, &l, &c, r->ndbs ? "\n  ]\n}\n" : "]\n}\n", r->ndbs ? 7 : 4);
+	if (len != NULL)
+		*len = l;
+	return b;
+}
 
+int report_write_json(const struct oma_report *r, const char *path, char *err, size_t errlen)
+{
+	size_t l = 0;
+	char *b = report_json(r, &l);
 	int rc = -1;
 	char *tmp = xasprintf("%s.part", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		errf(err, errlen, "report: cannot create %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "report: cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, b, l) != 0 || fsync(fd) != 0) {
-		errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
+	if (cm_write_all(fd, b, l) != 0 || fsync(fd) != 0) {
+		cm_errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
 	if (close(fd) != 0) {
-		errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "report: cannot write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		cm_errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -121,7 +131,7 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 	int e = errno;
 	free(dir);
 	if (synced != 0) {
-		errf(err, errlen, "report: cannot sync the folder of %s: %s", path, strerror(e));
+		cm_errf(err, errlen, "report: cannot sync the folder of %s: %s", path, strerror(e));
 		goto out;
 	}
 	rc = 0;
@@ -144,7 +154,7 @@ static int send_child(void *arg, int err_fd)
 	char cerr[1024] = "";
 	int rc = a->p->desc->report->report(a->r, cerr, sizeof(cerr));
 	if (rc != 0)
-		(void)write_all(err_fd, cerr, strnlen(cerr, sizeof(cerr)));
+		(void)cm_write_all(err_fd, cerr, strnlen(cerr, sizeof(cerr)));
 	return rc == 0 ? 0 : 1;
 }
 
@@ -157,7 +167,7 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	struct proc child;
 	int rc = proc_fork(&child, send_child, &a);
 	if (rc != 0) {
-		errf(err, errlen, "cannot fork: %s", strerror(rc));
+		cm_errf(err, errlen, "cannot fork: %s", strerror(rc));
 		return -1;
 	}
 	/* The limit holds until the child is gone, not just until it closes
@@ -169,13 +179,13 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	int waited = proc_wait(&child, &lim, &res);
 	rc = -1;
 	if (res.end == PROC_TIMED_OUT)
-		errf(err, errlen, "no answer within %d seconds; stopped", timeout);
+		cm_errf(err, errlen, "no answer within %d seconds; stopped", timeout);
 	else if (waited != 0)
 		proc_describe(&res, &lim, err, errlen);
 	else if (WIFSIGNALED(res.status))
-		errf(err, errlen, "crashed (signal %d)", WTERMSIG(res.status));
+		cm_errf(err, errlen, "crashed (signal %d)", WTERMSIG(res.status));
 	else if (WEXITSTATUS(res.status) != 0)
-		errf(err, errlen, "%s", res.err_len ? res.err : "failed without a reason");
+		cm_errf(err, errlen, "%s", res.err_len ? res.err : "failed without a reason");
 	else
 		rc = 0;
 	proc_result_free(&res);
@@ -185,6 +195,11 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 int report_send(struct loader *ld, const struct oma_report *r,
                 int timeout)
 {
+	/* The reporters get the result as JSON too, as result.json has it now. */
+	struct oma_report with = *r;
+	char *json = report_json(r, NULL);
+	with.size = sizeof(with);
+	with.result_json = json;
 	int failed = 0;
 	/* A run cancelled before now still reports; a signal from here on
 	 * stops the reporters too. */
@@ -200,12 +215,13 @@ int report_send(struct loader *ld, const struct oma_report *r,
 			failed++;
 			continue;
 		}
-		if (send_one(p, r, timeout, cancels, err, sizeof(err)) != 0) {
+		if (send_one(p, &with, timeout, cancels, err, sizeof(err)) != 0) {
 			log_error("Reporter '%s' failed: %s", p->desc->name, err);
 			failed++;
 		} else {
 			log_debug("Reporter '%s' delivered the result", p->desc->name);
 		}
 	}
+	free(json);
 	return failed;
 }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "util.h"
 
 #define SIDECAR_MAX 65536
@@ -29,25 +31,25 @@ int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar 
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		errf(err, errlen, "reuse: cannot create %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "reuse: cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	/* No fsync: a sidecar lost or emptied by a crash only means the next
 	 * run dumps that database again, and one fsync per database costs
 	 * more than the dumps of thousands of small ones. */
-	if (write_all(fd, text, strlen(text)) != 0) {
-		errf(err, errlen, "reuse: cannot write %s: %s", tmp, strerror(errno));
+	if (cm_write_all(fd, text, strlen(text)) != 0) {
+		cm_errf(err, errlen, "reuse: cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		goto out;
 	}
 	if (close(fd) != 0) {
-		errf(err, errlen, "reuse: cannot write %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "reuse: cannot write %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		errf(err, errlen, "reuse: cannot rename %s: %s", tmp, strerror(errno));
+		cm_errf(err, errlen, "reuse: cannot rename %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -131,14 +133,14 @@ int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, ch
 	if (fd == -1 && errno == ELOOP) /* a symbolic link left by reuse */
 		fd = open_regular(AT_FDCWD, path, 0);
 	if (fd == -2) {
-		errf(err, errlen, "reuse: %s is not a regular file", path);
+		cm_errf(err, errlen, "reuse: %s is not a regular file", path);
 		goto out;
 	}
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			rc = 1;
 		} else {
-			errf(err, errlen, "reuse: cannot read %s: %s", path, strerror(errno));
+			cm_errf(err, errlen, "reuse: cannot read %s: %s", path, strerror(errno));
 		}
 		goto out;
 	}
@@ -149,7 +151,7 @@ int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, ch
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			errf(err, errlen, "reuse: cannot read %s: %s", path, strerror(errno));
+			cm_errf(err, errlen, "reuse: cannot read %s: %s", path, strerror(errno));
 			close(fd);
 			goto out;
 		}
@@ -177,23 +179,23 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
                  const char *file, char *why, size_t whylen)
 {
 	if (strcmp(sc->compressor, compressor) != 0) {
-		errf(why, whylen, "previous dump was made with %s, now %s", sc->compressor, compressor);
+		cm_errf(why, whylen, "previous dump was made with %s, now %s", sc->compressor, compressor);
 		return 0;
 	}
 	if (strcmp(sc->file, file) != 0) {
-		errf(why, whylen, "previous dump is named %s, expected %s", sc->file, file);
+		cm_errf(why, whylen, "previous dump is named %s, expected %s", sc->file, file);
 		return 0;
 	}
 	char *path = xasprintf("%s/%s", prev_dir, file);
 	struct stat st;
 	int ok = 0;
 	if (lstat(path, &st) != 0)
-		errf(why, whylen, "previous dump %s is missing", path);
+		cm_errf(why, whylen, "previous dump %s is missing", path);
 	else if (!S_ISREG(st.st_mode))
-		errf(why, whylen, "previous dump %s is not a regular file", path);
+		cm_errf(why, whylen, "previous dump %s is not a regular file", path);
 	else if ((uint64_t)st.st_size != sc->bytes)
-		errf(why, whylen, "previous dump %s has %lld bytes, %" PRIu64 " were written", path,
-		     (long long)st.st_size, sc->bytes);
+		cm_errf(why, whylen, "previous dump %s has %lld bytes, %" PRIu64 " were written", path,
+		        (long long)st.st_size, sc->bytes);
 	else
 		ok = 1;
 	free(path);
@@ -214,7 +216,7 @@ static int move_one(const char *prev_dir, const char *cur_dir, const char *name,
 	char *tmp = NULL;
 	int rc = -1;
 	if (link(from, to) != 0) {
-		errf(err, errlen, "reuse: cannot link %s to %s: %s", from, to, strerror(errno));
+		cm_errf(err, errlen, "reuse: cannot link %s to %s: %s", from, to, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -223,8 +225,8 @@ static int move_one(const char *prev_dir, const char *cur_dir, const char *name,
 	tmp = xasprintf("%s/.%s.link-%ld", prev_dir, name, (long)getpid());
 	(void)unlink(tmp);
 	if (symlink(to, tmp) != 0 || rename(tmp, from) != 0) {
-		errf(err, errlen, "reuse: linked %s, but cannot replace it by a symbolic link: %s",
-		     from, strerror(errno));
+		cm_errf(err, errlen, "reuse: linked %s, but cannot replace it by a symbolic link: %s",
+		        from, strerror(errno));
 		(void)unlink(tmp);
 		rc = 1;
 	}
@@ -244,7 +246,7 @@ int reuse_move(const char *prev_dir, const char *cur_dir, const char *file, cons
 		char err2[512];
 		int rc2 = move_one(prev_dir, cur_dir, side, link_type, err2, sizeof(err2));
 		if (rc2 != 0 && rc == 0) {
-			errf(err, errlen, "%s", err2);
+			cm_errf(err, errlen, "%s", err2);
 			rc = 1;
 		}
 	}

@@ -1,4 +1,4 @@
-/* runner.c - one backup run, phase by phase (SPEC.md "One run, phase by phase"). */
+/* runner.c - one backup run, phase by phase (docs/BEHAVIOUR.md "One run, phase by phase"). */
 #include "runner.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "changes.h"
+#include "common/errbuf.h"
 #include "conditions.h"
 #include "digest.h"
 #include "dump.h"
@@ -283,18 +284,18 @@ static int verify_previous(const char *prev, const char *db, const char *file,
                            const struct sidecar *sc, char *why, size_t whylen)
 {
 	if (sc->sha256[0] == '\0') {
-		errf(why, whylen, "previous dump has no recorded checksum");
+		cm_errf(why, whylen, "previous dump has no recorded checksum");
 		return -1;
 	}
 	char *path = xasprintf("%s/%s", prev, file);
 	char sum[DIGEST_HEX_LEN + 1], err[512];
 	int rc = -1;
 	if (digest_path(path, sum, err, sizeof(err)) != 0) {
-		errf(why, whylen, "previous dump cannot be checked: %s", err);
+		cm_errf(why, whylen, "previous dump cannot be checked: %s", err);
 	} else if (strcmp(sum, sc->sha256) != 0) {
 		log_warning("DB '%s': previous dump %s does not match the SHA-256 recorded when it "
 		            "was written (damaged?); dumping it again", db, path);
-		errf(why, whylen, "previous dump is damaged (SHA-256 mismatch)");
+		cm_errf(why, whylen, "previous dump is damaged (SHA-256 mismatch)");
 	} else {
 		rc = 0;
 	}
@@ -342,24 +343,24 @@ static void phase_reuse(struct run *r)
 		if (rc < 0) {
 			/* Not a plain "no record": someone or something put it there. */
 			log_warning("DB '%s': %s; dumping it", db, err);
-			errf(why, sizeof(why), "%s", err);
+			cm_errf(why, sizeof(why), "%s", err);
 			goto decided;
 		}
 		if (rc > 0) {
-			errf(why, sizeof(why), "no record of a complete previous dump");
+			cm_errf(why, sizeof(why), "no record of a complete previous dump");
 			goto decided;
 		}
 		if (!reuse_usable(prev, &sc, r->pl->comp_name, file, why, sizeof(why)))
 			goto decided;
 		if (sc.start > (int64_t)time(NULL)) {
-			errf(why, sizeof(why), "previous dump is dated in the future");
+			cm_errf(why, sizeof(why), "previous dump is dated in the future");
 			goto decided;
 		}
 		if (verify_previous(prev, db, file, &sc, why, sizeof(why)) != 0)
 			goto decided;
 		struct changes_ref ref;
 		if (changes_ref_parse(sc.extra, &ref) != 0 || !ref.valid) {
-			errf(why, sizeof(why), "previous dump has no change-detection reference");
+			cm_errf(why, sizeof(why), "previous dump has no change-detection reference");
 			goto decided;
 		}
 		int64_t last = 0;

@@ -1,4 +1,4 @@
-/* runner.h - one backup run, phase by phase (SPEC.md "One run, phase by phase"). */
+/* runner.h - one backup run, phase by phase (docs/BEHAVIOUR.md "One run, phase by phase"). */
 #ifndef OMA_RUNNER_H
 #define OMA_RUNNER_H
 
@@ -7,7 +7,7 @@
 #include "config.h"
 #include "loader.h"
 
-/* Exit codes (SPEC.md "Command line"). */
+/* Exit codes (docs/BEHAVIOUR.md "Exit codes"). */
 enum {
 	OMA_EXIT_OK = 0,
 	OMA_EXIT_CONFIG = 1,     /* invalid configuration, or a run condition failed */

@@ -1,11 +1,13 @@
 /* server.c - facts about the MySQL/MariaDB server, asked through mysql_bin. */
+#include "common/errbuf.h"
 #include "server.h"
+#include "server_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "walk.h"
 
 /* Keep at most this much of the client's stderr (only its first line is used). */
 #define STDERR_MAX (64 * 1024)
@@ -83,7 +86,7 @@ static void stderr_reason(const char *errout, char *out, size_t outlen)
 	}
 	if (first == NULL)
 		first_len = 0;
-	errf(out, outlen, "%.*s", (int)first_len, first != NULL ? first : "");
+	cm_errf(out, outlen, "%.*s", (int)first_len, first != NULL ? first : "");
 }
 
 /* Split `out` into lines (a final line without '\n' counts; the empty piece
@@ -135,29 +138,29 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 	char reason[512];
 	stderr_reason(res.err, reason, sizeof(reason));
 	if (res.end == PROC_TIMED_OUT) {
-		errf(err, errlen, "mysql: no answer within %ld seconds (server_timeout); stopped",
+		cm_errf(err, errlen, "mysql: no answer within %ld seconds (server_timeout); stopped",
 		     query_timeout);
 		goto out;
 	}
 	if (res.end != PROC_EXITED) {
 		char how[256];
 		proc_describe(&res, &lim, how, sizeof(how));
-		errf(err, errlen, "mysql: %s", how);
+		cm_errf(err, errlen, "mysql: %s", how);
 		goto out;
 	}
 	int status = res.status;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		errf(err, errlen, "cannot run '%s': %s", mysql_bin,
+		cm_errf(err, errlen, "cannot run '%s': %s", mysql_bin,
 		     reason[0] != '\0' ? reason : "exit code 127");
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (reason[0] != '\0')
-			errf(err, errlen, "mysql: %s", reason);
+			cm_errf(err, errlen, "mysql: %s", reason);
 		else if (WIFEXITED(status))
-			errf(err, errlen, "mysql: exited with code %d", WEXITSTATUS(status));
+			cm_errf(err, errlen, "mysql: exited with code %d", WEXITSTATUS(status));
 		else
-			errf(err, errlen, "mysql: killed by signal %d", WTERMSIG(status));
+			cm_errf(err, errlen, "mysql: killed by signal %d", WTERMSIG(status));
 		goto out;
 	}
 	if (res.out != NULL)
@@ -228,7 +231,7 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 		if (nf == 3 && strcmp(fld[0], "datadir") == 0 && f->datadir == NULL) {
 			f->datadir = hex_decode(fld[2]);
 			if (f->datadir == NULL || f->datadir[0] == '\0') {
-				errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
+				cm_errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
 				goto fail;
 			}
 			continue;
@@ -238,7 +241,7 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 			char *enc = name != NULL ? hex_decode(fld[2]) : NULL;
 			if (enc == NULL) {
 				free(name);
-				errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],
+				cm_errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],
 				     fld[2]);
 				goto fail;
 			}
@@ -248,11 +251,11 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 			free(enc);
 			continue;
 		}
-		errf(err, errlen, "mysql: unexpected output line '%.200s'", fld[0]);
+		cm_errf(err, errlen, "mysql: unexpected output line '%.200s'", fld[0]);
 		goto fail;
 	}
 	if (f->datadir == NULL) {
-		errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
+		cm_errf(err, errlen, "mysql: SELECT @@datadir returned nothing");
 		goto fail;
 	}
 	size_t n = strlen(f->datadir);
@@ -363,69 +366,6 @@ void server_select(const struct oma_config *cfg, const struct strv *databases,
 
 /* ---- datadir size ------------------------------------------------------ */
 
-struct inode_seen {
-	dev_t dev;
-	ino_t ino;
-	long folder;             /* index into the folders asked for, or -1 */
-	uint64_t bytes;
-};
-
-struct walk {
-	uint64_t bytes;          /* files with one link, and folders */
-	uint64_t *folder_bytes;  /* the same per asked folder, or NULL */
-	struct inode_seen *multi; /* files with several links, counted at the end */
-	size_t nmulti, capmulti;
-	char *err;
-	size_t errlen;
-};
-
-static void walk_fail(struct walk *w, const char *path, int e)
-{
-	if (e == EACCES || e == EPERM)
-		errf(w->err, w->errlen,
-		     "datadir %s: permission denied; oma must read the server's data "
-		     "directory (mode 0700): run it as root or as the user the server runs as",
-		     path);
-	else
-		errf(w->err, w->errlen, "datadir %s: %s", path, strerror(e));
-}
-
-/* Count one entry, found below asked folder number `folder` (-1: none). */
-static void walk_count(struct walk *w, const struct stat *st, long folder)
-{
-	uint64_t b = (uint64_t)st->st_blocks * 512;
-	if (S_ISDIR(st->st_mode) || st->st_nlink <= 1) {
-		w->bytes += b;
-		if (folder >= 0)
-			w->folder_bytes[folder] += b;
-		return;
-	}
-	if (w->nmulti == w->capmulti) {
-		w->capmulti = w->capmulti ? w->capmulti * 2 : 64;
-		w->multi = xrealloc(w->multi, w->capmulti * sizeof(*w->multi));
-	}
-	w->multi[w->nmulti++] = (struct inode_seen){st->st_dev, st->st_ino, folder, b};
-}
-
-static int cmp_inode(const void *a, const void *b)
-{
-	const struct inode_seen *x = a, *y = b;
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return 0;
-}
-
-static int cmp_inode_folder(const void *a, const void *b)
-{
-	int c = cmp_inode(a, b);
-	if (c != 0)
-		return c;
-	const struct inode_seen *x = a, *y = b;
-	return x->folder < y->folder ? -1 : x->folder > y->folder;
-}
-
 /* Asked folders, sorted by name, for the lookup of top-level entries. */
 struct folder_index {
 	const char *name;
@@ -438,124 +378,87 @@ static int cmp_folder_index(const void *a, const void *b)
 	              ((const struct folder_index *)b)->name);
 }
 
-/* Count everything in the open folder `dfd` (which this function closes),
- * whose path is `path`.  At the top level (`folder` -1 and `index` set),
- * a sub-folder named in the index is counted for that folder too.  Entries
- * that vanish meanwhile are ignored (the server is running).  Returns 0, or
- * -1 with w->err set. */
-static int walk_dir(struct walk *w, int dfd, const char *path, long folder,
-                    const struct folder_index *index, size_t nindex)
+struct usage {
+	uint64_t bytes;            /* everything, a file with several links once */
+	uint64_t *folder_bytes;    /* the same per asked folder */
+	struct folder_index *index; /* the asked folders by name */
+	size_t nindex;
+	struct walk_inodes *seen;  /* files with several links: (dev, ino, -1) once
+	                            * counted in bytes, (dev, ino, i) in folder i */
+};
+
+/* A step of the walk that failed: one line naming the path (what to do
+ * when it is a permission).  Returns -1. */
+static int usage_fail(struct walk *w, const struct walk_entry *e, const char *what, int err)
 {
-	DIR *d = fdopendir(dfd);
-	if (d == NULL) {
-		int e = errno;
-		close(dfd);
-		walk_fail(w, path, e);
-		return -1;
+	(void)what;
+	char *path = walk_path(e);
+	if (err == EACCES || err == EPERM)
+		cm_errf(w->err, w->errlen,
+		     "datadir %s: permission denied; oma must read the server's data "
+		     "directory (mode 0700): run it as root or as the user the server runs as",
+		     path);
+	else
+		cm_errf(w->err, w->errlen, "datadir %s: %s", path, walk_reason(err));
+	free(path);
+	return -1;
+}
+
+/* Count one entry, in the total and, below an asked top-level folder (the
+ * mark), in that folder's bytes.  Returns 0. */
+static int usage_entry(struct walk *w, struct walk_entry *e)
+{
+	struct usage *u = w->data;
+	const struct stat *st = e->st;
+	if (e->depth == 1 && S_ISDIR(st->st_mode) && u->nindex > 0) {
+		struct folder_index key = {e->name, -1};
+		const struct folder_index *hit =
+			bsearch(&key, u->index, u->nindex, sizeof(*u->index), cmp_folder_index);
+		if (hit != NULL)
+			e->mark = hit->idx;
 	}
-	int rc = 0;
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (de == NULL) {
-			if (errno != 0) {
-				walk_fail(w, path, errno);
-				rc = -1;
-			}
-			break;
-		}
-		const char *name = de->d_name;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-			continue;
-		char *sub = xasprintf("%s/%s", path, name);
-		struct stat st;
-		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			int e = errno;
-			if (e != ENOENT) {
-				walk_fail(w, sub, e);
-				rc = -1;
-			}
-			free(sub);
-			if (rc != 0)
-				break;
-			continue;
-		}
-		long in = folder;
-		if (S_ISDIR(st.st_mode) && nindex > 0) {
-			struct folder_index key = {name, -1};
-			const struct folder_index *hit =
-				bsearch(&key, index, nindex, sizeof(*index), cmp_folder_index);
-			if (hit != NULL)
-				in = hit->idx;
-		}
-		walk_count(w, &st, in);
-		if (S_ISDIR(st.st_mode)) {
-			int fd = openat(dirfd(d), name,
-			                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				if (errno != ENOENT) {
-					walk_fail(w, sub, errno);
-					rc = -1;
-				}
-			} else {
-				rc = walk_dir(w, fd, sub, in, NULL, 0);
-			}
-		}
-		free(sub);
-		if (rc != 0)
-			break;
-	}
-	closedir(d);
-	return rc;
+	uint64_t b = (uint64_t)st->st_blocks * 512;
+	bool once = S_ISDIR(st->st_mode) || st->st_nlink <= 1;
+	if (once || !walk_inodes_add(u->seen, st->st_dev, st->st_ino, -1))
+		u->bytes += b;
+	if (e->mark >= 0 && (once || !walk_inodes_add(u->seen, st->st_dev, st->st_ino, e->mark)))
+		u->folder_bytes[e->mark] += b;
+	return 0;
 }
 
 int server_datadir_usage(const char *datadir, const struct strv *folders, uint64_t *total,
                          uint64_t *folder_bytes, char *err, size_t errlen)
 {
 	size_t nf = folders != NULL ? folders->n : 0;
-	uint64_t *fb = xcalloc(nf + 1, sizeof(*fb));
-	struct folder_index *index = xcalloc(nf + 1, sizeof(*index));
-	struct walk w = {.folder_bytes = fb, .err = err, .errlen = errlen};
-	int rc = -1;
-
+	struct usage u = {
+		.folder_bytes = xcalloc(nf + 1, sizeof(*u.folder_bytes)),
+		.index = xcalloc(nf + 1, sizeof(*u.index)),
+		.nindex = nf,
+		.seen = walk_inodes_new(),
+	};
+	/* The datadir must be a folder and may be a symbolic link; entries
+	 * that vanish meanwhile are ignored (the server is running). */
+	struct walk w = {
+		.flags = WALK_TOP_DIR | WALK_TOP_FOLLOW,
+		.entry = usage_entry,
+		.fail = usage_fail,
+		.data = &u,
+		.err = err,
+		.errlen = errlen,
+	};
 	for (size_t i = 0; i < nf; i++)
-		index[i] = (struct folder_index){folders->v[i], (long)i};
-	qsort(index, nf, sizeof(*index), cmp_folder_index);
+		u.index[i] = (struct folder_index){folders->v[i], (long)i};
+	qsort(u.index, nf, sizeof(*u.index), cmp_folder_index);
 
-	int fd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		walk_fail(&w, datadir, errno);
-		goto out;
+	int rc = walk_tree(&w, AT_FDCWD, datadir);
+	if (rc == 0) {
+		*total = u.bytes;
+		if (folder_bytes != NULL)
+			memcpy(folder_bytes, u.folder_bytes, nf * sizeof(*u.folder_bytes));
 	}
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		walk_fail(&w, datadir, errno);
-		close(fd);
-		goto out;
-	}
-	walk_count(&w, &st, -1);
-	if (walk_dir(&w, fd, datadir, -1, index, nf) != 0)
-		goto out;
-
-	/* A file with several links counts once in the total, and once in each
-	 * folder it was seen in. */
-	if (w.nmulti > 0)
-		qsort(w.multi, w.nmulti, sizeof(*w.multi), cmp_inode_folder);
-	for (size_t i = 0; i < w.nmulti; i++) {
-		const struct inode_seen *m = &w.multi[i];
-		if (i == 0 || cmp_inode(&w.multi[i - 1], m) != 0)
-			w.bytes += m->bytes;
-		if (m->folder >= 0 && (i == 0 || cmp_inode_folder(&w.multi[i - 1], m) != 0))
-			fb[m->folder] += m->bytes;
-	}
-	*total = w.bytes;
-	if (folder_bytes != NULL)
-		memcpy(folder_bytes, fb, nf * sizeof(*fb));
-	rc = 0;
-out:
-	free(w.multi);
-	free(index);
-	free(fb);
+	walk_inodes_free(u.seen);
+	free(u.index);
+	free(u.folder_bytes);
 	return rc;
 }
 

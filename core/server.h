@@ -39,24 +39,9 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen);
 void server_facts_free(struct server_facts *f);
 
-/* Decode `len` bytes of the facts query's output (mysql -N -B, as
- * server_get_facts reads it) into *f.  Returns 0, or -1 with err set and *f
- * empty. */
-int server_decode_facts(const char *out, size_t len, struct server_facts *f, char *err,
-                        size_t errlen);
-
 /* The datadir folder of database `db` in f, or NULL when f has no such
  * database.  The string belongs to f. */
 const char *server_folder(const struct server_facts *f, const char *db);
-
-/* The folder for a name the server already encoded with its "filename"
- * character set: the server appends "@@@" to Windows device names (CON,
- * PRN, AUX, NUL, COM1-9, LPT1-9, any case), which CONVERT(... USING
- * filename) does not.  Returns a malloc'ed string. */
-char *server_folder_name(const char *encoded);
-
-/* Whether `name` is a system schema that is never dumped. */
-int server_is_system_db(const char *name);
 
 /* Apply do_databases / exclude_databases to f->databases: selected names go
  * to *selected, the others to *skipped.  Names in either list that the
@@ -65,17 +50,14 @@ void server_select(const struct oma_config *cfg, const struct strv *databases,
                    struct strv *selected, struct strv *skipped, struct strv *missing);
 
 /* Check that the datadir can be read (the folder and its entries), and sum
- * the bytes used below it.  On failure err is one line naming the path and
- * what to do ("run oma as root or as the user the server runs as"). */
-int server_datadir_bytes(const char *datadir, uint64_t *bytes, char *err, size_t errlen);
-
-/* The same in one pass, also giving the bytes below each of the folders
- * named in `folders` (names of top-level folders of the datadir, e.g.
- * server_facts.folders of the selected databases): folder_bytes[i] (an array
- * of folders->n, may be NULL) for folders->v[i], 0 when there is no such
- * folder.  A file with several hard links counts once in *total and once per
- * folder holding it.  folders may be NULL.  Errors as server_datadir_bytes;
- * nothing is written to *total or folder_bytes then. */
+ * the bytes used below it, and below each of the folders named in
+ * `folders` (names of top-level folders of the datadir, e.g.
+ * server_facts.folders of the selected databases): folder_bytes[i] (an
+ * array of folders->n, may be NULL) for folders->v[i], 0 when there is no
+ * such folder.  A file with several hard links counts once in *total and
+ * once per folder holding it.  folders may be NULL.  On failure err is one
+ * line naming the path and what to do ("run oma as root or as the user the
+ * server runs as"); nothing is written to *total or folder_bytes then. */
 int server_datadir_usage(const char *datadir, const struct strv *folders, uint64_t *total,
                          uint64_t *folder_bytes, char *err, size_t errlen);
 

@@ -1,4 +1,5 @@
 /* settings.c - the keys oma knows: its own ([main], [conditions]) and those its plugins declare. */
+#include "common/errbuf.h"
 #include "settings.h"
 
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <oma/plugin.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "log.h"
 #include "util.h"
 
@@ -92,7 +94,7 @@ struct cfg_registry {
 	struct strv sections;
 };
 
-static bool is_core_section(const char *s)
+bool settings_is_core_section(const char *s)
 {
 	for (size_t i = 0; i < NCORE_SECTIONS; i++)
 		if (strcmp(s, core_sections[i]) == 0)
@@ -102,12 +104,21 @@ static bool is_core_section(const char *s)
 
 static bool is_registered(const struct oma_config *cfg, const char *s)
 {
-	return cfg->registry != NULL && strv_contains(&cfg->registry->sections, s);
+	return cfg->data->registry != NULL && strv_contains(&cfg->data->registry->sections, s);
+}
+
+const char *settings_section(const struct oma_config *cfg, size_t i)
+{
+	if (i < NCORE_SECTIONS)
+		return core_sections[i];
+	i -= NCORE_SECTIONS;
+	const struct cfg_registry *r = cfg->data->registry;
+	return r != NULL && i < r->sections.n ? r->sections.v[i] : NULL;
 }
 
 bool settings_has_table(const struct oma_config *cfg, const char *section)
 {
-	return is_core_section(section) || is_registered(cfg, section);
+	return settings_is_core_section(section) || is_registered(cfg, section);
 }
 
 static const struct known *find_known(const struct oma_config *cfg, const char *section,
@@ -116,8 +127,8 @@ static const struct known *find_known(const struct oma_config *cfg, const char *
 	for (size_t i = 0; i < NCORE; i++)
 		if (strcmp(core_keys[i].section, section) == 0 && strcmp(core_keys[i].key, key) == 0)
 			return &core_keys[i];
-	for (size_t i = 0; cfg->registry != NULL && i < cfg->registry->n; i++) {
-		const struct known *k = &cfg->registry->keys[i];
+	for (size_t i = 0; cfg->data->registry != NULL && i < cfg->data->registry->n; i++) {
+		const struct known *k = &cfg->data->registry->keys[i];
 		if (strcmp(k->section, section) == 0 && strcmp(k->key, key) == 0)
 			return k;
 	}
@@ -127,10 +138,10 @@ static const struct known *find_known(const struct oma_config *cfg, const char *
 const struct cfg_value *settings_file_value(const struct oma_config *cfg, const char *section,
                                             const char *key)
 {
-	for (size_t i = 0; i < cfg->nvalues; i++)
-		if (strcmp(cfg->values[i].section, section) == 0 &&
-		    strcmp(cfg->values[i].key, key) == 0)
-			return &cfg->values[i];
+	for (size_t i = 0; i < cfg->data->nvalues; i++)
+		if (strcmp(cfg->data->values[i].section, section) == 0 &&
+		    strcmp(cfg->data->values[i].key, key) == 0)
+			return &cfg->data->values[i];
 	return NULL;
 }
 
@@ -145,7 +156,7 @@ int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen,
 	const struct cfg_value *v = settings_file_value(cfg, section, key);
 	if (v != NULL)
 		(void)snprintf(where, sizeof(where), ":%d", v->line);
-	errf(err, errlen, "config %s%s: [%s] %s: %s", cfg->path, where, section, key, msg);
+	cm_errf(err, errlen, "config %s%s: [%s] %s: %s", cfg->path, where, section, key, msg);
 	return -1;
 }
 
@@ -298,8 +309,8 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
  * a boolean, every section has).  Returns 0 or -1. */
 static int apply_section(struct oma_config *cfg, const char *section, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->nvalues; i++) {
-		const struct cfg_value *v = &cfg->values[i];
+	for (size_t i = 0; i < cfg->data->nvalues; i++) {
+		const struct cfg_value *v = &cfg->data->values[i];
 		if (strcmp(v->section, section) != 0)
 			continue;
 		const struct known *k = find_known(cfg, section, v->key);
@@ -308,7 +319,7 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 				return -1;
 			continue;
 		}
-		if (!is_core_section(section) && strcmp(v->key, "enabled") == 0) {
+		if (!settings_is_core_section(section) && strcmp(v->key, "enabled") == 0) {
 			if (v->type != CFG_BOOL)
 				return settings_key_error(cfg, err, errlen, section, v->key,
 				                          "expected a boolean (true or false), got %s",
@@ -322,7 +333,7 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 			k = find_known(cfg, section, head);
 			free(head);
 			if (k != NULL) {
-				errf(err, errlen, "config %s:%d: [%s] %s: expected %s, got a table",
+				cm_errf(err, errlen, "config %s:%d: [%s] %s: expected %s, got a table",
 				     cfg->path, v->line, k->section, k->key, kind_name(k->kind));
 				return -1;
 			}
@@ -330,10 +341,10 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 		warn(cfg, "config %s:%d: unknown key '%s' in [%s], ignored", cfg->path, v->line,
 		     v->key, section);
 	}
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		const struct cfg_section *s = &cfg->sections[i];
+	for (size_t i = 0; i < cfg->data->nsections; i++) {
+		const struct cfg_section *s = &cfg->data->sections[i];
 		if (strcmp(s->name, section) == 0 && s->elems > 0) {
-			errf(err, errlen, "config %s:%d: [%s] must be a table, not an array of tables",
+			cm_errf(err, errlen, "config %s:%d: [%s] must be a table, not an array of tables",
 			     cfg->path, s->line, s->name);
 			return -1;
 		}
@@ -343,12 +354,12 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 
 int settings_apply_core(struct oma_config *cfg, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < cfg->nvalues; i++) {
-		const struct cfg_value *v = &cfg->values[i];
+	for (size_t i = 0; i < cfg->data->nvalues; i++) {
+		const struct cfg_value *v = &cfg->data->values[i];
 		if (v->section[0] != '\0')
 			continue;
-		if (is_core_section(v->key)) {
-			errf(err, errlen, "config %s:%d: '%s' must be a table ([%s]), got %s",
+		if (settings_is_core_section(v->key)) {
+			cm_errf(err, errlen, "config %s:%d: '%s' must be a table ([%s]), got %s",
 			     cfg->path, v->line, v->key, v->key, type_name(v));
 			return -1;
 		}
@@ -377,21 +388,21 @@ static int from_setting(const char *section, const struct oma_setting *s, struct
 	case OMA_SETTING_BOOL: k->kind = K_BOOL; break;
 	case OMA_SETTING_STRINGS: k->kind = K_STRS; break;
 	default:
-		errf(err, errlen, "[%s] %s: unknown setting type %u", section, s->key, (unsigned)s->type);
+		cm_errf(err, errlen, "[%s] %s: unknown setting type %u", section, s->key, (unsigned)s->type);
 		return -1;
 	}
 	if (k->kind == K_LONG) {
 		char *end = NULL;
 		long long d = s->def != NULL ? strtoll(s->def, &end, 10) : s->min;
 		if (s->min > s->max || (s->def != NULL && (*end != '\0' || d < s->min || d > s->max))) {
-			errf(err, errlen, "[%s] %s: default '%s' outside its range %lld..%lld", section,
+			cm_errf(err, errlen, "[%s] %s: default '%s' outside its range %lld..%lld", section,
 			     s->key, s->def != NULL ? s->def : "", s->min, s->max);
 			return -1;
 		}
 	}
 	if (k->kind == K_BOOL && s->def != NULL && strcmp(s->def, "true") != 0 &&
 	    strcmp(s->def, "false") != 0) {
-		errf(err, errlen, "[%s] %s: default '%s' is not true or false", section, s->key, s->def);
+		cm_errf(err, errlen, "[%s] %s: default '%s' is not true or false", section, s->key, s->def);
 		return -1;
 	}
 	return 0;
@@ -400,13 +411,13 @@ static int from_setting(const char *section, const struct oma_setting *s, struct
 int cfg_register_settings(struct oma_config *cfg, const char *section,
                           const struct oma_setting *table, char *err, size_t errlen)
 {
-	if (is_core_section(section) || is_registered(cfg, section)) {
-		errf(err, errlen, "[%s] has a table of keys already", section);
+	if (settings_is_core_section(section) || is_registered(cfg, section)) {
+		cm_errf(err, errlen, "[%s] has a table of keys already", section);
 		return -1;
 	}
-	if (cfg->registry == NULL)
-		cfg->registry = xcalloc(1, sizeof(*cfg->registry));
-	struct cfg_registry *r = cfg->registry;
+	if (cfg->data->registry == NULL)
+		cfg->data->registry = xcalloc(1, sizeof(*cfg->data->registry));
+	struct cfg_registry *r = cfg->data->registry;
 	size_t n = 0;
 	while (table[n].key != NULL)
 		n++;
@@ -431,8 +442,8 @@ int cfg_register_settings(struct oma_config *cfg, const char *section,
 bool cfg_section_enabled(const struct oma_config *cfg, const char *section)
 {
 	/* A switch key decides alone, as upstream's [zabbix] item_key does. */
-	for (size_t i = 0; is_registered(cfg, section) && i < cfg->registry->n; i++) {
-		const struct known *k = &cfg->registry->keys[i];
+	for (size_t i = 0; is_registered(cfg, section) && i < cfg->data->registry->n; i++) {
+		const struct known *k = &cfg->data->registry->keys[i];
 		if (!k->is_switch || strcmp(k->section, section) != 0)
 			continue;
 		const char *v = cfg_get(cfg, section, k->key);
@@ -549,14 +560,12 @@ static void core_effective(const struct oma_config *cfg, const struct known *k,
 	}
 }
 
-/* Every known key's effective value (core keys first, in print order);
- * *n gets the count.  Free with settings_free_values(). */
-static struct cfg_value *build_effective(const struct oma_config *cfg, size_t *n)
+struct cfg_value *settings_effective(const struct oma_config *cfg, size_t *n)
 {
-	size_t nplug = cfg->registry != NULL ? cfg->registry->n : 0;
+	size_t nplug = cfg->data->registry != NULL ? cfg->data->registry->n : 0;
 	struct cfg_value *eff = xcalloc(NCORE + nplug + 1, sizeof(*eff));
 	for (size_t i = 0; i < NCORE + nplug; i++) {
-		const struct known *k = i < NCORE ? &core_keys[i] : &cfg->registry->keys[i - NCORE];
+		const struct known *k = i < NCORE ? &core_keys[i] : &cfg->data->registry->keys[i - NCORE];
 		struct cfg_value *e = &eff[i];
 		const struct cfg_value *fv = settings_file_value(cfg, k->section, k->key);
 		e->section = xstrdup(k->section);
@@ -574,155 +583,31 @@ static struct cfg_value *build_effective(const struct oma_config *cfg, size_t *n
 
 void settings_rebuild(struct oma_config *cfg)
 {
-	settings_free_values(cfg->effective, cfg->neffective);
-	cfg->effective = build_effective(cfg, &cfg->neffective);
+	settings_free_values(cfg->data->effective, cfg->data->neffective);
+	cfg->data->effective = settings_effective(cfg, &cfg->data->neffective);
 }
 
 void settings_free(struct oma_config *cfg)
 {
-	settings_free_values(cfg->effective, cfg->neffective);
-	cfg->effective = NULL;
-	cfg->neffective = 0;
-	if (cfg->registry != NULL) {
-		free(cfg->registry->keys);
-		strv_free(&cfg->registry->sections);
-		free(cfg->registry);
-		cfg->registry = NULL;
+	settings_free_values(cfg->data->effective, cfg->data->neffective);
+	cfg->data->effective = NULL;
+	cfg->data->neffective = 0;
+	if (cfg->data->registry != NULL) {
+		free(cfg->data->registry->keys);
+		strv_free(&cfg->data->registry->sections);
+		free(cfg->data->registry);
+		cfg->data->registry = NULL;
 	}
 }
 
 const char *cfg_get(const struct oma_config *cfg, const char *section, const char *key)
 {
 	if (settings_has_table(cfg, section)) {
-		for (size_t i = 0; i < cfg->neffective; i++)
-			if (strcmp(cfg->effective[i].section, section) == 0 &&
-			    strcmp(cfg->effective[i].key, key) == 0)
-				return cfg->effective[i].str;
+		for (size_t i = 0; i < cfg->data->neffective; i++)
+			if (strcmp(cfg->data->effective[i].section, section) == 0 &&
+			    strcmp(cfg->data->effective[i].key, key) == 0)
+				return cfg->data->effective[i].str;
 	}
 	const struct cfg_value *v = settings_file_value(cfg, section, key);
 	return v != NULL ? v->str : NULL;
-}
-
-/* ---- --print-config ---------------------------------------------------- */
-
-struct jbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void j_raw(struct jbuf *j, const char *s)
-{
-	buf_append(&j->s, &j->len, &j->cap, s, strlen(s));
-}
-
-static void j_str(struct jbuf *j, const char *s)
-{
-	json_append_string(&j->s, &j->len, &j->cap, s);
-}
-
-/* "key":value with the value's TOML type kept where JSON has one. */
-static void j_member(struct jbuf *j, const struct cfg_value *v, bool first)
-{
-	if (!first)
-		j_raw(j, ",");
-	j_str(j, v->key);
-	j_raw(j, ":");
-	switch (v->type) {
-	case CFG_INT:
-		buf_appendf(&j->s, &j->len, &j->cap, "%lld", v->num);
-		break;
-	case CFG_BOOL:
-		j_raw(j, v->num ? "true" : "false");
-		break;
-	case CFG_ARRAY:
-		j_raw(j, "[");
-		for (size_t i = 0; i < v->arr.n; i++) {
-			if (i > 0)
-				j_raw(j, ",");
-			j_str(j, v->arr.v[i]);
-		}
-		j_raw(j, "]");
-		break;
-	default:
-		if (v->str == NULL)
-			j_raw(j, "null");
-		else
-			j_str(j, v->str);
-		break;
-	}
-}
-
-/* The keys of `section` (element `index`, -1 for a plain table) among
- * vals, as members of an object (`first`: none written yet). */
-static bool j_members(struct jbuf *j, const struct cfg_value *vals, size_t n,
-                      const char *section, int index, bool first)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(vals[i].section, section) != 0 || vals[i].index != index)
-			continue;
-		j_member(j, &vals[i], first);
-		first = false;
-	}
-	return first;
-}
-
-/* "NAME":{...} of a section with a table: its effective values, and
- * `enabled` when the file sets it. */
-static void j_known_section(struct jbuf *j, const struct oma_config *cfg,
-                            const struct cfg_value *eff, size_t neff, const char *name)
-{
-	j_raw(j, j->len > 1 ? "," : "");
-	j_str(j, name);
-	j_raw(j, ":{");
-	bool first = j_members(j, eff, neff, name, -1, true);
-	const struct cfg_value *en = settings_file_value(cfg, name, "enabled");
-	if (en != NULL && !is_core_section(name))
-		j_member(j, en, first);
-	j_raw(j, "}");
-}
-
-int cfg_print_json(const struct oma_config *cfg, FILE *out)
-{
-	struct jbuf j = {0};
-	/* from the structs as they are now: the caller may have filled in
-	 * compression_level since cfg_load */
-	size_t neff;
-	struct cfg_value *eff = build_effective(cfg, &neff);
-	j_raw(&j, "{");
-	for (size_t i = 0; i < NCORE_SECTIONS; i++)
-		j_known_section(&j, cfg, eff, neff, core_sections[i]);
-	for (size_t i = 0; cfg->registry != NULL && i < cfg->registry->sections.n; i++)
-		j_known_section(&j, cfg, eff, neff, cfg->registry->sections.v[i]);
-	for (size_t i = 0; i < cfg->nsections; i++) {
-		const struct cfg_section *s = &cfg->sections[i];
-		if (settings_has_table(cfg, s->name))
-			continue;
-		j_raw(&j, j.len > 1 ? "," : "");
-		j_str(&j, s->name);
-		j_raw(&j, ":");
-		if (s->elems == 0) {
-			j_raw(&j, "{");
-			(void)j_members(&j, cfg->values, cfg->nvalues, s->name, -1, true);
-			j_raw(&j, "}");
-			continue;
-		}
-		j_raw(&j, "[");
-		for (int e = 0; e < s->elems; e++) {
-			if (e > 0)
-				j_raw(&j, ",");
-			j_raw(&j, "{");
-			(void)j_members(&j, cfg->values, cfg->nvalues, s->name, e, true);
-			j_raw(&j, "}");
-		}
-		j_raw(&j, "]");
-	}
-	for (size_t i = 0; i < cfg->nvalues; i++)
-		if (cfg->values[i].section[0] == '\0')
-			j_member(&j, &cfg->values[i], j.len == 1);
-	j_raw(&j, "}\n");
-	size_t n = fwrite(j.s, 1, j.len, out);
-	int rc = (n == j.len && fflush(out) == 0) ? 0 : -1;
-	free(j.s);
-	settings_free_values(eff, neff);
-	return rc;
 }

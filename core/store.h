@@ -1,4 +1,4 @@
-/* store.h - backup folders: naming, info.json, last/last.log links, pruning. */
+/* store.h - backup folders: naming, info.json, last/last.log links, pruning, size (core/store*.c). */
 #ifndef OMA_STORE_H
 #define OMA_STORE_H
 
@@ -23,13 +23,6 @@ struct store_info {
 	int64_t started, completed;
 	uint64_t failed_databases;
 };
-
-/* Whether `name` (a base name) is a backup folder: oma_\d{8}-\d{6} exactly. */
-bool store_is_backup_name(const char *name);
-
-/* Backup folders in backup_dir, oldest first (by name), as base names.
- * Returns 0, or -1 with err set when the folder cannot be read. */
-int store_list(const char *backup_dir, struct strv *out, char *err, size_t errlen);
 
 /* Create backup_dir/oma_YYYYMMDD-HHMMSS for local time `now`; when that name
  * exists, waits for the next second and tries again (bounded), so two runs
@@ -60,9 +53,10 @@ struct store_folders {
 	size_t n;
 };
 
-/* The backup folders of backup_dir (as store_list), oldest first: those
- * dated in the future first, then by `time`, then by name.  Returns 0, or -1
- * with err set when the folder cannot be read. */
+/* The backup folders of backup_dir (real folders named exactly
+ * oma_YYYYMMDD-HHMMSS), oldest first: those dated in the future first, then
+ * by `time`, then by name.  Returns 0, or -1 with err set when the folder
+ * cannot be read. */
 int store_scan(const char *backup_dir, time_t now, struct store_folders *out, char *err,
                size_t errlen);
 void store_folders_free(struct store_folders *f);
@@ -81,7 +75,7 @@ char *store_previous(const char *backup_dir, const char *exclude, time_t now);
  * last.result.json pointing into it are pointed at the newest kept
  * complete folder (removed when that has no such file yet), so they never
  * dangle; a kept folder's symbolic link into it gets the file back (see
- * rescue_links in store.c); a folder's info.json
+ * rescue_links in store_prune.c); a folder's info.json
  * goes first, so an interrupted removal leaves an incomplete folder.  Only
  * real folders named like backup folders are considered; other entries
  * are never touched.  Removed base names are pushed to *removed.  Returns
@@ -89,10 +83,6 @@ char *store_previous(const char *backup_dir, const char *exclude, time_t now);
  * failure stay in *removed). */
 int store_prune(const char *backup_dir, long keep, const char *current, time_t now,
                 struct strv *removed, char *err, size_t errlen);
-
-/* Remove one backup folder: its info.json first (synced), then the rest.
- * Returns 0, or -1 with err set. */
-int store_remove_backup(const char *backup_dir, const char *name, char *err, size_t errlen);
 
 /* Remove the temporary files interrupted runs left: "*.part",
  * ".info.json.tmp-*" and ".*.link-*" in every backup folder but `current`,
@@ -142,12 +132,6 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
  * keys are required).  Returns 0, 1 when there is no such file, -1 on a
  * malformed or unreadable file (err set, naming the file). */
 int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen);
-
-/* Parse the `len` bytes of an info.json's text (not NUL-terminated; a NUL
- * byte in it is an error), as store_read_info does; `name` is used in
- * messages.  Returns 0, or -1 with err set. */
-int store_parse_info(const char *text, size_t len, const char *name, struct store_info *info,
-                     char *err, size_t errlen);
 
 /* Atomically point backup_dir/<name> (a symlink) at `target`, replacing an
  * existing symlink or plain file of that name (via a temporary link and

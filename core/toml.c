@@ -1,4 +1,4 @@
-/* toml.c - TOML 1.0 tokenizer and decoder: config text to a flat list of tables and keys. */
+/* toml.c - TOML 1.0 reader and decoder: config text to logical lines in canonical TOML, and values back from them. */
 #include "toml.h"
 
 #include <stdarg.h>
@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errbuf.h"
+
 #define MAX_DEPTH 64 /* nesting of arrays and inline tables */
 
 /* The document tree, kept only to detect duplicate keys and re-defined
- * tables; values themselves go into the entry list. */
+ * tables; values themselves go into the logical lines. */
 enum node_kind { NODE_TABLE, NODE_TABLE_ARRAY, NODE_VALUE };
 
 enum {
@@ -27,6 +29,11 @@ struct node {
 	size_t nkids;
 };
 
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
 struct parser {
 	const char *name;
 	const char *p, *end;
@@ -39,9 +46,13 @@ struct parser {
 	struct toml_comp *path;
 	size_t npath;
 	struct toml_doc *doc;
+	/* Where the value being read is written in canonical form, or NULL
+	 * (when decoding, or between values). */
+	struct sbuf *canon;
 };
 
-/* A decoded value before it becomes an entry. */
+/* A value as parsed, before it becomes a toml_value (or is dropped once
+ * written in canonical form). */
 struct val {
 	enum toml_type type;
 	char *text;
@@ -61,7 +72,7 @@ static int fail(struct parser *P, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	errf(P->err, P->errlen, "%s:%d: %s", P->name, line, msg);
+	cm_errf(P->err, P->errlen, "%s:%d: %s", P->name, line, msg);
 	return -1;
 }
 
@@ -219,11 +230,6 @@ static int check_utf8(struct parser *P)
 
 /* ---- strings ----------------------------------------------------------- */
 
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
 	buf_append(&b->s, &b->len, &b->cap, s, n);
@@ -258,6 +264,74 @@ static void sb_utf8(struct sbuf *b, unsigned long cp)
 		n = 4;
 	}
 	sb_add(b, u, n);
+}
+
+/* ---- canonical form ---------------------------------------------------- */
+
+/* Append n bytes at s to the canonical text being written, if any. */
+static void canon_add(struct parser *P, const char *s, size_t n)
+{
+	if (P->canon != NULL)
+		sb_add(P->canon, s, n);
+}
+
+/* Append s as a basic string: control characters, '"' and '\' escaped,
+ * ';' always as \u003B, and for a name also '=', ':', '[', ']' and '#'. */
+static void canon_string(struct sbuf *b, const char *s, bool name)
+{
+	sb_addc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		unsigned c = *p;
+		const char *esc = NULL;
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\f': esc = "\\f"; break;
+		case '\r': esc = "\\r"; break;
+		default: break;
+		}
+		if (esc != NULL)
+			sb_add(b, esc, 2);
+		else if (c < 0x20 || c == 0x7f || c == ';' || (name && strchr("=:[]#", (int)c) != NULL))
+			buf_appendf(&b->s, &b->len, &b->cap, "\\u%04X", c);
+		else
+			sb_addc(b, (char)c);
+	}
+	sb_addc(b, '"');
+}
+
+static void key_write(struct sbuf *b, const char *name)
+{
+	bool bare = name[0] != '\0';
+	for (const char *p = name; *p != '\0' && bare; p++)
+		bare = is_bare((unsigned char)*p);
+	if (bare)
+		sb_add(b, name, strlen(name));
+	else
+		canon_string(b, name, true);
+}
+
+void toml_key_write(char **buf, size_t *len, size_t *cap, const char *name)
+{
+	struct sbuf b = {*buf, *len, *cap};
+	sb_add(&b, "", 0);
+	key_write(&b, name);
+	*buf = b.s;
+	*len = b.len;
+	*cap = b.cap;
+}
+
+/* Append the dotted key comps to the canonical text, if any. */
+static void canon_key(struct parser *P, const struct strv *comps)
+{
+	for (size_t i = 0; P->canon != NULL && i < comps->n; i++) {
+		if (i > 0)
+			sb_addc(P->canon, '.');
+		key_write(P->canon, comps->v[i]);
+	}
 }
 
 static int hexval(int c)
@@ -488,7 +562,7 @@ static void close_tree(struct node *n)
 		close_tree(n->kids[i]);
 }
 
-/* ---- entries ----------------------------------------------------------- */
+/* ---- logical lines ----------------------------------------------------- */
 
 static void free_path(struct toml_comp *path, size_t n)
 {
@@ -497,29 +571,31 @@ static void free_path(struct toml_comp *path, size_t n)
 	free(path);
 }
 
-/* Append a copy of base + comps (as plain keys) as a new entry. */
-static struct toml_entry *add_entry(struct parser *P, enum toml_entry_kind kind, int line,
-                                    const struct toml_comp *base, size_t nbase,
-                                    const struct strv *comps)
+/* Append a logical line for base + comps (as plain keys); `value` (the
+ * canonical text, TOML_LINE_KEY only) is taken over. */
+static void add_line(struct parser *P, enum toml_line_kind kind, int line,
+                     const struct toml_comp *base, size_t nbase, const struct strv *comps,
+                     char *value)
 {
 	struct toml_doc *d = P->doc;
-	d->entries = xrealloc(d->entries, (d->n + 1) * sizeof(*d->entries));
-	struct toml_entry *e = &d->entries[d->n++];
-	memset(e, 0, sizeof(*e));
-	e->kind = kind;
-	e->line = line;
+	d->lines = xrealloc(d->lines, (d->n + 1) * sizeof(*d->lines));
+	struct toml_line *l = &d->lines[d->n++];
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->line = line;
+	l->ntable = P->npath;
+	l->value = value;
 	size_t nc = comps != NULL ? comps->n : 0;
-	e->npath = nbase + nc;
-	e->path = xcalloc(e->npath ? e->npath : 1, sizeof(*e->path));
+	l->npath = nbase + nc;
+	l->path = xcalloc(l->npath ? l->npath : 1, sizeof(*l->path));
 	for (size_t i = 0; i < nbase; i++) {
-		e->path[i].name = xstrdup(base[i].name);
-		e->path[i].index = base[i].index;
+		l->path[i].name = xstrdup(base[i].name);
+		l->path[i].index = base[i].index;
 	}
 	for (size_t i = 0; i < nc; i++) {
-		e->path[nbase + i].name = xstrdup(comps->v[i]);
-		e->path[nbase + i].index = -1;
+		l->path[nbase + i].name = xstrdup(comps->v[i]);
+		l->path[nbase + i].index = -1;
 	}
-	return e;
 }
 
 static void free_val(struct val *v)
@@ -767,6 +843,7 @@ static int parse_array(struct parser *P, struct val *v)
 {
 	int start_line = P->line;
 	P->p++; /* '[' */
+	canon_add(P, "[", 1);
 	v->type = TOML_ARRAY;
 	v->all_strings = true;
 	struct sbuf joined = {0};
@@ -784,6 +861,8 @@ static int parse_array(struct parser *P, struct val *v)
 			goto bad;
 		}
 		struct val el = {0};
+		if (v->arr.n > 0)
+			canon_add(P, ", ", 2);
 		if (parse_value(P, &el) < 0) {
 			free_val(&el);
 			goto bad;
@@ -818,6 +897,7 @@ static int parse_array(struct parser *P, struct val *v)
 			     show(P, buf, sizeof(buf)));
 		goto bad;
 	}
+	canon_add(P, "]", 1);
 	v->text = joined.s;
 	return 0;
 bad:
@@ -825,7 +905,8 @@ bad:
 	return -1;
 }
 
-/* Parse any value at P->p into *v (inline tables only as text).  Returns 0 or -1. */
+/* Parse any value at P->p into *v (inline tables only as text), writing it
+ * to P->canon in canonical form too when set.  Returns 0 or -1. */
 static int parse_value(struct parser *P, struct val *v)
 {
 	char buf[16];
@@ -839,6 +920,8 @@ static int parse_value(struct parser *P, struct val *v)
 	if (c == '"' || c == '\'') {
 		v->type = TOML_STRING;
 		rc = parse_string(P, &v->text, true);
+		if (rc == 0 && P->canon != NULL)
+			canon_string(P->canon, v->text, false);
 	} else if (c == 't' || c == 'f') {
 		const char *w = c == 't' ? "true" : "false";
 		size_t n = strlen(w);
@@ -850,6 +933,7 @@ static int parse_value(struct parser *P, struct val *v)
 		v->type = TOML_BOOL;
 		v->num = c == 't';
 		v->text = xstrdup(w);
+		canon_add(P, w, n);
 		rc = 0;
 	} else if (c == '[') {
 		rc = parse_array(P, v);
@@ -864,11 +948,15 @@ static int parse_value(struct parser *P, struct val *v)
 	           ((is_digit(peek_at(P, 2)) && is_digit(peek_at(P, 3)) && peek_at(P, 4) == '-') ||
 	            peek_at(P, 2) == ':')) {
 		rc = parse_datetime(P, v);
+		if (rc == 0)
+			canon_add(P, v->raw, (size_t)(P->p - v->raw));
 	} else if (is_digit(c) || c == '+' || c == '-' || c == 'i' || c == 'n') {
 		const char *s = P->p;
 		while (P->p < P->end && (is_bare(*P->p) || *P->p == '.' || *P->p == '+'))
 			P->p++;
 		rc = decode_number(P, s, P->p, v);
+		if (rc == 0)
+			canon_add(P, s, (size_t)(P->p - s));
 	} else {
 		fail(P, P->line, "expected a value, found %s", show(P, buf, sizeof(buf)));
 	}
@@ -879,7 +967,9 @@ out:
 }
 
 /* Parse `key = value` into table tbl, whose path is base.  With emit, the
- * key (or each key of an inline table) becomes an entry.  Returns 0 or -1. */
+ * key (or each key of an inline table) becomes a logical line with its
+ * value in canonical form; without, the pair is written to P->canon (when
+ * set).  Returns 0 or -1. */
 static int parse_keyval(struct parser *P, struct node *tbl, const struct toml_comp *base,
                         size_t nbase, bool emit)
 {
@@ -905,6 +995,10 @@ static int parse_keyval(struct parser *P, struct node *tbl, const struct toml_co
 	}
 	P->p++;
 	skip_ws(P);
+	if (!emit) {
+		canon_key(P, &comps);
+		canon_add(P, " = ", 3);
+	}
 
 	struct node *n = tbl;
 	for (size_t i = 0; i + 1 < comps.n; i++) {
@@ -937,25 +1031,26 @@ static int parse_keyval(struct parser *P, struct node *tbl, const struct toml_co
 			rc = parse_inline_table(P, k, path, nbase + comps.n, emit);
 		P->depth--;
 		if (rc == 0 && emit && k->nkids == 0)
-			add_entry(P, TOML_ENTRY_TABLE, line, base, nbase, &comps);
+			add_line(P, TOML_LINE_TABLE, line, base, nbase, &comps, NULL);
 		free(path); /* names are borrowed */
 		close_tree(k);
 		goto out;
 	}
-	if (parse_value(P, &v) < 0)
-		goto out;
-	add_kid(n, last, NODE_VALUE, 0);
+	struct sbuf *outer = P->canon;
+	struct sbuf canon = {0};
 	if (emit) {
-		struct toml_entry *e = add_entry(P, TOML_ENTRY_KEY, line, base, nbase, &comps);
-		e->type = v.type;
-		e->text = v.text;
-		e->num = v.num;
-		e->arr = v.arr;
-		e->arr_all_strings = v.all_strings;
-		v.text = NULL;
-		v.arr = (struct strv){0};
+		sb_add(&canon, "", 0);
+		P->canon = &canon;
 	}
-	rc = 0;
+	rc = parse_value(P, &v);
+	P->canon = outer;
+	if (rc < 0) {
+		free(canon.s);
+		goto out;
+	}
+	add_kid(n, last, NODE_VALUE, 0);
+	if (emit)
+		add_line(P, TOML_LINE_KEY, line, base, nbase, &comps, canon.s);
 out:
 	free_val(&v);
 	free(full);
@@ -963,15 +1058,18 @@ out:
 	return rc;
 }
 
-/* { key = value, ... } on one line into tbl.  Returns 0 or -1. */
+/* { key = value, ... } on one line into tbl (written to P->canon when set).
+ * Returns 0 or -1. */
 static int parse_inline_table(struct parser *P, struct node *tbl, const struct toml_comp *base,
                               size_t nbase, bool emit)
 {
 	char buf[16];
 	P->p++; /* '{' */
+	canon_add(P, "{", 1);
 	skip_ws(P);
 	if (peek(P) == '}') {
 		P->p++;
+		canon_add(P, "}", 1);
 		return 0;
 	}
 	for (;;) {
@@ -980,6 +1078,7 @@ static int parse_inline_table(struct parser *P, struct node *tbl, const struct t
 		skip_ws(P);
 		if (peek(P) == ',') {
 			P->p++;
+			canon_add(P, ", ", 2);
 			skip_ws(P);
 			if (peek(P) == '}')
 				return fail(P, P->line, "trailing comma in inline table");
@@ -987,6 +1086,7 @@ static int parse_inline_table(struct parser *P, struct node *tbl, const struct t
 		}
 		if (peek(P) == '}') {
 			P->p++;
+			canon_add(P, "}", 1);
 			return 0;
 		}
 		return fail(P, P->line, "expected ',' or '}' in inline table, found %s",
@@ -1079,7 +1179,7 @@ static int parse_header(struct parser *P)
 	P->npath = comps.n;
 	path = NULL;
 	P->table = n;
-	add_entry(P, TOML_ENTRY_TABLE, line, P->path, P->npath, NULL);
+	add_line(P, TOML_LINE_TABLE, line, P->path, P->npath, NULL, NULL);
 	rc = expect_eol(P, array ? "array of tables header" : "table header");
 out:
 	if (path != NULL)
@@ -1092,13 +1192,11 @@ out:
 void toml_doc_free(struct toml_doc *doc)
 {
 	for (size_t i = 0; i < doc->n; i++) {
-		struct toml_entry *e = &doc->entries[i];
-		free_path(e->path, e->npath);
-		free(e->text);
-		strv_free(&e->arr);
+		free_path(doc->lines[i].path, doc->lines[i].npath);
+		free(doc->lines[i].value);
 	}
-	free(doc->entries);
-	doc->entries = NULL;
+	free(doc->lines);
+	doc->lines = NULL;
 	doc->n = 0;
 }
 
@@ -1110,7 +1208,7 @@ int toml_parse(const char *name, const char *text, size_t len, struct toml_doc *
 		.err = err, .errlen = errlen, .doc = doc,
 	};
 	int rc = -1;
-	doc->entries = NULL;
+	doc->lines = NULL;
 	doc->n = 0;
 	P.table = &P.root;
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
@@ -1162,4 +1260,109 @@ char *toml_path_join(const struct toml_comp *path, size_t n)
 			buf_appendf(&s, &len, &cap, "[%d]", path[i].index);
 	}
 	return s;
+}
+
+/* ---- decoding what inih hands back -------------------------------------- */
+
+/* A parser over the `len` bytes at text, for the decoders. */
+static struct parser decoder(const char *name, int line, const char *text, size_t len,
+                             char *err, size_t errlen)
+{
+	struct parser P = {
+		.name = name, .p = text, .end = text + len, .line = line,
+		.err = err, .errlen = errlen,
+	};
+	P.table = &P.root;
+	skip_ws(&P);
+	return P;
+}
+
+/* Nothing but whitespace may follow what was decoded.  Returns 0 or -1. */
+static int expect_end(struct parser *P, const char *after)
+{
+	char buf[16];
+	skip_ws(P);
+	if (P->p >= P->end)
+		return 0;
+	return fail(P, P->line, "unexpected %s after %s", show(P, buf, sizeof(buf)), after);
+}
+
+/* Move a parsed value into *out. */
+static void take_val(struct val *from, struct toml_value *out)
+{
+	out->type = from->type;
+	out->text = from->text;
+	out->num = from->num;
+	out->arr = from->arr;
+	out->arr_all_strings = from->all_strings;
+	from->text = NULL;
+	from->arr = (struct strv){0};
+}
+
+void toml_value_free(struct toml_value *v)
+{
+	free(v->text);
+	strv_free(&v->arr);
+	memset(v, 0, sizeof(*v));
+}
+
+int toml_decode_value(const char *name, int line, const char *text, size_t len,
+                      struct toml_value *v, char *err, size_t errlen)
+{
+	struct parser P = decoder(name, line, text, len, err, errlen);
+	struct val val = {0};
+	memset(v, 0, sizeof(*v));
+	int rc = parse_value(&P, &val);
+	if (rc == 0)
+		rc = expect_end(&P, "value");
+	if (rc == 0)
+		take_val(&val, v);
+	free_val(&val);
+	return rc;
+}
+
+int toml_decode_key(const char *name, int line, const char *text, size_t len,
+                    struct strv *comps, char *err, size_t errlen)
+{
+	struct parser P = decoder(name, line, text, len, err, errlen);
+	if (parse_key(&P, comps) < 0)
+		return -1;
+	return expect_end(&P, "key");
+}
+
+int toml_decode_inline_key(const char *name, int line, const char *text, size_t len,
+                           struct strv *comps, struct toml_value *v, char *err, size_t errlen)
+{
+	struct parser P = decoder(name, line, text, len, err, errlen);
+	struct val val = {0};
+	char buf[16];
+	int rc = -1;
+	memset(v, 0, sizeof(*v));
+	if (peek(&P) != '{') {
+		fail(&P, line, "expected '{', found %s", show(&P, buf, sizeof(buf)));
+		goto out;
+	}
+	P.p++;
+	if (parse_key(&P, comps) < 0)
+		goto out;
+	if (peek(&P) != '=') {
+		fail(&P, line, "expected '=' after key, found %s", show(&P, buf, sizeof(buf)));
+		goto out;
+	}
+	P.p++;
+	skip_ws(&P);
+	if (parse_value(&P, &val) < 0)
+		goto out;
+	skip_ws(&P);
+	if (peek(&P) != '}') {
+		fail(&P, line, "expected '}', found %s", show(&P, buf, sizeof(buf)));
+		goto out;
+	}
+	P.p++;
+	rc = expect_end(&P, "inline table");
+	if (rc == 0)
+		take_val(&val, v);
+out:
+	free_val(&val);
+	return rc;
 }

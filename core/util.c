@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/utf8.h"
+
 static void oom(void)
 {
 	static const char msg[] = "oma: out of memory\n";
@@ -93,32 +97,6 @@ bool strv_contains(const struct strv *sv, const char *s)
 	return false;
 }
 
-void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -131,100 +109,44 @@ int fsync_dir(const char *path)
 	return rc;
 }
 
+/* The core's (buf, len, cap) buffers are common/buf.c's that abort on out
+ * of memory, as xmalloc does. */
+static struct cm_buf buf_of(char **buf, size_t *len, size_t *cap)
+{
+	return (struct cm_buf){.p = *buf, .len = *len, .cap = *cap};
+}
+
+static void buf_back(const struct cm_buf *b, char **buf, size_t *len, size_t *cap)
+{
+	if (b->failed)
+		oom();
+	*buf = b->p;
+	*len = b->len;
+	*cap = b->cap;
+}
+
 void buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 64;
-		while (c < *len + n + 1)
-			c *= 2;
-		*buf = xrealloc(*buf, c);
-		*cap = c;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
+	struct cm_buf b = buf_of(buf, len, cap);
+	(void)cm_buf_add(&b, s, n);
+	buf_back(&b, buf, len, cap);
 }
 
 void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
+	struct cm_buf b = buf_of(buf, len, cap);
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = NULL;
-	int rc = vasprintf(&s, fmt, ap);
+	(void)cm_buf_vfmt(&b, fmt, ap);
 	va_end(ap);
-	if (rc < 0)
-		oom();
-	buf_append(buf, len, cap, s, (size_t)rc);
-	free(s);
-}
-
-size_t utf8_len(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	if (p[0] < 0x80)
-		return 1;
-	size_t n;
-	unsigned min;
-	unsigned cp;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2, min = 0x80, cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3, min = 0x800, cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4, min = 0x10000, cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* The code point of the valid UTF-8 sequence of `n` bytes at p. */
-static unsigned utf8_cp(const unsigned char *p, size_t n)
-{
-	static const unsigned char lead[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
-	unsigned cp = p[0] & lead[n];
-	for (size_t i = 1; i < n; i++)
-		cp = (cp << 6) | (p[i] & 0x3f);
-	return cp;
-}
-
-/* Whether code point cp ends a line somewhere or is a control: C0, DEL,
- * C1 (U+0080..U+009F, NEL among them), LINE and PARAGRAPH SEPARATOR. */
-static bool breaks_line(unsigned cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029;
+	buf_back(&b, buf, len, cap);
 }
 
 void json_append_string(char **buf, size_t *len, size_t *cap, const char *s)
 {
-	buf_append(buf, len, cap, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		char esc[8];
-		size_t n = utf8_len((const char *)p);
-		unsigned cp = n > 0 ? utf8_cp(p, n) : 0xfffd;
-		const char *short_esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n"
-		                      : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : cp == '\b' ? "\\b"
-		                      : cp == '\f' ? "\\f" : NULL;
-		if (short_esc != NULL) {
-			buf_append(buf, len, cap, short_esc, 2);
-		} else if (n == 0 || breaks_line(cp)) {
-			/* A byte that is not UTF-8 becomes U+FFFD: the file stays
-			 * valid JSON whatever a server or a name brought in. */
-			(void)snprintf(esc, sizeof(esc), "\\u%04x", cp);
-			buf_append(buf, len, cap, esc, 6);
-		} else {
-			buf_append(buf, len, cap, (const char *)p, n);
-		}
-		p += n > 0 ? n : 1;
-	}
-	buf_append(buf, len, cap, "\"", 1);
+	struct cm_buf b = buf_of(buf, len, cap);
+	(void)cm_json_str(&b, s);
+	buf_back(&b, buf, len, cap);
 }
 
 int open_regular(int dirfd, const char *path, int flags)
@@ -333,9 +255,9 @@ char *escape_controls(const char *s)
 	char *out = xmalloc(4 * strlen(s) + 1), *o = out;
 	static const char hex[] = "0123456789abcdef";
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_len((const char *)p);
-		unsigned cp = n > 0 ? utf8_cp(p, n) : 0;
-		if (n == 0 || cp == '\t' || !breaks_line(cp)) {
+		size_t n = cm_utf8_len((const char *)p);
+		unsigned cp = n > 0 ? cm_utf8_cp((const char *)p, n) : 0;
+		if (n == 0 || cp == '\t' || !cm_utf8_breaks_line(cp)) {
 			/* Bytes that are not UTF-8 stay as they are: the text is for
 			 * reading (a Latin-1 name still reads), and no terminal or
 			 * log reader breaks a line at them. */
@@ -355,7 +277,7 @@ char *escape_controls(const char *s)
 			*o++ = hex[cp & 15];
 		} else {
 			/* NEL and the C1 controls (2 bytes), U+2028/2029 (3 bytes). */
-			o += sprintf(o, "\\u%04x", cp);
+			o += snprintf(o, 7, "\\u%04x", cp); /* 6 characters and the NUL */
 		}
 		p += n;
 	}

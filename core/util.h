@@ -28,28 +28,18 @@ void strv_push(struct strv *sv, const char *s);  /* copies s */
 void strv_free(struct strv *sv);
 bool strv_contains(const struct strv *sv, const char *s);
 
-/* Format into a fixed buffer (err buffers); truncation is silent. */
-void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Write all of buf to fd, retrying on EINTR and short writes.
- * Returns 0, or -1 with errno set. */
-int write_all(int fd, const void *buf, size_t len);
-
 /* fsync the directory `path`.  Returns 0, or -1 with errno set. */
 int fsync_dir(const char *path);
 
-/* Length of the valid UTF-8 sequence at s (1 for ASCII, and for the NUL),
- * or 0 when the bytes there are not UTF-8 (overlong, surrogate, cut). */
-size_t utf8_len(const char *s);
-
-/* Append `s` to `*buf` (growing, NUL-terminated) as a JSON string literal,
- * quotes included; controls, U+2028/U+2029 as \\uHHHH, and every byte that
- * is not UTF-8 as \\ufffd, so the result is always valid JSON. */
-void json_append_string(char **buf, size_t *len, size_t *cap, const char *s);
+/* Growable buffers as (buf, len, cap): *buf malloc'ed and NUL-terminated
+ * (NULL, 0, 0 is empty).  They are common/buf.c's and abort on out of
+ * memory like xmalloc.  buf_append adds n bytes of s, buf_appendf formatted
+ * text, json_append_string `s` as a JSON string literal (cm_json_str in
+ * common/json.h: always valid JSON). */
 void buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
 void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+void json_append_string(char **buf, size_t *len, size_t *cap, const char *s);
 
 /* `s` with every control character (C0 but tab, DEL, the C1 controls
  * such as NEL U+0085, and U+2028/U+2029, which some readers take for line

@@ -169,8 +169,8 @@ ROOT=$WORK/root
 
 say "mmdebstrap --variant=minbase $SUITE $ROOT"
 t=$SECONDS
-# Its own downloads are not cached: a minbase is about 40 MB, and its time
-# goes into dpkg, not the download (measured: no gain from a cache).
+# Its own downloads are not cached: its time goes into dpkg, not the
+# download (docs/PERFORMANCE.md "Tooling: make bare-check does not cache").
 mmdebstrap --variant=minbase --mode=root "$SUITE" "$ROOT" "$SOURCES" ||
 	die "mmdebstrap (exit $?)"
 done_step "mmdebstrap minbase $SUITE" $((SECONDS - t))

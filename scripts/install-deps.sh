@@ -32,6 +32,7 @@ PACKAGES=(
 	iproute2            # ss in the end-to-end tests
 	clang               # make fuzz: libFuzzer targets (clang 14)
 	libclang-rt-14-dev  # make fuzz: the libFuzzer and sanitizer runtimes for -fsanitize=fuzzer
+	shellcheck          # make lint (part of make check): every shell script
 	ceph-mon            # S3 tests: a private Ceph RADOS Gateway (tests/lib/rgw.sh)
 	ceph-osd
 	radosgw

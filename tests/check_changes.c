@@ -1,4 +1,4 @@
-/* check_changes.c - tests for core/changes.c: fake client + fake datadir, and a real MariaDB. */
+/* check_changes.c - tests for core/changes*.c: fake client + fake datadir, and a real MariaDB. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 
 #include "changes.h"
 #include "server.h"
+#include "server_internal.h"
 #include "testlib.h"
 #include "util.h"
 

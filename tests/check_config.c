@@ -11,7 +11,9 @@
 #include <oma/plugin.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "log.h"
+#include "settings.h"
 #include "toml.h"
 #include "util.h"
 
@@ -124,11 +126,9 @@ static int load_main(const char *body)
 
 static const struct cfg_value *value(const char *section, const char *key)
 {
-	for (size_t i = 0; i < cfg.nvalues; i++)
-		if (strcmp(cfg.values[i].section, section) == 0 && strcmp(cfg.values[i].key, key) == 0)
-			return &cfg.values[i];
-	ck_abort_msg("no value %s.%s", section, key);
-	return NULL;
+	const struct cfg_value *v = settings_file_value(&cfg, section, key);
+	ck_assert_msg(v != NULL, "no value %s.%s", section, key);
+	return v;
 }
 
 /* ---- strings ----------------------------------------------------------- */
@@ -446,8 +446,8 @@ START_TEST(test_tables_and_keys)
 	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "missing"));
 	ck_assert_int_eq(value("webhook", "auth.user")->line, 14);
 	ck_assert_int_eq(value("reporter", "name")->index, 0);
-	ck_assert_int_eq(cfg.values[cfg.nvalues - 1].index, 1);
-	ck_assert_str_eq(cfg.values[cfg.nvalues - 1].str, "b");
+	ck_assert_int_eq(cfg.data->values[cfg.data->nvalues - 1].index, 1);
+	ck_assert_str_eq(cfg.data->values[cfg.data->nvalues - 1].str, "b");
 	/* other sections are for plugins: no warnings */
 	ck_assert_uint_eq(cfg.warnings.n, 0);
 	/* dotted keys at the top level define [main] just as well */
@@ -1038,8 +1038,8 @@ START_TEST(test_upstream_example_file)
 	ck_assert(!cfg_section_enabled(&cfg, "zabbix"));
 	ck_assert(cfg_has_section(&cfg, "zabbix"));
 	ck_assert_uint_eq(cfg.warnings.n, 0);
-	ck_assert_uint_eq(cfg.nvalues, 1);
-	ck_assert_int_eq(cfg.values[0].line, 8);
+	ck_assert_uint_eq(cfg.data->nvalues, 1);
+	ck_assert_int_eq(cfg.data->values[0].line, 8);
 	free(path);
 }
 END_TEST
@@ -1065,7 +1065,7 @@ START_TEST(test_file_errors)
 	free(want);
 	/* on failure *cfg is left empty (cfg_free is still safe) */
 	ck_assert_ptr_null(cfg.path);
-	ck_assert_uint_eq(cfg.nvalues, 0);
+	ck_assert_ptr_null(cfg.data);
 	free(path);
 
 	if (geteuid() != 0) {
@@ -1113,25 +1113,66 @@ END_TEST
 
 /* ---- toml.c directly --------------------------------------------------- */
 
-START_TEST(test_toml_entries)
+START_TEST(test_toml_lines)
 {
 	struct toml_doc doc;
-	const char *text = "top = 1\n[a.b]\nc.d = 'x'\n[[t]]\n[[t]]\nk = [\"s\", 'u']\n";
+	const char *text = "top = 1\n[a.b]\nc.d = 'x;y'\n[[t]]\n[[t]]\n"
+	                   "k = [\"s\", 'u', # c\n [1,2], {q = \"\"\"m\nl\"\"\"},\n]\n";
 	ck_assert_int_eq(toml_parse("doc", text, strlen(text), &doc, err, sizeof(err)), 0);
 	ck_assert_uint_eq(doc.n, 6);
-	ck_assert_int_eq(doc.entries[0].kind, TOML_ENTRY_KEY);
-	ck_assert_int_eq(doc.entries[1].kind, TOML_ENTRY_TABLE);
-	char *p = toml_path_join(doc.entries[2].path, doc.entries[2].npath);
+	ck_assert_int_eq(doc.lines[0].kind, TOML_LINE_KEY);
+	ck_assert_uint_eq(doc.lines[0].ntable, 0);
+	ck_assert_str_eq(doc.lines[0].value, "1");
+	ck_assert_int_eq(doc.lines[1].kind, TOML_LINE_TABLE);
+	char *p = toml_path_join(doc.lines[2].path, doc.lines[2].npath);
 	ck_assert_str_eq(p, "a.b.c.d");
 	free(p);
-	ck_assert_int_eq(doc.entries[2].line, 3);
-	p = toml_path_join(doc.entries[5].path, doc.entries[5].npath);
+	ck_assert_uint_eq(doc.lines[2].ntable, 2);
+	ck_assert_int_eq(doc.lines[2].line, 3);
+	/* strings come back as basic strings, ';' escaped */
+	ck_assert_str_eq(doc.lines[2].value, "\"x\\u003By\"");
+	p = toml_path_join(doc.lines[5].path, doc.lines[5].npath);
 	ck_assert_str_eq(p, "t[1].k");
 	free(p);
-	ck_assert_int_eq(doc.entries[5].type, TOML_ARRAY);
-	ck_assert(doc.entries[5].arr_all_strings);
-	ck_assert_str_eq(doc.entries[5].text, "s\nu");
+	/* arrays on one line, comments and newlines gone */
+	ck_assert_str_eq(doc.lines[5].value, "[\"s\", \"u\", [1, 2], {q = \"m\\nl\"}]");
+	ck_assert_int_eq(doc.lines[5].line, 6);
+
+	/* the canonical form decodes to the value written */
+	struct toml_value v;
+	const char *canon = doc.lines[5].value;
+	ck_assert_int_eq(toml_decode_value("doc", 6, canon, strlen(canon), &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(v.type, TOML_ARRAY);
+	ck_assert(!v.arr_all_strings);
+	ck_assert_uint_eq(v.arr.n, 4);
+	ck_assert_str_eq(v.arr.v[1], "u");
+	ck_assert_str_eq(v.arr.v[2], "[1, 2]");
+	ck_assert_str_eq(v.text, "s\nu\n[1, 2]\n{q = \"m\\nl\"}");
+	toml_value_free(&v);
 	toml_doc_free(&doc);
+
+	/* names: bare where they can be, else quoted with inih's delimiters escaped */
+	char *k = NULL;
+	size_t klen = 0, kcap = 0;
+	toml_key_write(&k, &klen, &kcap, "plain-key_1");
+	toml_key_write(&k, &klen, &kcap, "a b=c:d;e[f]#\"\\");
+	ck_assert_str_eq(k, "plain-key_1\"a b\\u003Dc\\u003Ad\\u003Be\\u005Bf\\u005D\\u0023\\\"\\\\\"");
+	struct strv comps = {0};
+	ck_assert_int_eq(toml_decode_key("doc", 1, k + 11, strlen(k + 11), &comps, err, sizeof(err)), 0);
+	ck_assert_uint_eq(comps.n, 1);
+	ck_assert_str_eq(comps.v[0], "a b=c:d;e[f]#\"\\");
+	strv_free(&comps);
+	free(k);
+	const char *il = "{a.\"b c\" = [1]}";
+	ck_assert_int_eq(toml_decode_inline_key("doc", 1, il, strlen(il), &comps, &v, err, sizeof(err)), 0);
+	ck_assert_uint_eq(comps.n, 2);
+	ck_assert_str_eq(comps.v[1], "b c");
+	ck_assert_int_eq(v.type, TOML_ARRAY);
+	toml_value_free(&v);
+	strv_free(&comps);
+	ck_assert_int_eq(toml_decode_value("doc", 7, "1 2", 3, &v, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "doc:7: unexpected '2' after value");
+
 	ck_assert_int_eq(toml_parse("doc", "a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	                            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1",
 	                            101, &doc, err, sizeof(err)), -1);
@@ -1169,7 +1210,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_tables_and_keys);
 	tcase_add_test(tc, test_duplicates_and_redefinitions);
 	tcase_add_test(tc, test_syntax_errors);
-	tcase_add_test(tc, test_toml_entries);
+	tcase_add_test(tc, test_toml_lines);
 	tc = tcase(s, "schema");
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_all_keys_set);

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "dump.h"
 #include "log.h"
 #include "names.h"
@@ -169,7 +171,7 @@ static int raw_open(void **stream, int fd, const struct oma_compress_params *p, 
                     size_t errlen)
 {
 	if (p->size != sizeof(*p) || p->level == 42) {
-		errf(err, errlen, "raw: bad level %d", p->level);
+		cm_errf(err, errlen, "raw: bad level %d", p->level);
 		return -1;
 	}
 	struct raw *r = xcalloc(1, sizeof(*r));
@@ -211,7 +213,7 @@ static int raw_write(void *stream, const void *buf, size_t len, char *err, size_
 {
 	struct raw *r = stream;
 	if (raw_fail_write) {
-		errf(err, errlen, "raw: disk full (test)");
+		cm_errf(err, errlen, "raw: disk full (test)");
 		return -1;
 	}
 	if (r->sink != NULL) {
@@ -221,8 +223,8 @@ static int raw_write(void *stream, const void *buf, size_t len, char *err, size_
 		return r->sink(r->sink_ctx, buf, len, err, errlen);
 	}
 	int fd = r->pipe_w >= 0 ? r->pipe_w : r->fd;
-	if (write_all(fd, buf, len) != 0) {
-		errf(err, errlen, "raw: write: %s", strerror(errno));
+	if (cm_write_all(fd, buf, len) != 0) {
+		cm_errf(err, errlen, "raw: write: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -232,7 +234,7 @@ static int raw_finish(void *stream, char *err, size_t errlen)
 {
 	raw_free(stream);
 	if (raw_fail_finish) {
-		errf(err, errlen, "raw: finish failed (test)");
+		cm_errf(err, errlen, "raw: finish failed (test)");
 		return -1;
 	}
 	return 0;
@@ -501,9 +503,10 @@ START_TEST(dump_failure_utf8_line)
 	struct dump_settings s = settings(NULL, 1);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
 	char want[256] = "completion line missing (last line: aa";
+	size_t len = strlen(want);
 	for (int i = 0; i < 47; i++)
-		strcat(want, "\xc3\xa9");
-	strcat(want, "...)");
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%s", "\xc3\xa9");
+	(void)snprintf(want + len, sizeof(want) - len, "...)");
 	ck_assert_str_eq(jobs[0].error, want);
 	free_jobs(jobs, n);
 }

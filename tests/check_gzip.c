@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "testlib.h"
 #include "util.h"
@@ -605,7 +606,7 @@ START_TEST(test_interrupted_writes)
 	char *path = xasprintf("%s/piped.sql.gz", tmpdir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write_all(fd, d.data, d.len), 0);
+	ck_assert_int_eq(cm_write_all(fd, d.data, d.len), 0);
 	close(fd);
 	size_t got_len;
 	unsigned char *got = gunzip_file(path, &got_len);

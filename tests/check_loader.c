@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "log.h"
 #include "testlib.h"
@@ -380,7 +381,7 @@ static void copy_file(const char *src, const char *dst, mode_t mode)
 	char buf[65536];
 	ssize_t n;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
-		ck_assert_int_eq(write_all(out, buf, (size_t)n), 0);
+		ck_assert_int_eq(cm_write_all(out, buf, (size_t)n), 0);
 	ck_assert_int_eq(n, 0);
 	close(in);
 	ck_assert_int_eq(close(out), 0);
@@ -863,8 +864,11 @@ END_TEST
  * /tmp, which the temp folders of these tests are in) is fine there. */
 START_TEST(test_ancestor_permissions)
 {
-	if (geteuid() != 0)
-		return; /* not root: nothing is checked (test_plugin_permissions) */
+	if (geteuid() != 0) {
+		/* Not root: nothing is checked (test_plugin_permissions). */
+		fprintf(stderr, "test_ancestor_permissions: skipped (needs root)\n");
+		return;
+	}
 	char *top = t_mkdtemp("loader");
 	char *a = xasprintf("%s/a", top);
 	char *b = xasprintf("%s/a/b", top);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "loader.h"
 #include "log.h"
 #include "report.h"
@@ -379,6 +380,38 @@ START_TEST(test_send_ok_delivers)
 }
 END_TEST
 
+/* The reporters get result_json: what report_write_json writes to
+ * result.json for the same result, byte for byte. */
+START_TEST(test_send_hands_result_json)
+{
+	static const char *const fx[] = {"report_ok", NULL};
+	struct send_env e;
+	send_setup(&e, fx, "[report_ok]\n");
+	char *got_path = xasprintf("%s/got.json", e.dir);
+	char *file_path = xasprintf("%s/result.json", e.dir);
+	setenv("OMA_FIXTURE_REPORT_JSON", got_path, 1);
+	struct oma_report r = sample_report();
+	ck_assert_int_eq(report_send(&e.ld, &r, 5), 0);
+	unsetenv("OMA_FIXTURE_REPORT_JSON");
+	char err[512];
+	ck_assert_msg(report_write_json(&r, file_path, err, sizeof(err)) == 0, "%s", err);
+	char *got = t_read_file(got_path);
+	char *file = t_read_file(file_path);
+	ck_assert_msg(got != NULL, "report_ok wrote no result_json");
+	ck_assert_str_eq(got, file);
+	size_t len = 0;
+	char *json = report_json(&r, &len);
+	ck_assert_str_eq(json, file);
+	ck_assert_uint_eq(len, strlen(file));
+	free(json);
+	free(got);
+	free(file);
+	free(got_path);
+	free(file_path);
+	send_teardown(&e);
+}
+END_TEST
+
 START_TEST(test_send_section_absent_not_called)
 {
 	static const char *const fx[] = {"report_ok", "report_fail", NULL};
@@ -489,6 +522,7 @@ static Suite *report_suite(void)
 	tc = tcase_create("send");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_send_ok_delivers);
+	tcase_add_test(tc, test_send_hands_result_json);
 	tcase_add_test(tc, test_send_section_absent_not_called);
 	tcase_add_test(tc, test_send_failure_logged_and_counted);
 	tcase_add_test(tc, test_send_hang_killed);

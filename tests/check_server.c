@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "log.h"
 #include "server.h"
+#include "server_internal.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -494,7 +495,7 @@ static void make_file(const char *path, size_t size)
 	memset(block, 'z', sizeof(block));
 	while (size > 0) {
 		size_t n = size < sizeof(block) ? size : sizeof(block);
-		ck_assert_int_eq(write_all(fd, block, n), 0);
+		ck_assert_int_eq(cm_write_all(fd, block, n), 0);
 		size -= n;
 	}
 	ck_assert_int_eq(fsync(fd), 0);
@@ -656,35 +657,17 @@ START_TEST(datadir_bytes_errors)
 }
 END_TEST
 
+/* server_datadir_bytes(dir) for t_as_nobody. */
+static int datadir_bytes_of(void *dir, char *err, size_t errlen)
+{
+	uint64_t b = 0;
+	return server_datadir_bytes(dir, &b, err, errlen);
+}
+
 /* Run server_datadir_bytes(dir) as user nobody in a child; return its rc and err. */
 static int as_nobody(const char *dir, char *err, size_t errlen)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(99);
-		uint64_t b = 0;
-		char e[512] = "";
-		int rc = server_datadir_bytes(dir, &b, e, sizeof(e));
-		(void)!write(p[1], e, strlen(e));
-		_exit(rc == 0 ? 0 : 1); /* _exit: no leak checker after setuid */
-	}
-	close(p[1]);
-	size_t len = 0;
-	ssize_t n;
-	while ((n = read(p[0], err + len, errlen - 1 - len)) > 0)
-		len += (size_t)n;
-	err[len] = '\0';
-	close(p[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_ne(WEXITSTATUS(status), 99);
-	return WEXITSTATUS(status) == 0 ? 0 : -1;
+	return t_as_nobody(datadir_bytes_of, (void *)dir, err, errlen);
 }
 
 START_TEST(datadir_bytes_permission)

@@ -1,4 +1,4 @@
-/* check_store.c - unit tests for core/store.c (backup folders, info.json, links, pruning). */
+/* check_store.c - unit tests for core/store*.c (backup folders, info.json, links, pruning, removal, disk space). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "store.h"
+#include "store_internal.h"
+#include "testlib.h"
 #include "util.h"
 
 static char tmpdir[64];
@@ -50,7 +53,7 @@ static void write_file(const char *dir, const char *name, const char *text, size
 	char *p = path_in(dir, name);
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
-	ck_assert_int_eq(write_all(fd, text, len), 0);
+	ck_assert_int_eq(cm_write_all(fd, text, len), 0);
 	close(fd);
 	free(p);
 }
@@ -477,22 +480,10 @@ START_TEST(test_remove_tree)
 	ck_assert(exists(tmpdir, "real/f"));
 
 	/* A deep tree, deeper than PATH_MAX allows as one path. */
-	int fd = open(real, O_RDONLY | O_DIRECTORY);
-	ck_assert_int_ge(fd, 0);
 	char comp[101];
 	memset(comp, 'd', 100);
 	comp[100] = '\0';
-	for (int i = 0; i < 60; i++) {
-		ck_assert_int_eq(mkdirat(fd, comp, 0755), 0);
-		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY);
-		ck_assert_int_ge(next, 0);
-		close(fd);
-		fd = next;
-	}
-	int ffd = openat(fd, "leaf", O_WRONLY | O_CREAT, 0644);
-	ck_assert_int_ge(ffd, 0);
-	close(ffd);
-	close(fd);
+	t_nest_folders(real, comp, 60);
 	uint64_t bytes = 0;
 	ck_assert_int_eq(store_dir_bytes(real, &bytes, err, sizeof(err)), 0);
 	ck_assert_uint_gt(bytes, 0);

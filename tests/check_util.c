@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "log.h"
 #include "testlib.h"
 #include "util.h"
@@ -104,9 +105,9 @@ START_TEST(test_write_all_and_fsync_dir)
 	ck_assert_int_ge(fd, 0);
 	static char big[1 << 20];
 	memset(big, 'a', sizeof(big));
-	ck_assert_int_eq(write_all(fd, big, sizeof(big)), 0);
+	ck_assert_int_eq(cm_write_all(fd, big, sizeof(big)), 0);
 	close(fd);
-	ck_assert_int_eq(write_all(fd, "x", 1), -1);
+	ck_assert_int_eq(cm_write_all(fd, "x", 1), -1);
 	ck_assert_int_eq(fsync_dir(dir), 0);
 	ck_assert_int_eq(fsync_dir("/nonexistent-oma"), -1);
 	FILE *f = fopen(path, "r");

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +23,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "loader.h"
+#include "report.h"
 #include "testlib.h"
 #include "util.h"
 
 static struct loader ld;
 static struct loaded_plugin *plug;
 static char *tmpdir;
+/* The result_json of failed_report() and good_report(), made once per test
+ * as the core makes it (report_json); freed by teardown. */
+static char *failed_result_json, *good_result_json;
 
 /* ---- a fake host: [webhook] settings from a table, log lines kept ------- */
 
@@ -74,6 +81,9 @@ static void teardown(void)
 	loader_unload(&ld);
 	plug = NULL;
 	t_cfg_clear();
+	free(failed_result_json);
+	free(good_result_json);
+	failed_result_json = good_result_json = NULL;
 }
 
 static int init_plugin(char *err, size_t errlen)
@@ -192,7 +202,7 @@ static bool serve_one(int fd)
 	                       status, strlen(answer),
 	                       status / 100 == 3 ? "Location: http://127.0.0.1:1/elsewhere\r\n" : "",
 	                       answer);
-	(void)write_all(fd, resp, strlen(resp));
+	(void)cm_write_all(fd, resp, strlen(resp));
 	free(resp);
 	free(answer);
 out:
@@ -340,9 +350,10 @@ static const char failed_json[] =
 	"  ]\n"
 	"}\n";
 
+/* A failed run, with result_json as the core fills it in. */
 static struct oma_report failed_report(void)
 {
-	return (struct oma_report){
+	struct oma_report r = {
 		.size = sizeof(struct oma_report),
 		.outcome = OMA_OUTCOME_FAILED,
 		.exit_code = 4,
@@ -354,6 +365,10 @@ static struct oma_report failed_report(void)
 		.backup_dir = "/backup",
 		.current_dir = NULL,
 	};
+	if (failed_result_json == NULL)
+		failed_result_json = report_json(&r, NULL);
+	r.result_json = failed_result_json;
+	return r;
 }
 
 /* What result.json holds for good_report(). */
@@ -369,15 +384,20 @@ static const char good_json[] =
 	"  \"databases\": []\n"
 	"}\n";
 
+/* A good run, with result_json as the core fills it in. */
 static struct oma_report good_report(void)
 {
-	return (struct oma_report){
+	struct oma_report r = {
 		.size = sizeof(struct oma_report),
 		.outcome = OMA_OUTCOME_SUCCESS,
 		.summary = "Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=0",
 		.backup_dir = "/b",
 		.current_dir = "/b/oma_20240101-000000",
 	};
+	if (good_result_json == NULL)
+		good_result_json = report_json(&r, NULL);
+	r.result_json = good_result_json;
+	return r;
 }
 
 static int send_report(const struct oma_report *r, char *err, size_t errlen)
@@ -455,6 +475,45 @@ START_TEST(test_header_array)
 	assert_header(0, "X-Two", "zwei drei");
 	assert_header(0, "Content-Type", "application/vnd.oma+json");
 	ck_assert_str_eq(srv.reqs[0].body, good_json);
+	srv_free();
+	free(url);
+}
+END_TEST
+
+/* The body is result_json as the core hands it over, whatever it holds:
+ * the plugin sends it and builds nothing of its own. */
+START_TEST(test_body_is_result_json)
+{
+	char *url = srv_url((int[]){200}, 1, "/hook");
+	init_ok();
+	struct oma_report r = good_report();
+	r.result_json = "{\"made\": \"by the core\", \"name\": \"\\ufffd\"}\n";
+	send_ok(&r);
+	ck_assert_int_eq(srv.nreqs, 1);
+	ck_assert_uint_eq(srv.reqs[0].body_len, strlen(r.result_json));
+	ck_assert_str_eq(srv.reqs[0].body, r.result_json);
+	srv_free();
+	free(url);
+}
+END_TEST
+
+/* A report without result_json (NULL, or from a core whose struct ends
+ * before it) is refused before anything is sent. */
+START_TEST(test_no_result_json)
+{
+	char *url = srv_url((int[]){200}, 1, "/hook");
+	init_ok();
+	char err[512];
+	struct oma_report r = good_report();
+	r.result_json = NULL;
+	ck_assert_int_eq(send_report(&r, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "webhook: the core handed over no result JSON");
+	r = good_report();
+	r.size = (uint32_t)offsetof(struct oma_report, result_json);
+	ck_assert_int_eq(send_report(&r, err, sizeof(err)), -1);
+	assert_has(err, "webhook: report structure too old");
+	srv_stop();
+	ck_assert_int_eq(srv.nreqs, 0);
 	srv_free();
 	free(url);
 }
@@ -861,7 +920,7 @@ static void *answer_after_request(void *arg)
 		if (post != NULL && strstr(post, "]\n}\n") != NULL) {
 			static const char answer[] =
 				"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-			a->answered = write_all(a->fd, answer, strlen(answer)) == 0;
+			a->answered = cm_write_all(a->fd, answer, strlen(answer)) == 0;
 		}
 		free(text);
 		if (!a->answered)
@@ -948,6 +1007,8 @@ static Suite *webhook_suite(void)
 	tcase_add_test(tc, test_descriptor);
 	tcase_add_test(tc, test_post_success);
 	tcase_add_test(tc, test_header_array);
+	tcase_add_test(tc, test_body_is_result_json);
+	tcase_add_test(tc, test_no_result_json);
 	tcase_add_test(tc, test_failure_suffix);
 	tcase_add_test(tc, test_failure_url);
 	tcase_add_test(tc, test_retry_then_success);

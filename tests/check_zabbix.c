@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "proc.h"
 #include "testlib.h"
@@ -609,9 +610,9 @@ static void *fake_main(void *arg)
 						unsigned char h[13] = {'Z', 'B', 'X', 'D', 1};
 						for (int k = 0; k < 4; k++)
 							h[5 + k] = (unsigned char)(rl >> (8 * k));
-						(void)write_all(c, h, 13);
+						(void)cm_write_all(c, h, 13);
 					}
-					(void)write_all(c, reply, rl);
+					(void)cm_write_all(c, reply, rl);
 				}
 			}
 		}
@@ -730,23 +731,35 @@ static int native_report(const char *conf, char *err, size_t errlen)
 
 /* ---- native transport ---------------------------------------------------- */
 
-START_TEST(test_native_exact_bytes)
+/* Report "Summary: x" with a log of `log_text` over the native transport
+ * to a fake server (host name `hostname`), which must accept it; *f is the
+ * stopped server with the request it got. */
+static void native_send_log(struct fake *f, const char *hostname, const char *log_text)
 {
-	struct fake f;
-	ck_assert_int_eq(fake_start(&f, 0, 1), 0);
-	fake_run(&f);
-	char *conf = xasprintf("# comment\nServerActive = 127.0.0.1:%d\nHostname=db-\"1\"\n", f.port);
+	ck_assert_int_eq(fake_start(f, 0, 1), 0);
+	fake_run(f);
+	char *conf = xasprintf("# comment\nServerActive = 127.0.0.1:%d\nHostname=%s\n", f->port,
+	                       hostname);
 	native_conf(conf);
 	INIT_OK();
 	char *log_path = tpath("oma.log");
-	/* quotes, backslash, tab, newlines, a control character and UTF-8 */
-	t_write_file(log_path, "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n", 0755);
+	t_write_file(log_path, log_text, 0755);
 	char err[1024];
 	int rc = report("Summary: x", log_path, err, sizeof(err));
-	fake_stop(&f);
+	fake_stop(f);
 	ck_assert_msg(rc == 0, "%s", err);
-	ck_assert_int_eq(f.served, 1);
-	ck_assert_uint_ge(f.got_len, 13);
+	ck_assert_int_eq(f->served, 1);
+	ck_assert_uint_ge(f->got_len, 13);
+	free(log_path);
+	free(conf);
+}
+
+START_TEST(test_native_exact_bytes)
+{
+	struct fake f;
+	/* quotes, backslash, tab, newlines, a control character and UTF-8 */
+	native_send_log(&f, "db-\"1\"",
+	                "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n");
 	char *want = request_json("db-\\\"1\\\"",
 	                          "Summary: x\\na \\\"quoted\\\" \\\\path\\\\\\ttab\\r\\nGr\xc3\xbc\xc3\x9f"
 	                          "e \xe2\x9c\x93 \\u0001 end\\n");
@@ -759,8 +772,19 @@ START_TEST(test_native_exact_bytes)
 	ck_assert_str_eq(f.got + 13, want);
 	LOGGED("accepted the value: processed: 1; failed: 0");
 	free(want);
-	free(log_path);
-	free(conf);
+}
+END_TEST
+
+/* The request is JSON by result.json's rules (common/json.c): a byte that
+ * is not UTF-8 becomes \ufffd, DEL, C1 controls and the line separators
+ * are escaped, so the server always gets valid JSON. */
+START_TEST(test_native_not_utf8)
+{
+	struct fake f;
+	native_send_log(&f, "db1", "caf\xe9 \x7f \xc2\x85 \xe2\x80\xa8 ok\n");
+	char *want = request_json("db1", "Summary: x\\ncaf\\ufffd \\u007f \\u0085 \\u2028 ok\\n");
+	ck_assert_str_eq(f.got + 13, want);
+	free(want);
 }
 END_TEST
 
@@ -1155,6 +1179,7 @@ static Suite *zabbix_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_native_exact_bytes);
+	tcase_add_test(tc, test_native_not_utf8);
 	tcase_add_test(tc, test_native_rejected);
 	tcase_add_test(tc, test_native_ha_failover);
 	tcase_add_test(tc, test_native_all_destinations);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "common/io.h"
 #include "loader.h"
 #include "testlib.h"
 #include "util.h"
@@ -738,7 +739,7 @@ START_TEST(test_zstd_t_sees_damage)
 	z[zlen - 1] ^= 0x01; /* last byte of the checksum */
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write_all(fd, z, zlen), 0);
+	ck_assert_int_eq(cm_write_all(fd, z, zlen), 0);
 	close(fd);
 	ck_assert_int_ne(run_zstd_test(path, 1), 0);
 	free(z);
@@ -840,7 +841,7 @@ static void interrupted(int threads)
 	char *path = xasprintf("%s/piped-t%d.sql.zst", tmpdir, threads);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write_all(fd, r.data, r.len), 0);
+	ck_assert_int_eq(cm_write_all(fd, r.data, r.len), 0);
 	close(fd);
 	struct expect_buf e = {.data = data, .len = len};
 	unzstd_each(path, compare_buf, &e);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-all.sh - run every unit test binary and end-to-end script; print "N passed, M failed".
 #
-#   tests/run-all.sh            everything
+#   tests/run-all.sh            everything: the lint first, then unit and e2e
+#   tests/run-all.sh lint       only scripts/lint.sh (one test)
 #   tests/run-all.sh unit       only $OMA_BUILD/tests/check_* (libcheck binaries)
 #   tests/run-all.sh e2e        only tests/e2e/test_*.sh
 #   tests/run-all.sh WORD       only tests whose name contains WORD (e.g. store, test_backup)
@@ -9,8 +10,12 @@
 # OMA_BUILD (default "build") is the build folder; `make check SAN=1` passes
 # build-san.  Counts are test cases: for a check binary its
 # "Checks: X, Failures: Y, Errors: Z" line, for an e2e script its
-# "ok - " / "not ok - " lines.  A test that exits non-zero without reporting a
-# failure counts as one failure.  Exits 1 when anything failed or nothing ran.
+# "ok - " / "not ok - " lines; the lint is one test.  A test that exits
+# non-zero without reporting a failure counts as one failure.  A test that
+# could not run here and says so ("NAME: skipped (why)" from a check binary,
+# "ok - ... # SKIP why" from a script) is not counted as passed: the skips
+# are listed and counted on a line of their own before the summary.  Exits 1
+# when anything failed or nothing ran.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +31,9 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-600}
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 FAILED_NAMES=()
+SKIPPED_LINES=()
 OUT=$(mktemp /tmp/oma-run-all.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
 
@@ -34,7 +41,7 @@ trap 'rm -f "$OUT"' EXIT
 selected() {
 	case $FILTER in
 	'') return 0 ;;
-	unit | e2e) [[ $2 = "$FILTER" ]] ;;
+	lint | unit | e2e) [[ $2 = "$FILTER" ]] ;;
 	*) [[ $1 = *"$FILTER"* ]] ;;
 	esac
 }
@@ -49,8 +56,18 @@ run_one() {
 	set -e
 }
 
+# Add test $1's counts (passed $2, failed $3) to the totals; the skips it
+# reported in $OUT are taken out of its passes.
 record() {
-	local name=$1 pass=$2 fail=$3
+	local name=$1 pass=$2 fail=$3 skip line
+	skip=0
+	while IFS= read -r line; do
+		SKIPPED_LINES+=("$name: $line")
+		skip=$((skip + 1))
+	done < <(grep -E '^[A-Za-z0-9_]+: skipped \(|^ok - .*# SKIP' "$OUT" || true)
+	pass=$((pass - skip))
+	((pass >= 0)) || pass=0
+	SKIPPED=$((SKIPPED + skip))
 	if ((RC != 0 && fail == 0)); then
 		if ((RC == 124)); then
 			echo "# $name: timed out"
@@ -65,6 +82,17 @@ record() {
 		FAILED_NAMES+=("$name")
 	fi
 }
+
+# The lint (scripts/lint.sh, seconds) first: one test, passed or failed.
+if selected lint lint; then
+	echo "== lint"
+	run_one "$UNIT_TIMEOUT" "$REPO/scripts/lint.sh"
+	if ((RC == 0)); then
+		record lint 1 0
+	else
+		record lint 0 1
+	fi
+fi
 
 # Unit tests: libcheck binaries (CK_FORK left at its default).
 shopt -s nullglob
@@ -97,6 +125,10 @@ done
 
 if ((${#FAILED_NAMES[@]} > 0)); then
 	echo "# failed: ${FAILED_NAMES[*]}"
+fi
+if ((SKIPPED > 0)); then
+	printf '# skipped: %s\n' "${SKIPPED_LINES[@]}"
+	echo "# $SKIPPED skipped (not counted as passed)"
 fi
 if ((PASSED + FAILED == 0)); then
 	echo "# no tests ran (filter: '${FILTER}', build: $BUILD_DIR)"

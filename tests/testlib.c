@@ -17,8 +17,11 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "util.h"
 
 char *t_build_dir(void)
@@ -124,6 +127,55 @@ void t_remove_tree(const char *dir)
 	(void)rmdir(dir);
 }
 
+void t_nest_folders(const char *dir, const char *comp, int levels)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "%s: %s", dir, strerror(errno));
+	for (int i = 0; i < levels; i++) {
+		ck_assert_msg(mkdirat(fd, comp, 0755) == 0, "mkdir level %d: %s", i + 1,
+		              strerror(errno));
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ck_assert_msg(next >= 0, "open level %d: %s", i + 1, strerror(errno));
+		close(fd);
+		fd = next;
+	}
+	int ffd = openat(fd, "leaf", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_msg(ffd >= 0, "leaf: %s", strerror(errno));
+	close(ffd);
+	close(fd);
+}
+
+int t_as_nobody(int (*fn)(void *arg, char *out, size_t outlen), void *arg, char *out,
+                size_t outlen)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(99);
+		char *e = calloc(1, outlen);
+		int rc = e != NULL ? fn(arg, e, outlen) : -1;
+		if (e != NULL)
+			(void)!write(p[1], e, strlen(e));
+		_exit(rc == 0 ? 0 : 1); /* _exit: no leak checker after setuid */
+	}
+	close(p[1]);
+	size_t len = 0;
+	ssize_t n;
+	while (len + 1 < outlen && (n = read(p[0], out + len, outlen - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(p[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "the child did not exit (status %d)", status);
+	ck_assert_msg(WEXITSTATUS(status) != 99, "the child cannot become user nobody");
+	return WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 char *t_read_file(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -143,7 +195,7 @@ void t_write_bytes(const char *path, const void *data, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write_all(fd, data, len), 0);
+	ck_assert_int_eq(cm_write_all(fd, data, len), 0);
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(chmod(path, mode), 0);
 }
@@ -212,7 +264,7 @@ int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errle
 	struct t_sink *k = ctx;
 	k->calls++;
 	if (k->fail_after > 0 && k->len + len > k->fail_after) {
-		errf(err, errlen, "%s", T_SINK_ERROR);
+		cm_errf(err, errlen, "%s", T_SINK_ERROR);
 		return -1;
 	}
 	buf_append(&k->data, &k->len, &k->cap, buf, len);

@@ -88,6 +88,18 @@ int t_count_entries(const char *dir);
  * in sanitizer builds too. */
 size_t t_heap_in_use(void);
 
+/* Nest `levels` folders named `comp` below the folder `dir` (through
+ * openat, so deeper than PATH_MAX allows as one path) and put an empty
+ * file "leaf" in the deepest one; fails the test on any error. */
+void t_nest_folders(const char *dir, const char *comp, int levels);
+
+/* Run fn(arg, out, outlen) in a child process, as user nobody when this
+ * one runs as root; the NUL-terminated text fn leaves in `out` comes back
+ * in `out`.  Returns 0 when fn returned 0, else -1; fails the test when the
+ * child cannot become nobody or does not exit. */
+int t_as_nobody(int (*fn)(void *arg, char *out, size_t outlen), void *arg, char *out,
+                size_t outlen);
+
 /* Remove `dir` and everything below it (symlinks are removed, not followed);
  * errors are ignored. */
 void t_remove_tree(const char *dir);

@@ -235,11 +235,12 @@ struct oma_db_result {
 };
 
 /* The result of one run, as handed to report().  Also written as
- * result.json in the run's backup folder (next to oma.log). */
+ * result.json in the run's backup folder (next to oma.log); result_json
+ * holds that text. */
 struct oma_report {
 	uint32_t size;          /* sizeof(struct oma_report) of the core: check
 	                         * it before reading a member a later header
-	                         * adds after current_dir */
+	                         * adds after current_dir (db_size, result_json) */
 	int outcome;            /* enum oma_outcome */
 	int exit_code;          /* what oma will exit with (before reporting) */
 	/* Databases dumped, reused, skipped by configuration and failed;
@@ -256,6 +257,13 @@ struct oma_report {
 	 * record that grows at the end does not break older plugins.  Walk the
 	 * records with OMA_REPORT_DB(). */
 	size_t db_size;
+	/* oma 0.2 (check `size` before reading it): the result as JSON, byte
+	 * for byte what result.json holds while the reporters run (the core
+	 * writes the file again afterwards only when a reporter's failure
+	 * changes the exit code to 4), so a reporter that sends JSON need not
+	 * build it: NUL-terminated, valid UTF-8 (bytes that are not UTF-8 in a
+	 * name or message are written as \ufffd), ending in a newline. */
+	const char *result_json;
 };
 
 /* The i-th database record of a report, whatever the core's record size. */

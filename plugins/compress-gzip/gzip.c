@@ -7,88 +7,52 @@
  * `gzip -t`, pigz and Python's gzip module read the file whole.
  *
  * Why libdeflate and not zlib: at the same level it compresses SQL dumps
- * about twice as fast and a few percent smaller (set (b) of bench/, level
- * 6: 98 MB/s and 27.4 % of the input with 1 MiB members, against zlib's 50
- * MB/s and 28.4 % as one stream; GNU gzip -6 does 47 MB/s).  It has no
- * streaming interface, which blocks do not need.  A member starts with an
- * empty window, so a smaller block would cost ratio (256 KiB: 27.8 %).
+ * about twice as fast and a few percent smaller.  It has no streaming
+ * interface, which blocks do not need.  A member starts with an empty
+ * window, so a smaller block would cost ratio.  The figures:
+ * docs/PERFORMANCE.md "gzip plugin: libdeflate, 1 MiB members, at most 8
+ * threads".
  *
  * One thread (params->threads == 1): each block is compressed on the
  * calling thread as soon as it is full; one block of input and one of
- * output, about 2.7 MiB in all with the compressor's state.
+ * output, plus the compressor's state.
  *
  * Several threads: workers compress the blocks; whichever completes the
  * oldest pending block writes it and every completed block after it, so
  * the output stays in order without a writer thread.  Memory is fixed once
- * the workers start: 2 * threads + 1 block slots (input and output, 2 MiB)
- * and one compressor (652 KiB at levels 2..9) per worker, whatever the size
- * of the input: 11.3 MiB with 2 threads, 20.6 MiB with 4.  A stream shorter
- * than one block never starts a thread.
+ * the workers start: 2 * threads + 1 block slots (input and output) and
+ * one compressor per worker, whatever the size of the input (sizes in
+ * docs/PERFORMANCE.md "Memory").  A stream shorter than one block never
+ * starts a thread.
  *
  * Empty input still gives a valid file: one empty member.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <libdeflate.h>
 
 #include <oma/plugin.h>
+
+#include "common/compress.h"
+#include "common/errbuf.h"
 
 #define GZ_MIN_LEVEL 1
 #define GZ_MAX_LEVEL 9
 #define GZ_DEFAULT_LEVEL 6
 #define GZ_BLOCK (1024 * 1024) /* input bytes per member */
-/* One mysqldump writes 200-400 MB/s; libdeflate compresses about 100 MB/s
- * per thread at level 6: more workers than this would wait, and each one
- * costs two slots (2 MiB each). */
+/* More workers than one mysqldump can keep busy would only wait, and each
+ * one costs two slots: 8 is above what one mysqldump feeds at level 6
+ * (docs/PERFORMANCE.md "gzip plugin: libdeflate, 1 MiB members, at most 8
+ * threads"). */
 #define GZ_MAX_THREADS 8
 
-static void gz_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void gz_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Where a stream's output goes: the core's sink, or the fd. */
-struct gz_out {
-	int fd;
-	int (*sink)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
-	void *sink_ctx;
-};
-
-/* Write all of buf out (through the sink, else to the fd retrying short
- * writes and EINTR).  Returns -1 with err set when the write fails. */
-static int gz_write_out(const struct gz_out *o, const unsigned char *p, size_t len, char *err,
-                        size_t errlen)
-{
-	if (o->sink != NULL)
-		return o->sink(o->sink_ctx, p, len, err, errlen) == 0 ? 0 : -1;
-	while (len > 0) {
-		ssize_t n = write(o->fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			gz_err(err, errlen, "gzip: write: %s", strerror(errno));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+static const struct cm_levels gz_levels = {
+	.name = "gzip", .def = GZ_DEFAULT_LEVEL, .min = GZ_MIN_LEVEL, .max = GZ_MAX_LEVEL};
 
 /* ---- blocks ------------------------------------------------------------- */
 
@@ -132,7 +96,7 @@ static int gz_block_compress(struct libdeflate_compressor *c, struct gz_block *b
 {
 	b->out_len = libdeflate_gzip_compress(c, b->in, b->len, b->out, b->out_cap);
 	if (b->out_len == 0) {
-		gz_err(err, errlen, "gzip: compressing a block of %zu bytes failed", b->len);
+		cm_errf(err, errlen, "gzip: compressing a block of %zu bytes failed", b->len);
 		return -1;
 	}
 	return 0;
@@ -150,7 +114,7 @@ struct gz_worker {
 };
 
 struct gz_stream {
-	struct gz_out out;
+	struct cm_out out;
 	int level;
 	int nthreads;               /* 1: no workers; else workers to start */
 	size_t nslots;
@@ -190,7 +154,7 @@ static void gz_fail(struct gz_stream *s, const char *why)
 /* Copy the failure into err.  Lock held. */
 static int gz_failed(struct gz_stream *s, char *err, size_t errlen)
 {
-	gz_err(err, errlen, "%s", s->err);
+	cm_errf(err, errlen, "%s", s->err);
 	return -1;
 }
 
@@ -205,7 +169,7 @@ static void gz_drain(struct gz_stream *s)
 		struct gz_block *b = gz_slot(s, s->written);
 		char err[256] = "";
 		pthread_mutex_unlock(&s->mu);
-		int rc = gz_write_out(&s->out, b->out, b->out_len, err, sizeof(err));
+		int rc = cm_out_write(&s->out, b->out, b->out_len, "gzip", err, sizeof(err));
 		pthread_mutex_lock(&s->mu);
 		if (rc != 0) {
 			gz_fail(s, err);
@@ -288,13 +252,13 @@ static int gz_start_workers(struct gz_stream *s, char *err, size_t errlen)
 {
 	for (size_t i = 1; i < s->nslots; i++) {
 		if (gz_block_alloc(&s->slots[i]) != 0) {
-			gz_err(err, errlen, "gzip: out of memory");
+			cm_errf(err, errlen, "gzip: out of memory");
 			return -1;
 		}
 	}
 	s->workers = calloc((size_t)s->nthreads, sizeof(*s->workers));
 	if (s->workers == NULL) {
-		gz_err(err, errlen, "gzip: out of memory");
+		cm_errf(err, errlen, "gzip: out of memory");
 		return -1;
 	}
 	/* The caller's compressor goes to the first worker: once the workers
@@ -306,7 +270,7 @@ static int gz_start_workers(struct gz_stream *s, char *err, size_t errlen)
 		if (s->workers[i].c == NULL)
 			s->workers[i].c = libdeflate_alloc_compressor(s->level);
 		if (s->workers[i].c == NULL) {
-			gz_err(err, errlen, "gzip: out of memory");
+			cm_errf(err, errlen, "gzip: out of memory");
 			return -1;
 		}
 	}
@@ -321,7 +285,7 @@ static int gz_start_workers(struct gz_stream *s, char *err, size_t errlen)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
-		gz_err(err, errlen, "gzip: cannot start a worker thread: %s", strerror(e));
+		cm_errf(err, errlen, "gzip: cannot start a worker thread: %s", strerror(e));
 		return -1;
 	}
 	return 0;
@@ -333,7 +297,7 @@ static int gz_inline(struct gz_stream *s, char *err, size_t errlen)
 {
 	struct gz_block *b = s->cur;
 	if (gz_block_compress(s->c, b, err, errlen) != 0 ||
-	    gz_write_out(&s->out, b->out, b->out_len, err, errlen) != 0) {
+	    cm_out_write(&s->out, b->out, b->out_len, "gzip", err, errlen) != 0) {
 		s->failed = 1;
 		(void)snprintf(s->err, sizeof(s->err), "%s", err);
 		s->cur = NULL;
@@ -393,45 +357,25 @@ static int gz_queue(struct gz_stream *s, int last, char *err, size_t errlen)
 static int gz_open(void **stream, int fd, const struct oma_compress_params *p, char *err,
                    size_t errlen)
 {
-	int level = GZ_DEFAULT_LEVEL;
-	int threads = 1;
-	if (p != NULL && p->size >= offsetof(struct oma_compress_params, level) + sizeof(p->level) &&
-	    p->level >= 0)
-		level = p->level;
-	if (p != NULL &&
-	    p->size >= offsetof(struct oma_compress_params, threads) + sizeof(p->threads) &&
-	    p->threads > 1)
-		threads = p->threads;
-	if (level < GZ_MIN_LEVEL || level > GZ_MAX_LEVEL) {
-		gz_err(err, errlen, "gzip: compression level %d out of range %d..%d", level,
-		       GZ_MIN_LEVEL, GZ_MAX_LEVEL);
+	struct cm_open o;
+	if (cm_compress_open(p, fd, &gz_levels, &o, err, errlen) != 0)
 		return -1;
-	}
-	if (fd < 0) {
-		gz_err(err, errlen, "gzip: invalid file descriptor %d", fd);
-		return -1;
-	}
 	struct gz_stream *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		gz_err(err, errlen, "gzip: out of memory");
+		cm_errf(err, errlen, "gzip: out of memory");
 		return -1;
 	}
-	s->out.fd = fd;
-	if (p != NULL &&
-	    p->size >= offsetof(struct oma_compress_params, sink_ctx) + sizeof(p->sink_ctx)) {
-		s->out.sink = p->sink;
-		s->out.sink_ctx = p->sink_ctx;
-	}
-	s->level = level;
-	s->nthreads = threads > GZ_MAX_THREADS ? GZ_MAX_THREADS : threads;
+	s->out = o.out;
+	s->level = o.level;
+	s->nthreads = o.threads > GZ_MAX_THREADS ? GZ_MAX_THREADS : o.threads;
 	s->nslots = s->nthreads > 1 ? 2 * (size_t)s->nthreads + 1 : 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->room, NULL);
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
-	s->c = libdeflate_alloc_compressor(level);
+	s->c = libdeflate_alloc_compressor(s->level);
 	if (s->slots == NULL || s->c == NULL || gz_block_alloc(&s->slots[0]) != 0) {
-		gz_err(err, errlen, "gzip: out of memory");
+		cm_errf(err, errlen, "gzip: out of memory");
 		gz_free(s);
 		return -1;
 	}
@@ -450,7 +394,7 @@ static int gz_write(void *stream, const void *buf, size_t len, char *err, size_t
 	pthread_mutex_unlock(&s->mu);
 	if (failed || s->cur == NULL) {
 		if (!failed)
-			gz_err(err, errlen, "gzip: stream failed earlier");
+			cm_errf(err, errlen, "gzip: stream failed earlier");
 		return -1;
 	}
 	const unsigned char *p = buf;
@@ -481,7 +425,7 @@ static int gz_finish(void *stream, char *err, size_t errlen)
 	if (failed)
 		goto out;
 	if (s->cur == NULL) {
-		gz_err(err, errlen, "gzip: stream failed earlier");
+		cm_errf(err, errlen, "gzip: stream failed earlier");
 		goto out;
 	}
 	/* The last, partly filled block; an empty one only when the input was

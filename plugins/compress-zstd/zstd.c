@@ -1,42 +1,38 @@
 /* zstd.c - compress plugin "zstd": streams a dump through libzstd into a .sql.zst file. */
 /*
  * Levels 1..19, default 3.  The "ultra" levels 20..22 are refused: their
- * 32..128 MiB windows take about 190, 385 and 780 MiB per stream to
- * compress (libzstd's estimate; times the number of parallel dumps, more
- * with workers), and every restore then needs as much as the window to
- * decompress, for a gain of a few percent over level 19.
+ * 32..128 MiB windows take hundreds of MiB per stream to compress (times
+ * the number of parallel dumps, more with workers), and every restore then
+ * needs as much as the window to decompress, for a gain of a few percent
+ * over level 19.
  *
- * Memory per stream (heap, measured with libzstd 1.5.4 on SQL-like text,
- * plus the 128 KiB output buffer): level 3 single-threaded about 3.6 MiB,
- * all of it allocated at the first write.  With workers, libzstd cuts the
- * input into jobs, keeps an input ring of (workers + 3) jobs and an output
- * buffer per job in flight; by default a job is 4 windows (8 MiB at level
- * 3), which cost 60..67 MiB of heap with 2 workers and 94 MiB with 4.  Up
- * to level ZS_SMALL_JOBS_MAX this plugin asks for ZS_JOB_SIZE (1 MiB) jobs
- * instead: level 3 with 2 workers then takes about 11 MiB (17 MiB with 4),
- * the file is no larger (jobs still see the previous window/8 of input),
- * and the compressor alone runs at 380..430 MB/s instead of 470..500 on 2
- * cores, still twice what one mysqldump delivers (about 180 MB/s here).
- * Above level 12 the jobs overlap by half or all of a much larger window,
- * so small jobs would repeat most of the work (level 15: 50% slower) and
- * libzstd's default is kept: level 19 takes about 90 MiB single-threaded
- * and 275 MiB with 2 workers.  None of it grows with the size of the input.
+ * Memory per stream: single-threaded, all of it is allocated at the first
+ * write.  With workers, libzstd cuts the input into jobs, keeps an input
+ * ring of (workers + 3) jobs and an output buffer per job in flight; its
+ * default job is 4 windows, tens of MiB of heap per stream.  Up to level
+ * ZS_SMALL_JOBS_MAX this plugin asks for ZS_JOB_SIZE (1 MiB) jobs instead:
+ * a fraction of that memory, a file no larger (jobs still see the previous
+ * window/8 of input), and a compressor still faster than one mysqldump
+ * delivers.  Above level 12 the jobs overlap by half or all of a much
+ * larger window, so small jobs would repeat most of the work and libzstd's
+ * default is kept.  None of it grows with the size of the input.  The
+ * figures: docs/PERFORMANCE.md "zstd plugin: no ultra levels, 1 MiB jobs
+ * up to level 12" and "Memory".
  *
  * Frames carry a checksum (so `zstd -t` verifies them) and never a content
  * size (the size of a dump is not known in advance).
  */
-#include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include <oma/plugin.h>
+
+#include "common/compress.h"
+#include "common/errbuf.h"
 
 #define ZS_MIN_LEVEL 1
 #define ZS_MAX_LEVEL 19
@@ -47,12 +43,12 @@
 /* ZSTD_compressStream2() and the ZSTD_c_* parameters are stable since 1.4.0. */
 #define ZS_MIN_VERSION 10400
 
+static const struct cm_levels zs_levels = {
+	.name = "zstd", .def = ZS_DEFAULT_LEVEL, .min = ZS_MIN_LEVEL, .max = ZS_MAX_LEVEL};
+
 struct zs_stream {
 	ZSTD_CCtx *cctx;
-	int fd;
-	/* the core's sink (oma 0.2), or NULL: write to fd */
-	int (*sink)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
-	void *sink_ctx;
+	struct cm_out dst; /* the core's sink (oma 0.2), or the fd */
 	int failed; /* a write to fd or libzstd failed; nothing more is written */
 	int workers; /* the context has worker threads: never pooled */
 	ZSTD_outBuffer out;
@@ -122,27 +118,14 @@ static void zs_give(struct zs_stream *s)
 	zs_destroy(s);
 }
 
-static void zs_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void zs_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Check the libzstd loaded at run time and keep the host table for
  * logging.  Returns -1 with err set when libzstd is older than 1.4.0. */
 static int zs_init(const struct oma_host *host, char *err, size_t errlen)
 {
 	unsigned version = ZSTD_versionNumber();
 	if (version < ZS_MIN_VERSION) {
-		zs_err(err, errlen, "zstd: libzstd %s is too old (need 1.4.0 or later)",
-		       ZSTD_versionString());
+		cm_errf(err, errlen, "zstd: libzstd %s is too old (need 1.4.0 or later)",
+		        ZSTD_versionString());
 		return -1;
 	}
 	pthread_mutex_lock(&zs_pool_lock);
@@ -166,28 +149,13 @@ static void zs_fini(void)
 	zs_host = NULL;
 }
 
-/* Write the compressed bytes gathered in s->buf to the fd (retrying short
- * writes and EINTR) and empty the buffer.  Returns -1 with err set when
- * the write fails. */
+/* Hand the compressed bytes gathered in s->buf to the sink or the fd and
+ * empty the buffer.  Returns -1 with err set when the write fails. */
 static int zs_flush_out(struct zs_stream *s, char *err, size_t errlen)
 {
-	const unsigned char *p = s->buf;
-	size_t len = s->out.pos;
-	if (s->sink != NULL && len > 0 && s->sink(s->sink_ctx, p, len, err, errlen) != 0) {
+	if (cm_out_write(&s->dst, s->buf, s->out.pos, "zstd", err, errlen) != 0) {
 		s->failed = 1;
 		return -1;
-	}
-	while (s->sink == NULL && len > 0) {
-		ssize_t n = write(s->fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			s->failed = 1;
-			zs_err(err, errlen, "zstd: write: %s", strerror(errno));
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
 	}
 	s->out.pos = 0;
 	return 0;
@@ -204,7 +172,7 @@ static int zs_compress(struct zs_stream *s, ZSTD_inBuffer *in, ZSTD_EndDirective
 		size_t left = ZSTD_compressStream2(s->cctx, &s->out, in, op);
 		if (ZSTD_isError(left)) {
 			s->failed = 1;
-			zs_err(err, errlen, "zstd: compression failed: %s", ZSTD_getErrorName(left));
+			cm_errf(err, errlen, "zstd: compression failed: %s", ZSTD_getErrorName(left));
 			return -1;
 		}
 		if (s->out.pos == s->out.size) {
@@ -227,7 +195,7 @@ static int zs_param(ZSTD_CCtx *cctx, ZSTD_cParameter param, int value, const cha
 	size_t rc = ZSTD_CCtx_setParameter(cctx, param, value);
 	if (!ZSTD_isError(rc))
 		return 0;
-	zs_err(err, errlen, "zstd: cannot set %s to %d: %s", what, value, ZSTD_getErrorName(rc));
+	cm_errf(err, errlen, "zstd: cannot set %s to %d: %s", what, value, ZSTD_getErrorName(rc));
 	return -1;
 }
 
@@ -249,29 +217,16 @@ static void zs_free(struct zs_stream *s, int reuse)
 static int zs_open(void **stream, int fd, const struct oma_compress_params *p, char *err,
                    size_t errlen)
 {
-	int level = ZS_DEFAULT_LEVEL;
-	int threads = 1;
-	if (p != NULL && p->size >= offsetof(struct oma_compress_params, level) + sizeof(p->level) &&
-	    p->level >= 0)
-		level = p->level;
-	if (p != NULL &&
-	    p->size >= offsetof(struct oma_compress_params, threads) + sizeof(p->threads) &&
-	    p->threads > 1)
-		threads = p->threads;
-	if (level < ZS_MIN_LEVEL || level > ZS_MAX_LEVEL) {
-		zs_err(err, errlen, "zstd: compression level %d out of range %d..%d", level,
-		       ZS_MIN_LEVEL, ZS_MAX_LEVEL);
+	struct cm_open o;
+	if (cm_compress_open(p, fd, &zs_levels, &o, err, errlen) != 0)
 		return -1;
-	}
-	if (fd < 0) {
-		zs_err(err, errlen, "zstd: invalid file descriptor %d", fd);
-		return -1;
-	}
+	int level = o.level;
+	int threads = o.threads;
 
 	size_t out_size = ZSTD_CStreamOutSize();
 	struct zs_stream *s = zs_take(out_size);
 	if (s == NULL) {
-		zs_err(err, errlen, "zstd: cannot start stream: out of memory");
+		cm_errf(err, errlen, "zstd: cannot start stream: out of memory");
 		return -1;
 	}
 	if (zs_param(s->cctx, ZSTD_c_compressionLevel, level, "compression level", err, errlen) != 0 ||
@@ -291,14 +246,7 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 		    zs_param(s->cctx, ZSTD_c_jobSize, ZS_JOB_SIZE, "job size", err, errlen) != 0)
 			goto fail;
 	}
-	s->fd = fd;
-	s->sink = NULL;
-	s->sink_ctx = NULL;
-	if (p != NULL &&
-	    p->size >= offsetof(struct oma_compress_params, sink_ctx) + sizeof(p->sink_ctx)) {
-		s->sink = p->sink;
-		s->sink_ctx = p->sink_ctx;
-	}
+	s->dst = o.out;
 	s->out.dst = s->buf;
 	s->out.size = out_size;
 	s->out.pos = 0;
@@ -313,7 +261,7 @@ static int zs_write(void *stream, const void *buf, size_t len, char *err, size_t
 {
 	struct zs_stream *s = stream;
 	if (s->failed) {
-		zs_err(err, errlen, "zstd: stream failed earlier");
+		cm_errf(err, errlen, "zstd: stream failed earlier");
 		return -1;
 	}
 	if (len == 0)
@@ -327,7 +275,7 @@ static int zs_finish(void *stream, char *err, size_t errlen)
 	struct zs_stream *s = stream;
 	int rc = -1;
 	if (s->failed) {
-		zs_err(err, errlen, "zstd: stream failed earlier");
+		cm_errf(err, errlen, "zstd: stream failed earlier");
 		goto out;
 	}
 	ZSTD_inBuffer in = {.src = NULL, .size = 0, .pos = 0};

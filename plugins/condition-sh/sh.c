@@ -1,11 +1,12 @@
 /* sh.c - condition plugin "sh": runs a command with /bin/sh -c through the core's child runner. */
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <oma/plugin.h>
+
+#include "common/errbuf.h"
 
 /*
  * What upstream did: subprocess.run(['/bin/sh', '-c', command],
@@ -35,26 +36,13 @@
 
 static const struct oma_host *sh_host;
 
-static void sh_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void sh_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Needs a core that runs commands for its plugins (oma 0.2). */
 static int sh_init(const struct oma_host *host, char *err, size_t errlen)
 {
 	if (host == NULL || host->size < offsetof(struct oma_host, run) + sizeof(host->run) ||
 	    host->run == NULL) {
-		sh_err(err, errlen, "condition sh: this oma core cannot run commands for plugins "
-		       "(oma_host.run missing: core older than 0.2)");
+		cm_errf(err, errlen, "condition sh: this oma core cannot run commands for plugins "
+		        "(oma_host.run missing: core older than 0.2)");
 		return -1;
 	}
 	sh_host = host;
@@ -76,11 +64,11 @@ static int sh_run(const char *command, int timeout, const char *const *env,
 	res->timed_out = 0;
 	res->out = res->errout = NULL;
 	if (command == NULL) {
-		sh_err(err, errlen, "condition sh: no command");
+		cm_errf(err, errlen, "condition sh: no command");
 		return -1;
 	}
 	if (sh_host == NULL) {
-		sh_err(err, errlen, "condition sh: not initialised");
+		cm_errf(err, errlen, "condition sh: not initialised");
 		return -1;
 	}
 	char *const argv[] = {SH_PATH, "-c", (char *)command, NULL};
@@ -88,7 +76,7 @@ static int sh_run(const char *command, int timeout, const char *const *env,
 		.size = sizeof(r), .argv = argv, .env = env, .timeout = timeout, .keep = SH_KEEP_MAX};
 	char why[256] = "";
 	if (sh_host->run(&r, why, sizeof(why)) != 0) {
-		sh_err(err, errlen, "condition sh: %s", why);
+		cm_errf(err, errlen, "condition sh: %s", why);
 		return -1;
 	}
 	res->out = r.out;
@@ -105,7 +93,7 @@ static int sh_run(const char *command, int timeout, const char *const *env,
 		res->errout = r.errout;
 	}
 	if (res->out == NULL || res->errout == NULL) {
-		sh_err(err, errlen, "condition sh: out of memory capturing '%.200s'", command);
+		cm_errf(err, errlen, "condition sh: out of memory capturing '%.200s'", command);
 		free(res->out);
 		free(res->errout);
 		res->out = res->errout = NULL;

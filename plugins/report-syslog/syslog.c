@@ -1,8 +1,8 @@
 /* syslog.c - report plugin "syslog": the run's summary and each failed database as syslog lines. */
 #include <errno.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <oma/plugin.h>
+
+#include "common/errbuf.h"
+#include "common/outcome.h"
 
 /*
  * Settings ([syslog]):
@@ -76,19 +79,6 @@ struct conn {
 	char where[300]; /* for error messages */
 };
 
-static void sl_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void sl_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- settings ------------------------------------------------------------ */
 
 static int parse_facility(const char *v, char *err, size_t errlen)
@@ -99,9 +89,9 @@ static int parse_facility(const char *v, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	sl_err(err, errlen,
-	       "[syslog] facility: unknown facility '%.40s' (expected user, mail, daemon, auth, "
-	       "authpriv, syslog, lpr, news, uucp, cron, ftp or local0 .. local7)", v);
+	cm_errf(err, errlen,
+	        "[syslog] facility: unknown facility '%.40s' (expected user, mail, daemon, auth, "
+	        "authpriv, syslog, lpr, news, uucp, cron, ftp or local0 .. local7)", v);
 	return -1;
 }
 
@@ -109,14 +99,14 @@ static int parse_ident(const char *v, char *err, size_t errlen)
 {
 	size_t n = strlen(v);
 	if (n == 0 || n > SL_IDENT_MAX) {
-		sl_err(err, errlen, "[syslog] ident: must be 1 to %d characters", SL_IDENT_MAX);
+		cm_errf(err, errlen, "[syslog] ident: must be 1 to %d characters", SL_IDENT_MAX);
 		return -1;
 	}
 	for (const char *p = v; *p; p++) {
 		if (*p <= ' ' || *p > '~' || *p == ':' || *p == '[' || *p == ']') {
-			sl_err(err, errlen,
-			       "[syslog] ident: '%.60s' may contain only printable ASCII without "
-			       "spaces, ':', '[' or ']'", v);
+			cm_errf(err, errlen,
+			        "[syslog] ident: '%.60s' may contain only printable ASCII without "
+			        "spaces, ':', '[' or ']'", v);
 			return -1;
 		}
 	}
@@ -128,13 +118,13 @@ static int parse_socket(const char *v, char *err, size_t errlen)
 {
 	size_t n = strlen(v);
 	if (n == 0 || n >= sizeof(S.socket)) {
-		sl_err(err, errlen, "[syslog] socket: path must be 1 to %zu bytes long",
-		       sizeof(S.socket) - 1);
+		cm_errf(err, errlen, "[syslog] socket: path must be 1 to %zu bytes long",
+		        sizeof(S.socket) - 1);
 		return -1;
 	}
 	struct stat st;
 	if (stat(v, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		sl_err(err, errlen, "[syslog] socket: %s is not a socket", v);
+		cm_errf(err, errlen, "[syslog] socket: %s is not a socket", v);
 		return -1;
 	}
 	/* A missing socket is reported when the report is sent: the daemon
@@ -175,7 +165,7 @@ static int parse_server(const char *v, char *err, size_t errlen)
 		errno = 0;
 		long p = strtol(port, &end, 10);
 		if (port[0] < '0' || port[0] > '9' || *end != '\0' || errno != 0 || p < 1 || p > 65535) {
-			sl_err(err, errlen, "[syslog] server: bad port in '%.100s' (expected 1 to 65535)", v);
+			cm_errf(err, errlen, "[syslog] server: bad port in '%.100s' (expected 1 to 65535)", v);
 			return -1;
 		}
 		(void)snprintf(S.port, sizeof(S.port), "%ld", p);
@@ -184,12 +174,12 @@ static int parse_server(const char *v, char *err, size_t errlen)
 	}
 	S.host = strndup(host, hlen);
 	if (S.host == NULL) {
-		sl_err(err, errlen, "[syslog] server: out of memory");
+		cm_errf(err, errlen, "[syslog] server: out of memory");
 		return -1;
 	}
 	return 0;
 bad:
-	sl_err(err, errlen, "[syslog] server: '%.100s' is not HOST, HOST:PORT or [IPV6]:PORT", v);
+	cm_errf(err, errlen, "[syslog] server: '%.100s' is not HOST, HOST:PORT or [IPV6]:PORT", v);
 	return -1;
 }
 
@@ -215,7 +205,7 @@ static int sl_init(const struct oma_host *host, char *err, size_t errlen)
 	if (ident != NULL && parse_ident(ident, err, errlen) != 0)
 		return -1;
 	if (sock != NULL && server != NULL) {
-		sl_err(err, errlen, "[syslog]: set either socket or server, not both");
+		cm_errf(err, errlen, "[syslog]: set either socket or server, not both");
 		return -1;
 	}
 	if (sock != NULL && parse_socket(sock, err, errlen) != 0)
@@ -251,7 +241,7 @@ static int open_local(struct conn *c, char *err, size_t errlen)
 	for (size_t i = 0; i < 2; i++) {
 		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
-			sl_err(err, errlen, "syslog: cannot create a socket: %s", strerror(errno));
+			cm_errf(err, errlen, "syslog: cannot create a socket: %s", strerror(errno));
 			return -1;
 		}
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
@@ -265,7 +255,7 @@ static int open_local(struct conn *c, char *err, size_t errlen)
 		if (e != EPROTOTYPE)
 			break;
 	}
-	sl_err(err, errlen, "syslog: cannot connect to %s: %s", S.socket, strerror(e));
+	cm_errf(err, errlen, "syslog: cannot connect to %s: %s", S.socket, strerror(e));
 	return -1;
 }
 
@@ -278,7 +268,7 @@ static int open_udp(struct conn *c, char *err, size_t errlen)
 	struct addrinfo *res = NULL;
 	int g = getaddrinfo(S.host, S.port, &hints, &res);
 	if (g != 0) {
-		sl_err(err, errlen, "syslog: cannot resolve %s: %s", S.host, gai_strerror(g));
+		cm_errf(err, errlen, "syslog: cannot resolve %s: %s", S.host, gai_strerror(g));
 		return -1;
 	}
 	int e = 0;
@@ -299,7 +289,7 @@ static int open_udp(struct conn *c, char *err, size_t errlen)
 		close(fd);
 	}
 	freeaddrinfo(res);
-	sl_err(err, errlen, "syslog: cannot connect to %s: %s", c->where, strerror(e));
+	cm_errf(err, errlen, "syslog: cannot connect to %s: %s", c->where, strerror(e));
 	return -1;
 }
 
@@ -350,7 +340,7 @@ static int send_line(struct conn *c, int severity, const char *msg, char *err, s
 	                 S.facility * 8 + severity, months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
 	                 tm.tm_min, tm.tm_sec, host, S.ident, S.pid);
 	if (h < 0 || (size_t)h >= sizeof(line)) {
-		sl_err(err, errlen, "syslog: message header too long");
+		cm_errf(err, errlen, "syslog: message header too long");
 		return -1;
 	}
 	size_t len = (size_t)h;
@@ -363,13 +353,13 @@ static int send_line(struct conn *c, int severity, const char *msg, char *err, s
 			continue;
 		if (w < 0) {
 			int e = errno;
-			sl_err(err, errlen, "syslog: cannot send to %s: %s", c->where,
-			       e == EAGAIN || e == EWOULDBLOCK ? "timed out (receiver not reading)"
-			                                       : strerror(e));
+			cm_errf(err, errlen, "syslog: cannot send to %s: %s", c->where,
+			        e == EAGAIN || e == EWOULDBLOCK ? "timed out (receiver not reading)"
+			                                        : strerror(e));
 			return -1;
 		}
 		if (!c->stream && (size_t)w != todo) {
-			sl_err(err, errlen, "syslog: short send to %s", c->where);
+			cm_errf(err, errlen, "syslog: short send to %s", c->where);
 			return -1;
 		}
 		off += (size_t)w;
@@ -377,26 +367,20 @@ static int send_line(struct conn *c, int severity, const char *msg, char *err, s
 	return 0;
 }
 
-static bool run_failed(const struct oma_report *r)
-{
-	if (r->outcome == OMA_OUTCOME_SKIPPED)
-		return false;
-	return r->outcome != OMA_OUTCOME_SUCCESS || r->failed > 0 || r->exit_code != 0;
-}
-
 /* Send the summary and one line per failed database.  Returns 0, or -1 with
  * err set (receiver missing, send failed). */
 static int sl_report(const struct oma_report *r, char *err, size_t errlen)
 {
-	if (r == NULL || r->size < sizeof(struct oma_report)) {
-		sl_err(err, errlen, "syslog: report structure too old (size %u)", r ? r->size : 0);
+	/* Everything up to db_size (oma 0.1's whole struct); nothing added later. */
+	if (r == NULL || r->size < offsetof(struct oma_report, db_size) + sizeof(r->db_size)) {
+		cm_errf(err, errlen, "syslog: report structure too old (size %u)", r ? r->size : 0);
 		return -1;
 	}
 	struct conn c = {.fd = -1};
 	int rc = S.host != NULL ? open_udp(&c, err, errlen) : open_local(&c, err, errlen);
 	if (rc != 0)
 		return -1;
-	rc = send_line(&c, run_failed(r) ? SL_ERR : SL_INFO,
+	rc = send_line(&c, cm_run_failed(r) ? SL_ERR : SL_INFO,
 	               r->summary != NULL ? r->summary : "Summary: (none)", err, errlen);
 	size_t listed = 0, failed = 0;
 	for (size_t i = 0; rc == 0 && i < r->ndbs; i++) {
@@ -409,7 +393,7 @@ static int sl_report(const struct oma_report *r, char *err, size_t errlen)
 		char *msg = NULL;
 		if (asprintf(&msg, "DB '%s': backup failed: %s", d->name ? d->name : "?",
 		             d->error ? d->error : "unknown error") < 0) {
-			sl_err(err, errlen, "syslog: out of memory");
+			cm_errf(err, errlen, "syslog: out of memory");
 			rc = -1;
 			break;
 		}

@@ -1,19 +1,21 @@
 /* webhook.c - report plugin "webhook": POSTs the run's result as JSON to a URL (libcurl). */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include <oma/plugin.h>
+
+#include "common/clock.h"
+#include "common/errbuf.h"
+#include "common/outcome.h"
 
 /*
  * Settings ([webhook]), healthchecks.io style:
@@ -27,8 +29,9 @@
  *   header          "Name: value", or an array of them (e.g. a bearer token)
  *   ca_file         PEM bundle of the CAs to trust instead of the system's
  *
- * The body is the run's result exactly as result.json holds it (same members,
- * same layout), sent with Content-Type: application/json.  A 2xx answer is
+ * The body is the run's result exactly as result.json holds it, which the
+ * core hands over as oma_report.result_json (oma 0.2), sent with
+ * Content-Type: application/json.  A 2xx answer is
  * success.  Connection errors, time-outs, 5xx, 408 and 429 are retried; any
  * other answer (3xx: redirects are never followed; 4xx) and certificate errors
  * are final.  TLS peer and host name verification are always on; there is
@@ -59,19 +62,6 @@ static struct {
 	bool curl_ready;
 } W;
 
-static void wh_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void wh_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *setting(const char *key)
 {
 	if (W.host == NULL || W.host->config_get == NULL)
@@ -95,12 +85,12 @@ static int get_long(const char *key, long def, long min, long max, long *out, ch
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (v[0] == '\0' || isspace((unsigned char)v[0]) || *end != '\0' || errno != 0) {
-		wh_err(err, errlen, "[webhook] %s: expected a whole number of seconds, got '%.40s'", key,
-		       v);
+		cm_errf(err, errlen, "[webhook] %s: expected a whole number of seconds, got '%.40s'", key,
+		        v);
 		return -1;
 	}
 	if (n < min || n > max) {
-		wh_err(err, errlen, "[webhook] %s: %ld is out of range (%ld to %ld)", key, n, min, max);
+		cm_errf(err, errlen, "[webhook] %s: %ld is out of range (%ld to %ld)", key, n, min, max);
 		return -1;
 	}
 	*out = n;
@@ -138,34 +128,34 @@ static int parse_url(const char *key, const char *v, const char *suffix, char **
 	char *scheme = NULL, *host = NULL, *path = NULL, *full = NULL;
 	CURLU *u = curl_url();
 	if (u == NULL) {
-		wh_err(err, errlen, "[webhook] %s: out of memory", key);
+		cm_errf(err, errlen, "[webhook] %s: out of memory", key);
 		return -1;
 	}
 	for (const char *p = v; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			wh_err(err, errlen, "[webhook] %s: the URL contains spaces or control characters",
-			       key);
+			cm_errf(err, errlen, "[webhook] %s: the URL contains spaces or control characters",
+			        key);
 			goto out;
 		}
 	}
 	CURLUcode uc = curl_url_set(u, CURLUPART_URL, v, 0);
 	if (uc != CURLUE_OK) {
-		wh_err(err, errlen, "[webhook] %s: not a valid absolute URL: %s", key,
-		       curl_url_strerror(uc));
+		cm_errf(err, errlen, "[webhook] %s: not a valid absolute URL: %s", key,
+		        curl_url_strerror(uc));
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-		wh_err(err, errlen, "[webhook] %s: only http:// and https:// URLs are supported", key);
+		cm_errf(err, errlen, "[webhook] %s: only http:// and https:// URLs are supported", key);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-		wh_err(err, errlen, "[webhook] %s: the URL has no host", key);
+		cm_errf(err, errlen, "[webhook] %s: the URL has no host", key);
 		goto out;
 	}
 	if (suffix != NULL) {
 		if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-			wh_err(err, errlen, "[webhook] %s: the URL has no path", key);
+			cm_errf(err, errlen, "[webhook] %s: the URL has no path", key);
 			goto out;
 		}
 		size_t pl = strlen(path);
@@ -173,19 +163,19 @@ static int parse_url(const char *key, const char *v, const char *suffix, char **
 		int skip = pl > 0 && path[pl - 1] == '/' && suffix[0] == '/';
 		char *np = NULL;
 		if (asprintf(&np, "%s%s", path, suffix + skip) < 0) {
-			wh_err(err, errlen, "[webhook] failure_suffix: out of memory");
+			cm_errf(err, errlen, "[webhook] failure_suffix: out of memory");
 			goto out;
 		}
 		uc = curl_url_set(u, CURLUPART_PATH, np, 0);
 		free(np);
 		if (uc != CURLUE_OK) {
-			wh_err(err, errlen, "[webhook] failure_suffix: cannot append to the URL: %s",
-			       curl_url_strerror(uc));
+			cm_errf(err, errlen, "[webhook] failure_suffix: cannot append to the URL: %s",
+			        curl_url_strerror(uc));
 			goto out;
 		}
 	}
 	if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
-		wh_err(err, errlen, "[webhook] %s: cannot rebuild the URL", key);
+		cm_errf(err, errlen, "[webhook] %s: cannot rebuild the URL", key);
 		goto out;
 	}
 	*url = strdup(suffix != NULL ? full : v);
@@ -194,7 +184,7 @@ static int parse_url(const char *key, const char *v, const char *suffix, char **
 		free(*url);
 		free(*shown);
 		*url = *shown = NULL;
-		wh_err(err, errlen, "[webhook] %s: out of memory", key);
+		cm_errf(err, errlen, "[webhook] %s: out of memory", key);
 		goto out;
 	}
 	rc = 0;
@@ -212,14 +202,14 @@ out:
 static int check_suffix(const char *s, char *err, size_t errlen)
 {
 	if (s[0] == '\0') {
-		wh_err(err, errlen, "[webhook] failure_suffix: empty");
+		cm_errf(err, errlen, "[webhook] failure_suffix: empty");
 		return -1;
 	}
 	for (const char *p = s; *p; p++) {
 		if (*p <= ' ' || *p > '~' || *p == '?' || *p == '#') {
-			wh_err(err, errlen,
-			       "[webhook] failure_suffix: '%.40s' may contain only printable ASCII "
-			       "without spaces, '?' or '#'", s);
+			cm_errf(err, errlen,
+			        "[webhook] failure_suffix: '%.40s' may contain only printable ASCII "
+			        "without spaces, '?' or '#'", s);
 			return -1;
 		}
 	}
@@ -248,20 +238,20 @@ static int parse_headers(const char *v, char *err, size_t errlen)
 		while (name < len && is_tchar(v[name]))
 			name++;
 		if (name == 0 || name == len || v[name] != ':') {
-			wh_err(err, errlen, "[webhook] header #%d: expected \"Name: value\"", idx);
+			cm_errf(err, errlen, "[webhook] header #%d: expected \"Name: value\"", idx);
 			return -1;
 		}
 		for (size_t i = name + 1; i < len; i++) {
 			unsigned char ch = (unsigned char)v[i];
 			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-				wh_err(err, errlen, "[webhook] header #%d: control character in the value",
-				       idx);
+				cm_errf(err, errlen, "[webhook] header #%d: control character in the value",
+				        idx);
 				return -1;
 			}
 		}
 		if ((name == 14 && strncasecmp(v, "Content-Length", 14) == 0) ||
 		    (name == 17 && strncasecmp(v, "Transfer-Encoding", 17) == 0)) {
-			wh_err(err, errlen, "[webhook] header #%d: %.*s is set by oma", idx, (int)name, v);
+			cm_errf(err, errlen, "[webhook] header #%d: %.*s is set by oma", idx, (int)name, v);
 			return -1;
 		}
 		if (name == 12 && strncasecmp(v, "Content-Type", 12) == 0)
@@ -270,7 +260,7 @@ static int parse_headers(const char *v, char *err, size_t errlen)
 		struct curl_slist *n = h ? curl_slist_append(W.headers, h) : NULL;
 		free(h);
 		if (n == NULL) {
-			wh_err(err, errlen, "[webhook] header: out of memory");
+			cm_errf(err, errlen, "[webhook] header: out of memory");
 			return -1;
 		}
 		W.headers = n;
@@ -280,7 +270,7 @@ static int parse_headers(const char *v, char *err, size_t errlen)
 	for (size_t i = content_type ? 1 : 0; i < 2; i++) {
 		struct curl_slist *n = curl_slist_append(W.headers, ours[i]);
 		if (n == NULL) {
-			wh_err(err, errlen, "[webhook] header: out of memory");
+			cm_errf(err, errlen, "[webhook] header: out of memory");
 			return -1;
 		}
 		W.headers = n;
@@ -309,7 +299,7 @@ static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 	W.host = host;
 	CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (cc != CURLE_OK) {
-		wh_err(err, errlen, "webhook: cannot start libcurl: %s", curl_easy_strerror(cc));
+		cm_errf(err, errlen, "webhook: cannot start libcurl: %s", curl_easy_strerror(cc));
 		return -1;
 	}
 	W.curl_ready = true;
@@ -320,13 +310,13 @@ static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 	const char *ca = setting("ca_file");
 	const char *hdr = setting("header");
 	if (url == NULL || url[0] == '\0') {
-		wh_err(err, errlen, "[webhook] url: missing (mandatory key)");
+		cm_errf(err, errlen, "[webhook] url: missing (mandatory key)");
 		goto fail;
 	}
 	if (parse_url("url", url, NULL, &W.url, &W.url_shown, err, errlen) != 0)
 		goto fail;
 	if (fail_url != NULL && suffix != NULL) {
-		wh_err(err, errlen, "[webhook]: set either failure_url or failure_suffix, not both");
+		cm_errf(err, errlen, "[webhook]: set either failure_url or failure_suffix, not both");
 		goto fail;
 	}
 	if (fail_url != NULL &&
@@ -342,12 +332,12 @@ static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 		goto fail;
 	if (ca != NULL) {
 		if (access(ca, R_OK) != 0) {
-			wh_err(err, errlen, "[webhook] ca_file: cannot read %s: %s", ca, strerror(errno));
+			cm_errf(err, errlen, "[webhook] ca_file: cannot read %s: %s", ca, strerror(errno));
 			goto fail;
 		}
 		W.ca_file = strdup(ca);
 		if (W.ca_file == NULL) {
-			wh_err(err, errlen, "[webhook] ca_file: out of memory");
+			cm_errf(err, errlen, "[webhook] ca_file: out of memory");
 			goto fail;
 		}
 	}
@@ -357,139 +347,6 @@ static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 fail:
 	wh_fini();
 	return -1;
-}
-
-/* ---- the body: result.json ------------------------------------------------ */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->s, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->oom = true; /* only short, fixed formats are used */
-		return;
-	}
-	sb_add(b, tmp, (size_t)n);
-}
-
-/* `s` as a JSON string literal, escaped as result.json escapes it; NULL is
- * null. */
-static void sb_json(struct sbuf *b, const char *s)
-{
-	if (s == NULL) {
-		sb_str(b, "null");
-		return;
-	}
-	sb_add(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		const char *esc = NULL;
-		switch (*p) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		default: break;
-		}
-		if (esc != NULL)
-			sb_str(b, esc);
-		else if (*p < 0x20 || *p == 0x7f)
-			sb_printf(b, "\\u%04x", *p);
-		else
-			sb_add(b, (const char *)p, 1);
-	}
-	sb_add(b, "\"", 1);
-}
-
-static const char *outcome_name(int o)
-{
-	switch (o) {
-	case OMA_OUTCOME_SUCCESS: return "success";
-	case OMA_OUTCOME_SKIPPED: return "skipped";
-	case OMA_OUTCOME_ABORTED: return "aborted";
-	case OMA_OUTCOME_NO_SPACE: return "no_space";
-	default: return "failed";
-	}
-}
-
-static const char *db_outcome_name(int o)
-{
-	switch (o) {
-	case OMA_DB_DUMPED: return "dumped";
-	case OMA_DB_REUSED: return "reused";
-	case OMA_DB_SKIPPED: return "skipped";
-	default: return "failed";
-	}
-}
-
-/* The result as JSON, byte for byte what the core writes to result.json.
- * Returns 0, or -1 (out of memory). */
-static int build_json(const struct oma_report *r, struct sbuf *b)
-{
-	sb_str(b, "{\n  \"outcome\": ");
-	sb_json(b, outcome_name(r->outcome));
-	sb_printf(b, ",\n  \"exit_code\": %d,\n  \"summary\": ", r->exit_code);
-	sb_json(b, r->summary);
-	sb_printf(b,
-	          ",\n  \"counts\": {\"dumped\": %u, \"reused\": %u, \"skipped\": %u, "
-	          "\"failed\": %u, \"total\": %u},\n  \"log\": ",
-	          r->dumped, r->reused, r->skipped, r->failed, r->total);
-	sb_json(b, r->log_path);
-	sb_str(b, ",\n  \"backup_dir\": ");
-	sb_json(b, r->backup_dir);
-	sb_str(b, ",\n  \"current_dir\": ");
-	sb_json(b, r->current_dir);
-	sb_str(b, ",\n  \"databases\": [");
-	for (size_t i = 0; i < r->ndbs; i++) {
-		const struct oma_db_result *d = &r->dbs[i];
-		sb_str(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
-		sb_json(b, d->name != NULL ? d->name : "");
-		sb_printf(b, ", \"outcome\": \"%s\", \"bytes\": %llu, \"seconds\": %.3f, \"error\": ",
-		          db_outcome_name(d->outcome), (unsigned long long)d->bytes, d->seconds);
-		sb_json(b, d->error);
-		sb_str(b, "}");
-	}
-	sb_str(b, r->ndbs ? "\n  ]\n}\n" : "]\n}\n");
-	return b->oom ? -1 : 0;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -537,13 +394,13 @@ static bool curl_error_final(CURLcode cc)
 	} while (0)
 
 /* POST `body` to `url` once; `why` gets the reason when it did not succeed. */
-static enum attempt post_once(const char *url, const struct sbuf *body, char *why, size_t whylen)
+static enum attempt post_once(const char *url, const char *body, char *why, size_t whylen)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
 	struct answer ans = {.len = 0};
 	CURL *h = curl_easy_init();
 	if (h == NULL) {
-		wh_err(why, whylen, "cannot start a transfer (out of memory)");
+		cm_errf(why, whylen, "cannot start a transfer (out of memory)");
 		return ATTEMPT_FINAL;
 	}
 	CURLcode cc = CURLE_OK;
@@ -555,8 +412,8 @@ static enum attempt post_once(const char *url, const struct sbuf *body, char *wh
 	SETOPT(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SETOPT(h, CURLOPT_POST, 1L);
-	SETOPT(h, CURLOPT_POSTFIELDS, body->s);
-	SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	SETOPT(h, CURLOPT_POSTFIELDS, body);
+	SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	SETOPT(h, CURLOPT_HTTPHEADER, W.headers);
 	SETOPT(h, CURLOPT_USERAGENT, "oma-webhook/1.0");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -571,7 +428,7 @@ static enum attempt post_once(const char *url, const struct sbuf *body, char *wh
 	SETOPT(h, CURLOPT_WRITEFUNCTION, keep_answer);
 	SETOPT(h, CURLOPT_WRITEDATA, &ans);
 	if (cc != CURLE_OK) {
-		wh_err(why, whylen, "cannot set up the transfer: %s", curl_easy_strerror(cc));
+		cm_errf(why, whylen, "cannot set up the transfer: %s", curl_easy_strerror(cc));
 		curl_easy_cleanup(h);
 		return ATTEMPT_FINAL;
 	}
@@ -585,9 +442,9 @@ static enum attempt post_once(const char *url, const struct sbuf *body, char *wh
 		while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == ' '))
 			tl--;
 		if (os != 0 && strstr(text, strerror((int)os)) == NULL)
-			wh_err(why, whylen, "%.*s (%s)", (int)tl, text, strerror((int)os));
+			cm_errf(why, whylen, "%.*s (%s)", (int)tl, text, strerror((int)os));
 		else
-			wh_err(why, whylen, "%.*s", (int)tl, text);
+			cm_errf(why, whylen, "%.*s", (int)tl, text);
 		res = curl_error_final(cc) ? ATTEMPT_FINAL : ATTEMPT_RETRY;
 	} else {
 		long status = 0;
@@ -600,9 +457,9 @@ static enum attempt post_once(const char *url, const struct sbuf *body, char *wh
 					ans.text[i] = ' ';
 			while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
 				ans.text[--ans.len] = '\0';
-			wh_err(why, whylen, "HTTP %ld%s%s%s%s", status,
-			       status >= 300 && status <= 399 ? " (redirects are not followed)" : "",
-			       ans.len ? " (answer: " : "", ans.text, ans.len ? ")" : "");
+			cm_errf(why, whylen, "HTTP %ld%s%s%s%s", status,
+			        status >= 300 && status <= 399 ? " (redirects are not followed)" : "",
+			        ans.len ? " (answer: " : "", ans.text, ans.len ? ")" : "");
 			res = status >= 500 || status == 408 || status == 429 ? ATTEMPT_RETRY
 			                                                      : ATTEMPT_FINAL;
 		}
@@ -611,65 +468,50 @@ static enum attempt post_once(const char *url, const struct sbuf *body, char *wh
 	return res;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool run_failed(const struct oma_report *r)
-{
-	if (r->outcome == OMA_OUTCOME_SKIPPED)
-		return false;
-	return r->outcome != OMA_OUTCOME_SUCCESS || r->failed > 0 || r->exit_code != 0;
-}
-
-/* POST the result (to the failure URL for a failed run), retrying
- * transient errors.  Returns 0 on a 2xx answer, or -1 with err set. */
+/* POST the result as the core hands it over in result_json (to the
+ * failure URL for a failed run), retrying transient errors.  Returns 0 on
+ * a 2xx answer, or -1 with err set. */
 static int wh_report(const struct oma_report *r, char *err, size_t errlen)
 {
 	if (r == NULL || r->size < sizeof(struct oma_report)) {
-		wh_err(err, errlen, "webhook: report structure too old (size %u)", r ? r->size : 0);
+		cm_errf(err, errlen, "webhook: report structure too old (size %u)", r ? r->size : 0);
 		return -1;
 	}
 	if (W.url == NULL) {
-		wh_err(err, errlen, "webhook: not initialised");
+		cm_errf(err, errlen, "webhook: not initialised");
 		return -1;
 	}
-	struct sbuf body = {0};
-	if (build_json(r, &body) != 0) {
-		free(body.s);
-		wh_err(err, errlen, "webhook: out of memory");
+	if (r->result_json == NULL) {
+		cm_errf(err, errlen, "webhook: the core handed over no result JSON");
 		return -1;
 	}
-	bool failed = run_failed(r) && W.fail_url != NULL;
+	bool failed = cm_run_failed(r) && W.fail_url != NULL;
 	const char *url = failed ? W.fail_url : W.url;
 	const char *shown = failed ? W.fail_shown : W.url_shown;
 	long attempts = W.retries + 1;
 	long delay = W.delay;
-	double start = now_s();
+	double start = cm_now_s();
 	char why[512] = "";
 	int rc = -1;
 	for (long i = 1; i <= attempts; i++) {
-		enum attempt a = post_once(url, &body, why, sizeof(why));
+		enum attempt a = post_once(url, r->result_json, why, sizeof(why));
 		if (a == ATTEMPT_OK) {
 			rc = 0;
 			break;
 		}
 		if (a == ATTEMPT_FINAL) {
-			wh_err(err, errlen, "webhook: POST %s: %s%s", shown, why,
-			       i < attempts ? " (not retried)" : "");
+			cm_errf(err, errlen, "webhook: POST %s: %s%s", shown, why,
+			        i < attempts ? " (not retried)" : "");
 			break;
 		}
 		if (i == attempts) {
-			wh_err(err, errlen, "webhook: POST %s failed %ld time%s, last: %s", shown, i,
-			       i == 1 ? "" : "s", why);
+			cm_errf(err, errlen, "webhook: POST %s failed %ld time%s, last: %s", shown, i,
+			        i == 1 ? "" : "s", why);
 			break;
 		}
-		if (now_s() - start + (double)delay + (double)W.timeout > WH_DEADLINE_S) {
-			wh_err(err, errlen, "webhook: POST %s failed %ld time%s (no time left to retry), "
-			       "last: %s", shown, i, i == 1 ? "" : "s", why);
+		if (cm_now_s() - start + (double)delay + (double)W.timeout > WH_DEADLINE_S) {
+			cm_errf(err, errlen, "webhook: POST %s failed %ld time%s (no time left to retry), "
+			        "last: %s", shown, i, i == 1 ? "" : "s", why);
 			break;
 		}
 		if (W.host != NULL && W.host->log != NULL)
@@ -680,7 +522,6 @@ static int wh_report(const struct oma_report *r, char *err, size_t errlen)
 			sleep((unsigned)delay);
 		delay = delay * 2 > WH_DELAY_MAX ? WH_DELAY_MAX : delay * 2;
 	}
-	free(body.s);
 	return rc;
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "zerr.h"
+#include "common/errbuf.h"
 
 static char *trim(char *s)
 {
@@ -43,7 +43,7 @@ static int parse_node(char *s, struct node *n, char *err, size_t errlen)
 	if (*s == '[') {
 		char *close = strchr(s, ']');
 		if (close == NULL) {
-			zerr(err, errlen, "'%s': missing ']'", s);
+			cm_errf(err, errlen, "'%s': missing ']'", s);
 			return -1;
 		}
 		*close = '\0';
@@ -51,7 +51,7 @@ static int parse_node(char *s, struct node *n, char *err, size_t errlen)
 		if (close[1] == ':')
 			port = close + 2;
 		else if (close[1] != '\0') {
-			zerr(err, errlen, "'%s]%s': text after ']'", s, close + 1);
+			cm_errf(err, errlen, "'%s]%s': text after ']'", s, close + 1);
 			return -1;
 		}
 	} else {
@@ -62,7 +62,7 @@ static int parse_node(char *s, struct node *n, char *err, size_t errlen)
 		}
 	}
 	if (*host == '\0') {
-		zerr(err, errlen, "empty host name");
+		cm_errf(err, errlen, "empty host name");
 		return -1;
 	}
 	if (port != NULL) {
@@ -71,14 +71,14 @@ static int parse_node(char *s, struct node *n, char *err, size_t errlen)
 		long p = strtol(port, &end, 10);
 		if (*port == '\0' || errno != 0 || *end != '\0' || p < 1 || p > 65535 || *port == '+' ||
 		    *port == '-') {
-			zerr(err, errlen, "'%s': port '%s' is not 1..65535", host, port);
+			cm_errf(err, errlen, "'%s': port '%s' is not 1..65535", host, port);
 			return -1;
 		}
 	}
 	n->host = strdup(host);
 	n->port = strdup(port != NULL ? port : ZBX_DEFAULT_PORT);
 	if (n->host == NULL || n->port == NULL) {
-		zerr(err, errlen, "out of memory");
+		cm_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -95,7 +95,7 @@ int parse_server_active(const char *text, struct dest **out, size_t *nout, char 
 	int rc = -1;
 	char why[300] = "";
 	if (copy == NULL) {
-		zerr(err, errlen, "out of memory");
+		cm_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	/* strtok would merge empty fields: walk by hand */
@@ -106,7 +106,7 @@ int parse_server_active(const char *text, struct dest **out, size_t *nout, char 
 			*comma = '\0';
 		struct dest *grown = realloc(d, (nd + 1) * sizeof(*d));
 		if (grown == NULL) {
-			zerr(err, errlen, "out of memory");
+			cm_errf(err, errlen, "out of memory");
 			goto out;
 		}
 		d = grown;
@@ -119,19 +119,19 @@ int parse_server_active(const char *text, struct dest **out, size_t *nout, char 
 				*semi = '\0';
 			char *entry = trim(ncur);
 			if (*entry == '\0') {
-				zerr(err, errlen, "ServerActive '%s': empty entry", text);
+				cm_errf(err, errlen, "ServerActive '%s': empty entry", text);
 				goto out;
 			}
 			struct node *nn = realloc(d[nd - 1].nodes, (d[nd - 1].n + 1) * sizeof(struct node));
 			if (nn == NULL) {
-				zerr(err, errlen, "out of memory");
+				cm_errf(err, errlen, "out of memory");
 				goto out;
 			}
 			d[nd - 1].nodes = nn;
 			memset(&nn[d[nd - 1].n], 0, sizeof(struct node));
 			d[nd - 1].n++;
 			if (parse_node(entry, &nn[d[nd - 1].n - 1], why, sizeof(why)) != 0) {
-				zerr(err, errlen, "ServerActive '%s': %s", text, why);
+				cm_errf(err, errlen, "ServerActive '%s': %s", text, why);
 				goto out;
 			}
 			if (semi == NULL)
@@ -179,8 +179,8 @@ static int agentconf_include(const char *value, const char *from, int line, stru
                              int depth, char *err, size_t errlen)
 {
 	if (depth >= ZBX_INCLUDE_DEPTH) {
-		zerr(err, errlen, "agent_conf %s:%d: Include nested more than %d levels deep", from,
-		     line, ZBX_INCLUDE_DEPTH);
+		cm_errf(err, errlen, "agent_conf %s:%d: Include nested more than %d levels deep", from,
+		        line, ZBX_INCLUDE_DEPTH);
 		return -1;
 	}
 	if (strpbrk(value, "*?[") != NULL) {
@@ -189,7 +189,7 @@ static int agentconf_include(const char *value, const char *from, int line, stru
 		if (grc == GLOB_NOMATCH)
 			return 0;
 		if (grc != 0) {
-			zerr(err, errlen, "agent_conf %s:%d: Include=%s: glob failed", from, line, value);
+			cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: glob failed", from, line, value);
 			return -1;
 		}
 		int rc = 0;
@@ -203,14 +203,14 @@ static int agentconf_include(const char *value, const char *from, int line, stru
 	}
 	struct stat st;
 	if (stat(value, &st) != 0) {
-		zerr(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
+		cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return read_conf(value, ac, depth + 1, err, errlen);
 	DIR *dir = opendir(value);
 	if (dir == NULL) {
-		zerr(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
+		cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
 		return -1;
 	}
 	char **names = NULL;
@@ -240,7 +240,7 @@ static int agentconf_include(const char *value, const char *from, int line, stru
 	}
 	(void)closedir(dir);
 	if (rc != 0)
-		zerr(err, errlen, "agent_conf %s: out of memory", from);
+		cm_errf(err, errlen, "agent_conf %s: out of memory", from);
 	if (n > 0)
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -270,7 +270,7 @@ static int read_conf(const char *path, struct agentconf *ac, int depth, char *er
 {
 	FILE *f = fopen(path, "re");
 	if (f == NULL) {
-		zerr(err, errlen, "agent_conf %s: cannot open: %s", path, strerror(errno));
+		cm_errf(err, errlen, "agent_conf %s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	char *line = NULL;
@@ -298,12 +298,12 @@ static int read_conf(const char *path, struct agentconf *ac, int depth, char *er
 		else if (strcmp(key, "Include") == 0)
 			rc = agentconf_include(value, path, lineno, ac, depth, err, errlen);
 		if (field != NULL && set_field(field, value) != 0) {
-			zerr(err, errlen, "agent_conf %s: out of memory", path);
+			cm_errf(err, errlen, "agent_conf %s: out of memory", path);
 			rc = -1;
 		}
 	}
 	if (rc == 0 && ferror(f)) {
-		zerr(err, errlen, "agent_conf %s: cannot read: %s", path, strerror(errno));
+		cm_errf(err, errlen, "agent_conf %s: cannot read: %s", path, strerror(errno));
 		rc = -1;
 	}
 	free(line);

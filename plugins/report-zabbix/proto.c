@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zerr.h"
+#include "common/errbuf.h"
 
 #define ZBX_FLAG_PROTOCOL 0x01
 #define ZBX_FLAG_COMPRESS 0x02
@@ -23,11 +23,11 @@ void proto_header_put(unsigned char hdr[ZBX_HEADER_LEN], uint32_t len)
 int proto_header_len(const unsigned char *peek, char *err, size_t errlen)
 {
 	if (memcmp(peek, "ZBXD", 4) != 0 || (peek[4] & ZBX_FLAG_PROTOCOL) == 0) {
-		zerr(err, errlen, "the answer is not in the Zabbix protocol");
+		cm_errf(err, errlen, "the answer is not in the Zabbix protocol");
 		return -1;
 	}
 	if (peek[4] & ZBX_FLAG_COMPRESS) {
-		zerr(err, errlen, "the answer is compressed (not supported)");
+		cm_errf(err, errlen, "the answer is compressed (not supported)");
 		return -1;
 	}
 	return (peek[4] & ZBX_FLAG_LARGE) ? ZBX_HEADER_LARGE_LEN : ZBX_HEADER_LEN;
@@ -41,7 +41,7 @@ int proto_data_len(const unsigned char *hdr, size_t hdrlen, size_t *len, char *e
 	for (size_t i = 0; i < lenbytes; i++)
 		dlen |= (uint64_t)hdr[ZBX_HEADER_PEEK + i] << (8 * i);
 	if (dlen > ZBX_RESPONSE_MAX) {
-		zerr(err, errlen, "answer of %llu bytes is too long", (unsigned long long)dlen);
+		cm_errf(err, errlen, "answer of %llu bytes is too long", (unsigned long long)dlen);
 		return -1;
 	}
 	*len = (size_t)dlen;
@@ -125,24 +125,24 @@ int proto_reply_result(const char *json, char *err, size_t errlen)
 	char *resp = json_get_string(json, "response");
 	char *info = json_get_string(json, "info");
 	if (resp == NULL) {
-		zerr(err, errlen, "unexpected answer: %.200s", json);
+		cm_errf(err, errlen, "unexpected answer: %.200s", json);
 		goto out;
 	}
 	if (strcmp(resp, "success") != 0) {
-		zerr(err, errlen, "the server answered \"%s\"%s%s", resp, info ? ": " : "",
-		     info ? info : "");
+		cm_errf(err, errlen, "the server answered \"%s\"%s%s", resp, info ? ": " : "",
+		        info ? info : "");
 		rc = 1;
 		goto out;
 	}
 	long failed = info ? info_number(info, "failed:") : -1;
 	long processed = info ? info_number(info, "processed:") : -1;
 	if (failed != 0 || processed < 1) {
-		zerr(err, errlen, "value rejected by the server (check the item key / host / item type): %s",
-		     info ? info : "no info");
+		cm_errf(err, errlen, "value rejected by the server (check the item key / host / item type): %s",
+		        info ? info : "no info");
 		rc = 1;
 		goto out;
 	}
-	zerr(err, errlen, "%s", info);
+	cm_errf(err, errlen, "%s", info);
 	rc = 0;
 out:
 	free(resp);

@@ -5,7 +5,7 @@
 # (100k rows, BLOBs, 4-byte UTF-8, NULLs), runs oma against it and checks the
 # files, the restored data (CHECKSUM TABLE), logs, links and pruning.
 # Cases are called through e2e_case; backticks and $ in single quotes are SQL/literal.
-# shellcheck disable=SC2317,SC2016
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh
@@ -17,6 +17,7 @@ LONG_DB=$(printf 'é%.0s' {1..64})
 
 # Database name -> expected file stem (contract: [A-Za-z0-9_-] and non-leading
 # '.' kept, every other byte "@hh").
+# shellcheck disable=SC2016 # '$(touch x)' is a database name, not an expansion
 declare -A STEM=(
 	[shop]=shop
 	[d-e-m-o-2]=d-e-m-o-2
@@ -31,6 +32,7 @@ declare -A STEM=(
 	[mysql]=mysql
 )
 # Databases created by this test, in the order they are loaded.
+# shellcheck disable=SC2016 # '$(touch x)' is a database name, not an expansion
 USER_DBS=(shop d-e-m-o-2 sl/ash .. "quote'db" '$(touch x)' ünï "a b" dot.ted @at "$LONG_DB")
 
 # Create database $1 with one table `t` of $2 rows: unicode, BLOB with NUL,
@@ -325,7 +327,9 @@ case_options() {
 		"$cur/oma.log" >/dev/null || fail "options not named in the 'Will start' line"
 	grep -q ' DEBUG ' "$cur/oma.log" || fail "-d gave no DEBUG lines"
 	# --skip-extended-insert reached mysqldump: one INSERT per row.
+	# shellcheck disable=SC2016 # backticks quote an SQL name
 	rows=$(mdb_sql -N -e 'SELECT COUNT(*) FROM `d-e-m-o-2`.t')
+	# shellcheck disable=SC2016 # backticks quote an SQL name in the dump
 	inserts=$(zcat "$cur/d-e-m-o-2.sql.gz" | grep -c '^INSERT INTO `t` ' || true)
 	assert_eq "$inserts" "$rows" "INSERT lines for d-e-m-o-2.t"
 }

@@ -5,7 +5,7 @@
 # fake zabbix_sender that records its arguments, so the exact value oma sends
 # (summary line, then the log, capped at 65536 bytes) can be checked.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317,SC2016
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh
@@ -181,6 +181,7 @@ case_terminate_fail() {
 }
 
 case_terminate_ok() {
+	# shellcheck disable=SC2016 # $OMA_CURRENT_DIR is for the condition's shell
 	conf -- '[conditions]' 'terminate_conditions = ["true", "test -d \"$OMA_CURRENT_DIR\""]'
 	run_oma -c "$CONF"
 	local cur

@@ -6,7 +6,7 @@
 # checks are that no broken file ever carries a final name, nothing temporary
 # is left, the exit code says what happened and a good backup is never lost.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317,SC2016 # snippets for wrapper scripts are literal
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh
@@ -42,6 +42,7 @@ make_wrapper() {
 	if [[ ${3:-} = all ]]; then
 		match='hit=1'
 	else
+		# shellcheck disable=SC2016 # a snippet for the wrapper script, expanded there
 		match='for a in "$@"; do [ "$a" = fail_me ] && hit=1; done'
 	fi
 	cat >"$file" <<-EOF
@@ -58,12 +59,15 @@ make_wrapper() {
 	chmod +x "$file"
 }
 
+# shellcheck disable=SC2016 # a snippet for the wrapper script, expanded there
 make_wrapper midway '"$real" "$@" | head -n 40
 echo "mysqldump: Got error: 2013: Lost connection to server during query when dumping table t at row: 123" >&2
 exit 2'
+# shellcheck disable=SC2016 # a snippet for the wrapper script, expanded there
 make_wrapper complete-exit2 '"$real" "$@"
 echo "mysqldump: simulated failure after the completion line" >&2
 exit 2'
+# shellcheck disable=SC2016 # a snippet for the wrapper script, expanded there
 make_wrapper truncated-exit0 '"$real" "$@" | head -n 40
 exit 0'
 make_wrapper fail-all 'echo "mysqldump: Got error: 1045: Access denied" >&2

@@ -9,7 +9,7 @@
 # backup is lost, that `last` names a complete backup and that no .part file
 # survives the next run.  Timing bounds are generous: the machine is noisy.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317,SC2016 # functions are called through e2e_case; snippets are literal
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh

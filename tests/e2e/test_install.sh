@@ -6,7 +6,7 @@
 # an installed binary (PREFIX/bin/oma -> PREFIX/lib/oma/plugins) cannot be
 # tested under a DESTDIR without a chroot, so it is not checked here.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh

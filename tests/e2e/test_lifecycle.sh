@@ -10,7 +10,7 @@
 # SIGTERM in the middle of a dump leaves no partial file; a second instance
 # exits 3; a failed dump is never reused; condition edge cases.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317,SC2016 # cases are called indirectly; wrapper snippets are literal
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh
@@ -402,9 +402,10 @@ resize_mnt() {
 	mount -o remount,size="$1" "$MNT" || fail "cannot resize the tmpfs to $1 bytes"
 }
 
-# SPEC step 6: the estimate is the size of the *selected* databases' folders
-# (x 0.5 without a previous info.json), not of the whole datadir (which
-# holds the redo log, ibdata1, undo and every other database).
+# docs/BEHAVIOUR.md "One run, phase by phase", step 6: the estimate is the
+# size of the *selected* databases' folders (x 0.5 without a previous
+# info.json), not of the whole datadir (which holds the redo log, ibdata1,
+# undo and every other database).
 case_space_selected_only() {
 	local big_bytes total size
 	big_bytes=$(du -sB1 "$MDB_DIR/data/big" | cut -f 1)

@@ -10,7 +10,7 @@
 # failing reporter makes the exit code 4 without harming the backup.  The
 # system's syslog daemon and journald are never used.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317 # functions are called through e2e_case
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh

@@ -6,7 +6,7 @@
 # the new backup, even when InnoDB has not written it to the .ibd file yet;
 # a failed dump is never reused.
 # Cases are called through e2e_case.
-# shellcheck disable=SC2317,SC2016
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh

@@ -8,7 +8,7 @@
 # repository's).  `make install` of the example puts report-example.so beside the
 # installed plugins; the installed oma then runs against a private MariaDB
 # with OMA_PLUGIN_DIR set to that folder.  Cases are called through e2e_case.
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh

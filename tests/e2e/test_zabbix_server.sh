@@ -5,14 +5,14 @@
 # database, config, port, log and sockets in the temporary folder).  A
 # trapper item of type text is created with SQL; each case runs oma with the
 # zabbix_sender transport or the native one, then reads the value back from
-# history_text and compares it byte for byte with what SPEC.md says oma
-# sends: the summary line (as in result.json), a newline, the log, capped
-# below 65536 bytes with upstream's two-line note.
+# history_text and compares it byte for byte with what docs/BEHAVIOUR.md
+# ("Zabbix report") says oma sends: the summary line (as in result.json), a
+# newline, the log, capped below 65536 bytes with upstream's two-line note.
 #
 # Needs zabbix-server-mysql and zabbix-agent (zabbix_sender), which
 # scripts/install-deps.sh installs.  Outside CI a machine without them skips
 # this test; in CI (CI=true) that is a failure.
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
 
 # shellcheck source=tests/lib/e2e.sh
@@ -208,9 +208,10 @@ fetch_value() {
 		WHERE itemid = $ZBX_ITEMID ORDER BY clock DESC, ns DESC LIMIT 1" | base64 -d >"$out"
 }
 
-# Write to file $3 the value SPEC.md says oma sends for summary $1 and log
-# file $2: summary, newline, log; when that is 65536 bytes or more, the
-# summary, whole log lines while they fit, and the two-line note.
+# Write to file $3 the value docs/BEHAVIOUR.md ("Zabbix report") says oma
+# sends for summary $1 and log file $2: summary, newline, log; when that is
+# 65536 bytes or more, the summary, whole log lines while they fit, and the
+# two-line note.
 expected_value() {
 	local summary=$1 log=$2 out=$3 limit=65535 note budget
 	local LC_ALL=C

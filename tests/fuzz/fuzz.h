@@ -8,7 +8,7 @@
 /* Each target feeds `size` bytes of `data` (any bytes) to one parser of
  * outside input and returns 0; a bug shows as a crash or a sanitizer
  * report, never as a return value. */
-int fuzz_config(const uint8_t *data, size_t size);    /* cfg_load_string: TOML, inih shim, validation */
+int fuzz_config(const uint8_t *data, size_t size);    /* cfg_load_string: TOML, inih split, validation */
 int fuzz_agentconf(const uint8_t *data, size_t size); /* Zabbix agent configuration with Include */
 int fuzz_zbxreply(const uint8_t *data, size_t size);  /* Zabbix server's reply: header, length, JSON */
 int fuzz_sidecar(const uint8_t *data, size_t size);   /* reuse_parse_sidecar */

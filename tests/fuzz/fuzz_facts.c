@@ -5,6 +5,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "server.h"
+#include "server_internal.h"
 
 int fuzz_facts(const uint8_t *data, size_t size)
 {

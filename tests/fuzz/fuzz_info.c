@@ -5,6 +5,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "store.h"
+#include "store_internal.h"
 
 int fuzz_info(const uint8_t *data, size_t size)
 {

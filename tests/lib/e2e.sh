@@ -258,6 +258,7 @@ wait_bounded() {
 		sleep 0.05
 	done
 	BG_RC=0
+	# shellcheck disable=SC2034 # BG_RC is read by the scripts that source this file
 	wait "$pid" || BG_RC=$?
 }
 
