@@ -73,21 +73,21 @@ static char *signature_of(const char *block, const char *secret, const char *reg
 	ck_assert_ptr_nonnull(sh);
 	sh += strlen("SignedHeaders=");
 	char *signed_headers = xstrndup(sh, strcspn(sh, ","));
-	struct s3buf canon = {0};
-	ck_assert_int_eq(s3buf_printf(&canon, "%s\n%s\n%s\n", method, target, q != NULL ? q : ""), 0);
+	struct cm_buf canon = {0};
+	ck_assert_int_eq(cm_buf_fmt(&canon, "%s\n%s\n%s\n", method, target, q != NULL ? q : ""), 0);
 	char *names = xstrdup(signed_headers), *save = NULL;
 	for (char *n = strtok_r(names, ";", &save); n != NULL; n = strtok_r(NULL, ";", &save)) {
 		char *v = sent_header(block, n);
 		ck_assert_msg(v != NULL, "signed header %s not sent", n);
-		ck_assert_int_eq(s3buf_printf(&canon, "%s:%s\n", n, v), 0);
+		ck_assert_int_eq(cm_buf_fmt(&canon, "%s:%s\n", n, v), 0);
 		free(v);
 	}
-	ck_assert_int_eq(s3buf_printf(&canon, "\n%s\n%s", signed_headers, payload), 0);
+	ck_assert_int_eq(cm_buf_fmt(&canon, "\n%s\n%s", signed_headers, payload), 0);
 	unsigned char h[32], k1[32], k2[32];
 	unsigned int hl = 0;
 	char hex[65], day[9];
 	ck_assert_int_eq(EVP_Digest(canon.p, canon.len, h, &hl, EVP_sha256(), NULL), 1);
-	s3buf_hex(h, 32, hex);
+	s3enc_hex(h, 32, hex);
 	snprintf(day, sizeof(day), "%.8s", date);
 	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", date, day, region, hex);
 	char *key = xasprintf("AWS4%s", secret);
@@ -97,11 +97,11 @@ static char *signature_of(const char *block, const char *secret, const char *reg
 	hmac(k1, 32, "aws4_request", k2);
 	hmac(k2, 32, sts, k1);
 	char *sig = xmalloc(65);
-	s3buf_hex(k1, 32, sig);
+	s3enc_hex(k1, 32, sig);
 	free(key);
 	free(sts);
 	free(names);
-	s3buf_free(&canon);
+	cm_buf_free(&canon);
 	free(signed_headers);
 	free(payload);
 	free(date);
@@ -115,27 +115,27 @@ static char *signature_of(const char *block, const char *secret, const char *reg
 
 START_TEST(test_query_sorted_with_empty_values)
 {
-	struct s3buf b = {0};
-	struct s3buf_param q[] = {{"uploadId", "2~a b+c/d="}, {"partNumber", "3"}, {"uploads", ""},
+	struct cm_buf b = {0};
+	struct s3enc_param q[] = {{"uploadId", "2~a b+c/d="}, {"partNumber", "3"}, {"uploads", ""},
 	                          {"continuation-token", "1ue/x+y="}, {"delete", NULL}};
-	ck_assert_int_eq(s3buf_query(q, 5, &b), 0);
+	ck_assert_int_eq(s3enc_query(q, 5, &b), 0);
 	/* Sorted by name (byte order: upper case before lower), bare names
 	 * with "=", values encoded as SigV4 wants ('~' plain, space %20). */
 	ck_assert_str_eq(b.p, "continuation-token=1ue%2Fx%2By%3D&delete=&partNumber=3&"
 	                      "uploadId=2~a%20b%2Bc%2Fd%3D&uploads=");
-	s3buf_free(&b);
+	cm_buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_key_encoding)
 {
-	struct s3buf b = {0};
-	ck_assert_int_eq(s3buf_encode(&b, "host/oma_20240101-000000/a b+c~d_e.f%\xc3\xa9.sql.gz", true), 0);
+	struct cm_buf b = {0};
+	ck_assert_int_eq(s3enc_uri(&b, "host/oma_20240101-000000/a b+c~d_e.f%\xc3\xa9.sql.gz", true), 0);
 	ck_assert_str_eq(b.p, "host/oma_20240101-000000/a%20b%2Bc~d_e.f%25%C3%A9.sql.gz");
 	b.len = 0;
-	ck_assert_int_eq(s3buf_encode(&b, "a/b", false), 0);
+	ck_assert_int_eq(s3enc_uri(&b, "a/b", false), 0);
 	ck_assert_str_eq(b.p, "a%2Fb");
-	s3buf_free(&b);
+	cm_buf_free(&b);
 	char err[256];
 	ck_assert_int_eq(s3req_check_key("", err, sizeof(err)), -1);
 	char *longkey = malloc(S3_KEY_MAX + 2);
@@ -194,7 +194,7 @@ START_TEST(test_own_signer_known_answer)
 	                          .payload_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	                          .region = "us-east-1", .access_key = "AKIAIOSFODNN7EXAMPLE", .secret_key = KAT_SECRET};
 	char date[64];
-	struct s3buf auth = {0};
+	struct cm_buf auth = {0};
 	ck_assert_int_eq(s3sign_make(&in, 1369353600 /* 2013-05-24 00:00:00 UTC */, date, sizeof(date), &auth), 0);
 	ck_assert_str_eq(date, "x-amz-date: 20130524T000000Z");
 	ck_assert_str_eq(auth.p, "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/"
@@ -212,7 +212,7 @@ START_TEST(test_own_signer_known_answer)
 	ck_assert_ptr_null(strstr(auth.p, KAT_SIG));
 	ck_assert_ptr_nonnull(strstr(auth.p, "/20130524/eu-west-1/s3/aws4_request,"));
 	free(block);
-	s3buf_free(&auth);
+	cm_buf_free(&auth);
 }
 END_TEST
 
@@ -471,7 +471,7 @@ static void md5_hex_of(const void *data, size_t len, char out[33])
 	unsigned char d[16];
 	unsigned int dl = 0;
 	ck_assert_int_eq(EVP_Digest(data, len, d, &dl, EVP_md5(), NULL), 1);
-	s3buf_hex(d, 16, out);
+	s3enc_hex(d, 16, out);
 }
 
 START_TEST(test_put_head_get)
@@ -698,7 +698,7 @@ START_TEST(test_multipart_abort)
 	ck_assert_int_eq(uploads_below(c, "a/"), 1);
 	/* Completing with a part that does not exist is refused. */
 	char hex[33];
-	s3buf_hex(md5, 16, hex);
+	s3enc_hex(md5, 16, hex);
 	const char *etags[] = {hex, "00000000000000000000000000000000"};
 	ck_assert_int_eq(s3_mpu_complete(c, "a/x", id, etags, 2, err, sizeof(err)), -1);
 	ck_assert_int_eq(s3_status(c), 400);
@@ -975,10 +975,7 @@ static Suite *s3_suite(void)
 int main(void)
 {
 	/* Requests go straight to 127.0.0.1, whatever proxy the caller uses. */
-	static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY",
-	                                      "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
-		(void)unsetenv(proxies[i]);
+	t_unset_proxies();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "check_s3: curl_global_init failed\n");
 		return 1;

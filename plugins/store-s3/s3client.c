@@ -45,28 +45,28 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, char *err
 {
 	*out = NULL;
 	if (cfg->endpoint == NULL || !endpoint_ok(cfg->endpoint)) {
-		s3req_err(err, errlen, "endpoint \"%s\": expected http[s]://HOST[:PORT] without a path",
+		cm_errf(err, errlen, "s3: endpoint \"%s\": expected http[s]://HOST[:PORT] without a path",
 		          cfg->endpoint != NULL ? cfg->endpoint : "");
 		return -1;
 	}
 	if (cfg->bucket == NULL || !bucket_ok(cfg->bucket)) {
-		s3req_err(err, errlen, "bucket \"%s\": expected 3..63 of a-z 0-9 . -",
+		cm_errf(err, errlen, "s3: bucket \"%s\": expected 3..63 of a-z 0-9 . -",
 		          cfg->bucket != NULL ? cfg->bucket : "");
 		return -1;
 	}
 	struct s3_client *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		s3req_err(err, errlen, "out of memory");
+		cm_errf(err, errlen, "s3: out of memory");
 		return -1;
 	}
 	if (s3_sigv4_param(cfg->region, c->sigv4, sizeof(c->sigv4)) != 0) {
-		s3req_err(err, errlen, "region \"%s\": expected 1..32 of a-z 0-9 -",
+		cm_errf(err, errlen, "s3: region \"%s\": expected 1..32 of a-z 0-9 -",
 		          cfg->region != NULL ? cfg->region : "");
 		goto fail;
 	}
 	if (cfg->access_key == NULL || cfg->access_key[0] == '\0' || cfg->secret_key == NULL ||
 	    cfg->secret_key[0] == '\0') {
-		s3req_err(err, errlen, "no access key or secret key");
+		cm_errf(err, errlen, "s3: no access key or secret key");
 		goto fail;
 	}
 	c->endpoint = strdup(cfg->endpoint);
@@ -78,7 +78,7 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, char *err
 	c->curl = curl_easy_init();
 	if (c->endpoint == NULL || c->region == NULL || c->bucket == NULL || c->access_key == NULL ||
 	    c->secret_key == NULL || (cfg->ca_file != NULL && c->ca_file == NULL) || c->curl == NULL) {
-		s3req_err(err, errlen, "out of memory (or libcurl failed to start)");
+		cm_errf(err, errlen, "s3: out of memory (or libcurl failed to start)");
 		goto fail;
 	}
 	c->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
@@ -106,8 +106,8 @@ void s3_client_free(struct s3_client *c)
 		free(c->secret_key);
 	}
 	free(c->ca_file);
-	s3buf_free(&c->reply);
-	s3buf_free(&c->sent);
+	cm_buf_free(&c->reply);
+	cm_buf_free(&c->sent);
 	free(c);
 }
 

@@ -13,15 +13,15 @@
 
 /* The uploadId parameter and, when part > 0, partNumber, into q.
  * Returns the count. */
-static size_t upload_params(struct s3buf_param *q, const char *upload_id, int part, char *num,
+static size_t upload_params(struct s3enc_param *q, const char *upload_id, int part, char *num,
                             size_t numlen)
 {
 	size_t n = 0;
 	if (part > 0) {
 		(void)snprintf(num, numlen, "%d", part);
-		q[n++] = (struct s3buf_param){"partNumber", num};
+		q[n++] = (struct s3enc_param){"partNumber", num};
 	}
-	q[n++] = (struct s3buf_param){"uploadId", upload_id};
+	q[n++] = (struct s3enc_param){"uploadId", upload_id};
 	return n;
 }
 
@@ -29,7 +29,7 @@ static size_t upload_params(struct s3buf_param *q, const char *upload_id, int pa
 static int check_part(const char *key, int part, char *err, size_t errlen)
 {
 	if (part < 1 || part > S3_PARTS_MAX) {
-		s3req_err(err, errlen, "%s: part number %d (1..%d allowed)", key, part, S3_PARTS_MAX);
+		cm_errf(err, errlen, "s3: %s: part number %d (1..%d allowed)", key, part, S3_PARTS_MAX);
 		return -1;
 	}
 	return 0;
@@ -44,7 +44,7 @@ int s3_mpu_create(struct s3_client *c, const char *key, const struct s3_put_opts
 	upload_id[0] = '\0';
 	if (s3req_check_key(key, err, errlen) != 0 || s3req_put_headers(o, hdr, &nh, err, errlen) != 0)
 		return -1;
-	static const struct s3buf_param q[] = {{"uploads", ""}};
+	static const struct s3enc_param q[] = {{"uploads", ""}};
 	struct s3req r = {.method = "POST", .op = "CreateMultipartUpload", .key = key, .params = q,
 	                  .nparams = 1, .headers = (const char *const *)hdr, .nheaders = nh, .out_fd = -1};
 	int rc = s3req_run(c, &r, err, errlen);
@@ -53,7 +53,7 @@ int s3_mpu_create(struct s3_client *c, const char *key, const struct s3_put_opts
 		return -1;
 	(void)s3xml_root(c->reply.p, c->reply.len, root, sizeof(root), &in);
 	if (s3xml_child_text(&in, "UploadId", upload_id, S3_UPLOAD_ID_MAX) != 0 || upload_id[0] == '\0') {
-		s3req_err(err, errlen, "CreateMultipartUpload %s/%s: no UploadId in the answer", c->bucket, key);
+		cm_errf(err, errlen, "s3: CreateMultipartUpload %s/%s: no UploadId in the answer", c->bucket, key);
 		return -1;
 	}
 	return 0;
@@ -62,7 +62,7 @@ int s3_mpu_create(struct s3_client *c, const char *key, const struct s3_put_opts
 int s3_mpu_part(struct s3_client *c, const char *key, const char *upload_id, int part, int fd,
                 off_t off, uint64_t len, unsigned char md5[16], char *err, size_t errlen)
 {
-	struct s3buf_param q[2];
+	struct s3enc_param q[2];
 	char num[16], want[33];
 	if (s3req_check_key(key, err, errlen) != 0 || check_part(key, part, err, errlen) != 0)
 		return -1;
@@ -74,9 +74,9 @@ int s3_mpu_part(struct s3_client *c, const char *key, const char *upload_id, int
 	                  .body = &b, .out_fd = -1};
 	if (s3req_run(c, &r, err, errlen) != 0)
 		return -1;
-	s3buf_hex(md5, 16, want);
+	s3enc_hex(md5, 16, want);
 	if (strcmp(c->info.etag, want) != 0) {
-		s3req_err(err, errlen, "UploadPart %s/%s part %d: the server's ETag \"%s\" is not the MD5 %s of what was sent",
+		cm_errf(err, errlen, "s3: UploadPart %s/%s part %d: the server's ETag \"%s\" is not the MD5 %s of what was sent",
 		          c->bucket, key, part, c->info.etag, want);
 		return -1;
 	}
@@ -87,8 +87,8 @@ int s3_mpu_part_copy(struct s3_client *c, const char *key, const char *upload_id
                      const char *src, uint64_t first, uint64_t last, char *etag, char *err,
                      size_t errlen)
 {
-	struct s3buf_param q[2];
-	struct s3buf h = {0};
+	struct s3enc_param q[2];
+	struct cm_buf h = {0};
 	char num[16], range[80], root[32];
 	struct s3xml_span in;
 	int rc = -1;
@@ -96,8 +96,8 @@ int s3_mpu_part_copy(struct s3_client *c, const char *key, const char *upload_id
 	if (s3req_check_key(key, err, errlen) != 0 || s3req_check_key(src, err, errlen) != 0 ||
 	    check_part(key, part, err, errlen) != 0)
 		return -1;
-	if (s3buf_printf(&h, "x-amz-copy-source: /%s/", c->bucket) != 0 || s3buf_encode(&h, src, true) != 0) {
-		s3req_err(err, errlen, "UploadPartCopy %s: out of memory", key);
+	if (cm_buf_fmt(&h, "x-amz-copy-source: /%s/", c->bucket) != 0 || s3enc_uri(&h, src, true) != 0) {
+		cm_errf(err, errlen, "s3: UploadPartCopy %s: out of memory", key);
 		goto out;
 	}
 	(void)snprintf(range, sizeof(range), "x-amz-copy-source-range: bytes=%llu-%llu",
@@ -120,34 +120,34 @@ int s3_mpu_part_copy(struct s3_client *c, const char *key, const char *upload_id
 		n -= 2;
 	}
 	if (n == 0 || n >= S3_ETAG_MAX) {
-		s3req_err(err, errlen, "UploadPartCopy %s/%s part %d: no ETag in the answer", c->bucket, key, part);
+		cm_errf(err, errlen, "s3: UploadPartCopy %s/%s part %d: no ETag in the answer", c->bucket, key, part);
 		goto out;
 	}
 	memcpy(etag, v, n);
 	etag[n] = '\0';
 	rc = 0;
 out:
-	s3buf_free(&h);
+	cm_buf_free(&h);
 	return rc;
 }
 
 int s3_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
                     const char *const *etags, int nparts, char *err, size_t errlen)
 {
-	struct s3buf_param q[1];
-	struct s3buf x = {0};
+	struct s3enc_param q[1];
+	struct cm_buf x = {0};
 	char num[16];
 	int rc = -1;
 	if (s3req_check_key(key, err, errlen) != 0 || check_part(key, nparts, err, errlen) != 0)
 		return -1;
-	if (s3buf_printf(&x, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">") != 0)
+	if (cm_buf_fmt(&x, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">") != 0)
 		goto nomem;
 	for (int i = 0; i < nparts; i++) {
-		if (s3buf_printf(&x, "<Part><PartNumber>%d</PartNumber><ETag>&quot;", i + 1) != 0 ||
-		    s3buf_xml(&x, etags[i]) != 0 || s3buf_printf(&x, "&quot;</ETag></Part>") != 0)
+		if (cm_buf_fmt(&x, "<Part><PartNumber>%d</PartNumber><ETag>&quot;", i + 1) != 0 ||
+		    s3enc_xml(&x, etags[i]) != 0 || cm_buf_fmt(&x, "&quot;</ETag></Part>") != 0)
 			goto nomem;
 	}
-	if (s3buf_printf(&x, "</CompleteMultipartUpload>") != 0)
+	if (cm_buf_fmt(&x, "</CompleteMultipartUpload>") != 0)
 		goto nomem;
 	struct s3req_body b = {.fd = -1, .mem = x.p, .len = x.len};
 	if (s3req_body_hash(&b, NULL, err, errlen) != 0)
@@ -162,16 +162,16 @@ int s3_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
 	rc = 0;
 	goto out;
 nomem:
-	s3req_err(err, errlen, "CompleteMultipartUpload %s: out of memory", key);
+	cm_errf(err, errlen, "s3: CompleteMultipartUpload %s: out of memory", key);
 out:
-	s3buf_free(&x);
+	cm_buf_free(&x);
 	return rc;
 }
 
 int s3_mpu_abort(struct s3_client *c, const char *key, const char *upload_id, char *err,
                  size_t errlen)
 {
-	struct s3buf_param q[1];
+	struct s3enc_param q[1];
 	char num[16];
 	if (s3req_check_key(key, err, errlen) != 0)
 		return -1;
@@ -214,7 +214,7 @@ static int multipart_etag(const unsigned char *md5s, int n, char *out, size_t ou
 	char hex[33];
 	if (EVP_Digest(md5s, (size_t)n * 16, d, &dl, EVP_md5(), NULL) != 1 || dl != 16)
 		return -1;
-	s3buf_hex(d, 16, hex);
+	s3enc_hex(d, 16, hex);
 	int w = snprintf(out, outlen, "%s-%d", hex, n);
 	return w < 0 || (size_t)w >= outlen ? -1 : 0;
 }
@@ -234,7 +234,7 @@ static int multipart(struct s3_client *c, const char *key, const struct s3_put_o
 	char **etags = calloc((size_t)n, sizeof(char *));
 	char *text = malloc((size_t)n * S3_ETAG_MAX);
 	if (etags == NULL || text == NULL) {
-		s3req_err(err, errlen, "multipart upload of %s: out of memory", key);
+		cm_errf(err, errlen, "s3: multipart upload of %s: out of memory", key);
 		goto out;
 	}
 	if (s3_mpu_create(c, key, o, id, err, errlen) != 0)
@@ -272,7 +272,7 @@ static int upload_part(struct s3_client *c, void *ctx, const char *key, const ch
 	unsigned char *md5 = u->md5s + (size_t)i * 16;
 	if (s3_mpu_part(c, key, id, i + 1, u->fd, (off_t)off, len, md5, err, errlen) != 0)
 		return -1;
-	s3buf_hex(md5, 16, etag);
+	s3enc_hex(md5, 16, etag);
 	return 0;
 }
 
@@ -286,13 +286,13 @@ static int upload_parts(struct s3_client *c, const char *key, int fd, uint64_t s
 	struct upload_ctx u = {.fd = fd, .size = size, .ps = ps, .md5s = malloc((size_t)n * 16)};
 	int rc = -1;
 	if (u.md5s == NULL) {
-		s3req_err(err, errlen, "upload %s: out of memory", key);
+		cm_errf(err, errlen, "s3: upload %s: out of memory", key);
 		return -1;
 	}
 	if (multipart(c, key, o, n, upload_part, &u, err, errlen) != 0)
 		goto out;
 	if (multipart_etag(u.md5s, n, want, wantlen) != 0) {
-		s3req_err(err, errlen, "upload %s: MD5 failed", key);
+		cm_errf(err, errlen, "s3: upload %s: MD5 failed", key);
 		goto out;
 	}
 	rc = 0;
@@ -312,12 +312,12 @@ static int verify(struct s3_client *c, const char *key, uint64_t size, const cha
 	if (s3_head(c, key, &h, err, errlen) != 0)
 		return -1;
 	if (h.size != size) {
-		s3req_err(err, errlen, "%s/%s: %llu bytes on the server, %llu sent", c->bucket, key,
+		cm_errf(err, errlen, "s3: %s/%s: %llu bytes on the server, %llu sent", c->bucket, key,
 		          (unsigned long long)h.size, (unsigned long long)size);
 		return -1;
 	}
 	if (want != NULL && strcmp(h.etag, want) != 0) {
-		s3req_err(err, errlen, "%s/%s: ETag \"%s\" on the server, \"%s\" from the local MD5s",
+		cm_errf(err, errlen, "s3: %s/%s: ETag \"%s\" on the server, \"%s\" from the local MD5s",
 		          c->bucket, key, h.etag, want);
 		return -1;
 	}
@@ -326,7 +326,7 @@ static int verify(struct s3_client *c, const char *key, uint64_t size, const cha
 		while (j < h.nmeta && strcmp(h.meta[j].name, o->meta[i].name) != 0)
 			j++;
 		if (j == h.nmeta || strcmp(h.meta[j].value, o->meta[i].value) != 0) {
-			s3req_err(err, errlen, "%s/%s: metadata %s on the server is \"%s\", \"%s\" sent",
+			cm_errf(err, errlen, "s3: %s/%s: metadata %s on the server is \"%s\", \"%s\" sent",
 			          c->bucket, key, o->meta[i].name, j < h.nmeta ? h.meta[j].value : "(none)",
 			          o->meta[i].value);
 			return -1;

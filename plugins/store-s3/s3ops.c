@@ -29,9 +29,9 @@ static int put_body(struct s3_client *c, const char *key, struct s3req_body *bod
 		return -1;
 	if (md5 != NULL) {
 		char want[33];
-		s3buf_hex(md5, 16, want);
+		s3enc_hex(md5, 16, want);
 		if (strcmp(c->info.etag, want) != 0) {
-			s3req_err(err, errlen, "PUT %s/%s: the server's ETag \"%s\" is not the MD5 %s of what was sent",
+			cm_errf(err, errlen, "s3: PUT %s/%s: the server's ETag \"%s\" is not the MD5 %s of what was sent",
 			          c->bucket, key, c->info.etag, want);
 			return -1;
 		}
@@ -69,7 +69,7 @@ int s3_put_fd_sums(struct s3_client *c, const char *key, int fd, off_t off, uint
 {
 	struct s3req_body b = {.fd = fd, .off = off, .len = len};
 	if (strlen(sha256_hex) != 64 || (md5_b64 != NULL && strlen(md5_b64) != 24)) {
-		s3req_err(err, errlen, "PUT %s: checksums of the wrong length", key);
+		cm_errf(err, errlen, "s3: PUT %s: checksums of the wrong length", key);
 		return -1;
 	}
 	memcpy(b.sha256_hex, sha256_hex, 65);
@@ -120,13 +120,13 @@ static int delete_errors(struct s3_client *c, const struct s3req *r, char *err, 
 	if (found == 0)
 		return 0;
 	if (found < 0) {
-		s3req_err(err, errlen, "DeleteObjects %s: malformed answer", c->bucket);
+		cm_errf(err, errlen, "s3: DeleteObjects %s: malformed answer", c->bucket);
 		return -1;
 	}
 	(void)s3xml_child_text(&e, "Key", key, sizeof(key));
 	(void)s3xml_child_text(&e, "Code", code, sizeof(code));
 	(void)s3xml_child_text(&e, "Message", msg, sizeof(msg));
-	s3req_err(err, errlen, "DeleteObjects %s/%s: %s%s%s", c->bucket, key, code,
+	cm_errf(err, errlen, "s3: DeleteObjects %s/%s: %s%s%s", c->bucket, key, code,
 	          msg[0] != '\0' ? ": " : "", msg);
 	return -1;
 }
@@ -136,25 +136,25 @@ static int delete_batch(struct s3_client *c, const char *const *keys, size_t n, 
                         size_t errlen)
 {
 	int rc = -1;
-	struct s3buf x = {0};
-	if (s3buf_printf(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	struct cm_buf x = {0};
+	if (cm_buf_fmt(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 	                         "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 	                         "<Quiet>true</Quiet>") != 0)
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
 		if (s3req_check_key(keys[i], err, errlen) != 0)
 			goto out;
-		if (s3buf_printf(&x, "<Object><Key>") != 0 || s3buf_xml(&x, keys[i]) != 0 ||
-		    s3buf_printf(&x, "</Key></Object>") != 0)
+		if (cm_buf_fmt(&x, "<Object><Key>") != 0 || s3enc_xml(&x, keys[i]) != 0 ||
+		    cm_buf_fmt(&x, "</Key></Object>") != 0)
 			goto nomem;
 	}
-	if (s3buf_printf(&x, "</Delete>") != 0)
+	if (cm_buf_fmt(&x, "</Delete>") != 0)
 		goto nomem;
 	struct s3req_body b = {.fd = -1, .mem = x.p, .len = x.len};
 	if (s3req_body_hash(&b, NULL, err, errlen) != 0)
 		goto out;
 	static const char *const hdr[] = {"Content-Type: application/xml"};
-	static const struct s3buf_param q[] = {{"delete", ""}};
+	static const struct s3enc_param q[] = {{"delete", ""}};
 	struct s3req r = {.method = "POST", .op = "DeleteObjects", .params = q, .nparams = 1,
 	                  .headers = hdr, .nheaders = 1, .body = &b, .out_fd = -1};
 	if (s3req_run(c, &r, err, errlen) != 0 || delete_errors(c, &r, err, errlen) != 0)
@@ -162,9 +162,9 @@ static int delete_batch(struct s3_client *c, const char *const *keys, size_t n, 
 	rc = 0;
 	goto out;
 nomem:
-	s3req_err(err, errlen, "DeleteObjects %s: out of memory", c->bucket);
+	cm_errf(err, errlen, "s3: DeleteObjects %s: out of memory", c->bucket);
 out:
-	s3buf_free(&x);
+	cm_buf_free(&x);
 	return rc;
 }
 
@@ -180,22 +180,22 @@ int s3_delete_many(struct s3_client *c, const char *const *keys, size_t n, char 
 }
 
 /* "x-amz-copy-source: /BUCKET/KEY" (key URI-encoded) into b.  Returns 0 or -1. */
-static int copy_source(const struct s3_client *c, const char *src, struct s3buf *b)
+static int copy_source(const struct s3_client *c, const char *src, struct cm_buf *b)
 {
-	return s3buf_printf(b, "x-amz-copy-source: /%s/", c->bucket) != 0 ||
-	               s3buf_encode(b, src, true) != 0
+	return cm_buf_fmt(b, "x-amz-copy-source: /%s/", c->bucket) != 0 ||
+	               s3enc_uri(b, src, true) != 0
 	           ? -1
 	           : 0;
 }
 
 int s3_copy(struct s3_client *c, const char *src, const char *dst, char *err, size_t errlen)
 {
-	struct s3buf h = {0};
+	struct cm_buf h = {0};
 	int rc = -1;
 	if (s3req_check_key(src, err, errlen) != 0 || s3req_check_key(dst, err, errlen) != 0)
 		return -1;
 	if (copy_source(c, src, &h) != 0) {
-		s3req_err(err, errlen, "CopyObject %s: out of memory", dst);
+		cm_errf(err, errlen, "s3: CopyObject %s: out of memory", dst);
 		goto out;
 	}
 	const char *hdr[] = {h.p, "x-amz-metadata-directive: COPY"};
@@ -205,7 +205,7 @@ int s3_copy(struct s3_client *c, const char *src, const char *dst, char *err, si
 		goto out;
 	rc = 0;
 out:
-	s3buf_free(&h);
+	cm_buf_free(&h);
 	return rc;
 }
 
@@ -265,7 +265,7 @@ static int list_page(const struct s3xml_span *in, s3_list_fn fn, void *ctx, char
 	if (found == 0)
 		return 0;
 bad:
-	s3req_err(err, errlen, "ListObjectsV2: malformed entry in the answer");
+	cm_errf(err, errlen, "s3: ListObjectsV2: malformed entry in the answer");
 	return -1;
 }
 
@@ -286,7 +286,7 @@ static int next_page(const struct s3xml_span *in, const char *op, const char *na
 	if (s3xml_child_text(in, name1, tok1, S3OPS_TOKEN_MAX) != 0 || tok1[0] == '\0' ||
 	    (name2 != NULL && s3xml_child_text(in, name2, tok2, S3OPS_TOKEN_MAX) < 0) ||
 	    (strcmp(prev1, tok1) == 0 && (name2 == NULL || strcmp(prev2, tok2) == 0))) {
-		s3req_err(err, errlen, "%s: truncated answer without a new %s", op, name1);
+		cm_errf(err, errlen, "s3: %s: truncated answer without a new %s", op, name1);
 		return -1;
 	}
 	return 1;
@@ -298,14 +298,14 @@ int s3_list(struct s3_client *c, const char *prefix, const char *delimiter, int 
 	char token[S3OPS_TOKEN_MAX] = "", maxk[16], root[32];
 	(void)snprintf(maxk, sizeof(maxk), "%d", max_keys > 0 ? max_keys : 1000);
 	for (;;) {
-		struct s3buf_param q[5] = {{"list-type", "2"}, {"max-keys", maxk}};
+		struct s3enc_param q[5] = {{"list-type", "2"}, {"max-keys", maxk}};
 		size_t nq = 2;
 		if (prefix != NULL && prefix[0] != '\0')
-			q[nq++] = (struct s3buf_param){"prefix", prefix};
+			q[nq++] = (struct s3enc_param){"prefix", prefix};
 		if (delimiter != NULL && delimiter[0] != '\0')
-			q[nq++] = (struct s3buf_param){"delimiter", delimiter};
+			q[nq++] = (struct s3enc_param){"delimiter", delimiter};
 		if (token[0] != '\0')
-			q[nq++] = (struct s3buf_param){"continuation-token", token};
+			q[nq++] = (struct s3enc_param){"continuation-token", token};
 		struct s3req r = {.method = "GET", .op = "ListObjectsV2", .params = q, .nparams = nq, .out_fd = -1};
 		struct s3xml_span in;
 		if (s3req_run(c, &r, err, errlen) != 0 ||
@@ -345,7 +345,7 @@ static int uploads_page(const struct s3xml_span *in, s3_uploads_fn fn, void *ctx
 	}
 	if (found == 0)
 		return 0;
-	s3req_err(err, errlen, "ListMultipartUploads: malformed entry in the answer");
+	cm_errf(err, errlen, "s3: ListMultipartUploads: malformed entry in the answer");
 	return -1;
 }
 
@@ -354,13 +354,13 @@ int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, v
 {
 	char kmark[S3OPS_TOKEN_MAX] = "", umark[S3OPS_TOKEN_MAX] = "", root[48];
 	for (;;) {
-		struct s3buf_param q[4] = {{"uploads", ""}};
+		struct s3enc_param q[4] = {{"uploads", ""}};
 		size_t nq = 1;
 		if (prefix != NULL && prefix[0] != '\0')
-			q[nq++] = (struct s3buf_param){"prefix", prefix};
+			q[nq++] = (struct s3enc_param){"prefix", prefix};
 		if (kmark[0] != '\0') {
-			q[nq++] = (struct s3buf_param){"key-marker", kmark};
-			q[nq++] = (struct s3buf_param){"upload-id-marker", umark};
+			q[nq++] = (struct s3enc_param){"key-marker", kmark};
+			q[nq++] = (struct s3enc_param){"upload-id-marker", umark};
 		}
 		struct s3req r = {.method = "GET", .op = "ListMultipartUploads", .params = q,
 		                  .nparams = nq, .out_fd = -1};

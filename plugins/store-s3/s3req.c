@@ -2,7 +2,6 @@
 #include "s3req.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/errbuf.h"
+#include "common/io.h"
 #include "s3sign.h"
 #include "s3xml.h"
 
@@ -19,24 +20,11 @@
 #define S3REQ_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define S3REQ_SENT_MAX (16 * 1024)
 
-void s3req_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	int n = snprintf(err, errlen, "s3: ");
-	if (n < 0 || (size_t)n >= errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 int s3req_check_key(const char *key, char *err, size_t errlen)
 {
 	size_t n = key != NULL ? strlen(key) : 0;
 	if (n == 0 || n > S3_KEY_MAX) {
-		s3req_err(err, errlen, "object key of %zu bytes (1..%d allowed)", n, S3_KEY_MAX);
+		cm_errf(err, errlen, "s3: object key of %zu bytes (1..%d allowed)", n, S3_KEY_MAX);
 		return -1;
 	}
 	return 0;
@@ -75,13 +63,13 @@ int s3req_body_hash(struct s3req_body *b, unsigned char md5[16], char *err, size
 	unsigned int lm = 0, ls = 0;
 	if (m == NULL || s == NULL || blk == NULL || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1 ||
 	    EVP_DigestInit_ex(s, EVP_sha256(), NULL) != 1) {
-		s3req_err(err, errlen, "cannot start MD5/SHA-256 (out of memory?)");
+		cm_errf(err, errlen, "s3: cannot start MD5/SHA-256 (out of memory?)");
 		goto out;
 	}
 	for (uint64_t at = 0; at < b->len;) {
 		ssize_t got = body_read(b, at, blk, S3_IO_BLOCK);
 		if (got <= 0) {
-			s3req_err(err, errlen, "reading %llu bytes at offset %lld of fd %d: %s",
+			cm_errf(err, errlen, "s3: reading %llu bytes at offset %lld of fd %d: %s",
 			          (unsigned long long)b->len, (long long)b->off, b->fd, strerror(errno));
 			goto out;
 		}
@@ -92,14 +80,14 @@ int s3req_body_hash(struct s3req_body *b, unsigned char md5[16], char *err, size
 	if (EVP_DigestFinal_ex(m, dm, &lm) != 1 || EVP_DigestFinal_ex(s, ds, &ls) != 1 || lm != 16 ||
 	    ls != 32)
 		goto out;
-	s3buf_hex(ds, 32, b->sha256_hex);
-	s3buf_base64(dm, 16, b->md5_b64);
+	s3enc_hex(ds, 32, b->sha256_hex);
+	s3enc_base64(dm, 16, b->md5_b64);
 	if (md5 != NULL)
 		memcpy(md5, dm, 16);
 	rc = 0;
 out:
 	if (rc != 0 && err != NULL && err[0] == '\0')
-		s3req_err(err, errlen, "MD5/SHA-256 failed");
+		cm_errf(err, errlen, "s3: MD5/SHA-256 failed");
 	free(blk);
 	EVP_MD_CTX_free(m);
 	EVP_MD_CTX_free(s);
@@ -145,15 +133,9 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 	long status = 0;
 	(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (c->out_fd >= 0 && status >= 200 && status < 300) {
-		for (size_t done = 0; done < n;) {
-			ssize_t w = write(c->out_fd, data + done, n - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				c->out_errno = w < 0 ? errno : EIO;
-				return 0;
-			}
-			done += (size_t)w;
+		if (cm_write_all(c->out_fd, data, n) != 0) {
+			c->out_errno = errno;
+			return 0;
 		}
 		return n;
 	}
@@ -161,7 +143,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 		c->reply_too_big = true;
 		return 0;
 	}
-	return s3buf_add(&c->reply, data, n) == 0 ? n : 0;
+	return cm_buf_add(&c->reply, data, n) == 0 ? n : 0;
 }
 
 /* Copy the header value of line (after "Name:") without surrounding space
@@ -224,7 +206,7 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 	if (type == CURLINFO_HEADER_OUT) {
 		c->sent.len = 0;
 		if (size < S3REQ_SENT_MAX)
-			(void)s3buf_add(&c->sent, data, size);
+			(void)cm_buf_add(&c->sent, data, size);
 	}
 	return 0;
 }
@@ -258,16 +240,16 @@ static int add_header(struct curl_slist **list, const char *line)
 
 /* The URL of r, ENDPOINT/BUCKET[/KEY][?QUERY], into u; its path and query
  * (encoded as sent) into path and query.  Returns 0 or -1 (memory). */
-static int build_url(const struct s3_client *c, const struct s3req *r, struct s3buf *u,
-                     struct s3buf *path, struct s3buf *query)
+static int build_url(const struct s3_client *c, const struct s3req *r, struct cm_buf *u,
+                     struct cm_buf *path, struct cm_buf *query)
 {
-	if (s3buf_printf(path, "/%s", c->bucket) != 0)
+	if (cm_buf_fmt(path, "/%s", c->bucket) != 0)
 		return -1;
-	if (r->key != NULL && (s3buf_add(path, "/", 1) != 0 || s3buf_encode(path, r->key, true) != 0))
+	if (r->key != NULL && (cm_buf_add(path, "/", 1) != 0 || s3enc_uri(path, r->key, true) != 0))
 		return -1;
-	if (s3buf_add(query, "", 0) != 0 || s3buf_query(r->params, r->nparams, query) != 0)
+	if (cm_buf_add(query, "", 0) != 0 || s3enc_query(r->params, r->nparams, query) != 0)
 		return -1;
-	return s3buf_printf(u, "%s%s%s%s", c->endpoint, path->p, query->len > 0 ? "?" : "", query->p);
+	return cm_buf_fmt(u, "%s%s%s%s", c->endpoint, path->p, query->len > 0 ? "?" : "", query->p);
 }
 
 /* When curl would sign the headers of r wrongly (s3sign.h): add Host,
@@ -281,7 +263,7 @@ static int sign_own(const struct s3_client *c, const struct s3req *r, const char
 	for (const struct curl_slist *l = *list; l != NULL; l = l->next)
 		n++;
 	const char **lines = calloc(n + 1, sizeof(*lines));
-	struct s3buf host = {0}, auth = {0};
+	struct cm_buf host = {0}, auth = {0};
 	char date[64];
 	if (lines == NULL)
 		return -1;
@@ -294,7 +276,7 @@ static int sign_own(const struct s3_client *c, const struct s3req *r, const char
 		goto out;
 	}
 	const char *hostport = strstr(c->endpoint, "://") + 3;
-	if (s3buf_printf(&host, "Host: %s", hostport) != 0)
+	if (cm_buf_fmt(&host, "Host: %s", hostport) != 0)
 		goto out;
 	lines[n++] = host.p;
 	struct s3sign_input in = {.method = r->method, .path = path, .query = query, .headers = lines,
@@ -305,8 +287,8 @@ static int sign_own(const struct s3_client *c, const struct s3req *r, const char
 		goto out;
 	rc = 0;
 out:
-	s3buf_free(&host);
-	s3buf_free(&auth);
+	cm_buf_free(&host);
+	cm_buf_free(&auth);
 	free(lines);
 	return rc;
 }
@@ -409,7 +391,7 @@ static void what(const struct s3_client *c, const struct s3req *r, char *buf, si
 int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errlen)
 {
 	int rc = -1;
-	struct s3buf url = {0}, path = {0}, query = {0};
+	struct cm_buf url = {0}, path = {0}, query = {0};
 	struct curl_slist *headers = NULL;
 	bool own = false;
 	char obj[S3_KEY_MAX + 80], msg[200];
@@ -417,6 +399,8 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 	c->status = 0;
 	c->code[0] = '\0';
 	c->reply.len = 0;
+	c->reply.failed = 0;
+	c->sent.failed = 0;
 	if (c->reply.p != NULL)
 		c->reply.p[0] = '\0';
 	c->reply_too_big = false;
@@ -432,7 +416,7 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 	curl_easy_reset(c->curl);
 	if (build_url(c, r, &url, &path, &query) != 0 || build_headers(r, &headers) != 0 ||
 	    sign_own(c, r, path.p, query.p, &headers, &own) != 0) {
-		s3req_err(err, errlen, "%s %s: out of memory", r->op, obj);
+		cm_errf(err, errlen, "s3: %s %s: out of memory", r->op, obj);
 		goto out;
 	}
 	CURLcode cc = set_options(c, r, url.p, headers, own);
@@ -440,33 +424,33 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 		cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK) {
 		if (c->reply_too_big)
-			s3req_err(err, errlen, "%s %s: answer larger than %d bytes", r->op, obj, S3_REPLY_MAX);
+			cm_errf(err, errlen, "s3: %s %s: answer larger than %d bytes", r->op, obj, S3_REPLY_MAX);
 		else if (r->body != NULL && r->body->read_errno != 0)
-			s3req_err(err, errlen, "%s %s: reading the body from fd %d: %s", r->op, obj,
+			cm_errf(err, errlen, "s3: %s %s: reading the body from fd %d: %s", r->op, obj,
 			          r->body->fd, strerror(r->body->read_errno));
 		else if (c->out_errno != 0)
-			s3req_err(err, errlen, "%s %s: cannot write the object: %s", r->op, obj,
+			cm_errf(err, errlen, "s3: %s %s: cannot write the object: %s", r->op, obj,
 			          strerror(c->out_errno));
 		else
-			s3req_err(err, errlen, "%s %s: %s", r->op, obj,
+			cm_errf(err, errlen, "s3: %s %s: %s", r->op, obj,
 			          c->curl_err[0] != '\0' ? c->curl_err : curl_easy_strerror(cc));
 		goto out;
 	}
 	(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
 	if (c->status < 200 || c->status >= 300) {
 		error_code(c, msg, sizeof(msg));
-		s3req_err(err, errlen, "%s %s: HTTP %ld%s%s%s%s", r->op, obj, c->status,
+		cm_errf(err, errlen, "s3: %s %s: HTTP %ld%s%s%s%s", r->op, obj, c->status,
 		          c->code[0] != '\0' ? " " : "", c->code, msg[0] != '\0' ? ": " : "", msg);
 		goto out;
 	}
 	rc = 0;
 out:
 	if (c->keep_headers && c->sent.p == NULL)
-		(void)s3buf_add(&c->sent, "", 0);
+		(void)cm_buf_add(&c->sent, "", 0);
 	curl_slist_free_all(headers);
-	s3buf_free(&url);
-	s3buf_free(&path);
-	s3buf_free(&query);
+	cm_buf_free(&url);
+	cm_buf_free(&path);
+	cm_buf_free(&query);
 	return rc;
 }
 
@@ -477,17 +461,17 @@ int s3req_expect_root(struct s3_client *c, const struct s3req *r, const char *ro
 	struct s3xml_span in;
 	what(c, r, obj, sizeof(obj));
 	if (s3xml_root(c->reply.p != NULL ? c->reply.p : "", c->reply.len, name, sizeof(name), &in) != 0) {
-		s3req_err(err, errlen, "%s %s: HTTP %ld with a malformed XML answer", r->op, obj, c->status);
+		cm_errf(err, errlen, "s3: %s %s: HTTP %ld with a malformed XML answer", r->op, obj, c->status);
 		return -1;
 	}
 	if (strcmp(name, "Error") == 0) {
 		error_code(c, msg, sizeof(msg));
-		s3req_err(err, errlen, "%s %s: HTTP %ld but %s%s%s", r->op, obj, c->status,
+		cm_errf(err, errlen, "s3: %s %s: HTTP %ld but %s%s%s", r->op, obj, c->status,
 		          c->code[0] != '\0' ? c->code : "an error", msg[0] != '\0' ? ": " : "", msg);
 		return -1;
 	}
 	if (strcmp(name, root) != 0) {
-		s3req_err(err, errlen, "%s %s: answer <%s>, expected <%s>", r->op, obj, name, root);
+		cm_errf(err, errlen, "s3: %s %s: answer <%s>, expected <%s>", r->op, obj, name, root);
 		return -1;
 	}
 	return 0;
@@ -501,7 +485,7 @@ int s3req_put_headers(const struct s3_put_opts *o, char **hdr, size_t *n, char *
 	const char *type = o != NULL && o->content_type != NULL ? o->content_type : "application/octet-stream";
 	int nmeta = o != NULL ? o->nmeta : 0;
 	if (nmeta < 0 || nmeta > S3_META_MAX) {
-		s3req_err(err, errlen, "%d metadata pairs (at most %d)", nmeta, S3_META_MAX);
+		cm_errf(err, errlen, "s3: %d metadata pairs (at most %d)", nmeta, S3_META_MAX);
 		return -1;
 	}
 	for (int i = 0; i < nmeta; i++) {
@@ -511,23 +495,23 @@ int s3req_put_headers(const struct s3_put_opts *o, char **hdr, size_t *n, char *
 		for (const char *v = m->value; ok && v < m->value + sizeof(m->value) && *v != '\0'; v++)
 			ok = *v >= 0x20 && *v < 0x7f;
 		if (!ok || strnlen(m->value, sizeof(m->value)) == sizeof(m->value)) {
-			s3req_err(err, errlen, "metadata name or value not allowed: %.*s", 63, m->name);
+			cm_errf(err, errlen, "s3: metadata name or value not allowed: %.*s", 63, m->name);
 			return -1;
 		}
 	}
 	for (const char *t = type; *t != '\0'; t++) {
 		if (*t < 0x20 || *t >= 0x7f) {
-			s3req_err(err, errlen, "Content-Type not allowed");
+			cm_errf(err, errlen, "s3: Content-Type not allowed");
 			return -1;
 		}
 	}
-	struct s3buf b = {0};
-	if (s3buf_printf(&b, "Content-Type: %s", type) != 0)
+	struct cm_buf b = {0};
+	if (cm_buf_fmt(&b, "Content-Type: %s", type) != 0)
 		goto nomem;
 	hdr[(*n)++] = b.p;
 	for (int i = 0; i < nmeta; i++) {
-		struct s3buf m = {0};
-		if (s3buf_printf(&m, "x-amz-meta-%s: %s", o->meta[i].name, o->meta[i].value) != 0)
+		struct cm_buf m = {0};
+		if (cm_buf_fmt(&m, "x-amz-meta-%s: %s", o->meta[i].name, o->meta[i].value) != 0)
 			goto nomem;
 		hdr[(*n)++] = m.p;
 	}
@@ -535,7 +519,7 @@ int s3req_put_headers(const struct s3_put_opts *o, char **hdr, size_t *n, char *
 nomem:
 	s3req_free_headers(hdr, *n);
 	*n = 0;
-	s3req_err(err, errlen, "out of memory");
+	cm_errf(err, errlen, "s3: out of memory");
 	return -1;
 }
 

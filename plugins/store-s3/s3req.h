@@ -10,7 +10,8 @@
 #include <curl/curl.h>
 
 #include "s3.h"
-#include "s3buf.h"
+#include "common/errbuf.h"
+#include "s3enc.h"
 
 /* A request body: the bytes [off, off+len) of fd (fd >= 0), else len bytes
  * at mem.  sha256_hex is sent as x-amz-content-sha256, md5_b64 as
@@ -38,7 +39,7 @@ struct s3req {
 	const char *method; /* GET, PUT, POST, DELETE, HEAD */
 	const char *op;     /* for messages: "PUT", "CopyObject" ... */
 	const char *key;    /* NULL: the bucket itself */
-	const struct s3buf_param *params;
+	const struct s3enc_param *params;
 	size_t nparams;
 	const char *const *headers;
 	size_t nheaders;
@@ -54,12 +55,12 @@ struct s3_client {
 	/* The last request and its answer. */
 	long status;
 	char code[S3_CODE_MAX];
-	struct s3buf reply; /* the body (unless written to out_fd), NUL-terminated */
+	struct cm_buf reply; /* the body (unless written to out_fd), NUL-terminated */
 	bool reply_too_big;
 	int out_fd, out_errno;
 	struct s3_object_info info; /* from the answer's headers */
 	bool keep_headers;
-	struct s3buf sent;
+	struct cm_buf sent;
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -73,9 +74,6 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
  * completions that fail late).  Returns 0, or -1 with err filled. */
 int s3req_expect_root(struct s3_client *c, const struct s3req *r, const char *root,
                       char *err, size_t errlen);
-
-/* err = "s3: " + the formatted text. */
-void s3req_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Whether key is a usable object key (1..S3_KEY_MAX bytes).  Fills err when not. */
 int s3req_check_key(const char *key, char *err, size_t errlen);

@@ -62,15 +62,15 @@ static int by_name(const void *a, const void *b)
 /* Append "name:value\n" of header line h to b: name in lower case, the
  * value without surrounding blanks and with inner runs of blanks as one
  * space.  Returns 0 or -1 (memory). */
-static int canonical_line(struct s3buf *b, const char *h)
+static int canonical_line(struct cm_buf *b, const char *h)
 {
 	size_t nl = name_len(h);
 	for (size_t i = 0; i < nl; i++) {
 		char ch = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] - 'A' + 'a') : h[i];
-		if (s3buf_add(b, &ch, 1) != 0)
+		if (cm_buf_add(b, &ch, 1) != 0)
 			return -1;
 	}
-	if (s3buf_add(b, ":", 1) != 0)
+	if (cm_buf_add(b, ":", 1) != 0)
 		return -1;
 	const char *v = h[nl] == ':' ? h + nl + 1 : h + nl;
 	while (*v == ' ' || *v == '\t')
@@ -81,21 +81,21 @@ static int canonical_line(struct s3buf *b, const char *h)
 			blank = true;
 			continue;
 		}
-		if ((blank && s3buf_add(b, " ", 1) != 0) || s3buf_add(b, v, 1) != 0)
+		if ((blank && cm_buf_add(b, " ", 1) != 0) || cm_buf_add(b, v, 1) != 0)
 			return -1;
 		blank = false;
 	}
-	return s3buf_add(b, "\n", 1);
+	return cm_buf_add(b, "\n", 1);
 }
 
 int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size_t date_len,
-                struct s3buf *auth)
+                struct cm_buf *auth)
 {
 	int rc = -1;
 	char stamp[17], day[9], hex[65];
 	struct tm tm;
 	const char **all = calloc(in->nheaders + 1, sizeof(*all));
-	struct s3buf canon = {0}, names = {0};
+	struct cm_buf canon = {0}, names = {0};
 	char *key = NULL, *sts = NULL;
 	unsigned char h[32], k1[32], k2[32];
 	unsigned int hl = 0;
@@ -112,27 +112,27 @@ int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size
 	all[in->nheaders] = date_line;
 	size_t n = in->nheaders + 1;
 	qsort(all, n, sizeof(*all), by_name);
-	if (s3buf_printf(&canon, "%s\n%s\n%s\n", in->method, in->path, in->query) != 0)
+	if (cm_buf_fmt(&canon, "%s\n%s\n%s\n", in->method, in->path, in->query) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (canonical_line(&canon, all[i]) != 0 || (i > 0 && s3buf_add(&names, ";", 1) != 0))
+		if (canonical_line(&canon, all[i]) != 0 || (i > 0 && cm_buf_add(&names, ";", 1) != 0))
 			goto out;
 		for (size_t k = 0; k < name_len(all[i]); k++) {
 			char ch = all[i][k] >= 'A' && all[i][k] <= 'Z' ? (char)(all[i][k] - 'A' + 'a') : all[i][k];
-			if (s3buf_add(&names, &ch, 1) != 0)
+			if (cm_buf_add(&names, &ch, 1) != 0)
 				goto out;
 		}
 	}
-	if (s3buf_printf(&canon, "\n%s\n%s", names.p, in->payload_sha256) != 0 ||
+	if (cm_buf_fmt(&canon, "\n%s\n%s", names.p, in->payload_sha256) != 0 ||
 	    EVP_Digest(canon.p, canon.len, h, &hl, EVP_sha256(), NULL) != 1)
 		goto out;
 	hex32(h, hex);
-	struct s3buf s = {0}, k = {0};
-	if (s3buf_printf(&s, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", stamp, day,
+	struct cm_buf s = {0}, k = {0};
+	if (cm_buf_fmt(&s, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", stamp, day,
 	                     in->region, hex) != 0 ||
-	    s3buf_printf(&k, "AWS4%s", in->secret_key) != 0) {
-		s3buf_free(&s);
-		s3buf_free(&k);
+	    cm_buf_fmt(&k, "AWS4%s", in->secret_key) != 0) {
+		cm_buf_free(&s);
+		cm_buf_free(&k);
 		goto out;
 	}
 	sts = s.p;
@@ -142,7 +142,7 @@ int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size
 	    hmac(k1, 32, "aws4_request", k2) != 0 || hmac(k2, 32, sts, k1) != 0)
 		goto out;
 	hex32(k1, hex);
-	if (s3buf_printf(auth, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
+	if (cm_buf_fmt(auth, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
 	                           "SignedHeaders=%s, Signature=%s",
 	                     in->access_key, day, in->region, names.p, hex) != 0)
 		goto out;
@@ -155,8 +155,8 @@ out:
 	explicit_bzero(k1, sizeof(k1));
 	explicit_bzero(k2, sizeof(k2));
 	free(sts);
-	s3buf_free(&canon);
-	s3buf_free(&names);
+	cm_buf_free(&canon);
+	cm_buf_free(&names);
 	free(all);
 	return rc;
 }

@@ -40,6 +40,6 @@ bool s3sign_needed(const char *const *hdr, size_t n);
  * (signed too; capacity date_len) and the "Authorization: ..." line
  * appended to auth.  Returns 0, or -1 when memory runs out. */
 int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size_t date_len,
-                struct s3buf *auth);
+                struct cm_buf *auth);
 
 #endif
