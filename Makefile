@@ -54,7 +54,10 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
 COMMON_LIB := $(BUILD)/obj/common/libcommon.a
 
-PLUGINS := $(notdir $(wildcard plugins/*))
+# plugins/store-s3 holds the S3 client of the coming off-site store plugin:
+# it has no descriptor until the plugin ABI has a type for off-site targets,
+# so it is not built as a plugin yet (tests/check_s3.c links its sources).
+PLUGINS := $(filter-out store-s3,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Libraries each plugin links against.
 LIBS_compress-gzip = -ldeflate -lpthread
@@ -129,6 +132,13 @@ DEPS_check_lock = lock
 DEPS_check_conditions = conditions $(LOADER_MODS) proc
 DEPS_check_runner = runner conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
 	$(CONFIG_MODS) $(LOADER_MODS) proc
+# The S3 client (plugins/store-s3, not a plugin yet) against a real radosgw.
+S3_OBJ = $(patsubst plugins/%.c,$(BUILD)/obj/plugins/%.o,$(wildcard plugins/store-s3/*.c))
+OBJ_check_s3 = $(S3_OBJ)
+CFLAGS_check_s3 = -Iplugins/store-s3
+LIBS_check_s3 = -lcurl
+OBJ_check_s3xml = $(BUILD)/obj/plugins/store-s3/s3xml.o
+CFLAGS_check_s3xml = -Iplugins/store-s3
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
 DEPS_check_fuzz_replay = $(CONFIG_MODS) reuse $(CHANGES_MODS) $(STORE_MODS) server proc
@@ -154,7 +164,7 @@ $(TESTLIB_OBJ): tests/testlib.c
 
 $(BUILD)/tests/check_%: tests/check_%.c $$(call TEST_OBJ,check_$$*) $(TESTLIB_OBJ) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(TESTLIB_OBJ) $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) -lz -lzstd
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS_check_$*) -Itests -o $@ $< $(TESTLIB_OBJ) $(call TEST_OBJ,check_$*) $(ALL_LDFLAGS) $(CHECK_LIBS) $(CORE_LIBS) $(LIBS_check_$*) -lz -lzstd
 
 # Build the test binaries and fixture plugins without running them.
 tests: all $(TEST_BIN) $(FIXTURE_SO)
@@ -231,7 +241,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 # Objects made by the pattern rules above are kept (not removed as
 # intermediate files), so a second build compiles nothing.
-.SECONDARY: $(OBJ_check_fuzz_replay) \
+.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_OBJ) \
 	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(t).o $(call FUZZ_OBJ,$(t)))
 
 fuzz: fuzz-build

@@ -33,6 +33,11 @@ PACKAGES=(
 	clang               # make fuzz: libFuzzer targets (clang 14)
 	libclang-rt-14-dev  # make fuzz: the libFuzzer and sanitizer runtimes for -fsanitize=fuzzer
 	shellcheck          # make lint (part of make check): every shell script
+	ceph-mon            # S3 tests: a private Ceph RADOS Gateway (tests/lib/rgw.sh)
+	ceph-osd
+	radosgw
+	awscli              # S3 tests: second clients reading back what oma wrote
+	s3cmd
 )
 
 # Packages not installed yet, one per line.

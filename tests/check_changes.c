@@ -858,26 +858,6 @@ static pid_t srv_helper = -1; /* bash running tests/lib/mariadb.sh */
 static int srv_in = -1;       /* the helper's stdin: closing it stops the server */
 static const char *srv_skip;  /* why the real-server tests cannot run (they fail) */
 
-/* Where tests/lib/mariadb.sh is: next to the test binary's build folder,
- * else relative to the current folder. */
-static char *find_mariadb_sh(void)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			char *p = xasprintf("%s/../../tests/lib/mariadb.sh", exe);
-			if (access(p, R_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
-	return access("tests/lib/mariadb.sh", R_OK) == 0 ? xstrdup("tests/lib/mariadb.sh") : NULL;
-}
-
 static int have_program(const char *name)
 {
 	char *cmd = xasprintf("PATH=\"$PATH:/usr/sbin:/usr/local/sbin:/sbin\" command -v %s "
@@ -895,7 +875,7 @@ static void server_up(void)
 		srv_skip = "mariadbd is not installed";
 		return;
 	}
-	char *lib = find_mariadb_sh();
+	char *lib = t_source_path("tests/lib/mariadb.sh");
 	ck_assert_msg(lib != NULL, "tests/lib/mariadb.sh not found");
 	snprintf(srv_tmp, sizeof(srv_tmp), "/tmp/check_changes_srv.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(srv_tmp));

@@ -25,21 +25,11 @@ static const struct {
  * (BUILD/tests/..), else relative to the current folder.  Malloc'ed. */
 static char *fuzz_dir(void)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			char *p = xasprintf("%s/../../tests/fuzz/corpus", exe);
-			int found = access(p, R_OK) == 0;
-			free(p);
-			if (found)
-				return xasprintf("%s/../../tests/fuzz", exe);
-		}
-	}
-	return xstrdup("tests/fuzz");
+	char *dir = t_source_path("tests/fuzz/corpus");
+	if (dir == NULL)
+		return xstrdup("tests/fuzz");
+	dir[strlen(dir) - strlen("/corpus")] = '\0';
+	return dir;
 }
 
 /* The whole file into *data (malloc'ed) and *len; fails the test otherwise. */

@@ -1028,10 +1028,7 @@ static Suite *webhook_suite(void)
 int main(void)
 {
 	/* Requests go straight to 127.0.0.1, whatever proxy the caller uses. */
-	static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY",
-	                                      "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
-		(void)unsetenv(proxies[i]);
+	t_unset_proxies();
 	SRunner *sr = srunner_create(webhook_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

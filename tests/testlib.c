@@ -24,23 +24,32 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "common/io.h"
 #include "util.h"
 
+/* The folder of this test binary into dir (capacity len).  Returns 0, or
+ * -1 when /proc/self/exe cannot be read. */
+static int exe_dir(char *dir, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+	if (n <= 0)
+		return -1;
+	dir[n] = '\0';
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
 char *t_build_dir(void)
 {
 	const char *env = getenv("OMA_BUILD");
 	if (env != NULL && env[0] != '\0')
 		return xstrdup(env);
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
+	if (exe_dir(exe, sizeof(exe)) == 0) {
 		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
+		if (slash != NULL && strcmp(slash, "/tests") == 0) {
 			*slash = '\0';
-			slash = strrchr(exe, '/');
-			if (slash != NULL && strcmp(slash, "/tests") == 0) {
-				*slash = '\0';
-				return xstrdup(exe);
-			}
+			return xstrdup(exe);
 		}
 	}
 	return xstrdup("build");
@@ -55,6 +64,26 @@ char *t_fixture_path(const char *name)
 	free(rel);
 	free(build);
 	return abs;
+}
+
+char *t_source_path(const char *rel)
+{
+	char exe[PATH_MAX];
+	if (exe_dir(exe, sizeof(exe)) == 0) {
+		char *p = xasprintf("%s/../../%s", exe, rel);
+		if (access(p, R_OK) == 0)
+			return p;
+		free(p);
+	}
+	return access(rel, R_OK) == 0 ? xstrdup(rel) : NULL;
+}
+
+void t_unset_proxies(void)
+{
+	static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY",
+	                                      "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		(void)unsetenv(proxies[i]);
 }
 
 char *t_mkdtemp(const char *name)

@@ -38,6 +38,15 @@ static inline struct loaded_plugin *t_load_plugin(struct loader *ld, int type, c
 	return p;
 }
 
+/* The path of `rel` (e.g. "tests/lib/rgw.sh") in the source tree: beside
+ * this binary's build folder (BUILD/tests/../../rel), else relative to the
+ * current folder.  Malloc'ed; NULL when it is in neither place. */
+char *t_source_path(const char *rel);
+
+/* Unset the proxy variables libcurl reads, so that requests go straight
+ * to the test's servers on 127.0.0.1. */
+void t_unset_proxies(void);
+
 /* A new folder /tmp/oma-check-NAME-XXXXXX (malloc'ed path); fails the test
  * when it cannot be made. */
 char *t_mkdtemp(const char *name);
