@@ -2,7 +2,8 @@
 #
 #   make                 build (build/oma, build/plugins/*.so)
 #   make check           the lint, unit tests (check) and end-to-end tests against a private MariaDB
-#   make lint            banned C functions, the warning flags, shellcheck (scripts/lint.sh; seconds)
+#   make lint            banned C functions, the warning flags, C layout, shellcheck (scripts/lint.sh; seconds)
+#   make format          lay out the C sources as .clang-format says
 #   make unit | make e2e only the unit tests | only the end-to-end tests (make tests: build them)
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
@@ -69,7 +70,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build lint
+.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build lint format
 all: $(BUILD)/oma $(PLUGIN_SO)
 
 $(BUILD)/obj/core/%.o: core/%.c
@@ -185,6 +186,10 @@ check: all $(TEST_BIN) $(FIXTURE_SO)
 # functions, the warning flags in place, shellcheck clean (scripts/lint.sh).
 lint:
 	scripts/lint.sh
+
+# Lay out every C source as the checked-in .clang-format says (make lint checks it).
+format:
+	scripts/lint.sh --print-c-sources | xargs clang-format --style=file -i
 
 demo: all
 	scripts/demo.sh

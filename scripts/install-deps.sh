@@ -33,6 +33,7 @@ PACKAGES=(
 	clang               # make fuzz: libFuzzer targets (clang 14)
 	libclang-rt-14-dev  # make fuzz: the libFuzzer and sanitizer runtimes for -fsanitize=fuzzer
 	shellcheck          # make lint (part of make check): every shell script
+	clang-format        # make lint (part of make check): C layout as .clang-format says; make format
 	ceph-mon            # S3 tests: a private Ceph RADOS Gateway (tests/lib/rgw.sh)
 	ceph-osd
 	radosgw

@@ -37,7 +37,7 @@ assert_lint_rc() {
 copy_c_tree() {
 	local t
 	t=$(mktemp -d "$E2E_T/tree.XXXXXX")
-	(cd "$E2E_REPO" && cp -r --parents core plugins include examples bench Makefile "$t/")
+	(cd "$E2E_REPO" && cp -r --parents core common plugins include examples bench Makefile .clang-format "$t/")
 	mkdir -p "$t/tests"
 	cp "$E2E_REPO"/tests/*.c "$E2E_REPO"/tests/*.h "$t/tests/"
 	printf '%s\n' "$t"
@@ -216,6 +216,27 @@ case_empty_tree() {
 }
 
 # `make lint` (every check) fails on a planted call, and passes without it.
+# The layout: the tree as committed passes; a file laid out otherwise is
+# named, and make format's clang-format call puts it right.
+case_format() {
+	local t
+	t=$(copy_c_tree)
+	run_lint --only format "$t"
+	assert_lint_rc 0
+	printf 'static int lint_layout(int a){return a+1;}\n' >>"$t/common/buf.c"
+	run_lint --only format "$t"
+	assert_lint_rc 1
+	assert_grep "$LINT_OUT" "common/buf.c:1: not laid out as .clang-format says (run make format)"
+	assert_eq "$(grep -c 'not laid out' "$LINT_OUT")" 1 "findings"
+	(cd "$t" && clang-format --style=file -i common/buf.c)
+	run_lint --only format "$t"
+	assert_lint_rc 0
+	rm "$t/.clang-format"
+	run_lint --only format "$t"
+	assert_lint_rc 1
+	assert_grep "$LINT_OUT" "lint: format: no .clang-format in $t"
+}
+
 case_make_lint_fails() {
 	local t=$E2E_T/small line
 	mkdir -p "$t/scripts"
@@ -240,5 +261,6 @@ e2e_case "system/popen allowed in tests and bench only" case_shell_runners_only_
 e2e_case "warning flags: a missing -Wvla, a -Wno-shadow, a pragma fail the lint" case_warning_flags
 e2e_case "shellcheck: a finding and a disable without a reason fail the lint" case_shellcheck
 e2e_case "a tree with nothing to check fails the lint" case_empty_tree
+e2e_case "layout: a file not laid out as .clang-format says fails the lint" case_format
 e2e_case "make lint exits non-zero on a planted call" case_make_lint_fails
 e2e_finish
