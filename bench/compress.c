@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct oma_compress_ops *ops = p->compress;
-	struct oma_compress_params params = {.size = sizeof(params), .level = level,
+	struct oma_compress_params params = {.size = sizeof(params),
+	                                     .level = level,
 	                                     .threads = threads};
 	char *buf = malloc(read_size);
 	if (buf == NULL)
@@ -84,7 +85,8 @@ int main(int argc, char **argv)
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
-		             (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / (double)n;
+		             (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+		            (double)n;
 		fprintf(stderr, "%ld streams of %zd bytes: %.1f us per stream\n", n, got, us);
 		free(buf);
 		return 0;
@@ -121,9 +123,11 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	struct stat st;
-	long long out = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size
-	                                                                       : -1;
-	fprintf(stderr, "%llu %lld %.3f %.1f\n", in, out, sec, sec > 0 ? (double)in / 1e6 / sec : 0);
+	long long out = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode)
+	                        ? (long long)st.st_size
+	                        : -1;
+	fprintf(stderr, "%llu %lld %.3f %.1f\n", in, out, sec,
+	        sec > 0 ? (double)in / 1e6 / sec : 0);
 	if (p->fini != NULL)
 		p->fini();
 	free(buf);

@@ -74,7 +74,8 @@ static double proc_cpu(pid_t pid)
 	unsigned long long ut = 0, st = 0;
 	int field = 2;
 	char *save = NULL;
-	for (char *tok = strtok_r(p + 1, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+	for (char *tok = strtok_r(p + 1, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save)) {
 		field++;
 		if (field == 14)
 			ut = strtoull(tok, NULL, 10);

@@ -24,7 +24,8 @@ int cm_buf_str(struct cm_buf *b, const char *s);
 /* Append printf-formatted text.  Returns 0, or -1 with `failed` set when
  * out of memory or the format fails. */
 int cm_buf_fmt(struct cm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int cm_buf_vfmt(struct cm_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+int cm_buf_vfmt(struct cm_buf *b, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 /* Free the text and make the buffer empty ({0}) again. */
 void cm_buf_free(struct cm_buf *b);
 

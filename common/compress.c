@@ -20,8 +20,8 @@ int cm_compress_open(const struct oma_compress_params *p, int fd, const struct c
 	if (p != NULL && HAS(p, threads) && p->threads > 1)
 		o->threads = p->threads;
 	if (o->level < lv->min || o->level > lv->max) {
-		cm_errf(err, errlen, "%s: compression level %d out of range %d..%d", lv->name, o->level,
-		        lv->min, lv->max);
+		cm_errf(err, errlen, "%s: compression level %d out of range %d..%d", lv->name,
+		        o->level, lv->min, lv->max);
 		return -1;
 	}
 	if (fd < 0) {

@@ -12,9 +12,14 @@ int cm_json_str(struct cm_buf *b, const char *s)
 		char esc[8];
 		size_t n = cm_utf8_len(p);
 		unsigned cp = n > 0 ? cm_utf8_cp(p, n) : 0xfffd;
-		const char *short_esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n"
-		                      : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : cp == '\b' ? "\\b"
-		                      : cp == '\f' ? "\\f" : NULL;
+		const char *short_esc = cp == '"'    ? "\\\""
+		                        : cp == '\\' ? "\\\\"
+		                        : cp == '\n' ? "\\n"
+		                        : cp == '\r' ? "\\r"
+		                        : cp == '\t' ? "\\t"
+		                        : cp == '\b' ? "\\b"
+		                        : cp == '\f' ? "\\f"
+		                                     : NULL;
 		if (short_esc != NULL) {
 			cm_buf_add(b, short_esc, 2);
 		} else if (n == 0 || cm_utf8_breaks_line(cp)) {

@@ -58,8 +58,8 @@ static void j_member(struct jbuf *j, const struct cfg_value *v, bool first)
 
 /* The keys of `section` (element `index`, -1 for a plain table) among
  * vals, as members of an object (`first`: none written yet). */
-static bool j_members(struct jbuf *j, const struct cfg_value *vals, size_t n,
-                      const char *section, int index, bool first)
+static bool j_members(struct jbuf *j, const struct cfg_value *vals, size_t n, const char *section,
+                      int index, bool first)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(vals[i].section, section) != 0 || vals[i].index != index)
@@ -104,7 +104,8 @@ int cfg_print_json(const struct oma_config *cfg, FILE *out)
 		j_raw(&j, ":");
 		if (s->elems == 0) {
 			j_raw(&j, "{");
-			(void)j_members(&j, cfg->data->values, cfg->data->nvalues, s->name, -1, true);
+			(void)j_members(&j, cfg->data->values, cfg->data->nvalues, s->name, -1,
+			                true);
 			j_raw(&j, "}");
 			continue;
 		}
@@ -113,7 +114,8 @@ int cfg_print_json(const struct oma_config *cfg, FILE *out)
 			if (e > 0)
 				j_raw(&j, ",");
 			j_raw(&j, "{");
-			(void)j_members(&j, cfg->data->values, cfg->data->nvalues, s->name, e, true);
+			(void)j_members(&j, cfg->data->values, cfg->data->nvalues, s->name, e,
+			                true);
 			j_raw(&j, "}");
 		}
 		j_raw(&j, "]");

@@ -43,8 +43,8 @@
  * engines, InnoDB without its own .ibd, unknown files, sub-folders) means
  * "dump".
  */
-#include "common/errbuf.h"
 #include "changes.h"
+#include "common/errbuf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -85,8 +85,7 @@ static struct db_check *find_check(const struct changes_state *st, const char *d
 }
 
 int changes_probe(const char *mysql_bin, const char *datadir, const struct strv *dbs,
-                  const struct strv *folders, struct changes_state **out, char *err,
-                  size_t errlen)
+                  const struct strv *folders, struct changes_state **out, char *err, size_t errlen)
 {
 	struct changes_state *st = xcalloc(1, sizeof(*st));
 	*out = st;
@@ -96,8 +95,8 @@ int changes_probe(const char *mysql_bin, const char *datadir, const struct strv 
 
 	size_t n = dbs != NULL ? dbs->n : 0;
 	if (folders == NULL || folders->n != n) {
-		cm_errf(st->reason, sizeof(st->reason), "internal: %zu databases but %zu folders", n,
-		     folders != NULL ? folders->n : 0);
+		cm_errf(st->reason, sizeof(st->reason), "internal: %zu databases but %zu folders",
+		        n, folders != NULL ? folders->n : 0);
 		n = 0;
 	}
 	st->dbs = xcalloc(n + 1, sizeof(*st->dbs));
@@ -200,8 +199,10 @@ static int decide(const struct changes_state *st, const struct db_check *c,
 		return 0;
 	}
 	if (st->aria > 0 && c->has_aria) {
-		cm_errf(why, whylen, "unwritten Aria pages on server "
-		     "(Aria_pagecache_blocks_not_flushed=%" PRIu64 ")", st->aria);
+		cm_errf(why, whylen,
+		        "unwritten Aria pages on server "
+		        "(Aria_pagecache_blocks_not_flushed=%" PRIu64 ")",
+		        st->aria);
 		return 0;
 	}
 	struct changes_ref now;

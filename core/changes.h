@@ -10,14 +10,14 @@
 /* What is stored next to each dump made in a run (its sidecar), and read
  * back from the previous dump in the next run.  Times are epoch seconds. */
 struct changes_ref {
-	int valid;          /* 0: no reference; never reuse against it */
-	int64_t ref_time;   /* T_ref: changes at or after this time are not trusted
+	int valid;        /* 0: no reference; never reuse against it */
+	int64_t ref_time; /* T_ref: changes at or after this time are not trusted
 	                     * to be in the dump */
-	uint64_t ref_lsn;   /* L_ref: InnoDB LSN at the run's start; 0 when a
+	uint64_t ref_lsn; /* L_ref: InnoDB LSN at the run's start; 0 when a
 	                     * writing transaction was open then */
-	long proc_count;    /* the database's rows in mysql.proc ... */
-	int64_t proc_max;   /* ... and their newest `modified` (0 when none) */
-	long event_count;   /* the same for mysql.event */
+	long proc_count;  /* the database's rows in mysql.proc ... */
+	int64_t proc_max; /* ... and their newest `modified` (0 when none) */
+	long event_count; /* the same for mysql.event */
 	int64_t event_max;
 };
 
@@ -36,8 +36,7 @@ struct changes_state;
  * changes_unchanged() answers "dump" and changes_current_ref() gives
  * invalid references. */
 int changes_probe(const char *mysql_bin, const char *datadir, const struct strv *dbs,
-                  const struct strv *folders, struct changes_state **out, char *err,
-                  size_t errlen);
+                  const struct strv *folders, struct changes_state **out, char *err, size_t errlen);
 
 /* The reference to store with a dump of `db` made in this run (valid == 0
  * when the probe failed).  Any database name works, probed or not. */

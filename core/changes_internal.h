@@ -11,14 +11,14 @@
 struct db_check {
 	char *name;
 	char *folder;
-	int found;            /* the folder exists */
-	char *cannot;         /* why changes cannot be detected, or NULL */
-	int64_t mtime_sec;    /* newest mtime in the folder (folder included) */
+	int found;         /* the folder exists */
+	char *cannot;      /* why changes cannot be detected, or NULL */
+	int64_t mtime_sec; /* newest mtime in the folder (folder included) */
 	long mtime_nsec;
-	char *mtime_file;     /* the entry it came from; "" for the folder itself */
+	char *mtime_file; /* the entry it came from; "" for the folder itself */
 	int has_aria;
-	int dirty;            /* InnoDB pages of its tablespaces are dirty */
-	uint64_t dirty_lsn;   /* their newest modification */
+	int dirty;          /* InnoDB pages of its tablespaces are dirty */
+	uint64_t dirty_lsn; /* their newest modification */
 	char *dirty_file;
 };
 
@@ -32,7 +32,7 @@ struct routines {
 struct changes_state {
 	int usable;
 	char reason[512];
-	int64_t now;          /* R: epoch seconds at the start of the probe */
+	int64_t now; /* R: epoch seconds at the start of the probe */
 	uint64_t lsn;
 	long trx_count;
 	int64_t trx_min;

@@ -1,6 +1,6 @@
 /* changes_probe.c - the change check's per-run SQL script, and what its output says about the server. */
-#include "common/errbuf.h"
 #include "changes.h"
+#include "common/errbuf.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -21,28 +21,28 @@
  * own first: when that shows in INNODB_TRX, the list is newer than this
  * run's start.  No --force: any failing statement fails the whole check. */
 static const char probe_head[] =
-	"SET SESSION time_zone = '+00:00';\n"
-	"SELECT 'lsn', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-	"WHERE VARIABLE_NAME = 'INNODB_LSN_CURRENT';\n"
-	"START TRANSACTION WITH CONSISTENT SNAPSHOT;\n";
+        "SET SESSION time_zone = '+00:00';\n"
+        "SELECT 'lsn', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+        "WHERE VARIABLE_NAME = 'INNODB_LSN_CURRENT';\n"
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT;\n";
 static const char probe_wait[] = "DO SLEEP(0.2);\n";
 static const char probe_tail[] =
-	"SELECT 'trx', SUM(trx_rows_modified > 0), "
-	"UNIX_TIMESTAMP(MIN(IF(trx_rows_modified > 0, trx_started, NULL))), "
-	"SUM(trx_mysql_thread_id = CONNECTION_ID()) FROM information_schema.INNODB_TRX;\n"
-	"COMMIT;\n"
-	"SELECT 'dirty', SPACE, MAX(NEWEST_MODIFICATION) "
-	"FROM information_schema.INNODB_BUFFER_PAGE_LRU "
-	"WHERE OLDEST_MODIFICATION > 0 GROUP BY SPACE;\n"
-	"SELECT 'space', SPACE, FILENAME FROM information_schema.INNODB_SYS_TABLESPACES "
-	"WHERE SPACE IN (SELECT SPACE FROM information_schema.INNODB_BUFFER_PAGE_LRU "
-	"WHERE OLDEST_MODIFICATION > 0);\n"
-	"SELECT 'aria', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-	"WHERE VARIABLE_NAME = 'ARIA_PAGECACHE_BLOCKS_NOT_FLUSHED';\n"
-	"SELECT 'proc', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "
-	"FROM mysql.proc GROUP BY db;\n"
-	"SELECT 'event', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "
-	"FROM mysql.event GROUP BY db;\n";
+        "SELECT 'trx', SUM(trx_rows_modified > 0), "
+        "UNIX_TIMESTAMP(MIN(IF(trx_rows_modified > 0, trx_started, NULL))), "
+        "SUM(trx_mysql_thread_id = CONNECTION_ID()) FROM information_schema.INNODB_TRX;\n"
+        "COMMIT;\n"
+        "SELECT 'dirty', SPACE, MAX(NEWEST_MODIFICATION) "
+        "FROM information_schema.INNODB_BUFFER_PAGE_LRU "
+        "WHERE OLDEST_MODIFICATION > 0 GROUP BY SPACE;\n"
+        "SELECT 'space', SPACE, FILENAME FROM information_schema.INNODB_SYS_TABLESPACES "
+        "WHERE SPACE IN (SELECT SPACE FROM information_schema.INNODB_BUFFER_PAGE_LRU "
+        "WHERE OLDEST_MODIFICATION > 0);\n"
+        "SELECT 'aria', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+        "WHERE VARIABLE_NAME = 'ARIA_PAGECACHE_BLOCKS_NOT_FLUSHED';\n"
+        "SELECT 'proc', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "
+        "FROM mysql.proc GROUP BY db;\n"
+        "SELECT 'event', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "
+        "FROM mysql.event GROUP BY db;\n";
 
 /* A server timestamp: NULL -> 0, "123" or "123.456" -> 123 (whole seconds,
  * rounded down). */
@@ -89,7 +89,8 @@ struct dirty_space {
 
 static int cmp_space_file(const void *a, const void *b)
 {
-	uint64_t x = ((const struct space_file *)a)->space, y = ((const struct space_file *)b)->space;
+	uint64_t x = ((const struct space_file *)a)->space,
+	         y = ((const struct space_file *)b)->space;
 	return x < y ? -1 : x > y;
 }
 
@@ -102,7 +103,8 @@ struct folder_ref {
 
 static int cmp_folder_ref(const void *a, const void *b)
 {
-	return strcmp(((const struct folder_ref *)a)->folder, ((const struct folder_ref *)b)->folder);
+	return strcmp(((const struct folder_ref *)a)->folder,
+	              ((const struct folder_ref *)b)->folder);
 }
 
 /* The datadir-relative path of an InnoDB tablespace file: "./d/t.ibd" and
@@ -132,9 +134,9 @@ static void map_dirty(struct changes_state *st, const char *datadir, struct dirt
 
 	for (size_t i = 0; i < ndirty; i++) {
 		struct space_file key = {.space = dirty[i].space};
-		const struct space_file *sf =
-			nspaces > 0 ? bsearch(&key, spaces, nspaces, sizeof(*spaces), cmp_space_file)
-			            : NULL;
+		const struct space_file *sf = nspaces > 0 ? bsearch(&key, spaces, nspaces,
+		                                                    sizeof(*spaces), cmp_space_file)
+		                                          : NULL;
 		/* Not listed any more: written meanwhile, so its mtime shows it. */
 		if (sf == NULL)
 			continue;
@@ -144,11 +146,13 @@ static void map_dirty(struct changes_state *st, const char *datadir, struct dirt
 			continue; /* ibdata1, undo, ibtmp1: no database's own file */
 		char *folder = xstrndup(rel, (size_t)(slash - rel));
 		struct folder_ref fkey = {folder, NULL};
-		struct folder_ref *hit = bsearch(&fkey, idx, st->ndbs, sizeof(*idx), cmp_folder_ref);
+		struct folder_ref *hit = bsearch(&fkey, idx, st->ndbs, sizeof(*idx),
+		                                 cmp_folder_ref);
 		/* Several databases with one folder: visit every one of them. */
 		while (hit != NULL && hit > idx && strcmp(hit[-1].folder, folder) == 0)
 			hit--;
-		for (; hit != NULL && hit < idx + st->ndbs && strcmp(hit->folder, folder) == 0; hit++) {
+		for (; hit != NULL && hit < idx + st->ndbs && strcmp(hit->folder, folder) == 0;
+		     hit++) {
 			struct db_check *c = hit->check;
 			if (!c->dirty || dirty[i].lsn > c->dirty_lsn) {
 				free(c->dirty_file);
@@ -167,7 +171,8 @@ static int add_routines(struct routines **v, size_t *n, char *const *fld)
 {
 	struct routines r = {0};
 	r.db = hex_decode(fld[1]);
-	if (r.db == NULL || changes_parse_long(fld[2], &r.count) != 0 || parse_stamp(fld[3], &r.max) != 0) {
+	if (r.db == NULL || changes_parse_long(fld[2], &r.count) != 0 ||
+	    parse_stamp(fld[3], &r.max) != 0) {
 		free(r.db);
 		return -1;
 	}
@@ -207,7 +212,8 @@ int changes_run_query(struct changes_state *st, const char *mysql_bin, const cha
 	changes_reset_query(st);
 	if (server_query(mysql_bin, script, &lines, err, sizeof(err)) != 0) {
 		if (strstr(err, "PROCESS") != NULL || strstr(err, "1227") != NULL)
-			cm_errf(st->reason, sizeof(st->reason), "needs the PROCESS privilege: %s", err);
+			cm_errf(st->reason, sizeof(st->reason), "needs the PROCESS privilege: %s",
+			        err);
 		else
 			cm_errf(st->reason, sizeof(st->reason), "%s", err);
 		goto out;
@@ -222,14 +228,16 @@ int changes_run_query(struct changes_state *st, const char *mysql_bin, const cha
 		} else if (nf == 4 && strcmp(fld[0], "trx") == 0) {
 			/* SUM() of no rows is NULL; parse_stamp reads it as 0. */
 			int64_t count = 0, me = 0;
-			bad = parse_stamp(fld[1], &count) != 0 || parse_stamp(fld[2], &st->trx_min) != 0 ||
+			bad = parse_stamp(fld[1], &count) != 0 ||
+			      parse_stamp(fld[2], &st->trx_min) != 0 ||
 			      parse_stamp(fld[3], &me) != 0 || count > LONG_MAX || me > LONG_MAX;
 			st->trx_count = (long)count;
 			self = (long)me;
 			have_trx = 1;
 		} else if (nf == 3 && strcmp(fld[0], "dirty") == 0) {
 			struct dirty_space d;
-			bad = changes_parse_u64(fld[1], &d.space) != 0 || changes_parse_u64(fld[2], &d.lsn) != 0;
+			bad = changes_parse_u64(fld[1], &d.space) != 0 ||
+			      changes_parse_u64(fld[2], &d.lsn) != 0;
 			if (!bad) {
 				dirty = xrealloc(dirty, (ndirty + 1) * sizeof(*dirty));
 				dirty[ndirty++] = d;
@@ -251,20 +259,20 @@ int changes_run_query(struct changes_state *st, const char *mysql_bin, const cha
 			bad = 1;
 		}
 		if (bad) {
-			cm_errf(st->reason, sizeof(st->reason), "mysql: unexpected output line '%.100s'",
-			     fld[0]);
+			cm_errf(st->reason, sizeof(st->reason),
+			        "mysql: unexpected output line '%.100s'", fld[0]);
 			goto out;
 		}
 	}
 	if (!have_lsn || !have_trx) {
 		cm_errf(st->reason, sizeof(st->reason), "mysql: the server reported no InnoDB %s",
-		     have_lsn ? "transactions" : "LSN");
+		        have_lsn ? "transactions" : "LSN");
 		goto out;
 	}
 	if (self == 0) {
 		cm_errf(st->reason, sizeof(st->reason),
-		     "information_schema.INNODB_TRX was not refreshed (another client reads it "
-		     "more often than every 0.1 s)");
+		        "information_schema.INNODB_TRX was not refreshed (another client reads it "
+		        "more often than every 0.1 s)");
 		rc = 1;
 		goto out;
 	}

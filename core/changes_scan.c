@@ -63,11 +63,16 @@ static int known_ext(const char *ext)
 static const char *data_ext(int code)
 {
 	switch (code) {
-	case FRM_INNODB: return "ibd";
-	case FRM_MYISAM: return "MYD";
-	case FRM_ARIA: return "MAD";
-	case FRM_CSV: return "CSV";
-	default: return NULL;
+	case FRM_INNODB:
+		return "ibd";
+	case FRM_MYISAM:
+		return "MYD";
+	case FRM_ARIA:
+		return "MAD";
+	case FRM_CSV:
+		return "CSV";
+	default:
+		return NULL;
 	}
 }
 
@@ -138,8 +143,8 @@ static uint32_t le32(const unsigned char *p)
 /* Check a partitioned table `table` from its .par file: every partition's
  * engine must be one the scan vouches for and its data file
  * "<table>#P#<name>.<ext>" must be in the folder.  Sets c->cannot when not. */
-static void check_partitions(struct db_check *c, int dfd, const char *table,
-                             const struct entry *v, size_t n)
+static void check_partitions(struct db_check *c, int dfd, const char *table, const struct entry *v,
+                             size_t n)
 {
 	char *par = xasprintf("%s.par", table);
 	/* At most 8192 partitions, names of up to 64 characters (encoded: at
@@ -154,7 +159,8 @@ static void check_partitions(struct db_check *c, int dfd, const char *table,
 	size_t names_at = 12 + ((size_t)parts + 3) / 4 * 4;
 	if (buf == NULL || got < 12 || parts == 0 || parts > 65536 || names_at + 4 > got) {
 		set_cannot(c, xasprintf("partitioned table '%s' has no readable '%s'; cannot "
-		                        "detect changes", table, par));
+		                        "detect changes",
+		                        table, par));
 		goto out;
 	}
 	size_t pos = names_at + 4, end = got;
@@ -163,20 +169,24 @@ static void check_partitions(struct db_check *c, int dfd, const char *table,
 		const char *ext = data_ext(code);
 		if (ext == NULL || code == FRM_CSV) {
 			set_cannot(c, xasprintf("partitioned table '%s' has engine type %d; cannot "
-			                        "detect changes", table, code));
+			                        "detect changes",
+			                        table, code));
 			goto out;
 		}
 		const unsigned char *nul = pos < end ? memchr(buf + pos, 0, end - pos) : NULL;
 		if (nul == NULL || nul == buf + pos) {
-			set_cannot(c, xasprintf("partitioned table '%s' has no readable '%s'; cannot "
-			                        "detect changes", table, par));
+			set_cannot(c,
+			           xasprintf("partitioned table '%s' has no readable '%s'; cannot "
+			                     "detect changes",
+			                     table, par));
 			goto out;
 		}
 		char *file = xasprintf("%s#P#%s.%s", table, (const char *)buf + pos, ext);
 		pos = (size_t)(nul - buf) + 1;
 		if (!has_entry(v, n, file)) {
 			set_cannot(c, xasprintf("partition of table '%s' has no data file '%s'; "
-			                        "cannot detect changes", table, file));
+			                        "cannot detect changes",
+			                        table, file));
 			free(file);
 			goto out;
 		}
@@ -291,11 +301,16 @@ static int scan_checks(struct walk *w, const struct walk_entry *e)
 	}
 	for (size_t i = 0; i < n && c->cannot == NULL; i++) {
 		if (v[i].is_dir)
-			set_cannot(c, xasprintf("unexpected folder '%s' in datadir folder '%s'; cannot "
-			                        "detect changes", v[i].name, c->folder));
+			set_cannot(
+			        c,
+			        xasprintf("unexpected folder '%s' in datadir folder '%s'; cannot "
+			                  "detect changes",
+			                  v[i].name, c->folder));
 		else if (!known_ext(ext_of(v[i].name)))
-			set_cannot(c, xasprintf("file '%s' of an unknown kind in datadir folder '%s'; "
-			                        "cannot detect changes", v[i].name, c->folder));
+			set_cannot(c,
+			           xasprintf("file '%s' of an unknown kind in datadir folder '%s'; "
+			                     "cannot detect changes",
+			                     v[i].name, c->folder));
 	}
 	struct stat st;
 	if (fstat(e->fd, &st) == 0)
@@ -311,10 +326,12 @@ static int scan_fail(struct walk *w, const struct walk_entry *e, const char *wha
 	struct db_check *c = s->c;
 	if (e->depth > 0)
 		set_cannot(c, xasprintf("'%s' in datadir folder '%s' cannot be read (%s); cannot "
-		                        "detect changes", e->name, c->folder, walk_reason(err)));
+		                        "detect changes",
+		                        e->name, c->folder, walk_reason(err)));
 	else if (!(err == ENOENT && strcmp(what, "open folder") == 0))
 		set_cannot(c, xasprintf("datadir folder '%s/%s' cannot be read (%s); cannot detect "
-		                        "changes", s->datadir, c->folder, walk_reason(err)));
+		                        "changes",
+		                        s->datadir, c->folder, walk_reason(err)));
 	return 0;
 }
 
@@ -326,12 +343,12 @@ static void scan_folder(struct db_check *c, int ddfd, const char *datadir)
 {
 	struct scan s = {.c = c, .datadir = datadir};
 	struct walk w = {
-		.flags = WALK_TOP_DIR | WALK_TOP_FOLLOW | WALK_FOLLOW,
-		.max_depth = 1,
-		.entry = scan_entry,
-		.leave = scan_checks,
-		.fail = scan_fail,
-		.data = &s,
+	        .flags = WALK_TOP_DIR | WALK_TOP_FOLLOW | WALK_FOLLOW,
+	        .max_depth = 1,
+	        .entry = scan_entry,
+	        .leave = scan_checks,
+	        .fail = scan_fail,
+	        .data = &s,
 	};
 	(void)walk_tree(&w, ddfd, c->folder);
 	for (size_t i = 0; i < s.n; i++)
@@ -342,15 +359,18 @@ static void scan_folder(struct db_check *c, int ddfd, const char *datadir)
 void changes_scan_datadir(struct changes_state *st, const char *datadir)
 {
 	int ddfd = datadir != NULL && datadir[0] != '\0'
-	         ? open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	                   ? open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+	                   : -1;
 	int e = errno;
 	for (size_t i = 0; i < st->ndbs; i++) {
 		struct db_check *c = &st->dbs[i];
 		if (ddfd < 0)
-			set_cannot(c, xasprintf("datadir '%s' cannot be read (%s); cannot detect "
-			                        "changes", datadir != NULL ? datadir : "",
-			                        datadir != NULL && datadir[0] != '\0' ? strerror(e)
-			                                                              : "not known"));
+			set_cannot(c,
+			           xasprintf("datadir '%s' cannot be read (%s); cannot detect "
+			                     "changes",
+			                     datadir != NULL ? datadir : "",
+			                     datadir != NULL && datadir[0] != '\0' ? strerror(e)
+			                                                           : "not known"));
 		else
 			scan_folder(c, ddfd, datadir);
 	}

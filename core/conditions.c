@@ -118,8 +118,8 @@ int cond_terminate(const struct oma_condition_ops *ops, const struct cfg_conditi
 		int code = run_one(ops, c->terminate.v[i], c->terminate_timeout, env, &res);
 		const char *out = chomp(res.out), *errout = chomp(res.errout);
 		if (code != 0) {
-			log_error("Terminate condition failed: '%s' (exit code: %d)", c->terminate.v[i],
-			          code);
+			log_error("Terminate condition failed: '%s' (exit code: %d)",
+			          c->terminate.v[i], code);
 			log_output(OMA_LOG_ERROR, "Terminate condition stderr", errout, 0);
 			failed = 1;
 		} else {

@@ -1,6 +1,6 @@
 /* config.c - the typed, validated configuration: the file read (toml.c), split by inih (shim.c), checked (settings.c). */
-#include "common/errbuf.h"
 #include "config.h"
+#include "common/errbuf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -55,7 +55,8 @@ static bool valid_plugin_name(const char *s)
 	if (*s == '\0')
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-'))
 			return false;
 	return true;
 }
@@ -69,37 +70,44 @@ static int validate(struct oma_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	if (m->backup_dir == NULL)
-		return settings_key_error(cfg, err, errlen, "main", "backup_dir", "missing (mandatory key)");
+		return settings_key_error(cfg, err, errlen, "main", "backup_dir",
+		                          "missing (mandatory key)");
 	if (m->parallelism == 0)
 		return settings_key_error(cfg, err, errlen, "main", "parallelism", "must not be 0");
 	if (m->mysqldump_bin[0] == '\0')
-		return settings_key_error(cfg, err, errlen, "main", "mysqldump_bin", "must not be empty");
+		return settings_key_error(cfg, err, errlen, "main", "mysqldump_bin",
+		                          "must not be empty");
 	if (m->mysql_bin[0] == '\0')
-		return settings_key_error(cfg, err, errlen, "main", "mysql_bin", "must not be empty");
+		return settings_key_error(cfg, err, errlen, "main", "mysql_bin",
+		                          "must not be empty");
 	if (!valid_plugin_name(m->compression))
 		return settings_key_error(cfg, err, errlen, "main", "compression",
-		                 "must be a plugin name made of [a-z0-9_-], not \"%s\"", m->compression);
+		                          "must be a plugin name made of [a-z0-9_-], not \"%s\"",
+		                          m->compression);
 	if (m->exclude_databases.n > 0 && m->do_databases.n > 0) {
 		const struct cfg_value *ex = settings_file_value(cfg, "main", "exclude_databases");
 		const struct cfg_value *dd = settings_file_value(cfg, "main", "do_databases");
-		const char *later = ex != NULL && dd != NULL && ex->line > dd->line ?
-		                    "exclude_databases" : "do_databases";
-		const char *other = strcmp(later, "do_databases") == 0 ? "exclude_databases" :
-		                    "do_databases";
-		return settings_key_error(cfg, err, errlen, "main", later, "cannot be used together with %s",
-		                 other);
+		const char *later = ex != NULL && dd != NULL && ex->line > dd->line
+		                            ? "exclude_databases"
+		                            : "do_databases";
+		const char *other = strcmp(later, "do_databases") == 0 ? "exclude_databases"
+		                                                       : "do_databases";
+		return settings_key_error(cfg, err, errlen, "main", later,
+		                          "cannot be used together with %s", other);
 	}
 	if (m->delete_before && m->skip_unchanged_dbs && m->versions < 2)
-		return settings_key_error(cfg, err, errlen, "main", "delete_before",
-		                 "delete_before = true with skip_unchanged_dbs = true needs "
-		                 "versions >= 2 (versions = %ld)", m->versions);
+		return settings_key_error(
+		        cfg, err, errlen, "main", "delete_before",
+		        "delete_before = true with skip_unchanged_dbs = true needs "
+		        "versions >= 2 (versions = %ld)",
+		        m->versions);
 	struct stat st;
 	if (stat(m->backup_dir, &st) != 0)
-		return settings_key_error(cfg, err, errlen, "main", "backup_dir", "'%s': %s", m->backup_dir,
-		                 strerror(errno));
+		return settings_key_error(cfg, err, errlen, "main", "backup_dir", "'%s': %s",
+		                          m->backup_dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return settings_key_error(cfg, err, errlen, "main", "backup_dir", "'%s' is not a directory",
-		                 m->backup_dir);
+		return settings_key_error(cfg, err, errlen, "main", "backup_dir",
+		                          "'%s' is not a directory", m->backup_dir);
 	return 0;
 }
 
@@ -159,8 +167,9 @@ int cfg_load(const char *path, struct oma_config *cfg, char *err, size_t errlen)
 		buf_append(&buf, &len, &cap, chunk, n);
 		if (len > CFG_MAX_BYTES) {
 			/* -c /dev/zero must not eat the machine's memory. */
-			cm_errf(err, errlen, "config %s: larger than %d KiB, which no oma configuration is",
-			     path, CFG_MAX_BYTES / 1024);
+			cm_errf(err, errlen,
+			        "config %s: larger than %d KiB, which no oma configuration is",
+			        path, CFG_MAX_BYTES / 1024);
 			goto out;
 		}
 		if (n < sizeof(chunk))

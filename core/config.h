@@ -11,26 +11,26 @@ enum cfg_link_type { CFG_LINK_HARD = 0, CFG_LINK_SYMBOLIC = 1 };
 
 struct cfg_main {
 	char *backup_dir;
-	long versions;             /* default 1 */
-	bool delete_before;        /* default false */
-	bool skip_unchanged_dbs;   /* default false */
-	int link_type;             /* enum cfg_link_type, default hard */
-	long parallelism;          /* as configured; default = CPUs (set by cfg_load) */
-	char *mysqldump_bin;       /* default "mysqldump" */
-	char *mysql_bin;           /* default "mysql" */
+	long versions;           /* default 1 */
+	bool delete_before;      /* default false */
+	bool skip_unchanged_dbs; /* default false */
+	int link_type;           /* enum cfg_link_type, default hard */
+	long parallelism;        /* as configured; default = CPUs (set by cfg_load) */
+	char *mysqldump_bin;     /* default "mysqldump" */
+	char *mysql_bin;         /* default "mysql" */
 	struct strv exclude_databases;
 	struct strv do_databases;
 	struct strv mysqldump_options;
-	int log_level;             /* enum oma_log_level, default info */
-	long lock_port;            /* default 45678 */
-	char *compression;         /* compressor plugin name, default "gzip" */
-	long compression_level;    /* -1 = the compressor's default */
-	char *plugin_dir;          /* NULL = built-in search (see plugin loader) */
-	long server_timeout;       /* seconds a query to the server may take, 0 = no
+	int log_level;           /* enum oma_log_level, default info */
+	long lock_port;          /* default 45678 */
+	char *compression;       /* compressor plugin name, default "gzip" */
+	long compression_level;  /* -1 = the compressor's default */
+	char *plugin_dir;        /* NULL = built-in search (see plugin loader) */
+	long server_timeout;     /* seconds a query to the server may take, 0 = no
 	                            * limit; default 60 */
-	long dump_stall_timeout;   /* seconds a mysqldump may write nothing before it is
+	long dump_stall_timeout; /* seconds a mysqldump may write nothing before it is
 	                            * stopped, 0 = never; default 3600 */
-	long report_timeout;       /* seconds each reporter may take; default 120 */
+	long report_timeout;     /* seconds each reporter may take; default 120 */
 };
 
 struct cfg_conditions {

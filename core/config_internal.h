@@ -12,15 +12,15 @@
 enum cfg_type { CFG_STRING, CFG_INT, CFG_BOOL, CFG_ARRAY, CFG_FLOAT, CFG_OTHER };
 
 struct cfg_value {
-	char *section;   /* table name, e.g. "main" */
+	char *section; /* table name, e.g. "main" */
 	char *key;
-	int line;        /* physical line where the key starts */
+	int line; /* physical line where the key starts */
 	enum cfg_type type;
 	char *str;       /* CFG_STRING; for every type also a text form (see plugin.h config_get) */
 	long long num;   /* CFG_INT, CFG_BOOL (0/1) */
 	struct strv arr; /* CFG_ARRAY: each element's text form */
 	bool arr_all_strings; /* CFG_ARRAY: every element is a string (true when empty) */
-	int index;       /* element of [[section]] the key belongs to, or -1 */
+	int index;            /* element of [[section]] the key belongs to, or -1 */
 };
 
 /* A table of the file: [name], [name.sub...], or [[name]] elements. */
@@ -52,7 +52,7 @@ struct cfg_section *cfg_find_section(const struct oma_config *cfg, const char *n
 
 /* Same as cfg_load, from a string (the unit tests and the fuzz target);
  * `name` is used in messages. */
-int cfg_load_string(const char *name, const char *text, struct oma_config *cfg,
-                    char *err, size_t errlen);
+int cfg_load_string(const char *name, const char *text, struct oma_config *cfg, char *err,
+                    size_t errlen);
 
 #endif

@@ -19,14 +19,14 @@
 #include "common/io.h"
 #include "digest.h"
 #include "log.h"
-#include "proc.h"
 #include "names.h"
+#include "proc.h"
 #include "util.h"
 
-#define READ_SIZE (256 * 1024)  /* one read from mysqldump's stdout */
-#define PIPE_SIZE (1024 * 1024) /* mysqldump's stdout pipe */
-#define TAIL_SIZE 512           /* last bytes kept for the completion check */
-#define STDERR_MAX (64 * 1024)  /* stderr kept per dump; the rest is read and dropped */
+#define READ_SIZE  (256 * 1024)  /* one read from mysqldump's stdout */
+#define PIPE_SIZE  (1024 * 1024) /* mysqldump's stdout pipe */
+#define TAIL_SIZE  512           /* last bytes kept for the completion check */
+#define STDERR_MAX (64 * 1024)   /* stderr kept per dump; the rest is read and dropped */
 
 /* ---- completion line --------------------------------------------------- */
 
@@ -58,8 +58,8 @@ static int completion_line(const char *p, const char *end)
 	if ((size_t)(end - p) < plen || memcmp(p, prefix, plen) != 0)
 		return 0;
 	p += plen;
-	if (!digits(&p, end, 4) || p >= end || *p++ != '-' || !digits(&p, end, 2) ||
-	    p >= end || *p++ != '-' || !digits(&p, end, 2))
+	if (!digits(&p, end, 4) || p >= end || *p++ != '-' || !digits(&p, end, 2) || p >= end ||
+	    *p++ != '-' || !digits(&p, end, 2))
 		return 0;
 	if (p >= end || !is_space(*p))
 		return 0;
@@ -140,18 +140,18 @@ static void compressor_error(const struct file_sink *k, const char *cerr, char *
 struct dumping {
 	const struct dump_settings *s;
 	struct dump_job *j;
-	void *stream;         /* the compressor's */
+	void *stream; /* the compressor's */
 	char tail[TAIL_SIZE];
 	size_t tail_len;
-	uint64_t total;       /* bytes read from stdout */
-	char error[512];      /* why the job failed; "" while it has not */
+	uint64_t total;  /* bytes read from stdout */
+	char error[512]; /* why the job failed; "" while it has not */
 	struct file_sink sink;
-	char **argv;          /* mysqldump's */
+	char **argv; /* mysqldump's */
 	struct proc child;
 	struct proc_result res;
-	char *final, *tmp;    /* the file's paths, final and while it is written */
-	int fd;               /* tmp, open */
-	int tmp_made;         /* tmp exists and is ours to remove */
+	char *final, *tmp; /* the file's paths, final and while it is written */
+	int fd;            /* tmp, open */
+	int tmp_made;      /* tmp exists and is ours to remove */
 };
 
 static void keep_tail(struct dumping *d, const char *p, size_t n)
@@ -235,14 +235,16 @@ static void log_stderr(const struct dumping *d, const struct proc_result *res, i
 		if (le - p > 11 && memcmp(p, "mysqldump: ", 11) == 0)
 			p += 11;
 		if (le > p) {
-			char *line = ok ? soften(p, (size_t)(le - p)) : xstrndup(p, (size_t)(le - p));
+			char *line = ok ? soften(p, (size_t)(le - p))
+			                : xstrndup(p, (size_t)(le - p));
 			log_msg(level, "DB '%s': mysqldump: %s", d->j->db, line);
 			free(line);
 		}
 		p = nl != NULL ? nl + 1 : NULL;
 	}
 	if (res->err_cut)
-		log_msg(level, "DB '%s': mysqldump: (stderr cut after %d bytes)", d->j->db, STDERR_MAX);
+		log_msg(level, "DB '%s': mysqldump: (stderr cut after %d bytes)", d->j->db,
+		        STDERR_MAX);
 }
 
 /* The argument vector for one database: `bin DB options...` as upstream
@@ -288,7 +290,8 @@ static int feed(void *arg, const char *buf, size_t n)
 static int judge(struct dumping *d, int status)
 {
 	if (WIFSIGNALED(status)) {
-		cm_errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d", WTERMSIG(status));
+		cm_errf(d->error, sizeof(d->error), "mysqldump was killed by signal %d",
+		        WTERMSIG(status));
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -297,7 +300,8 @@ static int judge(struct dumping *d, int status)
 		return -1;
 	}
 	if (d->total == 0) {
-		cm_errf(d->error, sizeof(d->error), "mysqldump exited with code 0 but wrote nothing");
+		cm_errf(d->error, sizeof(d->error),
+		        "mysqldump exited with code 0 but wrote nothing");
 		return -1;
 	}
 	size_t len;
@@ -307,7 +311,8 @@ static int judge(struct dumping *d, int status)
 		char last[128] = "";
 		if (last_line(tail, len, &s, &e))
 			printable(s, e, last, sizeof(last));
-		cm_errf(d->error, sizeof(d->error), "completion line missing (last line: %s)", last);
+		cm_errf(d->error, sizeof(d->error), "completion line missing (last line: %s)",
+		        last);
 		return -1;
 	}
 	return 0;
@@ -319,11 +324,11 @@ static int judge(struct dumping *d, int status)
  * next mysqldump starts up (exec, connect, first queries) instead of before:
  * with hundreds of small databases the waits add up to most of a second. */
 struct settling {
-	struct dump_job *j;  /* NULL when there is nothing to settle */
+	struct dump_job *j; /* NULL when there is nothing to settle */
 	int fd;
 	char *tmp, *final;
-	int big;             /* settle before the next mysqldump starts (below) */
-	struct digest *dg;   /* what went through the sink; NULL: read the file */
+	int big;           /* settle before the next mysqldump starts (below) */
+	struct digest *dg; /* what went through the sink; NULL: read the file */
 };
 
 /* A dump of more than this many bytes settles before the next mysqldump
@@ -415,7 +420,8 @@ static int start_dump(struct dumping *d, int threads, struct settling *prev)
 	const struct dump_settings *s = d->s;
 	char stem[NAMES_STEM_MAX + 1];
 	if (names_encode(d->j->db, stem, sizeof(stem)) != 0) {
-		cm_errf(d->error, sizeof(d->error), "cannot make a file name from the database name");
+		cm_errf(d->error, sizeof(d->error),
+		        "cannot make a file name from the database name");
 		return -1;
 	}
 	d->j->file = xasprintf("%s%s", stem, s->comp->suffix);
@@ -433,7 +439,8 @@ static int start_dump(struct dumping *d, int threads, struct settling *prev)
 	d->argv = dump_argv(s, d->j->db);
 	int sp = proc_start(&d->child, d->argv, NULL, threads > 1 ? PIPE_SIZE : 0);
 	if (sp != 0) {
-		cm_errf(d->error, sizeof(d->error), "cannot run '%s': %s", s->mysqldump_bin, strerror(sp));
+		cm_errf(d->error, sizeof(d->error), "cannot run '%s': %s", s->mysqldump_bin,
+		        strerror(sp));
 		return -1;
 	}
 	return 0;
@@ -449,13 +456,15 @@ static int open_output(struct dumping *d, int threads)
 	/* O_RDWR: a compressor without a sink is hashed by reading back. */
 	d->fd = open(d->tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0640);
 	if (d->fd < 0) {
-		cm_errf(d->error, sizeof(d->error), "cannot create %s: %s", d->tmp, strerror(errno));
+		cm_errf(d->error, sizeof(d->error), "cannot create %s: %s", d->tmp,
+		        strerror(errno));
 		return -1;
 	}
 	d->tmp_made = 1;
 
-	struct oma_compress_params params = {
-		.size = sizeof(params), .level = s->level, .threads = threads};
+	struct oma_compress_params params = {.size = sizeof(params),
+	                                     .level = s->level,
+	                                     .threads = threads};
 	d->sink = (struct file_sink){.fd = d->fd, .path = d->tmp};
 	if (s->comp->flags & OMA_COMPRESS_SINK) {
 		d->sink.dg = digest_new();
@@ -482,11 +491,11 @@ static int wait_dump(struct dumping *d)
 {
 	const struct dump_settings *s = d->s;
 	struct proc_limits lim = {
-		.stall_ms = (int64_t)s->stall_timeout * 1000,
-		.on_out = feed,
-		.arg = d,
-		.err_keep = STDERR_MAX,
-		.read_size = READ_SIZE,
+	        .stall_ms = (int64_t)s->stall_timeout * 1000,
+	        .on_out = feed,
+	        .arg = d,
+	        .err_keep = STDERR_MAX,
+	        .read_size = READ_SIZE,
 	};
 	int waited = proc_wait(&d->child, &lim, &d->res);
 	if (waited != 0) {
@@ -515,7 +524,8 @@ static int wait_dump(struct dumping *d)
 	}
 	if (d->res.lingered)
 		log_warning("DB '%s': mysqldump exited but something it started kept its output "
-		            "open; stopped reading after %d ms", d->j->db, PROC_LINGER_MS);
+		            "open; stopped reading after %d ms",
+		            d->j->db, PROC_LINGER_MS);
 	if (proc_cancelled()) {
 		cm_errf(d->error, sizeof(d->error), "cancelled");
 		log_stderr(d, &d->res, 0);
@@ -537,8 +547,12 @@ static int finish_output(struct dumping *d, struct settling *next)
 		compressor_error(&d->sink, cerr, d->error, sizeof(d->error));
 		return -1;
 	}
-	*next = (struct settling){.j = d->j, .fd = d->fd, .tmp = d->tmp, .final = d->final,
-	                          .big = d->total > SETTLE_FIRST_BYTES, .dg = d->sink.dg};
+	*next = (struct settling){.j = d->j,
+	                          .fd = d->fd,
+	                          .tmp = d->tmp,
+	                          .final = d->final,
+	                          .big = d->total > SETTLE_FIRST_BYTES,
+	                          .dg = d->sink.dg};
 	d->sink.dg = NULL;
 	d->fd = -1;
 	d->tmp = d->final = NULL;
@@ -553,7 +567,9 @@ static int finish_output(struct dumping *d, struct settling *next)
 static void dump_one(const struct dump_settings *s, struct dump_job *j, int threads,
                      struct settling *prev, struct settling *next)
 {
-	struct dumping d = {.s = s, .j = j, .fd = -1,
+	struct dumping d = {.s = s,
+	                    .j = j,
+	                    .fd = -1,
 	                    .child = {.pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1}};
 	struct timespec t0, t1;
 
@@ -607,11 +623,11 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 struct run {
 	const struct dump_settings *s;
 	struct dump_job *jobs;
-	size_t *order;    /* job indices, heaviest first */
+	size_t *order;         /* job indices, heaviest first */
 	uint64_t *weight_left; /* [i]: weight of order[i] and every job after it */
 	size_t njobs;
-	size_t next;      /* next job to start */
-	size_t parallel;  /* dumps at once */
+	size_t next;     /* next job to start */
+	size_t parallel; /* dumps at once */
 	pthread_mutex_t lock;
 };
 

@@ -10,29 +10,29 @@
 #include "config.h"
 
 struct dump_job {
-	const char *db;          /* database name */
-	uint64_t weight;         /* expected size (datadir bytes): the biggest
+	const char *db;  /* database name */
+	uint64_t weight; /* expected size (datadir bytes): the biggest
 	                          * dumps start first, so no long one is left
 	                          * running alone at the end */
 	/* filled in by dump_run: */
-	int ok;                  /* 1 when the file is complete under its final name */
-	char *file;              /* final file name (base name, malloc'ed) */
-	uint64_t bytes;          /* compressed size */
+	int ok;         /* 1 when the file is complete under its final name */
+	char *file;     /* final file name (base name, malloc'ed) */
+	uint64_t bytes; /* compressed size */
 	double seconds;
-	time_t started;          /* epoch time the dump started */
-	char sha256[65];         /* SHA-256 of the file, hex ("" unless ok) */
-	char *error;             /* one-line reason when !ok (malloc'ed) */
+	time_t started;  /* epoch time the dump started */
+	char sha256[65]; /* SHA-256 of the file, hex ("" unless ok) */
+	char *error;     /* one-line reason when !ok (malloc'ed) */
 };
 
 struct dump_settings {
-	const char *dir;                      /* current backup folder */
+	const char *dir; /* current backup folder */
 	const char *mysqldump_bin;
-	const struct strv *options;           /* mysqldump_options */
-	const struct oma_compress_ops *comp;  /* compressor */
-	int level;                            /* -1 = compressor default */
-	int parallelism;                      /* dumps at once, >= 1 */
-	int cpus;                             /* CPUs to share among running dumps */
-	long stall_timeout;                   /* seconds without output before a
+	const struct strv *options;          /* mysqldump_options */
+	const struct oma_compress_ops *comp; /* compressor */
+	int level;                           /* -1 = compressor default */
+	int parallelism;                     /* dumps at once, >= 1 */
+	int cpus;                            /* CPUs to share among running dumps */
+	long stall_timeout;                  /* seconds without output before a
 	                                       * mysqldump is stopped; 0: never */
 	/* Called by the worker thread after each dump that succeeded (file
 	 * durable under its final name, success logged); may run in several

@@ -43,7 +43,9 @@ static unsigned our_machine(void)
 	if (machine == 1u << 31) {
 		Ehdr eh;
 		int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-		machine = fd >= 0 && pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) ? eh.e_machine : 0;
+		machine = fd >= 0 && pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh)
+		                  ? eh.e_machine
+		                  : 0;
 		if (fd >= 0)
 			close(fd);
 	}
@@ -68,56 +70,90 @@ static int64_t file_offset(const Phdr *ph, unsigned n, uint64_t addr, uint64_t l
 
 /* Slots for the dynamic tags checked below: the standard ones by their
  * value, then the GNU ones. */
-enum {
-	S_GNU_HASH = DT_NUM,
-	S_VERSYM,
-	S_VERDEF,
-	S_VERDEFNUM,
-	S_VERNEED,
-	S_VERNEEDNUM,
-	S_COUNT
-};
+enum { S_GNU_HASH = DT_NUM, S_VERSYM, S_VERDEF, S_VERDEFNUM, S_VERNEED, S_VERNEEDNUM, S_COUNT };
 
 static int dyn_slot(int64_t tag)
 {
 	switch (tag) {
-	case DT_GNU_HASH: return S_GNU_HASH;
-	case DT_VERSYM: return S_VERSYM;
-	case DT_VERDEF: return S_VERDEF;
-	case DT_VERDEFNUM: return S_VERDEFNUM;
-	case DT_VERNEED: return S_VERNEED;
-	case DT_VERNEEDNUM: return S_VERNEEDNUM;
-	default: return tag >= 0 && tag < DT_NUM ? (int)tag : -1;
+	case DT_GNU_HASH:
+		return S_GNU_HASH;
+	case DT_VERSYM:
+		return S_VERSYM;
+	case DT_VERDEF:
+		return S_VERDEF;
+	case DT_VERDEFNUM:
+		return S_VERDEFNUM;
+	case DT_VERNEED:
+		return S_VERNEED;
+	case DT_VERNEEDNUM:
+		return S_VERNEEDNUM;
+	default:
+		return tag >= 0 && tag < DT_NUM ? (int)tag : -1;
 	}
 }
 
 static const char *const dyn_names[S_COUNT] = {
-	[DT_PLTRELSZ] = "DT_PLTRELSZ", [DT_HASH] = "DT_HASH", [DT_STRTAB] = "DT_STRTAB",
-	[DT_SYMTAB] = "DT_SYMTAB", [DT_RELA] = "DT_RELA", [DT_RELASZ] = "DT_RELASZ",
-	[DT_RELAENT] = "DT_RELAENT", [DT_STRSZ] = "DT_STRSZ", [DT_SYMENT] = "DT_SYMENT",
-	[DT_INIT] = "DT_INIT", [DT_FINI] = "DT_FINI", [DT_REL] = "DT_REL", [DT_RELSZ] = "DT_RELSZ",
-	[DT_RELENT] = "DT_RELENT", [DT_PLTREL] = "DT_PLTREL", [DT_JMPREL] = "DT_JMPREL",
-	[DT_INIT_ARRAY] = "DT_INIT_ARRAY", [DT_FINI_ARRAY] = "DT_FINI_ARRAY",
-	[DT_INIT_ARRAYSZ] = "DT_INIT_ARRAYSZ", [DT_FINI_ARRAYSZ] = "DT_FINI_ARRAYSZ",
-	[S_GNU_HASH] = "DT_GNU_HASH", [S_VERSYM] = "DT_VERSYM", [S_VERDEF] = "DT_VERDEF",
-	[S_VERDEFNUM] = "DT_VERDEFNUM", [S_VERNEED] = "DT_VERNEED", [S_VERNEEDNUM] = "DT_VERNEEDNUM",
+        [DT_PLTRELSZ] = "DT_PLTRELSZ",
+        [DT_HASH] = "DT_HASH",
+        [DT_STRTAB] = "DT_STRTAB",
+        [DT_SYMTAB] = "DT_SYMTAB",
+        [DT_RELA] = "DT_RELA",
+        [DT_RELASZ] = "DT_RELASZ",
+        [DT_RELAENT] = "DT_RELAENT",
+        [DT_STRSZ] = "DT_STRSZ",
+        [DT_SYMENT] = "DT_SYMENT",
+        [DT_INIT] = "DT_INIT",
+        [DT_FINI] = "DT_FINI",
+        [DT_REL] = "DT_REL",
+        [DT_RELSZ] = "DT_RELSZ",
+        [DT_RELENT] = "DT_RELENT",
+        [DT_PLTREL] = "DT_PLTREL",
+        [DT_JMPREL] = "DT_JMPREL",
+        [DT_INIT_ARRAY] = "DT_INIT_ARRAY",
+        [DT_FINI_ARRAY] = "DT_FINI_ARRAY",
+        [DT_INIT_ARRAYSZ] = "DT_INIT_ARRAYSZ",
+        [DT_FINI_ARRAYSZ] = "DT_FINI_ARRAYSZ",
+        [S_GNU_HASH] = "DT_GNU_HASH",
+        [S_VERSYM] = "DT_VERSYM",
+        [S_VERDEF] = "DT_VERDEF",
+        [S_VERDEFNUM] = "DT_VERDEFNUM",
+        [S_VERNEED] = "DT_VERNEED",
+        [S_VERNEEDNUM] = "DT_VERNEEDNUM",
 };
 
 /* Tags that are only usable with another one beside them (the second). */
 static const int dyn_pairs[][2] = {
-	{DT_RELA, DT_RELASZ}, {DT_RELA, DT_RELAENT}, {DT_REL, DT_RELSZ}, {DT_REL, DT_RELENT},
-	{DT_JMPREL, DT_PLTRELSZ}, {DT_JMPREL, DT_PLTREL}, {DT_INIT_ARRAY, DT_INIT_ARRAYSZ},
-	{DT_FINI_ARRAY, DT_FINI_ARRAYSZ}, {S_VERDEF, S_VERDEFNUM}, {S_VERDEF, S_VERSYM},
-	{S_VERNEED, S_VERNEEDNUM}, {S_VERNEED, S_VERSYM},
+        {DT_RELA, DT_RELASZ},
+        {DT_RELA, DT_RELAENT},
+        {DT_REL, DT_RELSZ},
+        {DT_REL, DT_RELENT},
+        {DT_JMPREL, DT_PLTRELSZ},
+        {DT_JMPREL, DT_PLTREL},
+        {DT_INIT_ARRAY, DT_INIT_ARRAYSZ},
+        {DT_FINI_ARRAY, DT_FINI_ARRAYSZ},
+        {S_VERDEF, S_VERDEFNUM},
+        {S_VERDEF, S_VERSYM},
+        {S_VERNEED, S_VERNEEDNUM},
+        {S_VERNEED, S_VERSYM},
 };
 
 /* Tags holding an address dlopen reads from, and the tag giving the
  * number of bytes there (-1: at least one). */
 static const int dyn_addrs[][2] = {
-	{DT_STRTAB, DT_STRSZ}, {DT_SYMTAB, -1}, {DT_HASH, -1}, {S_GNU_HASH, -1},
-	{DT_RELA, DT_RELASZ}, {DT_REL, DT_RELSZ}, {DT_JMPREL, DT_PLTRELSZ},
-	{DT_INIT_ARRAY, DT_INIT_ARRAYSZ}, {DT_FINI_ARRAY, DT_FINI_ARRAYSZ}, {DT_INIT, -1},
-	{DT_FINI, -1}, {S_VERSYM, -1}, {S_VERDEF, -1}, {S_VERNEED, -1},
+        {DT_STRTAB, DT_STRSZ},
+        {DT_SYMTAB, -1},
+        {DT_HASH, -1},
+        {S_GNU_HASH, -1},
+        {DT_RELA, DT_RELASZ},
+        {DT_REL, DT_RELSZ},
+        {DT_JMPREL, DT_PLTRELSZ},
+        {DT_INIT_ARRAY, DT_INIT_ARRAYSZ},
+        {DT_FINI_ARRAY, DT_FINI_ARRAYSZ},
+        {DT_INIT, -1},
+        {DT_FINI, -1},
+        {S_VERSYM, -1},
+        {S_VERDEF, -1},
+        {S_VERNEED, -1},
 };
 
 /* What the entries of a dynamic section say (read_dynamic). */
@@ -142,8 +178,10 @@ static int find_dynamic(const Phdr *ph, unsigned n, const Phdr **dynp, char *why
 		return -1;
 	}
 	if (file_offset(ph, n, dyn->p_vaddr, dyn->p_filesz) != (int64_t)dyn->p_offset) {
-		cm_errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not in a loaded "
-		        "part of the file)", (unsigned long long)dyn->p_offset);
+		cm_errf(why, whylen,
+		        "damaged ELF file (dynamic section at byte %llu not in a loaded "
+		        "part of the file)",
+		        (unsigned long long)dyn->p_offset);
 		return -1;
 	}
 	*dynp = dyn;
@@ -162,13 +200,15 @@ static int read_dynamic(int fd, const Phdr *dyn, struct dyn_tags *t, char *why, 
 		count = DYN_MAX;
 	for (uint64_t i = 0; i < count && !ended; i++) {
 		Dyn d;
-		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset + i * sizeof(d))) != (ssize_t)sizeof(d)) {
+		if (pread(fd, &d, sizeof(d), (off_t)(dyn->p_offset + i * sizeof(d))) !=
+		    (ssize_t)sizeof(d)) {
 			cm_errf(why, whylen, "cannot read its dynamic section");
 			return -1;
 		}
 		if (d.d_tag == DT_NULL) {
 			if (i == 0) {
-				cm_errf(why, whylen, "damaged ELF file (empty dynamic section at byte %llu)",
+				cm_errf(why, whylen,
+				        "damaged ELF file (empty dynamic section at byte %llu)",
 				        (unsigned long long)dyn->p_offset);
 				return -1;
 			}
@@ -189,7 +229,8 @@ static int read_dynamic(int fd, const Phdr *dyn, struct dyn_tags *t, char *why, 
 		}
 	}
 	if (!ended) {
-		cm_errf(why, whylen, "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
+		cm_errf(why, whylen,
+		        "damaged ELF file (dynamic section at byte %llu not ended by DT_NULL)",
 		        (unsigned long long)dyn->p_offset);
 		return -1;
 	}
@@ -211,12 +252,14 @@ static int check_tags(const struct dyn_tags *t, char *why, size_t whylen)
 		}
 	}
 	if (!seen[DT_HASH] && !seen[S_GNU_HASH]) {
-		cm_errf(why, whylen, "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
+		cm_errf(why, whylen,
+		        "damaged ELF file (no DT_HASH or DT_GNU_HASH in its dynamic section)");
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(dyn_pairs) / sizeof(dyn_pairs[0]); i++) {
 		if (seen[dyn_pairs[i][0]] && !seen[dyn_pairs[i][1]]) {
-			cm_errf(why, whylen, "damaged ELF file (%s without %s in its dynamic section)",
+			cm_errf(why, whylen,
+			        "damaged ELF file (%s without %s in its dynamic section)",
 			        dyn_names[dyn_pairs[i][0]], dyn_names[dyn_pairs[i][1]]);
 			return -1;
 		}
@@ -236,8 +279,8 @@ static int check_tags(const struct dyn_tags *t, char *why, size_t whylen)
 	else if (seen[S_VERNEEDNUM] && val[S_VERNEEDNUM] == 0)
 		bad = S_VERNEEDNUM;
 	if (bad >= 0) {
-		cm_errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)", dyn_names[bad],
-		        (unsigned long long)val[bad]);
+		cm_errf(why, whylen, "damaged ELF file (%s %llu in its dynamic section)",
+		        dyn_names[bad], (unsigned long long)val[bad]);
 		return -1;
 	}
 	/* The constructors of a shared object are addresses that need a
@@ -250,7 +293,8 @@ static int check_tags(const struct dyn_tags *t, char *why, size_t whylen)
 #endif
 	if (!relocs && ((seen[DT_INIT_ARRAY] && val[DT_INIT_ARRAYSZ] > 0) ||
 	                (seen[DT_FINI_ARRAY] && val[DT_FINI_ARRAYSZ] > 0))) {
-		cm_errf(why, whylen, "damaged ELF file (constructors but no relocations in its dynamic "
+		cm_errf(why, whylen,
+		        "damaged ELF file (constructors but no relocations in its dynamic "
 		        "section)");
 		return -1;
 	}
@@ -270,15 +314,19 @@ static int check_tables(int fd, const Phdr *ph, unsigned n, const struct dyn_tag
 		uint64_t len = len_slot >= 0 ? val[len_slot] : 1;
 		if (t->seen[slot] &&
 		    (val[slot] == 0 || len == 0 || file_offset(ph, n, val[slot], len) < 0)) {
-			cm_errf(why, whylen, "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
-			        "of the file)", dyn_names[slot], (unsigned long long)val[slot],
+			cm_errf(why, whylen,
+			        "damaged ELF file (%s at 0x%llx, %llu bytes, not in a loaded part "
+			        "of the file)",
+			        dyn_names[slot], (unsigned long long)val[slot],
 			        (unsigned long long)len);
 			return -1;
 		}
 	}
 	if (file_offset(ph, n, val[DT_SYMTAB], sizeof(Sym)) < 0) {
-		cm_errf(why, whylen, "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
-		        "the file)", (unsigned long long)val[DT_SYMTAB]);
+		cm_errf(why, whylen,
+		        "damaged ELF file (symbol table at 0x%llx not in a loaded part of "
+		        "the file)",
+		        (unsigned long long)val[DT_SYMTAB]);
 		return -1;
 	}
 
@@ -288,8 +336,10 @@ static int check_tables(int fd, const Phdr *ph, unsigned n, const struct dyn_tag
 	unsigned char last = 1;
 	if (pread(fd, &last, 1, (off_t)(at + (int64_t)strsz - 1)) != 1 || last != '\0' ||
 	    (t->has_name && t->max_name >= strsz)) {
-		cm_errf(why, whylen, "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
-		        "library name past its end)", (unsigned long long)val[DT_STRTAB]);
+		cm_errf(why, whylen,
+		        "damaged ELF file (string table at 0x%llx not ended by a NUL, or a "
+		        "library name past its end)",
+		        (unsigned long long)val[DT_STRTAB]);
 		return -1;
 	}
 	return 0;
@@ -310,8 +360,10 @@ static int check_hash(int fd, const Phdr *ph, unsigned n, const struct dyn_tags 
 	size_t head_len = (gnu ? 4 : 2) * sizeof(uint32_t);
 	int64_t at = file_offset(ph, n, hash, head_len);
 	if (at < 0 || pread(fd, head, head_len, (off_t)at) != (ssize_t)head_len) {
-		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
-		        "file)", hash_name, (unsigned long long)hash);
+		cm_errf(why, whylen,
+		        "damaged ELF file (%s table at 0x%llx not in a loaded part of the "
+		        "file)",
+		        hash_name, (unsigned long long)hash);
 		return -1;
 	}
 	if (head[0] == 0 || (gnu && head[2] == 0)) {
@@ -319,12 +371,14 @@ static int check_hash(int fd, const Phdr *ph, unsigned n, const struct dyn_tags 
 		        (unsigned long long)hash, head[0] == 0 ? "buckets" : "Bloom filter");
 		return -1;
 	}
-	uint64_t hash_len = gnu ? head_len + (uint64_t)head[2] * sizeof(Addr) + (uint64_t)head[0] * 4
+	uint64_t hash_len = gnu ? head_len + (uint64_t)head[2] * sizeof(Addr) +
+	                                    (uint64_t)head[0] * 4
 	                        : head_len + ((uint64_t)head[0] + head[1]) * 4;
 	if (file_offset(ph, n, hash, hash_len) < 0) {
-		cm_errf(why, whylen, "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
-		        "part of the file)", hash_name, (unsigned long long)hash,
-		        (unsigned long long)hash_len);
+		cm_errf(why, whylen,
+		        "damaged ELF file (%s table at 0x%llx, %llu bytes, not in a loaded "
+		        "part of the file)",
+		        hash_name, (unsigned long long)hash, (unsigned long long)hash_len);
 		return -1;
 	}
 	return 0;
@@ -376,7 +430,8 @@ static int read_header(int fd, off_t size, Ehdr *eh, char *why, size_t whylen)
 	    (uint64_t)eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Phdr) > fsize ||
 	    (eh->e_shnum > 0 &&
 	     (uint64_t)eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize > fsize)) {
-		cm_errf(why, whylen, "truncated or damaged ELF file (headers past its end, %llu bytes)",
+		cm_errf(why, whylen,
+		        "truncated or damaged ELF file (headers past its end, %llu bytes)",
 		        (unsigned long long)fsize);
 		return -1;
 	}
@@ -398,7 +453,8 @@ static int check_last_section(int fd, const Ehdr *eh, char *why, size_t whylen)
 	    pread(fd, &sh, sizeof(sh), (off_t)(eh->e_shoff + last * sizeof(sh))) !=
 	            (ssize_t)sizeof(sh) ||
 	    memcmp(&sh, &zero, sizeof(sh)) == 0) {
-		cm_errf(why, whylen, "damaged ELF file (section header %u of %u at byte %llu is %s)",
+		cm_errf(why, whylen,
+		        "damaged ELF file (section header %u of %u at byte %llu is %s)",
 		        (unsigned)eh->e_shnum - 1, (unsigned)eh->e_shnum,
 		        (unsigned long long)(eh->e_shoff + last * eh->e_shentsize),
 		        eh->e_shentsize != sizeof(sh) ? "of the wrong size" : "all zeros");
@@ -414,8 +470,10 @@ static int check_segments(const Phdr *ph, unsigned n, uint64_t fsize, char *why,
 	for (unsigned i = 0; i < n; i++) {
 		if ((ph[i].p_type == PT_LOAD || ph[i].p_type == PT_DYNAMIC) &&
 		    (ph[i].p_filesz > fsize || ph[i].p_offset > fsize - ph[i].p_filesz)) {
-			cm_errf(why, whylen, "truncated ELF file: a segment ends at byte %llu, the file "
-			        "has %llu", (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
+			cm_errf(why, whylen,
+			        "truncated ELF file: a segment ends at byte %llu, the file "
+			        "has %llu",
+			        (unsigned long long)((uint64_t)ph[i].p_offset + ph[i].p_filesz),
 			        (unsigned long long)fsize);
 			return -1;
 		}

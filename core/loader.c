@@ -4,10 +4,10 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +43,11 @@ static const char *host_config_get(const char *section, const char *key)
 }
 
 static const struct oma_host host_table = {
-	.abi = OMA_PLUGIN_ABI,
-	.size = sizeof(struct oma_host),
-	.log = host_log,
-	.config_get = host_config_get,
-	.run = proc_host_run,
+        .abi = OMA_PLUGIN_ABI,
+        .size = sizeof(struct oma_host),
+        .log = host_log,
+        .config_get = host_config_get,
+        .run = proc_host_run,
 };
 
 const struct oma_host *loader_host(void)
@@ -122,10 +122,14 @@ char *loader_default_dir(const char *configured)
 static const char *type_name(uint32_t type)
 {
 	switch (type) {
-	case OMA_PLUGIN_COMPRESS: return "compress";
-	case OMA_PLUGIN_REPORT: return "report";
-	case OMA_PLUGIN_CONDITION: return "condition";
-	default: return "unknown";
+	case OMA_PLUGIN_COMPRESS:
+		return "compress";
+	case OMA_PLUGIN_REPORT:
+		return "report";
+	case OMA_PLUGIN_CONDITION:
+		return "condition";
+	default:
+		return "unknown";
 	}
 }
 
@@ -168,7 +172,8 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		if (missing != NULL)
 			break;
 		if (c->suffix[0] != '.' || c->suffix[1] == '\0') {
-			cm_errf(err, errlen, "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
+			cm_errf(err, errlen,
+			        "plugin %s: compress plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".sql.gz\"",
 			        file, d->name, c->suffix);
 			return -1;
 		}
@@ -199,7 +204,8 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		break;
 	}
 	if (missing != NULL) {
-		cm_errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name, missing);
+		cm_errf(err, errlen, "plugin %s: %s plugin '%s' has no %s", file, what, d->name,
+		        missing);
 		return -1;
 	}
 	return 0;
@@ -230,13 +236,15 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 		return -1;
 	}
 	if (!valid_name(d->name)) {
-		cm_errf(err, errlen, "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
+		cm_errf(err, errlen,
+		        "plugin %s: invalid plugin name '%.80s' (expected 1 to %d of [a-z0-9_-])",
 		        file, d->name, NAME_MAX_LEN);
 		return -1;
 	}
 	if (want_name != NULL && ((int)d->type != want_type || strcmp(d->name, want_name) != 0)) {
-		cm_errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'", file,
-		        type_name(d->type), d->name, type_name((uint32_t)want_type), want_name);
+		cm_errf(err, errlen, "plugin %s: holds %s plugin '%s', expected %s plugin '%s'",
+		        file, type_name(d->type), d->name, type_name((uint32_t)want_type),
+		        want_name);
 		return -1;
 	}
 	if (check_ops(d, file, err, errlen) != 0)
@@ -348,8 +356,10 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	if (fd < next_fd_name) {
 		num = fcntl(fd, F_DUPFD_CLOEXEC, next_fd_name);
 		if (num < 0) {
-			cm_errf(err, errlen, "plugin %s: cannot load: no descriptor number from %d on for "
-			        "/proc/self/fd: %s", path, next_fd_name, strerror(errno));
+			cm_errf(err, errlen,
+			        "plugin %s: cannot load: no descriptor number from %d on for "
+			        "/proc/self/fd: %s",
+			        path, next_fd_name, strerror(errno));
 			return -1;
 		}
 	}
@@ -358,8 +368,10 @@ static int fd_name(int fd, const struct stat *st, const char *path, char *name, 
 	struct stat pst;
 	int found = stat(name, &pst) == 0;
 	if (!found || pst.st_dev != st->st_dev || pst.st_ino != st->st_ino) {
-		cm_errf(err, errlen, "plugin %s: cannot load it through %s, the file checked: %s (is "
-		        "/proc mounted?)", path, name, found ? "another file is there" : strerror(errno));
+		cm_errf(err, errlen,
+		        "plugin %s: cannot load it through %s, the file checked: %s (is "
+		        "/proc mounted?)",
+		        path, name, found ? "another file is there" : strerror(errno));
 		if (num != fd)
 			close(num);
 		return -1;
@@ -409,7 +421,8 @@ static int load_fd(struct loader *ld, const char *path, int fd, const struct sta
 	}
 	const struct oma_plugin *d = dlsym(handle, OMA_PLUGIN_SYMBOL);
 	if (d == NULL) {
-		cm_errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path, OMA_PLUGIN_SYMBOL);
+		cm_errf(err, errlen, "plugin %s: no %s symbol (not an oma plugin?)", path,
+		        OMA_PLUGIN_SYMBOL);
 		goto out;
 	}
 	rc = check_descriptor(ld, d, path, want_type, want_name, err, errlen);
@@ -419,10 +432,10 @@ static int load_fd(struct loader *ld, const char *path, int fd, const struct sta
 	s->plugins = xrealloc(s->plugins, (s->n + 1) * sizeof(*s->plugins));
 	s->plugins[s->n] = xmalloc(sizeof(**s->plugins));
 	*s->plugins[s->n] = (struct loaded_plugin){
-		.path = xstrdup(path),
-		.handle = handle,
-		.desc = d,
-		.initialized = 0,
+	        .path = xstrdup(path),
+	        .handle = handle,
+	        .desc = d,
+	        .initialized = 0,
 	};
 	s->n++;
 	handle = NULL;
@@ -502,8 +515,8 @@ int loader_load(struct loader *ld, const char *dir, int type, const char *name,
 	if (*out != NULL)
 		return 0;
 	if (!valid_name(name)) {
-		cm_errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])", name,
-		        NAME_MAX_LEN);
+		cm_errf(err, errlen, "no plugin can be called '%.80s' (1 to %d of [a-z0-9_-])",
+		        name, NAME_MAX_LEN);
 		return 1;
 	}
 	if (check_dir(dir, err, errlen) != 0)
@@ -586,8 +599,8 @@ int loader_init(struct loaded_plugin *p, const struct oma_host *host, char *err,
 		int rc = p->desc->init(host != NULL ? host : loader_host(), why, sizeof(why));
 		why[sizeof(why) - 1] = '\0';
 		if (rc != 0) {
-			cm_errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path, p->desc->name,
-			        why[0] != '\0' ? why : "no reason given");
+			cm_errf(err, errlen, "plugin %s: init of '%s' failed: %s", p->path,
+			        p->desc->name, why[0] != '\0' ? why : "no reason given");
 			return -1;
 		}
 	}

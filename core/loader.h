@@ -7,10 +7,10 @@
 #include <oma/plugin.h>
 
 struct loaded_plugin {
-	char *path;                      /* file it came from */
-	void *handle;                    /* dlopen handle */
-	const struct oma_plugin *desc;   /* validated descriptor */
-	int initialized;                 /* init() ran and succeeded */
+	char *path;                    /* file it came from */
+	void *handle;                  /* dlopen handle */
+	const struct oma_plugin *desc; /* validated descriptor */
+	int initialized;               /* init() ran and succeeded */
 };
 
 /* The plugins loaded so far.  What it holds is the loader's own

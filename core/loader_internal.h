@@ -7,7 +7,7 @@
 #include "loader.h"
 
 struct loader_state {
-	char *dir;                      /* the folder of the last loader_load_dir, else the first loader_load */
+	char *dir; /* the folder of the last loader_load_dir, else the first loader_load */
 	struct loaded_plugin **plugins; /* each stays where it is while more load */
 	size_t n;
 };

@@ -20,7 +20,7 @@ static int level = OMA_LOG_INFO;
 static int stderr_level = OMA_LOG_ERROR;
 static int fd = -1;
 static char *path;
-static unsigned lost;      /* lines that could not be written to the file */
+static unsigned lost; /* lines that could not be written to the file */
 static char *pending; /* lines logged before log_open */
 static size_t pending_len, pending_cap;
 static unsigned errors;
@@ -30,10 +30,10 @@ static const struct {
 	int level;
 	const char *name, *word;
 } levels[] = {
-	{OMA_LOG_DEBUG, "DEBUG", "debug"},
-	{OMA_LOG_INFO, "INFO", "info"},
-	{OMA_LOG_WARNING, "WARNING", "warning"},
-	{OMA_LOG_ERROR, "ERROR", "error"},
+        {OMA_LOG_DEBUG, "DEBUG", "debug"},
+        {OMA_LOG_INFO, "INFO", "info"},
+        {OMA_LOG_WARNING, "WARNING", "warning"},
+        {OMA_LOG_ERROR, "ERROR", "error"},
 };
 #define NLEVELS (sizeof(levels) / sizeof(levels[0]))
 
@@ -65,11 +65,26 @@ const char *log_level_word(int lvl)
 	return levels[level_index(lvl)].word;
 }
 
-void log_set_level(int lvl) { level = lvl; }
-int log_get_level(void) { return level; }
-void log_set_stderr_level(int lvl) { stderr_level = lvl; }
-const char *log_path(void) { return path; }
-unsigned log_error_count(void) { return errors; }
+void log_set_level(int lvl)
+{
+	level = lvl;
+}
+int log_get_level(void)
+{
+	return level;
+}
+void log_set_stderr_level(int lvl)
+{
+	stderr_level = lvl;
+}
+const char *log_path(void)
+{
+	return path;
+}
+unsigned log_error_count(void)
+{
+	return errors;
+}
 
 /* Write one line to the log file; a failure (a full disk) is said on
  * stderr the first time, and the lines lost are counted.  Lock held. */
@@ -115,7 +130,8 @@ void log_close(void)
 {
 	pthread_mutex_lock(&lock);
 	if (fd >= 0 && close(fd) != 0 && lost++ == 0)
-		(void)fprintf(stderr, "oma: cannot write the log file %s: %s\n", path, strerror(errno));
+		(void)fprintf(stderr, "oma: cannot write the log file %s: %s\n", path,
+		              strerror(errno));
 	if (lost > 1)
 		(void)fprintf(stderr, "oma: %u lines could not be written to %s\n", lost, path);
 	fd = -1;

@@ -8,8 +8,8 @@
 
 /* Parse "debug" | "info" | "warning" | "error"; -1 when unknown. */
 int log_level_parse(const char *name);
-const char *log_level_name(int level);  /* "DEBUG", "INFO", ... (log lines) */
-const char *log_level_word(int level);  /* "debug", "info", ... (oma.conf) */
+const char *log_level_name(int level); /* "DEBUG", "INFO", ... (log lines) */
+const char *log_level_word(int level); /* "debug", "info", ... (oma.conf) */
 
 void log_set_level(int level);
 int log_get_level(void);
@@ -34,10 +34,10 @@ void log_set_stderr_level(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-#define log_debug(...) log_msg(OMA_LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(OMA_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)   log_msg(OMA_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)    log_msg(OMA_LOG_INFO, __VA_ARGS__)
 #define log_warning(...) log_msg(OMA_LOG_WARNING, __VA_ARGS__)
-#define log_error(...) log_msg(OMA_LOG_ERROR, __VA_ARGS__)
+#define log_error(...)   log_msg(OMA_LOG_ERROR, __VA_ARGS__)
 
 /* Count of lines logged at ERROR since start. */
 unsigned log_error_count(void);

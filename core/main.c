@@ -33,23 +33,24 @@ static const char *config_getter(const char *section, const char *key)
 
 static void usage(FILE *out)
 {
-	(void)fprintf(out,
-		"usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--print-config]\n"
-		"\n"
-		"Optimized MySQLDump Archiver - one compressed dump per database, run from cron.\n"
-		"\n"
-		"options:\n"
-		"  -h, --help            show this help message and exit\n"
-		"  -c, --config CONFIG   Path to the configuration file (default: %s)\n"
-		"  -d, --debug           Set log level to debug and override log level from config file\n"
-		"  -v, --version         Print version information and exit\n"
-		"  --check-config        Parse and validate the configuration (and plugins), then exit\n"
-		"  --print-config        Print the effective configuration as JSON, then exit\n"
-		"\n"
-		"Exit codes: 0 ok or skipped, 1 invalid configuration or failed run condition,\n"
-		"2 not enough disk space, 3 another instance is running, 4 a dump, terminate\n"
-		"condition or reporter failed, or the server could not be reached.\n",
-		DEFAULT_CONFIG);
+	(void)fprintf(
+	        out,
+	        "usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--print-config]\n"
+	        "\n"
+	        "Optimized MySQLDump Archiver - one compressed dump per database, run from cron.\n"
+	        "\n"
+	        "options:\n"
+	        "  -h, --help            show this help message and exit\n"
+	        "  -c, --config CONFIG   Path to the configuration file (default: %s)\n"
+	        "  -d, --debug           Set log level to debug and override log level from config file\n"
+	        "  -v, --version         Print version information and exit\n"
+	        "  --check-config        Parse and validate the configuration (and plugins), then exit\n"
+	        "  --print-config        Print the effective configuration as JSON, then exit\n"
+	        "\n"
+	        "Exit codes: 0 ok or skipped, 1 invalid configuration or failed run condition,\n"
+	        "2 not enough disk space, 3 another instance is running, 4 a dump, terminate\n"
+	        "condition or reporter failed, or the server could not be reached.\n",
+	        DEFAULT_CONFIG);
 }
 
 /* Whether `bin` names an executable file, directly (with a '/') or in PATH. */
@@ -65,7 +66,8 @@ static int find_executable(const char *bin)
 	char *copy = xstrdup(path);
 	int rc = -1;
 	char *save = NULL;
-	for (char *dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+	for (char *dir = strtok_r(copy, ":", &save); dir != NULL;
+	     dir = strtok_r(NULL, ":", &save)) {
 		char *full = xasprintf("%s/%s", dir[0] ? dir : ".", bin);
 		struct stat st;
 		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
@@ -102,8 +104,9 @@ static int load_reporters(struct oma_config *cfg, struct loader *ld, const char 
 		struct loaded_plugin *p = NULL;
 		int rc = loader_load(ld, dir, OMA_PLUGIN_REPORT, name, &p, err, sizeof(err));
 		if (rc == 1) {
-			char *w = xasprintf("config %s: [%s] belongs to no installed plugin (%s); ignored",
-			                    cfg->path, name, err);
+			char *w = xasprintf(
+			        "config %s: [%s] belongs to no installed plugin (%s); ignored",
+			        cfg->path, name, err);
 			strv_push(&cfg->warnings, w);
 			free(w);
 			continue;
@@ -115,7 +118,8 @@ static int load_reporters(struct oma_config *cfg, struct loader *ld, const char 
 			 * a bad table's do not. */
 			char *why = strncmp(err, "config ", 7) == 0
 			                    ? xstrdup(err)
-			                    : xasprintf("config %s: [%s]: %s", cfg->path, name, err);
+			                    : xasprintf("config %s: [%s]: %s", cfg->path, name,
+			                                err);
 			invalid(why);
 			free(why);
 			return -1;
@@ -192,13 +196,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CHECK = 1000, OPT_PRINT };
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"debug", no_argument, NULL, 'd'},
-		{"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"check-config", no_argument, NULL, OPT_CHECK},
-		{"print-config", no_argument, NULL, OPT_PRINT},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"debug", no_argument, NULL, 'd'},
+	        {"version", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"check-config", no_argument, NULL, OPT_CHECK},
+	        {"print-config", no_argument, NULL, OPT_PRINT},
+	        {NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.config_path = DEFAULT_CONFIG};
 	for (;;) {
@@ -206,13 +210,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 		if (c == -1)
 			break;
 		switch (c) {
-		case 'c': o->config_path = optarg; break;
-		case 'd': o->debug = 1; break;
-		case 'v': (void)printf("%s\n", OMA_VERSION); return OMA_EXIT_OK;
-		case 'h': usage(stdout); return OMA_EXIT_OK;
-		case OPT_CHECK: o->check_only = 1; break;
-		case OPT_PRINT: o->print_only = 1; break;
-		default: usage(stderr); return OMA_EXIT_CONFIG;
+		case 'c':
+			o->config_path = optarg;
+			break;
+		case 'd':
+			o->debug = 1;
+			break;
+		case 'v':
+			(void)printf("%s\n", OMA_VERSION);
+			return OMA_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return OMA_EXIT_OK;
+		case OPT_CHECK:
+			o->check_only = 1;
+			break;
+		case OPT_PRINT:
+			o->print_only = 1;
+			break;
+		default:
+			usage(stderr);
+			return OMA_EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
@@ -243,10 +261,11 @@ static int load_plugins(struct oma_config *cfg, struct loader *ld, const char *d
 		cfg->main.compression_level = ops->default_level;
 	} else if (cfg->main.compression_level < ops->min_level ||
 	           cfg->main.compression_level > ops->max_level) {
-		(void)fprintf(stderr,
-			"Invalid configuration: config %s: [main] compression_level: %ld is outside %d..%d for '%s'\n",
-			config_path, cfg->main.compression_level, ops->min_level, ops->max_level,
-			cfg->main.compression);
+		(void)fprintf(
+		        stderr,
+		        "Invalid configuration: config %s: [main] compression_level: %ld is outside %d..%d for '%s'\n",
+		        config_path, cfg->main.compression_level, ops->min_level, ops->max_level,
+		        cfg->main.compression);
 		return -1;
 	}
 	return load_reporters(cfg, ld, dir);
@@ -257,15 +276,16 @@ static int load_plugins(struct oma_config *cfg, struct loader *ld, const char *d
 static int check_binaries(const struct oma_config *cfg, const char *config_path)
 {
 	const char *const bins[][2] = {
-		{"mysqldump_bin", cfg->main.mysqldump_bin},
-		{"mysql_bin", cfg->main.mysql_bin},
+	        {"mysqldump_bin", cfg->main.mysqldump_bin},
+	        {"mysql_bin", cfg->main.mysql_bin},
 	};
 	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
 		if (find_executable(bins[i][1]) != 0) {
-			(void)fprintf(stderr,
-				"Invalid configuration: config %s: [main] %s: '%s' is not an executable file%s\n",
-				config_path, bins[i][0], bins[i][1],
-				strchr(bins[i][1], '/') ? "" : " in PATH");
+			(void)fprintf(
+			        stderr,
+			        "Invalid configuration: config %s: [main] %s: '%s' is not an executable file%s\n",
+			        config_path, bins[i][0], bins[i][1],
+			        strchr(bins[i][1], '/') ? "" : " in PATH");
 			return -1;
 		}
 	}
@@ -291,7 +311,8 @@ static int init_plugins(const struct oma_config *cfg, struct loader *ld, const c
 	if (cfg->cond.skip.n + cfg->cond.run.n + cfg->cond.terminate.n > 0) {
 		int rc = loader_load(ld, dir, OMA_PLUGIN_CONDITION, "sh", cond, err, sizeof(err));
 		if (rc != 0) {
-			(void)fprintf(stderr, "Invalid configuration: config %s: [conditions]: %s\n",
+			(void)fprintf(stderr,
+			              "Invalid configuration: config %s: [conditions]: %s\n",
 			              config_path, err);
 			return -1;
 		}
@@ -324,8 +345,8 @@ static int take_locks(const struct oma_config *cfg, int *lockfd, int *dirfd)
 	*lockfd = lock_acquire(cfg->main.lock_port, err, sizeof(err));
 	if (*lockfd == -2) {
 		(void)fprintf(stderr,
-			"Another instance of OMA is already running (port %ld is in use)\n",
-			cfg->main.lock_port);
+		              "Another instance of OMA is already running (port %ld is in use)\n",
+		              cfg->main.lock_port);
 		return OMA_EXIT_LOCKED;
 	}
 	if (*lockfd < 0) {
@@ -358,11 +379,11 @@ static int run_backup(const struct oma_config *cfg, struct loader *ld,
 		return OMA_EXIT_FAILED;
 	}
 	struct run_plugins pl = {
-		.comp = comp->desc->compress,
-		.comp_name = comp->desc->name,
-		.cond = cond ? cond->desc->condition : NULL,
-		.ld = ld,
-		.report_timeout = (int)cfg->main.report_timeout,
+	        .comp = comp->desc->compress,
+	        .comp_name = comp->desc->name,
+	        .cond = cond ? cond->desc->condition : NULL,
+	        .ld = ld,
+	        .report_timeout = (int)cfg->main.report_timeout,
 	};
 	return runner_run(cfg, &pl);
 }

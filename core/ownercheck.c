@@ -9,20 +9,22 @@
 #include "common/errbuf.h"
 #include "util.h"
 
-int owner_check(const char *what, const char *path, const struct stat *st, char *err,
-                size_t errlen)
+int owner_check(const char *what, const char *path, const struct stat *st, char *err, size_t errlen)
 {
 	if (geteuid() != 0)
 		return 0;
 	if (st->st_uid != 0) {
-		cm_errf(err, errlen, "plugin %s %s is owned by uid %u, not root: refusing to load "
-		        "code from it as root", what, path, (unsigned)st->st_uid);
+		cm_errf(err, errlen,
+		        "plugin %s %s is owned by uid %u, not root: refusing to load "
+		        "code from it as root",
+		        what, path, (unsigned)st->st_uid);
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		cm_errf(err, errlen, "plugin %s %s is writable by %s (mode %04o): refusing to load "
-		        "code from it as root", what, path,
-		        (st->st_mode & S_IWOTH) ? "others" : "its group",
+		cm_errf(err, errlen,
+		        "plugin %s %s is writable by %s (mode %04o): refusing to load "
+		        "code from it as root",
+		        what, path, (st->st_mode & S_IWOTH) ? "others" : "its group",
 		        (unsigned)(st->st_mode & 07777));
 		return -1;
 	}

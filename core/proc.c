@@ -26,7 +26,7 @@
 extern char **environ;
 
 #define READ_SIZE_DEFAULT (64 * 1024)
-#define EXIT_TICK_MS 50 /* how often exit is checked without a pidfd */
+#define EXIT_TICK_MS      50 /* how often exit is checked without a pidfd */
 
 /* ---- cancellation -------------------------------------------------------- */
 
@@ -130,7 +130,7 @@ static int open_pidfd(pid_t pid)
  * them). */
 static void child_signals(sigset_t *set)
 {
-	static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+	static const int sigs[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
 	                           SIGUSR1, SIGUSR2, SIGXFSZ, SIGALRM};
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -533,7 +533,8 @@ void proc_describe(const struct proc_result *r, const struct proc_limits *l, cha
 	if (WIFSIGNALED(r->status))
 		cm_errf(out, outlen, "killed by signal %d", WTERMSIG(r->status));
 	else
-		cm_errf(out, outlen, "exit code %d", WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1);
+		cm_errf(out, outlen, "exit code %d",
+		        WIFEXITED(r->status) ? WEXITSTATUS(r->status) : -1);
 }
 
 static size_t key_len(const char *kv)
@@ -579,7 +580,8 @@ int proc_host_run(struct oma_run *run, char *err, size_t errlen)
 {
 	const size_t have = offsetof(struct oma_run, err_len) + sizeof(run->err_len);
 	if (run == NULL || run->size < have || run->argv == NULL || run->argv[0] == NULL) {
-		cm_errf(err, errlen, "run: no command (or a struct oma_run this core does not know)");
+		cm_errf(err, errlen,
+		        "run: no command (or a struct oma_run this core does not know)");
 		return -1;
 	}
 	run->exit_code = -1;
@@ -601,7 +603,8 @@ int proc_host_run(struct oma_run *run, char *err, size_t errlen)
 		}
 	}
 	size_t keep = run->keep > 0 ? run->keep : 1024 * 1024;
-	struct proc_limits lim = {.timeout_ms = (int64_t)(run->timeout > 0 ? run->timeout : 0) * 1000,
+	struct proc_limits lim = {.timeout_ms = (int64_t)(run->timeout > 0 ? run->timeout : 0) *
+	                                        1000,
 	                          .out_keep = keep,
 	                          .err_keep = keep};
 	struct proc_result res;

@@ -17,7 +17,7 @@
 
 /* After the child exited, how long a pipe it left open (a background
  * process holds it) is still read before it is given up. */
-#define PROC_LINGER_MS 2000
+#define PROC_LINGER_MS     2000
 /* SIGTERM to a child's process group, then SIGKILL after this long. */
 #define PROC_KILL_GRACE_MS 1000
 
@@ -32,21 +32,21 @@ unsigned proc_cancel_count(void);
 /* A started child. */
 struct proc {
 	pid_t pid;
-	int pidfd;      /* readable once it exits; -1 where the kernel has none */
-	int out_fd;     /* read ends of its stdout and stderr pipes */
+	int pidfd;  /* readable once it exits; -1 where the kernel has none */
+	int out_fd; /* read ends of its stdout and stderr pipes */
 	int err_fd;
 };
 
 /* What proc_wait() does while the child runs. */
 struct proc_limits {
-	int64_t timeout_ms;  /* from the start of the wait; 0: none */
-	int64_t stall_ms;    /* without a byte on stdout or stderr; 0: none */
+	int64_t timeout_ms; /* from the start of the wait; 0: none */
+	int64_t stall_ms;   /* without a byte on stdout or stderr; 0: none */
 	/* stdout goes to on_out(arg, ...) when set (it returns 0, or -1 to
 	 * stop the child: PROC_REFUSED), else up to out_keep bytes are kept */
 	int (*on_out)(void *arg, const char *buf, size_t len);
 	void *arg;
 	size_t out_keep, err_keep; /* the rest is read and dropped */
-	size_t read_size;    /* bytes per read from stdout; 0: 64 KiB */
+	size_t read_size;          /* bytes per read from stdout; 0: 64 KiB */
 	/* The wait stops its child once proc_cancel() was called more often
 	 * than this: 0 for the backup's children; the reporters, which still
 	 * tell monitoring about a cancelled run, let the cancels so far pass
@@ -57,23 +57,23 @@ struct proc_limits {
 
 /* How a wait ended. */
 enum proc_end {
-	PROC_EXITED = 0,   /* by itself: see status */
-	PROC_TIMED_OUT,    /* timeout_ms passed; stopped */
-	PROC_STALLED,      /* stall_ms without output; stopped */
-	PROC_CANCELLED,    /* proc_cancel(); stopped */
-	PROC_REFUSED,      /* on_out() failed; stopped */
-	PROC_BROKEN,       /* poll or read failed (errno in `error`); stopped */
+	PROC_EXITED = 0, /* by itself: see status */
+	PROC_TIMED_OUT,  /* timeout_ms passed; stopped */
+	PROC_STALLED,    /* stall_ms without output; stopped */
+	PROC_CANCELLED,  /* proc_cancel(); stopped */
+	PROC_REFUSED,    /* on_out() failed; stopped */
+	PROC_BROKEN,     /* poll or read failed (errno in `error`); stopped */
 };
 
 struct proc_result {
-	int end;             /* enum proc_end */
-	int status;          /* waitpid() status (also for a stopped child) */
-	int error;           /* errno for PROC_BROKEN */
-	char *out, *err;     /* kept output, NUL-terminated (NULL when none) */
+	int end;         /* enum proc_end */
+	int status;      /* waitpid() status (also for a stopped child) */
+	int error;       /* errno for PROC_BROKEN */
+	char *out, *err; /* kept output, NUL-terminated (NULL when none) */
 	size_t out_len, err_len;
 	bool out_cut, err_cut; /* more came than was kept */
-	bool lingered;       /* a pipe was still open PROC_LINGER_MS after the exit */
-	double seconds;      /* wall time of the wait */
+	bool lingered;         /* a pipe was still open PROC_LINGER_MS after the exit */
+	double seconds;        /* wall time of the wait */
 };
 
 /* Start argv[0] (looked up in PATH unless it has a '/', no shell) with

@@ -22,31 +22,43 @@
 char *report_summary(const struct oma_report *r)
 {
 	if (r->outcome == OMA_OUTCOME_SKIPPED)
-		return xstrdup("Summary: Successfully skipped all databases due to skip_conditions. Error=0");
+		return xstrdup(
+		        "Summary: Successfully skipped all databases due to skip_conditions. Error=0");
 	if (r->outcome == OMA_OUTCOME_ABORTED)
-		return xstrdup("Summary: All databases were skipped due to faulty run_conditions. Error=1");
-	return xasprintf("Summary: Successfully dumped %u of %u databases. Skipped %u, Failed %u. Error=%d",
-	                 r->dumped + r->reused, r->total, r->skipped, r->failed, cm_run_failed(r));
+		return xstrdup(
+		        "Summary: All databases were skipped due to faulty run_conditions. Error=1");
+	return xasprintf(
+	        "Summary: Successfully dumped %u of %u databases. Skipped %u, Failed %u. Error=%d",
+	        r->dumped + r->reused, r->total, r->skipped, r->failed, cm_run_failed(r));
 }
 
 static const char *outcome_name(int o)
 {
 	switch (o) {
-	case OMA_OUTCOME_SUCCESS: return "success";
-	case OMA_OUTCOME_SKIPPED: return "skipped";
-	case OMA_OUTCOME_ABORTED: return "aborted";
-	case OMA_OUTCOME_NO_SPACE: return "no_space";
-	default: return "failed";
+	case OMA_OUTCOME_SUCCESS:
+		return "success";
+	case OMA_OUTCOME_SKIPPED:
+		return "skipped";
+	case OMA_OUTCOME_ABORTED:
+		return "aborted";
+	case OMA_OUTCOME_NO_SPACE:
+		return "no_space";
+	default:
+		return "failed";
 	}
 }
 
 static const char *db_outcome_name(int o)
 {
 	switch (o) {
-	case OMA_DB_DUMPED: return "dumped";
-	case OMA_DB_REUSED: return "reused";
-	case OMA_DB_SKIPPED: return "skipped";
-	default: return "failed";
+	case OMA_DB_DUMPED:
+		return "dumped";
+	case OMA_DB_REUSED:
+		return "reused";
+	case OMA_DB_SKIPPED:
+		return "skipped";
+	default:
+		return "failed";
 	}
 }
 
@@ -81,8 +93,10 @@ char *report_json(const struct oma_report *r, size_t *len)
 		buf_append(&b, &l, &c, i ? ",\n    {" : "\n    {", i ? 7 : 6);
 		buf_append(&b, &l, &c, "\"name\": ", 8);
 		json_append_string(&b, &l, &c, d->name);
-		buf_appendf(&b, &l, &c, ", \"outcome\": \"%s\", \"bytes\": %llu, \"seconds\": %.3f, \"error\": ",
-		            db_outcome_name(d->outcome), (unsigned long long)d->bytes, d->seconds);
+		buf_appendf(
+		        &b, &l, &c,
+		        ", \"outcome\": \"%s\", \"bytes\": %llu, \"seconds\": %.3f, \"error\": ",
+		        db_outcome_name(d->outcome), (unsigned long long)d->bytes, d->seconds);
 		if (d->error != NULL)
 			json_append_string(&b, &l, &c, d->error);
 		else
@@ -118,7 +132,8 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		cm_errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		cm_errf(err, errlen, "report: cannot rename %s to %s: %s", tmp, path,
+		        strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -192,8 +207,7 @@ static int send_one(const struct loaded_plugin *p, const struct oma_report *r, i
 	return rc;
 }
 
-int report_send(struct loader *ld, const struct oma_report *r,
-                int timeout)
+int report_send(struct loader *ld, const struct oma_report *r, int timeout)
 {
 	/* The reporters get the result as JSON too, as result.json has it now. */
 	struct oma_report with = *r;

@@ -9,7 +9,6 @@
 #include "config.h"
 #include "loader.h"
 
-
 /* The summary line of a finished run (docs/BEHAVIOUR.md "Zabbix report"), malloc'ed. */
 char *report_summary(const struct oma_report *r);
 
@@ -29,7 +28,6 @@ int report_write_json(const struct oma_report *r, const char *path, char *err, s
  * backup.  A run cancelled before still reports; a signal during the
  * reporting stops the reporter at hand and skips the rest.  Failures are
  * logged as errors.  Returns the number of reporters that failed. */
-int report_send(struct loader *ld, const struct oma_report *r,
-                int timeout);
+int report_send(struct loader *ld, const struct oma_report *r, int timeout);
 
 #endif

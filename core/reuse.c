@@ -22,8 +22,8 @@ int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar 
 	char sum[80] = "";
 	if (sc->sha256[0] != '\0')
 		(void)snprintf(sum, sizeof(sum), "sha256=%s\n", sc->sha256);
-	char *text = xasprintf("format=oma-1\nstart=%" PRId64 "\ncompressor=%s\nfile=%s\nbytes=%" PRIu64
-	                       "\n%s%s",
+	char *text = xasprintf("format=oma-1\nstart=%" PRId64
+	                       "\ncompressor=%s\nfile=%s\nbytes=%" PRIu64 "\n%s%s",
 	                       sc->start, sc->compressor, sc->file, sc->bytes, sum,
 	                       sc->extra ? sc->extra : "");
 	char *path = xasprintf("%s/%s%s", dir, stem, REUSE_SIDECAR_SUFFIX);
@@ -179,7 +179,8 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
                  const char *file, char *why, size_t whylen)
 {
 	if (strcmp(sc->compressor, compressor) != 0) {
-		cm_errf(why, whylen, "previous dump was made with %s, now %s", sc->compressor, compressor);
+		cm_errf(why, whylen, "previous dump was made with %s, now %s", sc->compressor,
+		        compressor);
 		return 0;
 	}
 	if (strcmp(sc->file, file) != 0) {
@@ -194,8 +195,8 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
 	else if (!S_ISREG(st.st_mode))
 		cm_errf(why, whylen, "previous dump %s is not a regular file", path);
 	else if ((uint64_t)st.st_size != sc->bytes)
-		cm_errf(why, whylen, "previous dump %s has %lld bytes, %" PRIu64 " were written", path,
-		        (long long)st.st_size, sc->bytes);
+		cm_errf(why, whylen, "previous dump %s has %lld bytes, %" PRIu64 " were written",
+		        path, (long long)st.st_size, sc->bytes);
 	else
 		ok = 1;
 	free(path);
@@ -225,8 +226,9 @@ static int move_one(const char *prev_dir, const char *cur_dir, const char *name,
 	tmp = xasprintf("%s/.%s.link-%ld", prev_dir, name, (long)getpid());
 	(void)unlink(tmp);
 	if (symlink(to, tmp) != 0 || rename(tmp, from) != 0) {
-		cm_errf(err, errlen, "reuse: linked %s, but cannot replace it by a symbolic link: %s",
-		        from, strerror(errno));
+		cm_errf(err, errlen,
+		        "reuse: linked %s, but cannot replace it by a symbolic link: %s", from,
+		        strerror(errno));
 		(void)unlink(tmp);
 		rc = 1;
 	}

@@ -12,14 +12,14 @@
  * Written only after the dump is complete under its final name, so a
  * failed dump never has one. */
 struct sidecar {
-	int64_t start;         /* epoch seconds the dump started */
-	char compressor[64];   /* compress plugin name, e.g. "gzip" */
-	char file[256];        /* base name of the dump file */
-	uint64_t bytes;        /* its size */
-	char sha256[65];       /* SHA-256 of the file as written, lower-case hex;
+	int64_t start;       /* epoch seconds the dump started */
+	char compressor[64]; /* compress plugin name, e.g. "gzip" */
+	char file[256];      /* base name of the dump file */
+	uint64_t bytes;      /* its size */
+	char sha256[65];     /* SHA-256 of the file as written, lower-case hex;
 	                        * "" when not recorded (oma before 0.2): such a
 	                        * dump is never reused */
-	char *extra;           /* further key=value lines (change-detection reference), malloc'ed */
+	char *extra;         /* further key=value lines (change-detection reference), malloc'ed */
 };
 
 /* Write dir/STEM.timestamp atomically (temp file, rename; not synced).

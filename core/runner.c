@@ -27,19 +27,19 @@
 struct run {
 	const struct oma_config *cfg;
 	const struct run_plugins *pl;
-	char *bdir;             /* backup_dir, absolute (the links' targets must be) */
-	char *current;          /* full path of the current backup folder */
+	char *bdir;    /* backup_dir, absolute (the links' targets must be) */
+	char *current; /* full path of the current backup folder */
 	const char *current_base;
-	time_t started;         /* when the run started (info.json "started") */
+	time_t started; /* when the run started (info.json "started") */
 	struct server_facts facts;
 	struct strv selected, skipped, missing;
-	uint64_t datadir_bytes;  /* the whole datadir (info.json) */
-	uint64_t selected_bytes; /* the selected databases' folders (space check) */
+	uint64_t datadir_bytes;   /* the whole datadir (info.json) */
+	uint64_t selected_bytes;  /* the selected databases' folders (space check) */
 	uint64_t *selected_sizes; /* each selected database's folder, same order */
 	struct dump_job *jobs;
 	size_t njobs;
-	struct strv todo;       /* selected databases to dump */
-	struct strv reused;     /* selected databases whose previous dump was reused */
+	struct strv todo;   /* selected databases to dump */
+	struct strv reused; /* selected databases whose previous dump was reused */
 	uint64_t *reused_bytes;
 	struct changes_state *changes; /* with skip_unchanged_dbs */
 	unsigned dumped, failed;
@@ -118,7 +118,8 @@ static void phase_survey(struct run *r)
 	if (store_clean_temp(r->bdir, r->current_base, &removed, err, sizeof(err)) != 0)
 		log_warning("%s", err);
 	for (size_t i = 0; i < removed.n; i++)
-		log_warning("Removed a temporary file left by an interrupted run: %s", removed.v[i]);
+		log_warning("Removed a temporary file left by an interrupted run: %s",
+		            removed.v[i]);
 	strv_free(&removed);
 
 	struct store_folders all;
@@ -132,16 +133,20 @@ static void phase_survey(struct run *r)
 		if (strcmp(f->name, r->current_base) == 0)
 			continue;
 		if (!f->complete)
-			log_warning("Backup folder %s is incomplete (its run did not finish): it does "
-			            "not count as a version, is not used as the previous backup, and "
-			            "goes once a newer backup is complete", f->name);
+			log_warning(
+			        "Backup folder %s is incomplete (its run did not finish): it does "
+			        "not count as a version, is not used as the previous backup, and "
+			        "goes once a newer backup is complete",
+			        f->name);
 		if (f->future) {
 			char when[32], cur[32];
 			format_time(f->time, when, sizeof(when));
 			format_time((int64_t)now, cur, sizeof(cur));
-			log_warning("Backup folder %s is dated in the future (%s, now %s): a clock "
-			            "change or a stray folder; it is not used as the previous backup "
-			            "and is the first to be pruned", f->name, when, cur);
+			log_warning(
+			        "Backup folder %s is dated in the future (%s, now %s): a clock "
+			        "change or a stray folder; it is not used as the previous backup "
+			        "and is the first to be pruned",
+			        f->name, when, cur);
 		}
 	}
 	store_folders_free(&all);
@@ -214,7 +219,8 @@ static bool previous_failed(const struct run *r)
 	if (r->prev.failed_databases > 0)
 		log_warning("delete_before: not removing old backup directories before the dumps: "
 		            "%" PRIu64 " database(s) failed in the last backup and their previous "
-		            "dumps are kept", r->prev.failed_databases);
+		            "dumps are kept",
+		            r->prev.failed_databases);
 	return r->prev.failed_databases > 0;
 }
 
@@ -254,8 +260,10 @@ static int phase_space(struct run *r)
 		if ((double)free_bytes + (double)freed < need) {
 			char c[32];
 			format_bytes((double)freed, c, sizeof(c));
-			log_warning("delete_before: removing the last complete backup would free only "
-			            "%s, not enough: it is kept", c);
+			log_warning(
+			        "delete_before: removing the last complete backup would free only "
+			        "%s, not enough: it is kept",
+			        c);
 			break;
 		}
 		struct strv removed = {0};
@@ -294,7 +302,8 @@ static int verify_previous(const char *prev, const char *db, const char *file,
 		cm_errf(why, whylen, "previous dump cannot be checked: %s", err);
 	} else if (strcmp(sum, sc->sha256) != 0) {
 		log_warning("DB '%s': previous dump %s does not match the SHA-256 recorded when it "
-		            "was written (damaged?); dumping it again", db, path);
+		            "was written (damaged?); dumping it again",
+		            db, path);
 		cm_errf(why, whylen, "previous dump is damaged (SHA-256 mismatch)");
 	} else {
 		rc = 0;
@@ -316,7 +325,9 @@ static void probe_changes(struct run *r)
 	}
 	if (changes_probe(r->cfg->main.mysql_bin, r->facts.datadir, &r->selected, &folders,
 	                  &r->changes, err, sizeof(err)) != 0)
-		log_warning("skip_unchanged_dbs: change check unavailable: %s; dumping all databases", err);
+		log_warning(
+		        "skip_unchanged_dbs: change check unavailable: %s; dumping all databases",
+		        err);
 	strv_free(&folders);
 }
 
@@ -430,7 +441,8 @@ static void phase_reuse(struct run *r)
 		free(file);
 	}
 	if (prev != NULL && r->reused.n > 0 && (fsync_dir(r->current) != 0 || fsync_dir(prev) != 0))
-		log_warning("Cannot sync the backup folders after reusing dumps: %s", strerror(errno));
+		log_warning("Cannot sync the backup folders after reusing dumps: %s",
+		            strerror(errno));
 	free(prev);
 }
 
@@ -481,19 +493,19 @@ static void phase_dump(struct run *r)
 			r->jobs[i].weight = r->selected_sizes[k++];
 	}
 	struct dump_settings s = {
-		.dir = r->current,
-		.mysqldump_bin = m->mysqldump_bin,
-		.options = &m->mysqldump_options,
-		.comp = r->pl->comp,
-		.level = (int)m->compression_level,
-		.parallelism = par,
-		.cpus = cpus,
-		.stall_timeout = m->dump_stall_timeout,
-		/* Only skip_unchanged_dbs reads sidecars, and only with a change
+	        .dir = r->current,
+	        .mysqldump_bin = m->mysqldump_bin,
+	        .options = &m->mysqldump_options,
+	        .comp = r->pl->comp,
+	        .level = (int)m->compression_level,
+	        .parallelism = par,
+	        .cpus = cpus,
+	        .stall_timeout = m->dump_stall_timeout,
+	        /* Only skip_unchanged_dbs reads sidecars, and only with a change
 		 * reference in them: without one a sidecar is a useless file
 		 * (and creating files is most of the core's work per database). */
-		.done = changes_usable(r->changes) ? write_sidecar : NULL,
-		.done_arg = r,
+	        .done = changes_usable(r->changes) ? write_sidecar : NULL,
+	        .done_arg = r,
 	};
 	dump_run(&s, r->jobs, r->njobs);
 	for (size_t i = 0; i < r->njobs; i++) {
@@ -503,8 +515,8 @@ static void phase_dump(struct run *r)
 			r->failed++;
 	}
 	if (r->failed == 0)
-		log_info("Successfully dumped %zu of %zu, failed %u databases", r->dumped + r->reused.n,
-		         r->facts.databases.n, r->failed);
+		log_info("Successfully dumped %zu of %zu, failed %u databases",
+		         r->dumped + r->reused.n, r->facts.databases.n, r->failed);
 	else
 		log_error("Backing up all databases: Expected %zu, got %zu", r->selected.n,
 		          r->dumped + r->reused.n);
@@ -531,13 +543,14 @@ static int phase_finish(struct run *r)
 		rc = -1;
 	}
 	struct store_info info = {
-		.mysql_data_dir_bytes_used = r->datadir_bytes,
-		.backup_bytes_used = used,
-		/* Relative to what was backed up, as the next space check uses it. */
-		.compression_ratio = r->selected_bytes ? (double)used / (double)r->selected_bytes : 0,
-		.started = (int64_t)r->started,
-		.completed = (int64_t)time(NULL),
-		.failed_databases = r->failed,
+	        .mysql_data_dir_bytes_used = r->datadir_bytes,
+	        .backup_bytes_used = used,
+	        /* Relative to what was backed up, as the next space check uses it. */
+	        .compression_ratio = r->selected_bytes ? (double)used / (double)r->selected_bytes
+	                                               : 0,
+	        .started = (int64_t)r->started,
+	        .completed = (int64_t)time(NULL),
+	        .failed_databases = r->failed,
 	};
 	/* info.json marks the folder complete: without it, `last` must not
 	 * move here. */
@@ -599,26 +612,26 @@ static int phase_report(struct run *r, int code)
 	size_t n = r->njobs + r->reused.n + r->skipped.n;
 	struct oma_db_result *dbs = xcalloc(n, sizeof(*dbs));
 	struct oma_report rep = {
-		.size = sizeof(rep),
-		.outcome = r->outcome,
-		.exit_code = code,
-		.dbs = dbs,
-		.ndbs = n,
-		.db_size = sizeof(struct oma_db_result),
-		.log_path = log_path(),
-		.backup_dir = r->bdir,
-		.current_dir = r->abandoned ? NULL : r->current,
-		.total = (unsigned)r->facts.databases.n,
-		.skipped = (unsigned)r->skipped.n,
+	        .size = sizeof(rep),
+	        .outcome = r->outcome,
+	        .exit_code = code,
+	        .dbs = dbs,
+	        .ndbs = n,
+	        .db_size = sizeof(struct oma_db_result),
+	        .log_path = log_path(),
+	        .backup_dir = r->bdir,
+	        .current_dir = r->abandoned ? NULL : r->current,
+	        .total = (unsigned)r->facts.databases.n,
+	        .skipped = (unsigned)r->skipped.n,
 	};
 	for (size_t i = 0; i < r->njobs; i++) {
 		const struct dump_job *j = &r->jobs[i];
 		dbs[i] = (struct oma_db_result){
-			.name = j->db,
-			.outcome = j->ok ? OMA_DB_DUMPED : OMA_DB_FAILED,
-			.bytes = j->bytes,
-			.seconds = j->seconds,
-			.error = j->ok ? NULL : (j->error ? j->error : "not dumped"),
+		        .name = j->db,
+		        .outcome = j->ok ? OMA_DB_DUMPED : OMA_DB_FAILED,
+		        .bytes = j->bytes,
+		        .seconds = j->seconds,
+		        .error = j->ok ? NULL : (j->error ? j->error : "not dumped"),
 		};
 		if (j->ok)
 			rep.dumped++;
@@ -627,15 +640,15 @@ static int phase_report(struct run *r, int code)
 	}
 	for (size_t i = 0; i < r->reused.n; i++) {
 		dbs[r->njobs + i] = (struct oma_db_result){
-			.name = r->reused.v[i],
-			.outcome = OMA_DB_REUSED,
-			.bytes = r->reused_bytes[i],
+		        .name = r->reused.v[i],
+		        .outcome = OMA_DB_REUSED,
+		        .bytes = r->reused_bytes[i],
 		};
 		rep.reused++;
 	}
 	for (size_t i = 0; i < r->skipped.n; i++)
-		dbs[r->njobs + r->reused.n + i] =
-			(struct oma_db_result){.name = r->skipped.v[i], .outcome = OMA_DB_SKIPPED};
+		dbs[r->njobs + r->reused.n + i] = (struct oma_db_result){.name = r->skipped.v[i],
+		                                                         .outcome = OMA_DB_SKIPPED};
 	char *summary = report_summary(&rep);
 	rep.summary = summary;
 
@@ -653,8 +666,8 @@ static int phase_report(struct run *r, int code)
 		log_error("%s", err);
 	}
 	int before_report = cancel_signal;
-	if (r->pl->ld != NULL &&
-	    report_send(r->pl->ld, &rep, r->pl->report_timeout) > 0 && code == OMA_EXIT_OK)
+	if (r->pl->ld != NULL && report_send(r->pl->ld, &rep, r->pl->report_timeout) > 0 &&
+	    code == OMA_EXIT_OK)
 		code = OMA_EXIT_FAILED;
 	if (cancel_signal && !before_report) {
 		/* The signal came while the reporters ran. */
@@ -778,8 +791,9 @@ static enum step phase_prepare(struct run *r, int *code)
 	read_previous(r);
 	r->keep_old = m->delete_before && previous_failed(r);
 	if (m->delete_before && !r->keep_old) {
-		log_debug("Removing old backup directories before new backup. Will keep %ld versions ...",
-		          m->versions);
+		log_debug(
+		        "Removing old backup directories before new backup. Will keep %ld versions ...",
+		        m->versions);
 		/* With versions = 1 the last complete backup stays until this one
 		 * is complete (phase 10), unless phase 6 needs its room. */
 		(void)phase_prune(r, m->versions > 1 ? m->versions - 1 : 1);
@@ -829,13 +843,15 @@ static enum step phase_complete(struct run *r, int *code)
 		if (r->selected.n == 0 && m->do_databases.n > 0) {
 			/* Every name the admin asked for is missing: a typo or a
 			 * dropped database, not a success. */
-			log_error("None of the databases listed in do_databases exists; nothing was "
-			          "backed up");
+			log_error(
+			        "None of the databases listed in do_databases exists; nothing was "
+			        "backed up");
 			*code = OMA_EXIT_FAILED;
 		} else if (r->selected.n == 0) {
 			log_warning("No databases selected for backup");
 		} else {
-			log_error("No database was dumped successfully; keeping every previous backup");
+			log_error(
+			        "No database was dumped successfully; keeping every previous backup");
 			*code = OMA_EXIT_FAILED;
 		}
 		return STEP_ABANDON;
@@ -850,7 +866,8 @@ static enum step phase_complete(struct run *r, int *code)
 	 * every folder until all databases dump again. */
 	if (r->failed > 0)
 		log_warning("Not removing old backup directories: %u database(s) failed and "
-		            "their previous dumps are kept", r->failed);
+		            "their previous dumps are kept",
+		            r->failed);
 	else if (*code == OMA_EXIT_OK)
 		(void)phase_prune(r, m->versions - 1);
 	if (cancel_signal)

@@ -10,10 +10,11 @@
 /* Exit codes (docs/BEHAVIOUR.md "Exit codes"). */
 enum {
 	OMA_EXIT_OK = 0,
-	OMA_EXIT_CONFIG = 1,     /* invalid configuration, or a run condition failed */
+	OMA_EXIT_CONFIG = 1, /* invalid configuration, or a run condition failed */
 	OMA_EXIT_NO_SPACE = 2,
 	OMA_EXIT_LOCKED = 3,
-	OMA_EXIT_FAILED = 4,     /* a dump, terminate condition or reporter failed; server unreachable */
+	OMA_EXIT_FAILED =
+	        4, /* a dump, terminate condition or reporter failed; server unreachable */
 };
 
 struct run_plugins {

@@ -1,6 +1,6 @@
 /* server.c - facts about the MySQL/MariaDB server, asked through mysql_bin. */
-#include "common/errbuf.h"
 #include "server.h"
+#include "common/errbuf.h"
 #include "server_internal.h"
 
 #include <errno.h>
@@ -24,9 +24,9 @@
 #define STDERR_MAX (64 * 1024)
 
 static const char *const system_dbs[] = {
-	"information_schema",
-	"performance_schema",
-	"sys",
+        "information_schema",
+        "performance_schema",
+        "sys",
 };
 
 int server_is_system_db(const char *name)
@@ -48,11 +48,25 @@ static void unescape_batch(char *s)
 			continue;
 		}
 		switch (r[1]) {
-		case 't': *w++ = '\t'; r++; break;
-		case 'n': *w++ = '\n'; r++; break;
-		case '0': *w++ = '\0'; r++; break;
-		case '\\': *w++ = '\\'; r++; break;
-		default: *w++ = *r; break;
+		case 't':
+			*w++ = '\t';
+			r++;
+			break;
+		case 'n':
+			*w++ = '\n';
+			r++;
+			break;
+		case '0':
+			*w++ = '\0';
+			r++;
+			break;
+		case '\\':
+			*w++ = '\\';
+			r++;
+			break;
+		default:
+			*w++ = *r;
+			break;
 		}
 	}
 	*w = '\0';
@@ -120,15 +134,20 @@ void server_set_timeout(long seconds)
 	query_timeout = seconds;
 }
 
-int server_query(const char *mysql_bin, const char *query, struct strv *lines,
-                 char *err, size_t errlen)
+int server_query(const char *mysql_bin, const char *query, struct strv *lines, char *err,
+                 size_t errlen)
 {
-	char *argv[] = {(char *)mysql_bin, "--default-character-set=utf8mb4", "-N", "-B", "-e",
-	                (char *)query, NULL};
+	char *argv[] = {(char *)mysql_bin,
+	                "--default-character-set=utf8mb4",
+	                "-N",
+	                "-B",
+	                "-e",
+	                (char *)query,
+	                NULL};
 	struct proc_limits lim = {
-		.timeout_ms = (int64_t)query_timeout * 1000,
-		.out_keep = SIZE_MAX,
-		.err_keep = STDERR_MAX,
+	        .timeout_ms = (int64_t)query_timeout * 1000,
+	        .out_keep = SIZE_MAX,
+	        .err_keep = STDERR_MAX,
 	};
 	struct proc_result res;
 	int rc = proc_run(argv, NULL, &lim, &res, err, errlen);
@@ -138,8 +157,9 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 	char reason[512];
 	stderr_reason(res.err, reason, sizeof(reason));
 	if (res.end == PROC_TIMED_OUT) {
-		cm_errf(err, errlen, "mysql: no answer within %ld seconds (server_timeout); stopped",
-		     query_timeout);
+		cm_errf(err, errlen,
+		        "mysql: no answer within %ld seconds (server_timeout); stopped",
+		        query_timeout);
 		goto out;
 	}
 	if (res.end != PROC_EXITED) {
@@ -151,7 +171,7 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines,
 	int status = res.status;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 		cm_errf(err, errlen, "cannot run '%s': %s", mysql_bin,
-		     reason[0] != '\0' ? reason : "exit code 127");
+		        reason[0] != '\0' ? reason : "exit code 127");
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -209,10 +229,10 @@ static int cmp_db_row(const void *a, const void *b)
  * lower_case_table_names=1), to which server_folder_name adds the device
  * name rule that CONVERT does not apply. */
 static const char facts_query[] =
-	"SELECT 'datadir', @@lower_case_table_names, HEX(@@datadir); "
-	"SELECT 'db', HEX(SCHEMA_NAME), HEX(CAST(CONVERT(IF(@@lower_case_table_names = 1, "
-	"LOWER(SCHEMA_NAME), SCHEMA_NAME) USING filename) AS BINARY)) "
-	"FROM information_schema.SCHEMATA";
+        "SELECT 'datadir', @@lower_case_table_names, HEX(@@datadir); "
+        "SELECT 'db', HEX(SCHEMA_NAME), HEX(CAST(CONVERT(IF(@@lower_case_table_names = 1, "
+        "LOWER(SCHEMA_NAME), SCHEMA_NAME) USING filename) AS BINARY)) "
+        "FROM information_schema.SCHEMATA";
 
 /* Decode the facts query's lines into *f.  Returns 0, or -1 with err set
  * and *f empty. */
@@ -241,8 +261,8 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 			char *enc = name != NULL ? hex_decode(fld[2]) : NULL;
 			if (enc == NULL) {
 				free(name);
-				cm_errf(err, errlen, "mysql: unexpected database row '%s\t%s'", fld[1],
-				     fld[2]);
+				cm_errf(err, errlen, "mysql: unexpected database row '%s\t%s'",
+				        fld[1], fld[2]);
 				goto fail;
 			}
 			rows[nrows].name = name;
@@ -269,10 +289,12 @@ static int parse_facts(const struct strv *lines, struct server_facts *f, char *e
 		if (server_is_system_db(name))
 			continue;
 		if (strncmp(name, "#mysql50#", 9) == 0) {
-			log_warning("Database '%s' skipped: the server shows the folder '%s' of its "
-			            "datadir under this name because the folder name is not a valid "
-			            "encoded name; it cannot be dumped reliably by name (rename or "
-			            "remove the folder)", name, name + 9);
+			log_warning(
+			        "Database '%s' skipped: the server shows the folder '%s' of its "
+			        "datadir under this name because the folder name is not a valid "
+			        "encoded name; it cannot be dumped reliably by name (rename or "
+			        "remove the folder)",
+			        name, name + 9);
 			continue;
 		}
 		strv_push(&f->databases, name);
@@ -379,11 +401,11 @@ static int cmp_folder_index(const void *a, const void *b)
 }
 
 struct usage {
-	uint64_t bytes;            /* everything, a file with several links once */
-	uint64_t *folder_bytes;    /* the same per asked folder */
+	uint64_t bytes;             /* everything, a file with several links once */
+	uint64_t *folder_bytes;     /* the same per asked folder */
 	struct folder_index *index; /* the asked folders by name */
 	size_t nindex;
-	struct walk_inodes *seen;  /* files with several links: (dev, ino, -1) once
+	struct walk_inodes *seen; /* files with several links: (dev, ino, -1) once
 	                            * counted in bytes, (dev, ino, i) in folder i */
 };
 
@@ -395,9 +417,9 @@ static int usage_fail(struct walk *w, const struct walk_entry *e, const char *wh
 	char *path = walk_path(e);
 	if (err == EACCES || err == EPERM)
 		cm_errf(w->err, w->errlen,
-		     "datadir %s: permission denied; oma must read the server's data "
-		     "directory (mode 0700): run it as root or as the user the server runs as",
-		     path);
+		        "datadir %s: permission denied; oma must read the server's data "
+		        "directory (mode 0700): run it as root or as the user the server runs as",
+		        path);
 	else
 		cm_errf(w->err, w->errlen, "datadir %s: %s", path, walk_reason(err));
 	free(path);
@@ -412,8 +434,8 @@ static int usage_entry(struct walk *w, struct walk_entry *e)
 	const struct stat *st = e->st;
 	if (e->depth == 1 && S_ISDIR(st->st_mode) && u->nindex > 0) {
 		struct folder_index key = {e->name, -1};
-		const struct folder_index *hit =
-			bsearch(&key, u->index, u->nindex, sizeof(*u->index), cmp_folder_index);
+		const struct folder_index *hit = bsearch(&key, u->index, u->nindex,
+		                                         sizeof(*u->index), cmp_folder_index);
 		if (hit != NULL)
 			e->mark = hit->idx;
 	}
@@ -431,20 +453,20 @@ int server_datadir_usage(const char *datadir, const struct strv *folders, uint64
 {
 	size_t nf = folders != NULL ? folders->n : 0;
 	struct usage u = {
-		.folder_bytes = xcalloc(nf + 1, sizeof(*u.folder_bytes)),
-		.index = xcalloc(nf + 1, sizeof(*u.index)),
-		.nindex = nf,
-		.seen = walk_inodes_new(),
+	        .folder_bytes = xcalloc(nf + 1, sizeof(*u.folder_bytes)),
+	        .index = xcalloc(nf + 1, sizeof(*u.index)),
+	        .nindex = nf,
+	        .seen = walk_inodes_new(),
 	};
 	/* The datadir must be a folder and may be a symbolic link; entries
 	 * that vanish meanwhile are ignored (the server is running). */
 	struct walk w = {
-		.flags = WALK_TOP_DIR | WALK_TOP_FOLLOW,
-		.entry = usage_entry,
-		.fail = usage_fail,
-		.data = &u,
-		.err = err,
-		.errlen = errlen,
+	        .flags = WALK_TOP_DIR | WALK_TOP_FOLLOW,
+	        .entry = usage_entry,
+	        .fail = usage_fail,
+	        .data = &u,
+	        .err = err,
+	        .errlen = errlen,
 	};
 	for (size_t i = 0; i < nf; i++)
 		u.index[i] = (struct folder_index){folders->v[i], (long)i};

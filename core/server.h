@@ -8,10 +8,10 @@
 #include "util.h"
 
 struct server_facts {
-	char *datadir;            /* @@datadir, without trailing slash */
-	struct strv databases;    /* the server's databases minus system schemas and
+	char *datadir;         /* @@datadir, without trailing slash */
+	struct strv databases; /* the server's databases minus system schemas and
 	                           * '#mysql50#' names, sorted by name as SHOW DATABASES does */
-	struct strv folders;      /* folders[i]: the datadir folder of databases[i]
+	struct strv folders;   /* folders[i]: the datadir folder of databases[i]
 	                           * (MariaDB's filename encoding, e.g. "d@002de", "con@@@") */
 };
 
@@ -28,8 +28,8 @@ void server_set_timeout(long seconds);
  * (server_set_timeout) or when the run is cancelled (proc_cancel).
  * Returns 0, or -1 with err holding the client's stderr (first line) or the
  * reason it could not run or was stopped. */
-int server_query(const char *mysql_bin, const char *query, struct strv *lines,
-                 char *err, size_t errlen);
+int server_query(const char *mysql_bin, const char *query, struct strv *lines, char *err,
+                 size_t errlen);
 
 /* Ask the server, in one client process, for its datadir and databases with
  * their folder names (encoded by the server, lower-cased first under

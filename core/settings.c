@@ -1,6 +1,6 @@
 /* settings.c - the keys oma knows: its own ([main], [conditions]) and those its plugins declare. */
-#include "common/errbuf.h"
 #include "settings.h"
+#include "common/errbuf.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,8 +17,8 @@
 
 /* What a key holds and where the core keeps it. */
 enum kind {
-	K_STR,   /* a string */
-	K_LONG,  /* an integer within min..max */
+	K_STR,  /* a string */
+	K_LONG, /* an integer within min..max */
 	K_BOOL,
 	K_STRV,  /* an array of strings */
 	K_LINK,  /* "hard" | "symbolic" */
@@ -39,46 +39,51 @@ struct known {
 };
 
 #define NO_FIELD ((size_t)-1)
-#define KEY(sec, name, kind, field) \
-	{sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0, "", NULL, false}
-#define RANGE_KEY(sec, name, field, min, max, unit) \
-	{sec, name, K_LONG, offsetof(struct oma_config, field), NULL, min, max, unit, NULL, false}
-#define MAIN(name, kind) KEY("main", #name, kind, main.name)
+#define KEY(sec, name, kind, field)                                                              \
+	{                                                                                        \
+		sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0, "", NULL, false \
+	}
+#define RANGE_KEY(sec, name, field, min, max, unit)                                                \
+	{                                                                                          \
+		sec, name, K_LONG, offsetof(struct oma_config, field), NULL, min, max, unit, NULL, \
+		        false                                                                      \
+	}
+#define MAIN(name, kind)                 KEY("main", #name, kind, main.name)
 #define MAIN_RANGE(name, min, max, unit) RANGE_KEY("main", #name, main.name, min, max, unit)
 /* Seconds as the plugin ABI passes them (int). */
-#define SECONDS_MAX 2147483647L
-#define SECONDS_NOTE " seconds (0: no limit)"
+#define SECONDS_MAX                      2147483647L
+#define SECONDS_NOTE                     " seconds (0: no limit)"
 
 /* The core's keys, in --print-config order. */
 static const struct known core_keys[] = {
-	MAIN(backup_dir, K_STR),
-	MAIN_RANGE(versions, 1, 100000, ""),
-	MAIN(delete_before, K_BOOL),
-	MAIN(skip_unchanged_dbs, K_BOOL),
-	MAIN(link_type, K_LINK),
-	MAIN_RANGE(parallelism, -4096, 4096, " (negative: CPUs minus that many)"),
-	MAIN(mysqldump_bin, K_STR),
-	MAIN(mysql_bin, K_STR),
-	MAIN(exclude_databases, K_STRV),
-	MAIN(do_databases, K_STRV),
-	MAIN(mysqldump_options, K_STRV),
-	MAIN(log_level, K_LEVEL),
-	MAIN_RANGE(lock_port, 1, 65535, ""),
-	MAIN(compression, K_STR),
-	MAIN_RANGE(compression_level, -1, 1000, " (-1: the compressor's default)"),
-	MAIN(plugin_dir, K_STR),
-	MAIN_RANGE(server_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
-	MAIN_RANGE(dump_stall_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
-	MAIN_RANGE(report_timeout, 1, 86400, " seconds"),
-	KEY("conditions", "skip_conditions", K_STRV, cond.skip),
-	KEY("conditions", "run_conditions", K_STRV, cond.run),
-	KEY("conditions", "terminate_conditions", K_STRV, cond.terminate),
-	RANGE_KEY("conditions", "skip_conditions_timeout", cond.skip_timeout, 0, SECONDS_MAX,
-	          SECONDS_NOTE),
-	RANGE_KEY("conditions", "run_conditions_timeout", cond.run_timeout, 0, SECONDS_MAX,
-	          SECONDS_NOTE),
-	RANGE_KEY("conditions", "terminate_conditions_timeout", cond.terminate_timeout, 0,
-	          SECONDS_MAX, SECONDS_NOTE),
+        MAIN(backup_dir, K_STR),
+        MAIN_RANGE(versions, 1, 100000, ""),
+        MAIN(delete_before, K_BOOL),
+        MAIN(skip_unchanged_dbs, K_BOOL),
+        MAIN(link_type, K_LINK),
+        MAIN_RANGE(parallelism, -4096, 4096, " (negative: CPUs minus that many)"),
+        MAIN(mysqldump_bin, K_STR),
+        MAIN(mysql_bin, K_STR),
+        MAIN(exclude_databases, K_STRV),
+        MAIN(do_databases, K_STRV),
+        MAIN(mysqldump_options, K_STRV),
+        MAIN(log_level, K_LEVEL),
+        MAIN_RANGE(lock_port, 1, 65535, ""),
+        MAIN(compression, K_STR),
+        MAIN_RANGE(compression_level, -1, 1000, " (-1: the compressor's default)"),
+        MAIN(plugin_dir, K_STR),
+        MAIN_RANGE(server_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
+        MAIN_RANGE(dump_stall_timeout, 0, SECONDS_MAX, SECONDS_NOTE),
+        MAIN_RANGE(report_timeout, 1, 86400, " seconds"),
+        KEY("conditions", "skip_conditions", K_STRV, cond.skip),
+        KEY("conditions", "run_conditions", K_STRV, cond.run),
+        KEY("conditions", "terminate_conditions", K_STRV, cond.terminate),
+        RANGE_KEY("conditions", "skip_conditions_timeout", cond.skip_timeout, 0, SECONDS_MAX,
+                  SECONDS_NOTE),
+        RANGE_KEY("conditions", "run_conditions_timeout", cond.run_timeout, 0, SECONDS_MAX,
+                  SECONDS_NOTE),
+        RANGE_KEY("conditions", "terminate_conditions_timeout", cond.terminate_timeout, 0,
+                  SECONDS_MAX, SECONDS_NOTE),
 };
 #define NCORE (sizeof(core_keys) / sizeof(core_keys[0]))
 
@@ -125,7 +130,8 @@ static const struct known *find_known(const struct oma_config *cfg, const char *
                                       const char *key)
 {
 	for (size_t i = 0; i < NCORE; i++)
-		if (strcmp(core_keys[i].section, section) == 0 && strcmp(core_keys[i].key, key) == 0)
+		if (strcmp(core_keys[i].section, section) == 0 &&
+		    strcmp(core_keys[i].key, key) == 0)
 			return &core_keys[i];
 	for (size_t i = 0; cfg->data->registry != NULL && i < cfg->data->registry->n; i++) {
 		const struct known *k = &cfg->data->registry->keys[i];
@@ -145,8 +151,8 @@ const struct cfg_value *settings_file_value(const struct oma_config *cfg, const 
 	return NULL;
 }
 
-int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen,
-                       const char *section, const char *key, const char *fmt, ...)
+int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen, const char *section,
+                       const char *key, const char *fmt, ...)
 {
 	char msg[512], where[32] = "";
 	va_list ap;
@@ -160,7 +166,8 @@ int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen,
 	return -1;
 }
 
-static void warn(struct oma_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct oma_config *cfg, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static void warn(struct oma_config *cfg, const char *fmt, ...)
 {
@@ -178,12 +185,19 @@ static void warn(struct oma_config *cfg, const char *fmt, ...)
 static const char *type_name(const struct cfg_value *v)
 {
 	switch (v->type) {
-	case CFG_STRING: return "a string";
-	case CFG_INT: return "an integer";
-	case CFG_BOOL: return "a boolean";
-	case CFG_FLOAT: return "a float";
-	case CFG_ARRAY: return v->arr_all_strings ? "an array of strings" : "an array with non-string elements";
-	case CFG_OTHER: break;
+	case CFG_STRING:
+		return "a string";
+	case CFG_INT:
+		return "an integer";
+	case CFG_BOOL:
+		return "a boolean";
+	case CFG_FLOAT:
+		return "a float";
+	case CFG_ARRAY:
+		return v->arr_all_strings ? "an array of strings"
+		                          : "an array with non-string elements";
+	case CFG_OTHER:
+		break;
 	}
 	return "a date-time";
 }
@@ -191,13 +205,18 @@ static const char *type_name(const struct cfg_value *v)
 static const char *kind_name(enum kind k)
 {
 	switch (k) {
-	case K_LONG: return "an integer";
-	case K_BOOL: return "a boolean (true or false)";
-	case K_STRV: return "an array of strings";
-	case K_STRS: return "a string or an array of strings";
+	case K_LONG:
+		return "an integer";
+	case K_BOOL:
+		return "a boolean (true or false)";
+	case K_STRV:
+		return "an array of strings";
+	case K_STRS:
+		return "a string or an array of strings";
 	case K_STR:
 	case K_LINK:
-	case K_LEVEL: break;
+	case K_LEVEL:
+		break;
 	}
 	return "a string";
 }
@@ -228,7 +247,8 @@ static int check_choices(const struct oma_config *cfg, const struct known *k,
 	size_t used = 0;
 	for (size_t i = 0; choices[i] != NULL; i++) {
 		int n = snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
-		                 i == 0 ? "" : (choices[i + 1] == NULL ? " or " : ", "), choices[i]);
+		                 i == 0 ? "" : (choices[i + 1] == NULL ? " or " : ", "),
+		                 choices[i]);
 		if (n < 0 || (size_t)n >= sizeof(list) - used)
 			break;
 		used += (size_t)n;
@@ -243,17 +263,25 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
 {
 	bool ok;
 	switch (k->kind) {
-	case K_LONG: ok = v->type == CFG_INT; break;
-	case K_BOOL: ok = v->type == CFG_BOOL; break;
-	case K_STRV: ok = v->type == CFG_ARRAY && v->arr_all_strings; break;
+	case K_LONG:
+		ok = v->type == CFG_INT;
+		break;
+	case K_BOOL:
+		ok = v->type == CFG_BOOL;
+		break;
+	case K_STRV:
+		ok = v->type == CFG_ARRAY && v->arr_all_strings;
+		break;
 	case K_STRS:
 		ok = v->type == CFG_STRING || (v->type == CFG_ARRAY && v->arr_all_strings);
 		break;
-	default: ok = v->type == CFG_STRING; break;
+	default:
+		ok = v->type == CFG_STRING;
+		break;
 	}
 	if (!ok)
-		return settings_key_error(cfg, err, errlen, k->section, k->key, "expected %s, got %s",
-		                          kind_name(k->kind), type_name(v));
+		return settings_key_error(cfg, err, errlen, k->section, k->key,
+		                          "expected %s, got %s", kind_name(k->kind), type_name(v));
 	/* Every integer key has a range: a value past it is refused, never
 	 * cut to fit (4294967297 seconds must not become 1). */
 	if (k->kind == K_LONG && (v->num < k->min || v->num > k->max))
@@ -287,14 +315,15 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
 			*(int *)field = CFG_LINK_SYMBOLIC;
 		else
 			return settings_key_error(cfg, err, errlen, k->section, k->key,
-			                          "must be \"hard\" or \"symbolic\", not \"%s\"", v->str);
+			                          "must be \"hard\" or \"symbolic\", not \"%s\"",
+			                          v->str);
 		break;
 	case K_LEVEL: {
 		int lvl = log_level_parse(v->str);
 		if (lvl < 0)
-			return settings_key_error(cfg, err, errlen, k->section, k->key,
-			                          "must be one of debug, info, warning, error, not \"%s\"",
-			                          v->str);
+			return settings_key_error(
+			        cfg, err, errlen, k->section, k->key,
+			        "must be one of debug, info, warning, error, not \"%s\"", v->str);
 		*(int *)field = lvl;
 		break;
 	}
@@ -321,9 +350,9 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 		}
 		if (!settings_is_core_section(section) && strcmp(v->key, "enabled") == 0) {
 			if (v->type != CFG_BOOL)
-				return settings_key_error(cfg, err, errlen, section, v->key,
-				                          "expected a boolean (true or false), got %s",
-				                          type_name(v));
+				return settings_key_error(
+				        cfg, err, errlen, section, v->key,
+				        "expected a boolean (true or false), got %s", type_name(v));
 			continue;
 		}
 		/* "versions.x = 1" or "versions = {x = 1}" makes versions a table */
@@ -333,8 +362,9 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 			k = find_known(cfg, section, head);
 			free(head);
 			if (k != NULL) {
-				cm_errf(err, errlen, "config %s:%d: [%s] %s: expected %s, got a table",
-				     cfg->path, v->line, k->section, k->key, kind_name(k->kind));
+				cm_errf(err, errlen,
+				        "config %s:%d: [%s] %s: expected %s, got a table",
+				        cfg->path, v->line, k->section, k->key, kind_name(k->kind));
 				return -1;
 			}
 		}
@@ -344,8 +374,9 @@ static int apply_section(struct oma_config *cfg, const char *section, char *err,
 	for (size_t i = 0; i < cfg->data->nsections; i++) {
 		const struct cfg_section *s = &cfg->data->sections[i];
 		if (strcmp(s->name, section) == 0 && s->elems > 0) {
-			cm_errf(err, errlen, "config %s:%d: [%s] must be a table, not an array of tables",
-			     cfg->path, s->line, s->name);
+			cm_errf(err, errlen,
+			        "config %s:%d: [%s] must be a table, not an array of tables",
+			        cfg->path, s->line, s->name);
 			return -1;
 		}
 	}
@@ -360,7 +391,7 @@ int settings_apply_core(struct oma_config *cfg, char *err, size_t errlen)
 			continue;
 		if (settings_is_core_section(v->key)) {
 			cm_errf(err, errlen, "config %s:%d: '%s' must be a table ([%s]), got %s",
-			     cfg->path, v->line, v->key, v->key, type_name(v));
+			        cfg->path, v->line, v->key, v->key, type_name(v));
 			return -1;
 		}
 		warn(cfg, "config %s:%d: unknown key '%s' outside any table, ignored", cfg->path,
@@ -379,30 +410,47 @@ int settings_apply_core(struct oma_config *cfg, char *err, size_t errlen)
 static int from_setting(const char *section, const struct oma_setting *s, struct known *k,
                         char *err, size_t errlen)
 {
-	*k = (struct known){.section = section, .key = s->key, .off = NO_FIELD, .def = s->def,
-	                    .min = s->min, .max = s->max, .unit = "", .choices = s->choices,
+	*k = (struct known){.section = section,
+	                    .key = s->key,
+	                    .off = NO_FIELD,
+	                    .def = s->def,
+	                    .min = s->min,
+	                    .max = s->max,
+	                    .unit = "",
+	                    .choices = s->choices,
 	                    .is_switch = (s->flags & OMA_SETTING_SWITCH) != 0};
 	switch (s->type) {
-	case OMA_SETTING_STRING: k->kind = K_STR; break;
-	case OMA_SETTING_INT: k->kind = K_LONG; break;
-	case OMA_SETTING_BOOL: k->kind = K_BOOL; break;
-	case OMA_SETTING_STRINGS: k->kind = K_STRS; break;
+	case OMA_SETTING_STRING:
+		k->kind = K_STR;
+		break;
+	case OMA_SETTING_INT:
+		k->kind = K_LONG;
+		break;
+	case OMA_SETTING_BOOL:
+		k->kind = K_BOOL;
+		break;
+	case OMA_SETTING_STRINGS:
+		k->kind = K_STRS;
+		break;
 	default:
-		cm_errf(err, errlen, "[%s] %s: unknown setting type %u", section, s->key, (unsigned)s->type);
+		cm_errf(err, errlen, "[%s] %s: unknown setting type %u", section, s->key,
+		        (unsigned)s->type);
 		return -1;
 	}
 	if (k->kind == K_LONG) {
 		char *end = NULL;
 		long long d = s->def != NULL ? strtoll(s->def, &end, 10) : s->min;
-		if (s->min > s->max || (s->def != NULL && (*end != '\0' || d < s->min || d > s->max))) {
-			cm_errf(err, errlen, "[%s] %s: default '%s' outside its range %lld..%lld", section,
-			     s->key, s->def != NULL ? s->def : "", s->min, s->max);
+		if (s->min > s->max ||
+		    (s->def != NULL && (*end != '\0' || d < s->min || d > s->max))) {
+			cm_errf(err, errlen, "[%s] %s: default '%s' outside its range %lld..%lld",
+			        section, s->key, s->def != NULL ? s->def : "", s->min, s->max);
 			return -1;
 		}
 	}
 	if (k->kind == K_BOOL && s->def != NULL && strcmp(s->def, "true") != 0 &&
 	    strcmp(s->def, "false") != 0) {
-		cm_errf(err, errlen, "[%s] %s: default '%s' is not true or false", section, s->key, s->def);
+		cm_errf(err, errlen, "[%s] %s: default '%s' is not true or false", section, s->key,
+		        s->def);
 		return -1;
 	}
 	return 0;
@@ -483,8 +531,7 @@ void settings_free_values(struct cfg_value *vals, size_t n)
 
 /* The effective value of a plugin's key: the file's (type-checked) or its
  * default. */
-static void plugin_effective(const struct known *k, const struct cfg_value *fv,
-                             struct cfg_value *e)
+static void plugin_effective(const struct known *k, const struct cfg_value *fv, struct cfg_value *e)
 {
 	if (fv != NULL) {
 		e->type = fv->type;
@@ -517,8 +564,7 @@ static void plugin_effective(const struct known *k, const struct cfg_value *fv,
 }
 
 /* The effective value of a core key, from the typed structs. */
-static void core_effective(const struct oma_config *cfg, const struct known *k,
-                           struct cfg_value *e)
+static void core_effective(const struct oma_config *cfg, const struct known *k, struct cfg_value *e)
 {
 	const void *field = (const char *)cfg + k->off;
 	switch (k->kind) {
@@ -565,7 +611,8 @@ struct cfg_value *settings_effective(const struct oma_config *cfg, size_t *n)
 	size_t nplug = cfg->data->registry != NULL ? cfg->data->registry->n : 0;
 	struct cfg_value *eff = xcalloc(NCORE + nplug + 1, sizeof(*eff));
 	for (size_t i = 0; i < NCORE + nplug; i++) {
-		const struct known *k = i < NCORE ? &core_keys[i] : &cfg->data->registry->keys[i - NCORE];
+		const struct known *k = i < NCORE ? &core_keys[i]
+		                                  : &cfg->data->registry->keys[i - NCORE];
 		struct cfg_value *e = &eff[i];
 		const struct cfg_value *fv = settings_file_value(cfg, k->section, k->key);
 		e->section = xstrdup(k->section);

@@ -59,8 +59,7 @@ const struct cfg_value *settings_file_value(const struct oma_config *cfg, const 
 
 /* One-line error "config FILE[:LINE]: [section] key: message" in err
  * (LINE where the file sets the key); returns -1. */
-int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen,
-                       const char *section, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+int settings_key_error(const struct oma_config *cfg, char *err, size_t errlen, const char *section,
+                       const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 #endif

@@ -45,8 +45,8 @@
  * the check above; check_shim turns one option off to show it.  Whitespace is what isspace() says in the C locale (oma never
  * calls setlocale), for inih and the shim alike.
  */
-#include "common/errbuf.h"
 #include "shim.h"
+#include "common/errbuf.h"
 
 #include <ctype.h>
 #include <ini.h>
@@ -62,11 +62,11 @@
  * included. */
 #define INIH_SECTION_MAX 50
 /* The smallest line buffer the shim can work with. */
-#define MIN_LINE 64
+#define MIN_LINE         64
 /* How far back from the end of a line a natural cut is looked for. */
-#define CUT_SEARCH 16
+#define CUT_SEARCH       16
 /* Length of a \u00XX escape. */
-#define ESCAPE_LEN 6
+#define ESCAPE_LEN       6
 
 struct shim {
 	const struct toml_doc *doc;
@@ -74,8 +74,8 @@ struct shim {
 	char *err;
 	size_t errlen;
 	bool failed;
-	size_t next;                 /* next logical line to feed */
-	char *section;               /* section of the last section line fed */
+	size_t next;   /* next logical line to feed */
+	char *section; /* section of the last section line fed */
 	/* the logical line being fed */
 	const struct toml_line *cur; /* NULL between lines */
 	char *want_section;          /* the section it is written in */
@@ -99,8 +99,9 @@ static void shim_broken(struct shim *S, const char *what)
 	if (S->cur != NULL)
 		(void)snprintf(where, sizeof(where), ":%d", S->cur->line);
 	if (!S->failed)
-		cm_errf(S->err, S->errlen, "config %s%s: libinih did not hand back the line as written (%s)",
-		     S->cfg->path, where, what);
+		cm_errf(S->err, S->errlen,
+		        "config %s%s: libinih did not hand back the line as written (%s)",
+		        S->cfg->path, where, what);
 	S->failed = true;
 }
 
@@ -240,8 +241,9 @@ static char *shim_read(char *str, int num, void *stream)
 		if (S->next >= S->doc->n)
 			return NULL;
 		if (num < MIN_LINE) {
-			cm_errf(S->err, S->errlen, "config %s: libinih's line buffer of %d bytes is too small",
-			     S->cfg->path, num);
+			cm_errf(S->err, S->errlen,
+			        "config %s: libinih's line buffer of %d bytes is too small",
+			        S->cfg->path, num);
 			S->failed = true;
 			return NULL;
 		}
@@ -263,13 +265,19 @@ static char *shim_read(char *str, int num, void *stream)
 static enum cfg_type cfg_type_of(enum toml_type t)
 {
 	switch (t) {
-	case TOML_STRING: return CFG_STRING;
-	case TOML_INT: return CFG_INT;
-	case TOML_BOOL: return CFG_BOOL;
-	case TOML_FLOAT: return CFG_FLOAT;
-	case TOML_ARRAY: return CFG_ARRAY;
+	case TOML_STRING:
+		return CFG_STRING;
+	case TOML_INT:
+		return CFG_INT;
+	case TOML_BOOL:
+		return CFG_BOOL;
+	case TOML_FLOAT:
+		return CFG_FLOAT;
+	case TOML_ARRAY:
+		return CFG_ARRAY;
 	case TOML_DATETIME:
-	case TOML_INLINE_TABLE: break;
+	case TOML_INLINE_TABLE:
+		break;
 	}
 	return CFG_OTHER;
 }
@@ -300,7 +308,7 @@ static int record_table(struct shim *S, const struct toml_comp *path, size_t n, 
 	if (kind == NULL)
 		return 0;
 	cm_errf(S->err, S->errlen, "config %s:%d: [%s] %s: expected %s, got a table", S->cfg->path,
-	     line, path[0].name, path[1].name, kind);
+	        line, path[0].name, path[1].name, kind);
 	return -1;
 }
 
@@ -351,7 +359,8 @@ static int finish_line(struct shim *S)
 			goto bad_toml;
 	} else if (toml_decode_key(name, l->line, S->got_key, strlen(S->got_key), &comps, derr,
 	                           sizeof(derr)) < 0 ||
-	           toml_decode_value(name, l->line, S->got, S->got_len, &v, derr, sizeof(derr)) < 0) {
+	           toml_decode_value(name, l->line, S->got, S->got_len, &v, derr, sizeof(derr)) <
+	                   0) {
 		goto bad_toml;
 	}
 	if (comps.n != l->npath) {
@@ -411,7 +420,11 @@ static int shim_handle(void *user, const char *section, const char *key, const c
 int shim_run(const struct toml_doc *doc, struct oma_config *cfg, char *err, size_t errlen)
 {
 	struct shim S = {
-		.doc = doc, .cfg = cfg, .err = err, .errlen = errlen, .section = xstrdup(""),
+	        .doc = doc,
+	        .cfg = cfg,
+	        .err = err,
+	        .errlen = errlen,
+	        .section = xstrdup(""),
 	};
 	int rc = ini_parse_stream(shim_read, &S, shim_handle, &S);
 	if (!S.failed && (rc != 0 || S.cur != NULL))

@@ -1,6 +1,6 @@
 /* store.c - backup folders: their names, listing and scanning them, creating the current one, finding the previous one. */
-#include "common/errbuf.h"
 #include "store.h"
+#include "common/errbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,7 +45,7 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 	DIR *d = opendir(backup_dir);
 	if (d == NULL) {
 		cm_errf(err, errlen, "store: cannot read backup folder '%s': %s", backup_dir,
-		     strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -54,7 +54,7 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 		if (de == NULL) {
 			if (errno != 0) {
 				cm_errf(err, errlen, "store: cannot read backup folder '%s': %s",
-				     backup_dir, strerror(errno));
+				        backup_dir, strerror(errno));
 				goto out;
 			}
 			break;
@@ -65,8 +65,8 @@ int store_list(const char *backup_dir, struct strv *out, char *err, size_t errle
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno == ENOENT)
 				continue; /* removed while we looked */
-			cm_errf(err, errlen, "store: cannot stat '%s/%s': %s", backup_dir, de->d_name,
-			     strerror(errno));
+			cm_errf(err, errlen, "store: cannot stat '%s/%s': %s", backup_dir,
+			        de->d_name, strerror(errno));
 			goto out;
 		}
 		if (S_ISDIR(st.st_mode))
@@ -99,8 +99,7 @@ static void sleep_until(time_t t)
 	}
 }
 
-int store_create_current(const char *backup_dir, time_t now, char **path,
-                         char *err, size_t errlen)
+int store_create_current(const char *backup_dir, time_t now, char **path, char *err, size_t errlen)
 {
 	time_t t = now;
 	*path = NULL;
@@ -115,14 +114,14 @@ int store_create_current(const char *backup_dir, time_t now, char **path,
 		struct tm tm;
 		if (localtime_r(&t, &tm) == NULL) {
 			cm_errf(err, errlen, "store: cannot convert time %lld to local time",
-			     (long long)t);
+			        (long long)t);
 			return -1;
 		}
 		char name[64];
 		if (strftime(name, sizeof(name), STORE_PREFIX "%Y%m%d-%H%M%S", &tm) == 0 ||
 		    !store_is_backup_name(name)) {
 			cm_errf(err, errlen, "store: time %lld gives no valid folder name",
-			     (long long)t);
+			        (long long)t);
 			return -1;
 		}
 		char *p = store_join(backup_dir, name);
@@ -133,14 +132,16 @@ int store_create_current(const char *backup_dir, time_t now, char **path,
 		int e = errno;
 		if (e != EEXIST) {
 			cm_errf(err, errlen, "store: cannot create backup folder '%s': %s", p,
-			     strerror(e));
+			        strerror(e));
 			free(p);
 			return -1;
 		}
 		free(p);
 	}
-	cm_errf(err, errlen, "store: cannot create a backup folder in '%s': the names for %d "
-	     "seconds in a row already exist", backup_dir, CREATE_TRIES);
+	cm_errf(err, errlen,
+	        "store: cannot create a backup folder in '%s': the names for %d "
+	        "seconds in a row already exist",
+	        backup_dir, CREATE_TRIES);
 	return -1;
 }
 

@@ -28,24 +28,23 @@ struct store_info {
  * exists, waits for the next second and tries again (bounded), so two runs
  * never share a folder.  Sets *path (malloc'ed full path).
  * Returns 0, or -1 with err set. */
-int store_create_current(const char *backup_dir, time_t now, char **path,
-                         char *err, size_t errlen);
+int store_create_current(const char *backup_dir, time_t now, char **path, char *err, size_t errlen);
 
 /* Seconds a folder's recorded start may lie ahead of the clock before it
  * counts as dated in the future; for a folder whose time comes from its
  * name only (local time: a time zone or DST change shifts it by hours),
  * more. */
-#define STORE_FUTURE_SLACK 60
+#define STORE_FUTURE_SLACK      60
 #define STORE_FUTURE_SLACK_NAME (26 * 3600)
 
 /* One backup folder as store_scan sees it. */
 struct store_folder {
-	char *name;     /* base name, oma_YYYYMMDD-HHMMSS */
-	bool complete;  /* has info.json, which a run writes once its dumps are
+	char *name;    /* base name, oma_YYYYMMDD-HHMMSS */
+	bool complete; /* has info.json, which a run writes once its dumps are
 	                 * final: a folder without one is an interrupted run's */
-	bool recorded;  /* `time` is info.json's "started" (else: the name) */
-	bool future;    /* dated later than now (STORE_FUTURE_SLACK*) */
-	int64_t time;   /* when its run started, epoch seconds */
+	bool recorded; /* `time` is info.json's "started" (else: the name) */
+	bool future;   /* dated later than now (STORE_FUTURE_SLACK*) */
+	int64_t time;  /* when its run started, epoch seconds */
 };
 
 struct store_folders {
@@ -89,8 +88,8 @@ int store_prune(const char *backup_dir, long keep, const char *current, time_t n
  * ".last*.tmp-*" and "last.result.json.part" in backup_dir.  Only call with the backup
  * folder locked (lock_dir), so no other run is writing them.  Their paths
  * are pushed to *removed.  Returns 0, or -1 with err set. */
-int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed,
-                     char *err, size_t errlen);
+int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed, char *err,
+                     size_t errlen);
 
 /* Make sure backup_dir/last names a complete backup folder and last.log and
  * last.result.json are not dangling: a link that is broken (or, for last,
@@ -137,8 +136,8 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
  * existing symlink or plain file of that name (via a temporary link and
  * rename).  A target that does not exist is refused, so no link is ever
  * made dangling.  Returns 0, or -1 with err set. */
-int store_set_link(const char *backup_dir, const char *name, const char *target,
-                   char *err, size_t errlen);
+int store_set_link(const char *backup_dir, const char *name, const char *target, char *err,
+                   size_t errlen);
 
 /* Remove `path` and everything below it without following any symlink (a
  * symlink at `path` itself is removed, not its target).  Used for the

@@ -51,13 +51,13 @@ static void py_float(double x, char *out, size_t outlen)
 
 	char *o = out;
 	size_t left = outlen;
-#define PUT(...)                                                       \
-	do {                                                           \
-		int w_ = snprintf(o, left, __VA_ARGS__);               \
-		if (w_ < 0 || (size_t)w_ >= left)                      \
-			return;                                        \
-		o += w_;                                               \
-		left -= (size_t)w_;                                    \
+#define PUT(...)                                         \
+	do {                                             \
+		int w_ = snprintf(o, left, __VA_ARGS__); \
+		if (w_ < 0 || (size_t)w_ >= left)        \
+			return;                          \
+		o += w_;                                 \
+		left -= (size_t)w_;                      \
 	} while (0)
 	if (neg)
 		PUT("-");
@@ -121,7 +121,7 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
 	}
 	if (rename(tmp, final) != 0) {
 		cm_errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, final,
-		     strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	if (fsync_dir(dir) != 0) {
@@ -313,8 +313,8 @@ static const char *info_value(unsigned k, const char *key, const char *p, struct
 	} else if (k == K_STARTED || k == K_COMPLETED) {
 		uint64_t t = 0;
 		if (!integral || to_count(p, end, integral, &t) != 0 || t > INT64_MAX) {
-			cm_errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)", path,
-			     key);
+			cm_errf(err, errlen, "store: %s: \"%s\" is not a time (epoch seconds)",
+			        path, key);
 			return NULL;
 		}
 		*(k == K_STARTED ? &res->started : &res->completed) = (int64_t)t;
@@ -324,7 +324,8 @@ static const char *info_value(unsigned k, const char *key, const char *p, struct
 			return NULL;
 		}
 	} else {
-		uint64_t *dst = k == K_DATA ? &res->mysql_data_dir_bytes_used : &res->backup_bytes_used;
+		uint64_t *dst = k == K_DATA ? &res->mysql_data_dir_bytes_used
+		                            : &res->backup_bytes_used;
 		if (to_count(p, end, integral, dst) != 0) {
 			cm_errf(err, errlen, "store: %s: \"%s\" is not a byte count", path, key);
 			return NULL;
@@ -334,8 +335,8 @@ static const char *info_value(unsigned k, const char *key, const char *p, struct
 }
 
 /* Parse the flat object in text into *info.  Returns 0, or -1 with err set. */
-static int parse_info(const char *text, const char *path, struct store_info *info,
-                      char *err, size_t errlen)
+static int parse_info(const char *text, const char *path, struct store_info *info, char *err,
+                      size_t errlen)
 {
 	unsigned have = 0;
 	struct store_info res = {0, 0, 0.0, 0, 0, 0};
@@ -387,9 +388,9 @@ end:
 		goto bad;
 	if ((have & (K_DATA | K_BACKUP | K_RATIO)) != (K_DATA | K_BACKUP | K_RATIO)) {
 		cm_errf(err, errlen, "store: %s: missing \"%s\"", path,
-		     !(have & K_DATA) ? "mysql_data_dir_bytes_used"
-		     : !(have & K_BACKUP) ? "backup_bytes_used"
-		                          : "compression_ratio");
+		        !(have & K_DATA)     ? "mysql_data_dir_bytes_used"
+		        : !(have & K_BACKUP) ? "backup_bytes_used"
+		                             : "compression_ratio");
 		return -1;
 	}
 	*info = res;

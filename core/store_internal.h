@@ -48,7 +48,6 @@ int store_relink(const char *backup_dir, const struct store_folders *all, const 
 /* Add the allocated size of `path` and everything below it to *bytes, as
  * store_dir_bytes counts it, skipping files with several links that are in
  * `seen` already (and adding the others).  Returns 0, or -1 with err set. */
-int store_du(const char *path, struct walk_inodes *seen, uint64_t *bytes, char *err,
-             size_t errlen);
+int store_du(const char *path, struct walk_inodes *seen, uint64_t *bytes, char *err, size_t errlen);
 
 #endif

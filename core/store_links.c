@@ -12,8 +12,8 @@
 
 #include "store_internal.h"
 
-int store_set_link(const char *backup_dir, const char *name, const char *target,
-                   char *err, size_t errlen)
+int store_set_link(const char *backup_dir, const char *name, const char *target, char *err,
+                   size_t errlen)
 {
 	if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
@@ -37,7 +37,7 @@ int store_set_link(const char *backup_dir, const char *name, const char *target,
 	free(resolved);
 	if (missing != 0) {
 		cm_errf(err, errlen, "store: not pointing '%s' at '%s': %s", dst, target,
-		     strerror(missing));
+		        strerror(missing));
 		goto out;
 	}
 	if (unlink(tmp) != 0 && errno != ENOENT) {
@@ -51,13 +51,13 @@ int store_set_link(const char *backup_dir, const char *name, const char *target,
 	made = true;
 	if (rename(tmp, dst) != 0) {
 		cm_errf(err, errlen, "store: cannot rename '%s' to '%s': %s", tmp, dst,
-		     strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	made = false;
 	if (fsync_dir(backup_dir) != 0) {
 		cm_errf(err, errlen, "store: cannot sync folder '%s': %s", backup_dir,
-		     strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -129,7 +129,8 @@ int store_relink(const char *backup_dir, const struct store_folders *all, const 
 		             (gone == NULL || !points_into(backup_dir, path, all, gone)));
 		char *target = NULL;
 		if (!fine && newest != NULL)
-			target = links[i].file == NULL ? xstrdup(newest) : store_join(newest, links[i].file);
+			target = links[i].file == NULL ? xstrdup(newest)
+			                               : store_join(newest, links[i].file);
 		if (target != NULL && lstat(target, &st) != 0) {
 			free(target);
 			target = NULL;
@@ -138,15 +139,20 @@ int store_relink(const char *backup_dir, const struct store_folders *all, const 
 		if (!fine && target != NULL) {
 			rc = store_set_link(backup_dir, links[i].link, target, err, errlen);
 			if (rc == 0)
-				note = xasprintf("%s pointed at a missing or incomplete backup; it now "
-				                 "points at %s", path, target);
+				note = xasprintf(
+				        "%s pointed at a missing or incomplete backup; it now "
+				        "points at %s",
+				        path, target);
 		} else if (!fine) {
 			if (unlink(path) != 0 && errno != ENOENT) {
-				cm_errf(err, errlen, "store: cannot remove '%s': %s", path, strerror(errno));
+				cm_errf(err, errlen, "store: cannot remove '%s': %s", path,
+				        strerror(errno));
 				rc = -1;
 			} else {
-				note = xasprintf("%s pointed at a missing or incomplete backup and there "
-				                 "is no complete one: removed", path);
+				note = xasprintf(
+				        "%s pointed at a missing or incomplete backup and there "
+				        "is no complete one: removed",
+				        path);
 			}
 		}
 		if (note != NULL && notes != NULL)

@@ -64,8 +64,9 @@ static int rescue_entry(struct walk *w, struct walk_entry *e)
 	char *lpath = store_join(r->kept, e->name);
 	int rc = 0;
 	if (rename(target, lpath) != 0 && errno != ENOENT) {
-		cm_errf(w->err, w->errlen, "store: cannot move %s back to %s before removing %s: %s",
-		     target, lpath, r->doomed, strerror(errno));
+		cm_errf(w->err, w->errlen,
+		        "store: cannot move %s back to %s before removing %s: %s", target, lpath,
+		        r->doomed, strerror(errno));
 		rc = -1;
 	}
 	free(lpath);
@@ -80,7 +81,7 @@ static int rescue_leave(struct walk *w, const struct walk_entry *e)
 	const struct rescue *r = w->data;
 	if (r->entries > 0 && fsync(e->fd) != 0) {
 		cm_errf(w->err, w->errlen, "store: cannot sync folder '%s': %s", r->kept,
-		     strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -101,21 +102,20 @@ static int rescue_fail(struct walk *w, const struct walk_entry *e, const char *w
  * folder) gets the file it points at moved back in its place, so no kept
  * backup loses a dump.  Returns 0, or -1 with err set (nothing removed
  * then). */
-static int rescue_links(const char *backup_dir, const char *doomed,
-                        const struct store_folders *all, const bool *removing, char *err,
-                        size_t errlen)
+static int rescue_links(const char *backup_dir, const char *doomed, const struct store_folders *all,
+                        const bool *removing, char *err, size_t errlen)
 {
 	char *dpath = store_join(backup_dir, doomed);
 	struct rescue r = {.doomed = dpath};
 	struct walk w = {
-		.flags = WALK_TOP_DIR,
-		.max_depth = 1,
-		.entry = rescue_entry,
-		.leave = rescue_leave,
-		.fail = rescue_fail,
-		.data = &r,
-		.err = err,
-		.errlen = errlen,
+	        .flags = WALK_TOP_DIR,
+	        .max_depth = 1,
+	        .entry = rescue_entry,
+	        .leave = rescue_leave,
+	        .fail = rescue_fail,
+	        .data = &r,
+	        .err = err,
+	        .errlen = errlen,
 	};
 	int rc = 0;
 	if (stat(dpath, &r.doomed_st) != 0) {
@@ -145,7 +145,8 @@ int store_remove_backup(const char *backup_dir, const char *name, char *err, siz
 	 * missing. */
 	if (unlink(info) == 0) {
 		if (fsync_dir(p) != 0) {
-			cm_errf(err, errlen, "store: cannot sync folder '%s': %s", p, strerror(errno));
+			cm_errf(err, errlen, "store: cannot sync folder '%s': %s", p,
+			        strerror(errno));
 			goto out;
 		}
 	} else if (errno != ENOENT) {

@@ -51,12 +51,12 @@ int store_remove_tree(const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	struct walk w = {
-		.entry = remove_entry,
-		.leave = remove_folder,
-		.fail = remove_fail,
-		.subsystem = "store",
-		.err = err,
-		.errlen = errlen,
+	        .entry = remove_entry,
+	        .leave = remove_folder,
+	        .fail = remove_fail,
+	        .subsystem = "store",
+	        .err = err,
+	        .errlen = errlen,
 	};
 	rc = walk_tree(&w, AT_FDCWD, p);
 out:

@@ -18,19 +18,18 @@ static int du_entry(struct walk *w, struct walk_entry *e)
 	return 0;
 }
 
-int store_du(const char *path, struct walk_inodes *seen, uint64_t *bytes, char *err,
-             size_t errlen)
+int store_du(const char *path, struct walk_inodes *seen, uint64_t *bytes, char *err, size_t errlen)
 {
 	/* The top is followed (a datadir or database folder may be a
 	 * symbolic link); vanished entries below it are skipped. */
 	struct walk w = {
-		.flags = WALK_TOP_FOLLOW,
-		.seen = seen,
-		.entry = du_entry,
-		.subsystem = "store",
-		.data = bytes,
-		.err = err,
-		.errlen = errlen,
+	        .flags = WALK_TOP_FOLLOW,
+	        .seen = seen,
+	        .entry = du_entry,
+	        .subsystem = "store",
+	        .data = bytes,
+	        .err = err,
+	        .errlen = errlen,
 	};
 	return walk_tree(&w, AT_FDCWD, path);
 }
@@ -51,7 +50,7 @@ int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen
 	struct statvfs sv;
 	if (statvfs(path, &sv) != 0) {
 		cm_errf(err, errlen, "store: cannot read free space of '%s': %s", path,
-		     strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	*bytes = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;

@@ -50,8 +50,8 @@ static int clean_dir(const char *dir, bool (*is_temp)(const char *), struct strv
 	}
 	for (size_t i = 0; i < names.n; i++) {
 		struct stat st;
-		if (!is_temp(names.v[i]) || fstatat(fd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    S_ISDIR(st.st_mode))
+		if (!is_temp(names.v[i]) ||
+		    fstatat(fd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode))
 			continue;
 		char *p = store_join(dir, names.v[i]);
 		if (unlinkat(fd, names.v[i], 0) != 0 && errno != ENOENT) {
@@ -70,8 +70,8 @@ out:
 	return rc;
 }
 
-int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed,
-                     char *err, size_t errlen)
+int store_clean_temp(const char *backup_dir, const char *current, struct strv *removed, char *err,
+                     size_t errlen)
 {
 	struct strv dirs = {0};
 	int rc = -1;

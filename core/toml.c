@@ -63,7 +63,7 @@ struct val {
 };
 
 static int fail(struct parser *P, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static int fail(struct parser *P, int line, const char *fmt, ...)
 {
@@ -284,18 +284,34 @@ static void canon_string(struct sbuf *b, const char *s, bool name)
 		unsigned c = *p;
 		const char *esc = NULL;
 		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\f': esc = "\\f"; break;
-		case '\r': esc = "\\r"; break;
-		default: break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\b':
+			esc = "\\b";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\f':
+			esc = "\\f";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		default:
+			break;
 		}
 		if (esc != NULL)
 			sb_add(b, esc, 2);
-		else if (c < 0x20 || c == 0x7f || c == ';' || (name && strchr("=:[]#", (int)c) != NULL))
+		else if (c < 0x20 || c == 0x7f || c == ';' ||
+		         (name && strchr("=:[]#", (int)c) != NULL))
 			buf_appendf(&b->s, &b->len, &b->cap, "\\u%04X", c);
 		else
 			sb_addc(b, (char)c);
@@ -352,13 +368,27 @@ static int parse_escape(struct parser *P, struct sbuf *b)
 	char buf[16];
 	const char *simple = NULL;
 	switch (c) {
-	case 'b': simple = "\b"; break;
-	case 't': simple = "\t"; break;
-	case 'n': simple = "\n"; break;
-	case 'f': simple = "\f"; break;
-	case 'r': simple = "\r"; break;
-	case '"': simple = "\""; break;
-	case '\\': simple = "\\"; break;
+	case 'b':
+		simple = "\b";
+		break;
+	case 't':
+		simple = "\t";
+		break;
+	case 'n':
+		simple = "\n";
+		break;
+	case 'f':
+		simple = "\f";
+		break;
+	case 'r':
+		simple = "\r";
+		break;
+	case '"':
+		simple = "\"";
+		break;
+	case '\\':
+		simple = "\\";
+		break;
 	case 'u':
 	case 'U':
 		break;
@@ -377,7 +407,8 @@ static int parse_escape(struct parser *P, struct sbuf *b)
 	for (size_t i = 0; i < ndig; i++) {
 		int h = hexval(peek_at(P, 2 + i));
 		if (h < 0)
-			return fail(P, P->line, "invalid escape \\%c: expected %zu hex digits", c, ndig);
+			return fail(P, P->line, "invalid escape \\%c: expected %zu hex digits", c,
+			            ndig);
 		cp = cp * 16 + (unsigned long)h;
 	}
 	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
@@ -512,7 +543,8 @@ static int parse_key(struct parser *P, struct strv *comps)
 			strv_push(comps, k);
 			free(k);
 		} else {
-			return fail(P, P->line, "expected a key, found %s", show(P, buf, sizeof(buf)));
+			return fail(P, P->line, "expected a key, found %s",
+			            show(P, buf, sizeof(buf)));
 		}
 		skip_ws(P);
 		if (peek(P) != '.')
@@ -531,8 +563,7 @@ static struct node *find_kid(const struct node *n, const char *name)
 	return NULL;
 }
 
-static struct node *add_kid(struct node *n, const char *name, enum node_kind kind,
-                            unsigned flags)
+static struct node *add_kid(struct node *n, const char *name, enum node_kind kind, unsigned flags)
 {
 	struct node *k = xcalloc(1, sizeof(*k));
 	k->name = name != NULL ? xstrdup(name) : NULL;
@@ -675,8 +706,9 @@ static int decode_number(struct parser *P, const char *s, const char *e, struct 
 		int base = q[1] == 'x' ? 16 : q[1] == 'o' ? 8 : 2;
 		unsigned long long u;
 		if (sign)
-			return fail(P, P->line, "invalid integer %s: no sign allowed with a 0%c prefix",
-			            tok, q[1]);
+			return fail(P, P->line,
+			            "invalid integer %s: no sign allowed with a 0%c prefix", tok,
+			            q[1]);
 		if (!digit_run(q + 2, e, base))
 			return fail(P, P->line, "invalid integer %s", tok);
 		if (!run_value(q + 2, e, base, INT64_MAX, &u))
@@ -807,7 +839,8 @@ static int parse_datetime(struct parser *P, struct val *v)
 		int y = ymd[0], mo = ymd[1], d = ymd[2];
 		static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 		bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-		if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+		    (mo == 2 && d == 29 && !leap))
 			return fail(P, P->line, "invalid date %s", tok);
 		int c = peek(P);
 		bool time = false;
@@ -925,7 +958,8 @@ static int parse_value(struct parser *P, struct val *v)
 	} else if (c == 't' || c == 'f') {
 		const char *w = c == 't' ? "true" : "false";
 		size_t n = strlen(w);
-		if ((size_t)(P->end - P->p) < n || memcmp(P->p, w, n) != 0 || is_bare(peek_at(P, n))) {
+		if ((size_t)(P->end - P->p) < n || memcmp(P->p, w, n) != 0 ||
+		    is_bare(peek_at(P, n))) {
 			fail(P, P->line, "invalid value (expected true or false)");
 			goto out;
 		}
@@ -1007,8 +1041,8 @@ static int parse_keyval(struct parser *P, struct node *tbl, const struct toml_co
 			k = add_kid(n, comps.v[i], NODE_TABLE, NODE_DOTTED);
 		} else if (k->kind != NODE_TABLE || !(k->flags & NODE_DOTTED) ||
 		           (k->flags & NODE_CLOSED)) {
-			fail(P, line, "key '%s': '%s' is already defined and cannot be extended", full,
-			     comps.v[i]);
+			fail(P, line, "key '%s': '%s' is already defined and cannot be extended",
+			     full, comps.v[i]);
 			goto out;
 		}
 		n = k;
@@ -1137,7 +1171,8 @@ static int parse_header(struct parser *P)
 		struct node *k = find_kid(n, comps.v[i]);
 		bool last = i + 1 == comps.n;
 		if (k != NULL && (k->kind == NODE_VALUE || (k->flags & NODE_CLOSED))) {
-			fail(P, line, "table [%s]: '%s' is already defined as a value", full, comps.v[i]);
+			fail(P, line, "table [%s]: '%s' is already defined as a value", full,
+			     comps.v[i]);
 			goto out;
 		}
 		if (!last) {
@@ -1154,7 +1189,8 @@ static int parse_header(struct parser *P)
 			if (k == NULL) {
 				k = add_kid(n, comps.v[i], NODE_TABLE_ARRAY, 0);
 			} else if (k->kind != NODE_TABLE_ARRAY) {
-				fail(P, line, "array of tables [[%s]]: '%s' is already defined as a table",
+				fail(P, line,
+				     "array of tables [[%s]]: '%s' is already defined as a table",
 				     full, full);
 				goto out;
 			}
@@ -1164,7 +1200,8 @@ static int parse_header(struct parser *P)
 			if (k == NULL) {
 				k = add_kid(n, comps.v[i], NODE_TABLE, NODE_HEADER);
 			} else if (k->kind == NODE_TABLE_ARRAY) {
-				fail(P, line, "table [%s] is already defined as an array of tables", full);
+				fail(P, line, "table [%s] is already defined as an array of tables",
+				     full);
 				goto out;
 			} else if (k->flags & (NODE_HEADER | NODE_DOTTED)) {
 				fail(P, line, "table [%s] is defined more than once", full);
@@ -1200,12 +1237,17 @@ void toml_doc_free(struct toml_doc *doc)
 	doc->n = 0;
 }
 
-int toml_parse(const char *name, const char *text, size_t len, struct toml_doc *doc,
-               char *err, size_t errlen)
+int toml_parse(const char *name, const char *text, size_t len, struct toml_doc *doc, char *err,
+               size_t errlen)
 {
 	struct parser P = {
-		.name = name, .p = text, .end = text + len, .line = 1,
-		.err = err, .errlen = errlen, .doc = doc,
+	        .name = name,
+	        .p = text,
+	        .end = text + len,
+	        .line = 1,
+	        .err = err,
+	        .errlen = errlen,
+	        .doc = doc,
 	};
 	int rc = -1;
 	doc->lines = NULL;
@@ -1265,12 +1307,16 @@ char *toml_path_join(const struct toml_comp *path, size_t n)
 /* ---- decoding what inih hands back -------------------------------------- */
 
 /* A parser over the `len` bytes at text, for the decoders. */
-static struct parser decoder(const char *name, int line, const char *text, size_t len,
-                             char *err, size_t errlen)
+static struct parser decoder(const char *name, int line, const char *text, size_t len, char *err,
+                             size_t errlen)
 {
 	struct parser P = {
-		.name = name, .p = text, .end = text + len, .line = line,
-		.err = err, .errlen = errlen,
+	        .name = name,
+	        .p = text,
+	        .end = text + len,
+	        .line = line,
+	        .err = err,
+	        .errlen = errlen,
 	};
 	P.table = &P.root;
 	skip_ws(&P);
@@ -1321,8 +1367,8 @@ int toml_decode_value(const char *name, int line, const char *text, size_t len,
 	return rc;
 }
 
-int toml_decode_key(const char *name, int line, const char *text, size_t len,
-                    struct strv *comps, char *err, size_t errlen)
+int toml_decode_key(const char *name, int line, const char *text, size_t len, struct strv *comps,
+                    char *err, size_t errlen)
 {
 	struct parser P = decoder(name, line, text, len, err, errlen);
 	if (parse_key(&P, comps) < 0)

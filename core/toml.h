@@ -20,8 +20,8 @@ enum toml_type {
 	TOML_STRING,
 	TOML_INT,
 	TOML_BOOL,
-	TOML_FLOAT,        /* text kept as written */
-	TOML_DATETIME,     /* offset/local date-time, date or time; text kept */
+	TOML_FLOAT,    /* text kept as written */
+	TOML_DATETIME, /* offset/local date-time, date or time; text kept */
 	TOML_ARRAY,
 	TOML_INLINE_TABLE, /* text kept in canonical form */
 };
@@ -43,11 +43,11 @@ struct toml_line {
 	enum toml_line_kind kind;
 	struct toml_comp *path; /* full path from the root (table path + key) */
 	size_t npath;
-	size_t ntable;          /* TOML_LINE_KEY: how many leading components name
+	size_t ntable; /* TOML_LINE_KEY: how many leading components name
 	                         * the table the key was written in (its header),
 	                         * 0 at the top level */
-	int line;               /* physical line where the key or header starts */
-	char *value;            /* TOML_LINE_KEY: the value in canonical form */
+	int line;      /* physical line where the key or header starts */
+	char *value;   /* TOML_LINE_KEY: the value in canonical form */
 };
 
 /* A read document: every table header and every key in file order.
@@ -68,8 +68,8 @@ struct toml_doc {
  * [a, b] and inline tables as {k = v} (comments, newlines and other
  * spacing dropped); numbers, booleans and date-times as written.
  * Returns 0, or -1 with "NAME:LINE: reason" in err and *doc empty. */
-int toml_parse(const char *name, const char *text, size_t len, struct toml_doc *doc,
-               char *err, size_t errlen);
+int toml_parse(const char *name, const char *text, size_t len, struct toml_doc *doc, char *err,
+               size_t errlen);
 
 void toml_doc_free(struct toml_doc *doc);
 
@@ -101,8 +101,8 @@ int toml_decode_value(const char *name, int line, const char *text, size_t len,
 
 /* Decode a (dotted) key filling the `len` bytes at `text` into its
  * components (appended to *comps).  Returns 0, or -1 as above. */
-int toml_decode_key(const char *name, int line, const char *text, size_t len,
-                    struct strv *comps, char *err, size_t errlen);
+int toml_decode_key(const char *name, int line, const char *text, size_t len, struct strv *comps,
+                    char *err, size_t errlen);
 
 /* Decode an inline table holding exactly one key, "{KEY = VALUE}": KEY's
  * components are appended to *comps, VALUE decoded into *v.  Returns 0,

@@ -217,9 +217,10 @@ char *hex_decode(const char *hex)
 	char *out = xmalloc(n / 2 + 1);
 	for (size_t i = 0; i < n; i++) {
 		char c = hex[i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-		      : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		      : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		                               : -1;
 		if (d < 0 || (i % 2 == 1 && d == 0 && out[i / 2] == 0)) {
 			free(out);
 			return NULL;

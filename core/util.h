@@ -11,7 +11,7 @@
 struct strv {
 	char **v;
 	size_t n;
-	size_t cap;  /* slots allocated in v (0 when unknown: grows on the next push) */
+	size_t cap; /* slots allocated in v (0 when unknown: grows on the next push) */
 };
 
 /* Allocation that aborts the process on out-of-memory (nothing sensible
@@ -24,7 +24,7 @@ char *xstrndup(const char *s, size_t n);
 /* Allocate a formatted string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void strv_push(struct strv *sv, const char *s);  /* copies s */
+void strv_push(struct strv *sv, const char *s); /* copies s */
 void strv_free(struct strv *sv);
 bool strv_contains(const struct strv *sv, const char *s);
 
@@ -38,7 +38,7 @@ int fsync_dir(const char *path);
  * common/json.h: always valid JSON). */
 void buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
 void buf_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 void json_append_string(char **buf, size_t *len, size_t *cap, const char *s);
 
 /* `s` with every control character (C0 but tab, DEL, the C1 controls

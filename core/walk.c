@@ -1,6 +1,6 @@
 /* walk.c - walking folder trees without following symlinks, and counting hard-linked files once. */
-#include "common/errbuf.h"
 #include "walk.h"
+#include "common/errbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 const char *walk_reason(int err)
 {
@@ -40,8 +40,8 @@ char *walk_path(const struct walk_entry *e)
 int walk_report(struct walk *w, const struct walk_entry *e, const char *what, int err)
 {
 	char *path = walk_path(e);
-	cm_errf(w->err, w->errlen, "%s: cannot %s '%s': %s", w->subsystem != NULL ? w->subsystem : "walk",
-	     what, path, walk_reason(err));
+	cm_errf(w->err, w->errlen, "%s: cannot %s '%s': %s",
+	        w->subsystem != NULL ? w->subsystem : "walk", what, path, walk_reason(err));
 	free(path);
 	return -1;
 }
@@ -179,7 +179,8 @@ int walk_tree(struct walk *w, int dirfd, const char *name)
 	int fd = -1;
 	if (w->flags & WALK_TOP_DIR) {
 		fd = openat(dirfd, name,
-		            O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follows(w, &top) ? 0 : O_NOFOLLOW));
+		            O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+		                    (follows(w, &top) ? 0 : O_NOFOLLOW));
 		if (fd < 0)
 			return fail(w, &top, "open folder", errno);
 		if (fstat(fd, &st) != 0) {
@@ -201,7 +202,7 @@ struct walk_inodes {
 		ino_t ino;
 		long tag;
 		bool used;
-	} *slot;
+	} * slot;
 	size_t cap, n; /* cap: 0 or a power of two */
 };
 
@@ -242,8 +243,8 @@ bool walk_inodes_add(struct walk_inodes *s, dev_t dev, ino_t ino, long tag)
 		                          s->cap ? 2 * s->cap : 64, s->n};
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->slot[i].used)
-				*inode_slot(&big, s->slot[i].dev, s->slot[i].ino, s->slot[i].tag) =
-					s->slot[i];
+				*inode_slot(&big, s->slot[i].dev, s->slot[i].ino,
+				            s->slot[i].tag) = s->slot[i];
 		free(s->slot);
 		*s = big;
 	}

@@ -20,11 +20,11 @@
 #include "testlib.h"
 #include "util.h"
 
-static char tmp[64];     /* per-test temp dir */
-static char *mysql;      /* fake client */
-static char *datadir;    /* fake datadir */
-static int64_t now;      /* epoch seconds at setup */
-static int64_t old;      /* an mtime well before any reference */
+static char tmp[64];  /* per-test temp dir */
+static char *mysql;   /* fake client */
+static char *datadir; /* fake datadir */
+static int64_t now;   /* epoch seconds at setup */
+static int64_t old;   /* an mtime well before any reference */
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -103,23 +103,23 @@ static void put_par(const char *folder, const char *table, int code, const char 
  * script, counts its runs, and answers with probe.out, or with probe.err
  * on stderr and exit 1. */
 static const char fake_mysql[] =
-	"#!/bin/sh\n"
-	"d=$(dirname \"$0\")\n"
-	"echo run >> \"$d/runs\"\n"
-	"if [ $# -ne 5 ] || [ \"$1\" != --default-character-set=utf8mb4 ] ||\n"
-	"   [ \"$2\" != -N ] || [ \"$3\" != -B ] || [ \"$4\" != -e ]; then\n"
-	"  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
-	"fi\n"
-	"case \"$5\" in\n"
-	"*INNODB_BUFFER_PAGE_LRU*INNODB_SYS_TABLESPACES*mysql.proc*mysql.event*) ;;\n"
-	"*) echo 'ERROR 1064 (42000): not the probe script' >&2; exit 1 ;;\n"
-	"esac\n"
-	"if [ -e \"$d/probe.err\" ]; then cat \"$d/probe.err\" >&2; exit 1; fi\n"
-	"case \"$5\" in\n"
-	"*'DO SLEEP('*) echo wait >> \"$d/waits\"; [ -e \"$d/probe2.out\" ] &&"
-	" exec cat \"$d/probe2.out\" ;;\n"
-	"esac\n"
-	"cat \"$d/probe.out\"\n";
+        "#!/bin/sh\n"
+        "d=$(dirname \"$0\")\n"
+        "echo run >> \"$d/runs\"\n"
+        "if [ $# -ne 5 ] || [ \"$1\" != --default-character-set=utf8mb4 ] ||\n"
+        "   [ \"$2\" != -N ] || [ \"$3\" != -B ] || [ \"$4\" != -e ]; then\n"
+        "  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
+        "fi\n"
+        "case \"$5\" in\n"
+        "*INNODB_BUFFER_PAGE_LRU*INNODB_SYS_TABLESPACES*mysql.proc*mysql.event*) ;;\n"
+        "*) echo 'ERROR 1064 (42000): not the probe script' >&2; exit 1 ;;\n"
+        "esac\n"
+        "if [ -e \"$d/probe.err\" ]; then cat \"$d/probe.err\" >&2; exit 1; fi\n"
+        "case \"$5\" in\n"
+        "*'DO SLEEP('*) echo wait >> \"$d/waits\"; [ -e \"$d/probe2.out\" ] &&"
+        " exec cat \"$d/probe2.out\" ;;\n"
+        "esac\n"
+        "cat \"$d/probe.out\"\n";
 
 static void write_probe(const char *text)
 {
@@ -167,7 +167,12 @@ static void make_good_db(const char *folder)
 {
 	mkfolder(folder);
 	char *rel;
-#define PUT(fmt, text) do { rel = xasprintf(fmt, folder); put(rel, text); free(rel); } while (0)
+#define PUT(fmt, text)                        \
+	do {                                  \
+		rel = xasprintf(fmt, folder); \
+		put(rel, text);               \
+		free(rel);                    \
+	} while (0)
 	put_frm(folder, "inno", 0x0c);
 	PUT("%s/inno.ibd", "ibd");
 	put_frm(folder, "seq", 0x0c);
@@ -205,8 +210,7 @@ static void make_inno_db(const char *folder)
 	set_mtime(folder, old);
 }
 
-static struct changes_state *probe(const char *const *pairs, int want_rc, char *err,
-                                   size_t errlen)
+static struct changes_state *probe(const char *const *pairs, int want_rc, char *err, size_t errlen)
 {
 	struct strv dbs = {0}, folders = {0};
 	for (; pairs[0] != NULL; pairs += 2) {
@@ -333,18 +337,19 @@ START_TEST(tables_that_cannot_be_vouched_for)
 		const char *folder;
 		const char *want;
 	} cases[] = {
-		{"mem", "table 'm' has engine type 6; cannot detect changes"},
-		{"merge", "table 'm' has engine type 10; cannot detect changes"},
-		{"noibd", "table 'x' has no data file 'x.ibd'; cannot detect changes"},
-		{"nomyd", "table 'x' has no data file 'x.MYD'; cannot detect changes"},
-		{"badfrm", "table 'x' has an unreadable 'x.frm'; cannot detect changes"},
-		{"unknown", "file 'a.ARZ' of an unknown kind in datadir folder 'unknown'; cannot "
-		            "detect changes"},
-		{"sub", "unexpected folder 'deeper' in datadir folder 'sub'; cannot detect changes"},
-		{"pmem", "partitioned table 'p' has engine type 6; cannot detect changes"},
-		{"pmiss", "partition of table 'p' has no data file 'p#P#p1.ibd'; cannot detect "
-		          "changes"},
-		{"nopar", "partitioned table 'p' has no readable 'p.par'; cannot detect changes"},
+	        {"mem", "table 'm' has engine type 6; cannot detect changes"},
+	        {"merge", "table 'm' has engine type 10; cannot detect changes"},
+	        {"noibd", "table 'x' has no data file 'x.ibd'; cannot detect changes"},
+	        {"nomyd", "table 'x' has no data file 'x.MYD'; cannot detect changes"},
+	        {"badfrm", "table 'x' has an unreadable 'x.frm'; cannot detect changes"},
+	        {"unknown", "file 'a.ARZ' of an unknown kind in datadir folder 'unknown'; cannot "
+	                    "detect changes"},
+	        {"sub",
+	         "unexpected folder 'deeper' in datadir folder 'sub'; cannot detect changes"},
+	        {"pmem", "partitioned table 'p' has engine type 6; cannot detect changes"},
+	        {"pmiss", "partition of table 'p' has no data file 'p#P#p1.ibd'; cannot detect "
+	                  "changes"},
+	        {"nopar", "partitioned table 'p' has no readable 'p.par'; cannot detect changes"},
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	for (size_t i = 0; i < n; i++)
@@ -395,7 +400,8 @@ START_TEST(missing_folder_and_datadir)
 	write_probe(base_probe);
 	char err[512] = "", why[512] = "";
 	struct changes_state *st = probe((const char *[]){"d1", "d1", "gone", "g@002done", NULL,
-	                                                  NULL}, 0, err, sizeof(err));
+	                                                  NULL},
+	                                 0, err, sizeof(err));
 	struct changes_ref prev = good_prev();
 	int64_t last = 7;
 	ck_assert_int_eq(changes_unchanged(st, "gone", &prev, &last, why, sizeof(why)), 0);
@@ -406,8 +412,8 @@ START_TEST(missing_folder_and_datadir)
 	/* A datadir oma cannot read (e.g. the server runs elsewhere). */
 	struct strv dbs = {0};
 	strv_push(&dbs, "d1");
-	ck_assert_int_eq(changes_probe(mysql, "/nonexistent/dd", &dbs, &dbs, &st, err,
-	                               sizeof(err)), 0);
+	ck_assert_int_eq(changes_probe(mysql, "/nonexistent/dd", &dbs, &dbs, &st, err, sizeof(err)),
+	                 0);
 	ck_assert_int_eq(decide(st, "d1", &prev, why, sizeof(why)), 0);
 	ck_assert_str_eq(why, "datadir '/nonexistent/dd' cannot be read (No such file or "
 	                      "directory); cannot detect changes");
@@ -423,11 +429,11 @@ START_TEST(dirty_innodb_pages)
 	make_inno_db("d3");
 	make_good_db("d4");
 	write_probe("lsn\t5000\ntrx\t0\tNULL\t1\n"
-	            "dirty\t0\t4990\n"           /* ./ibdata1: no database */
-	            "dirty\t7\t4500\n"           /* d1 */
-	            "dirty\t8\t3000\n"           /* d-2, older than every reference below */
-	            "dirty\t9\t4800\n"           /* flushed meanwhile: no space row */
-	            "dirty\t12\t4700\n"          /* d4, a partition */
+	            "dirty\t0\t4990\n"  /* ./ibdata1: no database */
+	            "dirty\t7\t4500\n"  /* d1 */
+	            "dirty\t8\t3000\n"  /* d-2, older than every reference below */
+	            "dirty\t9\t4800\n"  /* flushed meanwhile: no space row */
+	            "dirty\t12\t4700\n" /* d4, a partition */
 	            "dirty\t4294967294\t0\n"
 	            "space\t0\t./ibdata1\n"
 	            "space\t7\t./d1/t.ibd\n"
@@ -491,12 +497,13 @@ START_TEST(aria_unflushed)
 	write_probe("lsn\t5000\ntrx\t0\tNULL\t1\naria\t3\n");
 	char err[512] = "", why[512] = "";
 	struct changes_state *st = probe((const char *[]){"witharia", "witharia", "noaria",
-	                                                  "noaria", "aria-part", "aria-part",
-	                                                  NULL, NULL},
+	                                                  "noaria", "aria-part", "aria-part", NULL,
+	                                                  NULL},
 	                                 0, err, sizeof(err));
 	struct changes_ref prev = good_prev();
 	ck_assert_int_eq(decide(st, "witharia", &prev, why, sizeof(why)), 0);
-	ck_assert_str_eq(why, "unwritten Aria pages on server (Aria_pagecache_blocks_not_flushed=3)");
+	ck_assert_str_eq(why,
+	                 "unwritten Aria pages on server (Aria_pagecache_blocks_not_flushed=3)");
 	ck_assert_int_eq(decide(st, "aria-part", &prev, why, sizeof(why)), 0);
 	ck_assert_int_eq(decide(st, "noaria", &prev, why, sizeof(why)), 1);
 	changes_free(st);
@@ -518,8 +525,8 @@ START_TEST(routines_and_events)
 	write_probe(out);
 	free(out);
 	char err[512] = "", why[512] = "";
-	struct changes_state *st = probe((const char *[]){"d1", "d1", "d2", "d2", "d3", "d3",
-	                                                  NULL, NULL},
+	struct changes_state *st = probe((const char *[]){"d1", "d1", "d2", "d2", "d3", "d3", NULL,
+	                                                  NULL},
 	                                 0, err, sizeof(err));
 	struct changes_ref cur;
 	changes_current_ref(st, "d1", &cur);
@@ -608,9 +615,9 @@ START_TEST(probe_failure_means_dump_everything)
 	make_good_db("d1");
 	char *p = xasprintf("%s/probe.err", tmp);
 	t_write_file(p,
-	           "ERROR 1227 (42000) at line 3: Access denied; you need (at least one of) the "
-	           "PROCESS privilege(s) for this operation\n",
-	           0644);
+	             "ERROR 1227 (42000) at line 3: Access denied; you need (at least one of) the "
+	             "PROCESS privilege(s) for this operation\n",
+	             0644);
 	char err[512] = "", why[512] = "";
 	struct changes_state *st = probe((const char *[]){"d1", "d1", NULL, NULL}, -1, err,
 	                                 sizeof(err));
@@ -632,8 +639,10 @@ START_TEST(probe_failure_means_dump_everything)
 	changes_free(st);
 
 	/* Another failure; "Error" never reaches the log. */
-	t_write_file(p, "ERROR 1146 (42S02) at line 5: Table 'mysql.proc' doesn't exist\n"
-	              "Error: something\n", 0644);
+	t_write_file(p,
+	             "ERROR 1146 (42S02) at line 5: Table 'mysql.proc' doesn't exist\n"
+	             "Error: something\n",
+	             0644);
 	st = probe((const char *[]){"d1", "d1", NULL, NULL}, -1, err, sizeof(err));
 	ck_assert_str_eq(err, "mysql: ERROR 1146 (42S02) at line 5: Table 'mysql.proc' doesn't "
 	                      "exist");
@@ -665,7 +674,8 @@ START_TEST(probe_failure_means_dump_everything)
 	struct strv dbs = {0};
 	strv_push(&dbs, "d1");
 	ck_assert_int_eq(changes_probe("/nonexistent/mysql", datadir, &dbs, &dbs, &st, err,
-	                               sizeof(err)), -1);
+	                               sizeof(err)),
+	                 -1);
 	ck_assert_str_eq(err, "cannot run '/nonexistent/mysql': No such file or directory");
 	ck_assert_int_eq(decide(st, "d1", &prev, why, sizeof(why)), 0);
 	changes_free(st);
@@ -793,8 +803,12 @@ END_TEST
 
 START_TEST(ref_format_parse)
 {
-	struct changes_ref r = {.valid = 1, .ref_time = 1795977388, .ref_lsn = 18446744073709551615u,
-	                        .proc_count = 3, .proc_max = 1795977000, .event_count = 0,
+	struct changes_ref r = {.valid = 1,
+	                        .ref_time = 1795977388,
+	                        .ref_lsn = 18446744073709551615u,
+	                        .proc_count = 3,
+	                        .proc_max = 1795977000,
+	                        .event_count = 0,
 	                        .event_max = 0};
 	char buf[256];
 	ck_assert_int_eq(changes_ref_format(&r, buf, sizeof(buf)), 0);
@@ -817,25 +831,27 @@ START_TEST(ref_format_parse)
 
 	/* Other keys (e.g. the dump's start) are ignored; no final newline is fine. */
 	ck_assert_int_eq(changes_ref_parse("start=1795977390.5\nevent=1 2\nproc=0 0\n"
-	                                   "ref_lsn=0\nref_time=5", &back), 0);
+	                                   "ref_lsn=0\nref_time=5",
+	                                   &back),
+	                 0);
 	ck_assert_int_eq(back.ref_time, 5);
 	ck_assert_uint_eq(back.ref_lsn, 0);
 	ck_assert_int_eq(back.event_count, 1);
 	ck_assert_int_eq(back.event_max, 2);
 
 	static const char *const bad[] = {
-		"2024-05-01 12:00:00.123456",             /* upstream's DB.timestamp */
-		"2024-05-01 12:00:00.123456\n",
-		"",
-		"ref_time=1\nref_lsn=2\nproc=0 0\n",    /* event missing */
-		"ref_time=1\nref_lsn=2\nproc=0 0\nevent=0 0\nref_time=1\n",
-		"ref_time=-1\nref_lsn=2\nproc=0 0\nevent=0 0\n",
-		"ref_time=1x\nref_lsn=2\nproc=0 0\nevent=0 0\n",
-		"ref_time=\nref_lsn=2\nproc=0 0\nevent=0 0\n",
-		"ref_time=1\nref_lsn=2\nproc=0\nevent=0 0\n",
-		"ref_time=1\nref_lsn=2\nproc=0 0 0\nevent=0 0\n",
-		"ref_time=1\nref_lsn=99999999999999999999\nproc=0 0\nevent=0 0\n",
-		"ref_time=1\nref_lsn=2\nproc=0 0\nevent=0 0\njunk\n",
+	        "2024-05-01 12:00:00.123456", /* upstream's DB.timestamp */
+	        "2024-05-01 12:00:00.123456\n",
+	        "",
+	        "ref_time=1\nref_lsn=2\nproc=0 0\n", /* event missing */
+	        "ref_time=1\nref_lsn=2\nproc=0 0\nevent=0 0\nref_time=1\n",
+	        "ref_time=-1\nref_lsn=2\nproc=0 0\nevent=0 0\n",
+	        "ref_time=1x\nref_lsn=2\nproc=0 0\nevent=0 0\n",
+	        "ref_time=\nref_lsn=2\nproc=0 0\nevent=0 0\n",
+	        "ref_time=1\nref_lsn=2\nproc=0\nevent=0 0\n",
+	        "ref_time=1\nref_lsn=2\nproc=0 0 0\nevent=0 0\n",
+	        "ref_time=1\nref_lsn=99999999999999999999\nproc=0 0\nevent=0 0\n",
+	        "ref_time=1\nref_lsn=2\nproc=0 0\nevent=0 0\njunk\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		back.valid = 1;
@@ -861,7 +877,8 @@ static const char *srv_skip;  /* why the real-server tests cannot run (they fail
 static int have_program(const char *name)
 {
 	char *cmd = xasprintf("PATH=\"$PATH:/usr/sbin:/usr/local/sbin:/sbin\" command -v %s "
-	                      ">/dev/null 2>&1", name);
+	                      ">/dev/null 2>&1",
+	                      name);
 	int rc = system(cmd);
 	free(cmd);
 	return rc == 0;
@@ -881,12 +898,12 @@ static void server_up(void)
 	ck_assert_ptr_nonnull(mkdtemp(srv_tmp));
 	char *script = xasprintf("%s/serve.sh", srv_tmp);
 	t_write_file(script,
-	           "set -u\n"
-	           "source \"$1\"\n"
-	           "mdb_init \"$2\" >&2 || exit 1\n"
-	           "echo ready\n"
-	           "read -r _ || true\n",
-	           0644);
+	             "set -u\n"
+	             "source \"$1\"\n"
+	             "mdb_init \"$2\" >&2 || exit 1\n"
+	             "echo ready\n"
+	             "read -r _ || true\n",
+	             0644);
 	char *dir = xasprintf("%s/srv", srv_tmp);
 	int in[2], out[2];
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
@@ -916,7 +933,8 @@ static void server_up(void)
 	ck_assert_ptr_nonnull(pw);
 	srv_mysql = xasprintf("%s/mysql", srv_tmp);
 	char *wrapper = xasprintf("#!/bin/sh\nexec mariadb --no-defaults --socket='%s/sock' "
-	                          "--user='%s' \"$@\"\n", dir, pw->pw_name);
+	                          "--user='%s' \"$@\"\n",
+	                          dir, pw->pw_name);
 	t_write_file(srv_mysql, wrapper, 0755);
 	free(wrapper);
 	free(script);
@@ -1032,7 +1050,8 @@ static void reap(pid_t pid)
 static void wait_for_sleeper(const char *stmt)
 {
 	char *q = xasprintf("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-	                    "WHERE INFO LIKE '%s%%'", stmt);
+	                    "WHERE INFO LIKE '%s%%'",
+	                    stmt);
 	int seen = 0;
 	for (int i = 0; i < 200 && !seen; i++) {
 		char *n = sql_value(q);
@@ -1078,7 +1097,8 @@ static int64_t file_mtime(const char *datadir_path, const char *rel)
 START_TEST(real_server)
 {
 	if (srv_skip != NULL) {
-		ck_abort_msg("real_server cannot run: %s (install it: scripts/install-deps.sh)", srv_skip);
+		ck_abort_msg("real_server cannot run: %s (install it: scripts/install-deps.sh)",
+		             srv_skip);
 	}
 	sql("CREATE DATABASE inno; CREATE TABLE inno.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB;\n"
 	    "INSERT INTO inno.t VALUES (1, 1), (2, 2), (3, 3);\n"
@@ -1101,11 +1121,11 @@ START_TEST(real_server)
 	char err[512] = "", why[512] = "";
 	ck_assert_msg(server_get_facts(srv_mysql, &f, err, sizeof(err)) == 0, "%s", err);
 	static const char *const mapping[][2] = {
-		{"d-e-m-o-2", "d@002de@002dm@002do@002d2"},
-		{"\xc3\xbcn\xc3\xaf", "@1on@0v"},
-		{"con", "con@@@"},
-		{"sl/ash", "sl@002fash"},
-		{"inno", "inno"},
+	        {"d-e-m-o-2", "d@002de@002dm@002do@002d2"},
+	        {"\xc3\xbcn\xc3\xaf", "@1on@0v"},
+	        {"con", "con@@@"},
+	        {"sl/ash", "sl@002fash"},
+	        {"inno", "inno"},
 	};
 	for (size_t i = 0; i < sizeof(mapping) / sizeof(mapping[0]); i++) {
 		const char *folder = server_folder(&f, mapping[i][0]);
@@ -1154,7 +1174,8 @@ START_TEST(real_server)
 	/* An untouched server: everything may be reused. */
 	struct changes_state *st = real_probe(&f);
 	for (size_t i = 0; real_dbs[i] != NULL; i++)
-		ck_assert_msg(changes_unchanged(st, real_dbs[i], &ref[i], NULL, why, sizeof(why)) == 1,
+		ck_assert_msg(changes_unchanged(st, real_dbs[i], &ref[i], NULL, why, sizeof(why)) ==
+		                      1,
 		              "%s: %s", real_dbs[i], why);
 	changes_free(st);
 
@@ -1173,13 +1194,15 @@ START_TEST(real_server)
 	int64_t last = 0;
 	ck_assert_int_eq(changes_unchanged(st, "inno", &ref[0], &last, why, sizeof(why)), 0);
 	ck_assert_msg(strcmp(why, "unwritten InnoDB changes in 't.ibd'") == 0 ||
-	              strncmp(why, "'t.ibd' modified at ", 20) == 0, "inno: %s", why);
+	                      strncmp(why, "'t.ibd' modified at ", 20) == 0,
+	              "inno: %s", why);
 	ck_assert_int_eq(changes_unchanged(st, "still", &ref[1], &last, why, sizeof(why)), 1);
 	ck_assert_str_eq(why, "no change since previous dump");
 	ck_assert_int_lt(last, before);
 	ck_assert_int_eq(changes_unchanged(st, "aria", &ref[2], NULL, why, sizeof(why)), 0);
 	ck_assert_msg(strncmp(why, "unwritten Aria pages on server", 30) == 0 ||
-	              strstr(why, "modified at") != NULL, "aria: %s", why);
+	                      strstr(why, "modified at") != NULL,
+	              "aria: %s", why);
 	ck_assert_int_eq(changes_unchanged(st, "routines", &ref[3], NULL, why, sizeof(why)), 0);
 	ck_assert_str_eq(why, "stored routines changed");
 	ck_assert_int_eq(changes_unchanged(st, "trx", &ref[4], NULL, why, sizeof(why)), 1);
@@ -1215,7 +1238,8 @@ START_TEST(real_server)
 	st = real_probe(&f);
 	ck_assert_int_eq(changes_unchanged(st, "trx", &during, NULL, why, sizeof(why)), 0);
 	ck_assert_msg(strcmp(why, "unwritten InnoDB changes in 't.ibd'") == 0 ||
-	              strncmp(why, "'t.ibd' modified at ", 20) == 0, "trx: %s", why);
+	                      strncmp(why, "'t.ibd' modified at ", 20) == 0,
+	              "trx: %s", why);
 	changes_free(st);
 
 	server_facts_free(&f);
@@ -1225,7 +1249,9 @@ END_TEST
 START_TEST(real_server_stale_innodb_trx)
 {
 	if (srv_skip != NULL) {
-		ck_abort_msg("real_server_stale_innodb_trx cannot run: %s (install it: scripts/install-deps.sh)", srv_skip);
+		ck_abort_msg(
+		        "real_server_stale_innodb_trx cannot run: %s (install it: scripts/install-deps.sh)",
+		        srv_skip);
 	}
 	/* A client reading INNODB_TRX every ~20 ms keeps the server's cache of
 	 * it from refreshing, so a transaction that starts writing meanwhile is
@@ -1266,8 +1292,9 @@ START_TEST(real_server_stale_innodb_trx)
 
 	/* Once nobody polls, the same probe works. */
 	usleep(200 * 1000);
-	ck_assert_msg(changes_probe(srv_mysql, f.datadir, &dbs, &folders, &st, err,
-	                            sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(changes_probe(srv_mysql, f.datadir, &dbs, &folders, &st, err, sizeof(err)) ==
+	                      0,
+	              "%s", err);
 	changes_free(st);
 	strv_free(&dbs);
 	strv_free(&folders);
@@ -1278,14 +1305,17 @@ END_TEST
 START_TEST(real_server_without_process_privilege)
 {
 	if (srv_skip != NULL) {
-		ck_abort_msg("real_server_without_process_privilege cannot run: %s (install it: scripts/install-deps.sh)", srv_skip);
+		ck_abort_msg(
+		        "real_server_without_process_privilege cannot run: %s (install it: scripts/install-deps.sh)",
+		        srv_skip);
 	}
 	sql("CREATE DATABASE IF NOT EXISTS np;\n"
 	    "CREATE USER IF NOT EXISTS 'oma_np'@'localhost' IDENTIFIED BY 'pw';\n"
 	    "GRANT SELECT ON *.* TO 'oma_np'@'localhost';\n");
 	char *wrapper = xasprintf("%s/mysql-np", srv_tmp);
 	char *text = xasprintf("#!/bin/sh\nexec mariadb --no-defaults --socket='%s/srv/sock' "
-	                       "--user=oma_np --password=pw \"$@\"\n", srv_tmp);
+	                       "--user=oma_np --password=pw \"$@\"\n",
+	                       srv_tmp);
 	t_write_file(wrapper, text, 0755);
 	struct server_facts f;
 	char err[512] = "", why[512] = "";
@@ -1296,8 +1326,8 @@ START_TEST(real_server_without_process_privilege)
 	struct changes_state *st = NULL;
 	ck_assert_int_eq(changes_probe(wrapper, f.datadir, &dbs, &folders, &st, err, sizeof(err)),
 	                 -1);
-	ck_assert_msg(strncmp(err, "needs the PROCESS privilege: mysql: ERROR 1227", 46) == 0,
-	              "%s", err);
+	ck_assert_msg(strncmp(err, "needs the PROCESS privilege: mysql: ERROR 1227", 46) == 0, "%s",
+	              err);
 	struct changes_ref prev = {.valid = 1, .ref_time = 1, .ref_lsn = 1};
 	ck_assert_int_eq(changes_unchanged(st, "np", &prev, NULL, why, sizeof(why)), 0);
 	ck_assert(strncmp(why, "cannot check for unwritten changes: needs the PROCESS", 53) == 0);

@@ -110,8 +110,11 @@ END_TEST
 START_TEST(test_json_str)
 {
 	struct cm_buf b = {0};
-	ck_assert_int_eq(cm_json_str(&b, "a\"b\\c\n\r\t\b\f\x01\x7f\xc2\x85\xe2\x80\xa8|\xe9|\xc3\xbc"), 0);
-	ck_assert_str_eq(b.p, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u007f\\u0085\\u2028|\\ufffd|\xc3\xbc\"");
+	ck_assert_int_eq(cm_json_str(&b,
+	                             "a\"b\\c\n\r\t\b\f\x01\x7f\xc2\x85\xe2\x80\xa8|\xe9|\xc3\xbc"),
+	                 0);
+	ck_assert_str_eq(
+	        b.p, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u007f\\u0085\\u2028|\\ufffd|\xc3\xbc\"");
 	ck_assert_int_eq(cm_json_str(&b, ""), 0);
 	ck_assert_str_eq(b.p + b.len - 2, "\"\"");
 	cm_buf_free(&b);
@@ -170,8 +173,11 @@ START_TEST(test_compress_open_values)
 	ck_assert_int_eq(cm_compress_open(&p, 5, &levels, &o, err, sizeof(err)), 0);
 	ck_assert_int_eq(o.level, 3);
 	ck_assert_int_eq(o.threads, 1);
-	p = (struct oma_compress_params){.size = sizeof(p), .level = 9, .threads = 4,
-	                                 .sink = count_sink, .sink_ctx = &p};
+	p = (struct oma_compress_params){.size = sizeof(p),
+	                                 .level = 9,
+	                                 .threads = 4,
+	                                 .sink = count_sink,
+	                                 .sink_ctx = &p};
 	ck_assert_int_eq(cm_compress_open(&p, 5, &levels, &o, err, sizeof(err)), 0);
 	ck_assert_int_eq(o.level, 9);
 	ck_assert_int_eq(o.threads, 4);

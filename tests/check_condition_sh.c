@@ -23,7 +23,7 @@
 #include "testlib.h"
 #include "util.h"
 
-#define MiB (1024 * 1024)
+#define MiB      (1024 * 1024)
 #define KEEP_MAX MiB /* what the plugin keeps of each stream */
 
 static struct loader ld;
@@ -150,7 +150,7 @@ START_TEST(test_exports_only_descriptor)
 	FILE *f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
 	static const char *const allowed[] = {
-		OMA_PLUGIN_SYMBOL, "_init", "_fini", "_edata", "_end", "__bss_start", NULL,
+	        OMA_PLUGIN_SYMBOL, "_init", "_fini", "_edata", "_end", "__bss_start", NULL,
 	};
 	char line[512];
 	int seen_descriptor = 0;
@@ -280,8 +280,8 @@ START_TEST(test_environment)
 	ck_assert_int_eq(setenv("OMA_TEST_KEEP", "kept", 1), 0);
 	ck_assert_int_eq(setenv("OMA_TEST_OVER", "old", 1), 0);
 	ck_assert_int_eq(setenv("OMA_TEST_OVERX", "other", 1), 0);
-	const char *const env2[] = {"OMA_TEST_OVER=first", "OMA_TEST_NEW=a=b",
-	                            "OMA_TEST_OVER=new", NULL};
+	const char *const env2[] = {"OMA_TEST_OVER=first", "OMA_TEST_NEW=a=b", "OMA_TEST_OVER=new",
+	                            NULL};
 	run_ok("printf '%s|' \"$OMA_TEST_KEEP\" \"$OMA_TEST_OVER\" \"$OMA_TEST_OVERX\" "
 	       "\"$OMA_TEST_NEW\"; env | grep -c '^OMA_TEST_OVER='",
 	       5, env2, &res);

@@ -112,7 +112,9 @@ START_TEST(test_skip_first_met_wins)
 	expect_line("INFO", "Checking skip conditions...");
 	expect_line("DEBUG", "Skip condition not met: 'echo nope; exit 1' (exit code: 1)");
 	expect_line("DEBUG", "Skip condition stdout: 'nope'");
-	expect_line("INFO", "Skip condition met: 'echo 'out line'; echo 'err line' >&2; exit 0' (exit code: 0)");
+	expect_line(
+	        "INFO",
+	        "Skip condition met: 'echo 'out line'; echo 'err line' >&2; exit 0' (exit code: 0)");
 	expect_line("DEBUG", "Skip condition stdout: 'out line'");
 	expect_line("INFO", "Skip condition stderr: 'err line'");
 	expect_no("No skip conditions met");
@@ -154,7 +156,8 @@ START_TEST(test_run_stops_at_first_failure)
 	push_own(&cc.run, touching("after", "true"));
 	ck_assert_int_eq(cond_run(sh, &cc), -1);
 	ck_assert_msg(!ran("after"), "a run condition after the failed one ran");
-	expect_line("ERROR", "Run condition failed: 'echo 'disk not mounted' >&2; exit 3' (exit code: 3)");
+	expect_line("ERROR",
+	            "Run condition failed: 'echo 'disk not mounted' >&2; exit 3' (exit code: 3)");
 	expect_line("ERROR", "Run condition stderr: disk not mounted");
 	expect_no("All run conditions met");
 }

@@ -103,23 +103,23 @@ static int load_main(const char *body)
 	return rc;
 }
 
-#define LOAD_OK(text)                                                  \
-	do {                                                           \
-		int rc_ = load(text);                                  \
-		ck_assert_msg(rc_ == 0, "unexpected error: %s", err);  \
+#define LOAD_OK(text)                                                 \
+	do {                                                          \
+		int rc_ = load(text);                                 \
+		ck_assert_msg(rc_ == 0, "unexpected error: %s", err); \
 	} while (0)
 
-#define MAIN_OK(body)                                                  \
-	do {                                                           \
-		int rc_ = load_main(body);                             \
-		ck_assert_msg(rc_ == 0, "unexpected error: %s", err);  \
+#define MAIN_OK(body)                                                 \
+	do {                                                          \
+		int rc_ = load_main(body);                            \
+		ck_assert_msg(rc_ == 0, "unexpected error: %s", err); \
 	} while (0)
 
 /* The error must be exactly `want`. */
-#define MAIN_ERR(body, want)                                             \
-	do {                                                             \
-		ck_assert_int_eq(load_main(body), -1);                   \
-		ck_assert_str_eq(err, want);                             \
+#define MAIN_ERR(body, want)                           \
+	do {                                           \
+		ck_assert_int_eq(load_main(body), -1); \
+		ck_assert_str_eq(err, want);           \
 	} while (0)
 
 #define ERR_HAS(sub) ck_assert_msg(strstr(err, sub) != NULL, "'%s' not in '%s'", sub, err)
@@ -170,7 +170,8 @@ END_TEST
 START_TEST(test_comment_chars_inside_strings)
 {
 	/* '#' and ';' inside strings are text; inih would cut at " ;" */
-	ck_assert_int_eq(load_main("mysqldump_bin = \"/opt/my#sql ;dump\" ; not a TOML comment\n"), -1);
+	ck_assert_int_eq(load_main("mysqldump_bin = \"/opt/my#sql ;dump\" ; not a TOML comment\n"),
+	                 -1);
 	ck_assert_str_eq(err, "config t.conf:3: unexpected ';' after value");
 	MAIN_OK("mysqldump_options = [\"--where=a ; b\", '#x', \"#y # z\"] # real comment\n"
 	        "mysqldump_bin = \"/opt/my#sql ;dump\"   # comment\n");
@@ -195,8 +196,10 @@ START_TEST(test_string_errors)
 	ERR_HAS("not a Unicode scalar value");
 	MAIN_ERR("a = \"open\nb = 1\n", "config t.conf:3: unterminated string");
 	MAIN_ERR("\n\na = \"\"\"open\n\n", "config t.conf:5: unterminated string");
-	MAIN_ERR("a = 'x\ty\x01'\n", "config t.conf:3: control character 0x01 in string (use an escape)");
-	MAIN_ERR("a = \"\"\"x\"\"\"\"\"\"\n", "config t.conf:3: too many quotes (6) in multi-line string");
+	MAIN_ERR("a = 'x\ty\x01'\n",
+	         "config t.conf:3: control character 0x01 in string (use an escape)");
+	MAIN_ERR("a = \"\"\"x\"\"\"\"\"\"\n",
+	         "config t.conf:3: too many quotes (6) in multi-line string");
 	MAIN_ERR("\"\"\"k\"\"\" = 1\n", "config t.conf:3: a multi-line string cannot be a key");
 	MAIN_ERR("a = \"x\" junk\n", "config t.conf:3: unexpected 'j' after value");
 	/* invalid UTF-8 is rejected with its line */
@@ -244,7 +247,8 @@ END_TEST
 
 START_TEST(test_integer_errors)
 {
-	MAIN_ERR("versions = 01\n", "config t.conf:3: invalid number 01: leading zeros are not allowed");
+	MAIN_ERR("versions = 01\n",
+	         "config t.conf:3: invalid number 01: leading zeros are not allowed");
 	MAIN_ERR("versions = 9223372036854775808\n",
 	         "config t.conf:3: integer 9223372036854775808 does not fit in 64 bits");
 	MAIN_ERR("a = -9223372036854775809\n",
@@ -331,8 +335,9 @@ START_TEST(test_array_errors)
 	MAIN_ERR("a = [1 2]\n", "config t.conf:3: expected ',' or ']' in array, found '2'");
 	MAIN_ERR("a = [1,,2]\n", "config t.conf:3: expected a value, found ','");
 	MAIN_ERR("a = [\n  1,\n", "config t.conf:3: unterminated array");
-	MAIN_ERR("mysqldump_options = \"--quick\"\n",
-	         "config t.conf:3: [main] mysqldump_options: expected an array of strings, got a string");
+	MAIN_ERR(
+	        "mysqldump_options = \"--quick\"\n",
+	        "config t.conf:3: [main] mysqldump_options: expected an array of strings, got a string");
 	MAIN_ERR("\nmysqldump_options = [1, 2]\n",
 	         "config t.conf:4: [main] mysqldump_options: expected an array of strings, got an "
 	         "array with non-string elements");
@@ -474,7 +479,8 @@ START_TEST(test_duplicates_and_redefinitions)
 	MAIN_ERR("[x]\na = {b = 1}\na.c = 2\n",
 	         "config t.conf:5: key 'a.c': 'a' is already defined and cannot be extended");
 	MAIN_ERR("[x]\na = {b = 1, b = 2}\n", "config t.conf:4: duplicate key 'b'");
-	MAIN_ERR("[[a]]\n[a]\n", "config t.conf:4: table [a] is already defined as an array of tables");
+	MAIN_ERR("[[a]]\n[a]\n",
+	         "config t.conf:4: table [a] is already defined as an array of tables");
 	MAIN_ERR("[a]\n[[a]]\n",
 	         "config t.conf:4: array of tables [[a]]: 'a' is already defined as a table");
 	MAIN_ERR("[x]\na = []\n[[x.a]]\n",
@@ -489,17 +495,20 @@ END_TEST
 
 START_TEST(test_syntax_errors)
 {
-	MAIN_ERR("versions\n", "config t.conf:3: expected '=' after key 'versions', found end of line");
+	MAIN_ERR("versions\n",
+	         "config t.conf:3: expected '=' after key 'versions', found end of line");
 	MAIN_ERR("versions =\n", "config t.conf:3: expected a value, found end of line");
 	MAIN_ERR("= 1\n", "config t.conf:3: expected a key, found '='");
 	MAIN_ERR("[x\n", "config t.conf:3: expected ']' after table name 'x', found end of line");
-	MAIN_ERR("[[x]\n", "config t.conf:3: expected ']]' after table name 'x', found end of line");
+	MAIN_ERR("[[x]\n",
+	         "config t.conf:3: expected ']]' after table name 'x', found end of line");
 	MAIN_ERR("[]\n", "config t.conf:3: expected a key, found ']'");
 	MAIN_ERR("[x] y = 1\n", "config t.conf:3: unexpected 'y' after table header");
 	MAIN_ERR("a = 1 b = 2\n", "config t.conf:3: unexpected 'b' after value");
 	MAIN_ERR("# ok\n#\x01 not ok\n", "config t.conf:4: control character 0x01 in comment");
 	/* INI spellings inih would accept are not TOML */
-	MAIN_ERR("log_level: debug\n", "config t.conf:3: expected '=' after key 'log_level', found ':'");
+	MAIN_ERR("log_level: debug\n",
+	         "config t.conf:3: expected '=' after key 'log_level', found ':'");
 	MAIN_ERR("; comment\n", "config t.conf:3: expected a key, found ';'");
 	MAIN_ERR("log_level = debug\n", "config t.conf:3: expected a value, found 'd'");
 }
@@ -528,7 +537,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(m->compression_level, -1);
 	ck_assert_ptr_null(m->plugin_dir);
 	ck_assert_uint_eq(cfg.cond.skip.n + cfg.cond.run.n + cfg.cond.terminate.n, 0);
-	ck_assert_int_eq(cfg.cond.skip_timeout + cfg.cond.run_timeout + cfg.cond.terminate_timeout, 0);
+	ck_assert_int_eq(cfg.cond.skip_timeout + cfg.cond.run_timeout + cfg.cond.terminate_timeout,
+	                 0);
 	/* The core knows no plugin's keys: without [zabbix] nothing of it. */
 	ck_assert_ptr_null(cfg_get(&cfg, "zabbix", "item_key"));
 	ck_assert_str_eq(cfg.path, "t.conf");
@@ -614,72 +624,94 @@ START_TEST(test_validation_errors)
 	ERR_HAS("config t.conf:2: [main] backup_dir: '");
 	ERR_HAS("/nonexistent': No such file or directory");
 	ck_assert_int_eq(load("[main]\n\nbackup_dir = \"/etc/passwd\"\n"), -1);
-	ck_assert_str_eq(err, "config t.conf:3: [main] backup_dir: '/etc/passwd' is not a directory");
+	ck_assert_str_eq(err,
+	                 "config t.conf:3: [main] backup_dir: '/etc/passwd' is not a directory");
 	ck_assert_int_eq(load("[main]\nbackup_dir = 5\n"), -1);
-	ck_assert_str_eq(err, "config t.conf:2: [main] backup_dir: expected a string, got an integer");
+	ck_assert_str_eq(err,
+	                 "config t.conf:2: [main] backup_dir: expected a string, got an integer");
 
-	MAIN_ERR("link_type = \"soft\"\n",
-	         "config t.conf:3: [main] link_type: must be \"hard\" or \"symbolic\", not \"soft\"");
+	MAIN_ERR(
+	        "link_type = \"soft\"\n",
+	        "config t.conf:3: [main] link_type: must be \"hard\" or \"symbolic\", not \"soft\"");
 	MAIN_ERR("\n\n\n\nparallelism = 0\n", "config t.conf:7: [main] parallelism: must not be 0");
-	MAIN_ERR("exclude_databases = [\"a\"]\ndo_databases = [\"b\"]\n",
-	         "config t.conf:4: [main] do_databases: cannot be used together with exclude_databases");
-	MAIN_ERR("do_databases = [\"b\"]\nexclude_databases = [\"a\"]\n",
-	         "config t.conf:4: [main] exclude_databases: cannot be used together with do_databases");
+	MAIN_ERR(
+	        "exclude_databases = [\"a\"]\ndo_databases = [\"b\"]\n",
+	        "config t.conf:4: [main] do_databases: cannot be used together with exclude_databases");
+	MAIN_ERR(
+	        "do_databases = [\"b\"]\nexclude_databases = [\"a\"]\n",
+	        "config t.conf:4: [main] exclude_databases: cannot be used together with do_databases");
 	MAIN_ERR("delete_before = true\nskip_unchanged_dbs = true\n",
 	         "config t.conf:3: [main] delete_before: delete_before = true with "
 	         "skip_unchanged_dbs = true needs versions >= 2 (versions = 1)");
 	MAIN_ERR("versions = \"3\"\n",
 	         "config t.conf:3: [main] versions: expected an integer, got a string");
 	MAIN_ERR("versions = 0\n", "config t.conf:3: [main] versions: must be 1..100000, not 0");
-	MAIN_ERR("delete_before = \"yes\"\n",
-	         "config t.conf:3: [main] delete_before: expected a boolean (true or false), got a string");
-	MAIN_ERR("log_level = \"verbose\"\n",
-	         "config t.conf:3: [main] log_level: must be one of debug, info, warning, error, not "
-	         "\"verbose\"");
-	MAIN_ERR("lock_port = 65536\n", "config t.conf:3: [main] lock_port: must be 1..65535, not 65536");
+	MAIN_ERR(
+	        "delete_before = \"yes\"\n",
+	        "config t.conf:3: [main] delete_before: expected a boolean (true or false), got a string");
+	MAIN_ERR(
+	        "log_level = \"verbose\"\n",
+	        "config t.conf:3: [main] log_level: must be one of debug, info, warning, error, not "
+	        "\"verbose\"");
+	MAIN_ERR("lock_port = 65536\n",
+	         "config t.conf:3: [main] lock_port: must be 1..65535, not 65536");
 	MAIN_ERR("lock_port = 0\n", "config t.conf:3: [main] lock_port: must be 1..65535, not 0");
-	MAIN_ERR("compression = \"../evil\"\n",
-	         "config t.conf:3: [main] compression: must be a plugin name made of [a-z0-9_-], not "
-	         "\"../evil\"");
-	MAIN_ERR("compression = \"\"\n",
-	         "config t.conf:3: [main] compression: must be a plugin name made of [a-z0-9_-], not \"\"");
-	MAIN_ERR("compression_level = -2\n",
-	         "config t.conf:3: [main] compression_level: must be -1..1000 (-1: the compressor's "
-	         "default), not -2");
+	MAIN_ERR(
+	        "compression = \"../evil\"\n",
+	        "config t.conf:3: [main] compression: must be a plugin name made of [a-z0-9_-], not "
+	        "\"../evil\"");
+	MAIN_ERR(
+	        "compression = \"\"\n",
+	        "config t.conf:3: [main] compression: must be a plugin name made of [a-z0-9_-], not \"\"");
+	MAIN_ERR(
+	        "compression_level = -2\n",
+	        "config t.conf:3: [main] compression_level: must be -1..1000 (-1: the compressor's "
+	        "default), not -2");
 	MAIN_ERR("mysql_bin = \"\"\n", "config t.conf:3: [main] mysql_bin: must not be empty");
 	MAIN_ERR("plugin_dir = []\n",
 	         "config t.conf:3: [main] plugin_dir: expected a string, got an array of strings");
-	MAIN_ERR("[conditions]\nrun_conditions = \"true\"\n",
-	         "config t.conf:4: [conditions] run_conditions: expected an array of strings, got a string");
-	MAIN_ERR("[conditions]\nrun_conditions_timeout = -1\n",
-	         "config t.conf:4: [conditions] run_conditions_timeout: must be 0..2147483647 seconds "
-	         "(0: no limit), not -1");
+	MAIN_ERR(
+	        "[conditions]\nrun_conditions = \"true\"\n",
+	        "config t.conf:4: [conditions] run_conditions: expected an array of strings, got a string");
+	MAIN_ERR(
+	        "[conditions]\nrun_conditions_timeout = -1\n",
+	        "config t.conf:4: [conditions] run_conditions_timeout: must be 0..2147483647 seconds "
+	        "(0: no limit), not -1");
 	/* Past the range: refused, never cut to fit (4294967297 was 1 s). */
-	MAIN_ERR("[conditions]\nrun_conditions_timeout = 4294967297\n",
-	         "config t.conf:4: [conditions] run_conditions_timeout: must be 0..2147483647 seconds "
-	         "(0: no limit), not 4294967297");
-	MAIN_ERR("[conditions]\nterminate_conditions_timeout = 9223372036854775807\n",
-	         "config t.conf:4: [conditions] terminate_conditions_timeout: must be 0..2147483647 "
-	         "seconds (0: no limit), not 9223372036854775807");
-	MAIN_ERR("versions = 100001\n", "config t.conf:3: [main] versions: must be 1..100000, not 100001");
-	MAIN_ERR("parallelism = 5000\n",
-	         "config t.conf:3: [main] parallelism: must be -4096..4096 (negative: CPUs minus that "
-	         "many), not 5000");
-	MAIN_ERR("compression_level = 4294967302\n",
-	         "config t.conf:3: [main] compression_level: must be -1..1000 (-1: the compressor's "
-	         "default), not 4294967302");
-	MAIN_ERR("server_timeout = -5\n",
-	         "config t.conf:3: [main] server_timeout: must be 0..2147483647 seconds (0: no limit), "
-	         "not -5");
+	MAIN_ERR(
+	        "[conditions]\nrun_conditions_timeout = 4294967297\n",
+	        "config t.conf:4: [conditions] run_conditions_timeout: must be 0..2147483647 seconds "
+	        "(0: no limit), not 4294967297");
+	MAIN_ERR(
+	        "[conditions]\nterminate_conditions_timeout = 9223372036854775807\n",
+	        "config t.conf:4: [conditions] terminate_conditions_timeout: must be 0..2147483647 "
+	        "seconds (0: no limit), not 9223372036854775807");
+	MAIN_ERR("versions = 100001\n",
+	         "config t.conf:3: [main] versions: must be 1..100000, not 100001");
+	MAIN_ERR(
+	        "parallelism = 5000\n",
+	        "config t.conf:3: [main] parallelism: must be -4096..4096 (negative: CPUs minus that "
+	        "many), not 5000");
+	MAIN_ERR(
+	        "compression_level = 4294967302\n",
+	        "config t.conf:3: [main] compression_level: must be -1..1000 (-1: the compressor's "
+	        "default), not 4294967302");
+	MAIN_ERR(
+	        "server_timeout = -5\n",
+	        "config t.conf:3: [main] server_timeout: must be 0..2147483647 seconds (0: no limit), "
+	        "not -5");
 	MAIN_ERR("dump_stall_timeout = 0x100000000\n",
 	         "config t.conf:3: [main] dump_stall_timeout: must be 0..2147483647 seconds (0: no "
 	         "limit), not 4294967296");
 	MAIN_ERR("[zabbix]\nitem_key = true\n",
 	         "config t.conf:4: [zabbix] item_key: expected a string, got a boolean");
-	MAIN_ERR("versions.x = 1\n", "config t.conf:3: [main] versions: expected an integer, got a table");
-	MAIN_ERR("versions = 2\n[main.versions]\n",
-	         "config t.conf:4: table [main.versions]: 'versions' is already defined as a value");
-	MAIN_ERR("[main.versions]\n", "config t.conf:3: [main] versions: expected an integer, got a table");
+	MAIN_ERR("versions.x = 1\n",
+	         "config t.conf:3: [main] versions: expected an integer, got a table");
+	MAIN_ERR(
+	        "versions = 2\n[main.versions]\n",
+	        "config t.conf:4: table [main.versions]: 'versions' is already defined as a value");
+	MAIN_ERR("[main.versions]\n",
+	         "config t.conf:3: [main] versions: expected an integer, got a table");
 	MAIN_ERR("versions = 1979-05-27\n",
 	         "config t.conf:3: [main] versions: expected an integer, got a date-time");
 }
@@ -711,18 +743,22 @@ START_TEST(test_unknown_keys)
 	        "[syslog]\n"
 	        "anything = 1\n");
 	ck_assert_uint_eq(cfg.warnings.n, 4);
-	ck_assert_str_eq(cfg.warnings.v[0], "config t.conf:3: unknown key 'verions' in [main], ignored");
-	ck_assert_str_eq(cfg.warnings.v[1], "config t.conf:4: unknown key 'sub.key' in [main], ignored");
+	ck_assert_str_eq(cfg.warnings.v[0],
+	                 "config t.conf:3: unknown key 'verions' in [main], ignored");
+	ck_assert_str_eq(cfg.warnings.v[1],
+	                 "config t.conf:4: unknown key 'sub.key' in [main], ignored");
 	ck_assert_str_eq(cfg.warnings.v[2],
 	                 "config t.conf:6: unknown key 'skip_condition' in [conditions], ignored");
-	ck_assert_str_eq(cfg.warnings.v[3], "config t.conf:8: unknown key 'server' in [zabbix], ignored");
+	ck_assert_str_eq(cfg.warnings.v[3],
+	                 "config t.conf:8: unknown key 'server' in [zabbix], ignored");
 	ck_assert_int_eq(cfg.main.versions, 1);
 	/* plugins can still read unknown keys */
 	ck_assert_str_eq(cfg_get(&cfg, "main", "verions"), "2");
 	cfg_free(&cfg);
 	LOAD_OK("top = 1\n[main]\nbackup_dir = \"@DIR@\"\n");
 	ck_assert_uint_eq(cfg.warnings.n, 1);
-	ck_assert_str_eq(cfg.warnings.v[0], "config t.conf:1: unknown key 'top' outside any table, ignored");
+	ck_assert_str_eq(cfg.warnings.v[0],
+	                 "config t.conf:1: unknown key 'top' outside any table, ignored");
 	ck_assert_str_eq(cfg_get(&cfg, "", "top"), "1");
 }
 END_TEST
@@ -822,14 +858,14 @@ START_TEST(test_print_json)
 
 	/* valid JSON with the types kept, checked by Python's json module */
 	char *cmd = xasprintf(
-		"python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d[\"main\"]; "
-		"assert m[\"versions\"]==2 and m[\"delete_before\"] is False; "
-		"assert m[\"mysqldump_options\"][1]==\"--where=\\\"a\\\"\\n\"; "
-		"assert m[\"plugin_dir\"] is None and m[\"lock_port\"]==45678; "
-		"assert d[\"conditions\"][\"run_conditions\"]==[]; "
-		"assert d[\"syslog\"][\"on\"] is True and len(d[\"hook\"])==3; "
-		"assert list(d)==[\"main\",\"conditions\",\"zabbix\",\"syslog\",\"hook\"]' '%s'",
-		path);
+	        "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d[\"main\"]; "
+	        "assert m[\"versions\"]==2 and m[\"delete_before\"] is False; "
+	        "assert m[\"mysqldump_options\"][1]==\"--where=\\\"a\\\"\\n\"; "
+	        "assert m[\"plugin_dir\"] is None and m[\"lock_port\"]==45678; "
+	        "assert d[\"conditions\"][\"run_conditions\"]==[]; "
+	        "assert d[\"syslog\"][\"on\"] is True and len(d[\"hook\"])==3; "
+	        "assert list(d)==[\"main\",\"conditions\",\"zabbix\",\"syslog\",\"hook\"]' '%s'",
+	        path);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 	cmd = xasprintf("python3 -m json.tool '%s' > /dev/null", path);
@@ -864,15 +900,15 @@ START_TEST(test_register_settings)
 {
 	static const char *const colours[] = {"red", "blue", NULL};
 	static const struct oma_setting good[] = {
-		{.key = "on", .type = OMA_SETTING_STRING, .flags = OMA_SETTING_SWITCH, .def = ""},
-		{.key = "n", .type = OMA_SETTING_INT, .def = "5", .min = 1, .max = 9},
-		{.key = "colour", .type = OMA_SETTING_STRING, .def = "red", .choices = colours},
-		{.key = "flag", .type = OMA_SETTING_BOOL, .def = "false"},
-		{.key = NULL},
+	        {.key = "on", .type = OMA_SETTING_STRING, .flags = OMA_SETTING_SWITCH, .def = ""},
+	        {.key = "n", .type = OMA_SETTING_INT, .def = "5", .min = 1, .max = 9},
+	        {.key = "colour", .type = OMA_SETTING_STRING, .def = "red", .choices = colours},
+	        {.key = "flag", .type = OMA_SETTING_BOOL, .def = "false"},
+	        {.key = NULL},
 	};
 	static const struct oma_setting bad_def[] = {
-		{.key = "n", .type = OMA_SETTING_INT, .def = "50", .min = 1, .max = 9},
-		{.key = NULL},
+	        {.key = "n", .type = OMA_SETTING_INT, .def = "50", .min = 1, .max = 9},
+	        {.key = NULL},
 	};
 	MAIN_OK("[site]\nn = 7\n");
 	ck_assert_int_eq(cfg_register_settings(&cfg, "other", bad_def, err, sizeof(err)), -1);
@@ -888,18 +924,22 @@ START_TEST(test_register_settings)
 
 	MAIN_OK("[site]\non = \"yes\"\ncolour = \"green\"\n");
 	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "config t.conf:5: [site] colour: must be \"red\" or \"blue\", not \"green\"");
+	ck_assert_str_eq(
+	        err, "config t.conf:5: [site] colour: must be \"red\" or \"blue\", not \"green\"");
 	MAIN_OK("[site]\non = \"yes\"\nn = 10\n");
 	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "config t.conf:5: [site] n: must be 1..9, not 10");
 	MAIN_OK("[site]\non = \"yes\"\nflag = 1\nextra = 2\n");
 	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "config t.conf:5: [site] flag: expected a boolean (true or false), got an integer");
+	ck_assert_str_eq(
+	        err,
+	        "config t.conf:5: [site] flag: expected a boolean (true or false), got an integer");
 	MAIN_OK("[site]\non = \"yes\"\nextra = 2\n");
 	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), 0);
 	ck_assert(cfg_section_enabled(&cfg, "site"));
 	ck_assert_uint_eq(cfg.warnings.n, 1);
-	ck_assert_str_eq(cfg.warnings.v[0], "config t.conf:5: unknown key 'extra' in [site], ignored");
+	ck_assert_str_eq(cfg.warnings.v[0],
+	                 "config t.conf:5: unknown key 'extra' in [site], ignored");
 }
 END_TEST
 
@@ -947,18 +987,21 @@ START_TEST(test_zabbix_plugin_keys)
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "retries"), "10");
 	cfg_free(&cfg);
 
-	MAIN_ERR("[zabbix]\ntransport = \"tcp\"\n",
-	         "config t.conf:4: [zabbix] transport: must be \"sender\" or \"native\", not \"tcp\"");
+	MAIN_ERR(
+	        "[zabbix]\ntransport = \"tcp\"\n",
+	        "config t.conf:4: [zabbix] transport: must be \"sender\" or \"native\", not \"tcp\"");
 	MAIN_ERR("[zabbix]\ntransport = 1\n",
 	         "config t.conf:4: [zabbix] transport: expected a string, got an integer");
-	MAIN_ERR("[zabbix]\ntimeout = 0\n", "config t.conf:4: [zabbix] timeout: must be 1..300, not 0");
+	MAIN_ERR("[zabbix]\ntimeout = 0\n",
+	         "config t.conf:4: [zabbix] timeout: must be 1..300, not 0");
 	MAIN_ERR("[zabbix]\ntimeout = 301\n",
 	         "config t.conf:4: [zabbix] timeout: must be 1..300, not 301");
 	MAIN_ERR("[zabbix]\ntimeout = \"10\"\n",
 	         "config t.conf:4: [zabbix] timeout: expected an integer, got a string");
 	MAIN_ERR("[zabbix]\n\nretries = -1\n",
 	         "config t.conf:5: [zabbix] retries: must be 0..10, not -1");
-	MAIN_ERR("[zabbix]\nretries = 11\n", "config t.conf:4: [zabbix] retries: must be 0..10, not 11");
+	MAIN_ERR("[zabbix]\nretries = 11\n",
+	         "config t.conf:4: [zabbix] retries: must be 0..10, not 11");
 	MAIN_ERR("[zabbix]\nhostname = [\"a\"]\n",
 	         "config t.conf:4: [zabbix] hostname: expected a string, got an array of strings");
 }
@@ -982,47 +1025,47 @@ static char *write_file(const char *name, const char *text)
 /* The shape of upstream's oma.conf.example (keys commented out, a broken
  * quote inside a comment, no newline at the end). */
 static const char upstream_example[] =
-	"#\n"
-	"# Get more information on https://github.com/thorstenkramm/oma\n"
-	"#\n"
-	"\n"
-	"[main]\n"
-	"# Base directory to store backups, logs and meta data. Mandatory.\n"
-	"# Directory must exist.\n"
-	"backup_dir = \"@DIR@\"\n"
-	"\n"
-	"# How many versions to keep. Optional.\n"
-	"# Default: 1\n"
-	"#versions = 4\n"
-	"\n"
-	"# Default: false (delete old backups after the current backup)\n"
-	"#delete_before = true\n"
-	"#skip_unchanged_dbs = true\n"
-	"\n"
-	"# Negative values are subtracted from total CPUs.\n"
-	"# -2 on 10 CPUs means a  parallelism of 8.\n"
-	"#parallelism = 1\n"
-	"#mysqldump_bin = \"/usr/local/bin/mysqldump\"\n"
-	"#mysql_bin = \"/usr/local/bin/mysql\"\n"
-	"\n"
-	"# 'information_schema', 'sys', 'performance_schema' are always excluded from backup\n"
-	"#exclude_databases = ['example1','example2]\n"
-	"\n"
-	"# Default: [] (No extra arguments)\n"
-	"#mysqldump_options = ['--single-transaction','--quick']\n"
-	"\n"
-	"# Log level, one of debug,info,warning,error. Optional.\n"
-	"#log_level = \"debug\"\n"
-	"\n"
-	"[zabbix]\n"
-	"# Zabbix Sender Item Key. Optional.\n"
-	"# Default: \"\" (not set, Log is not sent to Zabbix)\n"
-	"#item_key = \"oma.log\"\n"
-	"#sender_bin = \"/usr/local/bin/zabbix_sender\"\n"
-	"\n"
-	"# Path to zabbix_agentd.conf used for zabbix_sender. Optional\n"
-	"# Default: /etc/zabbix/zabbix_agentd.conf\n"
-	"#agent_conf = \"\"";
+        "#\n"
+        "# Get more information on https://github.com/thorstenkramm/oma\n"
+        "#\n"
+        "\n"
+        "[main]\n"
+        "# Base directory to store backups, logs and meta data. Mandatory.\n"
+        "# Directory must exist.\n"
+        "backup_dir = \"@DIR@\"\n"
+        "\n"
+        "# How many versions to keep. Optional.\n"
+        "# Default: 1\n"
+        "#versions = 4\n"
+        "\n"
+        "# Default: false (delete old backups after the current backup)\n"
+        "#delete_before = true\n"
+        "#skip_unchanged_dbs = true\n"
+        "\n"
+        "# Negative values are subtracted from total CPUs.\n"
+        "# -2 on 10 CPUs means a  parallelism of 8.\n"
+        "#parallelism = 1\n"
+        "#mysqldump_bin = \"/usr/local/bin/mysqldump\"\n"
+        "#mysql_bin = \"/usr/local/bin/mysql\"\n"
+        "\n"
+        "# 'information_schema', 'sys', 'performance_schema' are always excluded from backup\n"
+        "#exclude_databases = ['example1','example2]\n"
+        "\n"
+        "# Default: [] (No extra arguments)\n"
+        "#mysqldump_options = ['--single-transaction','--quick']\n"
+        "\n"
+        "# Log level, one of debug,info,warning,error. Optional.\n"
+        "#log_level = \"debug\"\n"
+        "\n"
+        "[zabbix]\n"
+        "# Zabbix Sender Item Key. Optional.\n"
+        "# Default: \"\" (not set, Log is not sent to Zabbix)\n"
+        "#item_key = \"oma.log\"\n"
+        "#sender_bin = \"/usr/local/bin/zabbix_sender\"\n"
+        "\n"
+        "# Path to zabbix_agentd.conf used for zabbix_sender. Optional\n"
+        "# Default: /etc/zabbix/zabbix_agentd.conf\n"
+        "#agent_conf = \"\"";
 
 START_TEST(test_upstream_example_file)
 {
@@ -1033,7 +1076,8 @@ START_TEST(test_upstream_example_file)
 	ck_assert_str_eq(cfg.main.backup_dir, tmpdir);
 	ck_assert_int_eq(cfg.main.versions, 1);
 	ck_assert_uint_eq(cfg.main.exclude_databases.n, 0);
-	ck_assert_int_eq(cfg_register_settings(&cfg, "zabbix", zabbix_table(), err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_register_settings(&cfg, "zabbix", zabbix_table(), err, sizeof(err)),
+	                 0);
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "item_key"), "");
 	ck_assert(!cfg_section_enabled(&cfg, "zabbix"));
 	ck_assert(cfg_has_section(&cfg, "zabbix"));
@@ -1091,7 +1135,8 @@ START_TEST(test_file_errors)
 
 	/* Never more than 1 MiB is read: -c /dev/zero fails at once. */
 	ck_assert_int_eq(cfg_load("/dev/zero", &cfg, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "config /dev/zero: larger than 1024 KiB, which no oma configuration is");
+	ck_assert_str_eq(err,
+	                 "config /dev/zero: larger than 1024 KiB, which no oma configuration is");
 	path = xasprintf("%s/big.conf", tmpdir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -1103,7 +1148,8 @@ START_TEST(test_file_errors)
 	ck_assert_int_eq(cfg_load(path, &cfg, err, sizeof(err)), 0); /* up to the cap: fine */
 	cfg_free(&cfg);
 	f = fopen(path, "a");
-	(void)fprintf(f, "%s\n", "# one line too many, one line too many, one line too many, and more");
+	(void)fprintf(f, "%s\n",
+	              "# one line too many, one line too many, one line too many, and more");
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_int_eq(cfg_load(path, &cfg, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "larger than 1024 KiB"));
@@ -1141,7 +1187,8 @@ START_TEST(test_toml_lines)
 	/* the canonical form decodes to the value written */
 	struct toml_value v;
 	const char *canon = doc.lines[5].value;
-	ck_assert_int_eq(toml_decode_value("doc", 6, canon, strlen(canon), &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(toml_decode_value("doc", 6, canon, strlen(canon), &v, err, sizeof(err)),
+	                 0);
 	ck_assert_int_eq(v.type, TOML_ARRAY);
 	ck_assert(!v.arr_all_strings);
 	ck_assert_uint_eq(v.arr.n, 4);
@@ -1156,15 +1203,20 @@ START_TEST(test_toml_lines)
 	size_t klen = 0, kcap = 0;
 	toml_key_write(&k, &klen, &kcap, "plain-key_1");
 	toml_key_write(&k, &klen, &kcap, "a b=c:d;e[f]#\"\\");
-	ck_assert_str_eq(k, "plain-key_1\"a b\\u003Dc\\u003Ad\\u003Be\\u005Bf\\u005D\\u0023\\\"\\\\\"");
+	ck_assert_str_eq(
+	        k, "plain-key_1\"a b\\u003Dc\\u003Ad\\u003Be\\u005Bf\\u005D\\u0023\\\"\\\\\"");
 	struct strv comps = {0};
-	ck_assert_int_eq(toml_decode_key("doc", 1, k + 11, strlen(k + 11), &comps, err, sizeof(err)), 0);
+	ck_assert_int_eq(toml_decode_key("doc", 1, k + 11, strlen(k + 11), &comps, err,
+	                                 sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(comps.n, 1);
 	ck_assert_str_eq(comps.v[0], "a b=c:d;e[f]#\"\\");
 	strv_free(&comps);
 	free(k);
 	const char *il = "{a.\"b c\" = [1]}";
-	ck_assert_int_eq(toml_decode_inline_key("doc", 1, il, strlen(il), &comps, &v, err, sizeof(err)), 0);
+	ck_assert_int_eq(toml_decode_inline_key("doc", 1, il, strlen(il), &comps, &v, err,
+	                                        sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(comps.n, 2);
 	ck_assert_str_eq(comps.v[1], "b c");
 	ck_assert_int_eq(v.type, TOML_ARRAY);
@@ -1173,9 +1225,11 @@ START_TEST(test_toml_lines)
 	ck_assert_int_eq(toml_decode_value("doc", 7, "1 2", 3, &v, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "doc:7: unexpected '2' after value");
 
-	ck_assert_int_eq(toml_parse("doc", "a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	ck_assert_int_eq(toml_parse("doc",
+	                            "a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	                            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1",
-	                            101, &doc, err, sizeof(err)), -1);
+	                            101, &doc, err, sizeof(err)),
+	                 -1);
 	ck_assert_str_eq(err, "doc:1: arrays or inline tables nested too deeply");
 }
 END_TEST

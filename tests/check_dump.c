@@ -23,11 +23,11 @@
 #include "testlib.h"
 #include "util.h"
 
-static char tmp[64];       /* per-test temp dir */
-static char *bindir;       /* fake mysqldump lives here */
-static char *outdir;       /* the "current backup folder" */
-static char *workdir;      /* the test's cwd while dumping */
-static char *fake;         /* path of the fake mysqldump */
+static char tmp[64];  /* per-test temp dir */
+static char *bindir;  /* fake mysqldump lives here */
+static char *outdir;  /* the "current backup folder" */
+static char *workdir; /* the test's cwd while dumping */
+static char *fake;    /* path of the fake mysqldump */
 static char *logfile;
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -62,7 +62,8 @@ static char *expected_dump(const char *db, int lines)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	buf_appendf(&buf, &len, &cap, "-- MySQL dump\n-- Database: %s\nCREATE TABLE t (a int);\n", db);
+	buf_appendf(&buf, &len, &cap, "-- MySQL dump\n-- Database: %s\nCREATE TABLE t (a int);\n",
+	            db);
 	for (int i = 1; i <= lines; i++)
 		buf_appendf(&buf, &len, &cap, "INSERT INTO t VALUES (%d);\n", i);
 	buf_appendf(&buf, &len, &cap, "-- Dump completed on 2025-01-02  3:04:05\n");
@@ -72,50 +73,50 @@ static char *expected_dump(const char *db, int lines)
 /* The fake mysqldump: called as `fake DB options...` or `fake options... -- DB`;
  * what it does depends on how the database name starts. */
 static const char fake_mysqldump[] =
-	"#!/bin/sh\n"
-	"db=$1\n"
-	"prev=\n"
-	"for a in \"$@\"; do\n"
-	"  if [ \"$prev\" = \"--\" ]; then db=$a; fi\n"
-	"  prev=$a\n"
-	"done\n"
-	"if [ -n \"$FAKE_ARGV\" ]; then for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$FAKE_ARGV\"; fi\n"
-	"if [ -n \"$FAKE_RUNLOG\" ]; then printf '%s\\n' \"$db\" >> \"$FAKE_RUNLOG\"; fi\n"
-	"header() { printf '%s\\n' '-- MySQL dump' \"-- Database: $db\" 'CREATE TABLE t (a int);'; }\n"
-	"rows() {\n"
-	"  i=1\n"
-	"  while [ $i -le ${FAKE_LINES:-5} ]; do printf 'INSERT INTO t VALUES (%d);\\n' $i; i=$((i+1)); done\n"
-	"}\n"
-	"done_line() { printf '%s\\n' '-- Dump completed on 2025-01-02  3:04:05'; }\n"
-	"case \"$db\" in\n"
-	"exit2*) header; rows; echo 'mysqldump: Got error: 2013: Lost connection' >&2; exit 2 ;;\n"
-	"nocompl*) header; rows; exit 0 ;;\n"
-	/* a last line longer than the kept tail, whose last 512 bytes look complete */
-	"longline*) header; rows; printf 'x%s' '-- Dump completed on 2025-01-02  3:04:05';"
-	" printf '%0471d\\n' 0 ;;\n"
-	"empty*) exit 0 ;;\n"
-	/* a last line of two-byte characters, longer than an error message keeps */
-	"utf8tail*) header; printf 'aa'; i=0; while [ $i -lt 60 ]; do printf '\\303\\251'; i=$((i+1)); done;"
-	" printf '\\n' ;;\n"
-	"blank*) header; done_line; printf '\\n  \\n\\r\\n' ;;\n"
-	"killed*) header; rows; kill -9 $$ ;;\n"
-	"stderr*) header; echo 'Warning: something odd' >&2; printf 'second warning\\r\\n\\n' >&2;"
-	" echo \"mysqldump: Error: 'Access denied; you need the PROCESS privilege' when trying to"
-	" dump tablespaces\" >&2;"
-	" rows; done_line ;;\n"
-	"sleep*) header; sleep 30 & echo \"$$ $!\" > \"$FAKE_STARTED\"; wait; done_line ;;\n"
-	"slow*) sleep 0.3; header; rows; done_line ;;\n"
-	"stall*) header; echo $$ > \"$FAKE_STARTED\"; kill -STOP $$; done_line ;;\n"
-	"bgerr*) header; sleep 30 >&2 & echo $! > \"$FAKE_STARTED\"; rows; done_line ;;\n"
-	"big*) header; yes 'INSERT INTO t VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10);'"
-	" | head -c \"$FAKE_BYTES\"; echo; done_line ;;\n"
-	/* read by the shell itself: a forked grep could see the mask dash sets around fork */
-	"sigs*) while IFS= read -r l; do case \"$l\" in SigBlk*|SigIgn*) printf '%s\\n' \"$l\";; esac;"
-	" done < /proc/$$/status > \"$FAKE_SIGS\";"
-	" read -r st < /proc/$$/stat; set -- $st; printf '%s %s\\n' \"$1\" \"$5\" >> \"$FAKE_SIGS\";"
-	" readlink /proc/$$/fd/0 >> \"$FAKE_SIGS\"; header; rows; done_line ;;\n"
-	"*) header; rows; done_line ;;\n"
-	"esac\n";
+        "#!/bin/sh\n"
+        "db=$1\n"
+        "prev=\n"
+        "for a in \"$@\"; do\n"
+        "  if [ \"$prev\" = \"--\" ]; then db=$a; fi\n"
+        "  prev=$a\n"
+        "done\n"
+        "if [ -n \"$FAKE_ARGV\" ]; then for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$FAKE_ARGV\"; fi\n"
+        "if [ -n \"$FAKE_RUNLOG\" ]; then printf '%s\\n' \"$db\" >> \"$FAKE_RUNLOG\"; fi\n"
+        "header() { printf '%s\\n' '-- MySQL dump' \"-- Database: $db\" 'CREATE TABLE t (a int);'; }\n"
+        "rows() {\n"
+        "  i=1\n"
+        "  while [ $i -le ${FAKE_LINES:-5} ]; do printf 'INSERT INTO t VALUES (%d);\\n' $i; i=$((i+1)); done\n"
+        "}\n"
+        "done_line() { printf '%s\\n' '-- Dump completed on 2025-01-02  3:04:05'; }\n"
+        "case \"$db\" in\n"
+        "exit2*) header; rows; echo 'mysqldump: Got error: 2013: Lost connection' >&2; exit 2 ;;\n"
+        "nocompl*) header; rows; exit 0 ;;\n"
+        /* a last line longer than the kept tail, whose last 512 bytes look complete */
+        "longline*) header; rows; printf 'x%s' '-- Dump completed on 2025-01-02  3:04:05';"
+        " printf '%0471d\\n' 0 ;;\n"
+        "empty*) exit 0 ;;\n"
+        /* a last line of two-byte characters, longer than an error message keeps */
+        "utf8tail*) header; printf 'aa'; i=0; while [ $i -lt 60 ]; do printf '\\303\\251'; i=$((i+1)); done;"
+        " printf '\\n' ;;\n"
+        "blank*) header; done_line; printf '\\n  \\n\\r\\n' ;;\n"
+        "killed*) header; rows; kill -9 $$ ;;\n"
+        "stderr*) header; echo 'Warning: something odd' >&2; printf 'second warning\\r\\n\\n' >&2;"
+        " echo \"mysqldump: Error: 'Access denied; you need the PROCESS privilege' when trying to"
+        " dump tablespaces\" >&2;"
+        " rows; done_line ;;\n"
+        "sleep*) header; sleep 30 & echo \"$$ $!\" > \"$FAKE_STARTED\"; wait; done_line ;;\n"
+        "slow*) sleep 0.3; header; rows; done_line ;;\n"
+        "stall*) header; echo $$ > \"$FAKE_STARTED\"; kill -STOP $$; done_line ;;\n"
+        "bgerr*) header; sleep 30 >&2 & echo $! > \"$FAKE_STARTED\"; rows; done_line ;;\n"
+        "big*) header; yes 'INSERT INTO t VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10);'"
+        " | head -c \"$FAKE_BYTES\"; echo; done_line ;;\n"
+        /* read by the shell itself: a forked grep could see the mask dash sets around fork */
+        "sigs*) while IFS= read -r l; do case \"$l\" in SigBlk*|SigIgn*) printf '%s\\n' \"$l\";; esac;"
+        " done < /proc/$$/status > \"$FAKE_SIGS\";"
+        " read -r st < /proc/$$/stat; set -- $st; printf '%s %s\\n' \"$1\" \"$5\" >> \"$FAKE_SIGS\";"
+        " readlink /proc/$$/fd/0 >> \"$FAKE_SIGS\"; header; rows; done_line ;;\n"
+        "*) header; rows; done_line ;;\n"
+        "esac\n";
 
 static void setup(void)
 {
@@ -248,39 +249,39 @@ static void raw_abort(void *stream)
 }
 
 static const struct oma_compress_ops raw_ops = {
-	.suffix = ".sql.raw",
-	.default_level = 0,
-	.min_level = 0,
-	.max_level = 100,
-	.open = raw_open,
-	.write = raw_write,
-	.finish = raw_finish,
-	.abort = raw_abort,
+        .suffix = ".sql.raw",
+        .default_level = 0,
+        .min_level = 0,
+        .max_level = 100,
+        .open = raw_open,
+        .write = raw_write,
+        .finish = raw_finish,
+        .abort = raw_abort,
 };
 
 /* The same, writing through the core's sink. */
 static const struct oma_compress_ops raw_sink_ops = {
-	.suffix = ".sql.raw",
-	.default_level = 0,
-	.min_level = 0,
-	.max_level = 100,
-	.open = raw_open,
-	.write = raw_write,
-	.finish = raw_finish,
-	.abort = raw_abort,
-	.flags = OMA_COMPRESS_SINK,
+        .suffix = ".sql.raw",
+        .default_level = 0,
+        .min_level = 0,
+        .max_level = 100,
+        .open = raw_open,
+        .write = raw_write,
+        .finish = raw_finish,
+        .abort = raw_abort,
+        .flags = OMA_COMPRESS_SINK,
 };
 
 static struct dump_settings settings(const struct strv *options, int parallelism)
 {
 	return (struct dump_settings){
-		.dir = outdir,
-		.mysqldump_bin = fake,
-		.options = options,
-		.comp = &raw_ops,
-		.level = -1,
-		.parallelism = parallelism,
-		.cpus = 2,
+	        .dir = outdir,
+	        .mysqldump_bin = fake,
+	        .options = options,
+	        .comp = &raw_ops,
+	        .level = -1,
+	        .parallelism = parallelism,
+	        .cpus = 2,
 	};
 }
 
@@ -324,7 +325,8 @@ START_TEST(completion_line_matcher)
 	ck_assert(!completed(""));
 	ck_assert(!dump_completed(NULL, 0));
 	ck_assert(!completed("\n\n"));
-	ck_assert(!completed("-- Dump completed on 2025-01-02  3:04:05\nINSERT INTO t VALUES (1);\n"));
+	ck_assert(!completed(
+	        "-- Dump completed on 2025-01-02  3:04:05\nINSERT INTO t VALUES (1);\n"));
 	ck_assert(!completed(" -- Dump completed on 2025-01-02  3:04:05\n"));
 	ck_assert(!completed("-- Dump completed on 2025-1-02  3:04:05\n"));
 	ck_assert(!completed("-- Dump completed on 25-01-02  3:04:05\n"));
@@ -443,8 +445,8 @@ END_TEST
 
 START_TEST(dump_hostile_names)
 {
-	const char *names[] = {"sl/ash", "..", ".", "$(touch x)", "quote'db", "a b\"c",
-	                       "new\nline", "-x", "--", "`touch x`", "caf\xc3\xa9", NULL};
+	const char *names[] = {"sl/ash",    "..", ".",  "$(touch x)", "quote'db",    "a b\"c",
+	                       "new\nline", "-x", "--", "`touch x`",  "caf\xc3\xa9", NULL};
 	size_t n;
 	struct dump_job *jobs = make_jobs(names, &n);
 	struct dump_settings s = settings(NULL, 2);
@@ -516,15 +518,16 @@ END_TEST
 
 START_TEST(dump_failures)
 {
-	const char *names[] = {"exit2_a", "nocompl_b", "empty_c", "killed_d", "good", "longline_e",
-	                       NULL};
+	const char *names[] = {"exit2_a", "nocompl_b",  "empty_c", "killed_d",
+	                       "good",    "longline_e", NULL};
 	size_t n;
 	struct dump_job *jobs = make_jobs(names, &n);
 	struct dump_settings s = settings(NULL, 2);
 	ck_assert_int_eq(dump_run(&s, jobs, n), 5);
 	ck_assert_str_eq(jobs[5].error, "completion line missing (last line: )");
 	ck_assert_str_eq(jobs[0].error, "mysqldump exited with code 2");
-	ck_assert_str_eq(jobs[1].error, "completion line missing (last line: INSERT INTO t VALUES (5);)");
+	ck_assert_str_eq(jobs[1].error,
+	                 "completion line missing (last line: INSERT INTO t VALUES (5);)");
 	ck_assert_str_eq(jobs[2].error, "mysqldump exited with code 0 but wrote nothing");
 	ck_assert_str_eq(jobs[3].error, "mysqldump was killed by signal 9");
 	ck_assert_ptr_null(jobs[4].error);
@@ -562,11 +565,13 @@ START_TEST(dump_trailing_blank_lines_and_stderr)
 	log_close();
 	char *log = t_read_file(logfile);
 	/* The dump succeeded: its stderr is a warning, and never says "Error". */
-	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: Warning: something odd\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(log, " WARNING DB 'stderr1': mysqldump: Warning: something odd\n"));
 	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: second warning\n"));
-	ck_assert_ptr_nonnull(strstr(log, " WARNING DB 'stderr1': mysqldump: error: 'Access denied; "
-	                                  "you need the PROCESS privilege' when trying to dump "
-	                                  "tablespaces\n"));
+	ck_assert_ptr_nonnull(strstr(log,
+	                             " WARNING DB 'stderr1': mysqldump: error: 'Access denied; "
+	                             "you need the PROCESS privilege' when trying to dump "
+	                             "tablespaces\n"));
 	ck_assert_ptr_null(strstr(log, "Error"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'stderr1': Backup successfully\n"));
 	ck_assert_ptr_nonnull(strstr(log, " INFO DB 'blank': Backup successfully\n"));
@@ -579,8 +584,8 @@ END_TEST
 
 START_TEST(dump_parallel_ten)
 {
-	const char *names[] = {"slow0", "slow1", "slow2", "slow3", "slow4",
-	                       "slow5", "slow6", "slow7", "slow8", "slow9", NULL};
+	const char *names[] = {"slow0", "slow1", "slow2", "slow3", "slow4", "slow5",
+	                       "slow6", "slow7", "slow8", "slow9", NULL};
 	size_t n;
 	struct dump_job *jobs = make_jobs(names, &n);
 	struct dump_settings s = settings(NULL, 3);
@@ -865,7 +870,8 @@ START_TEST(dump_setup_failures)
 	struct dump_settings s = settings(NULL, 1);
 	s.mysqldump_bin = "/nonexistent/mysqldump";
 	ck_assert_int_eq(dump_run(&s, jobs, n), 1);
-	ck_assert_str_eq(jobs[0].error, "cannot run '/nonexistent/mysqldump': No such file or directory");
+	ck_assert_str_eq(jobs[0].error,
+	                 "cannot run '/nonexistent/mysqldump': No such file or directory");
 	char *listing = list_dir(outdir);
 	ck_assert_str_eq(listing, "");
 	free(listing);
@@ -1117,8 +1123,9 @@ START_TEST(dump_stall_timeout)
 	ck_assert(gone_or_zombie(strtol(pid, NULL, 10)));
 	log_close();
 	char *log = t_read_file(logfile);
-	ck_assert_ptr_nonnull(strstr(log, " ERROR DB 'stall1': Backup failed: mysqldump wrote nothing "
-	                                  "for 1 seconds (dump_stall_timeout); stopped\n"));
+	ck_assert_ptr_nonnull(strstr(log,
+	                             " ERROR DB 'stall1': Backup failed: mysqldump wrote nothing "
+	                             "for 1 seconds (dump_stall_timeout); stopped\n"));
 	free(log);
 	free(pid);
 	free(pidfile);

@@ -20,8 +20,8 @@
 static const struct {
 	const char *section, *key;
 } worded[] = {
-	{"main", "backup_dir"},  /* mandatory, no default */
-	{"main", "parallelism"}, /* the number of CPUs */
+        {"main", "backup_dir"},  /* mandatory, no default */
+        {"main", "parallelism"}, /* the number of CPUs */
 };
 
 /* A plugin's section and its table of keys (NULL when it declares none). */
@@ -190,7 +190,8 @@ static char *value_of(const struct line *x, char *err, size_t errlen)
 {
 	char *text;
 	if (strcmp(x->section, "main") == 0)
-		text = xasprintf("[main]\nbackup_dir = \"%s\"\n%s = %s\n", tmpdir, x->key, x->value);
+		text = xasprintf("[main]\nbackup_dir = \"%s\"\n%s = %s\n", tmpdir, x->key,
+		                 x->value);
 	else
 		text = xasprintf("[main]\nbackup_dir = \"%s\"\n[%s]\n%s = %s\n", tmpdir, x->section,
 		                 x->key, x->value);
@@ -251,15 +252,16 @@ START_TEST(test_every_key_with_its_default)
 				continue; /* set by every load: test_example_validates checks it */
 			char err[1024];
 			char *got = value_of(x, err, sizeof(err));
-			ck_assert_msg(got != NULL, "oma.conf.example:%d: [%s] %s: %s", x->no, x->section,
-			              x->key, err);
+			ck_assert_msg(got != NULL, "oma.conf.example:%d: [%s] %s: %s", x->no,
+			              x->section, x->key, err);
 			if (k->str != NULL && strcmp(got, k->str) == 0)
 				shows_default = true;
 			free(got);
 		}
 		ck_assert_msg(seen, "oma.conf.example: [%s] %s is missing", k->section, k->key);
 		if (k->str != NULL && !is_worded(k->section, k->key))
-			ck_assert_msg(shows_default, "oma.conf.example: [%s] %s: no line shows the default \"%s\"",
+			ck_assert_msg(shows_default,
+			              "oma.conf.example: [%s] %s: no line shows the default \"%s\"",
 			              k->section, k->key, k->str);
 	}
 	cfg_free(&cfg);
@@ -275,11 +277,13 @@ START_TEST(test_no_unknown_keys)
 	known_keys(&cfg);
 	for (size_t j = 0; j < nlines; j++) {
 		const struct line *x = &lines[j];
-		bool core = strcmp(x->section, "main") == 0 || strcmp(x->section, "conditions") == 0;
+		bool core = strcmp(x->section, "main") == 0 ||
+		            strcmp(x->section, "conditions") == 0;
 		const struct table *t = find_table(x->section);
-		ck_assert_msg(core || t != NULL,
-		              "oma.conf.example:%d: [%s] is neither oma's section nor a built plugin's",
-		              x->no, x->section);
+		ck_assert_msg(
+		        core || t != NULL,
+		        "oma.conf.example:%d: [%s] is neither oma's section nor a built plugin's",
+		        x->no, x->section);
 		if (!core && strcmp(x->key, "enabled") == 0)
 			continue;
 		if (!core && t->settings == NULL)
@@ -288,8 +292,8 @@ START_TEST(test_no_unknown_keys)
 		for (size_t i = 0; i < cfg.data->neffective && !known; i++)
 			known = strcmp(cfg.data->effective[i].section, x->section) == 0 &&
 			        strcmp(cfg.data->effective[i].key, x->key) == 0;
-		ck_assert_msg(known, "oma.conf.example:%d: [%s] %s is not a key of the tables", x->no,
-		              x->section, x->key);
+		ck_assert_msg(known, "oma.conf.example:%d: [%s] %s is not a key of the tables",
+		              x->no, x->section, x->key);
 	}
 	/* A section whose plugin has no table cannot be checked: said, not
 	 * passed over in silence. */
@@ -299,8 +303,10 @@ START_TEST(test_no_unknown_keys)
 			n += strcmp(lines[j].section, tables[i].section) == 0 &&
 			     strcmp(lines[j].key, "enabled") != 0;
 		if (n > 0)
-			(void)fprintf(stderr, "check_example: plugin %s declares no table of keys: its %zu "
-			              "keys in oma.conf.example are not checked\n", tables[i].section, n);
+			(void)fprintf(stderr,
+			              "check_example: plugin %s declares no table of keys: its %zu "
+			              "keys in oma.conf.example are not checked\n",
+			              tables[i].section, n);
 	}
 	cfg_free(&cfg);
 }

@@ -17,8 +17,8 @@ static const struct {
 	const char *name;
 	int (*fn)(const uint8_t *, size_t);
 } targets[] = {
-	{"config", fuzz_config},   {"agentconf", fuzz_agentconf}, {"zbxreply", fuzz_zbxreply},
-	{"sidecar", fuzz_sidecar}, {"info", fuzz_info},           {"facts", fuzz_facts},
+        {"config", fuzz_config},   {"agentconf", fuzz_agentconf}, {"zbxreply", fuzz_zbxreply},
+        {"sidecar", fuzz_sidecar}, {"info", fuzz_info},           {"facts", fuzz_facts},
 };
 
 /* tests/fuzz of the source tree: beside this binary's build folder

@@ -275,7 +275,7 @@ START_TEST(test_exports_only_descriptor)
 	FILE *f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
 	static const char *const allowed[] = {
-		OMA_PLUGIN_SYMBOL, "_init", "_fini", "_edata", "_end", "__bss_start", NULL,
+	        OMA_PLUGIN_SYMBOL, "_init", "_fini", "_edata", "_end", "__bss_start", NULL,
 	};
 	char line[512];
 	int seen_descriptor = 0;
@@ -628,9 +628,9 @@ END_TEST
 struct vgen {
 	struct gen g;
 	int kind;
-	size_t left;             /* bytes left in the current segment */
-	size_t back;             /* kind 3: distance of the copy */
-	unsigned char fill;      /* kind 2: the repeated byte */
+	size_t left;        /* bytes left in the current segment */
+	size_t back;        /* kind 3: distance of the copy */
+	unsigned char fill; /* kind 2: the repeated byte */
 	unsigned char hist[32768];
 	size_t hist_len, hist_pos; /* ring of the last bytes produced */
 };
@@ -657,8 +657,12 @@ static void vgen_segment(struct vgen *v)
 	if (v->kind == 3 && v->hist_len < 64)
 		v->kind = 0;
 	switch (v->kind) {
-	case 0: v->left = 1 + (r >> 8) % 300000; break;
-	case 1: v->left = 1 + (r >> 8) % 70000; break;
+	case 0:
+		v->left = 1 + (r >> 8) % 300000;
+		break;
+	case 1:
+		v->left = 1 + (r >> 8) % 70000;
+		break;
 	case 2:
 		v->left = 1 + (r >> 8) % 600000;
 		v->fill = (unsigned char)(r >> 40);
@@ -686,7 +690,8 @@ static void vgen_read(struct vgen *v, unsigned char *buf, size_t len)
 		} else {
 			/* Byte by byte: a copy may overlap what it produces. */
 			for (size_t i = 0; i < n; i++) {
-				size_t at = (v->hist_pos + sizeof(v->hist) - v->back) % sizeof(v->hist);
+				size_t at = (v->hist_pos + sizeof(v->hist) - v->back) %
+				            sizeof(v->hist);
 				buf[i] = v->hist[at];
 				vgen_keep(v, buf + i, 1);
 			}
@@ -773,8 +778,8 @@ static void roundtrip_threads(const char *name, const unsigned char *data, size_
  * the level range, on 2 and 4 threads: gunzip, zlib and `gzip -t` agree. */
 START_TEST(test_threads_roundtrip)
 {
-	static const size_t sizes[] = {0, 1, 1000, MiB - 1, MiB, MiB + 1, 2 * MiB,
-	                               3 * MiB + 77, 6 * MiB};
+	static const size_t sizes[] = {0,       1,       1000,         MiB - 1, MiB,
+	                               MiB + 1, 2 * MiB, 3 * MiB + 77, 6 * MiB};
 	static const size_t pieces[] = {1, 7, 65536, MiB, 1000003};
 	size_t max = 6 * MiB;
 	unsigned char *data = xmalloc(max);
@@ -802,7 +807,8 @@ static size_t zlib_size(const unsigned char *data, size_t len, int level)
 {
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
-	ck_assert_int_eq(deflateInit2(&zs, level, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	ck_assert_int_eq(deflateInit2(&zs, level, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
 	size_t cap = deflateBound(&zs, (uLong)len);
 	unsigned char *out = xmalloc(cap);
 	zs.next_in = (unsigned char *)(uintptr_t)data;
@@ -862,7 +868,8 @@ END_TEST
  * worker and does not grow after the start. */
 static void order_100mb(int threads, size_t heap_limit)
 {
-	static const size_t pieces[] = {1, 4093, 65537, 7, 1000003, 333, 131072, 2 * MiB + 1, 262144};
+	static const size_t pieces[] = {1,   4093,   65537,       7,     1000003,
+	                                333, 131072, 2 * MiB + 1, 262144};
 	const size_t total = 100 * (size_t)MiB;
 	char *name = xasprintf("order-t%d.sql.gz", threads);
 	char *path;

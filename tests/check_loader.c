@@ -242,32 +242,32 @@ END_TEST
 START_TEST(test_no_descriptor)
 {
 	static const char *const fx[] = {"no_descriptor", NULL};
-	expect_load_error(fx,
-	                  "plugin @D/no_descriptor.so: no oma_plugin_descriptor symbol "
-	                  "(not an oma plugin?)");
+	expect_load_error(fx, "plugin @D/no_descriptor.so: no oma_plugin_descriptor symbol "
+	                      "(not an oma plugin?)");
 }
 END_TEST
 
 START_TEST(test_duplicate)
 {
 	static const char *const fx[] = {"dup_b", "dup_a", NULL};
-	expect_load_error(fx, "plugin @D/dup_b.so: duplicate compress plugin 'dup' (also in @D/dup_a.so)");
+	expect_load_error(
+	        fx, "plugin @D/dup_b.so: duplicate compress plugin 'dup' (also in @D/dup_a.so)");
 }
 END_TEST
 
 START_TEST(test_bad_name)
 {
 	static const char *const fx[] = {"bad_name", NULL};
-	expect_load_error(fx,
-	                  "plugin @D/bad_name.so: invalid plugin name '../Evil' "
-	                  "(expected 1 to 64 of [a-z0-9_-])");
+	expect_load_error(fx, "plugin @D/bad_name.so: invalid plugin name '../Evil' "
+	                      "(expected 1 to 64 of [a-z0-9_-])");
 }
 END_TEST
 
 START_TEST(test_missing_function)
 {
 	static const char *const fx[] = {"missing_ops", NULL};
-	expect_load_error(fx, "plugin @D/missing_ops.so: compress plugin 'missingops' has no write()");
+	expect_load_error(fx,
+	                  "plugin @D/missing_ops.so: compress plugin 'missingops' has no write()");
 }
 END_TEST
 
@@ -518,27 +518,35 @@ START_TEST(test_load_by_name)
 	struct loader ld = {0};
 	struct loaded_plugin *p = NULL;
 	char err[1024] = "";
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 0);
 	ck_assert_str_eq(p->desc->compress->suffix, ".sql.fix");
 	struct loaded_plugin *again = NULL;
 	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &again, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_ptr_eq(again, p);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(n_loaded(&ld), 2);
 
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "nope", &p, err, sizeof(err)), 1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "nope", &p, err, sizeof(err)),
+	                 1);
 	char *want = xasprintf("no compress plugin 'nope' (compress-nope.so) in %s", dir);
 	ck_assert_str_eq(err, want);
 	free(want);
 	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "../x", &p, err, sizeof(err)), 1);
 
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "other", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "other", &p, err, sizeof(err)),
+	                 -1);
 	want = xasprintf("plugin %s/compress-other.so: holds report plugin 'fixture', expected "
-	                 "compress plugin 'other'", dir);
+	                 "compress plugin 'other'",
+	                 dir);
 	ck_assert_str_eq(err, want);
 	free(want);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "wrongabi", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_REPORT, "wrongabi", &p, err, sizeof(err)),
+	                 -1);
 	ck_assert_msg(strstr(err, "ABI mismatch: expected 1, found") != NULL, "%s", err);
 	ck_assert_uint_eq(n_loaded(&ld), 2);
 	loader_unload(&ld);
@@ -562,7 +570,8 @@ START_TEST(test_truncated_plugin)
 		struct loader ld = {0};
 		struct loaded_plugin *p = NULL;
 		char err[1024] = "";
-		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
+		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+		                     sizeof(err));
 		ck_assert_msg(rc == -1, "a copy cut at %zu of %zu bytes was loaded", cuts[i], full);
 		ck_assert_msg(strncmp(err, "plugin ", 7) == 0 && strstr(err, f) != NULL, "%s", err);
 		loader_unload(&ld);
@@ -691,12 +700,14 @@ START_TEST(test_zero_filled_tail)
 	void (*patches[])(unsigned char *, size_t) = {NULL, drop_section_headers};
 	for (size_t k = 0; k < 2; k++) {
 		/* Whole, it loads: the checks do not refuse a good plugin. */
-		char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, patches[k]);
+		char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full,
+		                            patches[k]);
 		struct loader ld = {0};
 		struct loaded_plugin *p = NULL;
 		char err[1024] = "";
 		ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
-		                          sizeof(err)) == 0, "%s", err);
+		                          sizeof(err)) == 0,
+		              "%s", err);
 		loader_unload(&ld);
 		free(f);
 		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
@@ -717,8 +728,10 @@ START_TEST(test_zero_filled_tail)
 	char *f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000, NULL);
 	expect_damaged(dir, f, "section header", "zeros from byte 1000");
 	free(f);
-	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000, drop_section_headers);
-	expect_damaged(dir, f, "empty dynamic section at byte", "zeros from 1000, no section headers");
+	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", 1000,
+	                      drop_section_headers);
+	expect_damaged(dir, f, "empty dynamic section at byte",
+	               "zeros from 1000, no section headers");
 	free(f);
 	/* Damage inside the tables the dynamic section points to. */
 	f = zero_tail_fixture("good_compress", dir, "compress-fixture.so", full, no_hash_buckets);
@@ -758,16 +771,23 @@ START_TEST(test_load_through_descriptor)
 	char *other = t_mkdtemp("loader");
 	free(copy_fixture("good_report", other, "compress-fixture.so", 0, 0644));
 	struct loaded_plugin *p = NULL;
-	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	want = xasprintf("plugin %s/compress-fixture.so: holds report plugin 'fixture', expected "
-	                 "compress plugin 'fixture'", other);
+	                 "compress plugin 'fixture'",
+	                 other);
 	ck_assert_str_eq(err, want);
 	free(want);
-	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 1);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err,
+	                             sizeof(err)),
+	                 1);
 	char *moved = xasprintf("%s/report-fixture.so", other);
 	char *was = xasprintf("%s/compress-fixture.so", other);
 	ck_assert_int_eq(rename(was, moved), 0);
-	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(loader_load(&ld, other, OMA_PLUGIN_REPORT, "fixture", &p, err,
+	                             sizeof(err)),
+	                 0);
 	ck_assert_str_eq(p->path, moved);
 	ck_assert_ptr_nonnull(p->desc->report);
 	loader_unload(&ld);
@@ -811,7 +831,8 @@ START_TEST(test_load_without_proc)
 		struct loader ld = {0};
 		struct loaded_plugin *p = NULL;
 		char err[1024] = "";
-		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err));
+		int rc = loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+		                     sizeof(err));
 		ssize_t w = write(fds[1], err, strlen(err));
 		(void)w;
 		_exit(rc == -1 && n_loaded(&ld) == 0 ? 0 : 1);
@@ -828,12 +849,14 @@ START_TEST(test_load_without_proc)
 	 * cannot run is no pass. */
 	ck_assert_msg(WEXITSTATUS(status) != 77,
 	              "cannot run: no private mount namespace with /proc hidden (needs root with "
-	              "CAP_SYS_ADMIN and / a mount point): %s", out);
+	              "CAP_SYS_ADMIN and / a mount point): %s",
+	              out);
 	ck_assert_msg(WEXITSTATUS(status) == 0, "loaded without /proc: %s", out);
 	char *want = xasprintf("plugin %s: cannot load it through /proc/self/fd/", f);
 	ck_assert_msg(strncmp(out, want, strlen(want)) == 0 &&
 	                      strstr(out, ", the file checked: No such file or directory (is "
-	                                  "/proc mounted?)") != NULL && strchr(out, '\n') == NULL,
+	                                  "/proc mounted?)") != NULL &&
+	                      strchr(out, '\n') == NULL,
 	              "%s", out);
 	free(want);
 	free(f);
@@ -863,31 +886,44 @@ START_TEST(test_plugin_permissions)
 	}
 	ck_assert_int_eq(rc, -1);
 	char *want = xasprintf("plugin file %s is writable by its group (mode 0664): refusing to "
-	                       "load code from it as root", f);
+	                       "load code from it as root",
+	                       f);
 	ck_assert_str_eq(err, want);
 	free(want);
 	ck_assert_int_eq(chmod(f, 0646), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err, "is writable by others (mode 0646)"));
 	ck_assert_int_eq(chmod(f, 0644), 0);
 	ck_assert_int_eq(chown(f, 1000, 1000), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err, "is owned by uid 1000, not root"));
 	ck_assert_int_eq(chown(f, 0, 0), 0);
 	ck_assert_int_eq(chmod(dir, 0777), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
-	want = xasprintf("plugin folder %s is writable by others (mode 0777): refusing to load code "
-	                 "from it as root", dir);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
+	want = xasprintf(
+	        "plugin folder %s is writable by others (mode 0777): refusing to load code "
+	        "from it as root",
+	        dir);
 	ck_assert_str_eq(err, want);
 	free(want);
 	/* A link in a safe folder to a file in an unsafe one: refused too. */
 	char *safe = t_mkdtemp("loader-safe");
 	char *link = xasprintf("%s/compress-fixture.so", safe);
 	ck_assert_int_eq(symlink(f, link), 0);
-	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err, "is writable by others (mode 0777)"));
 	ck_assert_int_eq(chmod(dir, 0755), 0);
-	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 0);
 	loader_unload(&ld);
 	t_remove_tree(safe);
 	t_remove_tree(dir);
@@ -920,15 +956,19 @@ START_TEST(test_ancestor_permissions)
 	struct loader ld = {0};
 	struct loaded_plugin *p = NULL;
 	char err[1024] = "";
-	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)) == 0,
+	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)) ==
+	                      0,
 	              "%s", err);
 	loader_unload(&ld);
 
 	/* A group-writable folder two levels up. */
 	ck_assert_int_eq(chmod(a, 0775), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	char *want = xasprintf("plugin folder %s is writable by its group (mode 0775): refusing to "
-	                       "load code from it as root", a);
+	                       "load code from it as root",
+	                       a);
 	ck_assert_str_eq(err, want);
 	free(want);
 	/* The same through loader_load_dir, and through a link from a safe
@@ -938,21 +978,29 @@ START_TEST(test_ancestor_permissions)
 	char *safe = t_mkdtemp("loader-safe");
 	char *link = xasprintf("%s/compress-fixture.so", safe);
 	ck_assert_int_eq(symlink(f, link), 0);
-	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, safe, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	want = xasprintf("plugin folder %s is writable by its group (mode 0775): refusing to load "
-	                 "code from it as root", a);
+	                 "code from it as root",
+	                 a);
 	ck_assert_str_eq(err, want);
 	free(want);
 
 	/* Writable by others, or owned by someone else: refused too. */
 	ck_assert_int_eq(chmod(a, 0757), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	ck_assert_msg(strstr(err, "is writable by others (mode 0757)") != NULL, "%s", err);
 	ck_assert_int_eq(chmod(a, 0755), 0);
 	ck_assert_int_eq(chown(b, 1000, 1000), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	want = xasprintf("plugin folder %s is owned by uid 1000, not root: refusing to load code "
-	                 "from it as root", b);
+	                 "from it as root",
+	                 b);
 	ck_assert_str_eq(err, want);
 	free(want);
 
@@ -961,16 +1009,21 @@ START_TEST(test_ancestor_permissions)
 	 * (anyone could add a plugin there). */
 	ck_assert_int_eq(chown(b, 0, 0), 0);
 	ck_assert_int_eq(chmod(a, 01777), 0);
-	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)) == 0,
+	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)) ==
+	                      0,
 	              "%s", err);
 	loader_unload(&ld);
 	ck_assert_int_eq(chown(a, 1000, 1000), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	ck_assert_msg(strstr(err, "is owned by uid 1000, not root") != NULL, "%s", err);
 	ck_assert_int_eq(chown(a, 0, 0), 0);
 	ck_assert_int_eq(chmod(a, 0755), 0);
 	ck_assert_int_eq(chmod(dir, 01777), 0);
-	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err, sizeof(err)), -1);
+	ck_assert_int_eq(loader_load(&ld, dir, OMA_PLUGIN_COMPRESS, "fixture", &p, err,
+	                             sizeof(err)),
+	                 -1);
 	ck_assert_msg(strstr(err, "is writable by others (mode 1777)") != NULL, "%s", err);
 	ck_assert_uint_eq(n_loaded(&ld), 0);
 

@@ -30,12 +30,14 @@ START_TEST(test_dir_lock)
 	if (child == 0) {
 		char e[512] = "";
 		int rc = lock_dir(dir, e, sizeof(e));
-		char *expect = xasprintf("backup folder %s is locked by PID %ld", dir, (long)getppid());
+		char *expect = xasprintf("backup folder %s is locked by PID %ld", dir,
+		                         (long)getppid());
 		_exit(rc == -2 && strcmp(e, expect) == 0 ? 0 : 1);
 	}
 	int status;
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the second lock did not fail right");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "the second lock did not fail right");
 	close(fd);
 	child = fork();
 	if (child == 0) {

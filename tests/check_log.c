@@ -38,17 +38,21 @@ START_TEST(test_escapes_controls)
 	char *dir = t_mkdtemp("log");
 	char *path = xasprintf("%s/oma.log", dir);
 	ck_assert_int_eq(log_open(path), 0);
-	log_info("DB '%s': Backup successfully", "evil\n2026-01-01 00:00:00,000 INFO forged\rX\x1b[2J\x7f\tok\\n");
+	log_info("DB '%s': Backup successfully",
+	         "evil\n2026-01-01 00:00:00,000 INFO forged\rX\x1b[2J\x7f\tok\\n");
 	log_close();
 	char *text = t_read_file(path);
 	ck_assert_ptr_nonnull(text);
 	const char *msg = strstr(text, " INFO ");
 	ck_assert_ptr_nonnull(msg);
-	ck_assert_str_eq(msg, " INFO DB 'evil\\n2026-01-01 00:00:00,000 INFO forged\\rX\\x1b[2J\\x7f\tok\\n': "
-	                      "Backup successfully\n");
+	ck_assert_str_eq(
+	        msg,
+	        " INFO DB 'evil\\n2026-01-01 00:00:00,000 INFO forged\\rX\\x1b[2J\\x7f\tok\\n': "
+	        "Backup successfully\n");
 	ck_assert_ptr_null(strchr(text, '\r'));
 	ck_assert_ptr_eq(strchr(text, '\n'), text + strlen(text) - 1);
-	char *e = escape_controls("a\x01" "b");
+	char *e = escape_controls("a\x01"
+	                          "b");
 	ck_assert_str_eq(e, "a\\x01b");
 	free(e);
 	free(text);

@@ -10,23 +10,23 @@ static const struct {
 	const char *db;
 	const char *stem;
 } known[] = {
-	{"d-e-m-o-2", "d-e-m-o-2"},
-	{"plain_DB_09", "plain_DB_09"},
-	{"sl/ash", "sl@2fash"},
-	{"..", "@2e."},
-	{".", "@2e"},
-	{"a.b.", "a.b."},
-	{".hidden", "@2ehidden"},
-	{"quote'db", "quote@27db"},
-	{"$(touch x)", "@24@28touch@20x@29"},
-	{"\xc3\xbcn\xc3\xaf", "@c3@bcn@c3@af"},
-	{"a@b", "a@40b"},
-	{"sp ace", "sp@20ace"},
-	{"new\nline", "new@0aline"},
-	{"tab\tbed", "tab@09bed"},
-	{"back\\slash", "back@5cslash"},
-	{"\xff\xfe", "@ff@fe"},
-	{"`x`;\"y\"", "@60x@60@3b@22y@22"},
+        {"d-e-m-o-2", "d-e-m-o-2"},
+        {"plain_DB_09", "plain_DB_09"},
+        {"sl/ash", "sl@2fash"},
+        {"..", "@2e."},
+        {".", "@2e"},
+        {"a.b.", "a.b."},
+        {".hidden", "@2ehidden"},
+        {"quote'db", "quote@27db"},
+        {"$(touch x)", "@24@28touch@20x@29"},
+        {"\xc3\xbcn\xc3\xaf", "@c3@bcn@c3@af"},
+        {"a@b", "a@40b"},
+        {"sp ace", "sp@20ace"},
+        {"new\nline", "new@0aline"},
+        {"tab\tbed", "tab@09bed"},
+        {"back\\slash", "back@5cslash"},
+        {"\xff\xfe", "@ff@fe"},
+        {"`x`;\"y\"", "@60x@60@3b@22y@22"},
 };
 
 START_TEST(test_known_encodings)
@@ -249,31 +249,32 @@ END_TEST
 START_TEST(test_decode_rejects)
 {
 	static const char *const bad[] = {
-		"",                 /* empty */
-		".x",               /* leading dot is always escaped */
-		".",
-		"..",
-		"a/b",              /* '/' would have been escaped */
-		"a b",
-		"a'b",
-		"\xc3\xa4",         /* raw non-ASCII */
-		"a@",               /* truncated escape */
-		"a@2",
-		"a@2G",             /* not hex */
-		"a@zz",
-		"a@2F",             /* uppercase hex is never produced */
-		"@C3@BC",
-		"@61",              /* 'a' would have been kept */
-		"x@2e",             /* non-leading '.' is kept, not escaped */
-		"@2d",              /* '-' is kept */
-		"@00",              /* NUL cannot be in a name */
-		"@@0123456789abcdef", /* cut stems do not decode */
-		"abc@@0123456789abcdef",
-		"a@@b",
+	        "",   /* empty */
+	        ".x", /* leading dot is always escaped */
+	        ".",
+	        "..",
+	        "a/b", /* '/' would have been escaped */
+	        "a b",
+	        "a'b",
+	        "\xc3\xa4", /* raw non-ASCII */
+	        "a@",       /* truncated escape */
+	        "a@2",
+	        "a@2G", /* not hex */
+	        "a@zz",
+	        "a@2F", /* uppercase hex is never produced */
+	        "@C3@BC",
+	        "@61",                /* 'a' would have been kept */
+	        "x@2e",               /* non-leading '.' is kept, not escaped */
+	        "@2d",                /* '-' is kept */
+	        "@00",                /* NUL cannot be in a name */
+	        "@@0123456789abcdef", /* cut stems do not decode */
+	        "abc@@0123456789abcdef",
+	        "a@@b",
 	};
 	char out[512];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(names_decode(bad[i], out, sizeof(out)) == -1, "accepted '%s'", bad[i]);
+		ck_assert_msg(names_decode(bad[i], out, sizeof(out)) == -1, "accepted '%s'",
+		              bad[i]);
 
 	/* Longer than any uncut stem. */
 	char big[NAMES_STEM_MAX + 2];
@@ -295,8 +296,8 @@ END_TEST
  * over an alphabet that mixes kept bytes, escapes and junk. */
 START_TEST(test_decode_encode_identity)
 {
-	static const char *const parts[] = {"a", ".", "@2e", "@2f", "@40", "@61", "@", "/", "Z",
-	                                    "@ff", "@FF", "-", "@0", "@2", "e"};
+	static const char *const parts[] = {"a", ".",   "@2e", "@2f", "@40", "@61", "@", "/",
+	                                    "Z", "@ff", "@FF", "-",   "@0",  "@2",  "e"};
 	const size_t np = sizeof(parts) / sizeof(parts[0]);
 	size_t accepted = 0;
 	for (size_t i = 0; i < np; i++)

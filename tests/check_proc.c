@@ -187,7 +187,8 @@ START_TEST(test_linger)
 	struct proc_limits l = {.out_keep = 100, .err_keep = 100};
 	struct proc_result r;
 	long t0 = now_ms();
-	ck_assert_int_eq(sh("(sleep 0.5; echo late) & echo early; sleep 30 >&2 & echo $! >&2", &l, &r),
+	ck_assert_int_eq(sh("(sleep 0.5; echo late) & echo early; sleep 30 >&2 & echo $! >&2", &l,
+	                    &r),
 	                 0);
 	long took = now_ms() - t0;
 	ck_assert_int_ge(took, PROC_LINGER_MS - 100);

@@ -38,9 +38,11 @@ static bool enabled_with(const char *rest, const char *name)
 	if (strcmp(name, "zabbix") == 0) {
 		/* as the zabbix plugin declares it */
 		static const struct oma_setting table[] = {
-			{.key = "item_key", .type = OMA_SETTING_STRING, .flags = OMA_SETTING_SWITCH,
-			 .def = ""},
-			{.key = NULL},
+		        {.key = "item_key",
+		         .type = OMA_SETTING_STRING,
+		         .flags = OMA_SETTING_SWITCH,
+		         .def = ""},
+		        {.key = NULL},
 		};
 		char err[512];
 		ck_assert_int_eq(cfg_register_settings(&cfg, "zabbix", table, err, sizeof(err)), 0);
@@ -62,39 +64,57 @@ static void assert_summary(const struct oma_report *r, const char *want)
 START_TEST(test_summary_skipped)
 {
 	struct oma_report r = {.size = sizeof(r), .outcome = OMA_OUTCOME_SKIPPED, .total = 5};
-	assert_summary(&r, "Summary: Successfully skipped all databases due to skip_conditions. Error=0");
+	assert_summary(
+	        &r, "Summary: Successfully skipped all databases due to skip_conditions. Error=0");
 }
 END_TEST
 
 START_TEST(test_summary_aborted)
 {
-	struct oma_report r = {.size = sizeof(r), .outcome = OMA_OUTCOME_ABORTED,
-	                       .exit_code = 1, .total = 5};
-	assert_summary(&r, "Summary: All databases were skipped due to faulty run_conditions. Error=1");
+	struct oma_report r = {.size = sizeof(r),
+	                       .outcome = OMA_OUTCOME_ABORTED,
+	                       .exit_code = 1,
+	                       .total = 5};
+	assert_summary(&r,
+	               "Summary: All databases were skipped due to faulty run_conditions. Error=1");
 }
 END_TEST
 
 START_TEST(test_summary_success)
 {
-	struct oma_report r = {.size = sizeof(r), .outcome = OMA_OUTCOME_SUCCESS,
-	                       .dumped = 3, .total = 4, .skipped = 1};
-	assert_summary(&r, "Summary: Successfully dumped 3 of 4 databases. Skipped 1, Failed 0. Error=0");
+	struct oma_report r = {.size = sizeof(r),
+	                       .outcome = OMA_OUTCOME_SUCCESS,
+	                       .dumped = 3,
+	                       .total = 4,
+	                       .skipped = 1};
+	assert_summary(
+	        &r, "Summary: Successfully dumped 3 of 4 databases. Skipped 1, Failed 0. Error=0");
 }
 END_TEST
 
 START_TEST(test_summary_reused_count_as_dumped)
 {
-	struct oma_report r = {.size = sizeof(r), .outcome = OMA_OUTCOME_SUCCESS,
-	                       .dumped = 2, .reused = 3, .total = 6, .skipped = 1};
-	assert_summary(&r, "Summary: Successfully dumped 5 of 6 databases. Skipped 1, Failed 0. Error=0");
+	struct oma_report r = {.size = sizeof(r),
+	                       .outcome = OMA_OUTCOME_SUCCESS,
+	                       .dumped = 2,
+	                       .reused = 3,
+	                       .total = 6,
+	                       .skipped = 1};
+	assert_summary(
+	        &r, "Summary: Successfully dumped 5 of 6 databases. Skipped 1, Failed 0. Error=0");
 }
 END_TEST
 
 START_TEST(test_summary_failed_dump)
 {
-	struct oma_report r = {.size = sizeof(r), .outcome = OMA_OUTCOME_FAILED, .exit_code = 4,
-	                       .dumped = 2, .failed = 1, .total = 3};
-	assert_summary(&r, "Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1");
+	struct oma_report r = {.size = sizeof(r),
+	                       .outcome = OMA_OUTCOME_FAILED,
+	                       .exit_code = 4,
+	                       .dumped = 2,
+	                       .failed = 1,
+	                       .total = 3};
+	assert_summary(
+	        &r, "Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1");
 }
 END_TEST
 
@@ -102,24 +122,36 @@ END_TEST
  * anything failed, even when the outcome field alone would not tell. */
 START_TEST(test_summary_error_whenever_something_failed)
 {
-	struct oma_report a = {.size = sizeof(a), .outcome = OMA_OUTCOME_SUCCESS,
-	                       .dumped = 1, .failed = 1, .total = 2};
-	assert_summary(&a, "Summary: Successfully dumped 1 of 2 databases. Skipped 0, Failed 1. Error=1");
+	struct oma_report a = {.size = sizeof(a),
+	                       .outcome = OMA_OUTCOME_SUCCESS,
+	                       .dumped = 1,
+	                       .failed = 1,
+	                       .total = 2};
+	assert_summary(
+	        &a, "Summary: Successfully dumped 1 of 2 databases. Skipped 0, Failed 1. Error=1");
 	/* Every dump fine, but a terminate condition failed (exit code 4). */
-	struct oma_report b = {.size = sizeof(b), .outcome = OMA_OUTCOME_SUCCESS, .exit_code = 4,
-	                       .dumped = 2, .total = 2};
-	assert_summary(&b, "Summary: Successfully dumped 2 of 2 databases. Skipped 0, Failed 0. Error=1");
+	struct oma_report b = {.size = sizeof(b),
+	                       .outcome = OMA_OUTCOME_SUCCESS,
+	                       .exit_code = 4,
+	                       .dumped = 2,
+	                       .total = 2};
+	assert_summary(
+	        &b, "Summary: Successfully dumped 2 of 2 databases. Skipped 0, Failed 0. Error=1");
 	/* The server could not be reached: nothing dumped. */
 	struct oma_report c = {.size = sizeof(c), .outcome = OMA_OUTCOME_FAILED, .exit_code = 4};
-	assert_summary(&c, "Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=1");
+	assert_summary(
+	        &c, "Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=1");
 }
 END_TEST
 
 START_TEST(test_summary_no_space)
 {
-	struct oma_report r = {.size = sizeof(r), .outcome = OMA_OUTCOME_NO_SPACE, .exit_code = 2,
+	struct oma_report r = {.size = sizeof(r),
+	                       .outcome = OMA_OUTCOME_NO_SPACE,
+	                       .exit_code = 2,
 	                       .total = 3};
-	assert_summary(&r, "Summary: Successfully dumped 0 of 3 databases. Skipped 0, Failed 0. Error=1");
+	assert_summary(
+	        &r, "Summary: Successfully dumped 0 of 3 databases. Skipped 0, Failed 0. Error=1");
 }
 END_TEST
 
@@ -167,36 +199,42 @@ END_TEST
 /* A report with awkward names: quote, backslash, newline, control
  * character, non-ASCII. */
 #define NAME_QUOTE "we\"ird\\db"
-#define NAME_CTRL "line\nbreak\ttab\x01"
-#define NAME_UTF8 "caf\xc3\xa9"
+#define NAME_CTRL  "line\nbreak\ttab\x01"
+#define NAME_UTF8  "caf\xc3\xa9"
 #define ERROR_TEXT "mysqldump: Got error: 1044: \"Access denied\""
 
 static const struct oma_db_result sample_dbs[] = {
-	{.name = NAME_QUOTE, .outcome = OMA_DB_DUMPED, .bytes = 1234, .seconds = 1.5},
-	{.name = NAME_CTRL, .outcome = OMA_DB_FAILED, .error = ERROR_TEXT},
-	{.name = NAME_UTF8, .outcome = OMA_DB_SKIPPED},
-	{.name = "kept", .outcome = OMA_DB_REUSED, .bytes = 99},
+        {.name = NAME_QUOTE, .outcome = OMA_DB_DUMPED, .bytes = 1234, .seconds = 1.5},
+        {.name = NAME_CTRL, .outcome = OMA_DB_FAILED, .error = ERROR_TEXT},
+        {.name = NAME_UTF8, .outcome = OMA_DB_SKIPPED},
+        {.name = "kept", .outcome = OMA_DB_REUSED, .bytes = 99},
 };
 
 static struct oma_report sample_report(void)
 {
 	return (struct oma_report){
-		.size = sizeof(struct oma_report),
-		.outcome = OMA_OUTCOME_FAILED,
-		.exit_code = 4,
-		.dumped = 1, .reused = 1, .skipped = 1, .failed = 1, .total = 4,
-		.dbs = sample_dbs,
-		.ndbs = sizeof(sample_dbs) / sizeof(sample_dbs[0]),
-		.log_path = "/backup/oma_20240101-020000/oma.log",
-		.summary = "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1",
-		.backup_dir = "/backup",
-		.current_dir = NULL,
+	        .size = sizeof(struct oma_report),
+	        .outcome = OMA_OUTCOME_FAILED,
+	        .exit_code = 4,
+	        .dumped = 1,
+	        .reused = 1,
+	        .skipped = 1,
+	        .failed = 1,
+	        .total = 4,
+	        .dbs = sample_dbs,
+	        .ndbs = sizeof(sample_dbs) / sizeof(sample_dbs[0]),
+	        .log_path = "/backup/oma_20240101-020000/oma.log",
+	        .summary =
+	                "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1",
+	        .backup_dir = "/backup",
+	        .current_dir = NULL,
 	};
 }
 
 static bool have_python3(void)
 {
-	return system("command -v python3 >/dev/null 2>&1 && python3 -c 'import json' 2>/dev/null") == 0;
+	return system("command -v python3 >/dev/null 2>&1 && python3 -c 'import json' 2>/dev/null") ==
+	       0;
 }
 
 START_TEST(test_json_valid_and_escaped)
@@ -216,7 +254,8 @@ START_TEST(test_json_valid_and_escaped)
 	/* The escapes as JSON spells them, whatever checks the rest. */
 	ck_assert_ptr_nonnull(strstr(text, "\"name\": \"we\\\"ird\\\\db\""));
 	ck_assert_ptr_nonnull(strstr(text, "line\\nbreak\\ttab\\u0001"));
-	ck_assert_ptr_nonnull(strstr(text, "\"error\": \"mysqldump: Got error: 1044: \\\"Access denied\\\"\""));
+	ck_assert_ptr_nonnull(
+	        strstr(text, "\"error\": \"mysqldump: Got error: 1044: \\\"Access denied\\\"\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"outcome\": \"failed\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"current_dir\": null"));
 	ck_assert_ptr_null(strchr(text, '\x01'));
@@ -224,29 +263,30 @@ START_TEST(test_json_valid_and_escaped)
 	if (have_python3()) {
 		/* Parse it and compare every value with what went in. */
 		const char *prog =
-			"import json,sys\n"
-			"d=json.load(open(sys.argv[1],encoding='utf-8'))\n"
-			"assert d['outcome']=='failed', d['outcome']\n"
-			"assert d['exit_code']==4\n"
-			"assert d['summary']=='Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1'\n"
-			"assert d['counts']=={'dumped':1,'reused':1,'skipped':1,'failed':1,'total':4}, d['counts']\n"
-			"assert d['log']=='/backup/oma_20240101-020000/oma.log'\n"
-			"assert d['backup_dir']=='/backup' and d['current_dir'] is None\n"
-			"n=[x['name'] for x in d['databases']]\n"
-			"assert n==['we\"ird\\\\db','line\\nbreak\\ttab\\x01','caf\\u00e9','kept'], n\n"
-			"o=[x['outcome'] for x in d['databases']]\n"
-			"assert o==['dumped','failed','skipped','reused'], o\n"
-			"assert d['databases'][0]['bytes']==1234 and d['databases'][0]['seconds']==1.5\n"
-			"assert d['databases'][1]['error']=='mysqldump: Got error: 1044: \"Access denied\"'\n"
-			"assert d['databases'][0]['error'] is None\n";
+		        "import json,sys\n"
+		        "d=json.load(open(sys.argv[1],encoding='utf-8'))\n"
+		        "assert d['outcome']=='failed', d['outcome']\n"
+		        "assert d['exit_code']==4\n"
+		        "assert d['summary']=='Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1'\n"
+		        "assert d['counts']=={'dumped':1,'reused':1,'skipped':1,'failed':1,'total':4}, d['counts']\n"
+		        "assert d['log']=='/backup/oma_20240101-020000/oma.log'\n"
+		        "assert d['backup_dir']=='/backup' and d['current_dir'] is None\n"
+		        "n=[x['name'] for x in d['databases']]\n"
+		        "assert n==['we\"ird\\\\db','line\\nbreak\\ttab\\x01','caf\\u00e9','kept'], n\n"
+		        "o=[x['outcome'] for x in d['databases']]\n"
+		        "assert o==['dumped','failed','skipped','reused'], o\n"
+		        "assert d['databases'][0]['bytes']==1234 and d['databases'][0]['seconds']==1.5\n"
+		        "assert d['databases'][1]['error']=='mysqldump: Got error: 1044: \"Access denied\"'\n"
+		        "assert d['databases'][0]['error'] is None\n";
 		char *script = xasprintf("%s/check.py", dir);
 		FILE *f = fopen(script, "we");
 		ck_assert_ptr_nonnull(f);
 		fputs(prog, f);
 		fclose(f);
-		char *cmd = xasprintf("python3 -m json.tool '%s' >/dev/null && python3 '%s' '%s'", path,
-		                      script, path);
-		ck_assert_msg(system(cmd) == 0, "result.json did not parse or has wrong values:\n%s", text);
+		char *cmd = xasprintf("python3 -m json.tool '%s' >/dev/null && python3 '%s' '%s'",
+		                      path, script, path);
+		ck_assert_msg(system(cmd) == 0,
+		              "result.json did not parse or has wrong values:\n%s", text);
 		free(cmd);
 		free(script);
 	}
@@ -262,11 +302,12 @@ START_TEST(test_json_no_databases)
 	char *dir = t_mkdtemp("report");
 	char *path = xasprintf("%s/result.json", dir);
 	struct oma_report r = {
-		.size = sizeof(r),
-		.outcome = OMA_OUTCOME_SKIPPED,
-		.summary = "Summary: Successfully skipped all databases due to skip_conditions. Error=0",
-		.backup_dir = "/backup",
-		.current_dir = "/backup/oma_x",
+	        .size = sizeof(r),
+	        .outcome = OMA_OUTCOME_SKIPPED,
+	        .summary =
+	                "Summary: Successfully skipped all databases due to skip_conditions. Error=0",
+	        .backup_dir = "/backup",
+	        .current_dir = "/backup/oma_x",
 	};
 	char err[512] = "";
 	ck_assert_msg(report_write_json(&r, path, err, sizeof(err)) == 0, "%s", err);
@@ -306,7 +347,7 @@ END_TEST
 /* A plugin folder with the given fixtures, loaded and (all) initialised,
  * oma.log in `dir`, and $OMA_FIXTURE_REPORT_OK pointing into it. */
 struct send_env {
-	char *dir;      /* temp folder: plugins/, oma.log, ok.out */
+	char *dir; /* temp folder: plugins/, oma.log, ok.out */
 	char *log;
 	char *ok_out;
 	struct loader ld;
@@ -371,7 +412,9 @@ START_TEST(test_send_ok_delivers)
 	ck_assert_int_eq(report_send(&e.ld, &r, 5), 0);
 	char *out = t_read_file(e.ok_out);
 	ck_assert_msg(out != NULL, "report_ok was not called");
-	ck_assert_str_eq(out, "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1 ndbs=4\n");
+	ck_assert_str_eq(
+	        out,
+	        "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1 ndbs=4\n");
 	free(out);
 	char *log = t_read_file(e.log);
 	ck_assert_ptr_null(strstr(log, "ERROR"));
@@ -437,7 +480,8 @@ START_TEST(test_send_failure_logged_and_counted)
 	struct oma_report r = sample_report();
 	ck_assert_int_eq(report_send(&e.ld, &r, 5), 1);
 	char *log = t_read_file(e.log);
-	ck_assert_msg(strstr(log, " ERROR Reporter 'report_fail' failed: receiver said no\n") != NULL,
+	ck_assert_msg(strstr(log, " ERROR Reporter 'report_fail' failed: receiver said no\n") !=
+	                      NULL,
 	              "%s", log);
 	free(log);
 	/* One reporter failing does not stop the others. */
@@ -457,7 +501,9 @@ START_TEST(test_send_hang_killed)
 	double took = now_s() - t0;
 	ck_assert_msg(took >= 0.9 && took < 10, "report_send took %.2f s with a 1 s limit", took);
 	char *log = t_read_file(e.log);
-	ck_assert_msg(strstr(log, " ERROR Reporter 'report_hang' failed: no answer within 1 seconds") != NULL,
+	ck_assert_msg(strstr(log,
+	                     " ERROR Reporter 'report_hang' failed: no answer within 1 seconds") !=
+	                      NULL,
 	              "%s", log);
 	free(log);
 	ck_assert_int_eq(access(e.ok_out, F_OK), 0);
@@ -473,7 +519,8 @@ START_TEST(test_send_crash_counted)
 	struct oma_report r = sample_report();
 	ck_assert_int_eq(report_send(&e.ld, &r, 5), 1);
 	char *log = t_read_file(e.log);
-	ck_assert_msg(strstr(log, " ERROR Reporter 'report_crash' failed: crashed (signal 11)\n") != NULL,
+	ck_assert_msg(strstr(log, " ERROR Reporter 'report_crash' failed: crashed (signal 11)\n") !=
+	                      NULL,
 	              "%s", log);
 	free(log);
 	send_teardown(&e);
@@ -482,7 +529,8 @@ END_TEST
 
 START_TEST(test_send_all_outcomes_together)
 {
-	static const char *const fx[] = {"report_crash", "report_fail", "report_hang", "report_ok", NULL};
+	static const char *const fx[] = {"report_crash", "report_fail", "report_hang", "report_ok",
+	                                 NULL};
 	struct send_env e;
 	send_setup(&e, fx, "[report_crash]\n[report_fail]\n[report_hang]\n[report_ok]\n");
 	struct oma_report r = sample_report();

@@ -47,7 +47,9 @@ static void make_dump(const char *stem, const char *content)
 	char *path = xasprintf("%s/%s.sql.gz", prev, stem);
 	write_file(path, content);
 	free(path);
-	struct sidecar sc = {.start = 1735689600, .bytes = strlen(content), .extra = "ref_time=1\n"};
+	struct sidecar sc = {.start = 1735689600,
+	                     .bytes = strlen(content),
+	                     .extra = "ref_time=1\n"};
 	(void)snprintf(sc.compressor, sizeof(sc.compressor), "gzip");
 	(void)snprintf(sc.file, sizeof(sc.file), "%s.sql.gz", stem);
 	char err[256];
@@ -120,7 +122,8 @@ static void check_move(int link_type)
 	ck_assert_int_eq(stat(old, &before), 0);
 	char err[256];
 	ck_assert_int_eq(reuse_move(prev, cur, "d-e-m-o-2.sql.gz", "d-e-m-o-2", link_type, err,
-	                            sizeof(err)), 0);
+	                            sizeof(err)),
+	                 0);
 	ck_assert_int_eq(lstat(new, &a), 0);
 	ck_assert(S_ISREG(a.st_mode));
 	ck_assert_uint_eq(a.st_ino, before.st_ino); /* moved, not copied */
@@ -153,16 +156,24 @@ static void check_move(int link_type)
 	free(new);
 }
 
-START_TEST(test_move_hard) { check_move(CFG_LINK_HARD); }
+START_TEST(test_move_hard)
+{
+	check_move(CFG_LINK_HARD);
+}
 END_TEST
 
-START_TEST(test_move_symbolic) { check_move(CFG_LINK_SYMBOLIC); }
+START_TEST(test_move_symbolic)
+{
+	check_move(CFG_LINK_SYMBOLIC);
+}
 END_TEST
 
 START_TEST(test_move_missing)
 {
 	char err[256];
-	ck_assert_int_eq(reuse_move(prev, cur, "gone.sql.gz", "gone", CFG_LINK_HARD, err, sizeof(err)), -1);
+	ck_assert_int_eq(reuse_move(prev, cur, "gone.sql.gz", "gone", CFG_LINK_HARD, err,
+	                            sizeof(err)),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot link"));
 }
 END_TEST
@@ -183,7 +194,8 @@ START_TEST(test_move_link_fails_prev_intact)
 	fputs("someone else's file\n", f);
 	fclose(f);
 	ck_assert_int_eq(reuse_move(prev, cur, "d-e-m-o-2.sql.gz", "d-e-m-o-2", CFG_LINK_SYMBOLIC,
-	                            err, sizeof(err)), -1);
+	                            err, sizeof(err)),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot link"));
 	ck_assert_int_eq(lstat(old, &after), 0);
 	ck_assert(S_ISREG(after.st_mode));

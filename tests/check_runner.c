@@ -41,13 +41,14 @@ static char *path_in(const char *dir, const char *name)
 static void write_mysql(void)
 {
 	char *hexdir = t_hex(datadir);
-	char *script = xasprintf("#!/bin/sh\n"
-	                         "if [ -e '%s/mysql-fails' ]; then\n"
-	                         "  echo \"ERROR 2002 (HY000): Can't connect to local server\" >&2\n"
-	                         "  exit 1\n"
-	                         "fi\n"
-	                         "printf 'datadir\\t0\\t%s\\n'\n",
-	                         tmp, hexdir);
+	char *script =
+	        xasprintf("#!/bin/sh\n"
+	                  "if [ -e '%s/mysql-fails' ]; then\n"
+	                  "  echo \"ERROR 2002 (HY000): Can't connect to local server\" >&2\n"
+	                  "  exit 1\n"
+	                  "fi\n"
+	                  "printf 'datadir\\t0\\t%s\\n'\n",
+	                  tmp, hexdir);
 	for (size_t i = 0; dbs[i] != NULL; i++) {
 		char *hex = t_hex(dbs[i]);
 		char *more = xasprintf("%sprintf 'db\\t%s\\t%s\\n'\n", script, hex, hex);
@@ -66,15 +67,16 @@ static void write_mysql(void)
  * in tmp/fail (one name a line) fails with exit code 2. */
 static void write_mysqldump(void)
 {
-	char *script = xasprintf("#!/bin/sh\n"
-	                         "if [ -e '%s/fail' ] && grep -qx -- \"$1\" '%s/fail'; then\n"
-	                         "  echo \"mysqldump: Got error: 1049: Unknown database '$1'\" >&2\n"
-	                         "  exit 2\n"
-	                         "fi\n"
-	                         "echo \"-- MariaDB dump of $1 (stand-in)\"\n"
-	                         "echo \"CREATE TABLE t (id INT);\"\n"
-	                         "echo \"-- Dump completed on 2024-05-01 12:00:00\"\n",
-	                         tmp, tmp);
+	char *script =
+	        xasprintf("#!/bin/sh\n"
+	                  "if [ -e '%s/fail' ] && grep -qx -- \"$1\" '%s/fail'; then\n"
+	                  "  echo \"mysqldump: Got error: 1049: Unknown database '$1'\" >&2\n"
+	                  "  exit 2\n"
+	                  "fi\n"
+	                  "echo \"-- MariaDB dump of $1 (stand-in)\"\n"
+	                  "echo \"CREATE TABLE t (id INT);\"\n"
+	                  "echo \"-- Dump completed on 2024-05-01 12:00:00\"\n",
+	                  tmp, tmp);
 	char *path = path_in(bin, "mysqldump");
 	t_write_file(path, script, 0755);
 	free(path);
@@ -150,7 +152,6 @@ static struct loaded_plugin *plugin(int type, const char *name)
 	return p;
 }
 
-
 /* Configure a run: [main] with the stand-ins plus `main_extra` lines,
  * [conditions] with `conditions` lines (the sh plugin loaded when there
  * are some), the gzip compressor at its default level, report_ok. */
@@ -186,11 +187,11 @@ static void configure(const char *main_extra, const char *conditions)
 		add_reporter("report_ok");
 	have_report_ok = 1;
 	pl = (struct run_plugins){
-		.comp = gz->desc->compress,
-		.comp_name = gz->desc->name,
-		.cond = sh != NULL ? sh->desc->condition : NULL,
-		.ld = &ld,
-		.report_timeout = 30,
+	        .comp = gz->desc->compress,
+	        .comp_name = gz->desc->name,
+	        .cond = sh != NULL ? sh->desc->condition : NULL,
+	        .ld = &ld,
+	        .report_timeout = 30,
 	};
 }
 
@@ -320,7 +321,8 @@ static void expect_complete(const char *dir, const char *const *names)
 	for (size_t i = 0; names[i] != NULL; i++) {
 		char *cmd = xasprintf("gzip -dc '%s/%s.sql.gz' | grep -q '^-- Dump completed on '",
 		                      dir, names[i]);
-		ck_assert_msg(system(cmd) == 0, "%s/%s.sql.gz is not a complete dump", dir, names[i]);
+		ck_assert_msg(system(cmd) == 0, "%s/%s.sql.gz is not a complete dump", dir,
+		              names[i]);
 		free(cmd);
 	}
 }
@@ -352,14 +354,16 @@ START_TEST(test_good_run)
 	char *log = path_in(cur, "oma.log");
 	ck_assert_msg(links_to("last.log", log), "last.log does not lead to %s", log);
 	char *res = path_in(cur, "result.json");
-	ck_assert_msg(links_to("last.result.json", res), "last.result.json does not lead to %s", res);
+	ck_assert_msg(links_to("last.result.json", res), "last.result.json does not lead to %s",
+	              res);
 	ck_assert(!exists_in(cur, "alpha.sql.gz.part"));
 	expect_log("INFO DB 'alpha': Backup successfully");
 	expect_log("INFO Successfully dumped 3 of 3, failed 0 databases");
 	expect_result("\"outcome\": \"success\"");
 	expect_result("\"exit_code\": 0");
 	expect_result("\"dumped\": 3, \"reused\": 0, \"skipped\": 0, \"failed\": 0, \"total\": 3");
-	expect_reported("Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n");
+	expect_reported(
+	        "Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n");
 	free(res);
 	free(log);
 	free(cur);
@@ -418,8 +422,9 @@ START_TEST(test_failed_dump_keeps_older_backups)
 	expect_log("WARNING Not removing old backup directories: 1 database(s) failed");
 	expect_result("\"outcome\": \"failed\"");
 	expect_result("\"name\": \"beta\", \"outcome\": \"failed\"");
-	expect_reported("Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n"
-	                "Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1 ndbs=3\n");
+	expect_reported(
+	        "Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n"
+	        "Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1 ndbs=3\n");
 	free(text);
 	free(info);
 	free(cur);
@@ -460,7 +465,8 @@ START_TEST(test_unreachable_server)
 	expect_abandoned(2);
 	ck_assert(links_to("last", last));
 	expect_complete(last, all_dbs);
-	expect_log("ERROR Cannot get server facts: mysql: ERROR 2002 (HY000): Can't connect to local server");
+	expect_log(
+	        "ERROR Cannot get server facts: mysql: ERROR 2002 (HY000): Can't connect to local server");
 	expect_result("\"outcome\": \"failed\"");
 	free(flag);
 	free(last);
@@ -474,7 +480,8 @@ START_TEST(test_skip_condition_met)
 	expect_abandoned(0);
 	expect_log("INFO Backup skipped due to skip conditions (but considered successful)");
 	expect_result("\"outcome\": \"skipped\"");
-	expect_reported("Summary: Successfully skipped all databases due to skip_conditions. Error=0 ndbs=0\n");
+	expect_reported(
+	        "Summary: Successfully skipped all databases due to skip_conditions. Error=0 ndbs=0\n");
 }
 END_TEST
 
@@ -486,14 +493,17 @@ START_TEST(test_run_condition_fails)
 	expect_log("ERROR Backup aborted due to failed run conditions");
 	expect_result("\"outcome\": \"aborted\"");
 	expect_result("\"exit_code\": 1");
-	expect_reported("Summary: All databases were skipped due to faulty run_conditions. Error=1 ndbs=0\n");
+	expect_reported(
+	        "Summary: All databases were skipped due to faulty run_conditions. Error=1 ndbs=0\n");
 }
 END_TEST
 
 START_TEST(test_terminate_condition_sees_finished_backup)
 {
 	/* Fails (exit 3) only when it sees the folder complete. */
-	configure("", "terminate_conditions = ['test -e \"$OMA_CURRENT_DIR/info.json\" && exit 3; exit 0']");
+	configure(
+	        "",
+	        "terminate_conditions = ['test -e \"$OMA_CURRENT_DIR/info.json\" && exit 3; exit 0']");
 	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
 	ck_assert_uint_eq(n_folders(), 1);
 	char *cur = newest();
@@ -518,7 +528,8 @@ START_TEST(test_reporter_failure_is_the_exit_code)
 	expect_result("\"outcome\": \"success\"");
 	expect_result("\"exit_code\": 4");
 	/* The other reporter was still called. */
-	expect_reported("Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n");
+	expect_reported(
+	        "Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n");
 	free(cur);
 }
 END_TEST
@@ -548,10 +559,12 @@ static void expect_cancelled(const char *const *absent)
 	expect_result("\"outcome\": \"failed\"");
 	char *log = read_in_bdir("last.log");
 	for (size_t i = 0; absent[i] != NULL; i++)
-		ck_assert_msg(strstr(log, absent[i]) == NULL, "'%s' in the log:\n%s", absent[i], log);
+		ck_assert_msg(strstr(log, absent[i]) == NULL, "'%s' in the log:\n%s", absent[i],
+		              log);
 	free(log);
 	/* A cancelled run still reports, and is no skip. */
-	expect_reported("Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=1 ndbs=0\n");
+	expect_reported(
+	        "Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=1 ndbs=0\n");
 }
 
 START_TEST(test_cancelled_during_skip_conditions)
@@ -596,7 +609,8 @@ START_TEST(test_do_databases_all_missing)
 	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
 	expect_abandoned(0);
 	expect_log("WARNING Database 'nope' listed in do_databases does not exist.");
-	expect_log("ERROR None of the databases listed in do_databases exists; nothing was backed up");
+	expect_log(
+	        "ERROR None of the databases listed in do_databases exists; nothing was backed up");
 }
 END_TEST
 
@@ -607,7 +621,8 @@ START_TEST(test_everything_excluded)
 	expect_abandoned(0);
 	expect_log("WARNING No databases selected for backup");
 	expect_result("\"dumped\": 0, \"reused\": 0, \"skipped\": 3, \"failed\": 0, \"total\": 3");
-	expect_reported("Summary: Successfully dumped 0 of 3 databases. Skipped 3, Failed 0. Error=0 ndbs=3\n");
+	expect_reported(
+	        "Summary: Successfully dumped 0 of 3 databases. Skipped 3, Failed 0. Error=0 ndbs=3\n");
 }
 END_TEST
 

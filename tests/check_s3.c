@@ -25,7 +25,7 @@
 #include "testlib.h"
 #include "util.h"
 
-#define MIB (1024 * 1024)
+#define MIB    (1024 * 1024)
 #define BUCKET "check-s3"
 
 /* ---- the signature, checked independently of curl and radosgw ------------ */
@@ -50,7 +50,8 @@ static char *sent_header(const char *block, const char *name)
 static void hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
 {
 	unsigned int len = 32;
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &len));
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg,
+	                           strlen(msg), out, &len));
 }
 
 /* The SigV4 signature (hex) of the request in the header block for secret
@@ -89,7 +90,8 @@ static char *signature_of(const char *block, const char *secret, const char *reg
 	ck_assert_int_eq(EVP_Digest(canon.p, canon.len, h, &hl, EVP_sha256(), NULL), 1);
 	s3enc_hex(h, 32, hex);
 	snprintf(day, sizeof(day), "%.8s", date);
-	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", date, day, region, hex);
+	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", date, day, region,
+	                      hex);
 	char *key = xasprintf("AWS4%s", secret);
 	hmac(key, strlen(key), day, k1);
 	hmac(k1, 32, region, k2);
@@ -116,8 +118,11 @@ static char *signature_of(const char *block, const char *secret, const char *reg
 START_TEST(test_query_sorted_with_empty_values)
 {
 	struct cm_buf b = {0};
-	struct s3enc_param q[] = {{"uploadId", "2~a b+c/d="}, {"partNumber", "3"}, {"uploads", ""},
-	                          {"continuation-token", "1ue/x+y="}, {"delete", NULL}};
+	struct s3enc_param q[] = {{"uploadId", "2~a b+c/d="},
+	                          {"partNumber", "3"},
+	                          {"uploads", ""},
+	                          {"continuation-token", "1ue/x+y="},
+	                          {"delete", NULL}};
 	ck_assert_int_eq(s3enc_query(q, 5, &b), 0);
 	/* Sorted by name (byte order: upper case before lower), bare names
 	 * with "=", values encoded as SigV4 wants ('~' plain, space %20). */
@@ -130,7 +135,9 @@ END_TEST
 START_TEST(test_key_encoding)
 {
 	struct cm_buf b = {0};
-	ck_assert_int_eq(s3enc_uri(&b, "host/oma_20240101-000000/a b+c~d_e.f%\xc3\xa9.sql.gz", true), 0);
+	ck_assert_int_eq(s3enc_uri(&b, "host/oma_20240101-000000/a b+c~d_e.f%\xc3\xa9.sql.gz",
+	                           true),
+	                 0);
 	ck_assert_str_eq(b.p, "host/oma_20240101-000000/a%20b%2Bc~d_e.f%25%C3%A9.sql.gz");
 	b.len = 0;
 	ck_assert_int_eq(s3enc_uri(&b, "a/b", false), 0);
@@ -157,10 +164,12 @@ START_TEST(test_sigv4_param)
 	ck_assert_str_eq(buf, "aws:amz:eu-central-1:s3");
 	ck_assert_int_eq(s3_sigv4_param("us-east-1", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "aws:amz:us-east-1:s3");
-	static const char *const bad[] = {"", "us:east", "EU-WEST-1", "eu west", "a/b",
-	                                  "0123456789012345678901234567890123"};
+	static const char *const bad[] = {"",          "us:east",
+	                                  "EU-WEST-1", "eu west",
+	                                  "a/b",       "0123456789012345678901234567890123"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(s3_sigv4_param(bad[i], buf, sizeof(buf)) == -1, "accepted \"%s\"", bad[i]);
+		ck_assert_msg(s3_sigv4_param(bad[i], buf, sizeof(buf)) == -1, "accepted \"%s\"",
+		              bad[i]);
 	ck_assert_int_eq(s3_sigv4_param(NULL, buf, sizeof(buf)), -1);
 	ck_assert_int_eq(s3_sigv4_param("us-east-1", buf, 10), -1);
 }
@@ -168,11 +177,14 @@ END_TEST
 
 START_TEST(test_own_signing_needed)
 {
-	static const char *const copy[] = {"x-amz-copy-source: /b/k", "x-amz-copy-source-range: bytes=0-9"};
+	static const char *const copy[] = {"x-amz-copy-source: /b/k",
+	                                   "x-amz-copy-source-range: bytes=0-9"};
 	static const char *const meta[] = {"x-amz-meta-a: 1", "x-amz-meta-ab: 2", "Content-MD5: x"};
-	static const char *const put[] = {"Content-Type: a/b", "Content-MD5: x", "x-amz-content-sha256: 0"};
+	static const char *const put[] = {"Content-Type: a/b", "Content-MD5: x",
+	                                  "x-amz-content-sha256: 0"};
 	ck_assert(s3sign_needed(copy, 2));
-	static const char *const rev[] = {"x-amz-copy-source-range: bytes=0-9", "X-Amz-Copy-Source: /b/k"};
+	static const char *const rev[] = {"x-amz-copy-source-range: bytes=0-9",
+	                                  "X-Amz-Copy-Source: /b/k"};
 	ck_assert(s3sign_needed(rev, 2));
 	ck_assert(!s3sign_needed(meta, 3)); /* 'b' sorts after ':' as it should */
 	ck_assert(!s3sign_needed(put, 3));
@@ -183,25 +195,36 @@ END_TEST
 /* The AWS documentation's example "GET Object" (Signature Version 4,
  * signature calculations for the Authorization header): both our signer
  * and this test's own check give its published signature. */
-#define KAT_SIG "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+#define KAT_SIG    "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
 #define KAT_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 START_TEST(test_own_signer_known_answer)
 {
 	static const char *const h[] = {
-		"Host: examplebucket.s3.amazonaws.com", "Range:  bytes=0-9 ",
-		"x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"};
-	struct s3sign_input in = {.method = "GET", .path = "/test.txt", .query = "", .headers = h, .nheaders = 3,
-	                          .payload_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	                          .region = "us-east-1", .access_key = "AKIAIOSFODNN7EXAMPLE", .secret_key = KAT_SECRET};
+	        "Host: examplebucket.s3.amazonaws.com", "Range:  bytes=0-9 ",
+	        "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"};
+	struct s3sign_input in =
+	        {.method = "GET",
+	         .path = "/test.txt",
+	         .query = "",
+	         .headers = h,
+	         .nheaders = 3,
+	         .payload_sha256 =
+	                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	         .region = "us-east-1",
+	         .access_key = "AKIAIOSFODNN7EXAMPLE",
+	         .secret_key = KAT_SECRET};
 	char date[64];
 	struct cm_buf auth = {0};
-	ck_assert_int_eq(s3sign_make(&in, 1369353600 /* 2013-05-24 00:00:00 UTC */, date, sizeof(date), &auth), 0);
+	ck_assert_int_eq(s3sign_make(&in, 1369353600 /* 2013-05-24 00:00:00 UTC */, date,
+	                             sizeof(date), &auth),
+	                 0);
 	ck_assert_str_eq(date, "x-amz-date: 20130524T000000Z");
-	ck_assert_str_eq(auth.p, "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/"
-	                         "us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;"
-	                         "x-amz-date, Signature=" KAT_SIG);
-	char *block = xasprintf("GET /test.txt HTTP/1.1\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\n\r\n", h[0],
-	                        "Range: bytes=0-9", h[2], date, auth.p);
+	ck_assert_str_eq(auth.p,
+	                 "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/"
+	                 "us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;"
+	                 "x-amz-date, Signature=" KAT_SIG);
+	char *block = xasprintf("GET /test.txt HTTP/1.1\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\n\r\n",
+	                        h[0], "Range: bytes=0-9", h[2], date, auth.p);
 	char *sig = signature_of(block, KAT_SECRET, "us-east-1");
 	ck_assert_str_eq(sig, KAT_SIG);
 	free(sig);
@@ -218,18 +241,23 @@ END_TEST
 
 START_TEST(test_config_refused)
 {
-	struct s3_config ok = {.endpoint = "https://s3.example.org", .bucket = "backups",
-	                       .region = "us-east-1", .access_key = "AK", .secret_key = "SK"};
+	struct s3_config ok = {.endpoint = "https://s3.example.org",
+	                       .bucket = "backups",
+	                       .region = "us-east-1",
+	                       .access_key = "AK",
+	                       .secret_key = "SK"};
 	struct s3_client *c = NULL;
 	char err[256];
 	ck_assert_int_eq(s3_client_new(&ok, &c, err, sizeof(err)), 0);
 	s3_client_free(c);
-	static const char *const endpoints[] = {"s3.example.org", "ftp://x", "https://", "https://h/path",
-	                                        "https://u@h", "https://h?x", "https://h x"};
+	static const char *const endpoints[] = {"s3.example.org", "ftp://x",     "https://",
+	                                        "https://h/path", "https://u@h", "https://h?x",
+	                                        "https://h x"};
 	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
 		struct s3_config b = ok;
 		b.endpoint = endpoints[i];
-		ck_assert_msg(s3_client_new(&b, &c, err, sizeof(err)) == -1, "accepted %s", endpoints[i]);
+		ck_assert_msg(s3_client_new(&b, &c, err, sizeof(err)) == -1, "accepted %s",
+		              endpoints[i]);
 		ck_assert_ptr_null(c);
 		ck_assert_msg(strstr(err, "s3: endpoint") == err, "%s", err);
 	}
@@ -237,7 +265,8 @@ START_TEST(test_config_refused)
 	for (size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
 		struct s3_config b = ok;
 		b.bucket = buckets[i];
-		ck_assert_msg(s3_client_new(&b, &c, err, sizeof(err)) == -1, "accepted %s", buckets[i]);
+		ck_assert_msg(s3_client_new(&b, &c, err, sizeof(err)) == -1, "accepted %s",
+		              buckets[i]);
 		ck_assert_msg(strstr(err, "s3: bucket") == err, "%s", err);
 	}
 	struct s3_config b = ok;
@@ -254,12 +283,12 @@ END_TEST
 /* ---- a real radosgw (tests/lib/rgw.sh serve) --------------------------- */
 
 static struct {
-	char tmp[64];     /* the test's temp folder (rgw/ below it) */
-	char *rgw_sh;     /* tests/lib/rgw.sh */
-	char *dir;        /* the gateway's folder */
+	char tmp[64]; /* the test's temp folder (rgw/ below it) */
+	char *rgw_sh; /* tests/lib/rgw.sh */
+	char *dir;    /* the gateway's folder */
 	char *endpoint, *access_key, *secret_key;
 	pid_t helper;
-	int helper_in;    /* closing it stops the gateway */
+	int helper_in; /* closing it stops the gateway */
 } gw = {.helper = -1, .helper_in = -1};
 
 /* The value of NAME=VALUE in the env file text (printf %q quoting undone),
@@ -324,7 +353,8 @@ static void gateway_up(void)
 	/* rgw.sh bounds each of its waits (RGW_START_TIMEOUT); this is the outer bound. */
 	struct pollfd pfd = {.fd = out[0], .events = POLLIN};
 	char line[512] = "";
-	ck_assert_msg(poll(&pfd, 1, 300 * 1000) == 1, "radosgw did not start in 300 s (see %s)", log);
+	ck_assert_msg(poll(&pfd, 1, 300 * 1000) == 1, "radosgw did not start in 300 s (see %s)",
+	              log);
 	ssize_t n = read(out[0], line, sizeof(line) - 1);
 	close(out[0]);
 	if (n <= 0) {
@@ -345,8 +375,8 @@ static void gateway_up(void)
 	gw.secret_key = env_value(env, "RGW_SECRET_KEY");
 	free(env);
 	free(log);
-	ck_assert_msg(aws(NULL, "s3api create-bucket --bucket %s", BUCKET) == 0, "creating bucket %s failed",
-	              BUCKET);
+	ck_assert_msg(aws(NULL, "s3api create-bucket --bucket %s", BUCKET) == 0,
+	              "creating bucket %s failed", BUCKET);
 }
 
 static void gateway_down(void)
@@ -384,8 +414,8 @@ static int aws(char **out, const char *fmt, ...)
 	va_end(ap);
 	ck_assert(n > 0 && (size_t)n < sizeof(args));
 	char *file = xasprintf("%s/aws.out", gw.tmp);
-	char *cmd = xasprintf("bash -c '. \"%s\" && . \"%s/env\" && rgw_aws %s' >'%s' 2>&1", gw.rgw_sh,
-	                      gw.dir, args, file);
+	char *cmd = xasprintf("bash -c '. \"%s\" && . \"%s/env\" && rgw_aws %s' >'%s' 2>&1",
+	                      gw.rgw_sh, gw.dir, args, file);
 	int rc = system(cmd);
 	if (out != NULL) {
 		*out = t_read_file(file);
@@ -399,8 +429,11 @@ static int aws(char **out, const char *fmt, ...)
 
 static struct s3_client *client_with(const char *region, const char *secret)
 {
-	struct s3_config cfg = {.endpoint = gw.endpoint, .bucket = BUCKET, .region = region,
-	                        .access_key = gw.access_key, .secret_key = secret};
+	struct s3_config cfg = {.endpoint = gw.endpoint,
+	                        .bucket = BUCKET,
+	                        .region = region,
+	                        .access_key = gw.access_key,
+	                        .secret_key = secret};
 	struct s3_client *c = NULL;
 	char err[512];
 	ck_assert_msg(s3_client_new(&cfg, &c, err, sizeof(err)) == 0, "%s", err);
@@ -482,7 +515,9 @@ START_TEST(test_put_head_get)
 	struct s3_meta m[] = {{"sha256", "0f1e2d"}, {"oma-db", "shop"}};
 	struct s3_put_opts o = {.content_type = "application/gzip", .meta = m, .nmeta = 2};
 	struct s3_object_info put, head;
-	ck_assert_msg(s3_put_mem(c, "h/a.sql.gz", body, strlen(body), &o, &put, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_put_mem(c, "h/a.sql.gz", body, strlen(body), &o, &put, err, sizeof(err)) ==
+	                      0,
+	              "%s", err);
 	md5_hex_of(body, strlen(body), md5);
 	ck_assert_str_eq(put.etag, md5);
 	ck_assert_msg(s3_head(c, "h/a.sql.gz", &head, err, sizeof(err)) == 0, "%s", err);
@@ -505,13 +540,15 @@ START_TEST(test_put_head_get)
 	free(text);
 	free(back);
 	/* An empty object, and one from a range of a file. */
-	ck_assert_msg(s3_put_mem(c, "h/empty", "", 0, NULL, &put, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_put_mem(c, "h/empty", "", 0, NULL, &put, err, sizeof(err)) == 0, "%s",
+	              err);
 	ck_assert_msg(s3_head(c, "h/empty", &head, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(head.size, 0);
 	char *src = make_file("range.bin", 300000, 7);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_msg(s3_put_fd(c, "h/range", fd, 1000, 200000, NULL, &put, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_put_fd(c, "h/range", fd, 1000, 200000, NULL, &put, err, sizeof(err)) == 0,
+	              "%s", err);
 	close(fd);
 	back = download(c, "h/range", "range.back");
 	char *want = t_read_file(src), *got = t_read_file(back);
@@ -543,7 +580,8 @@ START_TEST(test_missing_object)
 	ck_assert_msg(strstr(err, "HTTP 404 NoSuchKey") != NULL, "%s", err);
 	ck_assert_int_eq(s3_copy(c, "no/such/key", "copy/x", err, sizeof(err)), -1);
 	ck_assert_int_eq(s3_status(c), 404);
-	ck_assert_msg(strstr(err, "s3: CopyObject " BUCKET "/copy/x: HTTP 404 NoSuchKey") == err, "%s", err);
+	ck_assert_msg(strstr(err, "s3: CopyObject " BUCKET "/copy/x: HTTP 404 NoSuchKey") == err,
+	              "%s", err);
 	/* Deleting what is not there is no error. */
 	ck_assert_msg(s3_delete(c, "no/such/key", err, sizeof(err)) == 0, "%s", err);
 	s3_client_free(c);
@@ -563,19 +601,26 @@ START_TEST(test_tampered_body_refused)
 	ck_assert_msg(s3req_body_hash(&bs, NULL, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(s3req_body_hash(&bo, NULL, err, sizeof(err)) == 0, "%s", err);
 	/* The SHA-256 of other bytes (x-amz-content-sha256 is signed). */
-	ck_assert_int_eq(s3_put_fd_sums(c, "t/x", fs, 0, 100000, bo.sha256_hex, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(s3_put_fd_sums(c, "t/x", fs, 0, 100000, bo.sha256_hex, NULL, err,
+	                                sizeof(err)),
+	                 -1);
 	ck_assert_int_eq(s3_status(c), 400);
 	ck_assert_str_eq(s3_code(c), "XAmzContentSHA256Mismatch");
-	ck_assert_msg(strstr(err, "s3: PUT " BUCKET "/t/x: HTTP 400 XAmzContentSHA256Mismatch") == err, "%s", err);
+	ck_assert_msg(strstr(err, "s3: PUT " BUCKET "/t/x: HTTP 400 XAmzContentSHA256Mismatch") ==
+	                      err,
+	              "%s", err);
 	/* The right SHA-256 but the MD5 of other bytes. */
-	ck_assert_int_eq(s3_put_fd_sums(c, "t/x", fs, 0, 100000, bs.sha256_hex, bo.md5_b64, err, sizeof(err)), -1);
+	ck_assert_int_eq(s3_put_fd_sums(c, "t/x", fs, 0, 100000, bs.sha256_hex, bo.md5_b64, err,
+	                                sizeof(err)),
+	                 -1);
 	ck_assert_int_eq(s3_status(c), 400);
 	ck_assert_str_eq(s3_code(c), "BadDigest");
 	struct s3_object_info head;
 	ck_assert_int_eq(s3_head(c, "t/x", &head, err, sizeof(err)), -1);
 	ck_assert_int_eq(s3_status(c), 404);
 	/* Both right: stored. */
-	ck_assert_msg(s3_put_fd_sums(c, "t/x", fs, 0, 100000, bs.sha256_hex, bs.md5_b64, err, sizeof(err)) == 0,
+	ck_assert_msg(s3_put_fd_sums(c, "t/x", fs, 0, 100000, bs.sha256_hex, bs.md5_b64, err,
+	                             sizeof(err)) == 0,
 	              "%s", err);
 	ck_assert_msg(s3_head(c, "t/x", &head, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(head.size, 100000);
@@ -595,7 +640,8 @@ START_TEST(test_wrong_secret_refused)
 	ck_assert_int_eq(s3_put_mem(c, "w/x", "data", 4, NULL, NULL, err, sizeof(err)), -1);
 	ck_assert_int_eq(s3_status(c), 403);
 	ck_assert_str_eq(s3_code(c), "SignatureDoesNotMatch");
-	ck_assert_msg(strcmp(err, "s3: PUT " BUCKET "/w/x: HTTP 403 SignatureDoesNotMatch") == 0, "%s", err);
+	ck_assert_msg(strcmp(err, "s3: PUT " BUCKET "/w/x: HTTP 403 SignatureDoesNotMatch") == 0,
+	              "%s", err);
 	ck_assert(!s3_retryable(c));
 	ck_assert_int_eq(s3_list(c, NULL, NULL, 0, NULL, NULL, err, sizeof(err)), -1);
 	ck_assert_str_eq(s3_code(c), "SignatureDoesNotMatch");
@@ -615,15 +661,21 @@ START_TEST(test_no_server)
 {
 	/* A port nobody listens on: the gateway's, after asking for a free one
 	 * would race; port 1 on 127.0.0.1 is closed for an unprivileged service. */
-	struct s3_config cfg = {.endpoint = "http://127.0.0.1:1", .bucket = BUCKET, .region = "us-east-1",
-	                        .access_key = "AK", .secret_key = "SK", .connect_timeout_s = 5};
+	struct s3_config cfg = {.endpoint = "http://127.0.0.1:1",
+	                        .bucket = BUCKET,
+	                        .region = "us-east-1",
+	                        .access_key = "AK",
+	                        .secret_key = "SK",
+	                        .connect_timeout_s = 5};
 	struct s3_client *c = NULL;
 	char err[512];
 	ck_assert_int_eq(s3_client_new(&cfg, &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(s3_put_mem(c, "n/x", "x", 1, NULL, NULL, err, sizeof(err)), -1);
 	ck_assert_int_eq(s3_status(c), 0);
 	ck_assert(s3_retryable(c));
-	ck_assert_msg(strstr(err, "s3: PUT " BUCKET "/n/x: ") == err && strstr(err, "onnect") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "s3: PUT " BUCKET "/n/x: ") == err &&
+	                      strstr(err, "onnect") != NULL,
+	              "%s", err);
 	s3_client_free(c);
 }
 END_TEST
@@ -641,7 +693,8 @@ static int uploads_below(struct s3_client *c, const char *prefix)
 {
 	char err[512];
 	int n = 0;
-	ck_assert_msg(s3_list_uploads(c, prefix, count_upload, &n, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_list_uploads(c, prefix, count_upload, &n, err, sizeof(err)) == 0, "%s",
+	              err);
 	return n;
 }
 
@@ -656,24 +709,40 @@ START_TEST(test_multipart_12mib)
 	struct s3_meta m[] = {{"sha256", "feedbeef"}};
 	struct s3_put_opts o = {.meta = m, .nmeta = 1};
 	struct s3_object_info info;
-	ck_assert_msg(s3_upload_fd(c, "m/big.bin", fd, size, 5 * MIB, &o, &info, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_upload_fd(c, "m/big.bin", fd, size, 5 * MIB, &o, &info, err,
+	                           sizeof(err)) == 0,
+	              "%s", err);
 	close(fd);
 	ck_assert_uint_eq(info.size, size);
-	ck_assert_msg(strlen(info.etag) == 34 && strcmp(info.etag + 32, "-3") == 0, "ETag %s", info.etag);
+	ck_assert_msg(strlen(info.etag) == 34 && strcmp(info.etag + 32, "-3") == 0, "ETag %s",
+	              info.etag);
 	/* Another client reads it back: awscli's head-object and get-object. */
-	ck_assert_int_eq(aws(&out, "s3api head-object --bucket %s --key m/big.bin --query ContentLength --output text", BUCKET), 0);
+	ck_assert_int_eq(
+	        aws(&out,
+	            "s3api head-object --bucket %s --key m/big.bin --query ContentLength --output text",
+	            BUCKET),
+	        0);
 	ck_assert_str_eq(out, "12582912");
 	free(out);
-	ck_assert_int_eq(aws(&out, "s3api head-object --bucket %s --key m/big.bin --query ETag --output text", BUCKET), 0);
+	ck_assert_int_eq(
+	        aws(&out,
+	            "s3api head-object --bucket %s --key m/big.bin --query ETag --output text",
+	            BUCKET),
+	        0);
 	char *quoted = xasprintf("\"%s\"", info.etag);
 	ck_assert_str_eq(out, quoted);
 	free(quoted);
 	free(out);
-	ck_assert_int_eq(aws(&out, "s3api head-object --bucket %s --key m/big.bin --query Metadata.sha256 --output text", BUCKET), 0);
+	ck_assert_int_eq(
+	        aws(&out,
+	            "s3api head-object --bucket %s --key m/big.bin --query Metadata.sha256 --output text",
+	            BUCKET),
+	        0);
 	ck_assert_str_eq(out, "feedbeef");
 	free(out);
 	char *back = xasprintf("%s/big.aws", gw.tmp);
-	ck_assert_int_eq(aws(NULL, "s3api get-object --bucket %s --key m/big.bin %s", BUCKET, back), 0);
+	ck_assert_int_eq(aws(NULL, "s3api get-object --bucket %s --key m/big.bin %s", BUCKET, back),
+	                 0);
 	ck_assert_msg(same_file(src, back), "awscli read back other bytes than uploaded");
 	free(back);
 	back = download(c, "m/big.bin", "big.back");
@@ -694,7 +763,8 @@ START_TEST(test_multipart_abort)
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(s3_mpu_create(c, "a/x", NULL, id, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(s3_mpu_part(c, "a/x", id, 1, fd, 0, 5 * MIB, md5, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_mpu_part(c, "a/x", id, 1, fd, 0, 5 * MIB, md5, err, sizeof(err)) == 0,
+	              "%s", err);
 	ck_assert_int_eq(uploads_below(c, "a/"), 1);
 	/* Completing with a part that does not exist is refused. */
 	char hex[33];
@@ -709,7 +779,8 @@ START_TEST(test_multipart_abort)
 	ck_assert_int_eq(s3_head(c, "a/x", &head, err, sizeof(err)), -1);
 	/* A part from a file shorter than said fails before anything is sent. */
 	ck_assert_msg(s3_mpu_create(c, "a/y", NULL, id, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(s3_mpu_part(c, "a/y", id, 1, fd, 5 * MIB, 5 * MIB, md5, err, sizeof(err)), -1);
+	ck_assert_int_eq(s3_mpu_part(c, "a/y", id, 1, fd, 5 * MIB, 5 * MIB, md5, err, sizeof(err)),
+	                 -1);
 	ck_assert_msg(strstr(err, "reading") != NULL, "%s", err);
 	ck_assert_msg(s3_mpu_abort(c, "a/y", id, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(uploads_below(c, "a/"), 0);
@@ -728,7 +799,9 @@ START_TEST(test_upload_failure_aborts)
 	char *src = make_file("short.bin", 11 * MIB, 41);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(s3_upload_fd(c, "f/short", fd, 12 * MIB, 5 * MIB, NULL, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(s3_upload_fd(c, "f/short", fd, 12 * MIB, 5 * MIB, NULL, NULL, err,
+	                              sizeof(err)),
+	                 -1);
 	ck_assert_msg(strstr(err, "reading") != NULL, "%s", err);
 	close(fd);
 	ck_assert_int_eq(uploads_below(c, "f/"), 0);
@@ -745,7 +818,8 @@ START_TEST(test_copy)
 	char err[512];
 	struct s3_meta m[] = {{"sha256", "c0ffee"}};
 	struct s3_put_opts o = {.meta = m, .nmeta = 1};
-	ck_assert_msg(s3_put_mem(c, "c/src", "copy me", 7, &o, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_put_mem(c, "c/src", "copy me", 7, &o, NULL, err, sizeof(err)) == 0, "%s",
+	              err);
 	ck_assert_msg(s3_copy(c, "c/src", "c/dst one", err, sizeof(err)) == 0, "%s", err);
 	struct s3_object_info a, b;
 	ck_assert_msg(s3_head(c, "c/src", &a, err, sizeof(err)) == 0, "%s", err);
@@ -760,19 +834,23 @@ START_TEST(test_copy)
 	char *src = make_file("copysrc.bin", size, 51);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_msg(s3_upload_fd(c, "c/big", fd, size, 5 * MIB, &o, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_upload_fd(c, "c/big", fd, size, 5 * MIB, &o, NULL, err, sizeof(err)) == 0,
+	              "%s", err);
 	close(fd);
-	ck_assert_msg(s3_copy_big(c, "c/big", "c/big.copy", size, 1 * MIB, 5 * MIB, &o, err, sizeof(err)) == 0,
+	ck_assert_msg(s3_copy_big(c, "c/big", "c/big.copy", size, 1 * MIB, 5 * MIB, &o, err,
+	                          sizeof(err)) == 0,
 	              "%s", err);
 	ck_assert_msg(s3_head(c, "c/big.copy", &b, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(b.size, size);
-	ck_assert_msg(strcmp(b.etag + strlen(b.etag) - 2, "-3") == 0, "ETag %s: not 3 copied parts", b.etag);
+	ck_assert_msg(strcmp(b.etag + strlen(b.etag) - 2, "-3") == 0, "ETag %s: not 3 copied parts",
+	              b.etag);
 	ck_assert_str_eq(b.meta[0].value, "c0ffee");
 	char *back = download(c, "c/big.copy", "copy.back");
 	ck_assert(same_file(src, back));
 	free(back);
 	/* Below copy_max: one CopyObject, which keeps the source's ETag. */
-	ck_assert_msg(s3_copy_big(c, "c/big", "c/big.copy2", size, 0, 5 * MIB, NULL, err, sizeof(err)) == 0,
+	ck_assert_msg(s3_copy_big(c, "c/big", "c/big.copy2", size, 0, 5 * MIB, NULL, err,
+	                          sizeof(err)) == 0,
 	              "%s", err);
 	ck_assert_msg(s3_head(c, "c/big", &a, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(s3_head(c, "c/big.copy2", &b, err, sizeof(err)) == 0, "%s", err);
@@ -809,11 +887,12 @@ START_TEST(test_list_and_delete)
 {
 	struct s3_client *c = client();
 	char err[512];
-	static const char *const keys[] = {"l/1", "l/2", "l/3", "l/4 space", "l/5+plus", "l/6&amp", "l/7",
-	                                   "l/sub/a", "l/sub/b"};
+	static const char *const keys[] = {"l/1",     "l/2", "l/3",     "l/4 space", "l/5+plus",
+	                                   "l/6&amp", "l/7", "l/sub/a", "l/sub/b"};
 	const size_t nkeys = sizeof(keys) / sizeof(keys[0]);
 	for (size_t i = 0; i < nkeys; i++)
-		ck_assert_msg(s3_put_mem(c, keys[i], keys[i], strlen(keys[i]), NULL, NULL, err, sizeof(err)) == 0,
+		ck_assert_msg(s3_put_mem(c, keys[i], keys[i], strlen(keys[i]), NULL, NULL, err,
+		                         sizeof(err)) == 0,
 		              "%s", err);
 	/* Two keys per page: five pages, every key once, in order. */
 	struct listed l = {0};
@@ -862,14 +941,20 @@ START_TEST(test_signature_region)
 	struct s3_client *c = client_with("eu-west-3", gw.secret_key);
 	s3_keep_headers(c, true);
 	char err[512];
-	ck_assert_msg(s3_put_mem(c, "s/x", "signed", 6, NULL, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_put_mem(c, "s/x", "signed", 6, NULL, NULL, err, sizeof(err)) == 0, "%s",
+	              err);
 	const char *block = s3_sent_headers(c);
 	char *auth = sent_header(block, "Authorization");
 	ck_assert_ptr_nonnull(auth);
 	char *scope = xasprintf("Credential=%s/", gw.access_key);
-	ck_assert_msg(strstr(auth, scope) != NULL && strstr(auth, "/eu-west-3/s3/aws4_request,") != NULL, "%s", auth);
-	ck_assert_msg(strstr(auth, "SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date,") != NULL,
+	ck_assert_msg(strstr(auth, scope) != NULL &&
+	                      strstr(auth, "/eu-west-3/s3/aws4_request,") != NULL,
 	              "%s", auth);
+	ck_assert_msg(
+	        strstr(auth,
+	               "SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date,") !=
+	                NULL,
+	        "%s", auth);
 	char *want = signature_of(block, gw.secret_key, "eu-west-3");
 	char *other = signature_of(block, gw.secret_key, "us-east-1");
 	const char *sig = strstr(auth, "Signature=");
@@ -884,8 +969,10 @@ START_TEST(test_signature_region)
 	ck_assert_msg(s3_list(c, "s/", NULL, 0, collect, &l, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(l.n, 1);
 	block = s3_sent_headers(c);
-	ck_assert_msg(strncmp(block, "GET /" BUCKET "?list-type=2&max-keys=1000&prefix=s%2F HTTP/1.1\r\n",
-	                      strlen("GET /" BUCKET "?list-type=2&max-keys=1000&prefix=s%2F HTTP/1.1\r\n")) == 0,
+	ck_assert_msg(strncmp(block,
+	                      "GET /" BUCKET "?list-type=2&max-keys=1000&prefix=s%2F HTTP/1.1\r\n",
+	                      strlen("GET /" BUCKET
+	                             "?list-type=2&max-keys=1000&prefix=s%2F HTTP/1.1\r\n")) == 0,
 	              "%.120s", block);
 	auth = sent_header(block, "Authorization");
 	want = signature_of(block, gw.secret_key, "eu-west-3");
@@ -896,12 +983,15 @@ START_TEST(test_signature_region)
 	 * s3sign.c: with the region too, and with the headers in AWS's order. */
 	char id[S3_UPLOAD_ID_MAX], etag[S3_ETAG_MAX];
 	ck_assert_msg(s3_mpu_create(c, "s/copy", NULL, id, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(s3_mpu_part_copy(c, "s/copy", id, 1, "s/x", 0, 5, etag, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_mpu_part_copy(c, "s/copy", id, 1, "s/x", 0, 5, etag, err, sizeof(err)) ==
+	                      0,
+	              "%s", err);
 	block = s3_sent_headers(c);
 	auth = sent_header(block, "Authorization");
 	ck_assert_ptr_nonnull(auth);
 	ck_assert_msg(strstr(auth, "/eu-west-3/s3/aws4_request,") != NULL, "%s", auth);
-	ck_assert_msg(strstr(auth, "x-amz-copy-source;x-amz-copy-source-range;") != NULL, "%s", auth);
+	ck_assert_msg(strstr(auth, "x-amz-copy-source;x-amz-copy-source-range;") != NULL, "%s",
+	              auth);
 	want = signature_of(block, gw.secret_key, "eu-west-3");
 	ck_assert_str_eq(strstr(auth, "Signature=") + strlen("Signature="), want);
 	free(want);
@@ -931,11 +1021,14 @@ START_TEST(test_upload_memory_bounded)
 	ck_assert_int_eq(getrusage(RUSAGE_SELF, &before), 0);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_msg(s3_upload_fd(c, "mem/x", fd, size, 16 * MIB, NULL, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(s3_upload_fd(c, "mem/x", fd, size, 16 * MIB, NULL, NULL, err, sizeof(err)) ==
+	                      0,
+	              "%s", err);
 	close(fd);
 	ck_assert_int_eq(getrusage(RUSAGE_SELF, &after), 0);
 	long grown_kib = after.ru_maxrss - before.ru_maxrss;
-	ck_assert_msg(grown_kib < 8 * 1024, "peak RSS grew by %ld KiB during a 96 MiB upload", grown_kib);
+	ck_assert_msg(grown_kib < 8 * 1024, "peak RSS grew by %ld KiB during a 96 MiB upload",
+	              grown_kib);
 	ck_assert_msg(s3_delete(c, "mem/x", err, sizeof(err)) == 0, "%s", err);
 	free(src);
 	s3_client_free(c);

@@ -7,17 +7,17 @@
 #include "s3xml.h"
 
 static const char list_reply[] =
-	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-	"<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount>"
-	"<IsTruncated>true</IsTruncated>"
-	"<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
-	"<Contents><Key>p/a&amp;b &lt;1&gt;</Key><Size>12</Size>"
-	"<ETag>&quot;0123&quot;</ETag><Owner><ID>x</ID></Owner></Contents>"
-	"<!-- a comment with <Key>not this</Key> -->"
-	"<Contents><Key><![CDATA[p/<c>]]></Key><Size>0</Size><ETag/></Contents>"
-	"<CommonPrefixes><Prefix>p/sub/</Prefix></CommonPrefixes>"
-	"</ListBucketResult>\n";
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount>"
+        "<IsTruncated>true</IsTruncated>"
+        "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+        "<Contents><Key>p/a&amp;b &lt;1&gt;</Key><Size>12</Size>"
+        "<ETag>&quot;0123&quot;</ETag><Owner><ID>x</ID></Owner></Contents>"
+        "<!-- a comment with <Key>not this</Key> -->"
+        "<Contents><Key><![CDATA[p/<c>]]></Key><Size>0</Size><ETag/></Contents>"
+        "<CommonPrefixes><Prefix>p/sub/</Prefix></CommonPrefixes>"
+        "</ListBucketResult>\n";
 
 START_TEST(test_xml_listing)
 {
@@ -57,8 +57,9 @@ END_TEST
 START_TEST(test_xml_error_reply)
 {
 	/* radosgw's: an empty <Message>. */
-	static const char doc[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotMatch"
-	                          "</Code><Message></Message><RequestId>tx0-1</RequestId></Error>";
+	static const char doc[] =
+	        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotMatch"
+	        "</Code><Message></Message><RequestId>tx0-1</RequestId></Error>";
 	char name[16], code[64], msg[64];
 	struct s3xml_span in;
 	ck_assert_int_eq(s3xml_root(doc, strlen(doc), name, sizeof(name), &in), 0);
@@ -69,7 +70,8 @@ START_TEST(test_xml_error_reply)
 	ck_assert_str_eq(msg, "");
 	/* A self-closing root, attributes with '>' and '/' in quotes. */
 	static const char empty[] = "<InitiateMultipartUploadResult a=\"x>/y\" b='2'/>";
-	ck_assert_int_eq(s3xml_root(empty, strlen(empty), name, sizeof(name), &in), -1); /* name too long */
+	ck_assert_int_eq(s3xml_root(empty, strlen(empty), name, sizeof(name), &in),
+	                 -1); /* name too long */
 	char big[64];
 	ck_assert_int_eq(s3xml_root(empty, strlen(empty), big, sizeof(big), &in), 0);
 	ck_assert_str_eq(big, "InitiateMultipartUploadResult");
@@ -88,7 +90,7 @@ START_TEST(test_xml_entities)
 	/* Text that does not fit is an error, not a cut. */
 	ck_assert_int_eq(s3xml_text(&in, text, 5), -1);
 	ck_assert_str_eq(text, "");
-	static const char *const bad[] = {"<K>&#0;</K>", "<K>&#xD800;</K>", "<K>&bogus;</K>",
+	static const char *const bad[] = {"<K>&#0;</K>", "<K>&#xD800;</K>",   "<K>&bogus;</K>",
 	                                  "<K>&amp</K>", "<K>&#x110000;</K>", "<K>&#;</K>"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(s3xml_root(bad[i], strlen(bad[i]), name, sizeof(name), &in), 0);
@@ -100,21 +102,21 @@ END_TEST
 START_TEST(test_xml_malformed)
 {
 	static const char *const bad[] = {
-		"",
-		"text only",
-		"<A>",
-		"<A><B></A>",
-		"<A></B>",
-		"<A><B></B>",
-		"<A></A><B></B>",
-		"<A></A>trailing",
-		"<!DOCTYPE A [<!ENTITY e \"x\">]><A>&e;</A>",
-		"<A x=\"unterminated></A>",
-		"<A><!-- unterminated </A>",
-		"<A><![CDATA[ unterminated </A>",
-		"<A><></A>",
-		"<A/ >",
-		"</A>",
+	        "",
+	        "text only",
+	        "<A>",
+	        "<A><B></A>",
+	        "<A></B>",
+	        "<A><B></B>",
+	        "<A></A><B></B>",
+	        "<A></A>trailing",
+	        "<!DOCTYPE A [<!ENTITY e \"x\">]><A>&e;</A>",
+	        "<A x=\"unterminated></A>",
+	        "<A><!-- unterminated </A>",
+	        "<A><![CDATA[ unterminated </A>",
+	        "<A><></A>",
+	        "<A/ >",
+	        "</A>",
 	};
 	char name[8];
 	struct s3xml_span in;
@@ -139,7 +141,8 @@ START_TEST(test_xml_malformed)
 	size_t pos = 0;
 	ck_assert_int_eq(s3xml_next(&cut, "A", &pos, &e), -1);
 	/* Prolog and trailing comments are fine. */
-	static const char ok[] = "\xef\xbb\xbf<?xml version=\"1.0\"?>\n<!-- c --><R/>\n<!-- d -->\n";
+	static const char ok[] =
+	        "\xef\xbb\xbf<?xml version=\"1.0\"?>\n<!-- c --><R/>\n<!-- d -->\n";
 	ck_assert_int_eq(s3xml_root(ok, strlen(ok), name, sizeof(name), &in), 0);
 }
 END_TEST

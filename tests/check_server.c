@@ -27,24 +27,24 @@ static char *in_tmp(const char *name)
 /* The fake client: checks its fixed arguments, records them, and answers a
  * few queries from files the test writes next to it. */
 static const char fake_mysql[] =
-	"#!/bin/sh\n"
-	"d=$(dirname \"$0\")\n"
-	"for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/argv\"\n"
-	"if [ $# -ne 5 ] || [ \"$1\" != --default-character-set=utf8mb4 ] ||\n"
-	"   [ \"$2\" != -N ] || [ \"$3\" != -B ] || [ \"$4\" != -e ]; then\n"
-	"  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
-	"fi\n"
-	"case \"$5\" in\n"
-	"*'FROM information_schema.SCHEMATA') cat \"$d/facts.out\" ;;\n"
-	"'SHOW DATABASES') cat \"$d/dbs.out\" ;;\n"
-	"BIG) head -c 300000 /dev/zero | tr '\\000' e >&2; yes 'row\\tvalue' | head -n 200000 ;;\n"
-	"BIGFAIL) yes 'row' | head -n 200000; head -c 300000 /dev/zero | tr '\\000' e >&2;"
-	" echo >&2; echo 'ERROR 1234 (HY000): late failure' >&2; exit 1 ;;\n"
-	"NOTFOUND) echo 'sh: 1: mysql: not found' >&2; exit 127 ;;\n"
-	"KILLED) kill -9 $$ ;;\n"
-	"EMPTY) ;;\n"
-	"*) echo 'ERROR 1064 (42000): You have an error in your SQL syntax' >&2; exit 1 ;;\n"
-	"esac\n";
+        "#!/bin/sh\n"
+        "d=$(dirname \"$0\")\n"
+        "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$d/argv\"\n"
+        "if [ $# -ne 5 ] || [ \"$1\" != --default-character-set=utf8mb4 ] ||\n"
+        "   [ \"$2\" != -N ] || [ \"$3\" != -B ] || [ \"$4\" != -e ]; then\n"
+        "  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
+        "fi\n"
+        "case \"$5\" in\n"
+        "*'FROM information_schema.SCHEMATA') cat \"$d/facts.out\" ;;\n"
+        "'SHOW DATABASES') cat \"$d/dbs.out\" ;;\n"
+        "BIG) head -c 300000 /dev/zero | tr '\\000' e >&2; yes 'row\\tvalue' | head -n 200000 ;;\n"
+        "BIGFAIL) yes 'row' | head -n 200000; head -c 300000 /dev/zero | tr '\\000' e >&2;"
+        " echo >&2; echo 'ERROR 1234 (HY000): late failure' >&2; exit 1 ;;\n"
+        "NOTFOUND) echo 'sh: 1: mysql: not found' >&2; exit 127 ;;\n"
+        "KILLED) kill -9 $$ ;;\n"
+        "EMPTY) ;;\n"
+        "*) echo 'ERROR 1064 (42000): You have an error in your SQL syntax' >&2; exit 1 ;;\n"
+        "esac\n";
 
 static void setup(void)
 {
@@ -90,7 +90,8 @@ START_TEST(query_unescapes_batch_output)
 {
 	char *p = in_tmp("dbs.out");
 	/* mysql -B writes tab, newline, NUL and backslash inside values as \t \n \0 \\ */
-	t_write_file(p, "plain\ntab\\there\nnew\\nline\nback\\\\slash\n\\\\t\nodd\\x\nlast\\\n", 0644);
+	t_write_file(p, "plain\ntab\\there\nnew\\nline\nback\\\\slash\n\\\\t\nodd\\x\nlast\\\n",
+	             0644);
 	struct strv lines = {0};
 	char err[256] = "";
 	ck_assert_int_eq(server_query(mysql, "SHOW DATABASES", &lines, err, sizeof(err)), 0);
@@ -99,8 +100,8 @@ START_TEST(query_unescapes_batch_output)
 	ck_assert_str_eq(lines.v[1], "tab\there");
 	ck_assert_str_eq(lines.v[2], "new\nline");
 	ck_assert_str_eq(lines.v[3], "back\\slash");
-	ck_assert_str_eq(lines.v[4], "\\t");  /* escaped backslash, then a plain 't' */
-	ck_assert_str_eq(lines.v[5], "odd\\x");  /* unknown escapes stay */
+	ck_assert_str_eq(lines.v[4], "\\t");    /* escaped backslash, then a plain 't' */
+	ck_assert_str_eq(lines.v[5], "odd\\x"); /* unknown escapes stay */
 	ck_assert_str_eq(lines.v[6], "last\\");
 	strv_free(&lines);
 	free(p);
@@ -129,15 +130,16 @@ END_TEST
 START_TEST(query_failing_client)
 {
 	char *bad = in_tmp("down-mysql");
-	t_write_file(bad,
-	           "#!/bin/sh\n"
-	           "echo 'mysql: Deprecated program name. It will be removed in a future release, "
-	           "use /usr/bin/mariadb instead' >&2\n"
-	           "echo \"ERROR 2002 (HY000): Can't connect to local server through socket "
-	           "'/run/mysqld/mysqld.sock' (2)\" >&2\n"
-	           "echo 'second line' >&2\n"
-	           "exit 1\n",
-	           0755);
+	t_write_file(
+	        bad,
+	        "#!/bin/sh\n"
+	        "echo 'mysql: Deprecated program name. It will be removed in a future release, "
+	        "use /usr/bin/mariadb instead' >&2\n"
+	        "echo \"ERROR 2002 (HY000): Can't connect to local server through socket "
+	        "'/run/mysqld/mysqld.sock' (2)\" >&2\n"
+	        "echo 'second line' >&2\n"
+	        "exit 1\n",
+	        0755);
 	struct strv lines = {0};
 	char err[256] = "";
 	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
@@ -146,7 +148,8 @@ START_TEST(query_failing_client)
 	ck_assert_uint_eq(lines.n, 0);
 
 	/* Without an ERROR line the first non-empty line is used. */
-	t_write_file(bad, "#!/bin/sh\necho >&2\necho 'mysql: unknown option -N' >&2\nexit 7\n", 0755);
+	t_write_file(bad, "#!/bin/sh\necho >&2\necho 'mysql: unknown option -N' >&2\nexit 7\n",
+	             0755);
 	ck_assert_int_eq(server_query(bad, "SHOW DATABASES", &lines, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "mysql: mysql: unknown option -N");
 
@@ -165,12 +168,13 @@ START_TEST(query_missing_binary)
 	struct strv lines = {0};
 	char err[256] = "";
 	ck_assert_int_eq(server_query("/nonexistent/dir/mysql", "SELECT 1", &lines, err,
-	                              sizeof(err)), -1);
+	                              sizeof(err)),
+	                 -1);
 	ck_assert_str_eq(err, "cannot run '/nonexistent/dir/mysql': No such file or directory");
 
 	ck_assert_int_eq(setenv("PATH", "/nonexistent", 1), 0);
-	ck_assert_int_eq(server_query("oma-no-such-mysql", "SELECT 1", &lines, err,
-	                              sizeof(err)), -1);
+	ck_assert_int_eq(server_query("oma-no-such-mysql", "SELECT 1", &lines, err, sizeof(err)),
+	                 -1);
 	ck_assert_str_eq(err, "cannot run 'oma-no-such-mysql': No such file or directory");
 	ck_assert_int_eq(setenv("PATH", "/usr/bin:/bin", 1), 0);
 
@@ -251,36 +255,49 @@ START_TEST(facts_from_fake_server)
 {
 	/* Server order is arbitrary; the result is sorted by the bytes of the name
 	 * like SHOW DATABASES, system schemas left out, folders parallel. */
-	write_facts("/var/lib/mysql/", (const char *[]){
-		"information_schema", "information_schema",
-		"tab\tdb", "tab@0009db",
-		"mysql", "mysql",
-		"app", "app",
-		"performance_schema", "performance_schema",
-		"\xc3\xbcn\xc3\xaf", "@1on@0v",
-		"back\\slash", "back@005cslash",
-		"sys", "sys",
-		"Sys", "Sys",
-		"$(touch x)", "@0024@0028touch@0020x@0029",
-		"d-e-m-o-2", "d@002de@002dm@002do@002d2",
-		"con", "con",
-		"LPT9", "LPT9",
-		NULL, NULL});
+	write_facts("/var/lib/mysql/", (const char *[]){"information_schema",
+	                                                "information_schema",
+	                                                "tab\tdb",
+	                                                "tab@0009db",
+	                                                "mysql",
+	                                                "mysql",
+	                                                "app",
+	                                                "app",
+	                                                "performance_schema",
+	                                                "performance_schema",
+	                                                "\xc3\xbcn\xc3\xaf",
+	                                                "@1on@0v",
+	                                                "back\\slash",
+	                                                "back@005cslash",
+	                                                "sys",
+	                                                "sys",
+	                                                "Sys",
+	                                                "Sys",
+	                                                "$(touch x)",
+	                                                "@0024@0028touch@0020x@0029",
+	                                                "d-e-m-o-2",
+	                                                "d@002de@002dm@002do@002d2",
+	                                                "con",
+	                                                "con",
+	                                                "LPT9",
+	                                                "LPT9",
+	                                                NULL,
+	                                                NULL});
 	struct server_facts f;
 	char err[256] = "";
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
 	ck_assert_str_eq(f.datadir, "/var/lib/mysql");
 	static const char *const want[][2] = {
-		{"$(touch x)", "@0024@0028touch@0020x@0029"},
-		{"LPT9", "LPT9@@@"},
-		{"Sys", "Sys"},
-		{"app", "app"},
-		{"back\\slash", "back@005cslash"},
-		{"con", "con@@@"},
-		{"d-e-m-o-2", "d@002de@002dm@002do@002d2"},
-		{"mysql", "mysql"},
-		{"tab\tdb", "tab@0009db"},
-		{"\xc3\xbcn\xc3\xaf", "@1on@0v"},
+	        {"$(touch x)", "@0024@0028touch@0020x@0029"},
+	        {"LPT9", "LPT9@@@"},
+	        {"Sys", "Sys"},
+	        {"app", "app"},
+	        {"back\\slash", "back@005cslash"},
+	        {"con", "con@@@"},
+	        {"d-e-m-o-2", "d@002de@002dm@002do@002d2"},
+	        {"mysql", "mysql"},
+	        {"tab\tdb", "tab@0009db"},
+	        {"\xc3\xbcn\xc3\xaf", "@1on@0v"},
 	};
 	size_t nwant = sizeof(want) / sizeof(want[0]);
 	ck_assert_uint_eq(f.databases.n, nwant);
@@ -310,11 +327,9 @@ START_TEST(facts_skip_mysql50_names)
 {
 	char *logp = in_tmp("oma.log");
 	ck_assert_int_eq(log_open(logp), 0);
-	write_facts("/data", (const char *[]){
-		"a", "a",
-		"#mysql50#lost+found", "@0023mysql50@0023lost@002bfound",
-		"b", "b",
-		NULL, NULL});
+	write_facts("/data",
+	            (const char *[]){"a", "a", "#mysql50#lost+found",
+	                             "@0023mysql50@0023lost@002bfound", "b", "b", NULL, NULL});
 	struct server_facts f;
 	char err[256] = "";
 	ck_assert_int_eq(server_get_facts(mysql, &f, err, sizeof(err)), 0);
@@ -336,10 +351,10 @@ END_TEST
 
 START_TEST(folder_name_device_rule)
 {
-	static const char *const yes[] = {"con", "Con", "CON", "prn", "aux", "nul", "NUL",
-	                                  "com1", "COM9", "lpt1", "lPt9"};
-	static const char *const no[] = {"com0", "lpt10", "aux1", "nulx", "nul@002ex",
-	                                 "CLOCK@0024", "co", "", "com", "lpt@0031"};
+	static const char *const yes[] = {"con", "Con",  "CON",  "prn",  "aux", "nul",
+	                                  "NUL", "com1", "COM9", "lpt1", "lPt9"};
+	static const char *const no[] = {"com0",       "lpt10", "aux1", "nulx", "nul@002ex",
+	                                 "CLOCK@0024", "co",    "",     "com",  "lpt@0031"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		char *got = server_folder_name(yes[i]);
 		char *want = xasprintf("%s@@@", yes[i]);
@@ -562,9 +577,18 @@ START_TEST(datadir_bytes_tree)
 	ck_assert_uint_eq(again, bytes);
 
 	free(slash);
-	free(dd); free(db1); free(db2); free(deep);
-	free(f1); free(f2); free(f3); free(f4);
-	free(hl); free(outside); free(sl); free(sd);
+	free(dd);
+	free(db1);
+	free(db2);
+	free(deep);
+	free(f1);
+	free(f2);
+	free(f3);
+	free(f4);
+	free(hl);
+	free(outside);
+	free(sl);
+	free(sd);
 }
 END_TEST
 
@@ -579,10 +603,14 @@ START_TEST(datadir_usage_per_folder)
 		ck_assert_int_eq(mkdir(d, 0750), 0);
 		free(d);
 	}
-	static const struct { const char *path; size_t size; } files[] = {
-		{"data/a/t.ibd", 1 << 20}, {"data/b/u.ibd", 300000}, {"data/b/deeper/v.MYD", 5000},
-		{"data/c@002dx/w.MAD", 70000}, {"data/skipped/x.ibd", 200000},
-		{"data/ibdata1", 12345}, {"data/a-file", 100},
+	static const struct {
+		const char *path;
+		size_t size;
+	} files[] = {
+	        {"data/a/t.ibd", 1 << 20},      {"data/b/u.ibd", 300000},
+	        {"data/b/deeper/v.MYD", 5000},  {"data/c@002dx/w.MAD", 70000},
+	        {"data/skipped/x.ibd", 200000}, {"data/ibdata1", 12345},
+	        {"data/a-file", 100},
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *f = in_tmp(files[i].path);
@@ -602,7 +630,7 @@ START_TEST(datadir_usage_per_folder)
 	strv_push(&folders, "missing");
 	strv_push(&folders, "a");
 	strv_push(&folders, "c@002dx");
-	strv_push(&folders, "a-file");  /* a file, not a folder: 0 */
+	strv_push(&folders, "a-file"); /* a file, not a folder: 0 */
 	uint64_t total = 0, fb[5] = {9, 9, 9, 9, 9};
 	char err[512] = "";
 	ck_assert_int_eq(server_datadir_usage(dd, &folders, &total, fb, err, sizeof(err)), 0);
@@ -628,14 +656,20 @@ START_TEST(datadir_usage_per_folder)
 	total = 7;
 	fb[0] = 7;
 	ck_assert_int_eq(server_datadir_usage("/nonexistent/dd", &folders, &total, fb, err,
-	                                      sizeof(err)), -1);
+	                                      sizeof(err)),
+	                 -1);
 	ck_assert_str_eq(err, "datadir /nonexistent/dd: No such file or directory");
 	ck_assert_uint_eq(total, 7);
 	ck_assert_uint_eq(fb[0], 7);
 
 	strv_free(&folders);
-	free(pa); free(pb); free(pc);
-	free(src); free(l1); free(l2); free(dd);
+	free(pa);
+	free(pb);
+	free(pc);
+	free(src);
+	free(l1);
+	free(l2);
+	free(dd);
 }
 END_TEST
 
@@ -643,7 +677,8 @@ START_TEST(datadir_bytes_errors)
 {
 	uint64_t bytes = 7;
 	char err[512] = "";
-	ck_assert_int_eq(server_datadir_bytes("/nonexistent/datadir", &bytes, err, sizeof(err)), -1);
+	ck_assert_int_eq(server_datadir_bytes("/nonexistent/datadir", &bytes, err, sizeof(err)),
+	                 -1);
 	ck_assert_str_eq(err, "datadir /nonexistent/datadir: No such file or directory");
 	ck_assert_uint_eq(bytes, 7);
 
@@ -687,7 +722,8 @@ START_TEST(datadir_bytes_permission)
 	ck_assert_int_eq(as_nobody(dd, err, sizeof(err)), -1);
 	char *want = xasprintf("datadir %s: permission denied; oma must read the server's data "
 	                       "directory (mode 0700): run it as root or as the user the server "
-	                       "runs as", dd);
+	                       "runs as",
+	                       dd);
 	ck_assert_str_eq(err, want);
 	free(want);
 
@@ -696,7 +732,8 @@ START_TEST(datadir_bytes_permission)
 	ck_assert_int_eq(as_nobody(dd, err, sizeof(err)), -1);
 	want = xasprintf("datadir %s: permission denied; oma must read the server's data "
 	                 "directory (mode 0700): run it as root or as the user the server "
-	                 "runs as", db);
+	                 "runs as",
+	                 db);
 	ck_assert_str_eq(err, want);
 	free(want);
 

@@ -86,14 +86,15 @@ END_TEST
 START_TEST(test_inih_comments_and_trimming)
 {
 	ck_assert_int_eq(inih("a = x ;c\nb = x;c\nc = ;x\nc2 =;x\n  # indented\n;c\n#c\n"
-	                      "d\t=  spaced out \t\ne = #x\nf = x\t;c\n"), 0);
+	                      "d\t=  spaced out \t\ne = #x\nf = x\t;c\n"),
+	                 0);
 	ck_assert_uint_eq(calls.n, 7);
-	CALL(0, "[] a=x");      /* ';' after whitespace starts a comment */
-	CALL(1, "[] b=x;c");    /* not without the whitespace */
-	CALL(2, "[] c=");       /* the whitespace before the value counts */
+	CALL(0, "[] a=x");   /* ';' after whitespace starts a comment */
+	CALL(1, "[] b=x;c"); /* not without the whitespace */
+	CALL(2, "[] c=");    /* the whitespace before the value counts */
 	CALL(3, "[] c2=;x");
 	CALL(4, "[] d=spaced out");
-	CALL(5, "[] e=#x");     /* '#' is a comment only at the start of a line */
+	CALL(5, "[] e=#x"); /* '#' is a comment only at the start of a line */
 	CALL(6, "[] f=x");
 }
 END_TEST
@@ -104,13 +105,14 @@ START_TEST(test_inih_continuation)
 	memset(key, 'k', 60);
 	key[60] = '\0';
 	char *text = xasprintf("a = 1\n  two  \n\tthree ;x\n  #four\n  ;five\n  [six]\n"
-	                       "%s = x\n y\n", key);
+	                       "%s = x\n y\n",
+	                       key);
 	ck_assert_int_eq(inih(text), 0);
 	ck_assert_uint_eq(calls.n, 6);
 	CALL(0, "[] a=1");
-	CALL(1, "[] a=two");       /* trimmed, under the same key */
-	CALL(2, "[] a=three ;x");  /* no inline comment in a continuation */
-	CALL(3, "[] a=[six]");     /* '#' and ';' lines are comments, '[' is not a section */
+	CALL(1, "[] a=two");      /* trimmed, under the same key */
+	CALL(2, "[] a=three ;x"); /* no inline comment in a continuation */
+	CALL(3, "[] a=[six]");    /* '#' and ';' lines are comments, '[' is not a section */
 	char *want = xasprintf("[] %s=x", key);
 	CALL(4, want);
 	free(want);
@@ -129,21 +131,22 @@ START_TEST(test_inih_delimiters_and_sections)
 	memset(name, 's', 60);
 	name[60] = '\0';
 	char *text = xasprintf("a : b = c\n[x] junk\nq = 1\n[a]b]\nr = 1\n[]\nt = 1\n"
-	                       "[%.49s]\nu = 1\n[%s]\nv = 1\n[y ;c]\nw = 1\n", name, name);
+	                       "[%.49s]\nu = 1\n[%s]\nv = 1\n[y ;c]\nw = 1\n",
+	                       name, name);
 	ck_assert_int_eq(inih(text), 12); /* "[y ;c]": no ']' before the comment */
 	ck_assert_uint_eq(calls.n, 7);
-	CALL(0, "[] a=b = c");     /* ':' ends a key as '=' does */
+	CALL(0, "[] a=b = c"); /* ':' ends a key as '=' does */
 	CALL(1, "[x] q=1");
-	CALL(2, "[a] r=1");        /* ']' ends a section name */
-	CALL(3, "[] t=1");         /* "[]" is the top level again */
+	CALL(2, "[a] r=1"); /* ']' ends a section name */
+	CALL(3, "[] t=1");  /* "[]" is the top level again */
 	char *want = xasprintf("[%.49s] u=1", name);
-	CALL(4, want);             /* 49 bytes of a name are kept ... */
+	CALL(4, want); /* 49 bytes of a name are kept ... */
 	free(want);
 	want = xasprintf("[%.49s] v=1", name);
-	CALL(5, want);             /* ... and no more */
+	CALL(5, want); /* ... and no more */
 	free(want);
 	want = xasprintf("[%.49s] w=1", name);
-	CALL(6, want);             /* the refused section line changed nothing */
+	CALL(6, want); /* the refused section line changed nothing */
 	free(want);
 	free(text);
 	free(name);
@@ -261,11 +264,12 @@ START_TEST(test_inih_cuts_in_long_strings)
 				s[i] = patterns[p][i % plen];
 			s[n] = '\0';
 			char *q = quoted(s);
-			char *text = xasprintf("[x]\nk = %s\nafter = [%s, %s]\nlast = 1\n", q, q, q);
+			char *text = xasprintf("[x]\nk = %s\nafter = [%s, %s]\nlast = 1\n", q, q,
+			                       q);
 			int rc = load(text);
 			ck_assert_msg(rc == 0, "pattern %zu length %zu: %s", p, n, err);
-			ck_assert_msg(strcmp(cfg_get(&cfg, "x", "k"), s) == 0, "pattern %zu length %zu", p,
-			              n);
+			ck_assert_msg(strcmp(cfg_get(&cfg, "x", "k"), s) == 0,
+			              "pattern %zu length %zu", p, n);
 			const struct cfg_value *a = value("x", "after");
 			ck_assert_uint_eq(a->arr.n, 2);
 			ck_assert_str_eq(a->arr.v[1], s);
@@ -291,7 +295,9 @@ START_TEST(test_inih_long_arrays)
 		char *text = xasprintf("exclude_databases = %s\nversions = \"x\"\n", arr);
 		ck_assert_int_eq(load(text), -1);
 		/* the line of the key after the array: 3 + 302 */
-		ck_assert_str_eq(err, "config t.conf:305: [main] versions: expected an integer, got a string");
+		ck_assert_str_eq(
+		        err,
+		        "config t.conf:305: [main] versions: expected an integer, got a string");
 		free(text);
 		text = xasprintf("exclude_databases = %s\nversions = 2\n", arr);
 		load_ok(text);
@@ -319,7 +325,8 @@ START_TEST(test_inih_long_names)
 		name[n] = '\0';
 		char *text = xasprintf("[%s]\n%s = 1\n\"%s x\".y = 'v'\n[%s.sub]\n[[%s]]\n%s = 2\n"
 		                       "[[%s]]\n[[%s]]\n%s = 3\n[t]\n%s = {}\n",
-		                       name, name, name, name, "arr", name, "arr", "arr", name, name);
+		                       name, name, name, name, "arr", name, "arr", "arr", name,
+		                       name);
 		int rc = load(text);
 		ck_assert_msg(rc == 0, "length %zu: %s", n, err);
 		ck_assert(cfg_has_section(&cfg, name));
@@ -340,7 +347,8 @@ START_TEST(test_inih_long_names)
 		/* a table where a known key belongs, under a long name too */
 		text = xasprintf("[\"%s\"]\n[main.versions]\n", name);
 		ck_assert_int_eq(load(text), -1);
-		ck_assert_str_eq(err, "config t.conf:4: [main] versions: expected an integer, got a table");
+		ck_assert_str_eq(
+		        err, "config t.conf:4: [main] versions: expected an integer, got a table");
 		free(text);
 		free(name);
 	}

@@ -102,11 +102,24 @@ START_TEST(test_is_backup_name)
 	ck_assert(store_is_backup_name("oma_20240101-120000"));
 	ck_assert(store_is_backup_name("oma_99999999-999999"));
 	static const char *const bad[] = {
-		"", "oma_", "oma_foo", "oma_20240101-1200", "oma_20240101-1200000",
-		"oma_202401011-20000", "oma_20240101_120000", "Oma_20240101-120000",
-		"xoma_20240101-120000", "oma_20240101-120000x", "oma_20240101-120000/",
-		"oma_2024010a-120000", "oma_20240101-12000a", "oma-20240101-120000",
-		"oma_ 0240101-120000", "last", "last.log", "oma_20240101-120000.old",
+	        "",
+	        "oma_",
+	        "oma_foo",
+	        "oma_20240101-1200",
+	        "oma_20240101-1200000",
+	        "oma_202401011-20000",
+	        "oma_20240101_120000",
+	        "Oma_20240101-120000",
+	        "xoma_20240101-120000",
+	        "oma_20240101-120000x",
+	        "oma_20240101-120000/",
+	        "oma_2024010a-120000",
+	        "oma_20240101-12000a",
+	        "oma-20240101-120000",
+	        "oma_ 0240101-120000",
+	        "last",
+	        "last.log",
+	        "oma_20240101-120000.old",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(!store_is_backup_name(bad[i]), "accepted '%s'", bad[i]);
@@ -293,7 +306,8 @@ static void check_prune(long keep, const char *current, const char *const *want_
 {
 	populate();
 	struct strv removed = {0};
-	ck_assert_int_eq(store_prune(tmpdir, keep, current, time(NULL), &removed, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_prune(tmpdir, keep, current, time(NULL), &removed, err, sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, nwant);
 	for (size_t i = 0; i < nwant; i++) {
 		ck_assert_str_eq(removed.v[i], want_removed[i]);
@@ -388,7 +402,9 @@ START_TEST(test_prune_errors)
 		write_text(ro, "sub/f", "x");
 		char *sub = path_in(ro, "sub");
 		ck_assert_int_eq(chmod(sub, 0555), 0);
-		ck_assert_int_eq(store_prune(tmpdir, 0, NULL, time(NULL), &removed, err, sizeof(err)), -1);
+		ck_assert_int_eq(store_prune(tmpdir, 0, NULL, time(NULL), &removed, err,
+		                             sizeof(err)),
+		                 -1);
 		ck_assert_ptr_nonnull(strstr(err, "sub/f"));
 		ck_assert_uint_eq(removed.n, 0);
 		ck_assert_int_eq(chmod(sub, 0755), 0);
@@ -646,23 +662,32 @@ START_TEST(test_write_info_format)
 		double x;
 		const char *s;
 	} floats[] = {
-		{0.5, "0.5"},           {1.0, "1.0"},
-		{0.1, "0.1"},           {1.0 / 3.0, "0.3333333333333333"},
-		{2.5e-05, "2.5e-05"},   {0.0001, "0.0001"},
-		{1e16, "1e+16"},        {1.5e16, "1.5e+16"},
-		{12.0, "12.0"},         {1e-07, "1e-07"},
-		{0.1 + 0.2, "0.30000000000000004"},
-		{100.0, "100.0"},       {7e22, "7e+22"},
-		{2.0 / 7.0, "0.2857142857142857"},
-		{0.0, "0.0"},           {123456789012345.6, "123456789012345.6"},
+	        {0.5, "0.5"},
+	        {1.0, "1.0"},
+	        {0.1, "0.1"},
+	        {1.0 / 3.0, "0.3333333333333333"},
+	        {2.5e-05, "2.5e-05"},
+	        {0.0001, "0.0001"},
+	        {1e16, "1e+16"},
+	        {1.5e16, "1.5e+16"},
+	        {12.0, "12.0"},
+	        {1e-07, "1e-07"},
+	        {0.1 + 0.2, "0.30000000000000004"},
+	        {100.0, "100.0"},
+	        {7e22, "7e+22"},
+	        {2.0 / 7.0, "0.2857142857142857"},
+	        {0.0, "0.0"},
+	        {123456789012345.6, "123456789012345.6"},
 	};
 	for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
 		struct store_info fi = {UINT64_MAX, 0, floats[i].x, 0, 0, 0};
 		ck_assert_int_eq(store_write_info(tmpdir, &fi, err, sizeof(err)), 0);
 		text = read_text(tmpdir, "info.json");
-		char *want = xasprintf("{\n    \"mysql_data_dir_bytes_used\": 18446744073709551615,\n"
-		                       "    \"backup_bytes_used\": 0,\n"
-		                       "    \"compression_ratio\": %s\n}", floats[i].s);
+		char *want =
+		        xasprintf("{\n    \"mysql_data_dir_bytes_used\": 18446744073709551615,\n"
+		                  "    \"backup_bytes_used\": 0,\n"
+		                  "    \"compression_ratio\": %s\n}",
+		                  floats[i].s);
 		ck_assert_str_eq(text, want);
 		free(want);
 		free(text);
@@ -688,34 +713,34 @@ START_TEST(test_read_info_upstream)
 		uint64_t data, backup;
 		double ratio;
 	} good[] = {
-		{"{\n    \"mysql_data_dir_bytes_used\": 1048576,\n    \"backup_bytes_used\": 524288,\n"
-		 "    \"compression_ratio\": 0.5\n}",
-		 1048576, 524288, 0.5},
-		/* Upstream writes int 0 when the data dir size was 0. */
-		{"{\n    \"mysql_data_dir_bytes_used\": 0,\n    \"backup_bytes_used\": 4096,\n"
-		 "    \"compression_ratio\": 0\n}",
-		 0, 4096, 0.0},
-		/* Compact, other order, floats for counts, trailing newline. */
-		{"{\"compression_ratio\":1.25,\"backup_bytes_used\":1234.0,"
-		 "\"mysql_data_dir_bytes_used\":1e3}\n",
-		 1000, 1234, 1.25},
-		/* Any whitespace, unknown keys of any type ignored. */
-		{"\r\n\t{ \"extra\" : [1, {\"a\": null}, \"x\\\"y\"], \"mysql_data_dir_bytes_used\" :\t7 ,"
-		 "\"other\": true, \"backup_bytes_used\": 8, \"compression_ratio\": 2E-1 } \n\n",
-		 7, 8, 0.2},
-		/* Duplicate key: the last wins, as in Python. */
-		{"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1,"
-		 " \"mysql_data_dir_bytes_used\": 3}",
-		 3, 2, 0.1},
-		{"{\"mysql_data_dir_bytes_used\": 18446744073709551615, \"backup_bytes_used\": 0, "
-		 "\"compression_ratio\": 0.0}",
-		 UINT64_MAX, 0, 0.0},
+	        {"{\n    \"mysql_data_dir_bytes_used\": 1048576,\n    \"backup_bytes_used\": 524288,\n"
+	         "    \"compression_ratio\": 0.5\n}",
+	         1048576, 524288, 0.5},
+	        /* Upstream writes int 0 when the data dir size was 0. */
+	        {"{\n    \"mysql_data_dir_bytes_used\": 0,\n    \"backup_bytes_used\": 4096,\n"
+	         "    \"compression_ratio\": 0\n}",
+	         0, 4096, 0.0},
+	        /* Compact, other order, floats for counts, trailing newline. */
+	        {"{\"compression_ratio\":1.25,\"backup_bytes_used\":1234.0,"
+	         "\"mysql_data_dir_bytes_used\":1e3}\n",
+	         1000, 1234, 1.25},
+	        /* Any whitespace, unknown keys of any type ignored. */
+	        {"\r\n\t{ \"extra\" : [1, {\"a\": null}, \"x\\\"y\"], \"mysql_data_dir_bytes_used\" :\t7 ,"
+	         "\"other\": true, \"backup_bytes_used\": 8, \"compression_ratio\": 2E-1 } \n\n",
+	         7, 8, 0.2},
+	        /* Duplicate key: the last wins, as in Python. */
+	        {"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1,"
+	         " \"mysql_data_dir_bytes_used\": 3}",
+	         3, 2, 0.1},
+	        {"{\"mysql_data_dir_bytes_used\": 18446744073709551615, \"backup_bytes_used\": 0, "
+	         "\"compression_ratio\": 0.0}",
+	         UINT64_MAX, 0, 0.0},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		write_text(tmpdir, "info.json", good[i].text);
 		struct store_info info = {99, 99, 99.0, 0, 0, 0};
-		ck_assert_msg(store_read_info(tmpdir, &info, err, sizeof(err)) == 0,
-		              "case %zu: %s", i, err);
+		ck_assert_msg(store_read_info(tmpdir, &info, err, sizeof(err)) == 0, "case %zu: %s",
+		              i, err);
 		ck_assert_uint_eq(info.mysql_data_dir_bytes_used, good[i].data);
 		ck_assert_uint_eq(info.backup_bytes_used, good[i].backup);
 		ck_assert(info.compression_ratio == good[i].ratio);
@@ -730,36 +755,36 @@ START_TEST(test_read_info_missing_and_garbage)
 	ck_assert_uint_eq(info.mysql_data_dir_bytes_used, 1);
 
 	static const char *const bad[] = {
-		"",
-		"   ",
-		"garbage",
-		"{",
-		"[]",
-		"{}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5} x",
-		"{\"mysql_data_dir_bytes_used\": 1 \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
-		"{\"mysql_data_dir_bytes_used\": \"1\", \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
-		"{\"mysql_data_dir_bytes_used\": -1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": NaN}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": -0.5}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 1e999}",
-		"{\"mysql_data_dir_bytes_used\": 18446744073709551616, \"backup_bytes_used\": 2, "
-		"\"compression_ratio\": 0.5}",
-		"{\"mysql_data_dir_bytes_used\": 01, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
-		"{\"mysql_data_dir_bytes_used\": 1., \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
-		"{mysql_data_dir_bytes_used: 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5,}",
-		"{\"x\": [1, 2, \"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, "
-		"\"compression_ratio\": 0.5}",
+	        "",
+	        "   ",
+	        "garbage",
+	        "{",
+	        "[]",
+	        "{}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5} x",
+	        "{\"mysql_data_dir_bytes_used\": 1 \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
+	        "{\"mysql_data_dir_bytes_used\": \"1\", \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
+	        "{\"mysql_data_dir_bytes_used\": -1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": NaN}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": -0.5}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 1e999}",
+	        "{\"mysql_data_dir_bytes_used\": 18446744073709551616, \"backup_bytes_used\": 2, "
+	        "\"compression_ratio\": 0.5}",
+	        "{\"mysql_data_dir_bytes_used\": 01, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
+	        "{\"mysql_data_dir_bytes_used\": 1., \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
+	        "{mysql_data_dir_bytes_used: 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.5,}",
+	        "{\"x\": [1, 2, \"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, "
+	        "\"compression_ratio\": 0.5}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_text(tmpdir, "info.json", bad[i]);
 		err[0] = '\0';
-		ck_assert_msg(store_read_info(tmpdir, &info, err, sizeof(err)) == -1, "accepted '%s'",
-		              bad[i]);
+		ck_assert_msg(store_read_info(tmpdir, &info, err, sizeof(err)) == -1,
+		              "accepted '%s'", bad[i]);
 		ck_assert_msg(strstr(err, "info.json") != NULL, "error '%s' does not name the file",
 		              err);
 		ck_assert_uint_eq(info.mysql_data_dir_bytes_used, 1); /* untouched */
@@ -802,7 +827,8 @@ START_TEST(test_set_link)
 	free(t);
 
 	/* Replace an existing link, relative target stored as given. */
-	ck_assert_int_eq(store_set_link(tmpdir, "last", "oma_20240101-000000", err, sizeof(err)), 0);
+	ck_assert_int_eq(store_set_link(tmpdir, "last", "oma_20240101-000000", err, sizeof(err)),
+	                 0);
 	t = readlink_in(tmpdir, "last");
 	ck_assert_str_eq(t, "oma_20240101-000000");
 	free(t);
@@ -813,7 +839,8 @@ START_TEST(test_set_link)
 	/* Replace a plain file (upstream's last.log after a skipped run). */
 	write_text(tmpdir, "last.log", "old plain log");
 	ck_assert_int_eq(store_set_link(tmpdir, "last.log", "oma_20240101-000000/oma.log", err,
-	                                sizeof(err)), 0);
+	                                sizeof(err)),
+	                 0);
 	via = read_text(tmpdir, "last.log");
 	ck_assert_str_eq(via, "the log");
 	free(via);
@@ -933,14 +960,16 @@ START_TEST(test_prune_incomplete)
 	/* versions counts complete folders: keep 1 leaves all; the interrupted
 	 * one stays while nothing complete is newer. */
 	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240103-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 0);
 	/* Once current is complete, it supersedes the interrupted one. */
 	char *cur = path_in(tmpdir, "oma_20240103-000000");
 	struct store_info info = {1, 1, 1.0, 0, 0, 0};
 	ck_assert_int_eq(store_write_info(cur, &info, err, sizeof(err)), 0);
 	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240103-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 1);
 	ck_assert_str_eq(removed.v[0], "oma_20240102-000000");
 	ck_assert(exists(tmpdir, "oma_20240101-000000"));
@@ -961,7 +990,8 @@ START_TEST(test_prune_incomplete)
 	}
 	backup("oma_20240110-000000", 0); /* current, complete */
 	ck_assert_int_eq(store_prune(tmpdir, 2, "oma_20240110-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 7); /* the oldest complete one and all six interrupted */
 	ck_assert_str_eq(removed.v[0], "oma_20240101-000000");
 	ck_assert(exists(tmpdir, "oma_20240102-000000"));
@@ -975,19 +1005,21 @@ START_TEST(test_prune_future)
 {
 	time_t now = time(NULL);
 	struct strv removed = {0};
-	backup("oma_29991231-235959", -1);             /* stray, empty */
-	backup("oma_29991230-000000", 0);              /* complete, made with the clock ahead */
+	backup("oma_29991231-235959", -1); /* stray, empty */
+	backup("oma_29991230-000000", 0);  /* complete, made with the clock ahead */
 	backup("oma_20240101-000000", 0);
 	backup("oma_20240102-000000", 0);
 	ck_assert_int_eq(store_prune(tmpdir, 2, "oma_20240102-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	/* Dated in the future counts as oldest: the complete one goes first,
 	 * the stray one because newer complete backups exist. */
 	ck_assert_uint_eq(removed.n, 1);
 	ck_assert_str_eq(removed.v[0], "oma_29991231-235959");
 	strv_free(&removed);
 	ck_assert_int_eq(store_prune(tmpdir, 1, "oma_20240102-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 1);
 	ck_assert_str_eq(removed.v[0], "oma_29991230-000000");
 	ck_assert(exists(tmpdir, "oma_20240101-000000"));
@@ -1025,7 +1057,8 @@ START_TEST(test_prune_rescues_symlinks)
 
 	struct strv removed = {0};
 	ck_assert_int_eq(store_prune(tmpdir, 5, "oma_20240103-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 1);
 	ck_assert_str_eq(removed.v[0], "oma_20240102-000000");
 	struct stat st;
@@ -1065,7 +1098,9 @@ START_TEST(test_remove_backup_info_first)
 		write_text(tmpdir, "oma_20240102-000000/sub/f", "x");
 		char *sub = path_in(tmpdir, "oma_20240102-000000/sub");
 		ck_assert_int_eq(chmod(sub, 0555), 0);
-		ck_assert_int_eq(store_remove_backup(tmpdir, "oma_20240102-000000", err, sizeof(err)), -1);
+		ck_assert_int_eq(store_remove_backup(tmpdir, "oma_20240102-000000", err,
+		                                     sizeof(err)),
+		                 -1);
 		ck_assert(!exists(tmpdir, "oma_20240102-000000/info.json"));
 		ck_assert_int_eq(chmod(sub, 0755), 0);
 		free(sub);
@@ -1092,7 +1127,8 @@ START_TEST(test_clean_temp)
 	free(l);
 	struct strv removed = {0};
 	ck_assert_int_eq(store_clean_temp(tmpdir, "oma_20240103-000000", &removed, err,
-	                                  sizeof(err)), 0);
+	                                  sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 6);
 	ck_assert(!exists(tmpdir, "oma_20240101-000000/result.json.part"));
 	ck_assert(!exists(tmpdir, "oma_20240102-000000/a.sql.gz.part"));
@@ -1110,7 +1146,6 @@ START_TEST(test_clean_temp)
 	strv_free(&removed);
 }
 END_TEST
-
 
 START_TEST(test_fix_links)
 {
@@ -1166,7 +1201,8 @@ START_TEST(test_prune_relinks)
 	write_text(tmpdir, "oma_20240101-000000/result.json", "{}");
 	backup("oma_20240102-000000", 0);
 	write_text(tmpdir, "oma_20240102-000000/oma.log", "log 2");
-	const char *links[][2] = {{"last", ""}, {"last.log", "/oma.log"},
+	const char *links[][2] = {{"last", ""},
+	                          {"last.log", "/oma.log"},
 	                          {"last.result.json", "/result.json"}};
 	for (size_t i = 0; i < 3; i++) {
 		char *p = path_in(tmpdir, links[i][0]);
@@ -1177,7 +1213,8 @@ START_TEST(test_prune_relinks)
 	}
 	struct strv removed = {0};
 	ck_assert_int_eq(store_prune(tmpdir, 0, "oma_20240102-000000", now, &removed, err,
-	                             sizeof(err)), 0);
+	                             sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(removed.n, 1);
 	strv_free(&removed);
 	char *want = path_in(tmpdir, "oma_20240102-000000");
@@ -1221,14 +1258,15 @@ START_TEST(test_info_times)
 	ck_assert_int_eq(back.completed, 1700000060);
 	ck_assert_uint_eq(back.failed_databases, 2);
 	static const char *const bad[] = {
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"failed_databases\": -1}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 1.5}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": -1}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"completed\": \"x\"}",
-		"{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 99999999999999999999}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"failed_databases\": -1}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 1.5}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": -1}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"completed\": \"x\"}",
+	        "{\"mysql_data_dir_bytes_used\": 1, \"backup_bytes_used\": 2, \"compression_ratio\": 0.1, \"started\": 99999999999999999999}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(store_parse_info(bad[i], strlen(bad[i]), "t", &back, err, sizeof(err)) == -1,
+		ck_assert_msg(store_parse_info(bad[i], strlen(bad[i]), "t", &back, err,
+		                               sizeof(err)) == -1,
 		              "accepted %s", bad[i]);
 }
 END_TEST

@@ -21,7 +21,7 @@
 #include "testlib.h"
 #include "util.h"
 
-#define MAX_LINES 256
+#define MAX_LINES      256
 #define LINE_MAX_BYTES 2048 /* the plugin's cap on one message */
 
 static struct loader ld;
@@ -39,10 +39,10 @@ static void fake_log(int level, const char *fmt, ...)
 }
 
 static const struct oma_host host = {
-	.abi = OMA_PLUGIN_ABI,
-	.size = sizeof(struct oma_host),
-	.log = fake_log,
-	.config_get = t_cfg_get,
+        .abi = OMA_PLUGIN_ABI,
+        .size = sizeof(struct oma_host),
+        .log = fake_log,
+        .config_get = t_cfg_get,
 };
 
 static void setup(void)
@@ -172,28 +172,35 @@ static void rx_free(void)
 /* ---- reports ------------------------------------------------------------- */
 
 static struct oma_db_result dbs[] = {
-	{.name = "shop", .outcome = OMA_DB_DUMPED, .bytes = 100, .seconds = 1.0},
-	{.name = "crm", .outcome = OMA_DB_FAILED, .error = "mysqldump: Got error: 1044: Access denied"},
-	{.name = "skipme", .outcome = OMA_DB_SKIPPED},
-	{.name = "bücher\nneu",
-	 .outcome = OMA_DB_FAILED,
-	 .error = "mysqldump: Couldn't execute 'SHOW TABLES':\nLost connection (2013)"},
-	{.name = "reused", .outcome = OMA_DB_REUSED, .bytes = 5},
+        {.name = "shop", .outcome = OMA_DB_DUMPED, .bytes = 100, .seconds = 1.0},
+        {.name = "crm",
+         .outcome = OMA_DB_FAILED,
+         .error = "mysqldump: Got error: 1044: Access denied"},
+        {.name = "skipme", .outcome = OMA_DB_SKIPPED},
+        {.name = "bücher\nneu",
+         .outcome = OMA_DB_FAILED,
+         .error = "mysqldump: Couldn't execute 'SHOW TABLES':\nLost connection (2013)"},
+        {.name = "reused", .outcome = OMA_DB_REUSED, .bytes = 5},
 };
 
 static struct oma_report failed_report(void)
 {
 	return (struct oma_report){
-		.size = sizeof(struct oma_report),
-		.outcome = OMA_OUTCOME_FAILED,
-		.exit_code = 4,
-		.dumped = 1, .reused = 1, .skipped = 1, .failed = 2, .total = 5,
-		.dbs = dbs,
-		.ndbs = sizeof(dbs) / sizeof(dbs[0]),
-		.log_path = "/backup/oma_20240101-000000/oma.log",
-		.summary = "Summary: Successfully dumped 2 of 5 databases. Skipped 1, Failed 2. Error=1",
-		.backup_dir = "/backup",
-		.current_dir = "/backup/oma_20240101-000000",
+	        .size = sizeof(struct oma_report),
+	        .outcome = OMA_OUTCOME_FAILED,
+	        .exit_code = 4,
+	        .dumped = 1,
+	        .reused = 1,
+	        .skipped = 1,
+	        .failed = 2,
+	        .total = 5,
+	        .dbs = dbs,
+	        .ndbs = sizeof(dbs) / sizeof(dbs[0]),
+	        .log_path = "/backup/oma_20240101-000000/oma.log",
+	        .summary =
+	                "Summary: Successfully dumped 2 of 5 databases. Skipped 1, Failed 2. Error=1",
+	        .backup_dir = "/backup",
+	        .current_dir = "/backup/oma_20240101-000000",
 	};
 }
 
@@ -236,11 +243,11 @@ struct msg {
 static struct msg parse(const char *line, bool with_host)
 {
 	static const char *re_local =
-		"^<([0-9]{1,3})>(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3][0-9] "
-		"[0-2][0-9]:[0-5][0-9]:[0-6][0-9] ()([^ :\\[]+)\\[([0-9]+)\\]: ";
+	        "^<([0-9]{1,3})>(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3][0-9] "
+	        "[0-2][0-9]:[0-5][0-9]:[0-6][0-9] ()([^ :\\[]+)\\[([0-9]+)\\]: ";
 	static const char *re_host =
-		"^<([0-9]{1,3})>(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3][0-9] "
-		"[0-2][0-9]:[0-5][0-9]:[0-6][0-9] ([^ .]+) ([^ :\\[]+)\\[([0-9]+)\\]: ";
+	        "^<([0-9]{1,3})>(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3][0-9] "
+	        "[0-2][0-9]:[0-5][0-9]:[0-6][0-9] ([^ .]+) ([^ :\\[]+)\\[([0-9]+)\\]: ";
 	regex_t re;
 	ck_assert_int_eq(regcomp(&re, with_host ? re_host : re_local, REG_EXTENDED), 0);
 	regmatch_t m[6];
@@ -312,7 +319,8 @@ START_TEST(test_failed_run)
 	ck_assert_str_eq(m.text, r.summary);
 	m = parse(rx.lines[1], false);
 	ck_assert_int_eq(m.pri, 19 * 8 + 3);
-	ck_assert_str_eq(m.text, "DB 'crm': backup failed: mysqldump: Got error: 1044: Access denied");
+	ck_assert_str_eq(m.text,
+	                 "DB 'crm': backup failed: mysqldump: Got error: 1044: Access denied");
 	m = parse(rx.lines[2], false);
 	ck_assert_int_eq(m.pri, 19 * 8 + 3);
 	ck_assert_str_eq(m.text, "DB 'bücher neu': backup failed: mysqldump: Couldn't execute "
@@ -328,14 +336,14 @@ START_TEST(test_severity_and_facilities)
 	static const struct {
 		const char *name;
 		int code;
-	} fac[] = {{"user", 1}, {"daemon", 3}, {"auth", 4}, {"syslog", 5}, {"cron", 9},
-	           {"authpriv", 10}, {"local0", 16}, {"local7", 23}};
+	} fac[] = {{"user", 1}, {"daemon", 3},    {"auth", 4},    {"syslog", 5},
+	           {"cron", 9}, {"authpriv", 10}, {"local0", 16}, {"local7", 23}};
 	static const struct {
 		int outcome, exit_code, sev;
 	} cases[] = {
-		{OMA_OUTCOME_SUCCESS, 0, 6},  {OMA_OUTCOME_SKIPPED, 0, 6},
-		{OMA_OUTCOME_ABORTED, 1, 3},  {OMA_OUTCOME_NO_SPACE, 2, 3},
-		{OMA_OUTCOME_SUCCESS, 4, 3}, /* e.g. the JSON could not be written */
+	        {OMA_OUTCOME_SUCCESS, 0, 6}, {OMA_OUTCOME_SKIPPED, 0, 6},
+	        {OMA_OUTCOME_ABORTED, 1, 3}, {OMA_OUTCOME_NO_SPACE, 2, 3},
+	        {OMA_OUTCOME_SUCCESS, 4, 3}, /* e.g. the JSON could not be written */
 	};
 	for (size_t f = 0; f < sizeof(fac) / sizeof(fac[0]); f++) {
 		t_cfg_clear();
@@ -385,19 +393,19 @@ START_TEST(test_bad_settings)
 	static const struct {
 		const char *key, *val, *key2, *val2, *want;
 	} cases[] = {
-		{"facility", "kernel", NULL, NULL, "[syslog] facility: unknown facility 'kernel'"},
-		{"facility", "LOCAL0", NULL, NULL, "[syslog] facility: unknown facility"},
-		{"facility", "", NULL, NULL, "[syslog] facility"},
-		{"ident", "", NULL, NULL, "[syslog] ident"},
-		{"ident", "my app", NULL, NULL, "[syslog] ident"},
-		{"ident", "oma:x", NULL, NULL, "[syslog] ident"},
-		{"socket", "", NULL, NULL, "[syslog] socket"},
-		{"socket", "/tmp/x", "server", "127.0.0.1", "either socket or server"},
-		{"server", "127.0.0.1:0", NULL, NULL, "[syslog] server: bad port"},
-		{"server", "127.0.0.1:70000", NULL, NULL, "[syslog] server: bad port"},
-		{"server", "127.0.0.1:x", NULL, NULL, "[syslog] server: bad port"},
-		{"server", "::1", NULL, NULL, "[syslog] server"},
-		{"server", ":514", NULL, NULL, "[syslog] server"},
+	        {"facility", "kernel", NULL, NULL, "[syslog] facility: unknown facility 'kernel'"},
+	        {"facility", "LOCAL0", NULL, NULL, "[syslog] facility: unknown facility"},
+	        {"facility", "", NULL, NULL, "[syslog] facility"},
+	        {"ident", "", NULL, NULL, "[syslog] ident"},
+	        {"ident", "my app", NULL, NULL, "[syslog] ident"},
+	        {"ident", "oma:x", NULL, NULL, "[syslog] ident"},
+	        {"socket", "", NULL, NULL, "[syslog] socket"},
+	        {"socket", "/tmp/x", "server", "127.0.0.1", "either socket or server"},
+	        {"server", "127.0.0.1:0", NULL, NULL, "[syslog] server: bad port"},
+	        {"server", "127.0.0.1:70000", NULL, NULL, "[syslog] server: bad port"},
+	        {"server", "127.0.0.1:x", NULL, NULL, "[syslog] server: bad port"},
+	        {"server", "::1", NULL, NULL, "[syslog] server"},
+	        {"server", ":514", NULL, NULL, "[syslog] server"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		t_cfg_clear();
@@ -407,8 +415,9 @@ START_TEST(test_bad_settings)
 		char err[512];
 		ck_assert_msg(init_plugin(err, sizeof(err)) != 0, "init accepted %s = '%s'",
 		              cases[i].key, cases[i].val);
-		ck_assert_msg(strstr(err, cases[i].want) != NULL, "%s = '%s': err '%s', expected '%s'",
-		              cases[i].key, cases[i].val, err, cases[i].want);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL,
+		              "%s = '%s': err '%s', expected '%s'", cases[i].key, cases[i].val, err,
+		              cases[i].want);
 		ck_assert_ptr_null(strchr(err, '\n'));
 	}
 	/* A path that exists but is no socket. */
@@ -462,7 +471,8 @@ START_TEST(test_stream_socket)
 		if (count == 0)
 			ck_assert_str_eq(m.text, r.summary);
 		else
-			ck_assert_msg(strncmp(m.text, "DB '", 4) == 0, "line %d: %s", count, m.text);
+			ck_assert_msg(strncmp(m.text, "DB '", 4) == 0, "line %d: %s", count,
+			              m.text);
 		count++;
 		p += l + 1;
 	}
@@ -543,7 +553,9 @@ START_TEST(test_many_failed)
 	static char names[N][16];
 	for (int i = 0; i < N; i++) {
 		(void)snprintf(names[i], sizeof(names[i]), "db%03d", i);
-		d[i] = (struct oma_db_result){.name = names[i], .outcome = OMA_DB_FAILED, .error = "boom"};
+		d[i] = (struct oma_db_result){.name = names[i],
+		                              .outcome = OMA_DB_FAILED,
+		                              .error = "boom"};
 	}
 	struct oma_report r = failed_report();
 	r.dbs = d;

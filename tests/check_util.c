@@ -33,7 +33,8 @@ START_TEST(test_py_list_repr)
 	free(s);
 	const char *b[] = {"it's", "both ' and \"", "back\\slash", "tab\there", "\x01"};
 	s = repr(b, 5);
-	ck_assert_str_eq(s, "[\"it's\", 'both \\' and \"', 'back\\\\slash', 'tab\\there', '\\x01']");
+	ck_assert_str_eq(s,
+	                 "[\"it's\", 'both \\' and \"', 'back\\\\slash', 'tab\\there', '\\x01']");
 	free(s);
 }
 END_TEST
@@ -56,11 +57,17 @@ START_TEST(test_json_not_utf8)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	json_append_string(&buf, &len, &cap, "cut \xc3|latin \xe9t\xe9|over \xc0\xaf|ok \xe2\x82\xac");
-	ck_assert_str_eq(buf, "\"cut \\ufffd|latin \\ufffdt\\ufffd|over \\ufffd\\ufffd|ok \xe2\x82\xac\"");
+	json_append_string(&buf, &len, &cap,
+	                   "cut \xc3|latin \xe9t\xe9|over \xc0\xaf|ok \xe2\x82\xac");
+	ck_assert_str_eq(
+	        buf, "\"cut \\ufffd|latin \\ufffdt\\ufffd|over \\ufffd\\ufffd|ok \xe2\x82\xac\"");
 	free(buf);
 	buf = NULL, len = 0, cap = 0;
-	json_append_string(&buf, &len, &cap, "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\x7f");
+	json_append_string(&buf, &len, &cap,
+	                   "a\xc2\x85"
+	                   "b\xe2\x80\xa8"
+	                   "c\xe2\x80\xa9"
+	                   "d\x7f");
 	ck_assert_str_eq(buf, "\"a\\u0085b\\u2028c\\u2029d\\u007f\"");
 	free(buf);
 }
@@ -70,7 +77,12 @@ END_TEST
  * other text passes unchanged. */
 START_TEST(test_escape_controls)
 {
-	char *s = escape_controls("a\nb\rc\x01" "d\te\xc2\x85" "f\xe2\x80\xa8" "g\xe2\x80\xa9" "h\xc2\x9b" "i");
+	char *s = escape_controls("a\nb\rc\x01"
+	                          "d\te\xc2\x85"
+	                          "f\xe2\x80\xa8"
+	                          "g\xe2\x80\xa9"
+	                          "h\xc2\x9b"
+	                          "i");
 	ck_assert_str_eq(s, "a\\nb\\rc\\x01d\te\\u0085f\\u2028g\\u2029h\\u009bi");
 	free(s);
 	s = escape_controls("caf\xc3\xa9 \xe9t\xe9 \xe2\x82\xac");
@@ -130,7 +142,7 @@ START_TEST(test_log_format_and_levels)
 	ck_assert_int_eq(log_level_parse("debug"), OMA_LOG_DEBUG);
 	ck_assert_int_eq(log_level_parse("WARNING"), OMA_LOG_WARNING);
 	ck_assert_int_eq(log_level_parse("verbose"), -1);
-	log_info("before open %d", 1);      /* buffered until log_open */
+	log_info("before open %d", 1); /* buffered until log_open */
 	log_debug("dropped");
 	ck_assert_int_eq(log_open(path), 0);
 	log_warning("careful");
@@ -142,10 +154,13 @@ START_TEST(test_log_format_and_levels)
 	char *text = t_read_file(path);
 	ck_assert_ptr_nonnull(text);
 	regex_t re;
-	ck_assert_int_eq(regcomp(&re,
-		"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} INFO before open 1\n"
-		"[0-9 :,-]{23} WARNING careful\n"
-		"[0-9 :,-]{23} ERROR broke: x\n$", REG_EXTENDED), 0);
+	ck_assert_int_eq(
+	        regcomp(&re,
+	                "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} INFO before open 1\n"
+	                "[0-9 :,-]{23} WARNING careful\n"
+	                "[0-9 :,-]{23} ERROR broke: x\n$",
+	                REG_EXTENDED),
+	        0);
 	ck_assert_msg(regexec(&re, text, 0, NULL, 0) == 0, "log was: %s", text);
 	regfree(&re);
 	ck_assert_ptr_null(strstr(text, "dropped"));

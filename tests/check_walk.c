@@ -59,14 +59,17 @@ static void make_link(const char *target, const char *name)
  * path errno" for a failure; the path relative to the top's parent. */
 struct trace {
 	struct strv lines;
-	int prune_name_len; /* entries whose name is this long are pruned (0: none) */
-	int fail_rc;        /* what the fail hook returns */
+	int prune_name_len;  /* entries whose name is this long are pruned (0: none) */
+	int fail_rc;         /* what the fail hook returns */
 	const char *stop_at; /* the entry callback fails at this name */
 };
 
 static char kind(const struct stat *st)
 {
-	return S_ISDIR(st->st_mode) ? 'd' : S_ISREG(st->st_mode) ? 'f' : S_ISLNK(st->st_mode) ? 'l' : 'o';
+	return S_ISDIR(st->st_mode)   ? 'd'
+	       : S_ISREG(st->st_mode) ? 'f'
+	       : S_ISLNK(st->st_mode) ? 'l'
+	                              : 'o';
 }
 
 /* e's path below the top's parent: tmp/ cut off. */
@@ -126,14 +129,14 @@ static int trace_fail(struct walk *w, const struct walk_entry *e, const char *wh
 static struct walk trace_walk(struct trace *t, unsigned flags)
 {
 	struct walk w = {
-		.flags = flags,
-		.entry = trace_entry,
-		.leave = trace_leave,
-		.fail = trace_fail,
-		.subsystem = "test",
-		.data = t,
-		.err = err,
-		.errlen = sizeof(err),
+	        .flags = flags,
+	        .entry = trace_entry,
+	        .leave = trace_leave,
+	        .fail = trace_fail,
+	        .subsystem = "test",
+	        .data = t,
+	        .err = err,
+	        .errlen = sizeof(err),
 	};
 	return w;
 }
@@ -404,7 +407,10 @@ START_TEST(depth)
 	make_deep("long", comp, 60);
 	char *top = in_tmp("long");
 	size_t n = 0;
-	struct walk w = {.entry = count_entry, .data = &n, .subsystem = "test", .err = err,
+	struct walk w = {.entry = count_entry,
+	                 .data = &n,
+	                 .subsystem = "test",
+	                 .err = err,
 	                 .errlen = sizeof(err)};
 	ck_assert_int_eq(walk_tree(&w, AT_FDCWD, top), 0);
 	ck_assert_uint_eq(n, 62); /* the top, 60 folders, the leaf */
@@ -429,7 +435,8 @@ START_TEST(depth)
 		free(want);
 		want = longer;
 	}
-	char *msg = xasprintf("test: cannot open folder '%s': %s", want, walk_reason(WALK_TOO_DEEP));
+	char *msg = xasprintf("test: cannot open folder '%s': %s", want,
+	                      walk_reason(WALK_TOO_DEEP));
 	ck_assert_str_eq(err, msg);
 	ck_assert_ptr_nonnull(strstr(err, "more than 256"));
 	free(msg);
@@ -496,7 +503,8 @@ static int remove_others(struct walk *w, struct walk_entry *e)
 		}
 		/* And itself: a folder before it is gone into. */
 		ck_assert_int_eq(unlinkat(e->dirfd, e->name,
-		                          S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0), 0);
+		                          S_ISDIR(e->st->st_mode) ? AT_REMOVEDIR : 0),
+		                 0);
 	}
 	return 0;
 }
@@ -513,7 +521,10 @@ START_TEST(vanished_entries)
 	make_tree();
 	char *top = in_tmp("top");
 	size_t n = 0;
-	struct walk w = {.entry = remove_others, .fail = no_fail, .data = &n, .err = err,
+	struct walk w = {.entry = remove_others,
+	                 .fail = no_fail,
+	                 .data = &n,
+	                 .err = err,
 	                 .errlen = sizeof(err)};
 	ck_assert_int_eq(walk_tree(&w, AT_FDCWD, top), 0);
 	ck_assert_uint_eq(n, 1);
@@ -553,14 +564,15 @@ START_TEST(inode_set)
 	struct walk_inodes *s = walk_inodes_new();
 	ck_assert(!walk_inodes_add(s, 1, 2, -1));
 	ck_assert(walk_inodes_add(s, 1, 2, -1));
-	ck_assert(!walk_inodes_add(s, 1, 2, 0)); /* another tag */
+	ck_assert(!walk_inodes_add(s, 1, 2, 0));  /* another tag */
 	ck_assert(!walk_inodes_add(s, 2, 2, -1)); /* another device */
 	ck_assert(!walk_inodes_add(s, 1, 3, -1));
 	/* Growing keeps every key. */
 	for (ino_t i = 100; i < 20100; i++)
 		ck_assert(!walk_inodes_add(s, 9, i, (long)(i % 3)));
 	for (ino_t i = 100; i < 20100; i++)
-		ck_assert_msg(walk_inodes_add(s, 9, i, (long)(i % 3)), "lost %lu", (unsigned long)i);
+		ck_assert_msg(walk_inodes_add(s, 9, i, (long)(i % 3)), "lost %lu",
+		              (unsigned long)i);
 	ck_assert(walk_inodes_add(s, 1, 2, 0));
 	ck_assert(!walk_inodes_add(s, 9, 100, 2));
 	walk_inodes_free(s);

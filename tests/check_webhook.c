@@ -58,10 +58,10 @@ static void fake_log(int level, const char *fmt, ...)
 }
 
 static const struct oma_host host = {
-	.abi = OMA_PLUGIN_ABI,
-	.size = sizeof(struct oma_host),
-	.log = fake_log,
-	.config_get = t_cfg_get,
+        .abi = OMA_PLUGIN_ABI,
+        .size = sizeof(struct oma_host),
+        .log = fake_log,
+        .config_get = t_cfg_get,
 };
 
 static void setup(void)
@@ -197,11 +197,12 @@ static bool serve_one(int fd)
 	}
 	int status = srv.status[(size_t)idx < srv.nstatus ? (size_t)idx : srv.nstatus - 1];
 	char *answer = xasprintf("answer %d\n", status);
-	char *resp = xasprintf("HTTP/1.1 %d Test\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	                       "%sConnection: close\r\n\r\n%s",
-	                       status, strlen(answer),
-	                       status / 100 == 3 ? "Location: http://127.0.0.1:1/elsewhere\r\n" : "",
-	                       answer);
+	char *resp =
+	        xasprintf("HTTP/1.1 %d Test\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                  "%sConnection: close\r\n\r\n%s",
+	                  status, strlen(answer),
+	                  status / 100 == 3 ? "Location: http://127.0.0.1:1/elsewhere\r\n" : "",
+	                  answer);
 	(void)cm_write_all(fd, resp, strlen(resp));
 	free(resp);
 	free(answer);
@@ -322,48 +323,53 @@ static char *srv_url(const int *statuses, size_t n, const char *path)
 /* ---- reports ------------------------------------------------------------- */
 
 static const struct oma_db_result dbs[] = {
-	{.name = "shop", .outcome = OMA_DB_DUMPED, .bytes = 12345, .seconds = 1.5},
-	{.name = "we\"ird\nname\\é\x01",
-	 .outcome = OMA_DB_FAILED,
-	 .seconds = 0.25,
-	 .error = "mysqldump: Got error: 1049: \"Unknown database\"\tx"},
-	{.name = "skipme", .outcome = OMA_DB_SKIPPED},
-	{.name = "again", .outcome = OMA_DB_REUSED, .bytes = 77, .seconds = 0.0004},
+        {.name = "shop", .outcome = OMA_DB_DUMPED, .bytes = 12345, .seconds = 1.5},
+        {.name = "we\"ird\nname\\é\x01",
+         .outcome = OMA_DB_FAILED,
+         .seconds = 0.25,
+         .error = "mysqldump: Got error: 1049: \"Unknown database\"\tx"},
+        {.name = "skipme", .outcome = OMA_DB_SKIPPED},
+        {.name = "again", .outcome = OMA_DB_REUSED, .bytes = 77, .seconds = 0.0004},
 };
 
 /* What result.json holds for failed_report(). */
 static const char failed_json[] =
-	"{\n"
-	"  \"outcome\": \"failed\",\n"
-	"  \"exit_code\": 4,\n"
-	"  \"summary\": \"Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1\",\n"
-	"  \"counts\": {\"dumped\": 1, \"reused\": 1, \"skipped\": 1, \"failed\": 1, \"total\": 4},\n"
-	"  \"log\": \"/backup/oma_20240101-000000/oma.log\",\n"
-	"  \"backup_dir\": \"/backup\",\n"
-	"  \"current_dir\": null,\n"
-	"  \"databases\": [\n"
-	"    {\"name\": \"shop\", \"outcome\": \"dumped\", \"bytes\": 12345, \"seconds\": 1.500, \"error\": null},\n"
-	"    {\"name\": \"we\\\"ird\\nname\\\\é\\u0001\", \"outcome\": \"failed\", \"bytes\": 0, \"seconds\": 0.250, "
-	"\"error\": \"mysqldump: Got error: 1049: \\\"Unknown database\\\"\\tx\"},\n"
-	"    {\"name\": \"skipme\", \"outcome\": \"skipped\", \"bytes\": 0, \"seconds\": 0.000, \"error\": null},\n"
-	"    {\"name\": \"again\", \"outcome\": \"reused\", \"bytes\": 77, \"seconds\": 0.000, \"error\": null}\n"
-	"  ]\n"
-	"}\n";
+        "{\n"
+        "  \"outcome\": \"failed\",\n"
+        "  \"exit_code\": 4,\n"
+        "  \"summary\": \"Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1\",\n"
+        "  \"counts\": {\"dumped\": 1, \"reused\": 1, \"skipped\": 1, \"failed\": 1, \"total\": 4},\n"
+        "  \"log\": \"/backup/oma_20240101-000000/oma.log\",\n"
+        "  \"backup_dir\": \"/backup\",\n"
+        "  \"current_dir\": null,\n"
+        "  \"databases\": [\n"
+        "    {\"name\": \"shop\", \"outcome\": \"dumped\", \"bytes\": 12345, \"seconds\": 1.500, \"error\": null},\n"
+        "    {\"name\": \"we\\\"ird\\nname\\\\é\\u0001\", \"outcome\": \"failed\", \"bytes\": 0, \"seconds\": 0.250, "
+        "\"error\": \"mysqldump: Got error: 1049: \\\"Unknown database\\\"\\tx\"},\n"
+        "    {\"name\": \"skipme\", \"outcome\": \"skipped\", \"bytes\": 0, \"seconds\": 0.000, \"error\": null},\n"
+        "    {\"name\": \"again\", \"outcome\": \"reused\", \"bytes\": 77, \"seconds\": 0.000, \"error\": null}\n"
+        "  ]\n"
+        "}\n";
 
 /* A failed run, with result_json as the core fills it in. */
 static struct oma_report failed_report(void)
 {
 	struct oma_report r = {
-		.size = sizeof(struct oma_report),
-		.outcome = OMA_OUTCOME_FAILED,
-		.exit_code = 4,
-		.dumped = 1, .reused = 1, .skipped = 1, .failed = 1, .total = 4,
-		.dbs = dbs,
-		.ndbs = sizeof(dbs) / sizeof(dbs[0]),
-		.log_path = "/backup/oma_20240101-000000/oma.log",
-		.summary = "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1",
-		.backup_dir = "/backup",
-		.current_dir = NULL,
+	        .size = sizeof(struct oma_report),
+	        .outcome = OMA_OUTCOME_FAILED,
+	        .exit_code = 4,
+	        .dumped = 1,
+	        .reused = 1,
+	        .skipped = 1,
+	        .failed = 1,
+	        .total = 4,
+	        .dbs = dbs,
+	        .ndbs = sizeof(dbs) / sizeof(dbs[0]),
+	        .log_path = "/backup/oma_20240101-000000/oma.log",
+	        .summary =
+	                "Summary: Successfully dumped 2 of 4 databases. Skipped 1, Failed 1. Error=1",
+	        .backup_dir = "/backup",
+	        .current_dir = NULL,
 	};
 	if (failed_result_json == NULL)
 		failed_result_json = report_json(&r, NULL);
@@ -373,26 +379,27 @@ static struct oma_report failed_report(void)
 
 /* What result.json holds for good_report(). */
 static const char good_json[] =
-	"{\n"
-	"  \"outcome\": \"success\",\n"
-	"  \"exit_code\": 0,\n"
-	"  \"summary\": \"Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=0\",\n"
-	"  \"counts\": {\"dumped\": 0, \"reused\": 0, \"skipped\": 0, \"failed\": 0, \"total\": 0},\n"
-	"  \"log\": null,\n"
-	"  \"backup_dir\": \"/b\",\n"
-	"  \"current_dir\": \"/b/oma_20240101-000000\",\n"
-	"  \"databases\": []\n"
-	"}\n";
+        "{\n"
+        "  \"outcome\": \"success\",\n"
+        "  \"exit_code\": 0,\n"
+        "  \"summary\": \"Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=0\",\n"
+        "  \"counts\": {\"dumped\": 0, \"reused\": 0, \"skipped\": 0, \"failed\": 0, \"total\": 0},\n"
+        "  \"log\": null,\n"
+        "  \"backup_dir\": \"/b\",\n"
+        "  \"current_dir\": \"/b/oma_20240101-000000\",\n"
+        "  \"databases\": []\n"
+        "}\n";
 
 /* A good run, with result_json as the core fills it in. */
 static struct oma_report good_report(void)
 {
 	struct oma_report r = {
-		.size = sizeof(struct oma_report),
-		.outcome = OMA_OUTCOME_SUCCESS,
-		.summary = "Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=0",
-		.backup_dir = "/b",
-		.current_dir = "/b/oma_20240101-000000",
+	        .size = sizeof(struct oma_report),
+	        .outcome = OMA_OUTCOME_SUCCESS,
+	        .summary =
+	                "Summary: Successfully dumped 0 of 0 databases. Skipped 0, Failed 0. Error=0",
+	        .backup_dir = "/b",
+	        .current_dir = "/b/oma_20240101-000000",
 	};
 	if (good_result_json == NULL)
 		good_result_json = report_json(&r, NULL);
@@ -415,8 +422,10 @@ static void send_ok(const struct oma_report *r)
 	ck_assert_msg(rc == 0, "report: %s", err);
 }
 
-#define assert_has(s, part) ck_assert_msg(strstr((s), (part)) != NULL, "'%s' not in '%s'", (part), (s))
-#define assert_lacks(s, part) ck_assert_msg(strstr((s), (part)) == NULL, "'%s' in '%s'", (part), (s))
+#define assert_has(s, part) \
+	ck_assert_msg(strstr((s), (part)) != NULL, "'%s' not in '%s'", (part), (s))
+#define assert_lacks(s, part) \
+	ck_assert_msg(strstr((s), (part)) == NULL, "'%s' in '%s'", (part), (s))
 
 /* ---- tests --------------------------------------------------------------- */
 
@@ -527,12 +536,12 @@ START_TEST(test_failure_suffix)
 		unsigned failed;
 		const char *path;
 	} cases[] = {
-		{OMA_OUTCOME_SUCCESS, 0, 0, "/ping/abc"},
-		{OMA_OUTCOME_SKIPPED, 0, 0, "/ping/abc"},
-		{OMA_OUTCOME_FAILED, 4, 1, "/ping/abc/fail"},
-		{OMA_OUTCOME_ABORTED, 1, 0, "/ping/abc/fail"},
-		{OMA_OUTCOME_NO_SPACE, 2, 0, "/ping/abc/fail"},
-		{OMA_OUTCOME_SUCCESS, 4, 0, "/ping/abc/fail"},
+	        {OMA_OUTCOME_SUCCESS, 0, 0, "/ping/abc"},
+	        {OMA_OUTCOME_SKIPPED, 0, 0, "/ping/abc"},
+	        {OMA_OUTCOME_FAILED, 4, 1, "/ping/abc/fail"},
+	        {OMA_OUTCOME_ABORTED, 1, 0, "/ping/abc/fail"},
+	        {OMA_OUTCOME_NO_SPACE, 2, 0, "/ping/abc/fail"},
+	        {OMA_OUTCOME_SUCCESS, 4, 0, "/ping/abc/fail"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		t_cfg_clear();
@@ -643,8 +652,10 @@ START_TEST(test_retries_exhausted)
 	srv_stop();
 	ck_assert_int_eq(rc, -1);
 	ck_assert_int_eq(srv.nreqs, 4);
-	char *want = xasprintf("webhook: POST http://127.0.0.1:%d/down failed 4 times, last: HTTP 502 "
-	                       "(answer: answer 502)", srv.port);
+	char *want =
+	        xasprintf("webhook: POST http://127.0.0.1:%d/down failed 4 times, last: HTTP 502 "
+	                  "(answer: answer 502)",
+	                  srv.port);
 	ck_assert_str_eq(err, want);
 	free(want);
 	srv_free();
@@ -773,27 +784,34 @@ START_TEST(test_bad_settings)
 	static const struct {
 		const char *k1, *v1, *k2, *v2, *want;
 	} cases[] = {
-		{NULL, NULL, NULL, NULL, "[webhook] url: missing"},
-		{"url", "", NULL, NULL, "[webhook] url: missing"},
-		{"url", "ftp://example.org/x", NULL, NULL, "[webhook] url: only http:// and https://"},
-		{"url", "file:///etc/passwd", NULL, NULL, "[webhook] url"},
-		{"url", "example.org/ping", NULL, NULL, "[webhook] url: not a valid absolute URL"},
-		{"url", "http://exa mple.org/", NULL, NULL, "[webhook] url: the URL contains spaces"},
-		{"url", "https://h/x", "failure_url", "gopher://h/", "[webhook] failure_url"},
-		{"url", "https://h/x", "timeout", "-1", "[webhook] timeout: -1 is out of range"},
-		{"url", "https://h/x", "timeout", "0", "[webhook] timeout: 0 is out of range"},
-		{"url", "https://h/x", "timeout", "ten", "[webhook] timeout: expected a whole number"},
-		{"url", "https://h/x", "timeout", "1.5", "[webhook] timeout: expected a whole number"},
-		{"url", "https://h/x", "retries", "-1", "[webhook] retries: -1 is out of range"},
-		{"url", "https://h/x", "retries", "11", "[webhook] retries: 11 is out of range"},
-		{"url", "https://h/x", "retry_delay", "-2", "[webhook] retry_delay: -2 is out of range"},
-		{"url", "https://h/x", "header", "no colon here", "[webhook] header #1"},
-		{"url", "https://h/x", "header", "X-A: 1\nBad Name: 2", "[webhook] header #2"},
-		{"url", "https://h/x", "header", "X-A: 1\n", "[webhook] header #2"},
-		{"url", "https://h/x", "header", "Content-Length: 3", "[webhook] header #1: Content-Length"},
-		{"url", "https://h/x", "failure_suffix", "/fa il", "[webhook] failure_suffix"},
-		{"url", "https://h/x", "failure_suffix", "?x=1", "[webhook] failure_suffix"},
-		{"url", "https://h/x", "ca_file", "/nonexistent/ca.pem", "[webhook] ca_file: cannot read"},
+	        {NULL, NULL, NULL, NULL, "[webhook] url: missing"},
+	        {"url", "", NULL, NULL, "[webhook] url: missing"},
+	        {"url", "ftp://example.org/x", NULL, NULL,
+	         "[webhook] url: only http:// and https://"},
+	        {"url", "file:///etc/passwd", NULL, NULL, "[webhook] url"},
+	        {"url", "example.org/ping", NULL, NULL, "[webhook] url: not a valid absolute URL"},
+	        {"url", "http://exa mple.org/", NULL, NULL,
+	         "[webhook] url: the URL contains spaces"},
+	        {"url", "https://h/x", "failure_url", "gopher://h/", "[webhook] failure_url"},
+	        {"url", "https://h/x", "timeout", "-1", "[webhook] timeout: -1 is out of range"},
+	        {"url", "https://h/x", "timeout", "0", "[webhook] timeout: 0 is out of range"},
+	        {"url", "https://h/x", "timeout", "ten",
+	         "[webhook] timeout: expected a whole number"},
+	        {"url", "https://h/x", "timeout", "1.5",
+	         "[webhook] timeout: expected a whole number"},
+	        {"url", "https://h/x", "retries", "-1", "[webhook] retries: -1 is out of range"},
+	        {"url", "https://h/x", "retries", "11", "[webhook] retries: 11 is out of range"},
+	        {"url", "https://h/x", "retry_delay", "-2",
+	         "[webhook] retry_delay: -2 is out of range"},
+	        {"url", "https://h/x", "header", "no colon here", "[webhook] header #1"},
+	        {"url", "https://h/x", "header", "X-A: 1\nBad Name: 2", "[webhook] header #2"},
+	        {"url", "https://h/x", "header", "X-A: 1\n", "[webhook] header #2"},
+	        {"url", "https://h/x", "header", "Content-Length: 3",
+	         "[webhook] header #1: Content-Length"},
+	        {"url", "https://h/x", "failure_suffix", "/fa il", "[webhook] failure_suffix"},
+	        {"url", "https://h/x", "failure_suffix", "?x=1", "[webhook] failure_suffix"},
+	        {"url", "https://h/x", "ca_file", "/nonexistent/ca.pem",
+	         "[webhook] ca_file: cannot read"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		t_cfg_clear();
@@ -803,8 +821,8 @@ START_TEST(test_bad_settings)
 			t_cfg_set(cases[i].k2, cases[i].v2);
 		char err[512];
 		ck_assert_msg(init_plugin(err, sizeof(err)) != 0, "case %zu accepted", i);
-		ck_assert_msg(strstr(err, cases[i].want) != NULL, "case %zu: err '%s', expected '%s'", i,
-		              err, cases[i].want);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL,
+		              "case %zu: err '%s', expected '%s'", i, err, cases[i].want);
 		ck_assert_ptr_null(strchr(err, '\n'));
 	}
 	t_cfg_clear();
@@ -870,9 +888,15 @@ static pid_t tls_server(int *port, int *answer_fd)
 {
 	char *cert = tmp_path("cert.pem"), *key = tmp_path("key.pem");
 	char *out = tmp_path("tls.out"), *errp = tmp_path("tls.err");
-	char *gen[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-	               "-out", cert, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-	               "-days", "2", NULL};
+	char *gen[] = {"openssl",  "req",
+	               "-x509",    "-newkey",
+	               "rsa:2048", "-nodes",
+	               "-keyout",  key,
+	               "-out",     cert,
+	               "-subj",    "/CN=127.0.0.1",
+	               "-addext",  "subjectAltName=IP:127.0.0.1",
+	               "-days",    "2",
+	               NULL};
 	pid_t pid = spawn(gen, -1, out, errp);
 	int st = 0;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -881,8 +905,8 @@ static pid_t tls_server(int *port, int *answer_fd)
 	              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	int p[2];
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	char *srvargv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key",
-	                   key, "-naccept", "1", NULL};
+	char *srvargv[] = {"openssl", "s_server", "-accept",  "127.0.0.1:0", "-cert", cert,
+	                   "-key",    key,        "-naccept", "1",           NULL};
 	pid = spawn(srvargv, p[0], out, errp);
 	close(p[0]);
 	*answer_fd = p[1];
@@ -919,7 +943,7 @@ static void *answer_after_request(void *arg)
 		const char *post = strstr(text, "POST /tls HTTP/1.1");
 		if (post != NULL && strstr(post, "]\n}\n") != NULL) {
 			static const char answer[] =
-				"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+			        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 			a->answered = cm_write_all(a->fd, answer, strlen(answer)) == 0;
 		}
 		free(text);

@@ -25,8 +25,8 @@
 #include "util.h"
 
 #define VALUE_MAX 65536 /* a value is shorter than this */
-#define NOTE1 "** Zabbix item values has been truncated because it exceeds 65536 bytes.**\n"
-#define SUMMARY "Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1"
+#define NOTE1     "** Zabbix item values has been truncated because it exceeds 65536 bytes.**\n"
+#define SUMMARY   "Summary: Successfully dumped 2 of 3 databases. Skipped 0, Failed 1. Error=1"
 
 static struct loader ld;
 static struct loaded_plugin *zbx;
@@ -47,20 +47,23 @@ static void test_log(int level, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	char *line = xasprintf("%s %s", level == OMA_LOG_DEBUG ? "DEBUG" :
-	                                level == OMA_LOG_INFO ? "INFO" :
-	                                level == OMA_LOG_WARNING ? "WARNING" : "ERROR", msg);
+	char *line = xasprintf("%s %s",
+	                       level == OMA_LOG_DEBUG     ? "DEBUG"
+	                       : level == OMA_LOG_INFO    ? "INFO"
+	                       : level == OMA_LOG_WARNING ? "WARNING"
+	                                                  : "ERROR",
+	                       msg);
 	strv_push(&logged, line);
 	free(line);
 	free(msg);
 }
 
 static const struct oma_host test_host = {
-	.abi = OMA_PLUGIN_ABI,
-	.size = sizeof(struct oma_host),
-	.log = test_log,
-	.config_get = t_cfg_get,
-	.run = proc_host_run,
+        .abi = OMA_PLUGIN_ABI,
+        .size = sizeof(struct oma_host),
+        .log = test_log,
+        .config_get = t_cfg_get,
+        .run = proc_host_run,
 };
 
 /* Whether a logged line contains `needle`. */
@@ -82,11 +85,11 @@ static char *logged_all(void)
 	return s;
 }
 
-#define LOGGED(needle)                                                                  \
-	do {                                                                            \
-		char *all_ = logged_all();                                              \
+#define LOGGED(needle)                                                                   \
+	do {                                                                             \
+		char *all_ = logged_all();                                               \
 		ck_assert_msg(logged_has(needle), "'%s' not logged:\n%s", needle, all_); \
-		free(all_);                                                             \
+		free(all_);                                                              \
 	} while (0)
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -147,26 +150,26 @@ static int plugin_init(char *err, size_t errlen)
 	return rc;
 }
 
-#define INIT_OK()                                                              \
-	do {                                                                   \
-		char ierr_[1024];                                              \
-		int irc_ = plugin_init(ierr_, sizeof(ierr_));                  \
-		ck_assert_msg(irc_ == 0, "init failed: %s", ierr_);            \
+#define INIT_OK()                                                   \
+	do {                                                        \
+		char ierr_[1024];                                   \
+		int irc_ = plugin_init(ierr_, sizeof(ierr_));       \
+		ck_assert_msg(irc_ == 0, "init failed: %s", ierr_); \
 	} while (0)
 
 static int report(const char *summary, const char *log_path, char *err, size_t errlen)
 {
 	struct oma_report r = {
-		.size = sizeof(r),
-		.outcome = OMA_OUTCOME_FAILED,
-		.exit_code = 4,
-		.dumped = 2,
-		.failed = 1,
-		.total = 3,
-		.log_path = log_path,
-		.summary = summary,
-		.backup_dir = tmpdir,
-		.current_dir = tmpdir,
+	        .size = sizeof(r),
+	        .outcome = OMA_OUTCOME_FAILED,
+	        .exit_code = 4,
+	        .dumped = 2,
+	        .failed = 1,
+	        .total = 3,
+	        .log_path = log_path,
+	        .summary = summary,
+	        .backup_dir = tmpdir,
+	        .current_dir = tmpdir,
 	};
 	err[0] = '\0';
 	return zbx->desc->report->report(&r, err, errlen);
@@ -183,15 +186,15 @@ static char *fake_sender(const char *codes)
 	char *codes_path = tpath("codes");
 	t_write_file(codes_path, codes, 0755);
 	char *script = xasprintf(
-		"#!/bin/sh\n"
-		"d='%s'\n"
-		"n=$(cat \"$d/count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \"$d/count\"\n"
-		"printf '%%s\\0' \"$@\" > \"$d/argv.$n\"\n"
-		"echo 'Response from \"127.0.0.1:10051\": \"processed: 1; failed: 0\"'\n"
-		"echo 'sender says hello on stderr' >&2\n"
-		"code=$(sed -n \"${n}p\" \"$d/codes\")\n"
-		"exit ${code:-0}\n",
-		tmpdir);
+	        "#!/bin/sh\n"
+	        "d='%s'\n"
+	        "n=$(cat \"$d/count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \"$d/count\"\n"
+	        "printf '%%s\\0' \"$@\" > \"$d/argv.$n\"\n"
+	        "echo 'Response from \"127.0.0.1:10051\": \"processed: 1; failed: 0\"'\n"
+	        "echo 'sender says hello on stderr' >&2\n"
+	        "code=$(sed -n \"${n}p\" \"$d/codes\")\n"
+	        "exit ${code:-0}\n",
+	        tmpdir);
 	t_write_file(path, script, 0755);
 	free(script);
 	free(codes_path);
@@ -267,8 +270,9 @@ static char *make_log(size_t size, size_t *len)
 	size_t l = 0, cap = 0;
 	buf_append(&s, &l, &cap, "", 0);
 	for (unsigned i = 0; l < size; i++)
-		buf_appendf(&s, &l, &cap, "2024-01-02 03:04:05,678 DEBUG Run condition stdout: %u %.*s\n",
-		            i, (int)(i * 7 % 40), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		buf_appendf(&s, &l, &cap,
+		            "2024-01-02 03:04:05,678 DEBUG Run condition stdout: %u %.*s\n", i,
+		            (int)(i * 7 % 40), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	*len = l;
 	return s;
 }
@@ -277,7 +281,8 @@ static char *make_log(size_t size, size_t *len)
 
 START_TEST(test_payload_whole)
 {
-	const char *log = "2024-01-02 03:04:05,678 INFO first\n2024-01-02 03:04:05,679 ERROR second\n";
+	const char
+	        *log = "2024-01-02 03:04:05,678 INFO first\n2024-01-02 03:04:05,679 ERROR second\n";
 	char *value = send_log_via_sender(log, strlen(log), NULL);
 	char *want = xasprintf("%s\n%s", SUMMARY, log);
 	ck_assert_str_eq(value, want);
@@ -301,11 +306,12 @@ START_TEST(test_payload_truncated)
 	/* summary first */
 	ck_assert_msg(strncmp(value, SUMMARY "\n", strlen(SUMMARY) + 1) == 0, "%.100s", value);
 	/* the note last, naming the log */
-	char *note = xasprintf(NOTE1 "** Refer to %s on the monitored host to get the full report.**\n",
+	char *note = xasprintf(NOTE1
+	                       "** Refer to %s on the monitored host to get the full report.**\n",
 	                       log_path);
 	size_t nlen = strlen(note);
-	ck_assert_msg(vlen > nlen && strcmp(value + vlen - nlen, note) == 0, "no note at the end: %s",
-	              value + vlen - 300);
+	ck_assert_msg(vlen > nlen && strcmp(value + vlen - nlen, note) == 0,
+	              "no note at the end: %s", value + vlen - 300);
 	/* between them: whole lines from the start of the log */
 	const char *kept = value + strlen(SUMMARY) + 1;
 	size_t klen = vlen - nlen - (strlen(SUMMARY) + 1);
@@ -354,7 +360,8 @@ END_TEST
 START_TEST(test_payload_lines_fill_exactly)
 {
 	char *log_path = tpath("oma.log");
-	char *note = xasprintf(NOTE1 "** Refer to %s on the monitored host to get the full report.**\n",
+	char *note = xasprintf(NOTE1
+	                       "** Refer to %s on the monitored host to get the full report.**\n",
 	                       log_path);
 	size_t budget = VALUE_MAX - 1 - strlen(note) - (strlen(SUMMARY) + 1);
 	/* lines of 100 bytes, the last one shorter so the kept part is exactly `budget` */
@@ -397,7 +404,8 @@ START_TEST(test_payload_huge_line)
 	log[len - 1] = '\n';
 	char *log_path = NULL;
 	char *value = send_log_via_sender(log, len, &log_path);
-	char *want = xasprintf("%s\n" NOTE1 "** Refer to %s on the monitored host to get the full report.**\n",
+	char *want = xasprintf("%s\n" NOTE1
+	                       "** Refer to %s on the monitored host to get the full report.**\n",
 	                       SUMMARY, log_path);
 	ck_assert_str_eq(value, want);
 	free(want);
@@ -418,7 +426,7 @@ START_TEST(test_payload_unreadable_log)
 	sender_argv(1, &argv);
 	ck_assert_uint_eq(argv.n, 6);
 	ck_assert_str_eq(argv.v[5], SUMMARY "\n(the log /nonexistent/oma.log could not be read: "
-	                            "No such file or directory)\n");
+	                                    "No such file or directory)\n");
 	LOGGED("WARNING Zabbix: cannot read the log /nonexistent/oma.log");
 	strv_free(&argv);
 	free(sender);
@@ -437,8 +445,10 @@ START_TEST(test_sender_exit_codes)
 	char err[1024];
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "zabbix: ") == err, "%s", err);
-	ck_assert_msg(strstr(err, "zabbix_sender failed: giving up after 1 try: exit code 2: value(s) "
-	                          "rejected by the server (check the item key / host / item type)") != NULL,
+	ck_assert_msg(strstr(err,
+	                     "zabbix_sender failed: giving up after 1 try: exit code 2: value(s) "
+	                     "rejected by the server (check the item key / host / item type)") !=
+	                      NULL,
 	              "%s", err);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "exit code 1: the value was not sent") != NULL, "%s", err);
@@ -492,8 +502,11 @@ START_TEST(test_sender_missing_and_hanging)
 	char err[1024];
 	t_cfg_set("sender_bin", "/nonexistent/zabbix_sender");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "[zabbix] sender_bin: '/nonexistent/zabbix_sender' is not an executable file") != NULL,
-	              "%s", err);
+	ck_assert_msg(
+	        strstr(err,
+	               "[zabbix] sender_bin: '/nonexistent/zabbix_sender' is not an executable file") !=
+	                NULL,
+	        "%s", err);
 	t_cfg_set("sender_bin", "no-such-zabbix-sender-in-path");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "is not an executable file in PATH") != NULL, "%s", err);
@@ -510,8 +523,11 @@ START_TEST(test_sender_missing_and_hanging)
 	time_t t0 = time(NULL);
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_int_lt(time(NULL) - t0, 20); /* stopped, not after the sender's 30 s */
-	ck_assert_msg(strstr(err, "hang failed: giving up after 1 try: did not finish within 1 seconds, stopped") != NULL,
-	              "%s", err);
+	ck_assert_msg(
+	        strstr(err,
+	               "hang failed: giving up after 1 try: did not finish within 1 seconds, stopped") !=
+	                NULL,
+	        "%s", err);
 	free(log_path);
 	free(sender);
 }
@@ -550,11 +566,11 @@ struct fake {
 	int lfd;
 	int port;
 	int family;
-	int conns;           /* connections to serve */
-	const char *reply;   /* JSON answered; NULL: answer with success */
-	int silent;          /* read the request, answer nothing, hold the connection */
-	int raw_reply;       /* reply is sent without a header */
-	int reject_first;    /* the first request is answered "failed: 1" */
+	int conns;            /* connections to serve */
+	const char *reply;    /* JSON answered; NULL: answer with success */
+	int silent;           /* read the request, answer nothing, hold the connection */
+	int raw_reply;        /* reply is sent without a header */
+	int reject_first;     /* the first request is answered "failed: 1" */
 	char got[256 * 1024]; /* the last request, header included, NUL-terminated */
 	size_t got_len;
 	int served;
@@ -588,8 +604,10 @@ static void *fake_main(void *arg)
 			break;
 		char hdr[13];
 		if (read_n(c, hdr, 13) == 0) {
-			uint32_t len = (uint32_t)(unsigned char)hdr[5] | (uint32_t)(unsigned char)hdr[6] << 8 |
-			               (uint32_t)(unsigned char)hdr[7] << 16 | (uint32_t)(unsigned char)hdr[8] << 24;
+			uint32_t len = (uint32_t)(unsigned char)hdr[5] |
+			               (uint32_t)(unsigned char)hdr[6] << 8 |
+			               (uint32_t)(unsigned char)hdr[7] << 16 |
+			               (uint32_t)(unsigned char)hdr[8] << 24;
 			memcpy(f->got, hdr, 13);
 			if (len < sizeof(f->got) - 14 && read_n(c, f->got + 13, len) == 0) {
 				f->got_len = 13 + (size_t)len;
@@ -601,8 +619,10 @@ static void *fake_main(void *arg)
 					(void)poll(&q, 1, 5000);
 					(void)read(c, b, sizeof(b));
 				} else {
-					const char *reply = f->reply ? f->reply :
-						"{\"response\":\"success\",\"info\":\"processed: 1; failed: 0; total: 1; seconds spent: 0.000042\"}";
+					const char *reply =
+					        f->reply
+					                ? f->reply
+					                : "{\"response\":\"success\",\"info\":\"processed: 1; failed: 0; total: 1; seconds spent: 0.000042\"}";
 					if (f->reject_first && f->served == 1)
 						reply = "{\"response\":\"success\",\"info\":\"processed: 0; failed: 1; total: 1\"}";
 					size_t rl = strlen(reply);
@@ -653,7 +673,8 @@ static int fake_start(struct fake *f, int v6, int conns)
 	}
 	sl = sizeof(ss);
 	ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *)&ss, &sl), 0);
-	f->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+	f->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                   : ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }
 
@@ -686,8 +707,10 @@ static int dead_port(void)
 /* The JSON of the request for host h, key oma.backup and value v (already escaped). */
 static char *request_json(const char *h, const char *v)
 {
-	return xasprintf("{\"request\":\"sender data\",\"data\":[{\"host\":\"%s\",\"key\":\"oma.backup\","
-	                 "\"value\":\"%s\"}]}", h, v);
+	return xasprintf(
+	        "{\"request\":\"sender data\",\"data\":[{\"host\":\"%s\",\"key\":\"oma.backup\","
+	        "\"value\":\"%s\"}]}",
+	        h, v);
 }
 
 /* Native transport set-up: agent_conf with the given text. */
@@ -759,10 +782,12 @@ START_TEST(test_native_exact_bytes)
 	struct fake f;
 	/* quotes, backslash, tab, newlines, a control character and UTF-8 */
 	native_send_log(&f, "db-\"1\"",
-	                "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \x01 end\n");
-	char *want = request_json("db-\\\"1\\\"",
-	                          "Summary: x\\na \\\"quoted\\\" \\\\path\\\\\\ttab\\r\\nGr\xc3\xbc\xc3\x9f"
-	                          "e \xe2\x9c\x93 \\u0001 end\\n");
+	                "a \"quoted\" \\path\\\ttab\r\nGr\xc3\xbc\xc3\x9f"
+	                "e \xe2\x9c\x93 \x01 end\n");
+	char *want = request_json(
+	        "db-\\\"1\\\"",
+	        "Summary: x\\na \\\"quoted\\\" \\\\path\\\\\\ttab\\r\\nGr\xc3\xbc\xc3\x9f"
+	        "e \xe2\x9c\x93 \\u0001 end\\n");
 	size_t wl = strlen(want);
 	const unsigned char *h = (const unsigned char *)f.got;
 	ck_assert_int_eq(memcmp(h, "ZBXD\x01", 5), 0);
@@ -791,16 +816,16 @@ END_TEST
 START_TEST(test_native_rejected)
 {
 	const char *replies[] = {
-		"{\"response\":\"success\",\"info\":\"processed: 0; failed: 1; total: 1; seconds spent: 0.000042\"}",
-		"{\"response\":\"failed\",\"info\":\"cannot parse\"}",
-		"{\"info\":\"no response key\"}",
-		"HTTP/1.0 400 Bad Request\r\n\r\n",
+	        "{\"response\":\"success\",\"info\":\"processed: 0; failed: 1; total: 1; seconds spent: 0.000042\"}",
+	        "{\"response\":\"failed\",\"info\":\"cannot parse\"}",
+	        "{\"info\":\"no response key\"}",
+	        "HTTP/1.0 400 Bad Request\r\n\r\n",
 	};
 	const char *want[] = {
-		"value rejected by the server (check the item key / host / item type): processed: 0; failed: 1",
-		"the server answered \"failed\": cannot parse",
-		"unexpected answer: {\"info\":\"no response key\"}",
-		"the answer is not in the Zabbix protocol",
+	        "value rejected by the server (check the item key / host / item type): processed: 0; failed: 1",
+	        "the server answered \"failed\": cannot parse",
+	        "unexpected answer: {\"info\":\"no response key\"}",
+	        "the answer is not in the Zabbix protocol",
 	};
 	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
 		struct fake f;
@@ -826,7 +851,8 @@ START_TEST(test_native_ha_failover)
 	struct fake f;
 	ck_assert_int_eq(fake_start(&f, 0, 1), 0);
 	fake_run(&f);
-	char *conf = xasprintf("ServerActive=127.0.0.1:%d ; 127.0.0.1:%d\nHostname=h\n", dead_port(), f.port);
+	char *conf = xasprintf("ServerActive=127.0.0.1:%d ; 127.0.0.1:%d\nHostname=h\n",
+	                       dead_port(), f.port);
 	char err[1024];
 	int rc = native_report(conf, err, sizeof(err));
 	fake_stop(&f);
@@ -846,7 +872,8 @@ START_TEST(test_native_all_destinations)
 	ck_assert_int_eq(fake_start(&b, 0, 1), 0);
 	fake_run(&a);
 	fake_run(&b);
-	char *conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", a.port, b.port);
+	char *conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", a.port,
+	                       b.port);
 	char err[1024];
 	int rc = native_report(conf, err, sizeof(err));
 	fake_stop(&a);
@@ -881,7 +908,8 @@ START_TEST(test_native_retry_only_missing)
 	a.reject_first = 1;
 	fake_run(&a);
 	fake_run(&b);
-	char *conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", b.port, a.port);
+	char *conf = xasprintf("ServerActive=127.0.0.1:%d,127.0.0.1:%d\nHostname=h\n", b.port,
+	                       a.port);
 	native_conf(conf);
 	t_cfg_set("retries", "2");
 	INIT_OK();
@@ -903,15 +931,18 @@ END_TEST
 
 START_TEST(test_native_unreachable_and_timeout)
 {
-	char *conf = xasprintf("ServerActive=127.0.0.1:%d;127.0.0.1:%d\nHostname=h\n", dead_port(), dead_port());
+	char *conf = xasprintf("ServerActive=127.0.0.1:%d;127.0.0.1:%d\nHostname=h\n", dead_port(),
+	                       dead_port());
 	native_conf(conf);
 	INIT_OK();
 	char *log_path = simple_log();
 	char err[1024];
 	ck_assert_int_eq(report(SUMMARY, log_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "Connection refused") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, "zabbix: the Zabbix sender protocol failed: giving up after 1 try: ") == err,
-	              "%s", err);
+	ck_assert_msg(
+	        strstr(err, "zabbix: the Zabbix sender protocol failed: giving up after 1 try: ") ==
+	                err,
+	        "%s", err);
 	free(conf);
 
 	/* an unknown host name */
@@ -962,17 +993,17 @@ END_TEST
 START_TEST(test_server_active_errors)
 {
 	const char *bad[][2] = {
-		{"a:0", "port '0' is not 1..65535"},
-		{"a:70000", "port '70000' is not 1..65535"},
-		{"a:x", "port 'x' is not 1..65535"},
-		{"a:", "port '' is not 1..65535"},
-		{"a,,b", "empty entry"},
-		{"a;", "empty entry"},
-		{" , a", "empty entry"},
-		{"[::1", "missing ']'"},
-		{"[::1]x", "text after ']'"},
-		{"[]:5", "empty host name"},
-		{":5", "empty host name"},
+	        {"a:0", "port '0' is not 1..65535"},
+	        {"a:70000", "port '70000' is not 1..65535"},
+	        {"a:x", "port 'x' is not 1..65535"},
+	        {"a:", "port '' is not 1..65535"},
+	        {"a,,b", "empty entry"},
+	        {"a;", "empty entry"},
+	        {" , a", "empty entry"},
+	        {"[::1", "missing ']'"},
+	        {"[::1]x", "text after ']'"},
+	        {"[]:5", "empty host name"},
+	        {":5", "empty host name"},
 	};
 	char err[1024];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -987,7 +1018,8 @@ START_TEST(test_server_active_errors)
 	native_conf("Hostname=h\n");
 	t_cfg_set("server_active", "a:99999");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "[zabbix] server_active: ServerActive 'a:99999'") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "[zabbix] server_active: ServerActive 'a:99999'") != NULL, "%s",
+	              err);
 	/* good spellings, including a bare IPv6 address and spaces */
 	t_cfg_set("server_active", " a.example:1 ; [fe80::1]:2,::1 ,b;c:65535,[::2]");
 	INIT_OK();
@@ -1070,8 +1102,9 @@ START_TEST(test_agent_conf)
 
 	/* missing file, no override */
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "zabbix: [zabbix] agent_conf: agent_conf /nonexistent/zabbix_agentd.conf: "
-	                      "cannot open: No such file or directory");
+	ck_assert_str_eq(err,
+	                 "zabbix: [zabbix] agent_conf: agent_conf /nonexistent/zabbix_agentd.conf: "
+	                 "cannot open: No such file or directory");
 	/* no ServerActive */
 	native_conf("Hostname=h\n");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
@@ -1079,7 +1112,8 @@ START_TEST(test_agent_conf)
 	/* an Include that does not exist */
 	native_conf("ServerActive=a\nInclude=/nonexistent/inc.conf\n");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "agent.conf:2: Include=/nonexistent/inc.conf: No such file") != NULL,
+	ck_assert_msg(strstr(err, "agent.conf:2: Include=/nonexistent/inc.conf: No such file") !=
+	                      NULL,
 	              "%s", err);
 	/* an Include loop ends */
 	char *loop = tpath("loop.conf");
@@ -1091,8 +1125,10 @@ START_TEST(test_agent_conf)
 	/* TLS asked for: refused with a clear message; unencrypted is fine */
 	native_conf("ServerActive=a\nTLSConnect=psk\nTLSPSKIdentity=x\n");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "sets TLSConnect=psk: TLS is not supported by transport = \"native\"; "
-	                          "use transport = \"sender\"") != NULL, "%s", err);
+	ck_assert_msg(strstr(err,
+	                     "sets TLSConnect=psk: TLS is not supported by transport = \"native\"; "
+	                     "use transport = \"sender\"") != NULL,
+	              "%s", err);
 	native_conf("ServerActive=a\nTLSConnect=cert\n");
 	ck_assert_int_eq(plugin_init(err, sizeof(err)), -1);
 	native_conf("ServerActive=a\nTLSConnect=unencrypted\n");

@@ -22,7 +22,7 @@
 #include "testlib.h"
 #include "util.h"
 
-#define MiB ((size_t)1024 * 1024)
+#define MiB        ((size_t)1024 * 1024)
 #define ZSTD_MAGIC 0xFD2FB528u
 
 static struct loader ld;
@@ -79,8 +79,8 @@ static uint64_t sqlgen_next(struct sqlgen *g)
 
 static void sqlgen_line(struct sqlgen *g)
 {
-	static const char *const cities[] = {"Berlin", "Lyon", "Porto", "Graz", "Oslo",
-	                                     "Turku", "Brno"};
+	static const char *const cities[] = {"Berlin", "Lyon",  "Porto", "Graz",
+	                                     "Oslo",   "Turku", "Brno"};
 	static const char *const states[] = {"'paid'", "'open'", "NULL", "'refunded'"};
 	uint64_t r = sqlgen_next(g);
 	int n = snprintf(g->line, sizeof(g->line),
@@ -183,7 +183,8 @@ static void unzstd_each(const char *path, piece_fn check, void *arg)
 		ZSTD_inBuffer in = {NULL, 0, 0};
 		ZSTD_outBuffer out = {outbuf, out_size, 0};
 		left = ZSTD_decompressStream(ds, &out, &in);
-		ck_assert_msg(!ZSTD_isError(left), "decompress %s: %s", path, ZSTD_getErrorName(left));
+		ck_assert_msg(!ZSTD_isError(left), "decompress %s: %s", path,
+		              ZSTD_getErrorName(left));
 		ck_assert_msg(out.pos > 0, "decompress %s: truncated frame", path);
 		check(outbuf, out.pos, arg);
 	}
@@ -315,8 +316,8 @@ START_TEST(test_exports_only_descriptor)
 	char *cmd = xasprintf("nm -D --defined-only '%s'", zp->path);
 	FILE *f = popen(cmd, "r");
 	ck_assert_ptr_nonnull(f);
-	static const char *const linker_symbols[] = {"_init", "_fini", "_edata", "_end",
-	                                             "__bss_start", NULL};
+	static const char *const linker_symbols[] = {"_init", "_fini",       "_edata",
+	                                             "_end",  "__bss_start", NULL};
 	char line[512];
 	int found = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -629,8 +630,8 @@ static void large_stream(int threads, size_t limit)
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_gt(peak_early, 0);
 	if (threads == 1)
-		ck_assert_msg(peak_late <= peak_early + 64 * 1024, "heap grew from %zu to %zu bytes",
-		              peak_early, peak_late);
+		ck_assert_msg(peak_late <= peak_early + 64 * 1024,
+		              "heap grew from %zu to %zu bytes", peak_early, peak_late);
 	size_t peak = peak_late > peak_early ? peak_late : peak_early;
 	ck_assert_msg(peak <= limit, "threads %d: stream uses %zu bytes of heap", threads, peak);
 	off_t compressed = size_of(path);

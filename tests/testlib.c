@@ -80,8 +80,8 @@ char *t_source_path(const char *rel)
 
 void t_unset_proxies(void)
 {
-	static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY",
-	                                      "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	static const char *const proxies[] = {"http_proxy",  "https_proxy", "HTTP_PROXY",
+	                                      "HTTPS_PROXY", "all_proxy",   "ALL_PROXY"};
 	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
 		(void)unsetenv(proxies[i]);
 }
@@ -156,8 +156,7 @@ void t_nest_folders(const char *dir, const char *comp, int levels)
 	close(fd);
 }
 
-int t_as_nobody(int (*fn)(void *arg, char *out, size_t outlen), void *arg, char *out,
-                size_t outlen)
+int t_as_nobody(int (*fn)(void *arg, char *out, size_t outlen), void *arg, char *out, size_t outlen)
 {
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
@@ -289,8 +288,11 @@ void t_compress_to_sink(const struct oma_compress_ops *ops, const void *data, si
 	ck_assert_int_ge(dead, 0);
 	close(dead);
 	*k = (struct t_sink){0};
-	struct oma_compress_params p = {.size = sizeof(p), .level = -1, .threads = threads,
-	                                .sink = t_sink_write, .sink_ctx = k};
+	struct oma_compress_params p = {.size = sizeof(p),
+	                                .level = -1,
+	                                .threads = threads,
+	                                .sink = t_sink_write,
+	                                .sink_ctx = k};
 	void *s = NULL;
 	char err[256] = "";
 	ck_assert_msg(ops->open(&s, dead, &p, err, sizeof(err)) == 0, "%s", err);

@@ -113,7 +113,8 @@ static int example_report(const struct oma_report *r, char *err, size_t errlen)
 	/* Mention each failed database in oma.log (debug level). */
 	for (size_t i = 0; i < r->ndbs; i++) {
 		if (r->dbs[i].outcome == OMA_DB_FAILED)
-			host->log(OMA_LOG_DEBUG, "example: database '%s' failed: %s", r->dbs[i].name,
+			host->log(OMA_LOG_DEBUG, "example: database '%s' failed: %s",
+			          r->dbs[i].name,
 			          r->dbs[i].error != NULL ? r->dbs[i].error : "unknown error");
 	}
 	host->log(OMA_LOG_DEBUG, "example: summary appended to %s", out_path);
@@ -126,15 +127,9 @@ out:
 }
 
 static const struct oma_report_ops example_ops = {
-	.report = example_report,
+        .report = example_report,
 };
 
 /* The one exported symbol.  The name is also the config section. */
-OMA_PLUGIN_DEFINE(
-	.type = OMA_PLUGIN_REPORT,
-	.name = "example",
-	.version = "1.0",
-	.init = example_init,
-	.fini = example_fini,
-	.report = &example_ops,
-);
+OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_REPORT, .name = "example", .version = "1.0",
+                  .init = example_init, .fini = example_fini, .report = &example_ops, );

@@ -100,10 +100,10 @@ struct oma_run {
 	size_t keep;            /* bytes of stdout and of stderr kept (the rest
 	                         * is read and dropped); 0: 1 MiB */
 	/* Set by run(): */
-	int exit_code;          /* its exit status; 128 + N when signal N ended it */
-	int timed_out;          /* stopped because `timeout` passed */
-	int cancelled;          /* stopped because oma was told to stop (SIGTERM ...) */
-	char *out, *errout;     /* what it printed, NUL-terminated ("" for
+	int exit_code;      /* its exit status; 128 + N when signal N ended it */
+	int timed_out;      /* stopped because `timeout` passed */
+	int cancelled;      /* stopped because oma was told to stop (SIGTERM ...) */
+	char *out, *errout; /* what it printed, NUL-terminated ("" for
 	                         * nothing); malloc'ed: free() them */
 	size_t out_len, err_len;
 };
@@ -119,8 +119,7 @@ struct oma_host {
 	 * and level name ("2024-01-31 02:00:01,123 INFO message").  Never fails
 	 * from the plugin's point of view; lines below the configured level are
 	 * dropped.  ERROR lines also go to stderr.  Thread-safe. */
-	void (*log)(int level, const char *fmt, ...)
-		__attribute__((format(printf, 2, 3)));
+	void (*log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 	/* The decoded value of `key` in the config section `section`, as a
 	 * string (integers and booleans in their TOML spelling, arrays as
 	 * their elements joined by '\n'), or NULL when the key is absent.
@@ -145,11 +144,11 @@ struct oma_host {
 
 /* How the core wants one stream compressed; handed to open(). */
 struct oma_compress_params {
-	uint32_t size;  /* sizeof(struct oma_compress_params) of the core */
-	int level;      /* compression level; the plugin's default when < 0.
+	uint32_t size; /* sizeof(struct oma_compress_params) of the core */
+	int level;     /* compression level; the plugin's default when < 0.
 	                 * The core has already checked it against
 	                 * min_level..max_level. */
-	int threads;    /* worker threads the stream may use (>= 1); the core
+	int threads;   /* worker threads the stream may use (>= 1); the core
 	                 * divides the CPUs among the dumps running at once */
 	/* Added in oma 0.2 (check `size` before reading them).  Where the
 	 * compressed bytes go: a core sets `sink` only for a plugin whose ops
@@ -186,12 +185,11 @@ struct oma_compress_ops {
 	 * caller owns and closes).  Sets *stream; fails on a bad level or
 	 * out of memory.  On failure *stream is ignored and neither finish()
 	 * nor abort() is called. */
-	int (*open)(void **stream, int fd, const struct oma_compress_params *p,
-	            char *err, size_t errlen);
+	int (*open)(void **stream, int fd, const struct oma_compress_params *p, char *err,
+	            size_t errlen);
 	/* Compress `len` bytes (len may be 0).  Fails when writing to the fd
 	 * fails; the core then calls abort() on the stream. */
-	int (*write)(void *stream, const void *buf, size_t len, char *err,
-	             size_t errlen);
+	int (*write)(void *stream, const void *buf, size_t len, char *err, size_t errlen);
 	/* Flush everything, write the trailer and free the stream, whatever
 	 * the outcome.  Fails when the final writes fail.  The stream is gone
 	 * afterwards: no abort() follows, even on failure. */
@@ -211,47 +209,47 @@ struct oma_compress_ops {
 /* How the run as a whole ended (oma_report.outcome). */
 enum oma_outcome {
 	OMA_OUTCOME_SUCCESS = 0,
-	OMA_OUTCOME_SKIPPED = 1,     /* a skip condition met */
-	OMA_OUTCOME_ABORTED = 2,     /* a run condition failed */
-	OMA_OUTCOME_NO_SPACE = 3,    /* not enough disk space */
-	OMA_OUTCOME_FAILED = 4,      /* dumps, terminate conditions or server failed */
+	OMA_OUTCOME_SKIPPED = 1,  /* a skip condition met */
+	OMA_OUTCOME_ABORTED = 2,  /* a run condition failed */
+	OMA_OUTCOME_NO_SPACE = 3, /* not enough disk space */
+	OMA_OUTCOME_FAILED = 4,   /* dumps, terminate conditions or server failed */
 };
 
 /* How one database ended (oma_db_result.outcome). */
 enum oma_db_outcome {
 	OMA_DB_DUMPED = 0,
-	OMA_DB_REUSED = 1,   /* unchanged since the last run; its dump was kept */
-	OMA_DB_SKIPPED = 2,  /* excluded by configuration */
+	OMA_DB_REUSED = 1,  /* unchanged since the last run; its dump was kept */
+	OMA_DB_SKIPPED = 2, /* excluded by configuration */
 	OMA_DB_FAILED = 3,
 };
 
 /* One database of the run. */
 struct oma_db_result {
-	const char *name;       /* database name as the server spells it */
-	int outcome;            /* enum oma_db_outcome */
-	uint64_t bytes;         /* size of the compressed file (0 unless dumped or reused) */
-	double seconds;         /* wall time of the dump */
-	const char *error;      /* NULL unless outcome is OMA_DB_FAILED */
+	const char *name;  /* database name as the server spells it */
+	int outcome;       /* enum oma_db_outcome */
+	uint64_t bytes;    /* size of the compressed file (0 unless dumped or reused) */
+	double seconds;    /* wall time of the dump */
+	const char *error; /* NULL unless outcome is OMA_DB_FAILED */
 };
 
 /* The result of one run, as handed to report().  Also written as
  * result.json in the run's backup folder (next to oma.log); result_json
  * holds that text. */
 struct oma_report {
-	uint32_t size;          /* sizeof(struct oma_report) of the core: check
+	uint32_t size; /* sizeof(struct oma_report) of the core: check
 	                         * it before reading a member a later header
 	                         * adds after current_dir (db_size, result_json) */
-	int outcome;            /* enum oma_outcome */
-	int exit_code;          /* what oma will exit with (before reporting) */
+	int outcome;   /* enum oma_outcome */
+	int exit_code; /* what oma will exit with (before reporting) */
 	/* Databases dumped, reused, skipped by configuration and failed;
 	 * total is the number the server listed (SHOW DATABASES without its
 	 * system schemas), the T of the summary line. */
 	unsigned dumped, reused, skipped, failed, total;
 	const struct oma_db_result *dbs; /* ndbs records, in no promised order */
 	size_t ndbs;
-	const char *log_path;   /* the run's oma.log (or last.log) */
-	const char *summary;    /* e.g. "Summary: Successfully dumped ..." */
-	const char *backup_dir; /* [main] backup_dir */
+	const char *log_path;    /* the run's oma.log (or last.log) */
+	const char *summary;     /* e.g. "Summary: Successfully dumped ..." */
+	const char *backup_dir;  /* [main] backup_dir */
 	const char *current_dir; /* NULL when the folder was removed */
 	/* sizeof(struct oma_db_result) of the core: the stride of dbs, so a
 	 * record that grows at the end does not break older plugins.  Walk the
@@ -295,10 +293,10 @@ struct oma_report_ops {
 /* What running one condition command produced; zeroed by the core before
  * run(). */
 struct oma_condition_result {
-	int exit_code;   /* exit status, 128+signal when killed, -1 if not run */
-	int timed_out;   /* 1 when the timeout killed the command */
-	char *out;       /* captured stdout (NUL-terminated, malloc'ed) or NULL */
-	char *errout;    /* captured stderr (NUL-terminated, malloc'ed) or NULL */
+	int exit_code; /* exit status, 128+signal when killed, -1 if not run */
+	int timed_out; /* 1 when the timeout killed the command */
+	char *out;     /* captured stdout (NUL-terminated, malloc'ed) or NULL */
+	char *errout;  /* captured stderr (NUL-terminated, malloc'ed) or NULL */
 };
 
 /* A condition runner.  The core uses the condition plugin named "sh" for
@@ -323,9 +321,9 @@ struct oma_condition_ops {
 /* What a key of a plugin's section holds (oma_setting.type). */
 enum oma_setting_type {
 	OMA_SETTING_STRING = 1,
-	OMA_SETTING_INT = 2,      /* a TOML integer within min..max */
+	OMA_SETTING_INT = 2, /* a TOML integer within min..max */
 	OMA_SETTING_BOOL = 3,
-	OMA_SETTING_STRINGS = 4,  /* a string or an array of strings (config_get
+	OMA_SETTING_STRINGS = 4, /* a string or an array of strings (config_get
 	                           * gives the elements joined by '\n') */
 };
 
@@ -357,17 +355,16 @@ struct oma_setting {
 	void *spare[2];             /* reserved; NULL */
 };
 
-
 /* ---- the descriptor ---------------------------------------------------- */
 
 /* The one exported symbol of a plugin; define it with OMA_PLUGIN_DEFINE. */
 struct oma_plugin {
-	uint32_t abi;         /* OMA_PLUGIN_ABI the plugin was built with */
-	uint32_t size;        /* sizeof(struct oma_plugin) it was built with */
-	uint32_t type;        /* enum oma_plugin_type */
-	const char *name;     /* unique per type, [a-z0-9_-]+, e.g. "gzip";
+	uint32_t abi;        /* OMA_PLUGIN_ABI the plugin was built with */
+	uint32_t size;       /* sizeof(struct oma_plugin) it was built with */
+	uint32_t type;       /* enum oma_plugin_type */
+	const char *name;    /* unique per type, [a-z0-9_-]+, e.g. "gzip";
 	                       * a reporter's name is its config section */
-	const char *version;  /* free text */
+	const char *version; /* free text */
 	/* Called once before any other function.  May be NULL.  Fails when
 	 * the plugin cannot work (bad config, missing library ...); oma then
 	 * stops with "Invalid configuration: plugin FILE: init of 'NAME'
@@ -392,11 +389,9 @@ struct oma_plugin {
 /* Declare the descriptor:  OMA_PLUGIN_DEFINE(.type = ..., .name = ..., ...);
  * fills in abi and size, exports the symbol and leaves every member not
  * named (spare slots included) zero. */
-#define OMA_PLUGIN_DEFINE(...)                                               \
-	OMA_PLUGIN_EXPORT const struct oma_plugin oma_plugin_descriptor = {  \
-		.abi = OMA_PLUGIN_ABI,                                       \
-		.size = sizeof(struct oma_plugin),                           \
-		__VA_ARGS__}
+#define OMA_PLUGIN_DEFINE(...)                                            \
+	OMA_PLUGIN_EXPORT const struct oma_plugin oma_plugin_descriptor = \
+	        {.abi = OMA_PLUGIN_ABI, .size = sizeof(struct oma_plugin), __VA_ARGS__}
 
 #ifdef __cplusplus
 }

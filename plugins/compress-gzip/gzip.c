@@ -27,6 +27,7 @@
  *
  * Empty input still gives a valid file: one empty member.
  */
+#include <libdeflate.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -34,36 +35,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libdeflate.h>
 
 #include <oma/plugin.h>
 
 #include "common/compress.h"
 #include "common/errbuf.h"
 
-#define GZ_MIN_LEVEL 1
-#define GZ_MAX_LEVEL 9
+#define GZ_MIN_LEVEL     1
+#define GZ_MAX_LEVEL     9
 #define GZ_DEFAULT_LEVEL 6
-#define GZ_BLOCK (1024 * 1024) /* input bytes per member */
+#define GZ_BLOCK         (1024 * 1024) /* input bytes per member */
 /* More workers than one mysqldump can keep busy would only wait, and each
  * one costs two slots: 8 is above what one mysqldump feeds at level 6
  * (docs/PERFORMANCE.md "gzip plugin: libdeflate, 1 MiB members, at most 8
  * threads"). */
-#define GZ_MAX_THREADS 8
+#define GZ_MAX_THREADS   8
 
-static const struct cm_levels gz_levels = {
-	.name = "gzip", .def = GZ_DEFAULT_LEVEL, .min = GZ_MIN_LEVEL, .max = GZ_MAX_LEVEL};
+static const struct cm_levels gz_levels = {.name = "gzip",
+                                           .def = GZ_DEFAULT_LEVEL,
+                                           .min = GZ_MIN_LEVEL,
+                                           .max = GZ_MAX_LEVEL};
 
 /* ---- blocks ------------------------------------------------------------- */
 
 /* One block of input and its member.  Slot i holds the blocks i, i +
  * nslots, i + 2 * nslots ... in turn. */
 struct gz_block {
-	unsigned char *in;  /* GZ_BLOCK bytes; len of them filled */
+	unsigned char *in; /* GZ_BLOCK bytes; len of them filled */
 	size_t len;
 	unsigned char *out; /* out_cap bytes; out_len of them hold the member */
 	size_t out_cap, out_len;
-	int done;           /* compressed, not yet written */
+	int done; /* compressed, not yet written */
 };
 
 /* Allocate the buffers of one slot.  Returns -1 when out of memory. */
@@ -116,23 +118,23 @@ struct gz_worker {
 struct gz_stream {
 	struct cm_out out;
 	int level;
-	int nthreads;               /* 1: no workers; else workers to start */
+	int nthreads; /* 1: no workers; else workers to start */
 	size_t nslots;
-	struct gz_block *slots;     /* nslots; only slot 0 until the workers start */
-	struct gz_worker *workers;  /* nthreads, once started */
-	struct gz_block *cur;       /* slot being filled by the caller, or NULL */
+	struct gz_block *slots;          /* nslots; only slot 0 until the workers start */
+	struct gz_worker *workers;       /* nthreads, once started */
+	struct gz_block *cur;            /* slot being filled by the caller, or NULL */
 	struct libdeflate_compressor *c; /* the calling thread's */
-	int running;                /* workers were started */
+	int running;                     /* workers were started */
 
 	pthread_mutex_t mu;
-	pthread_cond_t work;        /* a block was queued, or stop */
-	pthread_cond_t room;        /* a block was written, or failed */
-	uint64_t queued;            /* blocks handed over (to the workers or inline) */
-	uint64_t taken;             /* blocks a worker has started on */
-	uint64_t written;           /* blocks written to fd */
-	int writing;                /* a thread is writing blocks out */
-	int stop;                   /* workers end; nothing more is written */
-	int failed;                 /* a write or compression failed; err says why */
+	pthread_cond_t work; /* a block was queued, or stop */
+	pthread_cond_t room; /* a block was written, or failed */
+	uint64_t queued;     /* blocks handed over (to the workers or inline) */
+	uint64_t taken;      /* blocks a worker has started on */
+	uint64_t written;    /* blocks written to fd */
+	int writing;         /* a thread is writing blocks out */
+	int stop;            /* workers end; nothing more is written */
+	int failed;          /* a write or compression failed; err says why */
 	char err[256];
 };
 
@@ -461,17 +463,16 @@ static void gz_abort(void *stream)
 }
 
 static const struct oma_compress_ops gz_ops = {
-	.suffix = ".sql.gz",
-	.default_level = GZ_DEFAULT_LEVEL,
-	.min_level = GZ_MIN_LEVEL,
-	.max_level = GZ_MAX_LEVEL,
-	.open = gz_open,
-	.write = gz_write,
-	.finish = gz_finish,
-	.abort = gz_abort,
-	.flags = OMA_COMPRESS_SINK,
+        .suffix = ".sql.gz",
+        .default_level = GZ_DEFAULT_LEVEL,
+        .min_level = GZ_MIN_LEVEL,
+        .max_level = GZ_MAX_LEVEL,
+        .open = gz_open,
+        .write = gz_write,
+        .finish = gz_finish,
+        .abort = gz_abort,
+        .flags = OMA_COMPRESS_SINK,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_COMPRESS, .name = "gzip",
-                  .version = "2.0 (libdeflate " LIBDEFLATE_VERSION_STRING ")",
-                  .compress = &gz_ops);
+                  .version = "2.0 (libdeflate " LIBDEFLATE_VERSION_STRING ")", .compress = &gz_ops);

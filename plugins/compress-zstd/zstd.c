@@ -34,23 +34,25 @@
 #include "common/compress.h"
 #include "common/errbuf.h"
 
-#define ZS_MIN_LEVEL 1
-#define ZS_MAX_LEVEL 19
-#define ZS_DEFAULT_LEVEL 3
+#define ZS_MIN_LEVEL      1
+#define ZS_MAX_LEVEL      19
+#define ZS_DEFAULT_LEVEL  3
 /* Job size with workers up to level ZS_SMALL_JOBS_MAX (see above). */
-#define ZS_JOB_SIZE (1024 * 1024)
+#define ZS_JOB_SIZE       (1024 * 1024)
 #define ZS_SMALL_JOBS_MAX 12
 /* ZSTD_compressStream2() and the ZSTD_c_* parameters are stable since 1.4.0. */
-#define ZS_MIN_VERSION 10400
+#define ZS_MIN_VERSION    10400
 
-static const struct cm_levels zs_levels = {
-	.name = "zstd", .def = ZS_DEFAULT_LEVEL, .min = ZS_MIN_LEVEL, .max = ZS_MAX_LEVEL};
+static const struct cm_levels zs_levels = {.name = "zstd",
+                                           .def = ZS_DEFAULT_LEVEL,
+                                           .min = ZS_MIN_LEVEL,
+                                           .max = ZS_MAX_LEVEL};
 
 struct zs_stream {
 	ZSTD_CCtx *cctx;
 	struct cm_out dst; /* the core's sink (oma 0.2), or the fd */
-	int failed; /* a write to fd or libzstd failed; nothing more is written */
-	int workers; /* the context has worker threads: never pooled */
+	int failed;        /* a write to fd or libzstd failed; nothing more is written */
+	int workers;       /* the context has worker threads: never pooled */
 	ZSTD_outBuffer out;
 	unsigned char buf[]; /* out.size bytes (ZSTD_CStreamOutSize()) */
 };
@@ -88,7 +90,8 @@ static struct zs_stream *zs_take(size_t out_size)
 	if (zs_pooled > 0)
 		s = zs_pool[--zs_pooled];
 	pthread_mutex_unlock(&zs_pool_lock);
-	if (s != NULL && !ZSTD_isError(ZSTD_CCtx_reset(s->cctx, ZSTD_reset_session_and_parameters))) {
+	if (s != NULL &&
+	    !ZSTD_isError(ZSTD_CCtx_reset(s->cctx, ZSTD_reset_session_and_parameters))) {
 		ZSTD_CCtx *c = s->cctx;
 		memset(s, 0, sizeof(*s));
 		s->cctx = c;
@@ -172,7 +175,8 @@ static int zs_compress(struct zs_stream *s, ZSTD_inBuffer *in, ZSTD_EndDirective
 		size_t left = ZSTD_compressStream2(s->cctx, &s->out, in, op);
 		if (ZSTD_isError(left)) {
 			s->failed = 1;
-			cm_errf(err, errlen, "zstd: compression failed: %s", ZSTD_getErrorName(left));
+			cm_errf(err, errlen, "zstd: compression failed: %s",
+			        ZSTD_getErrorName(left));
 			return -1;
 		}
 		if (s->out.pos == s->out.size) {
@@ -189,8 +193,8 @@ static int zs_compress(struct zs_stream *s, ZSTD_inBuffer *in, ZSTD_EndDirective
 
 /* Set one compression parameter.  Returns -1 with err set when libzstd
  * refuses it. */
-static int zs_param(ZSTD_CCtx *cctx, ZSTD_cParameter param, int value, const char *what,
-                    char *err, size_t errlen)
+static int zs_param(ZSTD_CCtx *cctx, ZSTD_cParameter param, int value, const char *what, char *err,
+                    size_t errlen)
 {
 	size_t rc = ZSTD_CCtx_setParameter(cctx, param, value);
 	if (!ZSTD_isError(rc))
@@ -229,7 +233,8 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 		cm_errf(err, errlen, "zstd: cannot start stream: out of memory");
 		return -1;
 	}
-	if (zs_param(s->cctx, ZSTD_c_compressionLevel, level, "compression level", err, errlen) != 0 ||
+	if (zs_param(s->cctx, ZSTD_c_compressionLevel, level, "compression level", err, errlen) !=
+	            0 ||
 	    zs_param(s->cctx, ZSTD_c_checksumFlag, 1, "checksum flag", err, errlen) != 0 ||
 	    zs_param(s->cctx, ZSTD_c_contentSizeFlag, 0, "content size flag", err, errlen) != 0)
 		goto fail;
@@ -239,9 +244,10 @@ static int zs_open(void **stream, int fd, const struct oma_compress_params *p, c
 		size_t rc = ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_nbWorkers, threads);
 		s->workers = !ZSTD_isError(rc);
 		if (ZSTD_isError(rc) && zs_host != NULL)
-			zs_host->log(OMA_LOG_DEBUG,
-			             "zstd: cannot use %d worker threads (%s), compressing on one thread",
-			             threads, ZSTD_getErrorName(rc));
+			zs_host->log(
+			        OMA_LOG_DEBUG,
+			        "zstd: cannot use %d worker threads (%s), compressing on one thread",
+			        threads, ZSTD_getErrorName(rc));
 		if (!ZSTD_isError(rc) && level <= ZS_SMALL_JOBS_MAX &&
 		    zs_param(s->cctx, ZSTD_c_jobSize, ZS_JOB_SIZE, "job size", err, errlen) != 0)
 			goto fail;
@@ -295,15 +301,15 @@ static void zs_abort(void *stream)
 }
 
 static const struct oma_compress_ops zs_ops = {
-	.suffix = ".sql.zst",
-	.default_level = ZS_DEFAULT_LEVEL,
-	.min_level = ZS_MIN_LEVEL,
-	.max_level = ZS_MAX_LEVEL,
-	.open = zs_open,
-	.write = zs_write,
-	.finish = zs_finish,
-	.abort = zs_abort,
-	.flags = OMA_COMPRESS_SINK,
+        .suffix = ".sql.zst",
+        .default_level = ZS_DEFAULT_LEVEL,
+        .min_level = ZS_MIN_LEVEL,
+        .max_level = ZS_MAX_LEVEL,
+        .open = zs_open,
+        .write = zs_write,
+        .finish = zs_finish,
+        .abort = zs_abort,
+        .flags = OMA_COMPRESS_SINK,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_COMPRESS, .name = "zstd",

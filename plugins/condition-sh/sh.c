@@ -30,9 +30,9 @@
  * timed out after N seconds".
  */
 
-#define SH_PATH "/bin/sh"
-#define SH_KEEP_MAX (1024 * 1024) /* bytes kept per stream */
-#define SH_TIMEOUT_EXIT_CODE 1    /* upstream's exit code for a timeout */
+#define SH_PATH              "/bin/sh"
+#define SH_KEEP_MAX          (1024 * 1024) /* bytes kept per stream */
+#define SH_TIMEOUT_EXIT_CODE 1             /* upstream's exit code for a timeout */
 
 static const struct oma_host *sh_host;
 
@@ -41,7 +41,8 @@ static int sh_init(const struct oma_host *host, char *err, size_t errlen)
 {
 	if (host == NULL || host->size < offsetof(struct oma_host, run) + sizeof(host->run) ||
 	    host->run == NULL) {
-		cm_errf(err, errlen, "condition sh: this oma core cannot run commands for plugins "
+		cm_errf(err, errlen,
+		        "condition sh: this oma core cannot run commands for plugins "
 		        "(oma_host.run missing: core older than 0.2)");
 		return -1;
 	}
@@ -72,8 +73,11 @@ static int sh_run(const char *command, int timeout, const char *const *env,
 		return -1;
 	}
 	char *const argv[] = {SH_PATH, "-c", (char *)command, NULL};
-	struct oma_run r = {
-		.size = sizeof(r), .argv = argv, .env = env, .timeout = timeout, .keep = SH_KEEP_MAX};
+	struct oma_run r = {.size = sizeof(r),
+	                    .argv = argv,
+	                    .env = env,
+	                    .timeout = timeout,
+	                    .keep = SH_KEEP_MAX};
 	char why[256] = "";
 	if (sh_host->run(&r, why, sizeof(why)) != 0) {
 		cm_errf(err, errlen, "condition sh: %s", why);
@@ -87,7 +91,8 @@ static int sh_run(const char *command, int timeout, const char *const *env,
 		size_t n = 64;
 		res->errout = malloc(n);
 		if (res->errout != NULL)
-			(void)snprintf(res->errout, n, "Command timed out after %d seconds", timeout);
+			(void)snprintf(res->errout, n, "Command timed out after %d seconds",
+			               timeout);
 	} else {
 		res->exit_code = r.exit_code;
 		res->errout = r.errout;
@@ -114,8 +119,8 @@ static void sh_result_free(struct oma_condition_result *res)
 }
 
 static const struct oma_condition_ops sh_ops = {
-	.run = sh_run,
-	.result_free = sh_result_free,
+        .run = sh_run,
+        .result_free = sh_result_free,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_CONDITION, .name = "sh", .version = "2.0 (/bin/sh -c)",

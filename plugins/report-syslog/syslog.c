@@ -41,14 +41,14 @@
  * UTF-8 character boundary, "..." appended) at SL_LINE_MAX bytes.
  */
 
-#define SL_DEFAULT_SOCKET "/dev/log"
-#define SL_DEFAULT_IDENT "oma"
+#define SL_DEFAULT_SOCKET   "/dev/log"
+#define SL_DEFAULT_IDENT    "oma"
 #define SL_DEFAULT_FACILITY 3 /* daemon */
-#define SL_DEFAULT_PORT "514"
-#define SL_IDENT_MAX 48
-#define SL_LINE_MAX 2048     /* bytes of one message, header included */
-#define SL_DB_LINES_MAX 100  /* failed databases listed one by one */
-#define SL_SEND_TIMEOUT_S 10 /* a receiver that does not drain its queue */
+#define SL_DEFAULT_PORT     "514"
+#define SL_IDENT_MAX        48
+#define SL_LINE_MAX         2048 /* bytes of one message, header included */
+#define SL_DB_LINES_MAX     100  /* failed databases listed one by one */
+#define SL_SEND_TIMEOUT_S   10   /* a receiver that does not drain its queue */
 
 enum { SL_ERR = 3, SL_INFO = 6 };
 
@@ -56,10 +56,10 @@ static const struct {
 	const char *name;
 	int code;
 } facilities[] = {
-	{"user", 1},     {"mail", 2},     {"daemon", 3},   {"auth", 4},     {"syslog", 5},
-	{"lpr", 6},      {"news", 7},     {"uucp", 8},     {"cron", 9},     {"authpriv", 10},
-	{"ftp", 11},     {"local0", 16},  {"local1", 17},  {"local2", 18},  {"local3", 19},
-	{"local4", 20},  {"local5", 21},  {"local6", 22},  {"local7", 23},
+        {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},    {"syslog", 5},
+        {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},    {"authpriv", 10},
+        {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18}, {"local3", 19},
+        {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
 };
 
 static struct {
@@ -74,8 +74,8 @@ static struct {
 /* An open connection to the receiver. */
 struct conn {
 	int fd;
-	bool stream;   /* local stream socket: messages end in NUL */
-	bool udp;      /* remote: the header carries the host name */
+	bool stream;     /* local stream socket: messages end in NUL */
+	bool udp;        /* remote: the header carries the host name */
 	char where[300]; /* for error messages */
 };
 
@@ -91,7 +91,8 @@ static int parse_facility(const char *v, char *err, size_t errlen)
 	}
 	cm_errf(err, errlen,
 	        "[syslog] facility: unknown facility '%.40s' (expected user, mail, daemon, auth, "
-	        "authpriv, syslog, lpr, news, uucp, cron, ftp or local0 .. local7)", v);
+	        "authpriv, syslog, lpr, news, uucp, cron, ftp or local0 .. local7)",
+	        v);
 	return -1;
 }
 
@@ -106,7 +107,8 @@ static int parse_ident(const char *v, char *err, size_t errlen)
 		if (*p <= ' ' || *p > '~' || *p == ':' || *p == '[' || *p == ']') {
 			cm_errf(err, errlen,
 			        "[syslog] ident: '%.60s' may contain only printable ASCII without "
-			        "spaces, ':', '[' or ']'", v);
+			        "spaces, ':', '[' or ']'",
+			        v);
 			return -1;
 		}
 	}
@@ -164,8 +166,10 @@ static int parse_server(const char *v, char *err, size_t errlen)
 		char *end;
 		errno = 0;
 		long p = strtol(port, &end, 10);
-		if (port[0] < '0' || port[0] > '9' || *end != '\0' || errno != 0 || p < 1 || p > 65535) {
-			cm_errf(err, errlen, "[syslog] server: bad port in '%.100s' (expected 1 to 65535)", v);
+		if (port[0] < '0' || port[0] > '9' || *end != '\0' || errno != 0 || p < 1 ||
+		    p > 65535) {
+			cm_errf(err, errlen,
+			        "[syslog] server: bad port in '%.100s' (expected 1 to 65535)", v);
 			return -1;
 		}
 		(void)snprintf(S.port, sizeof(S.port), "%ld", p);
@@ -194,8 +198,9 @@ static int sl_init(const struct oma_host *host, char *err, size_t errlen)
 	/* init runs in oma itself; report() in a child of it. */
 	S.pid = (long)getpid();
 
-	const char *(*get)(const char *, const char *) =
-		host != NULL && host->config_get != NULL ? host->config_get : NULL;
+	const char *(*get)(const char *, const char *) = host != NULL && host->config_get != NULL
+	                                                         ? host->config_get
+	                                                         : NULL;
 	const char *facility = get ? get("syslog", "facility") : NULL;
 	const char *ident = get ? get("syslog", "ident") : NULL;
 	const char *sock = get ? get("syslog", "socket") : NULL;
@@ -336,9 +341,10 @@ static int send_line(struct conn *c, int severity, const char *msg, char *err, s
 		host[strcspn(host, ". ")] = '\0';
 		(void)snprintf(host + strlen(host), sizeof(host) - strlen(host), " ");
 	}
-	int h = snprintf(line, sizeof(line), "<%d>%s %2d %02d:%02d:%02d %s%s[%ld]: ",
-	                 S.facility * 8 + severity, months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
-	                 tm.tm_min, tm.tm_sec, host, S.ident, S.pid);
+	int h = snprintf(line, sizeof(line),
+	                 "<%d>%s %2d %02d:%02d:%02d %s%s[%ld]: ", S.facility * 8 + severity,
+	                 months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, host,
+	                 S.ident, S.pid);
 	if (h < 0 || (size_t)h >= sizeof(line)) {
 		cm_errf(err, errlen, "syslog: message header too long");
 		return -1;

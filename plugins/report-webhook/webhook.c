@@ -43,14 +43,14 @@
 
 #define WH_DEFAULT_TIMEOUT 10
 #define WH_DEFAULT_RETRIES 2
-#define WH_DEFAULT_DELAY 2
-#define WH_TIMEOUT_MAX 110
-#define WH_RETRIES_MAX 10
-#define WH_DELAY_MAX 30
+#define WH_DEFAULT_DELAY   2
+#define WH_TIMEOUT_MAX     110
+#define WH_RETRIES_MAX     10
+#define WH_DELAY_MAX       30
 /* The core stops a reporter after 120 s: no attempt is started that could
  * not end before this many seconds since the first one. */
-#define WH_DEADLINE_S 110
-#define WH_SNIPPET_MAX 200 /* bytes of an error answer quoted in the message */
+#define WH_DEADLINE_S      110
+#define WH_SNIPPET_MAX     200 /* bytes of an error answer quoted in the message */
 
 static struct {
 	const struct oma_host *host;
@@ -85,12 +85,13 @@ static int get_long(const char *key, long def, long min, long max, long *out, ch
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (v[0] == '\0' || isspace((unsigned char)v[0]) || *end != '\0' || errno != 0) {
-		cm_errf(err, errlen, "[webhook] %s: expected a whole number of seconds, got '%.40s'", key,
-		        v);
+		cm_errf(err, errlen,
+		        "[webhook] %s: expected a whole number of seconds, got '%.40s'", key, v);
 		return -1;
 	}
 	if (n < min || n > max) {
-		cm_errf(err, errlen, "[webhook] %s: %ld is out of range (%ld to %ld)", key, n, min, max);
+		cm_errf(err, errlen, "[webhook] %s: %ld is out of range (%ld to %ld)", key, n, min,
+		        max);
 		return -1;
 	}
 	*out = n;
@@ -133,8 +134,8 @@ static int parse_url(const char *key, const char *v, const char *suffix, char **
 	}
 	for (const char *p = v; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			cm_errf(err, errlen, "[webhook] %s: the URL contains spaces or control characters",
-			        key);
+			cm_errf(err, errlen,
+			        "[webhook] %s: the URL contains spaces or control characters", key);
 			goto out;
 		}
 	}
@@ -146,7 +147,8 @@ static int parse_url(const char *key, const char *v, const char *suffix, char **
 	}
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-		cm_errf(err, errlen, "[webhook] %s: only http:// and https:// URLs are supported", key);
+		cm_errf(err, errlen, "[webhook] %s: only http:// and https:// URLs are supported",
+		        key);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
@@ -169,7 +171,8 @@ static int parse_url(const char *key, const char *v, const char *suffix, char **
 		uc = curl_url_set(u, CURLUPART_PATH, np, 0);
 		free(np);
 		if (uc != CURLUE_OK) {
-			cm_errf(err, errlen, "[webhook] failure_suffix: cannot append to the URL: %s",
+			cm_errf(err, errlen,
+			        "[webhook] failure_suffix: cannot append to the URL: %s",
 			        curl_url_strerror(uc));
 			goto out;
 		}
@@ -209,7 +212,8 @@ static int check_suffix(const char *s, char *err, size_t errlen)
 		if (*p <= ' ' || *p > '~' || *p == '?' || *p == '#') {
 			cm_errf(err, errlen,
 			        "[webhook] failure_suffix: '%.40s' may contain only printable ASCII "
-			        "without spaces, '?' or '#'", s);
+			        "without spaces, '?' or '#'",
+			        s);
 			return -1;
 		}
 	}
@@ -244,14 +248,16 @@ static int parse_headers(const char *v, char *err, size_t errlen)
 		for (size_t i = name + 1; i < len; i++) {
 			unsigned char ch = (unsigned char)v[i];
 			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-				cm_errf(err, errlen, "[webhook] header #%d: control character in the value",
+				cm_errf(err, errlen,
+				        "[webhook] header #%d: control character in the value",
 				        idx);
 				return -1;
 			}
 		}
 		if ((name == 14 && strncasecmp(v, "Content-Length", 14) == 0) ||
 		    (name == 17 && strncasecmp(v, "Transfer-Encoding", 17) == 0)) {
-			cm_errf(err, errlen, "[webhook] header #%d: %.*s is set by oma", idx, (int)name, v);
+			cm_errf(err, errlen, "[webhook] header #%d: %.*s is set by oma", idx,
+			        (int)name, v);
 			return -1;
 		}
 		if (name == 12 && strncasecmp(v, "Content-Type", 12) == 0)
@@ -316,23 +322,27 @@ static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 	if (parse_url("url", url, NULL, &W.url, &W.url_shown, err, errlen) != 0)
 		goto fail;
 	if (fail_url != NULL && suffix != NULL) {
-		cm_errf(err, errlen, "[webhook]: set either failure_url or failure_suffix, not both");
+		cm_errf(err, errlen,
+		        "[webhook]: set either failure_url or failure_suffix, not both");
 		goto fail;
 	}
 	if (fail_url != NULL &&
 	    parse_url("failure_url", fail_url, NULL, &W.fail_url, &W.fail_shown, err, errlen) != 0)
 		goto fail;
-	if (suffix != NULL && (check_suffix(suffix, err, errlen) != 0 ||
-	                       parse_url("url", url, suffix, &W.fail_url, &W.fail_shown, err,
-	                                 errlen) != 0))
+	if (suffix != NULL &&
+	    (check_suffix(suffix, err, errlen) != 0 ||
+	     parse_url("url", url, suffix, &W.fail_url, &W.fail_shown, err, errlen) != 0))
 		goto fail;
-	if (get_long("timeout", WH_DEFAULT_TIMEOUT, 1, WH_TIMEOUT_MAX, &W.timeout, err, errlen) != 0 ||
-	    get_long("retries", WH_DEFAULT_RETRIES, 0, WH_RETRIES_MAX, &W.retries, err, errlen) != 0 ||
+	if (get_long("timeout", WH_DEFAULT_TIMEOUT, 1, WH_TIMEOUT_MAX, &W.timeout, err, errlen) !=
+	            0 ||
+	    get_long("retries", WH_DEFAULT_RETRIES, 0, WH_RETRIES_MAX, &W.retries, err, errlen) !=
+	            0 ||
 	    get_long("retry_delay", WH_DEFAULT_DELAY, 0, WH_DELAY_MAX, &W.delay, err, errlen) != 0)
 		goto fail;
 	if (ca != NULL) {
 		if (access(ca, R_OK) != 0) {
-			cm_errf(err, errlen, "[webhook] ca_file: cannot read %s: %s", ca, strerror(errno));
+			cm_errf(err, errlen, "[webhook] ca_file: cannot read %s: %s", ca,
+			        strerror(errno));
 			goto fail;
 		}
 		W.ca_file = strdup(ca);
@@ -387,10 +397,10 @@ static bool curl_error_final(CURLcode cc)
 	}
 }
 
-#define SETOPT(h, opt, val)                                                  \
-	do {                                                                 \
-		if (cc == CURLE_OK)                                          \
-			cc = curl_easy_setopt((h), (opt), (val));            \
+#define SETOPT(h, opt, val)                                       \
+	do {                                                      \
+		if (cc == CURLE_OK)                               \
+			cc = curl_easy_setopt((h), (opt), (val)); \
 	} while (0)
 
 /* POST `body` to `url` once; `why` gets the reason when it did not succeed. */
@@ -458,7 +468,8 @@ static enum attempt post_once(const char *url, const char *body, char *why, size
 			while (ans.len > 0 && ans.text[ans.len - 1] == ' ')
 				ans.text[--ans.len] = '\0';
 			cm_errf(why, whylen, "HTTP %ld%s%s%s%s", status,
-			        status >= 300 && status <= 399 ? " (redirects are not followed)" : "",
+			        status >= 300 && status <= 399 ? " (redirects are not followed)"
+			                                       : "",
 			        ans.len ? " (answer: " : "", ans.text, ans.len ? ")" : "");
 			res = status >= 500 || status == 408 || status == 429 ? ATTEMPT_RETRY
 			                                                      : ATTEMPT_FINAL;
@@ -474,7 +485,8 @@ static enum attempt post_once(const char *url, const char *body, char *why, size
 static int wh_report(const struct oma_report *r, char *err, size_t errlen)
 {
 	if (r == NULL || r->size < sizeof(struct oma_report)) {
-		cm_errf(err, errlen, "webhook: report structure too old (size %u)", r ? r->size : 0);
+		cm_errf(err, errlen, "webhook: report structure too old (size %u)",
+		        r ? r->size : 0);
 		return -1;
 	}
 	if (W.url == NULL) {
@@ -505,19 +517,22 @@ static int wh_report(const struct oma_report *r, char *err, size_t errlen)
 			break;
 		}
 		if (i == attempts) {
-			cm_errf(err, errlen, "webhook: POST %s failed %ld time%s, last: %s", shown, i,
-			        i == 1 ? "" : "s", why);
+			cm_errf(err, errlen, "webhook: POST %s failed %ld time%s, last: %s", shown,
+			        i, i == 1 ? "" : "s", why);
 			break;
 		}
 		if (cm_now_s() - start + (double)delay + (double)W.timeout > WH_DEADLINE_S) {
-			cm_errf(err, errlen, "webhook: POST %s failed %ld time%s (no time left to retry), "
-			        "last: %s", shown, i, i == 1 ? "" : "s", why);
+			cm_errf(err, errlen,
+			        "webhook: POST %s failed %ld time%s (no time left to retry), "
+			        "last: %s",
+			        shown, i, i == 1 ? "" : "s", why);
 			break;
 		}
 		if (W.host != NULL && W.host->log != NULL)
-			W.host->log(OMA_LOG_WARNING,
-			            "webhook: POST %s: attempt %ld of %ld failed: %s; retrying in %ld s",
-			            shown, i, attempts, why, delay);
+			W.host->log(
+			        OMA_LOG_WARNING,
+			        "webhook: POST %s: attempt %ld of %ld failed: %s; retrying in %ld s",
+			        shown, i, attempts, why, delay);
 		if (delay > 0)
 			sleep((unsigned)delay);
 		delay = delay * 2 > WH_DELAY_MAX ? WH_DELAY_MAX : delay * 2;

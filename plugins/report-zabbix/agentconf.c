@@ -16,7 +16,8 @@ static char *trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		s[--n] = '\0';
 	return s;
 }
@@ -69,8 +70,8 @@ static int parse_node(char *s, struct node *n, char *err, size_t errlen)
 		char *end = NULL;
 		errno = 0;
 		long p = strtol(port, &end, 10);
-		if (*port == '\0' || errno != 0 || *end != '\0' || p < 1 || p > 65535 || *port == '+' ||
-		    *port == '-') {
+		if (*port == '\0' || errno != 0 || *end != '\0' || p < 1 || p > 65535 ||
+		    *port == '+' || *port == '-') {
 			cm_errf(err, errlen, "'%s': port '%s' is not 1..65535", host, port);
 			return -1;
 		}
@@ -86,8 +87,7 @@ static int parse_node(char *s, struct node *n, char *err, size_t errlen)
 
 /* Split ServerActive into destinations (',') of nodes (';').  Returns 0,
  * or -1 with err set (empty list or entry, bad port, no memory). */
-int parse_server_active(const char *text, struct dest **out, size_t *nout, char *err,
-                        size_t errlen)
+int parse_server_active(const char *text, struct dest **out, size_t *nout, char *err, size_t errlen)
 {
 	char *copy = strdup(text);
 	struct dest *d = NULL;
@@ -122,7 +122,8 @@ int parse_server_active(const char *text, struct dest **out, size_t *nout, char 
 				cm_errf(err, errlen, "ServerActive '%s': empty entry", text);
 				goto out;
 			}
-			struct node *nn = realloc(d[nd - 1].nodes, (d[nd - 1].n + 1) * sizeof(struct node));
+			struct node *nn = realloc(d[nd - 1].nodes,
+			                          (d[nd - 1].n + 1) * sizeof(struct node));
 			if (nn == NULL) {
 				cm_errf(err, errlen, "out of memory");
 				goto out;
@@ -165,8 +166,7 @@ void agentconf_free(struct agentconf *ac)
 	memset(ac, 0, sizeof(*ac));
 }
 
-static int read_conf(const char *path, struct agentconf *ac, int depth, char *err,
-                     size_t errlen);
+static int read_conf(const char *path, struct agentconf *ac, int depth, char *err, size_t errlen);
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -179,8 +179,8 @@ static int agentconf_include(const char *value, const char *from, int line, stru
                              int depth, char *err, size_t errlen)
 {
 	if (depth >= ZBX_INCLUDE_DEPTH) {
-		cm_errf(err, errlen, "agent_conf %s:%d: Include nested more than %d levels deep", from,
-		        line, ZBX_INCLUDE_DEPTH);
+		cm_errf(err, errlen, "agent_conf %s:%d: Include nested more than %d levels deep",
+		        from, line, ZBX_INCLUDE_DEPTH);
 		return -1;
 	}
 	if (strpbrk(value, "*?[") != NULL) {
@@ -189,7 +189,8 @@ static int agentconf_include(const char *value, const char *from, int line, stru
 		if (grc == GLOB_NOMATCH)
 			return 0;
 		if (grc != 0) {
-			cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: glob failed", from, line, value);
+			cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: glob failed", from,
+			        line, value);
 			return -1;
 		}
 		int rc = 0;
@@ -203,14 +204,16 @@ static int agentconf_include(const char *value, const char *from, int line, stru
 	}
 	struct stat st;
 	if (stat(value, &st) != 0) {
-		cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
+		cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value,
+		        strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return read_conf(value, ac, depth + 1, err, errlen);
 	DIR *dir = opendir(value);
 	if (dir == NULL) {
-		cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value, strerror(errno));
+		cm_errf(err, errlen, "agent_conf %s:%d: Include=%s: %s", from, line, value,
+		        strerror(errno));
 		return -1;
 	}
 	char **names = NULL;
@@ -265,8 +268,7 @@ static int set_field(char **field, const char *value)
 /* Read the agent configuration `path` (and what it includes, `depth`
  * levels below the first file) into *ac.  Returns 0, or -1 with err set
  * (unreadable file, bad Include). */
-static int read_conf(const char *path, struct agentconf *ac, int depth, char *err,
-                     size_t errlen)
+static int read_conf(const char *path, struct agentconf *ac, int depth, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	if (f == NULL) {

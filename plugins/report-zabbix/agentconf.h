@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#define ZBX_DEFAULT_PORT "10051"
+#define ZBX_DEFAULT_PORT  "10051"
 #define ZBX_INCLUDE_DEPTH 10 /* Include= is followed this many levels deep */
 
 struct node {

@@ -62,14 +62,15 @@ int native_setup(struct native *n, const char *agent_conf, const char *over_acti
 	}
 	const char *active = over_active != NULL ? over_active : ac.server_active;
 	if (active == NULL || *active == '\0') {
-		cm_errf(err, errlen, "zabbix: no ServerActive in agent_conf %s and no [zabbix] server_active",
+		cm_errf(err, errlen,
+		        "zabbix: no ServerActive in agent_conf %s and no [zabbix] server_active",
 		        agent_conf);
 		goto out;
 	}
 	char why[600];
 	if (parse_server_active(active, &n->dests, &n->ndests, why, sizeof(why)) != 0) {
-		cm_errf(err, errlen, "zabbix: %s %s", over_active ? "[zabbix] server_active:" : agent_conf,
-		        why);
+		cm_errf(err, errlen, "zabbix: %s %s",
+		        over_active ? "[zabbix] server_active:" : agent_conf, why);
 		goto out;
 	}
 	if (over_host != NULL) {
@@ -79,7 +80,8 @@ int native_setup(struct native *n, const char *agent_conf, const char *over_acti
 	} else {
 		char name[HOST_NAME_MAX + 1] = "";
 		if (gethostname(name, sizeof(name)) != 0 || name[0] == '\0') {
-			cm_errf(err, errlen, "zabbix: no Hostname in %s and gethostname failed", agent_conf);
+			cm_errf(err, errlen, "zabbix: no Hostname in %s and gethostname failed",
+			        agent_conf);
 			goto out;
 		}
 		name[sizeof(name) - 1] = '\0';
@@ -106,8 +108,8 @@ void native_free(struct native *n)
 	*n = (struct native){0};
 }
 
-int native_request(const struct native *n, const char *key, const char *value,
-                   struct cm_buf *req, char *err, size_t errlen)
+int native_request(const struct native *n, const char *key, const char *value, struct cm_buf *req,
+                   char *err, size_t errlen)
 {
 	cm_buf_str(req, "{\"request\":\"sender data\",\"data\":[{\"host\":");
 	cm_json_str(req, n->hostname);
@@ -133,7 +135,8 @@ static int io_all(int fd, char *p, size_t n, int writing, double deadline, char 
 	while (done < n) {
 		int wait = zbx_ms_left(deadline, 1000000);
 		if (wait == 0) {
-			cm_errf(err, errlen, "timed out %s", writing ? "sending" : "waiting for the answer");
+			cm_errf(err, errlen, "timed out %s",
+			        writing ? "sending" : "waiting for the answer");
 			return -1;
 		}
 		struct pollfd pfd = {.fd = fd, .events = writing ? POLLOUT : POLLIN};
@@ -151,11 +154,13 @@ static int io_all(int fd, char *p, size_t n, int writing, double deadline, char 
 		if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (k < 0) {
-			cm_errf(err, errlen, "%s: %s", writing ? "send" : "receive", strerror(errno));
+			cm_errf(err, errlen, "%s: %s", writing ? "send" : "receive",
+			        strerror(errno));
 			return -1;
 		}
 		if (k == 0) {
-			cm_errf(err, errlen, "connection closed after %zu of %zu bytes of the answer", done, n);
+			cm_errf(err, errlen,
+			        "connection closed after %zu of %zu bytes of the answer", done, n);
 			return -1;
 		}
 		done += (size_t)k;
@@ -177,7 +182,8 @@ static int node_connect(const struct node *n, double deadline, char *err, size_t
 	int fd = -1;
 	cm_errf(err, errlen, "no address");
 	for (struct addrinfo *a = res; a != NULL && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            a->ai_protocol);
 		if (fd < 0) {
 			cm_errf(err, errlen, "socket: %s", strerror(errno));
 			continue;
@@ -234,8 +240,8 @@ static int node_send(const struct node *n, const struct cm_buf *req, int timeout
 	int hlen = proto_header_len(hdr, err, errlen);
 	if (hlen < 0)
 		goto out;
-	if (io_all(fd, (char *)hdr + ZBX_HEADER_PEEK, (size_t)hlen - ZBX_HEADER_PEEK, 0, deadline, err,
-	           errlen) != 0)
+	if (io_all(fd, (char *)hdr + ZBX_HEADER_PEEK, (size_t)hlen - ZBX_HEADER_PEEK, 0, deadline,
+	           err, errlen) != 0)
 		goto out;
 	size_t dlen = 0;
 	if (proto_data_len(hdr, (size_t)hlen, &dlen, err, errlen) != 0)
@@ -280,7 +286,8 @@ static int dest_send(const struct dest *d, const struct cm_buf *req, int timeout
 		if (rc >= 0) {
 			cm_errf(err, errlen, "%s: %s", name, why);
 			if (rc == 0)
-				zbx_log(OMA_LOG_DEBUG, "Zabbix: %s accepted the value: %s", name, why);
+				zbx_log(OMA_LOG_DEBUG, "Zabbix: %s accepted the value: %s", name,
+				        why);
 			cm_buf_free(&all);
 			return rc;
 		}

@@ -27,8 +27,8 @@ void native_free(struct native *n);
 /* The "sender data" request (JSON) for `value` to item `key` into req.
  * Returns 0, or -1 with err set when out of memory or longer than the
  * protocol's 4 GiB. */
-int native_request(const struct native *n, const char *key, const char *value,
-                   struct cm_buf *req, char *err, size_t errlen);
+int native_request(const struct native *n, const char *key, const char *value, struct cm_buf *req,
+                   char *err, size_t errlen);
 
 /* One attempt: every destination whose done[i] is 0 is sent `req` (its
  * nodes tried in order until one answers, each exchange within `timeout`

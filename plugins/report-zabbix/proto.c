@@ -8,7 +8,7 @@
 
 #define ZBX_FLAG_PROTOCOL 0x01
 #define ZBX_FLAG_COMPRESS 0x02
-#define ZBX_FLAG_LARGE 0x04
+#define ZBX_FLAG_LARGE    0x04
 
 void proto_header_put(unsigned char hdr[ZBX_HEADER_LEN], uint32_t len)
 {
@@ -33,8 +33,7 @@ int proto_header_len(const unsigned char *peek, char *err, size_t errlen)
 	return (peek[4] & ZBX_FLAG_LARGE) ? ZBX_HEADER_LARGE_LEN : ZBX_HEADER_LEN;
 }
 
-int proto_data_len(const unsigned char *hdr, size_t hdrlen, size_t *len, char *err,
-                   size_t errlen)
+int proto_data_len(const unsigned char *hdr, size_t hdrlen, size_t *len, char *err, size_t errlen)
 {
 	size_t lenbytes = (hdrlen - ZBX_HEADER_PEEK) / 2;
 	uint64_t dlen = 0;
@@ -76,13 +75,28 @@ static char *json_get_string(const char *json, const char *key)
 					if (c == '\\' && q[1] != '\0') {
 						q++;
 						switch (*q) {
-						case 'n': c = '\n'; break;
-						case 't': c = '\t'; break;
-						case 'r': c = '\r'; break;
-						case 'b': c = '\b'; break;
-						case 'f': c = '\f'; break;
-						case 'u': out[n++] = '\\'; c = 'u'; break;
-						default: c = *q; break;
+						case 'n':
+							c = '\n';
+							break;
+						case 't':
+							c = '\t';
+							break;
+						case 'r':
+							c = '\r';
+							break;
+						case 'b':
+							c = '\b';
+							break;
+						case 'f':
+							c = '\f';
+							break;
+						case 'u':
+							out[n++] = '\\';
+							c = 'u';
+							break;
+						default:
+							c = *q;
+							break;
 						}
 					}
 					out[n++] = c;
@@ -137,7 +151,8 @@ int proto_reply_result(const char *json, char *err, size_t errlen)
 	long failed = info ? info_number(info, "failed:") : -1;
 	long processed = info ? info_number(info, "processed:") : -1;
 	if (failed != 0 || processed < 1) {
-		cm_errf(err, errlen, "value rejected by the server (check the item key / host / item type): %s",
+		cm_errf(err, errlen,
+		        "value rejected by the server (check the item key / host / item type): %s",
 		        info ? info : "no info");
 		rc = 1;
 		goto out;

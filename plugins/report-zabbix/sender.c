@@ -25,8 +25,8 @@ int sender_found(const char *name)
 		char full[PATH_MAX];
 		int k = snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? path : ".", name);
 		struct stat st;
-		if (k > 0 && (size_t)k < sizeof(full) && stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(full, X_OK) == 0)
+		if (k > 0 && (size_t)k < sizeof(full) && stat(full, &st) == 0 &&
+		    S_ISREG(st.st_mode) && access(full, X_OK) == 0)
 			return 1;
 		path += n;
 		if (*path == ':')
@@ -52,9 +52,11 @@ static void log_output(const char *bin, const char *what, const char *text)
 int sender_run(const struct oma_host *host, const struct sender *s, const char *value, int timeout,
                char *err, size_t errlen)
 {
-	char *argv[] = {(char *)s->bin, "-c", (char *)s->conf, "-k", (char *)s->key,
-	                "-o", (char *)value, NULL};
-	struct oma_run r = {.size = sizeof(r), .argv = argv, .timeout = timeout,
+	char *argv[] = {(char *)s->bin, "-c", (char *)s->conf, "-k",
+	                (char *)s->key, "-o", (char *)value,   NULL};
+	struct oma_run r = {.size = sizeof(r),
+	                    .argv = argv,
+	                    .timeout = timeout,
 	                    .keep = ZBX_OUTPUT_KEEP};
 	char why[256] = "";
 	if (host->run(&r, why, sizeof(why)) != 0) {
@@ -73,14 +75,20 @@ int sender_run(const struct oma_host *host, const struct sender *s, const char *
 	} else {
 		rc = r.exit_code;
 		switch (rc) {
-		case 0: cm_errf(err, errlen, "value sent"); break;
+		case 0:
+			cm_errf(err, errlen, "value sent");
+			break;
 		case 1:
-			cm_errf(err, errlen, "exit code 1: the value was not sent (its output is logged at debug level)");
+			cm_errf(err, errlen,
+			        "exit code 1: the value was not sent (its output is logged at debug level)");
 			break;
 		case 2:
-			cm_errf(err, errlen, "exit code 2: value(s) rejected by the server (check the item key / host / item type)");
+			cm_errf(err, errlen,
+			        "exit code 2: value(s) rejected by the server (check the item key / host / item type)");
 			break;
-		default: cm_errf(err, errlen, "exit code %d", rc); break;
+		default:
+			cm_errf(err, errlen, "exit code %d", rc);
+			break;
 		}
 	}
 	free(r.out);

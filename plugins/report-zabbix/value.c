@@ -22,8 +22,8 @@
  */
 
 #define ZBX_VALUE_MAX 65536 /* a value is shorter than this */
-#define NOTE_LINE1 "** Zabbix item values has been truncated because it exceeds %d bytes.**\n"
-#define NOTE_LINE2 "** Refer to %s on the monitored host to get the full report.**\n"
+#define NOTE_LINE1    "** Zabbix item values has been truncated because it exceeds %d bytes.**\n"
+#define NOTE_LINE2    "** Refer to %s on the monitored host to get the full report.**\n"
 
 /* Build the value from `summary` and the first `loglen` bytes of the log
  * (`more`: the log is longer than that) into out (emptied first; NUL bytes
@@ -90,8 +90,8 @@ int value_for(const struct oma_report *r, struct cm_buf *out, char *err, size_t 
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				zbx_log(OMA_LOG_WARNING, "Zabbix: error reading the log %s: %s", path,
-				        strerror(errno));
+				zbx_log(OMA_LOG_WARNING, "Zabbix: error reading the log %s: %s",
+				        path, strerror(errno));
 				break;
 			}
 			if (n == 0)
@@ -104,7 +104,8 @@ int value_for(const struct oma_report *r, struct cm_buf *out, char *err, size_t 
 		}
 		(void)close(fd);
 	}
-	int rc = log.failed ? -1 : value_build(summary, log.p ? log.p : "", log.len, more, path, out);
+	int rc = log.failed ? -1
+	                    : value_build(summary, log.p ? log.p : "", log.len, more, path, out);
 	cm_buf_free(&log);
 	if (rc != 0)
 		cm_errf(err, errlen, "zabbix: out of memory building the value");

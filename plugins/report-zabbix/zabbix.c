@@ -53,7 +53,7 @@ struct settings {
 	char *sender_bin;
 	char *agent_conf;
 	enum transport transport;
-	int timeout;    /* seconds */
+	int timeout; /* seconds */
 	int retries;
 	struct native native; /* transport "native" */
 	int ready;
@@ -107,23 +107,45 @@ static const char *const transports[] = {"sender", "native", NULL};
 /* The keys of [zabbix], upstream's three first.  The core checks the
  * file against this table and gives the defaults through config_get. */
 static const struct oma_setting zabbix_settings[] = {
-	{.key = "item_key", .type = OMA_SETTING_STRING, .flags = OMA_SETTING_SWITCH, .def = "",
-	 .help = "the trapper item; the report is sent only when it is set"},
-	{.key = "sender_bin", .type = OMA_SETTING_STRING, .def = "zabbix_sender",
-	 .help = "zabbix_sender to run (transport \"sender\"), looked up in PATH"},
-	{.key = "agent_conf", .type = OMA_SETTING_STRING, .def = "/etc/zabbix/zabbix_agentd.conf",
-	 .help = "the agent's configuration (server, host name)"},
-	{.key = "transport", .type = OMA_SETTING_STRING, .def = "sender", .choices = transports,
-	 .help = "\"sender\" runs zabbix_sender; \"native\" speaks the protocol itself"},
-	{.key = "server_active", .type = OMA_SETTING_STRING, .def = "",
-	 .help = "native only: replaces ServerActive of agent_conf"},
-	{.key = "hostname", .type = OMA_SETTING_STRING, .def = "",
-	 .help = "native only: replaces Hostname of agent_conf"},
-	{.key = "timeout", .type = OMA_SETTING_INT, .def = "10", .min = 1, .max = 300,
-	 .help = "seconds for one attempt"},
-	{.key = "retries", .type = OMA_SETTING_INT, .def = "3", .min = 0, .max = 10,
-	 .help = "further attempts after a failure"},
-	{.key = NULL},
+        {.key = "item_key",
+         .type = OMA_SETTING_STRING,
+         .flags = OMA_SETTING_SWITCH,
+         .def = "",
+         .help = "the trapper item; the report is sent only when it is set"},
+        {.key = "sender_bin",
+         .type = OMA_SETTING_STRING,
+         .def = "zabbix_sender",
+         .help = "zabbix_sender to run (transport \"sender\"), looked up in PATH"},
+        {.key = "agent_conf",
+         .type = OMA_SETTING_STRING,
+         .def = "/etc/zabbix/zabbix_agentd.conf",
+         .help = "the agent's configuration (server, host name)"},
+        {.key = "transport",
+         .type = OMA_SETTING_STRING,
+         .def = "sender",
+         .choices = transports,
+         .help = "\"sender\" runs zabbix_sender; \"native\" speaks the protocol itself"},
+        {.key = "server_active",
+         .type = OMA_SETTING_STRING,
+         .def = "",
+         .help = "native only: replaces ServerActive of agent_conf"},
+        {.key = "hostname",
+         .type = OMA_SETTING_STRING,
+         .def = "",
+         .help = "native only: replaces Hostname of agent_conf"},
+        {.key = "timeout",
+         .type = OMA_SETTING_INT,
+         .def = "10",
+         .min = 1,
+         .max = 300,
+         .help = "seconds for one attempt"},
+        {.key = "retries",
+         .type = OMA_SETTING_INT,
+         .def = "3",
+         .min = 0,
+         .max = 10,
+         .help = "further attempts after a failure"},
+        {.key = NULL},
 };
 
 /* An integer setting (the core checked it against zabbix_settings and
@@ -135,7 +157,8 @@ static int get_int(const char *key, int *out, char *err, size_t errlen)
 	errno = 0;
 	long v = s != NULL ? strtol(s, &end, 10) : 0;
 	if (s == NULL || errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX) {
-		cm_errf(err, errlen, "[zabbix] %s: not an integer: '%s'", key, s != NULL ? s : "(unset)");
+		cm_errf(err, errlen, "[zabbix] %s: not an integer: '%s'", key,
+		        s != NULL ? s : "(unset)");
 		return -1;
 	}
 	*out = (int)v;
@@ -171,7 +194,8 @@ static int zabbix_init(const struct oma_host *host, char *err, size_t errlen)
 	if (S.transport == TRANSPORT_SENDER) {
 		if (host->size < offsetof(struct oma_host, run) + sizeof(host->run) ||
 		    host->run == NULL) {
-			cm_errf(err, errlen, "zabbix: transport \"sender\" needs an oma core that runs "
+			cm_errf(err, errlen,
+			        "zabbix: transport \"sender\" needs an oma core that runs "
 			        "commands for plugins (0.2 or later); use transport = \"native\"");
 			goto fail;
 		}
@@ -229,7 +253,8 @@ static int zabbix_report(const struct oma_report *r, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	const char *how = S.transport == TRANSPORT_NATIVE ? "the Zabbix sender protocol" : S.sender_bin;
+	const char *how = S.transport == TRANSPORT_NATIVE ? "the Zabbix sender protocol"
+	                                                  : S.sender_bin;
 	char why[1024] = "";
 	int attempt;
 	for (attempt = 1;; attempt++) {
@@ -239,12 +264,14 @@ static int zabbix_report(const struct oma_report *r, char *err, size_t errlen)
 		if (S.transport == TRANSPORT_NATIVE) {
 			arc = native_attempt(&S.native, &req, done, t, why, sizeof(why));
 		} else {
-			struct sender snd = {.bin = S.sender_bin, .conf = S.agent_conf, .key = S.item_key};
+			struct sender snd = {.bin = S.sender_bin,
+			                     .conf = S.agent_conf,
+			                     .key = S.item_key};
 			arc = sender_run(H, &snd, value.p, t, why, sizeof(why));
 		}
 		if (arc == 0) {
-			zbx_log(OMA_LOG_DEBUG, "Zabbix: value of %zu bytes sent to item '%s' (%s)", value.len,
-			        S.item_key, why);
+			zbx_log(OMA_LOG_DEBUG, "Zabbix: value of %zu bytes sent to item '%s' (%s)",
+			        value.len, S.item_key, why);
 			rc = 0;
 			goto out;
 		}
@@ -252,10 +279,12 @@ static int zabbix_report(const struct oma_report *r, char *err, size_t errlen)
 			break;
 		int pause = 2 * attempt;
 		if (cm_now_s() + pause + 1 > deadline) {
-			zbx_log(OMA_LOG_WARNING, "Zabbix: %s failed: %s, no time left for a retry", how, why);
+			zbx_log(OMA_LOG_WARNING, "Zabbix: %s failed: %s, no time left for a retry",
+			        how, why);
 			break;
 		}
-		zbx_log(OMA_LOG_WARNING, "Zabbix: %s failed: %s, retry in %d seconds", how, why, pause);
+		zbx_log(OMA_LOG_WARNING, "Zabbix: %s failed: %s, retry in %d seconds", how, why,
+		        pause);
 		struct timespec ts = {.tv_sec = pause};
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
@@ -270,7 +299,7 @@ out:
 }
 
 static const struct oma_report_ops zabbix_ops = {
-	.report = zabbix_report,
+        .report = zabbix_report,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_REPORT, .name = "zabbix", .version = "1.0",

@@ -36,22 +36,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define S3_IO_BLOCK (128 * 1024)
-#define S3_REPLY_MAX (8 * 1024 * 1024)
-#define S3_PART_MIN (5ull * 1024 * 1024)            /* every part but the last */
-#define S3_PARTS_MAX 10000                            /* parts of one upload */
-#define S3_COPY_MAX (5ull * 1024 * 1024 * 1024)     /* largest CopyObject source */
-#define S3_PUT_MAX (5ull * 1024 * 1024 * 1024)      /* largest single PUT */
-#define S3_KEY_MAX 1024
+#define S3_IO_BLOCK      (128 * 1024)
+#define S3_REPLY_MAX     (8 * 1024 * 1024)
+#define S3_PART_MIN      (5ull * 1024 * 1024)        /* every part but the last */
+#define S3_PARTS_MAX     10000                       /* parts of one upload */
+#define S3_COPY_MAX      (5ull * 1024 * 1024 * 1024) /* largest CopyObject source */
+#define S3_PUT_MAX       (5ull * 1024 * 1024 * 1024) /* largest single PUT */
+#define S3_KEY_MAX       1024
 #define S3_UPLOAD_ID_MAX 256
-#define S3_ETAG_MAX 80
-#define S3_CODE_MAX 64
-#define S3_META_MAX 8
+#define S3_ETAG_MAX      80
+#define S3_CODE_MAX      64
+#define S3_META_MAX      8
 
 struct s3_config {
-	const char *endpoint;   /* "https://host[:port]" or "http://..." (no path) */
-	const char *bucket;     /* 3..63 of [a-z0-9.-] */
-	const char *region;     /* e.g. "us-east-1": 1..32 of [a-z0-9-] */
+	const char *endpoint; /* "https://host[:port]" or "http://..." (no path) */
+	const char *bucket;   /* 3..63 of [a-z0-9.-] */
+	const char *region;   /* e.g. "us-east-1": 1..32 of [a-z0-9-] */
 	const char *access_key;
 	const char *secret_key;
 	const char *ca_file;    /* PEM bundle to trust instead of the system's; NULL: system */
@@ -147,10 +147,10 @@ int s3_copy(struct s3_client *c, const char *src, const char *dst, char *err, si
 /* ---- listings --------------------------------------------------------- */
 
 struct s3_list_entry {
-	const char *key;        /* the key, or with a delimiter a common prefix */
-	bool is_prefix;         /* a common prefix ("oma_20240101-000000/") */
+	const char *key; /* the key, or with a delimiter a common prefix */
+	bool is_prefix;  /* a common prefix ("oma_20240101-000000/") */
 	uint64_t size;
-	const char *etag;       /* without quotes; "" for prefixes */
+	const char *etag; /* without quotes; "" for prefixes */
 };
 
 /* Called for each entry; a non-zero return stops the listing and is returned. */
@@ -169,8 +169,8 @@ typedef int (*s3_uploads_fn)(void *ctx, const char *key, const char *upload_id);
 
 /* Every unfinished multipart upload below prefix (ListMultipartUploads).
  * Returns as s3_list. */
-int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, void *ctx,
-                    char *err, size_t errlen);
+int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, void *ctx, char *err,
+                    size_t errlen);
 
 /* ---- multipart upload (s3mpu.c) --------------------------------------- */
 

@@ -45,13 +45,14 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, char *err
 {
 	*out = NULL;
 	if (cfg->endpoint == NULL || !endpoint_ok(cfg->endpoint)) {
-		cm_errf(err, errlen, "s3: endpoint \"%s\": expected http[s]://HOST[:PORT] without a path",
-		          cfg->endpoint != NULL ? cfg->endpoint : "");
+		cm_errf(err, errlen,
+		        "s3: endpoint \"%s\": expected http[s]://HOST[:PORT] without a path",
+		        cfg->endpoint != NULL ? cfg->endpoint : "");
 		return -1;
 	}
 	if (cfg->bucket == NULL || !bucket_ok(cfg->bucket)) {
 		cm_errf(err, errlen, "s3: bucket \"%s\": expected 3..63 of a-z 0-9 . -",
-		          cfg->bucket != NULL ? cfg->bucket : "");
+		        cfg->bucket != NULL ? cfg->bucket : "");
 		return -1;
 	}
 	struct s3_client *c = calloc(1, sizeof(*c));
@@ -61,7 +62,7 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, char *err
 	}
 	if (s3_sigv4_param(cfg->region, c->sigv4, sizeof(c->sigv4)) != 0) {
 		cm_errf(err, errlen, "s3: region \"%s\": expected 1..32 of a-z 0-9 -",
-		          cfg->region != NULL ? cfg->region : "");
+		        cfg->region != NULL ? cfg->region : "");
 		goto fail;
 	}
 	if (cfg->access_key == NULL || cfg->access_key[0] == '\0' || cfg->secret_key == NULL ||
@@ -76,8 +77,9 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, char *err
 	c->secret_key = strdup(cfg->secret_key);
 	c->ca_file = cfg->ca_file != NULL ? strdup(cfg->ca_file) : NULL;
 	c->curl = curl_easy_init();
-	if (c->endpoint == NULL || c->region == NULL || c->bucket == NULL || c->access_key == NULL ||
-	    c->secret_key == NULL || (cfg->ca_file != NULL && c->ca_file == NULL) || c->curl == NULL) {
+	if (c->endpoint == NULL || c->region == NULL || c->bucket == NULL ||
+	    c->access_key == NULL || c->secret_key == NULL ||
+	    (cfg->ca_file != NULL && c->ca_file == NULL) || c->curl == NULL) {
 		cm_errf(err, errlen, "s3: out of memory (or libcurl failed to start)");
 		goto fail;
 	}

@@ -13,12 +13,23 @@ int s3enc_xml(struct cm_buf *b, const char *s)
 	for (; *s != '\0'; s++) {
 		const char *rep = NULL;
 		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		default: break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&apos;";
+			break;
+		default:
+			break;
 		}
 		int rc = rep != NULL ? cm_buf_add(b, rep, strlen(rep)) : cm_buf_add(b, s, 1);
 		if (rc != 0)

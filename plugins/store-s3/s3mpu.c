@@ -29,7 +29,8 @@ static size_t upload_params(struct s3enc_param *q, const char *upload_id, int pa
 static int check_part(const char *key, int part, char *err, size_t errlen)
 {
 	if (part < 1 || part > S3_PARTS_MAX) {
-		cm_errf(err, errlen, "s3: %s: part number %d (1..%d allowed)", key, part, S3_PARTS_MAX);
+		cm_errf(err, errlen, "s3: %s: part number %d (1..%d allowed)", key, part,
+		        S3_PARTS_MAX);
 		return -1;
 	}
 	return 0;
@@ -42,18 +43,27 @@ int s3_mpu_create(struct s3_client *c, const char *key, const struct s3_put_opts
 	size_t nh = 0;
 	struct s3xml_span in;
 	upload_id[0] = '\0';
-	if (s3req_check_key(key, err, errlen) != 0 || s3req_put_headers(o, hdr, &nh, err, errlen) != 0)
+	if (s3req_check_key(key, err, errlen) != 0 ||
+	    s3req_put_headers(o, hdr, &nh, err, errlen) != 0)
 		return -1;
 	static const struct s3enc_param q[] = {{"uploads", ""}};
-	struct s3req r = {.method = "POST", .op = "CreateMultipartUpload", .key = key, .params = q,
-	                  .nparams = 1, .headers = (const char *const *)hdr, .nheaders = nh, .out_fd = -1};
+	struct s3req r = {.method = "POST",
+	                  .op = "CreateMultipartUpload",
+	                  .key = key,
+	                  .params = q,
+	                  .nparams = 1,
+	                  .headers = (const char *const *)hdr,
+	                  .nheaders = nh,
+	                  .out_fd = -1};
 	int rc = s3req_run(c, &r, err, errlen);
 	s3req_free_headers(hdr, nh);
 	if (rc != 0 || s3req_expect_root(c, &r, "InitiateMultipartUploadResult", err, errlen) != 0)
 		return -1;
 	(void)s3xml_root(c->reply.p, c->reply.len, root, sizeof(root), &in);
-	if (s3xml_child_text(&in, "UploadId", upload_id, S3_UPLOAD_ID_MAX) != 0 || upload_id[0] == '\0') {
-		cm_errf(err, errlen, "s3: CreateMultipartUpload %s/%s: no UploadId in the answer", c->bucket, key);
+	if (s3xml_child_text(&in, "UploadId", upload_id, S3_UPLOAD_ID_MAX) != 0 ||
+	    upload_id[0] == '\0') {
+		cm_errf(err, errlen, "s3: CreateMultipartUpload %s/%s: no UploadId in the answer",
+		        c->bucket, key);
 		return -1;
 	}
 	return 0;
@@ -69,15 +79,20 @@ int s3_mpu_part(struct s3_client *c, const char *key, const char *upload_id, int
 	struct s3req_body b = {.fd = fd, .off = off, .len = len};
 	if (s3req_body_hash(&b, md5, err, errlen) != 0)
 		return -1;
-	struct s3req r = {.method = "PUT", .op = "UploadPart", .key = key, .params = q,
+	struct s3req r = {.method = "PUT",
+	                  .op = "UploadPart",
+	                  .key = key,
+	                  .params = q,
 	                  .nparams = upload_params(q, upload_id, part, num, sizeof(num)),
-	                  .body = &b, .out_fd = -1};
+	                  .body = &b,
+	                  .out_fd = -1};
 	if (s3req_run(c, &r, err, errlen) != 0)
 		return -1;
 	s3enc_hex(md5, 16, want);
 	if (strcmp(c->info.etag, want) != 0) {
-		cm_errf(err, errlen, "s3: UploadPart %s/%s part %d: the server's ETag \"%s\" is not the MD5 %s of what was sent",
-		          c->bucket, key, part, c->info.etag, want);
+		cm_errf(err, errlen,
+		        "s3: UploadPart %s/%s part %d: the server's ETag \"%s\" is not the MD5 %s of what was sent",
+		        c->bucket, key, part, c->info.etag, want);
 		return -1;
 	}
 	return 0;
@@ -96,17 +111,24 @@ int s3_mpu_part_copy(struct s3_client *c, const char *key, const char *upload_id
 	if (s3req_check_key(key, err, errlen) != 0 || s3req_check_key(src, err, errlen) != 0 ||
 	    check_part(key, part, err, errlen) != 0)
 		return -1;
-	if (cm_buf_fmt(&h, "x-amz-copy-source: /%s/", c->bucket) != 0 || s3enc_uri(&h, src, true) != 0) {
+	if (cm_buf_fmt(&h, "x-amz-copy-source: /%s/", c->bucket) != 0 ||
+	    s3enc_uri(&h, src, true) != 0) {
 		cm_errf(err, errlen, "s3: UploadPartCopy %s: out of memory", key);
 		goto out;
 	}
 	(void)snprintf(range, sizeof(range), "x-amz-copy-source-range: bytes=%llu-%llu",
 	               (unsigned long long)first, (unsigned long long)last);
 	const char *hdr[] = {h.p, range};
-	struct s3req r = {.method = "PUT", .op = "UploadPartCopy", .key = key, .params = q,
+	struct s3req r = {.method = "PUT",
+	                  .op = "UploadPartCopy",
+	                  .key = key,
+	                  .params = q,
 	                  .nparams = upload_params(q, upload_id, part, num, sizeof(num)),
-	                  .headers = hdr, .nheaders = 2, .out_fd = -1};
-	if (s3req_run(c, &r, err, errlen) != 0 || s3req_expect_root(c, &r, "CopyPartResult", err, errlen) != 0)
+	                  .headers = hdr,
+	                  .nheaders = 2,
+	                  .out_fd = -1};
+	if (s3req_run(c, &r, err, errlen) != 0 ||
+	    s3req_expect_root(c, &r, "CopyPartResult", err, errlen) != 0)
 		goto out;
 	(void)s3xml_root(c->reply.p, c->reply.len, root, sizeof(root), &in);
 	/* AWS quotes the ETag, radosgw 16.2 does not. */
@@ -120,7 +142,8 @@ int s3_mpu_part_copy(struct s3_client *c, const char *key, const char *upload_id
 		n -= 2;
 	}
 	if (n == 0 || n >= S3_ETAG_MAX) {
-		cm_errf(err, errlen, "s3: UploadPartCopy %s/%s part %d: no ETag in the answer", c->bucket, key, part);
+		cm_errf(err, errlen, "s3: UploadPartCopy %s/%s part %d: no ETag in the answer",
+		        c->bucket, key, part);
 		goto out;
 	}
 	memcpy(etag, v, n);
@@ -140,7 +163,10 @@ int s3_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
 	int rc = -1;
 	if (s3req_check_key(key, err, errlen) != 0 || check_part(key, nparts, err, errlen) != 0)
 		return -1;
-	if (cm_buf_fmt(&x, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">") != 0)
+	if (cm_buf_fmt(
+	            &x,
+	            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">") !=
+	    0)
 		goto nomem;
 	for (int i = 0; i < nparts; i++) {
 		if (cm_buf_fmt(&x, "<Part><PartNumber>%d</PartNumber><ETag>&quot;", i + 1) != 0 ||
@@ -153,9 +179,15 @@ int s3_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
 	if (s3req_body_hash(&b, NULL, err, errlen) != 0)
 		goto out;
 	static const char *const hdr[] = {"Content-Type: application/xml"};
-	struct s3req r = {.method = "POST", .op = "CompleteMultipartUpload", .key = key, .params = q,
-	                  .nparams = upload_params(q, upload_id, 0, num, sizeof(num)), .headers = hdr,
-	                  .nheaders = 1, .body = &b, .out_fd = -1};
+	struct s3req r = {.method = "POST",
+	                  .op = "CompleteMultipartUpload",
+	                  .key = key,
+	                  .params = q,
+	                  .nparams = upload_params(q, upload_id, 0, num, sizeof(num)),
+	                  .headers = hdr,
+	                  .nheaders = 1,
+	                  .body = &b,
+	                  .out_fd = -1};
 	if (s3req_run(c, &r, err, errlen) != 0 ||
 	    s3req_expect_root(c, &r, "CompleteMultipartUploadResult", err, errlen) != 0)
 		goto out;
@@ -175,8 +207,12 @@ int s3_mpu_abort(struct s3_client *c, const char *key, const char *upload_id, ch
 	char num[16];
 	if (s3req_check_key(key, err, errlen) != 0)
 		return -1;
-	struct s3req r = {.method = "DELETE", .op = "AbortMultipartUpload", .key = key, .params = q,
-	                  .nparams = upload_params(q, upload_id, 0, num, sizeof(num)), .out_fd = -1};
+	struct s3req r = {.method = "DELETE",
+	                  .op = "AbortMultipartUpload",
+	                  .key = key,
+	                  .params = q,
+	                  .nparams = upload_params(q, upload_id, 0, num, sizeof(num)),
+	                  .out_fd = -1};
 	return s3req_run(c, &r, err, errlen);
 }
 
@@ -312,13 +348,14 @@ static int verify(struct s3_client *c, const char *key, uint64_t size, const cha
 	if (s3_head(c, key, &h, err, errlen) != 0)
 		return -1;
 	if (h.size != size) {
-		cm_errf(err, errlen, "s3: %s/%s: %llu bytes on the server, %llu sent", c->bucket, key,
-		          (unsigned long long)h.size, (unsigned long long)size);
+		cm_errf(err, errlen, "s3: %s/%s: %llu bytes on the server, %llu sent", c->bucket,
+		        key, (unsigned long long)h.size, (unsigned long long)size);
 		return -1;
 	}
 	if (want != NULL && strcmp(h.etag, want) != 0) {
-		cm_errf(err, errlen, "s3: %s/%s: ETag \"%s\" on the server, \"%s\" from the local MD5s",
-		          c->bucket, key, h.etag, want);
+		cm_errf(err, errlen,
+		        "s3: %s/%s: ETag \"%s\" on the server, \"%s\" from the local MD5s",
+		        c->bucket, key, h.etag, want);
 		return -1;
 	}
 	for (int i = 0; o != NULL && i < o->nmeta; i++) {
@@ -326,9 +363,10 @@ static int verify(struct s3_client *c, const char *key, uint64_t size, const cha
 		while (j < h.nmeta && strcmp(h.meta[j].name, o->meta[i].name) != 0)
 			j++;
 		if (j == h.nmeta || strcmp(h.meta[j].value, o->meta[i].value) != 0) {
-			cm_errf(err, errlen, "s3: %s/%s: metadata %s on the server is \"%s\", \"%s\" sent",
-			          c->bucket, key, o->meta[i].name, j < h.nmeta ? h.meta[j].value : "(none)",
-			          o->meta[i].value);
+			cm_errf(err, errlen,
+			        "s3: %s/%s: metadata %s on the server is \"%s\", \"%s\" sent",
+			        c->bucket, key, o->meta[i].name,
+			        j < h.nmeta ? h.meta[j].value : "(none)", o->meta[i].value);
 			return -1;
 		}
 	}
@@ -338,8 +376,7 @@ static int verify(struct s3_client *c, const char *key, uint64_t size, const cha
 }
 
 int s3_upload_fd(struct s3_client *c, const char *key, int fd, uint64_t size, uint64_t part_size,
-                 const struct s3_put_opts *o, struct s3_object_info *info, char *err,
-                 size_t errlen)
+                 const struct s3_put_opts *o, struct s3_object_info *info, char *err, size_t errlen)
 {
 	char want[S3_ETAG_MAX];
 	if ((size < part_size || size <= S3_PART_MIN) && size <= S3_PUT_MAX) {
@@ -364,8 +401,10 @@ static int copy_part(struct s3_client *c, void *ctx, const char *key, const char
                      char *etag, char *err, size_t errlen)
 {
 	struct copy_ctx *k = ctx;
-	uint64_t first = (uint64_t)i * k->ps, len = k->size - first < k->ps ? k->size - first : k->ps;
-	return s3_mpu_part_copy(c, key, id, i + 1, k->src, first, first + len - 1, etag, err, errlen);
+	uint64_t first = (uint64_t)i * k->ps,
+	         len = k->size - first < k->ps ? k->size - first : k->ps;
+	return s3_mpu_part_copy(c, key, id, i + 1, k->src, first, first + len - 1, etag, err,
+	                        errlen);
 }
 
 int s3_copy_big(struct s3_client *c, const char *src, const char *dst, uint64_t size,
@@ -377,8 +416,11 @@ int s3_copy_big(struct s3_client *c, const char *src, const char *dst, uint64_t 
 		if (s3_copy(c, src, dst, err, errlen) != 0)
 			return -1;
 	} else {
-		struct copy_ctx k = {.src = src, .size = size, .ps = part_size_for(size, part_size)};
-		if (multipart(c, dst, o, (int)((size + k.ps - 1) / k.ps), copy_part, &k, err, errlen) != 0)
+		struct copy_ctx k = {.src = src,
+		                     .size = size,
+		                     .ps = part_size_for(size, part_size)};
+		if (multipart(c, dst, o, (int)((size + k.ps - 1) / k.ps), copy_part, &k, err,
+		              errlen) != 0)
 			return -1;
 	}
 	return verify(c, dst, size, NULL, o, NULL, err, errlen);

@@ -8,7 +8,7 @@
 #include "s3req.h"
 #include "s3xml.h"
 
-#define S3OPS_BATCH 1000   /* keys per DeleteObjects request */
+#define S3OPS_BATCH     1000 /* keys per DeleteObjects request */
 #define S3OPS_TOKEN_MAX 4096 /* a continuation token or marker */
 
 /* PUT body as key with the headers of o; when md5 is not NULL the ETag the
@@ -19,10 +19,16 @@ static int put_body(struct s3_client *c, const char *key, struct s3req_body *bod
 {
 	char *hdr[1 + S3_META_MAX];
 	size_t nh = 0;
-	if (s3req_check_key(key, err, errlen) != 0 || s3req_put_headers(o, hdr, &nh, err, errlen) != 0)
+	if (s3req_check_key(key, err, errlen) != 0 ||
+	    s3req_put_headers(o, hdr, &nh, err, errlen) != 0)
 		return -1;
-	struct s3req r = {.method = "PUT", .op = "PUT", .key = key, .headers = (const char *const *)hdr,
-	                  .nheaders = nh, .body = body, .out_fd = -1};
+	struct s3req r = {.method = "PUT",
+	                  .op = "PUT",
+	                  .key = key,
+	                  .headers = (const char *const *)hdr,
+	                  .nheaders = nh,
+	                  .body = body,
+	                  .out_fd = -1};
 	int rc = s3req_run(c, &r, err, errlen);
 	s3req_free_headers(hdr, nh);
 	if (rc != 0)
@@ -31,8 +37,9 @@ static int put_body(struct s3_client *c, const char *key, struct s3req_body *bod
 		char want[33];
 		s3enc_hex(md5, 16, want);
 		if (strcmp(c->info.etag, want) != 0) {
-			cm_errf(err, errlen, "s3: PUT %s/%s: the server's ETag \"%s\" is not the MD5 %s of what was sent",
-			          c->bucket, key, c->info.etag, want);
+			cm_errf(err, errlen,
+			        "s3: PUT %s/%s: the server's ETag \"%s\" is not the MD5 %s of what was sent",
+			        c->bucket, key, c->info.etag, want);
 			return -1;
 		}
 	}
@@ -127,7 +134,7 @@ static int delete_errors(struct s3_client *c, const struct s3req *r, char *err, 
 	(void)s3xml_child_text(&e, "Code", code, sizeof(code));
 	(void)s3xml_child_text(&e, "Message", msg, sizeof(msg));
 	cm_errf(err, errlen, "s3: DeleteObjects %s/%s: %s%s%s", c->bucket, key, code,
-	          msg[0] != '\0' ? ": " : "", msg);
+	        msg[0] != '\0' ? ": " : "", msg);
 	return -1;
 }
 
@@ -138,8 +145,8 @@ static int delete_batch(struct s3_client *c, const char *const *keys, size_t n, 
 	int rc = -1;
 	struct cm_buf x = {0};
 	if (cm_buf_fmt(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-	                         "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-	                         "<Quiet>true</Quiet>") != 0)
+	                   "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	                   "<Quiet>true</Quiet>") != 0)
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
 		if (s3req_check_key(keys[i], err, errlen) != 0)
@@ -155,8 +162,14 @@ static int delete_batch(struct s3_client *c, const char *const *keys, size_t n, 
 		goto out;
 	static const char *const hdr[] = {"Content-Type: application/xml"};
 	static const struct s3enc_param q[] = {{"delete", ""}};
-	struct s3req r = {.method = "POST", .op = "DeleteObjects", .params = q, .nparams = 1,
-	                  .headers = hdr, .nheaders = 1, .body = &b, .out_fd = -1};
+	struct s3req r = {.method = "POST",
+	                  .op = "DeleteObjects",
+	                  .params = q,
+	                  .nparams = 1,
+	                  .headers = hdr,
+	                  .nheaders = 1,
+	                  .body = &b,
+	                  .out_fd = -1};
 	if (s3req_run(c, &r, err, errlen) != 0 || delete_errors(c, &r, err, errlen) != 0)
 		goto out;
 	rc = 0;
@@ -168,8 +181,7 @@ out:
 	return rc;
 }
 
-int s3_delete_many(struct s3_client *c, const char *const *keys, size_t n, char *err,
-                   size_t errlen)
+int s3_delete_many(struct s3_client *c, const char *const *keys, size_t n, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i += S3OPS_BATCH) {
 		size_t k = n - i < S3OPS_BATCH ? n - i : S3OPS_BATCH;
@@ -183,9 +195,9 @@ int s3_delete_many(struct s3_client *c, const char *const *keys, size_t n, char 
 static int copy_source(const struct s3_client *c, const char *src, struct cm_buf *b)
 {
 	return cm_buf_fmt(b, "x-amz-copy-source: /%s/", c->bucket) != 0 ||
-	               s3enc_uri(b, src, true) != 0
-	           ? -1
-	           : 0;
+	                       s3enc_uri(b, src, true) != 0
+	               ? -1
+	               : 0;
 }
 
 int s3_copy(struct s3_client *c, const char *src, const char *dst, char *err, size_t errlen)
@@ -199,9 +211,14 @@ int s3_copy(struct s3_client *c, const char *src, const char *dst, char *err, si
 		goto out;
 	}
 	const char *hdr[] = {h.p, "x-amz-metadata-directive: COPY"};
-	struct s3req r = {.method = "PUT", .op = "CopyObject", .key = dst, .headers = hdr,
-	                  .nheaders = 2, .out_fd = -1};
-	if (s3req_run(c, &r, err, errlen) != 0 || s3req_expect_root(c, &r, "CopyObjectResult", err, errlen) != 0)
+	struct s3req r = {.method = "PUT",
+	                  .op = "CopyObject",
+	                  .key = dst,
+	                  .headers = hdr,
+	                  .nheaders = 2,
+	                  .out_fd = -1};
+	if (s3req_run(c, &r, err, errlen) != 0 ||
+	    s3req_expect_root(c, &r, "CopyObjectResult", err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -236,7 +253,8 @@ static int list_page(const struct s3xml_span *in, s3_list_fn fn, void *ctx, char
 		if (found != 1)
 			break;
 		struct s3_list_entry le = {.key = key, .etag = etag};
-		if (s3xml_child_text(&e, "Key", key, sizeof(key)) != 0 || child_u64(&e, "Size", &le.size) != 0 ||
+		if (s3xml_child_text(&e, "Key", key, sizeof(key)) != 0 ||
+		    child_u64(&e, "Size", &le.size) != 0 ||
 		    s3xml_child_text(&e, "ETag", etag, sizeof(etag)) < 0)
 			goto bad;
 		size_t n = strlen(etag);
@@ -278,7 +296,8 @@ static int next_page(const struct s3xml_span *in, const char *op, const char *na
                      const char *name2, char *tok2, char *err, size_t errlen)
 {
 	char trunc[8], prev1[S3OPS_TOKEN_MAX], prev2[S3OPS_TOKEN_MAX] = "";
-	if (s3xml_child_text(in, "IsTruncated", trunc, sizeof(trunc)) != 0 || strcmp(trunc, "true") != 0)
+	if (s3xml_child_text(in, "IsTruncated", trunc, sizeof(trunc)) != 0 ||
+	    strcmp(trunc, "true") != 0)
 		return 0;
 	memcpy(prev1, tok1, S3OPS_TOKEN_MAX);
 	if (name2 != NULL)
@@ -306,7 +325,11 @@ int s3_list(struct s3_client *c, const char *prefix, const char *delimiter, int 
 			q[nq++] = (struct s3enc_param){"delimiter", delimiter};
 		if (token[0] != '\0')
 			q[nq++] = (struct s3enc_param){"continuation-token", token};
-		struct s3req r = {.method = "GET", .op = "ListObjectsV2", .params = q, .nparams = nq, .out_fd = -1};
+		struct s3req r = {.method = "GET",
+		                  .op = "ListObjectsV2",
+		                  .params = q,
+		                  .nparams = nq,
+		                  .out_fd = -1};
 		struct s3xml_span in;
 		if (s3req_run(c, &r, err, errlen) != 0 ||
 		    s3req_expect_root(c, &r, "ListBucketResult", err, errlen) != 0)
@@ -315,7 +338,8 @@ int s3_list(struct s3_client *c, const char *prefix, const char *delimiter, int 
 		int rc = list_page(&in, fn, ctx, err, errlen);
 		if (rc != 0)
 			return rc;
-		rc = next_page(&in, "ListObjectsV2", "NextContinuationToken", token, NULL, NULL, err, errlen);
+		rc = next_page(&in, "ListObjectsV2", "NextContinuationToken", token, NULL, NULL,
+		               err, errlen);
 		if (rc <= 0)
 			return rc;
 	}
@@ -349,8 +373,8 @@ static int uploads_page(const struct s3xml_span *in, s3_uploads_fn fn, void *ctx
 	return -1;
 }
 
-int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, void *ctx,
-                    char *err, size_t errlen)
+int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, void *ctx, char *err,
+                    size_t errlen)
 {
 	char kmark[S3OPS_TOKEN_MAX] = "", umark[S3OPS_TOKEN_MAX] = "", root[48];
 	for (;;) {
@@ -362,8 +386,11 @@ int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, v
 			q[nq++] = (struct s3enc_param){"key-marker", kmark};
 			q[nq++] = (struct s3enc_param){"upload-id-marker", umark};
 		}
-		struct s3req r = {.method = "GET", .op = "ListMultipartUploads", .params = q,
-		                  .nparams = nq, .out_fd = -1};
+		struct s3req r = {.method = "GET",
+		                  .op = "ListMultipartUploads",
+		                  .params = q,
+		                  .nparams = nq,
+		                  .out_fd = -1};
 		struct s3xml_span in;
 		if (s3req_run(c, &r, err, errlen) != 0 ||
 		    s3req_expect_root(c, &r, "ListMultipartUploadsResult", err, errlen) != 0)
@@ -372,8 +399,8 @@ int s3_list_uploads(struct s3_client *c, const char *prefix, s3_uploads_fn fn, v
 		int rc = uploads_page(&in, fn, ctx, err, errlen);
 		if (rc != 0)
 			return rc;
-		rc = next_page(&in, "ListMultipartUploads", "NextKeyMarker", kmark, "NextUploadIdMarker",
-		               umark, err, errlen);
+		rc = next_page(&in, "ListMultipartUploads", "NextKeyMarker", kmark,
+		               "NextUploadIdMarker", umark, err, errlen);
 		if (rc <= 0)
 			return rc;
 	}

@@ -18,7 +18,7 @@
 
 /* SHA-256 of nothing: the payload hash of requests without a body. */
 #define S3REQ_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define S3REQ_SENT_MAX (16 * 1024)
+#define S3REQ_SENT_MAX     (16 * 1024)
 
 int s3req_check_key(const char *key, char *err, size_t errlen)
 {
@@ -70,15 +70,17 @@ int s3req_body_hash(struct s3req_body *b, unsigned char md5[16], char *err, size
 		ssize_t got = body_read(b, at, blk, S3_IO_BLOCK);
 		if (got <= 0) {
 			cm_errf(err, errlen, "s3: reading %llu bytes at offset %lld of fd %d: %s",
-			          (unsigned long long)b->len, (long long)b->off, b->fd, strerror(errno));
+			        (unsigned long long)b->len, (long long)b->off, b->fd,
+			        strerror(errno));
 			goto out;
 		}
-		if (EVP_DigestUpdate(m, blk, (size_t)got) != 1 || EVP_DigestUpdate(s, blk, (size_t)got) != 1)
+		if (EVP_DigestUpdate(m, blk, (size_t)got) != 1 ||
+		    EVP_DigestUpdate(s, blk, (size_t)got) != 1)
 			goto out;
 		at += (uint64_t)got;
 	}
-	if (EVP_DigestFinal_ex(m, dm, &lm) != 1 || EVP_DigestFinal_ex(s, ds, &ls) != 1 || lm != 16 ||
-	    ls != 32)
+	if (EVP_DigestFinal_ex(m, dm, &lm) != 1 || EVP_DigestFinal_ex(s, ds, &ls) != 1 ||
+	    lm != 16 || ls != 32)
 		goto out;
 	s3enc_hex(ds, 32, b->sha256_hex);
 	s3enc_base64(dm, 16, b->md5_b64);
@@ -186,7 +188,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 	} else if (nl == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
 		header_value(v, vl, num, sizeof(num), false);
 		in->size = strtoull(num, NULL, 10);
-	} else if (nl > 11 && strncasecmp(line, "x-amz-meta-", 11) == 0 && in->nmeta < S3_META_MAX) {
+	} else if (nl > 11 && strncasecmp(line, "x-amz-meta-", 11) == 0 &&
+	           in->nmeta < S3_META_MAX) {
 		struct s3_meta *m = &in->meta[in->nmeta++];
 		size_t k = nl - 11 < sizeof(m->name) - 1 ? nl - 11 : sizeof(m->name) - 1;
 		for (size_t i = 0; i < k; i++) {
@@ -219,7 +222,8 @@ static void error_code(struct s3_client *c, char *msg, size_t msglen)
 	struct s3xml_span in;
 	c->code[0] = '\0';
 	msg[0] = '\0';
-	if (c->reply.len == 0 || s3xml_root(c->reply.p, c->reply.len, root, sizeof(root), &in) != 0 ||
+	if (c->reply.len == 0 ||
+	    s3xml_root(c->reply.p, c->reply.len, root, sizeof(root), &in) != 0 ||
 	    strcmp(root, "Error") != 0)
 		return;
 	(void)s3xml_child_text(&in, "Code", c->code, sizeof(c->code));
@@ -279,11 +283,19 @@ static int sign_own(const struct s3_client *c, const struct s3req *r, const char
 	if (cm_buf_fmt(&host, "Host: %s", hostport) != 0)
 		goto out;
 	lines[n++] = host.p;
-	struct s3sign_input in = {.method = r->method, .path = path, .query = query, .headers = lines,
-	                          .nheaders = n, .payload_sha256 = r->body != NULL ? r->body->sha256_hex : S3REQ_EMPTY_SHA256,
-	                          .region = c->region, .access_key = c->access_key, .secret_key = c->secret_key};
-	if (s3sign_make(&in, time(NULL), date, sizeof(date), &auth) != 0 || add_header(list, host.p) != 0 ||
-	    add_header(list, date) != 0 || add_header(list, auth.p) != 0)
+	struct s3sign_input in = {.method = r->method,
+	                          .path = path,
+	                          .query = query,
+	                          .headers = lines,
+	                          .nheaders = n,
+	                          .payload_sha256 = r->body != NULL ? r->body->sha256_hex
+	                                                            : S3REQ_EMPTY_SHA256,
+	                          .region = c->region,
+	                          .access_key = c->access_key,
+	                          .secret_key = c->secret_key};
+	if (s3sign_make(&in, time(NULL), date, sizeof(date), &auth) != 0 ||
+	    add_header(list, host.p) != 0 || add_header(list, date) != 0 ||
+	    add_header(list, auth.p) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -325,10 +337,10 @@ static CURLcode set_options(struct s3_client *c, const struct s3req *r, const ch
 {
 	CURL *h = c->curl;
 	CURLcode rc = CURLE_OK;
-#define OPT(o, v)                                   \
+#define OPT(o, v)                                       \
 	do {                                            \
-		if (rc == CURLE_OK)                         \
-			rc = curl_easy_setopt(h, o, v);         \
+		if (rc == CURLE_OK)                     \
+			rc = curl_easy_setopt(h, o, v); \
 	} while (0)
 	OPT(CURLOPT_URL, url);
 	OPT(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -424,23 +436,24 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 		cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK) {
 		if (c->reply_too_big)
-			cm_errf(err, errlen, "s3: %s %s: answer larger than %d bytes", r->op, obj, S3_REPLY_MAX);
+			cm_errf(err, errlen, "s3: %s %s: answer larger than %d bytes", r->op, obj,
+			        S3_REPLY_MAX);
 		else if (r->body != NULL && r->body->read_errno != 0)
-			cm_errf(err, errlen, "s3: %s %s: reading the body from fd %d: %s", r->op, obj,
-			          r->body->fd, strerror(r->body->read_errno));
+			cm_errf(err, errlen, "s3: %s %s: reading the body from fd %d: %s", r->op,
+			        obj, r->body->fd, strerror(r->body->read_errno));
 		else if (c->out_errno != 0)
 			cm_errf(err, errlen, "s3: %s %s: cannot write the object: %s", r->op, obj,
-			          strerror(c->out_errno));
+			        strerror(c->out_errno));
 		else
 			cm_errf(err, errlen, "s3: %s %s: %s", r->op, obj,
-			          c->curl_err[0] != '\0' ? c->curl_err : curl_easy_strerror(cc));
+			        c->curl_err[0] != '\0' ? c->curl_err : curl_easy_strerror(cc));
 		goto out;
 	}
 	(void)curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
 	if (c->status < 200 || c->status >= 300) {
 		error_code(c, msg, sizeof(msg));
 		cm_errf(err, errlen, "s3: %s %s: HTTP %ld%s%s%s%s", r->op, obj, c->status,
-		          c->code[0] != '\0' ? " " : "", c->code, msg[0] != '\0' ? ": " : "", msg);
+		        c->code[0] != '\0' ? " " : "", c->code, msg[0] != '\0' ? ": " : "", msg);
 		goto out;
 	}
 	rc = 0;
@@ -460,18 +473,21 @@ int s3req_expect_root(struct s3_client *c, const struct s3req *r, const char *ro
 	char name[32], obj[S3_KEY_MAX + 80], msg[200];
 	struct s3xml_span in;
 	what(c, r, obj, sizeof(obj));
-	if (s3xml_root(c->reply.p != NULL ? c->reply.p : "", c->reply.len, name, sizeof(name), &in) != 0) {
-		cm_errf(err, errlen, "s3: %s %s: HTTP %ld with a malformed XML answer", r->op, obj, c->status);
+	if (s3xml_root(c->reply.p != NULL ? c->reply.p : "", c->reply.len, name, sizeof(name),
+	               &in) != 0) {
+		cm_errf(err, errlen, "s3: %s %s: HTTP %ld with a malformed XML answer", r->op, obj,
+		        c->status);
 		return -1;
 	}
 	if (strcmp(name, "Error") == 0) {
 		error_code(c, msg, sizeof(msg));
 		cm_errf(err, errlen, "s3: %s %s: HTTP %ld but %s%s%s", r->op, obj, c->status,
-		          c->code[0] != '\0' ? c->code : "an error", msg[0] != '\0' ? ": " : "", msg);
+		        c->code[0] != '\0' ? c->code : "an error", msg[0] != '\0' ? ": " : "", msg);
 		return -1;
 	}
 	if (strcmp(name, root) != 0) {
-		cm_errf(err, errlen, "s3: %s %s: answer <%s>, expected <%s>", r->op, obj, name, root);
+		cm_errf(err, errlen, "s3: %s %s: answer <%s>, expected <%s>", r->op, obj, name,
+		        root);
 		return -1;
 	}
 	return 0;
@@ -482,7 +498,8 @@ int s3req_expect_root(struct s3_client *c, const struct s3req *r, const char *ro
 int s3req_put_headers(const struct s3_put_opts *o, char **hdr, size_t *n, char *err, size_t errlen)
 {
 	*n = 0;
-	const char *type = o != NULL && o->content_type != NULL ? o->content_type : "application/octet-stream";
+	const char *type = o != NULL && o->content_type != NULL ? o->content_type
+	                                                        : "application/octet-stream";
 	int nmeta = o != NULL ? o->nmeta : 0;
 	if (nmeta < 0 || nmeta > S3_META_MAX) {
 		cm_errf(err, errlen, "s3: %d metadata pairs (at most %d)", nmeta, S3_META_MAX);
@@ -491,11 +508,14 @@ int s3req_put_headers(const struct s3_put_opts *o, char **hdr, size_t *n, char *
 	for (int i = 0; i < nmeta; i++) {
 		const struct s3_meta *m = &o->meta[i];
 		size_t nl = strnlen(m->name, sizeof(m->name));
-		bool ok = nl > 0 && nl < sizeof(m->name) && strspn(m->name, "abcdefghijklmnopqrstuvwxyz0123456789-") == nl;
-		for (const char *v = m->value; ok && v < m->value + sizeof(m->value) && *v != '\0'; v++)
+		bool ok = nl > 0 && nl < sizeof(m->name) &&
+		          strspn(m->name, "abcdefghijklmnopqrstuvwxyz0123456789-") == nl;
+		for (const char *v = m->value; ok && v < m->value + sizeof(m->value) && *v != '\0';
+		     v++)
 			ok = *v >= 0x20 && *v < 0x7f;
 		if (!ok || strnlen(m->value, sizeof(m->value)) == sizeof(m->value)) {
-			cm_errf(err, errlen, "s3: metadata name or value not allowed: %.*s", 63, m->name);
+			cm_errf(err, errlen, "s3: metadata name or value not allowed: %.*s", 63,
+			        m->name);
 			return -1;
 		}
 	}

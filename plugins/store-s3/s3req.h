@@ -9,8 +9,8 @@
 
 #include <curl/curl.h>
 
-#include "s3.h"
 #include "common/errbuf.h"
+#include "s3.h"
 #include "s3enc.h"
 
 /* A request body: the bytes [off, off+len) of fd (fd >= 0), else len bytes
@@ -72,8 +72,8 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 /* After a 2xx answer whose body must be the XML element `root`: whether it
  * is, or an <Error> (S3 answers 200 and an error for copies and
  * completions that fail late).  Returns 0, or -1 with err filled. */
-int s3req_expect_root(struct s3_client *c, const struct s3req *r, const char *root,
-                      char *err, size_t errlen);
+int s3req_expect_root(struct s3_client *c, const struct s3req *r, const char *root, char *err,
+                      size_t errlen);
 
 /* Whether key is a usable object key (1..S3_KEY_MAX bytes).  Fills err when not. */
 int s3req_check_key(const char *key, char *err, size_t errlen);

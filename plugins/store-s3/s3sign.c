@@ -34,10 +34,11 @@ bool s3sign_needed(const char *const *hdr, size_t n)
 static int hmac(const unsigned char *key, size_t klen, const char *msg, unsigned char out[32])
 {
 	unsigned int len = 32;
-	return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &len) != NULL &&
-	               len == 32
-	           ? 0
-	           : -1;
+	return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out,
+	            &len) != NULL &&
+	                       len == 32
+	               ? 0
+	               : -1;
 }
 
 static void hex32(const unsigned char in[32], char out[65])
@@ -115,10 +116,13 @@ int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size
 	if (cm_buf_fmt(&canon, "%s\n%s\n%s\n", in->method, in->path, in->query) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (canonical_line(&canon, all[i]) != 0 || (i > 0 && cm_buf_add(&names, ";", 1) != 0))
+		if (canonical_line(&canon, all[i]) != 0 ||
+		    (i > 0 && cm_buf_add(&names, ";", 1) != 0))
 			goto out;
 		for (size_t k = 0; k < name_len(all[i]); k++) {
-			char ch = all[i][k] >= 'A' && all[i][k] <= 'Z' ? (char)(all[i][k] - 'A' + 'a') : all[i][k];
+			char ch = all[i][k] >= 'A' && all[i][k] <= 'Z'
+			                  ? (char)(all[i][k] - 'A' + 'a')
+			                  : all[i][k];
 			if (cm_buf_add(&names, &ch, 1) != 0)
 				goto out;
 		}
@@ -129,7 +133,7 @@ int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size
 	hex32(h, hex);
 	struct cm_buf s = {0}, k = {0};
 	if (cm_buf_fmt(&s, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", stamp, day,
-	                     in->region, hex) != 0 ||
+	               in->region, hex) != 0 ||
 	    cm_buf_fmt(&k, "AWS4%s", in->secret_key) != 0) {
 		cm_buf_free(&s);
 		cm_buf_free(&k);
@@ -142,9 +146,10 @@ int s3sign_make(const struct s3sign_input *in, time_t now, char *date_line, size
 	    hmac(k1, 32, "aws4_request", k2) != 0 || hmac(k2, 32, sts, k1) != 0)
 		goto out;
 	hex32(k1, hex);
-	if (cm_buf_fmt(auth, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
-	                           "SignedHeaders=%s, Signature=%s",
-	                     in->access_key, day, in->region, names.p, hex) != 0)
+	if (cm_buf_fmt(auth,
+	               "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/%s/s3/aws4_request, "
+	               "SignedHeaders=%s, Signature=%s",
+	               in->access_key, day, in->region, names.p, hex) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -191,7 +191,8 @@ int s3xml_root(const char *doc, size_t len, char *name, size_t namelen, struct s
 		memcpy(name, t.name, t.nlen);
 		name[t.nlen] = '\0';
 		const char *inner_end = t.next, *after = t.next;
-		if (t.kind == TOK_START && close_of(t.next, end, t.name, t.nlen, &inner_end, &after) != 0)
+		if (t.kind == TOK_START &&
+		    close_of(t.next, end, t.name, t.nlen, &inner_end, &after) != 0)
 			return -1;
 		if (!only_misc(after, end))
 			return -1;
@@ -216,7 +217,8 @@ int s3xml_next(const struct s3xml_span *parent, const char *name, size_t *pos,
 		if (tok_read(lt, end, &t) != 0 || t.kind == TOK_END)
 			return -1;
 		const char *inner_end = t.next, *after = t.next;
-		if (t.kind == TOK_START && close_of(t.next, end, t.name, t.nlen, &inner_end, &after) != 0)
+		if (t.kind == TOK_START &&
+		    close_of(t.next, end, t.name, t.nlen, &inner_end, &after) != 0)
 			return -1;
 		if ((t.kind == TOK_START || t.kind == TOK_EMPTY) && name_is(&t, name, nlen)) {
 			child->p = t.next;

@@ -23,8 +23,8 @@
  * which only makes the fuzzer slow.
  */
 
-#define MARK "\n--8<--\n"
-#define NPARTS 4
+#define MARK         "\n--8<--\n"
+#define NPARTS       4
 #define MAX_INCLUDES 16
 
 static const char *const part_names[NPARTS] = {"main.conf", "inc.conf", "d/a.conf", "d/b.conf"};
@@ -140,8 +140,9 @@ int fuzz_agentconf(const uint8_t *data, size_t size)
 	size_t len[NPARTS], nparts = 0, includes = 0;
 	const char *p = text, *end = text + size;
 	while (nparts < NPARTS) {
-		const char *m = nparts + 1 < NPARTS ? memmem(p, (size_t)(end - p), MARK, strlen(MARK))
-		                                    : NULL;
+		const char *m = nparts + 1 < NPARTS
+		                        ? memmem(p, (size_t)(end - p), MARK, strlen(MARK))
+		                        : NULL;
 		start[nparts] = p;
 		len[nparts] = m != NULL ? (size_t)(m - p) : (size_t)(end - p);
 		if (!includes_inside(start[nparts], len[nparts], &includes) ||

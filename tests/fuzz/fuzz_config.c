@@ -56,7 +56,8 @@ static void check_split(const uint8_t *data, size_t size)
 	c.data = xcalloc(1, sizeof(*c.data));
 	int rc = shim_run(&doc, &c, err, sizeof(err));
 	if (rc != 0 && strstr(err, ", got a table") == NULL) {
-		(void)fprintf(stderr, "fuzz_config: the shim refused a file toml.c read: %s\n", err);
+		(void)fprintf(stderr, "fuzz_config: the shim refused a file toml.c read: %s\n",
+		              err);
 		abort();
 	}
 	size_t k = 0;
@@ -72,11 +73,13 @@ static void check_split(const uint8_t *data, size_t size)
 		const struct cfg_value *got = &c.data->values[k++];
 		char *key = line_key(l);
 		bool same = strcmp(got->str, v.text) == 0 && got->line == l->line &&
-		            got->num == v.num && strcmp(got->key, key) == 0 && got->arr.n == v.arr.n;
+		            got->num == v.num && strcmp(got->key, key) == 0 &&
+		            got->arr.n == v.arr.n;
 		free(key);
 		toml_value_free(&v);
 		if (!same) {
-			(void)fprintf(stderr, "fuzz_config: line %d came back from libinih changed\n",
+			(void)fprintf(stderr,
+			              "fuzz_config: line %d came back from libinih changed\n",
 			              l->line);
 			abort();
 		}
