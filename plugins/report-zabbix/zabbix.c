@@ -1,6 +1,5 @@
 /* zabbix.c - report plugin "zabbix": the summary line and the log to a Zabbix trapper item (settings, init, retries). */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/errbuf.h"
+#include "common/setting.h"
 #include "native.h"
 #include "sender.h"
 #include "value.h"
@@ -97,9 +97,7 @@ static void settings_free(void)
 
 static const char *get(const char *key)
 {
-	if (H == NULL || H->config_get == NULL)
-		return NULL;
-	return H->config_get("zabbix", key);
+	return cm_setting(H, "zabbix", key);
 }
 
 static const char *const transports[] = {"sender", "native", NULL};
@@ -148,23 +146,6 @@ static const struct oma_setting zabbix_settings[] = {
         {.key = NULL},
 };
 
-/* An integer setting (the core checked it against zabbix_settings and
- * filled in its default).  Returns 0 or -1 with err set. */
-static int get_int(const char *key, int *out, char *err, size_t errlen)
-{
-	const char *s = get(key);
-	char *end = NULL;
-	errno = 0;
-	long v = s != NULL ? strtol(s, &end, 10) : 0;
-	if (s == NULL || errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX) {
-		cm_errf(err, errlen, "[zabbix] %s: not an integer: '%s'", key,
-		        s != NULL ? s : "(unset)");
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 /* ---- plugin interface --------------------------------------------------- */
 
 /* Read and check the settings.  Fails on a bad value, a missing
@@ -186,8 +167,8 @@ static int zabbix_init(const struct oma_host *host, char *err, size_t errlen)
 	v = get("transport");
 	S.transport = v != NULL && strcmp(v, "native") == 0 ? TRANSPORT_NATIVE : TRANSPORT_SENDER;
 	char why[300];
-	if (get_int("timeout", &S.timeout, why, sizeof(why)) != 0 ||
-	    get_int("retries", &S.retries, why, sizeof(why)) != 0) {
+	if (cm_setting_int(H, "zabbix", "timeout", &S.timeout, why, sizeof(why)) != 0 ||
+	    cm_setting_int(H, "zabbix", "retries", &S.retries, why, sizeof(why)) != 0) {
 		cm_errf(err, errlen, "zabbix: %s", why);
 		goto fail;
 	}
