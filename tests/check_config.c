@@ -56,41 +56,52 @@ static char *subst(const char *text)
 	return out;
 }
 
-/* The table of keys the built report-zabbix plugin declares
- * (build/plugins/report-zabbix.so beside this test's folder): the core
- * checks [zabbix] with the plugin's own table, as oma does. */
-static const struct oma_setting *zabbix_table(void)
+/* The reporters whose tables of keys the tests below apply. */
+static const char *const reporters[] = {"zabbix", "syslog", "webhook"};
+#define NREPORTERS (sizeof(reporters) / sizeof(reporters[0]))
+
+/* The table of keys the built report-NAME plugin declares
+ * (build/plugins/report-NAME.so beside this test's folder): the core
+ * checks [NAME] with the plugin's own table, as oma does. */
+static const struct oma_setting *plugin_table(const char *name)
 {
-	static const struct oma_setting *table;
-	if (table != NULL)
-		return table;
+	static const struct oma_setting *tables[NREPORTERS];
+	size_t i = 0;
+	while (i < NREPORTERS && strcmp(reporters[i], name) != 0)
+		i++;
+	ck_assert_uint_lt(i, NREPORTERS);
+	if (tables[i] != NULL)
+		return tables[i];
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	ck_assert_int_gt(n, 0);
 	exe[n] = '\0';
 	*strrchr(exe, '/') = '\0';
-	char *so = xasprintf("%s/../plugins/report-zabbix.so", exe);
+	char *so = xasprintf("%s/../plugins/report-%s.so", exe, name);
 	void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	ck_assert_msg(h != NULL, "cannot load %s: %s", so, dlerror());
 	free(so);
 	const struct oma_plugin *d = dlsym(h, OMA_PLUGIN_SYMBOL);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_ptr_nonnull(d->settings);
-	table = d->settings;
-	return table;
+	tables[i] = d->settings;
+	return tables[i];
 }
 
 /* Load `text` (after subst) as "t.conf" into cfg (freeing what it held);
- * a [zabbix] section is then checked with the zabbix plugin's table, as
- * oma does once it loaded the plugin.  Returns 0 or -1 (err set). */
+ * a section of one of the reporters is then checked with the plugin's
+ * table, as oma does once it loaded the plugin.  Returns 0 or -1 (err
+ * set). */
 static int load(const char *text)
 {
 	cfg_free(&cfg);
 	char *s = subst(text);
 	int rc = cfg_load_string("t.conf", s, &cfg, err, sizeof(err));
 	free(s);
-	if (rc == 0 && cfg_has_section(&cfg, "zabbix"))
-		rc = cfg_register_settings(&cfg, "zabbix", zabbix_table(), err, sizeof(err));
+	for (size_t i = 0; rc == 0 && i < NREPORTERS; i++)
+		if (cfg_has_section(&cfg, reporters[i]))
+			rc = cfg_register_settings(&cfg, reporters[i], plugin_table(reporters[i]),
+			                           err, sizeof(err));
 	return rc;
 }
 
@@ -418,12 +429,12 @@ START_TEST(test_tables_and_keys)
 {
 	MAIN_OK("\"versions\" = 2\n"
 	        "'mysql_bin' = \"m\"\n"
-	        "[syslog]\n"
+	        "[mysite]\n"
 	        "facility = \"daemon\"\n"
-	        "[webhook . headers]\n"
+	        "[notify . headers]\n"
 	        "\"X-Token\" = 'abc'\n"
 	        "\"key with spaces\" = 1\n"
-	        "[webhook]\n"
+	        "[notify]\n"
 	        "url = \"https://example.org/hook\"\n"
 	        "retry.count = 3\n"
 	        "retry.delay = 2\n"
@@ -435,21 +446,21 @@ START_TEST(test_tables_and_keys)
 	        "[empty]\n");
 	ck_assert_int_eq(cfg.main.versions, 2);
 	ck_assert_str_eq(cfg.main.mysql_bin, "m");
-	ck_assert(cfg_has_section(&cfg, "syslog"));
-	ck_assert(cfg_has_section(&cfg, "webhook"));
+	ck_assert(cfg_has_section(&cfg, "mysite"));
+	ck_assert(cfg_has_section(&cfg, "notify"));
 	ck_assert(cfg_has_section(&cfg, "empty"));
 	ck_assert(cfg_has_section(&cfg, "main"));
 	ck_assert(!cfg_has_section(&cfg, "zabbix"));
 	ck_assert(!cfg_has_section(&cfg, "nope"));
-	ck_assert_str_eq(cfg_get(&cfg, "syslog", "facility"), "daemon");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "headers.X-Token"), "abc");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "headers.key with spaces"), "1");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "url"), "https://example.org/hook");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retry.count"), "3");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "auth.user"), "u");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "auth.pass.word"), "p");
-	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "missing"));
-	ck_assert_int_eq(value("webhook", "auth.user")->line, 14);
+	ck_assert_str_eq(cfg_get(&cfg, "mysite", "facility"), "daemon");
+	ck_assert_str_eq(cfg_get(&cfg, "notify", "headers.X-Token"), "abc");
+	ck_assert_str_eq(cfg_get(&cfg, "notify", "headers.key with spaces"), "1");
+	ck_assert_str_eq(cfg_get(&cfg, "notify", "url"), "https://example.org/hook");
+	ck_assert_str_eq(cfg_get(&cfg, "notify", "retry.count"), "3");
+	ck_assert_str_eq(cfg_get(&cfg, "notify", "auth.user"), "u");
+	ck_assert_str_eq(cfg_get(&cfg, "notify", "auth.pass.word"), "p");
+	ck_assert_ptr_null(cfg_get(&cfg, "notify", "missing"));
+	ck_assert_int_eq(value("notify", "auth.user")->line, 14);
 	ck_assert_int_eq(value("reporter", "name")->index, 0);
 	ck_assert_int_eq(cfg.data->values[cfg.data->nvalues - 1].index, 1);
 	ck_assert_str_eq(cfg.data->values[cfg.data->nvalues - 1].str, "b");
@@ -740,7 +751,7 @@ START_TEST(test_unknown_keys)
 	        "skip_condition = [\"x\"]\n"
 	        "[zabbix]\n"
 	        "server = \"z\"\n"
-	        "[syslog]\n"
+	        "[mysite]\n"
 	        "anything = 1\n");
 	ck_assert_uint_eq(cfg.warnings.n, 4);
 	ck_assert_str_eq(cfg.warnings.v[0],
@@ -814,7 +825,7 @@ START_TEST(test_print_json)
 	        "parallelism = -1\n"
 	        "[zabbix]\n"
 	        "item_key = \"oma\"\n"
-	        "[syslog]\n"
+	        "[mysite]\n"
 	        "facility = \"local0\"\n"
 	        "tag.name = \"oma\"\n"
 	        "ratio = 0.5\n"
@@ -852,7 +863,7 @@ START_TEST(test_print_json)
 	HAS("\"zabbix\":{\"item_key\":\"oma\",\"sender_bin\":\"zabbix_sender\","
 	    "\"agent_conf\":\"/etc/zabbix/zabbix_agentd.conf\",\"transport\":\"sender\","
 	    "\"server_active\":\"\",\"hostname\":\"\",\"timeout\":10,\"retries\":3}");
-	HAS("\"syslog\":{\"facility\":\"local0\",\"tag.name\":\"oma\",\"ratio\":\"0.5\",\"on\":true,"
+	HAS("\"mysite\":{\"facility\":\"local0\",\"tag.name\":\"oma\",\"ratio\":\"0.5\",\"on\":true,"
 	    "\"when\":\"2024-01-02\",\"list\":[\"1\",\"2\"]}");
 	HAS("\"hook\":[{\"url\":\"a\"},{},{\"url\":\"c\"}]}");
 
@@ -863,8 +874,8 @@ START_TEST(test_print_json)
 	        "assert m[\"mysqldump_options\"][1]==\"--where=\\\"a\\\"\\n\"; "
 	        "assert m[\"plugin_dir\"] is None and m[\"lock_port\"]==45678; "
 	        "assert d[\"conditions\"][\"run_conditions\"]==[]; "
-	        "assert d[\"syslog\"][\"on\"] is True and len(d[\"hook\"])==3; "
-	        "assert list(d)==[\"main\",\"conditions\",\"zabbix\",\"syslog\",\"hook\"]' '%s'",
+	        "assert d[\"mysite\"][\"on\"] is True and len(d[\"hook\"])==3; "
+	        "assert list(d)==[\"main\",\"conditions\",\"zabbix\",\"mysite\",\"hook\"]' '%s'",
 	        path);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
@@ -1007,6 +1018,135 @@ START_TEST(test_zabbix_plugin_keys)
 }
 END_TEST
 
+/* The report-syslog plugin's keys: defaults (socket and server have none:
+ * the plugin picks /dev/log when neither is set), values, types, choices. */
+START_TEST(test_syslog_plugin_keys)
+{
+	MAIN_OK("[syslog]\n");
+	ck_assert_str_eq(cfg_get(&cfg, "syslog", "facility"), "daemon");
+	ck_assert_str_eq(cfg_get(&cfg, "syslog", "ident"), "oma");
+	ck_assert_ptr_null(cfg_get(&cfg, "syslog", "socket"));
+	ck_assert_ptr_null(cfg_get(&cfg, "syslog", "server"));
+	ck_assert(cfg_section_enabled(&cfg, "syslog"));
+	char path[128];
+	char *json = print_json(path, sizeof(path));
+	HAS("\"syslog\":{\"facility\":\"daemon\",\"ident\":\"oma\",\"socket\":null,"
+	    "\"server\":null}");
+	free(json);
+
+	MAIN_OK("[syslog]\nfacility = \"local7\"\nident = \"oma-db1\"\nserver = \"[::1]:514\"\n");
+	ck_assert_uint_eq(cfg.warnings.n, 0);
+	ck_assert_str_eq(cfg_get(&cfg, "syslog", "facility"), "local7");
+	ck_assert_str_eq(cfg_get(&cfg, "syslog", "ident"), "oma-db1");
+	ck_assert_str_eq(cfg_get(&cfg, "syslog", "server"), "[::1]:514");
+	static const char *const facilities[] = {"user",   "mail",   "daemon", "auth",   "authpriv",
+	                                         "syslog", "lpr",    "news",   "uucp",   "cron",
+	                                         "ftp",    "local0", "local1", "local2", "local3",
+	                                         "local4", "local5", "local6", "local7"};
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++) {
+		char *body = xasprintf("[syslog]\nfacility = \"%s\"\n", facilities[i]);
+		MAIN_OK(body);
+		free(body);
+	}
+	MAIN_OK("[syslog]\nenabled = false\n");
+	ck_assert(!cfg_section_enabled(&cfg, "syslog"));
+	MAIN_OK("[syslog]\ntag = \"x\"\n");
+	ck_assert_uint_eq(cfg.warnings.n, 1);
+	ck_assert_str_eq(cfg.warnings.v[0],
+	                 "config t.conf:4: unknown key 'tag' in [syslog], ignored");
+
+#define FACILITIES                                                                                \
+	"must be \"user\", \"mail\", \"daemon\", \"auth\", \"authpriv\", \"syslog\", \"lpr\", "   \
+	"\"news\", \"uucp\", \"cron\", \"ftp\", \"local0\", \"local1\", \"local2\", \"local3\", " \
+	"\"local4\", \"local5\", \"local6\" or \"local7\""
+	MAIN_ERR("[syslog]\nfacility = \"kernel\"\n",
+	         "config t.conf:4: [syslog] facility: " FACILITIES ", not \"kernel\"");
+	MAIN_ERR("[syslog]\nfacility = \"LOCAL0\"\n",
+	         "config t.conf:4: [syslog] facility: " FACILITIES ", not \"LOCAL0\"");
+	MAIN_ERR("[syslog]\nfacility = \"\"\n",
+	         "config t.conf:4: [syslog] facility: " FACILITIES ", not \"\"");
+#undef FACILITIES
+	MAIN_ERR("[syslog]\nfacility = 16\n",
+	         "config t.conf:4: [syslog] facility: expected a string, got an integer");
+	MAIN_ERR("[syslog]\nident = 5\n",
+	         "config t.conf:4: [syslog] ident: expected a string, got an integer");
+	MAIN_ERR("[syslog]\nsocket = [\"/dev/log\"]\n",
+	         "config t.conf:4: [syslog] socket: expected a string, got an array of strings");
+	MAIN_ERR("[syslog]\nserver = true\n",
+	         "config t.conf:4: [syslog] server: expected a string, got a boolean");
+	MAIN_ERR("[syslog]\nenabled = \"no\"\n",
+	         "config t.conf:4: [syslog] enabled: expected a boolean (true or false), got a "
+	         "string");
+}
+END_TEST
+
+/* The report-webhook plugin's keys: defaults (url and the optional ones
+ * have none), values, types, ranges. */
+START_TEST(test_webhook_plugin_keys)
+{
+	MAIN_OK("[webhook]\n");
+	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "url"));
+	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "failure_url"));
+	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "failure_suffix"));
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "timeout"), "10");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retries"), "2");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retry_delay"), "2");
+	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "header"));
+	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "ca_file"));
+	char path[128];
+	char *json = print_json(path, sizeof(path));
+	HAS("\"webhook\":{\"url\":null,\"failure_url\":null,\"failure_suffix\":null,"
+	    "\"timeout\":10,\"retries\":2,\"retry_delay\":2,\"header\":null,\"ca_file\":null}");
+	free(json);
+
+	MAIN_OK("[webhook]\nurl = \"https://h/p\"\nfailure_suffix = \"/fail\"\n"
+	        "timeout = 110\nretries = 0\nretry_delay = 30\n"
+	        "header = [\"A: 1\", \"B: 2\"]\nca_file = \"/etc/ca.pem\"\n");
+	ck_assert_uint_eq(cfg.warnings.n, 0);
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "url"), "https://h/p");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "failure_suffix"), "/fail");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "timeout"), "110");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retries"), "0");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retry_delay"), "30");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "header"), "A: 1\nB: 2");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "ca_file"), "/etc/ca.pem");
+	json = print_json(path, sizeof(path));
+	HAS("\"header\":[\"A: 1\",\"B: 2\"]");
+	free(json);
+	MAIN_OK("[webhook]\nheader = \"Authorization: Bearer x\"\ntimeout = 1\nretry_delay = 0\n");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "header"), "Authorization: Bearer x");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "timeout"), "1");
+	MAIN_OK("[webhook]\nretries = 10\n");
+	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retries"), "10");
+
+	MAIN_ERR("[webhook]\ntimeout = -5\n",
+	         "config t.conf:4: [webhook] timeout: must be 1..110, not -5");
+	MAIN_ERR("[webhook]\ntimeout = 0\n",
+	         "config t.conf:4: [webhook] timeout: must be 1..110, not 0");
+	MAIN_ERR("[webhook]\ntimeout = 111\n",
+	         "config t.conf:4: [webhook] timeout: must be 1..110, not 111");
+	MAIN_ERR("[webhook]\ntimeout = \"ten\"\n",
+	         "config t.conf:4: [webhook] timeout: expected an integer, got a string");
+	MAIN_ERR("[webhook]\ntimeout = 1.5\n",
+	         "config t.conf:4: [webhook] timeout: expected an integer, got a float");
+	MAIN_ERR("[webhook]\nretries = -1\n",
+	         "config t.conf:4: [webhook] retries: must be 0..10, not -1");
+	MAIN_ERR("[webhook]\nretries = 99\n",
+	         "config t.conf:4: [webhook] retries: must be 0..10, not 99");
+	MAIN_ERR("[webhook]\nretry_delay = -2\n",
+	         "config t.conf:4: [webhook] retry_delay: must be 0..30, not -2");
+	MAIN_ERR("[webhook]\nretry_delay = 31\n",
+	         "config t.conf:4: [webhook] retry_delay: must be 0..30, not 31");
+	MAIN_ERR("[webhook]\nurl = 1\n",
+	         "config t.conf:4: [webhook] url: expected a string, got an integer");
+	MAIN_ERR("[webhook]\nheader = [1]\n",
+	         "config t.conf:4: [webhook] header: expected a string or an array of strings, "
+	         "got an array with non-string elements");
+	MAIN_ERR("[webhook]\nca_file = false\n",
+	         "config t.conf:4: [webhook] ca_file: expected a string, got a boolean");
+}
+END_TEST
+
 /* ---- files ------------------------------------------------------------- */
 
 /* Write `text` (after subst) to tmpdir/name; returns the path. */
@@ -1076,7 +1216,8 @@ START_TEST(test_upstream_example_file)
 	ck_assert_str_eq(cfg.main.backup_dir, tmpdir);
 	ck_assert_int_eq(cfg.main.versions, 1);
 	ck_assert_uint_eq(cfg.main.exclude_databases.n, 0);
-	ck_assert_int_eq(cfg_register_settings(&cfg, "zabbix", zabbix_table(), err, sizeof(err)),
+	ck_assert_int_eq(cfg_register_settings(&cfg, "zabbix", plugin_table("zabbix"), err,
+	                                       sizeof(err)),
 	                 0);
 	ck_assert_str_eq(cfg_get(&cfg, "zabbix", "item_key"), "");
 	ck_assert(!cfg_section_enabled(&cfg, "zabbix"));
@@ -1272,6 +1413,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_valid_combinations);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_zabbix_plugin_keys);
+	tcase_add_test(tc, test_syslog_plugin_keys);
+	tcase_add_test(tc, test_webhook_plugin_keys);
 	tcase_add_test(tc, test_register_settings);
 	tcase_add_test(tc, test_parallelism);
 	tc = tcase(s, "print_json");

@@ -29,7 +29,7 @@ static struct loaded_plugin *plug;
 static char *tmpdir;
 static char *sock_path;
 
-/* ---- a fake host: [syslog] settings from a table ------------------------- */
+/* ---- a fake host: [syslog] settings from a table, the plugin's defaults -- */
 
 static void fake_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fake_log(int level, const char *fmt, ...)
@@ -50,6 +50,7 @@ static void setup(void)
 	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "syslog");
 	tmpdir = t_mkdtemp("syslog");
 	t_cfg_section = "syslog";
+	t_cfg_defaults(plug->desc->settings);
 	sock_path = xasprintf("%s/log.sock", tmpdir);
 }
 
@@ -63,6 +64,7 @@ static void teardown(void)
 	loader_unload(&ld);
 	plug = NULL;
 	t_cfg_clear();
+	t_cfg_defaults(NULL);
 }
 
 /* init() with the settings set so far; returns its result, err filled. */
@@ -279,6 +281,23 @@ START_TEST(test_descriptor)
 	ck_assert_ptr_null(plug->desc->compress);
 	ck_assert_ptr_null(plug->desc->condition);
 	ck_assert_ptr_null(dlsym(plug->handle, "sl_report"));
+	/* its keys, whose types, choices and defaults the core applies
+	 * (check_config); socket and server have no default */
+	const struct oma_setting *t = plug->desc->settings;
+	ck_assert_ptr_nonnull(t);
+	const char *keys[] = {"facility", "ident", "socket", "server"};
+	const char *defs[] = {"daemon", "oma", NULL, NULL};
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_pstr_eq(t[i].key, keys[i]);
+		ck_assert_uint_eq(t[i].type, OMA_SETTING_STRING);
+		ck_assert_pstr_eq(t[i].def, defs[i]);
+		ck_assert_ptr_nonnull(t[i].help);
+	}
+	ck_assert_ptr_null(t[4].key);
+	size_t n = 0;
+	while (t[0].choices[n] != NULL)
+		n++;
+	ck_assert_uint_eq(n, 19);
 }
 END_TEST
 
@@ -387,7 +406,10 @@ START_TEST(test_missing_socket)
 }
 END_TEST
 
-/* Bad settings make init fail with the key and the reason. */
+/* Bad settings make init fail with the key and the reason: what the table
+ * cannot say (a facility not among its choices the core refuses first, as
+ * check_config tests; a host that does not check the table gets a refusal
+ * all the same). */
 START_TEST(test_bad_settings)
 {
 	static const struct {

@@ -233,6 +233,7 @@ const char *t_cfg_section = "";
 static const char *cfg_keys[T_CFG_MAX];
 static char *cfg_vals[T_CFG_MAX];
 static size_t ncfg;
+static const struct oma_setting *cfg_table;
 
 void t_cfg_set(const char *key, const char *val)
 {
@@ -254,9 +255,17 @@ const char *t_cfg_get(const char *section, const char *key)
 	if (strcmp(section, t_cfg_section) != 0)
 		return NULL;
 	for (size_t i = 0; i < ncfg; i++)
-		if (strcmp(cfg_keys[i], key) == 0)
+		if (strcmp(cfg_keys[i], key) == 0 && cfg_vals[i] != NULL)
 			return cfg_vals[i];
+	for (size_t i = 0; cfg_table != NULL && cfg_table[i].key != NULL; i++)
+		if (strcmp(cfg_table[i].key, key) == 0)
+			return cfg_table[i].def;
 	return NULL;
+}
+
+void t_cfg_defaults(const struct oma_setting *table)
+{
+	cfg_table = table;
 }
 
 void t_cfg_clear(void)

@@ -142,11 +142,15 @@ void t_compress_to_sink(const struct oma_compress_ops *ops, const void *data, si
 char *t_hex(const char *s);
 
 /* A fake host's config table: t_cfg_get(section, key) answers for section
- * t_cfg_section only, with the value last set for the key (NULL when unset
- * or set to NULL).  t_cfg_clear empties the table. */
+ * t_cfg_section only, with the value last set for the key, else (unset or
+ * set to NULL) the key's default in the plugin's table given to
+ * t_cfg_defaults, as the core fills it in (NULL without a table or
+ * default).  t_cfg_clear empties the values (not the table);
+ * t_cfg_defaults(NULL) forgets the table. */
 extern const char *t_cfg_section;
 void t_cfg_set(const char *key, const char *val);
 const char *t_cfg_get(const char *section, const char *key);
 void t_cfg_clear(void);
+void t_cfg_defaults(const struct oma_setting *table);
 
 #endif

@@ -18,15 +18,20 @@
 
 #include "common/errbuf.h"
 #include "common/outcome.h"
+#include "common/setting.h"
 
 /*
- * Settings ([syslog]):
+ * Settings ([syslog]), declared in syslog_settings below (the core checks
+ * their types and choices and fills in the defaults):
  *   facility  user, mail, daemon (default), auth, authpriv, syslog, lpr,
  *             news, uucp, cron, ftp, local0 .. local7
  *   ident     the tag in front of each line (default "oma")
- *   socket    unix socket of the local syslog daemon (default /dev/log)
+ *   socket    unix socket of the local syslog daemon (/dev/log when
+ *             `server` is not set)
  *   server    "HOST[:PORT]" or "[V6ADDR][:PORT]": send over UDP instead
  *             (port 514 by default); excludes `socket`
+ * What a table cannot say is checked by sl_init: ident's characters, the
+ * socket's path, the server's form, socket and server not both.
  *
  * Lines are written the way glibc's syslog(3) writes them, RFC 3164 style:
  * "<PRI>Mmm dd hh:mm:ss IDENT[PID]: MESSAGE" (over UDP with the host name
@@ -41,25 +46,49 @@
  * UTF-8 character boundary, "..." appended) at SL_LINE_MAX bytes.
  */
 
-#define SL_DEFAULT_SOCKET   "/dev/log"
-#define SL_DEFAULT_IDENT    "oma"
-#define SL_DEFAULT_FACILITY 3 /* daemon */
-#define SL_DEFAULT_PORT     "514"
-#define SL_IDENT_MAX        48
-#define SL_LINE_MAX         2048 /* bytes of one message, header included */
-#define SL_DB_LINES_MAX     100  /* failed databases listed one by one */
-#define SL_SEND_TIMEOUT_S   10   /* a receiver that does not drain its queue */
+#define SL_DEFAULT_SOCKET "/dev/log"
+#define SL_DEFAULT_IDENT  "oma"
+#define SL_DEFAULT_PORT   "514"
+#define SL_IDENT_MAX      48
+#define SL_LINE_MAX       2048 /* bytes of one message, header included */
+#define SL_DB_LINES_MAX   100  /* failed databases listed one by one */
+#define SL_SEND_TIMEOUT_S 10   /* a receiver that does not drain its queue */
 
 enum { SL_ERR = 3, SL_INFO = 6 };
 
-static const struct {
-	const char *name;
-	int code;
-} facilities[] = {
-        {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},    {"syslog", 5},
-        {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},    {"authpriv", 10},
-        {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18}, {"local3", 19},
-        {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
+/* The facilities by name, in the order messages list them, and their codes. */
+static const char *const facility_names[] = {
+        "user",   "mail",   "daemon", "auth",   "authpriv", "syslog", "lpr",
+        "news",   "uucp",   "cron",   "ftp",    "local0",   "local1", "local2",
+        "local3", "local4", "local5", "local6", "local7",   NULL,
+};
+static const int facility_codes[] = {1,  2,  3,  4,  10, 5,  6,  7,  8, 9,
+                                     11, 16, 17, 18, 19, 20, 21, 22, 23};
+_Static_assert(sizeof(facility_codes) / sizeof(facility_codes[0]) ==
+                       sizeof(facility_names) / sizeof(facility_names[0]) - 1,
+               "a code for each facility name");
+
+/* The keys of [syslog]; socket and server have no default, as which of
+ * them applies depends on the other (sl_init). */
+static const struct oma_setting syslog_settings[] = {
+        {.key = "facility",
+         .type = OMA_SETTING_STRING,
+         .def = "daemon",
+         .choices = facility_names,
+         .help = "the facility of the lines (user, daemon, local0 .. local7, cron ...)"},
+        {.key = "ident",
+         .type = OMA_SETTING_STRING,
+         .def = SL_DEFAULT_IDENT,
+         .help = "the tag in front of each line: printable ASCII without spaces, ':', '[' or ']'"},
+        {.key = "socket",
+         .type = OMA_SETTING_STRING,
+         .help = "unix socket of the local syslog daemon; default " SL_DEFAULT_SOCKET
+                 " when server is not set"},
+        {.key = "server",
+         .type = OMA_SETTING_STRING,
+         .help = "\"HOST[:PORT]\" or \"[IPV6][:PORT]\": send over UDP (port " SL_DEFAULT_PORT
+                 " by default) instead of to socket"},
+        {.key = NULL},
 };
 
 static struct {
@@ -81,18 +110,17 @@ struct conn {
 
 /* ---- settings ------------------------------------------------------------ */
 
+/* The code of facility `v` (one of the table's choices: the core checked
+ * it).  Returns 0, or -1 with err set for another value. */
 static int parse_facility(const char *v, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++) {
-		if (strcmp(v, facilities[i].name) == 0) {
-			S.facility = facilities[i].code;
+	for (size_t i = 0; facility_names[i] != NULL; i++) {
+		if (strcmp(v, facility_names[i]) == 0) {
+			S.facility = facility_codes[i];
 			return 0;
 		}
 	}
-	cm_errf(err, errlen,
-	        "[syslog] facility: unknown facility '%.40s' (expected user, mail, daemon, auth, "
-	        "authpriv, syslog, lpr, news, uucp, cron, ftp or local0 .. local7)",
-	        v);
+	cm_errf(err, errlen, "[syslog] facility: unknown facility '%.40s'", v);
 	return -1;
 }
 
@@ -187,27 +215,23 @@ bad:
 	return -1;
 }
 
-/* Read and check [syslog]; fails with the key and the reason. */
+/* Read [syslog] and check what its table cannot say; fails with the key
+ * and the reason. */
 static int sl_init(const struct oma_host *host, char *err, size_t errlen)
 {
 	free(S.host);
 	memset(&S, 0, sizeof(S));
-	S.facility = SL_DEFAULT_FACILITY;
-	memcpy(S.ident, SL_DEFAULT_IDENT, sizeof(SL_DEFAULT_IDENT));
 	memcpy(S.socket, SL_DEFAULT_SOCKET, sizeof(SL_DEFAULT_SOCKET));
 	/* init runs in oma itself; report() in a child of it. */
 	S.pid = (long)getpid();
 
-	const char *(*get)(const char *, const char *) = host != NULL && host->config_get != NULL
-	                                                         ? host->config_get
-	                                                         : NULL;
-	const char *facility = get ? get("syslog", "facility") : NULL;
-	const char *ident = get ? get("syslog", "ident") : NULL;
-	const char *sock = get ? get("syslog", "socket") : NULL;
-	const char *server = get ? get("syslog", "server") : NULL;
-	if (facility != NULL && parse_facility(facility, err, errlen) != 0)
+	const char *facility = cm_setting(host, "syslog", "facility");
+	const char *ident = cm_setting(host, "syslog", "ident");
+	const char *sock = cm_setting(host, "syslog", "socket");
+	const char *server = cm_setting(host, "syslog", "server");
+	if (parse_facility(facility != NULL ? facility : "(unset)", err, errlen) != 0)
 		return -1;
-	if (ident != NULL && parse_ident(ident, err, errlen) != 0)
+	if (parse_ident(ident != NULL ? ident : "", err, errlen) != 0)
 		return -1;
 	if (sock != NULL && server != NULL) {
 		cm_errf(err, errlen, "[syslog]: set either socket or server, not both");
@@ -420,4 +444,4 @@ static int sl_report(const struct oma_report *r, char *err, size_t errlen)
 static const struct oma_report_ops ops = {.report = sl_report};
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_REPORT, .name = "syslog", .version = "1.0", .init = sl_init,
-                  .fini = sl_fini, .report = &ops);
+                  .fini = sl_fini, .report = &ops, .settings = syslog_settings);

@@ -16,9 +16,11 @@
 #include "common/clock.h"
 #include "common/errbuf.h"
 #include "common/outcome.h"
+#include "common/setting.h"
 
 /*
- * Settings ([webhook]), healthchecks.io style:
+ * Settings ([webhook]), healthchecks.io style, declared in webhook_settings
+ * below (the core checks their types and ranges and fills in the defaults):
  *   url             where to POST (mandatory; http:// or https://)
  *   failure_url     where to POST instead when the run failed (optional)
  *   failure_suffix  or: appended to url's path when the run failed, e.g. "/fail"
@@ -28,6 +30,9 @@
  *                   (default 2, each wait at most WH_DELAY_MAX)
  *   header          "Name: value", or an array of them (e.g. a bearer token)
  *   ca_file         PEM bundle of the CAs to trust instead of the system's
+ * What a table cannot say is checked by wh_init: url is set, the URLs and
+ * headers are well-formed, failure_url and failure_suffix not both, ca_file
+ * is readable.
  *
  * The body is the run's result exactly as result.json holds it, which the
  * core hands over as oma_report.result_json (oma 0.2), sent with
@@ -41,62 +46,69 @@
  * never the header values.
  */
 
-#define WH_DEFAULT_TIMEOUT 10
-#define WH_DEFAULT_RETRIES 2
-#define WH_DEFAULT_DELAY   2
-#define WH_TIMEOUT_MAX     110
-#define WH_RETRIES_MAX     10
-#define WH_DELAY_MAX       30
+#define WH_TIMEOUT_MAX 110
+#define WH_RETRIES_MAX 10
+#define WH_DELAY_MAX   30
 /* The core stops a reporter after 120 s: no attempt is started that could
  * not end before this many seconds since the first one. */
-#define WH_DEADLINE_S      110
-#define WH_SNIPPET_MAX     200 /* bytes of an error answer quoted in the message */
+#define WH_DEADLINE_S  110
+#define WH_SNIPPET_MAX 200 /* bytes of an error answer quoted in the message */
 
 static struct {
 	const struct oma_host *host;
 	char *url, *url_shown;
 	char *fail_url, *fail_shown; /* NULL: failed runs go to url too */
-	long timeout, retries, delay;
+	int timeout, retries, delay;
 	char *ca_file;
 	struct curl_slist *headers;
 	bool curl_ready;
 } W;
 
-static const char *setting(const char *key)
-{
-	if (W.host == NULL || W.host->config_get == NULL)
-		return NULL;
-	return W.host->config_get("webhook", key);
-}
-
 /* ---- settings ------------------------------------------------------------ */
 
-/* An integer setting in [min, max], `def` when absent.  Returns 0, or -1
- * with err naming the key. */
-static int get_long(const char *key, long def, long min, long max, long *out, char *err,
-                    size_t errlen)
+static const char *setting(const char *key)
 {
-	const char *v = setting(key);
-	if (v == NULL) {
-		*out = def;
-		return 0;
-	}
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (v[0] == '\0' || isspace((unsigned char)v[0]) || *end != '\0' || errno != 0) {
-		cm_errf(err, errlen,
-		        "[webhook] %s: expected a whole number of seconds, got '%.40s'", key, v);
-		return -1;
-	}
-	if (n < min || n > max) {
-		cm_errf(err, errlen, "[webhook] %s: %ld is out of range (%ld to %ld)", key, n, min,
-		        max);
-		return -1;
-	}
-	*out = n;
-	return 0;
+	return cm_setting(W.host, "webhook", key);
 }
+
+/* The keys of [webhook]; those without a default are unset unless the
+ * file sets them. */
+static const struct oma_setting webhook_settings[] = {
+        {.key = "url",
+         .type = OMA_SETTING_STRING,
+         .help = "where to POST the result (mandatory; http:// or https://)"},
+        {.key = "failure_url",
+         .type = OMA_SETTING_STRING,
+         .help = "where to POST instead when the run failed; default: url"},
+        {.key = "failure_suffix",
+         .type = OMA_SETTING_STRING,
+         .help = "or: appended to url's path when the run failed, e.g. \"/fail\""},
+        {.key = "timeout",
+         .type = OMA_SETTING_INT,
+         .def = "10",
+         .min = 1,
+         .max = WH_TIMEOUT_MAX,
+         .help = "seconds for one attempt, connecting included"},
+        {.key = "retries",
+         .type = OMA_SETTING_INT,
+         .def = "2",
+         .min = 0,
+         .max = WH_RETRIES_MAX,
+         .help = "further attempts after a failed one"},
+        {.key = "retry_delay",
+         .type = OMA_SETTING_INT,
+         .def = "2",
+         .min = 0,
+         .max = WH_DELAY_MAX,
+         .help = "seconds before the first retry, doubled for each next one"},
+        {.key = "header",
+         .type = OMA_SETTING_STRINGS,
+         .help = "\"Name: value\", or an array of them (e.g. a bearer token)"},
+        {.key = "ca_file",
+         .type = OMA_SETTING_STRING,
+         .help = "PEM bundle of the CAs to trust instead of the system's"},
+        {.key = NULL},
+};
 
 /* `url` without password, query and fragment, for messages (malloc'ed), or
  * NULL when it does not parse. */
@@ -297,8 +309,8 @@ static void wh_fini(void)
 	memset(&W, 0, sizeof(W));
 }
 
-/* Read and check [webhook], start libcurl.  Fails with the key and the
- * reason. */
+/* Read [webhook], check what its table cannot say, start libcurl.  Fails
+ * with the key and the reason. */
 static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 {
 	wh_fini();
@@ -333,11 +345,9 @@ static int wh_init(const struct oma_host *host, char *err, size_t errlen)
 	    (check_suffix(suffix, err, errlen) != 0 ||
 	     parse_url("url", url, suffix, &W.fail_url, &W.fail_shown, err, errlen) != 0))
 		goto fail;
-	if (get_long("timeout", WH_DEFAULT_TIMEOUT, 1, WH_TIMEOUT_MAX, &W.timeout, err, errlen) !=
-	            0 ||
-	    get_long("retries", WH_DEFAULT_RETRIES, 0, WH_RETRIES_MAX, &W.retries, err, errlen) !=
-	            0 ||
-	    get_long("retry_delay", WH_DEFAULT_DELAY, 0, WH_DELAY_MAX, &W.delay, err, errlen) != 0)
+	if (cm_setting_int(host, "webhook", "timeout", &W.timeout, err, errlen) != 0 ||
+	    cm_setting_int(host, "webhook", "retries", &W.retries, err, errlen) != 0 ||
+	    cm_setting_int(host, "webhook", "retry_delay", &W.delay, err, errlen) != 0)
 		goto fail;
 	if (ca != NULL) {
 		if (access(ca, R_OK) != 0) {
@@ -543,4 +553,4 @@ static int wh_report(const struct oma_report *r, char *err, size_t errlen)
 static const struct oma_report_ops ops = {.report = wh_report};
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_REPORT, .name = "webhook", .version = "1.0", .init = wh_init,
-                  .fini = wh_fini, .report = &ops);
+                  .fini = wh_fini, .report = &ops, .settings = webhook_settings);

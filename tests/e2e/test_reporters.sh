@@ -281,12 +281,13 @@ case_syslog_missing() {
 	assert_eq "$(readlink -f "$DIR/last")" "$(readlink -f "$cur")" "last"
 }
 
-# Config with the section lines $2...: a configuration error containing $1,
-# and no backup folder.
+# Config with the section lines $2...: a configuration error containing $1
+# (@CONF@ in it: the config file's path), and no backup folder.
 bad_config() {
 	local want=$1
 	shift
 	conf -- "$@"
+	want=${want//@CONF@/$CONF}
 	run_oma -c "$CONF"
 	assert_rc 1
 	assert_grep "$E2E_ERR" "Invalid configuration: "
@@ -299,9 +300,13 @@ bad_config() {
 case_bad_settings() {
 	bad_config "[webhook] url: only http:// and https://" "[webhook]" 'url = "ftp://example.org/x"'
 	bad_config "[webhook] url: missing" "[webhook]" 'timeout = 5'
-	bad_config "[webhook] timeout: -5 is out of range" "[webhook]" "url = \"$HTTP_URL/\"" 'timeout = -5'
-	bad_config "[webhook] retries: 99 is out of range" "[webhook]" "url = \"$HTTP_URL/\"" 'retries = 99'
-	bad_config "[syslog] facility: unknown facility 'kernel'" "[syslog]" 'facility = "kernel"'
+	# Types, ranges and choices are checked by the core, from the plugins'
+	# tables of keys: the message names the file, line, key and value.
+	bad_config "config @CONF@:8: [webhook] timeout: must be 1..110, not -5" "[webhook]" "url = \"$HTTP_URL/\"" 'timeout = -5'
+	bad_config "config @CONF@:8: [webhook] retries: must be 0..10, not 99" "[webhook]" "url = \"$HTTP_URL/\"" 'retries = 99'
+	bad_config "config @CONF@:7: [webhook] timeout: expected an integer, got a string" "[webhook]" 'timeout = "5"'
+	bad_config "config @CONF@:7: [syslog] facility: must be \"user\", \"mail\", \"daemon\", \"auth\", \"authpriv\", \"syslog\", \"lpr\", \"news\", \"uucp\", \"cron\", \"ftp\", \"local0\", \"local1\", \"local2\", \"local3\", \"local4\", \"local5\", \"local6\" or \"local7\", not \"kernel\"" "[syslog]" 'facility = "kernel"'
+	bad_config "config @CONF@:7: [syslog] ident: expected a string, got an integer" "[syslog]" 'ident = 5'
 	bad_config "[syslog] ident" "[syslog]" 'ident = "two words"'
 	run_oma --check-config -c "$CONF"
 	assert_rc 1
