@@ -10,6 +10,10 @@
  *
  *     2024-01-31T02:00:07Z Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0
  *
+ * Its one key is declared in example_settings below: oma then checks the
+ * section for it (a `file` that is not a string, or a key it does not know,
+ * is pointed out before anything runs) and --print-config shows it.
+ *
  * Build and install: see the Makefile beside this file and docs/PLUGINS.md.
  */
 #include <errno.h>
@@ -26,6 +30,16 @@
 /* Set by init(); valid until fini(). */
 static const struct oma_host *host;
 static char *out_path;
+
+/* The keys of [example]: oma checks the section against them before init()
+ * runs.  `file` has no default: init() insists on it (a table cannot say
+ * "mandatory"). */
+static const struct oma_setting example_settings[] = {
+        {.key = "file",
+         .type = OMA_SETTING_STRING,
+         .help = "the file each run's summary line is appended to (mandatory)"},
+        {.key = NULL},
+};
 
 /* Read [example] file.  Fails when it is missing or empty: then oma refuses
  * to start ("Invalid configuration: ... init of 'example' failed: ..."). */
@@ -132,4 +146,5 @@ static const struct oma_report_ops example_ops = {
 
 /* The one exported symbol.  The name is also the config section. */
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_REPORT, .name = "example", .version = "1.0",
-                  .init = example_init, .fini = example_fini, .report = &example_ops, );
+                  .init = example_init, .fini = example_fini, .report = &example_ops,
+                  .settings = example_settings);

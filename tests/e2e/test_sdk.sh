@@ -186,6 +186,24 @@ case_example_init_fails() {
 	[[ -z $(backup_folders "$DIR") ]] || fail "a backup folder was created although init failed"
 }
 
+# The example's table of keys: the installed core checks [example] with it
+# and prints it.
+case_example_table() {
+	local out=$E2E_T/table.txt
+	conf '' '[example]' 'file = 1'
+	run_installed -c "$CONF"
+	assert_rc 1
+	assert_grep "$E2E_ERR" "Invalid configuration: config $CONF:8: [example] file: expected a string, got an integer"
+	[[ -z $(backup_folders "$DIR") ]] || fail "a backup folder was created for a bad config"
+	conf '' '[example]' "file = \"$out\"" 'fiel = "typo"'
+	run_installed --check-config -c "$CONF"
+	assert_rc 0
+	assert_grep "$E2E_ERR" "warning: config $CONF:9: unknown key 'fiel' in [example], ignored"
+	run_installed --print-config -c "$CONF"
+	assert_rc 0
+	assert_grep "$E2E_OUT" "\"example\":{\"file\":\"$out\"}"
+}
+
 case_uninstall() {
 	run_example_make uninstall >/dev/null 2>&1 || fail "make uninstall of the example failed"
 	assert_no_path "$PLUGINS/report-example.so"
@@ -204,6 +222,7 @@ e2e_case "without an [example] section the example is not called" case_example_w
 e2e_case "[example] enabled = false: not called" case_example_disabled
 e2e_case "a failing reporter is logged and makes exit code 4, backup intact" case_example_failure_exit_4
 e2e_case "[example] without file: init fails, exit 1, nothing created" case_example_init_fails
+e2e_case "[example] is checked and printed with the example's table of keys" case_example_table
 e2e_case "make uninstall removes oma-plugin.pc; the example's uninstall its .so" case_uninstall
 
 e2e_finish
