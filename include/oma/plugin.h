@@ -124,9 +124,11 @@ struct oma_host {
 	 * string (integers and booleans in their TOML spelling, arrays as
 	 * their elements joined by '\n'), or NULL when the key is absent.
 	 * A key in a sub-table [section.sub] is asked for as "sub.key".
-	 * For [main], [conditions] and [zabbix] the value is the effective one
-	 * (the default when the file does not set the key).  The string lives
-	 * as long as the host table; never free it. */
+	 * For [main], [conditions] and the section of a plugin that declares
+	 * its keys (oma_plugin.settings: zabbix, syslog, webhook ...) the value
+	 * is the effective one (the default when the file does not set the key;
+	 * NULL for a key without a default the file leaves out).  The string
+	 * lives as long as the host table; never free it. */
 	const char *(*config_get)(const char *section, const char *key);
 	/* oma 0.2 (NULL in older cores: check before calling).  Run a
 	 * command the way oma runs all of its children: no shell, stdin from
