@@ -1018,15 +1018,26 @@ START_TEST(test_zabbix_plugin_keys)
 }
 END_TEST
 
+/* cfg_get(section, KEY) is VALUE for each KEY, VALUE pair of kv (a NULL
+ * VALUE: no value), which a NULL KEY ends. */
+static void assert_values(const char *section, const char *const *kv)
+{
+	for (size_t i = 0; kv[i] != NULL; i += 2) {
+		const char *got = cfg_get(&cfg, section, kv[i]);
+		ck_assert_msg(kv[i + 1] != NULL ? got != NULL && strcmp(got, kv[i + 1]) == 0
+		                                : got == NULL,
+		              "[%s] %s: '%s', expected '%s'", section, kv[i], got ? got : "(null)",
+		              kv[i + 1] ? kv[i + 1] : "(null)");
+	}
+}
+
 /* The report-syslog plugin's keys: defaults (socket and server have none:
  * the plugin picks /dev/log when neither is set), values, types, choices. */
 START_TEST(test_syslog_plugin_keys)
 {
 	MAIN_OK("[syslog]\n");
-	ck_assert_str_eq(cfg_get(&cfg, "syslog", "facility"), "daemon");
-	ck_assert_str_eq(cfg_get(&cfg, "syslog", "ident"), "oma");
-	ck_assert_ptr_null(cfg_get(&cfg, "syslog", "socket"));
-	ck_assert_ptr_null(cfg_get(&cfg, "syslog", "server"));
+	assert_values("syslog", (const char *const[]){"facility", "daemon", "ident", "oma",
+	                                              "socket", NULL, "server", NULL, NULL});
 	ck_assert(cfg_section_enabled(&cfg, "syslog"));
 	char path[128];
 	char *json = print_json(path, sizeof(path));
@@ -1036,9 +1047,8 @@ START_TEST(test_syslog_plugin_keys)
 
 	MAIN_OK("[syslog]\nfacility = \"local7\"\nident = \"oma-db1\"\nserver = \"[::1]:514\"\n");
 	ck_assert_uint_eq(cfg.warnings.n, 0);
-	ck_assert_str_eq(cfg_get(&cfg, "syslog", "facility"), "local7");
-	ck_assert_str_eq(cfg_get(&cfg, "syslog", "ident"), "oma-db1");
-	ck_assert_str_eq(cfg_get(&cfg, "syslog", "server"), "[::1]:514");
+	assert_values("syslog", (const char *const[]){"facility", "local7", "ident", "oma-db1",
+	                                              "server", "[::1]:514", NULL});
 	static const char *const facilities[] = {"user",   "mail",   "daemon", "auth",   "authpriv",
 	                                         "syslog", "lpr",    "news",   "uucp",   "cron",
 	                                         "ftp",    "local0", "local1", "local2", "local3",
@@ -1085,14 +1095,10 @@ END_TEST
 START_TEST(test_webhook_plugin_keys)
 {
 	MAIN_OK("[webhook]\n");
-	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "url"));
-	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "failure_url"));
-	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "failure_suffix"));
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "timeout"), "10");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retries"), "2");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retry_delay"), "2");
-	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "header"));
-	ck_assert_ptr_null(cfg_get(&cfg, "webhook", "ca_file"));
+	assert_values("webhook",
+	              (const char *const[]){"url", NULL, "failure_url", NULL, "failure_suffix",
+	                                    NULL, "timeout", "10", "retries", "2", "retry_delay",
+	                                    "2", "header", NULL, "ca_file", NULL, NULL});
 	char path[128];
 	char *json = print_json(path, sizeof(path));
 	HAS("\"webhook\":{\"url\":null,\"failure_url\":null,\"failure_suffix\":null,"
@@ -1103,21 +1109,18 @@ START_TEST(test_webhook_plugin_keys)
 	        "timeout = 110\nretries = 0\nretry_delay = 30\n"
 	        "header = [\"A: 1\", \"B: 2\"]\nca_file = \"/etc/ca.pem\"\n");
 	ck_assert_uint_eq(cfg.warnings.n, 0);
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "url"), "https://h/p");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "failure_suffix"), "/fail");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "timeout"), "110");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retries"), "0");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retry_delay"), "30");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "header"), "A: 1\nB: 2");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "ca_file"), "/etc/ca.pem");
+	assert_values("webhook", (const char *const[]){"url", "https://h/p", "failure_suffix",
+	                                               "/fail", "timeout", "110", "retries", "0",
+	                                               "retry_delay", "30", "header", "A: 1\nB: 2",
+	                                               "ca_file", "/etc/ca.pem", NULL});
 	json = print_json(path, sizeof(path));
 	HAS("\"header\":[\"A: 1\",\"B: 2\"]");
 	free(json);
 	MAIN_OK("[webhook]\nheader = \"Authorization: Bearer x\"\ntimeout = 1\nretry_delay = 0\n");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "header"), "Authorization: Bearer x");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "timeout"), "1");
+	assert_values("webhook", (const char *const[]){"header", "Authorization: Bearer x",
+	                                               "timeout", "1", "retry_delay", "0", NULL});
 	MAIN_OK("[webhook]\nretries = 10\n");
-	ck_assert_str_eq(cfg_get(&cfg, "webhook", "retries"), "10");
+	assert_values("webhook", (const char *const[]){"retries", "10", NULL});
 
 	MAIN_ERR("[webhook]\ntimeout = -5\n",
 	         "config t.conf:4: [webhook] timeout: must be 1..110, not -5");
