@@ -37,6 +37,7 @@ PACKAGES=(
 	ceph-mon            # S3 tests: a private Ceph RADOS Gateway (tests/lib/rgw.sh)
 	ceph-osd
 	radosgw
+	curl                # S3 tests: rgw.sh asks the gateway whether it is up
 	awscli              # S3 tests: second clients reading back what oma wrote
 	s3cmd
 )
