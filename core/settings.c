@@ -243,18 +243,16 @@ static int check_choices(const struct oma_config *cfg, const struct known *k,
 	for (size_t i = 0; choices[i] != NULL; i++)
 		if (strcmp(v->str, choices[i]) == 0)
 			return 0;
-	char list[256] = "";
-	size_t used = 0;
-	for (size_t i = 0; choices[i] != NULL; i++) {
-		int n = snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
-		                 i == 0 ? "" : (choices[i + 1] == NULL ? " or " : ", "),
-		                 choices[i]);
-		if (n < 0 || (size_t)n >= sizeof(list) - used)
-			break;
-		used += (size_t)n;
-	}
-	return settings_key_error(cfg, err, errlen, k->section, k->key, "must be %s, not \"%s\"",
-	                          list, v->str);
+	/* The whole list, however long a plugin's table makes it. */
+	char *list = NULL;
+	size_t len = 0, cap = 0;
+	for (size_t i = 0; choices[i] != NULL; i++)
+		buf_appendf(&list, &len, &cap, "%s\"%s\"",
+		            i == 0 ? "" : (choices[i + 1] == NULL ? " or " : ", "), choices[i]);
+	int rc = settings_key_error(cfg, err, errlen, k->section, k->key, "must be %s, not \"%s\"",
+	                            list, v->str);
+	free(list);
+	return rc;
 }
 
 /* Type-check one value of a known key and store it.  Returns 0 or -1. */

@@ -937,6 +937,39 @@ START_TEST(test_register_settings)
 	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
 	ck_assert_str_eq(
 	        err, "config t.conf:5: [site] colour: must be \"red\" or \"blue\", not \"green\"");
+	/* A long list of choices is named whole in the message. */
+	static const char *const many[] = {"choice-number-00",
+	                                   "choice-number-01",
+	                                   "choice-number-02",
+	                                   "choice-number-03",
+	                                   "choice-number-04",
+	                                   "choice-number-05",
+	                                   "choice-number-06",
+	                                   "choice-number-07",
+	                                   "choice-number-08",
+	                                   "choice-number-09",
+	                                   "choice-number-10",
+	                                   "choice-number-11",
+	                                   "choice-number-12",
+	                                   "choice-number-13",
+	                                   "choice-number-14",
+	                                   "choice-number-15",
+	                                   "choice-number-16",
+	                                   "choice-number-17",
+	                                   NULL};
+	static const struct oma_setting long_list[] = {
+	        {.key = "pick",
+	         .type = OMA_SETTING_STRING,
+	         .def = "choice-number-00",
+	         .choices = many},
+	        {.key = NULL},
+	};
+	MAIN_OK("[wide]\npick = \"other\"\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "wide", long_list, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "must be \"choice-number-00\", \"choice-number-01\", ") != NULL &&
+	                      strstr(err, ", \"choice-number-16\" or \"choice-number-17\", not "
+	                                  "\"other\"") != NULL,
+	              "%s", err);
 	MAIN_OK("[site]\non = \"yes\"\nn = 10\n");
 	ck_assert_int_eq(cfg_register_settings(&cfg, "site", good, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "config t.conf:5: [site] n: must be 1..9, not 10");
