@@ -198,6 +198,7 @@ static struct oma_report failed_report(void)
 	        .total = 5,
 	        .dbs = dbs,
 	        .ndbs = sizeof(dbs) / sizeof(dbs[0]),
+	        .db_size = sizeof(struct oma_db_result),
 	        .log_path = "/backup/oma_20240101-000000/oma.log",
 	        .summary =
 	                "Summary: Successfully dumped 2 of 5 databases. Skipped 1, Failed 2. Error=1",
@@ -565,6 +566,32 @@ START_TEST(test_long_line_cut)
 }
 END_TEST
 
+/* A core whose database record is larger than this build's (db_size): the
+ * records are found by db_size, not by this build's struct size. */
+START_TEST(test_larger_db_records)
+{
+	struct grown {
+		struct oma_db_result d;
+		char added_later[40];
+	} g[2] = {
+	        {.d = {.name = "first", .outcome = OMA_DB_DUMPED}},
+	        {.d = {.name = "second", .outcome = OMA_DB_FAILED, .error = "boom"}},
+	};
+	struct oma_report r = failed_report();
+	r.dbs = &g[0].d;
+	r.ndbs = 2;
+	r.db_size = sizeof(struct grown);
+	t_cfg_set("socket", sock_path);
+	init_ok();
+	rx_start_unix_dgram();
+	send_ok(&r);
+	ck_assert_int_eq(rx.n, 2);
+	struct msg m = parse(rx.lines[1], false);
+	ck_assert_str_eq(m.text, "DB 'second': backup failed: boom");
+	rx_free();
+}
+END_TEST
+
 /* Many failed databases: the first 100 are listed, then one line with the
  * rest's count; a receiver with a short queue is not overrun (the sender
  * waits for it). */
@@ -611,6 +638,7 @@ static Suite *syslog_suite(void)
 	tcase_add_test(tc, test_stream_socket);
 	tcase_add_test(tc, test_udp_server);
 	tcase_add_test(tc, test_long_line_cut);
+	tcase_add_test(tc, test_larger_db_records);
 	tcase_add_test(tc, test_many_failed);
 	suite_add_tcase(s, tc);
 	return s;

@@ -126,10 +126,11 @@ static int example_report(const struct oma_report *r, char *err, size_t errlen)
 	fd = -1;
 	/* Mention each failed database in oma.log (debug level). */
 	for (size_t i = 0; i < r->ndbs; i++) {
-		if (r->dbs[i].outcome == OMA_DB_FAILED)
-			host->log(OMA_LOG_DEBUG, "example: database '%s' failed: %s",
-			          r->dbs[i].name,
-			          r->dbs[i].error != NULL ? r->dbs[i].error : "unknown error");
+		/* OMA_REPORT_DB: the record size is the core's, not this build's. */
+		const struct oma_db_result *d = OMA_REPORT_DB(r, i);
+		if (d->outcome == OMA_DB_FAILED)
+			host->log(OMA_LOG_DEBUG, "example: database '%s' failed: %s", d->name,
+			          d->error != NULL ? d->error : "unknown error");
 	}
 	host->log(OMA_LOG_DEBUG, "example: summary appended to %s", out_path);
 	rc = 0;

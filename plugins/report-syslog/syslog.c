@@ -414,7 +414,7 @@ static int sl_report(const struct oma_report *r, char *err, size_t errlen)
 	               r->summary != NULL ? r->summary : "Summary: (none)", err, errlen);
 	size_t listed = 0, failed = 0;
 	for (size_t i = 0; rc == 0 && i < r->ndbs; i++) {
-		const struct oma_db_result *d = &r->dbs[i];
+		const struct oma_db_result *d = OMA_REPORT_DB(r, i);
 		if (d->outcome != OMA_DB_FAILED)
 			continue;
 		failed++;
