@@ -27,7 +27,8 @@
 # cluster (radosgw still checks every S3 signature); the OSD keeps objects in
 # memory.  No system service, /etc/ceph or /var/lib/ceph is used.  Missing
 # packages are an error (exit status 1 and a message), never a skip.
-# Facts and the configuration: ../shared/reference/ceph-rgw.md.
+# Why the configuration is what it is: plugins/store-s3/NOTES.md, "The
+# throw-away gateway of the tests".
 
 RGW_DIR=""
 RGW_PORT=""
