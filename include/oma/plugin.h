@@ -1,4 +1,4 @@
-/* oma/plugin.h - the only header an oma plugin needs (compress, report, condition).
+/* oma/plugin.h - the only header an oma plugin needs (compress, report, condition, store).
  *
  * A plugin is a shared object that exports exactly one read-only symbol,
  * `oma_plugin_descriptor` (a `struct oma_plugin`).  The core dlopen()s the
@@ -79,6 +79,7 @@ enum oma_plugin_type {
 	OMA_PLUGIN_COMPRESS = 1,  /* turns a dump stream into NAME<suffix> */
 	OMA_PLUGIN_REPORT = 2,    /* hears about every run's result */
 	OMA_PLUGIN_CONDITION = 3, /* runs skip/run/terminate condition commands */
+	OMA_PLUGIN_STORE = 4,     /* copies each backup folder off the host (oma 0.3) */
 };
 
 /* Levels for oma_host.log; the same numbers as Python's logging, which
@@ -139,7 +140,12 @@ struct oma_host {
 	 * seconds.  Returns 0 when it ran (see exit_code, timed_out and
 	 * cancelled), -1 with err set when it could not be started. */
 	int (*run)(struct oma_run *r, char *err, size_t errlen);
-	void *spare[7]; /* reserved for later members; NULL */
+	/* oma 0.3 (NULL in older cores).  Non-zero once oma was told to stop
+	 * (SIGTERM, SIGINT ...): a long transfer should then give up soon
+	 * (a store plugin's put() fails with "cancelled").  Thread-safe and
+	 * cheap: call it as often as you like. */
+	int (*stopping)(void);
+	void *spare[6]; /* reserved for later members; NULL */
 };
 
 /* ---- compress ---------------------------------------------------------- */
@@ -232,6 +238,11 @@ struct oma_db_result {
 	uint64_t bytes;    /* size of the compressed file (0 unless dumped or reused) */
 	double seconds;    /* wall time of the dump */
 	const char *error; /* NULL unless outcome is OMA_DB_FAILED */
+	/* oma 0.3 (records are db_size bytes: check it before reading these).
+	 * The off-site copy of this database's dump (enum oma_offsite) and,
+	 * when it failed, why ("s3: ..."; NULL otherwise). */
+	int offsite;
+	const char *offsite_error;
 };
 
 /* The result of one run, as handed to report().  Also written as
@@ -264,6 +275,20 @@ struct oma_report {
 	 * build it: NUL-terminated, valid UTF-8 (bytes that are not UTF-8 in a
 	 * name or message are written as \ufffd), ending in a newline. */
 	const char *result_json;
+	/* oma 0.3 (check `size`): the off-site copy of the run as a whole
+	 * (enum oma_offsite): OMA_OFFSITE_NONE without a store plugin,
+	 * OMA_OFFSITE_COPIED when every store holds the complete folder,
+	 * OMA_OFFSITE_FAILED when a file or the folder's completion failed
+	 * (the exit code is then 4), with the first reason in offsite_error. */
+	int offsite;
+	const char *offsite_error;
+};
+
+/* How an off-site copy went (oma_db_result.offsite, oma_report.offsite). */
+enum oma_offsite {
+	OMA_OFFSITE_NONE = 0,   /* no store plugin, or nothing to copy */
+	OMA_OFFSITE_COPIED = 1, /* every store holds it */
+	OMA_OFFSITE_FAILED = 2, /* a store does not */
 };
 
 /* The i-th database record of a report, whatever the core's record size. */
@@ -315,6 +340,91 @@ struct oma_condition_ops {
 	 * failed one, so it must cope with a partly filled result.  Cannot
 	 * fail. */
 	void (*result_free)(struct oma_condition_result *res);
+	void *spare[4]; /* reserved for later functions; leave NULL */
+};
+
+/* ---- store (off-site copies) ------------------------------------------- */
+
+/* The backup folder a run writes; handed to begin(). */
+struct oma_store_folder {
+	uint32_t size;         /* sizeof(struct oma_store_folder) of the core */
+	const char *name;      /* "oma_YYYYMMDD-HHMMSS", the folder's name */
+	const char *local_dir; /* its full local path */
+	const char *host;      /* the host name (a default remote prefix) */
+};
+
+/* One file of the folder, final and complete: handed to put() and, for the
+ * folder's completion mark, to commit(). */
+struct oma_store_file {
+	uint32_t size;      /* sizeof(struct oma_store_file) of the core */
+	const char *name;   /* its name in the folder ("shop.sql.gz",
+	                     * "oma.log", "info.json"); no '/' */
+	const char *path;   /* the local file: open and read it, never
+	                     * change, rename or remove it */
+	uint64_t bytes;     /* its size */
+	const char *sha256; /* lowercase hex SHA-256 of its bytes, or NULL
+	                     * when the core did not compute one */
+	const char *db;     /* the database whose dump it is; NULL for the
+	                     * folder's own files (oma.log, result.json ...) */
+	/* A reused dump (skip_unchanged_dbs): the name of the earlier backup
+	 * folder that holds the same file, same name and bytes, so a store
+	 * may copy it on the remote side instead of sending it again (after
+	 * checking that its copy there is complete).  NULL otherwise. */
+	const char *reused_from;
+};
+
+/* What commit() is asked to do besides completing the folder. */
+struct oma_store_commit {
+	uint32_t size; /* sizeof(struct oma_store_commit) of the core */
+	/* The folder's completion mark (its info.json): store it last, after
+	 * every file put() stored, so a remote folder holding it is complete. */
+	const struct oma_store_file *marker;
+	/* 1: prune the remote side to the store's number of versions (never
+	 * the folder just completed, never another process's).  0 when a
+	 * database failed: its last good dump lives in an older folder, which
+	 * the local side keeps too. */
+	int prune;
+	long versions; /* [main] versions, a default for the store's own */
+};
+
+/* An off-site target (oma 0.3): S3, sftp, tape.  A store plugin runs when
+ * its section [NAME] is present and not `enabled = false`.  Per run:
+ * begin() once (main thread), then put() once per file as it becomes
+ * final, from `workers` threads of the core at once (each call on its own
+ * file, while the dumps still run), then, only when every put() succeeded
+ * and the local folder is complete, commit() once (main thread), and
+ * finally end() (main thread), whatever happened.  A failure of put() or
+ * commit() never touches the local backup: the core logs "Off-site copy
+ * 'NAME' failed: REASON", records it in result.json and the reports and
+ * exits with 4.  When oma is told to stop, host->stopping() turns true;
+ * put() and commit() should then fail soon, leaving nothing half-made
+ * behind that a later run cannot clean up (abort multipart uploads). */
+struct oma_store_ops {
+	/* Start copying the folder `f`.  Sets *run (the plugin's state for
+	 * this run) and *workers (how many put() calls may run at once,
+	 * 1..16; the core uses 1 when left 0).  Fails when the store cannot
+	 * be used (no credentials, bucket unreachable ...): the core then
+	 * puts nothing, calls neither commit() nor end(), and the copy of the
+	 * run is failed. */
+	int (*begin)(void **run, const struct oma_store_folder *f, unsigned *workers, char *err,
+	             size_t errlen);
+	/* Store file `file` in the remote copy of the folder.  Thread-safe:
+	 * up to `workers` calls at once.  Fails when the file is not stored
+	 * completely (the reason ends up in the log and result.json). */
+	int (*put)(void *run, const struct oma_store_file *file, char *err, size_t errlen);
+	/* Complete the remote folder (store c->marker last; then whatever
+	 * names the newest complete folder), then prune when c->prune.
+	 * Fails when the folder could not be completed; a failed prune is a
+	 * warning through host->log, not a failure. */
+	int (*commit)(void *run, const struct oma_store_commit *c, char *err, size_t errlen);
+	/* Free *run.  Called after every successful begin(), also when the
+	 * run failed or was stopped.  Cannot fail. */
+	void (*end)(void *run);
+	/* oma --check-config --check-remote: prove the store reachable and
+	 * writable (e.g. write, read back and remove a probe object).  May be
+	 * NULL (then the check says the store cannot be checked).  Fails with
+	 * the store's own error (e.g. "SignatureDoesNotMatch"). */
+	int (*check)(char *err, size_t errlen);
 	void *spare[4]; /* reserved for later functions; leave NULL */
 };
 
@@ -385,7 +495,9 @@ struct oma_plugin {
 	 * (the core then checks nothing of it).  oma 0.2; the first spare slot
 	 * before. */
 	const struct oma_setting *settings;
-	void *spare[5]; /* reserved for later members; NULL */
+	/* oma 0.3; the second spare slot before. */
+	const struct oma_store_ops *store;
+	void *spare[4]; /* reserved for later members; NULL */
 };
 
 /* Declare the descriptor:  OMA_PLUGIN_DEFINE(.type = ..., .name = ..., ...);
