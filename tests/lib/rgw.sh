@@ -9,6 +9,15 @@
 #                     SIGKILL as a last resort); safe when nothing runs
 #   rgw_aws ARGS...   Debian's /usr/bin/aws against the gateway (path style)
 #   rgw_s3cmd ARGS... s3cmd against the gateway
+#   rgw_gateway_stop [SIGNAL]  stop only radosgw (SIGTERM, or e.g. KILL) and
+#                     wait until it is gone; the monitor and the OSD keep
+#                     running, and with them every object and unfinished
+#                     multipart upload
+#   rgw_gateway_start start radosgw again on the same port and wait until it
+#                     answers
+#   rgw_usage_received BUCKET  bytes the gateway received for BUCKET so far
+#                     (all requests, from radosgw's usage log), once every
+#                     request made before the call is counted in it
 #
 # Or run it: `tests/lib/rgw.sh start DIR` starts the daemons, leaves them
 # running and prints the path of DIR/env (shell assignments of the variables
@@ -19,7 +28,10 @@
 #
 # After rgw_start: RGW_ENDPOINT (http://127.0.0.1:PORT), RGW_PORT,
 # RGW_ACCESS_KEY, RGW_SECRET_KEY (generated), RGW_REGION, RGW_DIR, RGW_LOG
-# (the gateway's log: one line per request) are set and exported.  Sourced,
+# (the gateway's log: one line per request) are set and exported.  The
+# usage log is on and flushed every second (rgw_usage_log_tick_interval), so
+# `radosgw-admin usage show` counts the bytes each bucket received: an
+# account of uploads that does not depend on the client.  Sourced,
 # rgw_start registers rgw_stop with at_exit (tests/lib/mariadb.sh, which
 # tests/lib/e2e.sh sources) when that exists, else with an EXIT trap.
 #
@@ -185,6 +197,9 @@ _rgw_write_conf() {
 		rgw_data = $d/rgw
 		ms_mon_client_mode = crc
 		debug_rgw = 1
+		rgw_enable_usage_log = true
+		rgw_usage_log_tick_interval = 1
+		rgw_usage_log_flush_threshold = 1
 	EOF
 }
 
@@ -315,6 +330,14 @@ _rgw_start_daemons() {
 # nothing runs.  The data is throw-away; DIR itself stays (the caller's).
 rgw_stop() {
 	local i name pid deadline
+	# DIR/pids is the whole list, also after a subshell restarted the
+	# gateway (rgw_gateway_stop/start there change only its own copy).
+	if [[ -n $RGW_DIR && -s $RGW_DIR/pids ]]; then
+		_RGW_PIDS=()
+		while read -r name pid; do
+			[[ -n $pid ]] && _RGW_PIDS+=("$name:$pid")
+		done <"$RGW_DIR/pids"
+	fi
 	for ((i = ${#_RGW_PIDS[@]} - 1; i >= 0; i--)); do
 		name=${_RGW_PIDS[i]%%:*}
 		pid=${_RGW_PIDS[i]#*:}
@@ -336,6 +359,89 @@ rgw_stop() {
 	if [[ -n $RGW_DIR ]]; then
 		: >"$RGW_DIR/pids"
 	fi
+}
+
+# Stop only the gateway: signal $1 (default TERM) to radosgw, wait at most
+# RGW_STOP_TIMEOUT seconds (then SIGKILL).  Returns 1 when no gateway runs.
+rgw_gateway_stop() {
+	local sig=${1:-TERM} i pid="" deadline
+	for ((i = 0; i < ${#_RGW_PIDS[@]}; i++)); do
+		if [[ ${_RGW_PIDS[i]%%:*} = client.rgw ]]; then
+			pid=${_RGW_PIDS[i]#*:}
+			unset '_RGW_PIDS[i]'
+		fi
+	done
+	_RGW_PIDS=("${_RGW_PIDS[@]}")
+	if [[ -z $pid ]] || ! _rgw_ours "$pid"; then
+		echo 'rgw.sh: rgw_gateway_stop: no gateway runs' >&2
+		return 1
+	fi
+	kill "-$sig" "$pid" 2>/dev/null || true
+	deadline=$((SECONDS + RGW_STOP_TIMEOUT))
+	while _rgw_ours "$pid" && _rgw_alive "$pid"; do
+		if ((SECONDS >= deadline)); then
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null || true
+	grep -v '^client\.rgw ' "$RGW_DIR/pids" >"$RGW_DIR/pids.new" || true
+	mv "$RGW_DIR/pids.new" "$RGW_DIR/pids"
+}
+
+# Start radosgw again after rgw_gateway_stop (same port, same data) and wait
+# until it answers.  Returns 1 with its log when it does not come up.
+rgw_gateway_start() {
+	local e deadline=$((SECONDS + RGW_START_TIMEOUT))
+	for e in "${_RGW_PIDS[@]}"; do
+		if [[ ${e%%:*} = client.rgw ]]; then
+			echo 'rgw.sh: rgw_gateway_start: the gateway runs' >&2
+			return 1
+		fi
+	done
+	_rgw_spawn client.rgw radosgw -c "$RGW_DIR/ceph.conf" -n client.rgw -f
+	_rgw_wait client.rgw _rgw_http_ok
+}
+
+# radosgw-admin against the private cluster, bounded.
+_rgw_admin() {
+	timeout 60 radosgw-admin -c "$RGW_DIR/ceph.conf" -n client.rgw "$@"
+}
+
+# Field $2 (bytes_received, ops ...) for bucket $1, summed over every
+# category and hour of the usage log.
+_rgw_usage_sum() {
+	_rgw_admin usage show --uid=tester --show-log-entries=true 2>/dev/null |
+		python3 -c '
+import json, sys
+doc, want, field = json.load(sys.stdin), sys.argv[1], sys.argv[2]
+print(sum(c[field] for e in doc.get("entries", []) for b in e.get("buckets", [])
+          if b.get("bucket") == want for c in b.get("categories", [])))' "$1" "$2"
+}
+
+# Print the bytes bucket $1 received so far.  A marker object is put into a
+# bucket of its own first (its body is the only bytes that bucket receives),
+# and the answer is read once the usage log counts that request: radosgw writes its log in request order, so every earlier
+# request is then counted too.  Returns 1 when the usage log does not show
+# the marker within RGW_START_TIMEOUT seconds.
+rgw_usage_received() {
+	local mb=rgw-usage-marker before now deadline=$((SECONDS + RGW_START_TIMEOUT))
+	rgw_aws s3api head-bucket --bucket "$mb" >/dev/null 2>&1 ||
+		rgw_aws s3api create-bucket --bucket "$mb" >/dev/null || return 1
+	before=$(_rgw_usage_sum "$mb" bytes_received) || return 1
+	printf 'marker\n' >"$RGW_DIR/tmp/usage-marker"
+	rgw_aws s3 cp --only-show-errors "$RGW_DIR/tmp/usage-marker" "s3://$mb/marker" || return 1
+	while true; do
+		now=$(_rgw_usage_sum "$mb" bytes_received) || return 1
+		((now > before)) && break
+		if ((SECONDS >= deadline)); then
+			echo "rgw.sh: the usage log did not count a request within ${RGW_START_TIMEOUT}s" >&2
+			return 1
+		fi
+		sleep 0.2
+	done
+	_rgw_usage_sum "$1" bytes_received
 }
 
 # Debian's awscli against the gateway, with its own config files (no
@@ -367,11 +473,6 @@ _rgw_main() {
 		;;
 	stop:?*)
 		RGW_DIR=$(cd "$2" && pwd) || exit 1
-		local name pid
-		_RGW_PIDS=()
-		while read -r name pid; do
-			[[ -n $pid ]] && _RGW_PIDS+=("$name:$pid")
-		done <"$RGW_DIR/pids"
 		rgw_stop
 		;;
 	*)
