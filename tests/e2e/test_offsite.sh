@@ -346,7 +346,7 @@ case_complete() {
 		assert_eq "$(jq -r ".databases[] | select(.name == \"$db\") | .offsite_error" "$NEW/result.json")" \
 			null "offsite_error of $db"
 	done
-	assert_no_grep "$NEW/oma.log" 'Off-site copy'
+	assert_grep "$NEW/oma.log" "INFO Off-site copy 's3' complete: $(basename "$NEW")"
 	assert_no_grep "$NEW/oma.log" ' ERROR '
 }
 

@@ -385,7 +385,8 @@ rgw_gateway_stop() {
 		fi
 		sleep 0.05
 	done
-	wait "$pid" 2>/dev/null || true
+	# (braces: bash's own "Killed" notice goes to /dev/null too)
+	{ wait "$pid"; } 2>/dev/null || true
 	grep -v '^client\.rgw ' "$RGW_DIR/pids" >"$RGW_DIR/pids.new" || true
 	mv "$RGW_DIR/pids.new" "$RGW_DIR/pids"
 }
