@@ -309,14 +309,17 @@ assert_remote_last() {
 		"$(printf '%s\n' "$2" | od -An -c | tr -s ' ')" "$1/last"
 }
 
-# result.json of folder $1: run-level offsite outcome $2, and per database $3.
+# result.json of folder $1: run-level offsite outcome $2, $3 for every
+# database dumped or reused, "none" for the skipped ones.
 assert_offsite_result() {
 	local j=$1/result.json got
 	assert_file "$j"
 	got=$(jq -r '.offsite.outcome' "$j")
 	assert_eq "$got" "$2" "result.json offsite.outcome"
-	got=$(jq -r '[.databases[].offsite] | unique | join(",")' "$j")
-	assert_eq "$got" "$3" "result.json databases[].offsite"
+	got=$(jq -r '[.databases[] | select(.outcome != "skipped") | .offsite] | unique | join(",")' "$j")
+	assert_eq "$got" "$3" "result.json offsite of the databases not skipped"
+	got=$(jq -r '[.databases[] | select(.outcome == "skipped") | .offsite] | unique | join(",")' "$j")
+	[[ -z $got || $got = none ]] || fail "result.json: skipped databases have offsite '$got', expected none"
 }
 
 # Total size of the files of folder $1 that are not dumps, plus $2.

@@ -5,7 +5,9 @@
 # 127.0.0.1, tests/lib/rgw.sh) is started once; its start-up time is printed
 # as a "#" line.  Debian's awscli (/usr/bin/aws) and s3cmd then create a
 # bucket, put and get objects byte for byte, and a wrong secret key is
-# refused with 403 SignatureDoesNotMatch.  The library's program mode (start
+# refused with 403 SignatureDoesNotMatch.  The usage log counts uploaded
+# bytes (not server-side copies); radosgw alone is killed and restarted on
+# the same data.  The library's program mode (start
 # DIR / stop DIR, used by the C unit tests), its refusal when the Ceph
 # packages are missing, and the stop (no daemon left, port closed) are
 # checked too.  Needs ceph-mon, ceph-osd, radosgw, awscli and s3cmd
@@ -93,6 +95,42 @@ case_wrong_secret() {
 	assert_grep "$E2E_T/bad.out" 'SignatureDoesNotMatch'
 }
 
+# The usage log counts the bytes a bucket received: a 1,000,000-byte upload
+# adds at least that much, a server-side copy and GETs add nothing.
+case_usage() {
+	local u0 u1 u2
+	u0=$(rgw_usage_received "$BUCKET")
+	head -c 1000000 /dev/urandom >"$E2E_T/u.bin"
+	rgw_aws s3 cp --only-show-errors "$E2E_T/u.bin" "s3://$BUCKET/u.bin"
+	u1=$(rgw_usage_received "$BUCKET")
+	((u1 - u0 >= 1000000 && u1 - u0 < 1001000)) || fail "received $((u1 - u0)) bytes for a 1000000-byte upload"
+	rgw_aws s3api copy-object --bucket "$BUCKET" --key u2.bin --copy-source "$BUCKET/u.bin" >/dev/null
+	rgw_aws s3 cp --only-show-errors "s3://$BUCKET/u2.bin" "$E2E_T/u2.back"
+	cmp "$E2E_T/u.bin" "$E2E_T/u2.back" || fail "the copy differs"
+	u2=$(rgw_usage_received "$BUCKET")
+	assert_eq "$((u2 - u1))" 0 "bytes received for a server-side copy and a GET"
+}
+
+# radosgw alone killed and started again: the port closes and opens, the
+# objects and an unfinished multipart upload survive; rgw_stop (in the main
+# shell) later stops the new gateway too, through DIR/pids.
+case_gateway_restart() {
+	local id code
+	id=$(rgw_aws s3api create-multipart-upload --bucket "$BUCKET" --key mpu.bin --query UploadId --output text)
+	rgw_gateway_stop KILL
+	code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$RGW_ENDPOINT/" || true)
+	assert_eq "$code" 000 "HTTP status with the gateway stopped"
+	assert_eq "$(grep -c '^client\.rgw ' "$RGW_DIR/pids" || true)" 0 "gateways in DIR/pids after the stop"
+	rgw_gateway_start
+	assert_eq "$(grep -c '^client\.rgw ' "$RGW_DIR/pids")" 1 "gateways in DIR/pids after the start"
+	rgw_aws s3 cp --only-show-errors "s3://$BUCKET/dir/obj.bin" "$E2E_T/obj.again"
+	cmp "$E2E_T/obj.bin" "$E2E_T/obj.again" || fail "the object differs after the restart"
+	rgw_aws s3api list-multipart-uploads --bucket "$BUCKET" --query 'Uploads[].UploadId' \
+		--output text >"$E2E_T/mpu.out"
+	assert_eq "$(cat "$E2E_T/mpu.out")" "$id" "unfinished uploads after the restart"
+	rgw_aws s3api abort-multipart-upload --bucket "$BUCKET" --key mpu.bin --upload-id "$id"
+}
+
 # Without the Ceph programs on PATH, rgw.sh fails and names them.
 case_missing_packages() {
 	local rc=0
@@ -129,12 +167,12 @@ case_program_mode() {
 # rgw_stop stops the three daemons and closes the S3 port; a second call is
 # harmless.  (Runs last: the other cases need the gateway.)
 case_stop() {
-	local e pid
+	local name pid
 	local -a pids=()
-	for e in "${_RGW_PIDS[@]}"; do
-		pids+=("${e#*:}")
-	done
-	assert_eq "${#pids[@]}" 3 "daemons started"
+	while read -r name pid; do
+		pids+=("$pid")
+	done <"$RGW_DIR/pids"
+	assert_eq "${#pids[@]}" 3 "daemons running"
 	rgw_stop
 	for pid in "${pids[@]}"; do
 		if _rgw_alive "$pid"; then
@@ -151,6 +189,8 @@ e2e_case "create a bucket with awscli" case_bucket
 e2e_case "put and get a 3 MB object with awscli, byte-identical" case_put_get_aws
 e2e_case "s3cmd and awscli read each other's objects" case_second_client
 e2e_case "a wrong secret key is refused with 403 SignatureDoesNotMatch" case_wrong_secret
+e2e_case "the usage log counts uploaded bytes, not server-side copies or GETs" case_usage
+e2e_case "radosgw alone killed and restarted keeps objects and uploads" case_gateway_restart
 e2e_case "rgw.sh fails loudly when the Ceph packages are missing" case_missing_packages
 e2e_case "program mode: start DIR / stop DIR" case_program_mode
 e2e_case "rgw_stop stops every daemon and closes the port" case_stop

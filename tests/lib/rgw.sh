@@ -125,6 +125,10 @@ _rgw_spawn() {
 	"$@" </dev/null >"$RGW_DIR/$name.out" 2>&1 &
 	_RGW_PIDS+=("$name:$!")
 	printf '%s %s\n' "$name" "$!" >>"$RGW_DIR/pids"
+	# Out of the job table: a gateway killed on purpose (rgw_gateway_stop
+	# KILL, maybe in a subshell) gives no "Killed" notice; bash still
+	# reaps it, and rgw_stop waits by PID.
+	disown "$!" 2>/dev/null || true
 }
 
 # Wait until COMMAND... succeeds, at most until $deadline (seconds of
@@ -385,8 +389,7 @@ rgw_gateway_stop() {
 		fi
 		sleep 0.05
 	done
-	# (braces: bash's own "Killed" notice goes to /dev/null too)
-	{ wait "$pid"; } 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	grep -v '^client\.rgw ' "$RGW_DIR/pids" >"$RGW_DIR/pids.new" || true
 	mv "$RGW_DIR/pids.new" "$RGW_DIR/pids"
 }
