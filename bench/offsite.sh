@@ -38,6 +38,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib/mariadb.sh"
 # shellcheck source=bench/data.sh
 . "$REPO/bench/data.sh"
+# shellcheck source=bench/common.sh
+. "$REPO/bench/common.sh"
 # shellcheck source=tests/lib/rgw.sh
 . "$REPO/tests/lib/rgw.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
@@ -52,12 +54,6 @@ OMA=$OMA_BUILD/oma
 LOCK_PORT=$((20000 + RANDOM % 12000))
 BUCKET=bench
 
-die() {
-	printf 'bench: %s\n' "$*" >&2
-	exit 1
-}
-note() { printf '# %s\n' "$*" >&2; }
-
 [[ -x $OMA ]] || die "$OMA not found (run make first)"
 [[ -f $OMA_BUILD/plugins/store-s3.so ]] || die "$OMA_BUILD/plugins/store-s3.so not found (run make first)"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive number"
@@ -65,23 +61,7 @@ for tool in cc zstd jq "$RGW_AWS_BIN"; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-mkdir -p "$CACHE"
-exec 9>"$CACHE/lock"
-flock -n 9 || die "another bench uses $CACHE"
-
-W=$(mktemp -d /tmp/oma-boff.XXXXXX)
-if [[ ${BENCH_KEEP:-0} = 1 ]]; then
-	note "keeping $W"
-else
-	at_exit "rm -rf -- $(printf '%q' "$W")"
-fi
-HOMEDIR=$W/home
-mkdir -p "$HOMEDIR" "$W/conf" "$W/out"
-
-CFLAGS_BENCH=(-std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$REPO/include")
-cc "${CFLAGS_BENCH[@]}" -o "$W/measure" "$REPO/bench/measure.c"
-cc "${CFLAGS_BENCH[@]}" -fPIC -shared -o "$W/hwm.so" "$REPO/bench/hwm.c"
-export MEASURE_HWM_SO=$W/hwm.so
+bench_workdir oma-boff
 
 RESULTS=$W/results.tsv # method rep wall peak_kb rc extra
 : >"$RESULTS"
@@ -115,14 +95,6 @@ record() { # EXTRA
 
 # Column $2 (3 wall, 4 peak, 6 extra) of the successful runs of method $1.
 column() { awk -F'\t' -v m="$1" -v c="$2" '$1 == m && $5 == 0 && $c != "" { print $c }' "$RESULTS"; }
-median() {
-	sort -g | awk '{ a[NR] = $1 } END {
-		if (NR == 0) { print "nan"; exit }
-		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }'; }
-maxof() { sort -g | tail -n 1; }
-calc() { awk "BEGIN { v = $1; printf \"%.4g\", v }"; }
 
 # Seconds since midnight of the first line of log $1 containing string $2.
 log_time() {

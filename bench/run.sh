@@ -48,6 +48,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib/mariadb.sh"
 # shellcheck source=bench/data.sh
 . "$REPO/bench/data.sh"
+# shellcheck source=bench/common.sh
+. "$REPO/bench/common.sh"
 
 SETS=${BENCH_SETS:-a b c}
 REPS=${BENCH_REPS:-3}
@@ -60,12 +62,6 @@ GZ_LEVEL=6
 ZS_LEVEL=3
 LOCK_PORT=$((20000 + RANDOM % 12000))
 
-die() {
-	printf 'bench: %s\n' "$*" >&2
-	exit 1
-}
-note() { printf '# %s\n' "$*" >&2; }
-
 [[ -x $OMA ]] || die "$OMA not found (run make first)"
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPS must be a positive number"
 for s in $SETS; do
@@ -75,26 +71,8 @@ for tool in gzip zstd xargs cc; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-mkdir -p "$CACHE"
-exec 9>"$CACHE/lock"
-flock -n 9 || die "another bench uses $CACHE"
-
-W=$(mktemp -d /tmp/oma-bench.XXXXXX)
-if [[ ${BENCH_KEEP:-0} = 1 ]]; then
-	note "keeping $W"
-else
-	at_exit "rm -rf -- $(printf '%q' "$W")"
-fi
-HOMEDIR=$W/home
-mkdir -p "$HOMEDIR" "$W/conf" "$W/out"
-
-# ---- helpers ----------------------------------------------------------------
-
-CFLAGS_BENCH=(-std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$REPO/include")
-cc "${CFLAGS_BENCH[@]}" -o "$W/measure" "$REPO/bench/measure.c"
-cc "${CFLAGS_BENCH[@]}" -fPIC -shared -o "$W/hwm.so" "$REPO/bench/hwm.c"
+bench_workdir oma-bench
 cc "${CFLAGS_BENCH[@]}" -o "$W/compress" "$REPO/bench/compress.c" -ldl
-export MEASURE_HWM_SO=$W/hwm.so
 
 RESULTS=$W/results.tsv   # set method rep wall cpu srv_cpu tree_kb peak_kb forks rc bytes
 : >"$RESULTS"
@@ -143,17 +121,7 @@ column() {
 	awk -F'\t' -v s="$1" -v m="$2" -v c="$3" '$1 == s && $2 == m && $10 == 0 { print $c }' "$RESULTS"
 }
 
-median() {
-	sort -g | awk '{ a[NR] = $1 } END {
-		if (NR == 0) { print "nan"; exit }
-		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi }'; }
-maxof() { sort -g | tail -n 1; }
 failures() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 == m && $10 != 0' "$RESULTS" | wc -l; }
-
-# Float arithmetic: calc EXPR (awk syntax).
-calc() { awk "BEGIN { v = $1; printf \"%.4g\", v }"; }
 
 write_conf() {
 	local file=$1 dir=$2
