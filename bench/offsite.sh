@@ -17,7 +17,7 @@
 #                of the oma process is measured (bench/hwm.c)
 #   1g aws       /usr/bin/aws s3 cp of that same file to the same gateway
 #                (its defaults: 8 MiB parts, 10 at once); its start-up is
-#                measured apart (aws s3 ls of an empty prefix)
+#                measured apart (aws s3api head-bucket)
 #   a no-change  oma with skip_unchanged_dbs and [s3] after a first run,
 #                nothing changed: the bytes the gateway received (its usage
 #                log, tests/lib/rgw.sh rgw_usage_received) against the size
@@ -210,7 +210,7 @@ m_1g_aws() {
 	rgw_aws s3 rm --only-show-errors "s3://$BUCKET/aws/big" || true
 	M=aws-start measure_run env AWS_CONFIG_FILE="$RGW_DIR/aws-config" \
 		AWS_SHARED_CREDENTIALS_FILE="$RGW_DIR/aws-credentials" AWS_EC2_METADATA_DISABLED=true \
-		"$RGW_AWS_BIN" --endpoint-url "$RGW_ENDPOINT" s3 ls "s3://$BUCKET/none/"
+		"$RGW_AWS_BIN" --endpoint-url "$RGW_ENDPOINT" s3api head-bucket --bucket "$BUCKET"
 	M=aws-start record
 }
 
@@ -278,7 +278,7 @@ line "(a) the same with [s3]" a-s3
 line "1 file of $(calc "$BIG_BYTES / 1048576") MiB, no [s3]" 1g-local
 line "1 file, with [s3]" 1g-s3
 line "1 file, aws s3 cp" 1g-aws
-line "aws s3 ls (aws start-up)" aws-start
+line "aws s3api head-bucket (aws start-up)" aws-start
 line "(a) no-change run with [s3]" reuse
 UP=$(column 1g-s3 6 | median)
 out "   upload of the 1 file by oma (oma.log: dump final -> uploaded): median $UP s ($(column 1g-s3 6 | minmax))"
