@@ -100,6 +100,9 @@ void s3_client_free(struct s3_client *c);
 long s3_status(const struct s3_client *c);
 const char *s3_code(const struct s3_client *c);
 
+/* Whether the last request was given up because `stopping` said so. */
+bool s3_cancelled(const struct s3_client *c);
+
 /* Whether the last failure is worth retrying: no answer (connection,
  * time-out), 5xx, 408, 429, or the codes RequestTimeout, SlowDown,
  * InternalError. */

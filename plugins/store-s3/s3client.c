@@ -127,6 +127,11 @@ const char *s3_code(const struct s3_client *c)
 	return c->code;
 }
 
+bool s3_cancelled(const struct s3_client *c)
+{
+	return c->cancelled;
+}
+
 bool s3_retryable(const struct s3_client *c)
 {
 	return c->status == 0 || c->status >= 500 || c->status == 408 || c->status == 429 ||
