@@ -19,10 +19,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "rgwlib.h"
 #include "s3.h"
 #include "s3req.h"
 #include "s3sign.h"
-#include "rgwlib.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -412,7 +412,8 @@ START_TEST(test_tampered_body_refused)
 {
 	struct s3_client *c = client();
 	char err[512];
-	char *sent = t_rgw_file("sent.bin", 100000, 11), *other = t_rgw_file("other.bin", 100000, 12);
+	char *sent = t_rgw_file("sent.bin", 100000, 11),
+	     *other = t_rgw_file("other.bin", 100000, 12);
 	int fs = open(sent, O_RDONLY), fo = open(other, O_RDONLY);
 	ck_assert(fs >= 0 && fo >= 0);
 	struct s3req_body bs = {.fd = fs, .len = 100000}, bo = {.fd = fo, .len = 100000};
@@ -536,30 +537,34 @@ START_TEST(test_multipart_12mib)
 	              info.etag);
 	/* Another client reads it back: awscli's head-object and get-object. */
 	ck_assert_int_eq(
-	        t_rgw_aws(&out,
-	            "s3api head-object --bucket %s --key m/big.bin --query ContentLength --output text",
-	            BUCKET),
+	        t_rgw_aws(
+	                &out,
+	                "s3api head-object --bucket %s --key m/big.bin --query ContentLength --output text",
+	                BUCKET),
 	        0);
 	ck_assert_str_eq(out, "12582912");
 	free(out);
 	ck_assert_int_eq(
-	        t_rgw_aws(&out,
-	            "s3api head-object --bucket %s --key m/big.bin --query ETag --output text",
-	            BUCKET),
+	        t_rgw_aws(
+	                &out,
+	                "s3api head-object --bucket %s --key m/big.bin --query ETag --output text",
+	                BUCKET),
 	        0);
 	char *quoted = xasprintf("\"%s\"", info.etag);
 	ck_assert_str_eq(out, quoted);
 	free(quoted);
 	free(out);
 	ck_assert_int_eq(
-	        t_rgw_aws(&out,
-	            "s3api head-object --bucket %s --key m/big.bin --query Metadata.sha256 --output text",
-	            BUCKET),
+	        t_rgw_aws(
+	                &out,
+	                "s3api head-object --bucket %s --key m/big.bin --query Metadata.sha256 --output text",
+	                BUCKET),
 	        0);
 	ck_assert_str_eq(out, "feedbeef");
 	free(out);
 	char *back = xasprintf("%s/big.aws", t_gw.tmp);
-	ck_assert_int_eq(t_rgw_aws(NULL, "s3api get-object --bucket %s --key m/big.bin %s", BUCKET, back),
+	ck_assert_int_eq(t_rgw_aws(NULL, "s3api get-object --bucket %s --key m/big.bin %s", BUCKET,
+	                           back),
 	                 0);
 	ck_assert_msg(t_same_file(src, back), "awscli read back other bytes than uploaded");
 	free(back);

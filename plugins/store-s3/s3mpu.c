@@ -409,9 +409,7 @@ int s3_copy_big(struct s3_client *c, const char *src, const char *dst, uint64_t 
 		if (s3_copy(c, src, dst, err, errlen) != 0)
 			return -1;
 	} else {
-		struct copy_ctx k = {.src = src,
-		                     .size = size,
-		                     .ps = s3_part_size(size, part_size)};
+		struct copy_ctx k = {.src = src, .size = size, .ps = s3_part_size(size, part_size)};
 		if (multipart(c, dst, o, (int)((size + k.ps - 1) / k.ps), copy_part, &k, err,
 		              errlen) != 0)
 			return -1;

@@ -16,7 +16,7 @@
  * so put() threads share it. */
 struct s3store_cfg {
 	const struct oma_host *host;
-	char *endpoint;  /* "http[s]://HOST[:PORT]" */
+	char *endpoint; /* "http[s]://HOST[:PORT]" */
 	char *bucket, *region, *ca_file;
 	char *prefix;    /* no leading or trailing '/'; the host name unless set */
 	bool prefix_set; /* [s3] prefix given (else begin() uses the folder's host) */

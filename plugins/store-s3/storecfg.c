@@ -12,7 +12,7 @@
 #include "common/setting.h"
 #include "s3store.h"
 
-#define S3STORE_SECTION "s3"
+#define S3STORE_SECTION  "s3"
 #define S3STORE_LINE_MAX 4096
 #define S3STORE_MIB      (1024ull * 1024)
 
@@ -58,7 +58,8 @@ static int set_prefix(struct s3store_cfg *cfg, const char *v, char *err, size_t 
 		n--;
 	if (n == 0 || n > 200 || memchr(v, '\n', n) != NULL || strstr(v, "//") != NULL) {
 		cm_errf(err, errlen,
-		        "s3: [s3] prefix \"%s\": expected 1..200 characters, no empty path part", v);
+		        "s3: [s3] prefix \"%s\": expected 1..200 characters, no empty path part",
+		        v);
 		return -1;
 	}
 	cfg->prefix = strndup(v, n);
@@ -106,7 +107,7 @@ static int parse_credentials(FILE *f, const char *profile, char **ak, char **sk)
 		const char *k = trim(s), *v = trim(eq + 1);
 		char **dst = strcmp(k, "aws_access_key_id") == 0       ? ak
 		             : strcmp(k, "aws_secret_access_key") == 0 ? sk
-		                                                        : NULL;
+		                                                       : NULL;
 		if (dst != NULL && *v != '\0') {
 			free(*dst);
 			*dst = strdup(v);
@@ -174,7 +175,7 @@ static int env_credentials(struct s3store_cfg *cfg, char *err, size_t errlen)
 		cm_errf(err, errlen,
 		        "s3: no credentials: set credentials_file in [s3] (an AWS credentials file) "
 		        "or the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY%s",
-		        have_ak ? " (AWS_SECRET_ACCESS_KEY is missing)"
+		        have_ak   ? " (AWS_SECRET_ACCESS_KEY is missing)"
 		        : have_sk ? " (AWS_ACCESS_KEY_ID is missing)"
 		                  : "");
 		return -1;
@@ -205,8 +206,9 @@ static int read_numbers(const struct oma_host *host, struct s3store_cfg *cfg, ch
 		return -1;
 	if (part_mib < 5 || cfg->parallel < 1 || cfg->parallel > S3STORE_PARALLEL_MAX ||
 	    cfg->retries < 0 || cfg->timeout < 1 || versions < 0) {
-		cm_errf(err, errlen, "s3: [s3] part_size, parallel_uploads, retries, timeout or "
-		                     "versions out of range");
+		cm_errf(err, errlen,
+		        "s3: [s3] part_size, parallel_uploads, retries, timeout or "
+		        "versions out of range");
 		return -1;
 	}
 	cfg->part_size = (uint64_t)part_mib * S3STORE_MIB;
@@ -226,8 +228,7 @@ static int host_prefix(struct s3store_cfg *cfg, char *err, size_t errlen)
 	return set_prefix(cfg, name, err, errlen);
 }
 
-int s3store_cfg_load(const struct oma_host *host, struct s3store_cfg *cfg, char *err,
-                     size_t errlen)
+int s3store_cfg_load(const struct oma_host *host, struct s3store_cfg *cfg, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->host = host;
@@ -236,8 +237,9 @@ int s3store_cfg_load(const struct oma_host *host, struct s3store_cfg *cfg, char 
 	const char *ps = setting(host, "path_style"), *profile = setting(host, "profile");
 	bool fail = false;
 	if (endpoint == NULL || endpoint[0] == '\0') {
-		cm_errf(err, errlen, "s3: [s3] endpoint: missing (mandatory key: the S3 server, "
-		                     "https://HOST[:PORT] or http://HOST[:PORT])");
+		cm_errf(err, errlen,
+		        "s3: [s3] endpoint: missing (mandatory key: the S3 server, "
+		        "https://HOST[:PORT] or http://HOST[:PORT])");
 		goto fail;
 	}
 	if (bucket == NULL || bucket[0] == '\0') {
@@ -245,8 +247,9 @@ int s3store_cfg_load(const struct oma_host *host, struct s3store_cfg *cfg, char 
 		goto fail;
 	}
 	if (ps != NULL && strcmp(ps, "false") == 0) {
-		cm_errf(err, errlen, "s3: [s3] path_style = false (virtual-host style URLs): not "
-		                     "supported yet");
+		cm_errf(err, errlen,
+		        "s3: [s3] path_style = false (virtual-host style URLs): not "
+		        "supported yet");
 		goto fail;
 	}
 	cfg->endpoint = endpoint_url(endpoint);

@@ -62,15 +62,16 @@ static int copy_reused(const struct s3store_cfg *cfg, struct s3_client *c,
                        const char *key, const struct s3_put_opts *o, char *err, size_t errlen)
 {
 	char src[S3_KEY_MAX + 1], why[512] = "";
-	if (f->sha256 == NULL || s3store_key(src, run->prefix, f->reused_from, f->name, err,
-	                                     errlen) != 0)
+	if (f->sha256 == NULL ||
+	    s3store_key(src, run->prefix, f->reused_from, f->name, err, errlen) != 0)
 		return 1;
 	int same = remote_same(c, src, f, why, sizeof(why), err, errlen);
 	if (same < 0)
 		return -1;
 	if (same == 0) {
-		s3store_log(cfg, OMA_LOG_INFO, "s3: %s: the copy in %s is not this file (%s); uploading it",
-		            f->name, f->reused_from, why);
+		s3store_log(cfg, OMA_LOG_INFO,
+		            "s3: %s: the copy in %s is not this file (%s); uploading it", f->name,
+		            f->reused_from, why);
 		return 1;
 	}
 	if (s3_copy_big(c, src, key, f->bytes, 0, cfg->part_size, o, err, errlen) != 0) {
@@ -149,8 +150,7 @@ static void *part_thread_main(void *arg)
 
 /* Send all parts of p: on c in this thread and on `extra` more threads,
  * each with a client of its own.  Returns 0, or -1 with err filled. */
-static int send_all_parts(struct parts *p, struct s3_client *c, int extra, char *err,
-                          size_t errlen)
+static int send_all_parts(struct parts *p, struct s3_client *c, int extra, char *err, size_t errlen)
 {
 	struct part_thread *w = calloc((size_t)(extra > 0 ? extra : 1), sizeof(*w));
 	if (w == NULL) {
@@ -236,15 +236,17 @@ static int upload_multipart(const struct s3store_cfg *cfg, struct s3_client *c, 
 	pthread_mutex_init(&p.mu, NULL);
 	if (s3_mpu_create(c, key, o, id, err, errlen) != 0)
 		goto out;
-	s3store_log(cfg, OMA_LOG_DEBUG, "s3: multipart upload of %s: %d parts of %llu bytes, %d at once",
-	            key, p.n, (unsigned long long)ps, extra + 1);
+	s3store_log(cfg, OMA_LOG_DEBUG,
+	            "s3: multipart upload of %s: %d parts of %llu bytes, %d at once", key, p.n,
+	            (unsigned long long)ps, extra + 1);
 	if (send_all_parts(&p, c, extra, err, errlen) != 0 ||
 	    complete_parts(&p, c, want, sizeof(want), err, errlen) != 0) {
 		char why[512] = "";
 		if (s3_mpu_abort(c, key, id, why, sizeof(why)) != 0) {
 			size_t n = strlen(err);
 			if (n < errlen)
-				(void)snprintf(err + n, errlen - n, "; and the abort failed: %s", why);
+				(void)snprintf(err + n, errlen - n, "; and the abort failed: %s",
+				               why);
 		}
 		goto out;
 	}

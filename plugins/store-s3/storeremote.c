@@ -84,8 +84,9 @@ void s3store_abort_stale(const struct s3store_cfg *cfg, const char *prefix)
 	(void)snprintf(below, sizeof(below), "%s/", prefix);
 	if (s3store_client(cfg, &c, err, sizeof(err)) != 0 ||
 	    s3_list_uploads(c, below, on_upload, &l, err, sizeof(err)) != 0) {
-		s3store_log(cfg, OMA_LOG_WARNING, "s3: unfinished uploads below %s/ not looked for: %s",
-		            prefix, l.failed ? "out of memory" : err);
+		s3store_log(cfg, OMA_LOG_WARNING,
+		            "s3: unfinished uploads below %s/ not looked for: %s", prefix,
+		            l.failed ? "out of memory" : err);
 		goto out;
 	}
 	for (size_t i = 0; i + 1 < l.n; i += 2) {
@@ -188,7 +189,9 @@ static int prune(const struct s3store_cfg *cfg, struct s3_client *c, const char 
 	}
 	const char *newest = current;
 	for (size_t i = 0; i < f.l.n; i++) {
-		done[i] = strcmp(f.l.v[i], current) == 0 ? 1 : complete(c, prefix, f.l.v[i], err, errlen);
+		done[i] = strcmp(f.l.v[i], current) == 0
+		                  ? 1
+		                  : complete(c, prefix, f.l.v[i], err, errlen);
 		if (done[i] < 0)
 			goto out;
 		if (done[i] == 1 && strcmp(f.l.v[i], newest) > 0)
@@ -239,9 +242,8 @@ int s3store_commit(const struct s3store_cfg *cfg, const struct s3store_run *run,
 		goto out;
 	rc = 0;
 	long versions = cfg->versions > 0 ? cfg->versions : c->versions;
-	if (c->prune &&
-	    prune(cfg, cl, run->prefix, run->folder, versions > 0 ? versions : 1, why,
-	          sizeof(why)) != 0)
+	if (c->prune && prune(cfg, cl, run->prefix, run->folder, versions > 0 ? versions : 1, why,
+	                      sizeof(why)) != 0)
 		s3store_log(cfg, OMA_LOG_WARNING, "s3: pruning %s/: %s", run->prefix, why);
 out:
 	s3_client_free(cl);
