@@ -219,6 +219,19 @@ static int run_folder(const char *folder, struct tfile *files, int n, int prune,
 	return rc;
 }
 
+/* begin() of folder (must succeed); the run.  *workers gets its workers. */
+static void *begin_ok(const char *folder, unsigned *workers)
+{
+	void *run = NULL;
+	char err[1024] = "";
+	struct oma_store_folder f = {.size = sizeof(f),
+	                             .name = folder,
+	                             .local_dir = t_gw.tmp,
+	                             .host = "h"};
+	ck_assert_msg(OPS->begin(&run, &f, workers, err, sizeof(err)) == 0, "%s", err);
+	return run;
+}
+
 static struct s3_client *cli(void)
 {
 	struct s3_config cfg = {.endpoint = t_gw.endpoint,
@@ -459,14 +472,9 @@ START_TEST(test_wrong_secret)
 	init_ok();
 	struct tfile t;
 	local_file(&t, "oma_20240101-000000", "shop.sql.gz", 1000, 11, NULL);
-	void *run = NULL;
 	unsigned workers = 0;
-	struct oma_store_folder f = {.size = sizeof(f),
-	                             .name = "oma_20240101-000000",
-	                             .local_dir = t_gw.tmp,
-	                             .host = "h"};
+	void *run = begin_ok("oma_20240101-000000", &workers);
 	char err[1024] = "";
-	ck_assert_msg(OPS->begin(&run, &f, &workers, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_ne(OPS->put(run, &t.f, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "HTTP 403 SignatureDoesNotMatch") != NULL, "%s", err);
 	ck_assert_ptr_null(strstr(err, "not-the-secret"));
@@ -506,14 +514,9 @@ START_TEST(test_cancelled)
 	init_ok();
 	struct tfile t;
 	local_file(&t, "oma_20240101-000000", "big.sql.gz", 17 * MIB, 13, NULL);
-	void *run = NULL;
 	unsigned workers = 0;
-	struct oma_store_folder f = {.size = sizeof(f),
-	                             .name = "oma_20240101-000000",
-	                             .local_dir = t_gw.tmp,
-	                             .host = "h"};
+	void *run = begin_ok("oma_20240101-000000", &workers);
 	char err[1024] = "";
-	ck_assert_msg(OPS->begin(&run, &f, &workers, err, sizeof(err)) == 0, "%s", err);
 	/* Told to stop before: nothing is sent. */
 	stop_now = 1;
 	ck_assert_int_ne(OPS->put(run, &t.f, err, sizeof(err)), 0);
@@ -543,13 +546,8 @@ START_TEST(test_stale_upload_aborted)
 	ck_assert_int_eq(uploads_below("st/"), 1);
 	configure("st");
 	init_ok();
-	void *run = NULL;
 	unsigned workers = 0;
-	struct oma_store_folder f = {.size = sizeof(f),
-	                             .name = "oma_20240102-000000",
-	                             .local_dir = t_gw.tmp,
-	                             .host = "h"};
-	ck_assert_msg(OPS->begin(&run, &f, &workers, err, sizeof(err)) == 0, "%s", err);
+	void *run = begin_ok("oma_20240102-000000", &workers);
 	ck_assert_int_eq(workers, 4);
 	ck_assert_int_eq(uploads_below("st/"), 0);
 	ck_assert(logged_has("aborted an unfinished upload of st/oma_20240101-000000/x.sql.gz"));
@@ -566,14 +564,9 @@ START_TEST(test_retries_then_fails)
 	init_ok();
 	struct tfile t;
 	local_file(&t, "oma_20240101-000000", "shop.sql.gz", 100, 15, NULL);
-	void *run = NULL;
 	unsigned workers = 0;
-	struct oma_store_folder f = {.size = sizeof(f),
-	                             .name = "oma_20240101-000000",
-	                             .local_dir = t_gw.tmp,
-	                             .host = "h"};
+	void *run = begin_ok("oma_20240101-000000", &workers);
 	char err[1024] = "";
-	ck_assert_msg(OPS->begin(&run, &f, &workers, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_ne(OPS->put(run, &t.f, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "s3: PUT " BUCKET "/rf/oma_20240101-000000/shop.sql.gz") != NULL,
 	              "%s", err);
