@@ -989,6 +989,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (st == STEP_CANCEL)
 		st = end_cancelled(&r, &code);
 	if (st == STEP_ABANDON) {
+		offsite_wait(r.off); /* no copy reads files that are about to go */
 		abandon_current(&r);
 		r.abandoned = 1;
 	} else {

@@ -271,6 +271,14 @@ START_TEST(test_missing_function)
 }
 END_TEST
 
+START_TEST(test_store_without_commit)
+{
+	static const char *const fx[] = {"store_nocommit", NULL};
+	expect_load_error(fx,
+	                  "plugin @D/store_nocommit.so: store plugin 'nocommit' has no commit()");
+}
+END_TEST
+
 START_TEST(test_missing_ops_table)
 {
 	static const char *const fx[] = {"no_ops", NULL};
@@ -1071,6 +1079,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_bad_name);
 	tcase_add_test(tc, test_missing_function);
 	tcase_add_test(tc, test_missing_ops_table);
+	tcase_add_test(tc, test_store_without_commit);
 	tcase_add_test(tc, test_small_size);
 	tcase_add_test(tc, test_unknown_type);
 	tcase_add_test(tc, test_failure_unloads_everything);
