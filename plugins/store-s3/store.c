@@ -16,8 +16,8 @@
  * Each object carries x-amz-meta-sha256 (the core's SHA-256 of the file);
  * after an upload HEAD must show its size, the ETag of the local MD5s and
  * that metadata.  A reused dump is copied on the server from the earlier
- * folder when the copy there has the same size and SHA-256.  README-section.md
- * is the admin's page; NOTES.md the findings against radosgw.
+ * folder when the copy there has the same size and SHA-256.  README.md ("Off-site
+ * copies to S3") is the admin's page; NOTES.md the findings against radosgw.
  */
 
 static struct {
