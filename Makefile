@@ -55,15 +55,13 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
 COMMON_LIB := $(BUILD)/obj/common/libcommon.a
 
-# plugins/store-s3 holds the S3 client of the coming off-site store plugin:
-# it has no descriptor until the plugin ABI has a type for off-site targets,
-# so it is not built as a plugin yet (tests/check_s3.c links its sources).
-PLUGINS := $(filter-out store-s3,$(notdir $(wildcard plugins/*)))
+PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Libraries each plugin links against.
 LIBS_compress-gzip = -ldeflate -lpthread
 LIBS_compress-zstd = -lzstd -lpthread
 LIBS_report-webhook = -lcurl
+LIBS_store-s3 = -lcurl -lcrypto -lpthread
 
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -131,13 +129,19 @@ DEPS_check_proc = proc
 DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 DEPS_check_conditions = conditions $(LOADER_MODS) proc
-DEPS_check_runner = runner conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
+DEPS_check_runner = runner offsite conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
 	$(CONFIG_MODS) $(LOADER_MODS) proc
-# The S3 client (plugins/store-s3, not a plugin yet) against a real radosgw.
-S3_OBJ = $(patsubst plugins/%.c,$(BUILD)/obj/plugins/%.o,$(wildcard plugins/store-s3/*.c))
-OBJ_check_s3 = $(S3_OBJ)
+# The S3 client (plugins/store-s3/s3*.c) and the whole store plugin "s3"
+# (with store*.c), against a real radosgw.
+S3_OBJ = $(patsubst plugins/%.c,$(BUILD)/obj/plugins/%.o,$(wildcard plugins/store-s3/s3*.c))
+S3_PLUGIN_OBJ = $(patsubst plugins/%.c,$(BUILD)/obj/plugins/%.o,$(wildcard plugins/store-s3/*.c))
+RGWLIB_OBJ = $(BUILD)/obj/tests/rgwlib.o
+OBJ_check_s3 = $(S3_OBJ) $(RGWLIB_OBJ)
 CFLAGS_check_s3 = -Iplugins/store-s3
 LIBS_check_s3 = -lcurl
+OBJ_check_store_s3 = $(S3_PLUGIN_OBJ) $(RGWLIB_OBJ)
+CFLAGS_check_store_s3 = -Iplugins/store-s3
+LIBS_check_store_s3 = -lcurl
 OBJ_check_s3xml = $(BUILD)/obj/plugins/store-s3/s3xml.o
 CFLAGS_check_s3xml = -Iplugins/store-s3
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
@@ -160,6 +164,10 @@ $(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
 # Helpers every unit test shares (t_ prefix).
 TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
 $(TESTLIB_OBJ): tests/testlib.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c $< -o $@
+# The private radosgw of the S3 tests (t_rgw_ prefix).
+$(RGWLIB_OBJ): tests/rgwlib.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c $< -o $@
 
@@ -246,7 +254,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 # Objects made by the pattern rules above are kept (not removed as
 # intermediate files), so a second build compiles nothing.
-.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_OBJ) \
+.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_PLUGIN_OBJ) \
 	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(t).o $(call FUZZ_OBJ,$(t)))
 
 fuzz: fuzz-build

@@ -42,12 +42,19 @@ static const char *host_config_get(const char *section, const char *key)
 	return config_getter(section, key);
 }
 
+/* host->stopping: once oma was told to stop, every child is stopped too. */
+static int host_stopping(void)
+{
+	return proc_cancelled() ? 1 : 0;
+}
+
 static const struct oma_host host_table = {
         .abi = OMA_PLUGIN_ABI,
         .size = sizeof(struct oma_host),
         .log = host_log,
         .config_get = host_config_get,
         .run = proc_host_run,
+        .stopping = host_stopping,
 };
 
 const struct oma_host *loader_host(void)
@@ -128,6 +135,8 @@ static const char *type_name(uint32_t type)
 		return "report";
 	case OMA_PLUGIN_CONDITION:
 		return "condition";
+	case OMA_PLUGIN_STORE:
+		return "store";
 	default:
 		return "unknown";
 	}
@@ -200,6 +209,18 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		else if (d->condition->result_free == NULL)
 			missing = "result_free()";
 		break;
+	case OMA_PLUGIN_STORE:
+		if (d->store == NULL)
+			missing = "store ops";
+		else if (d->store->begin == NULL)
+			missing = "begin()";
+		else if (d->store->put == NULL)
+			missing = "put()";
+		else if (d->store->commit == NULL)
+			missing = "commit()";
+		else if (d->store->end == NULL)
+			missing = "end()";
+		break;
 	default:
 		break;
 	}
@@ -227,7 +248,7 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 		return -1;
 	}
 	if (d->type != OMA_PLUGIN_COMPRESS && d->type != OMA_PLUGIN_REPORT &&
-	    d->type != OMA_PLUGIN_CONDITION) {
+	    d->type != OMA_PLUGIN_CONDITION && d->type != OMA_PLUGIN_STORE) {
 		cm_errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
 		return -1;
 	}

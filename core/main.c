@@ -35,7 +35,8 @@ static void usage(FILE *out)
 {
 	(void)fprintf(
 	        out,
-	        "usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--print-config]\n"
+	        "usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--check-remote]\n"
+	        "           [--print-config]\n"
 	        "\n"
 	        "Optimized MySQLDump Archiver - one compressed dump per database, run from cron.\n"
 	        "\n"
@@ -45,11 +46,13 @@ static void usage(FILE *out)
 	        "  -d, --debug           Set log level to debug and override log level from config file\n"
 	        "  -v, --version         Print version information and exit\n"
 	        "  --check-config        Parse and validate the configuration (and plugins), then exit\n"
+	        "  --check-remote        With --check-config: also write, read and remove a probe\n"
+	        "                        object at every off-site store ([s3] ...)\n"
 	        "  --print-config        Print the effective configuration as JSON, then exit\n"
 	        "\n"
 	        "Exit codes: 0 ok or skipped, 1 invalid configuration or failed run condition,\n"
 	        "2 not enough disk space, 3 another instance is running, 4 a dump, terminate\n"
-	        "condition or reporter failed, or the server could not be reached.\n",
+	        "condition, reporter or off-site copy failed, or the server could not be reached.\n",
 	        DEFAULT_CONFIG);
 }
 
@@ -89,20 +92,26 @@ static void invalid(const char *why)
 	free(safe);
 }
 
-/* Load the reporter of every section but the core's: report-NAME.so in
- * the plugin folder, whose table of keys (if it has one) then checks the
- * section and fills in its defaults.  A section without a plugin is only a
- * warning (it may be meant for a plugin not installed here).  Returns 0,
- * or -1 after printing why. */
-static int load_reporters(struct oma_config *cfg, struct loader *ld, const char *dir)
+/* Load the plugin of every section but the core's: report-NAME.so in the
+ * plugin folder, else store-NAME.so (an off-site target), whose table of
+ * keys (if it has one) then checks the section and fills in its defaults.
+ * A section without a plugin is only a warning (it may be meant for a
+ * plugin not installed here).  Returns 0, or -1 after printing why. */
+static int load_section_plugins(struct oma_config *cfg, struct loader *ld, const char *dir)
 {
-	char err[1024];
+	char err[1024], store_err[1024];
 	for (size_t i = 0; cfg_section_name(cfg, i) != NULL; i++) {
 		const char *name = cfg_section_name(cfg, i);
 		if (strcmp(name, "main") == 0 || strcmp(name, "conditions") == 0)
 			continue;
 		struct loaded_plugin *p = NULL;
 		int rc = loader_load(ld, dir, OMA_PLUGIN_REPORT, name, &p, err, sizeof(err));
+		if (rc == 1) {
+			rc = loader_load(ld, dir, OMA_PLUGIN_STORE, name, &p, store_err,
+			                 sizeof(store_err));
+			if (rc != 1)
+				memcpy(err, store_err, sizeof(err));
+		}
 		if (rc == 1) {
 			char *w = xasprintf(
 			        "config %s: [%s] belongs to no installed plugin (%s); ignored",
@@ -128,22 +137,59 @@ static int load_reporters(struct oma_config *cfg, struct loader *ld, const char 
 	return 0;
 }
 
-/* Init the loaded reporters whose sections are enabled (the others stay
- * uninitialised and are never called).  Returns 0, or -1 after printing
- * why. */
-static int init_reporters(const struct oma_config *cfg, struct loader *ld)
+/* Init the loaded reporters and stores whose sections are enabled (the
+ * others stay uninitialised and are never called).  Returns 0, or -1 after
+ * printing why. */
+static int init_section_plugins(const struct oma_config *cfg, struct loader *ld)
 {
+	static const int types[] = {OMA_PLUGIN_REPORT, OMA_PLUGIN_STORE};
 	char err[1024];
-	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_REPORT, NULL); p != NULL;
-	     p = loader_next(ld, OMA_PLUGIN_REPORT, p)) {
-		if (!cfg_section_enabled(cfg, p->desc->name))
-			continue;
-		if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
-			invalid(err);
-			return -1;
+	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+		for (struct loaded_plugin *p = loader_next(ld, types[k], NULL); p != NULL;
+		     p = loader_next(ld, types[k], p)) {
+			if (!cfg_section_enabled(cfg, p->desc->name))
+				continue;
+			if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
+				invalid(err);
+				return -1;
+			}
 		}
 	}
 	return 0;
+}
+
+/* --check-remote: every enabled store proves it can write.  Returns 0, or
+ * -1 after printing one line per store that cannot (or with none). */
+static int check_remote(const struct oma_config *cfg, const struct loader *ld)
+{
+	int rc = 0, stores = 0;
+	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_STORE, NULL); p != NULL;
+	     p = loader_next(ld, OMA_PLUGIN_STORE, p)) {
+		if (!p->initialized)
+			continue;
+		stores++;
+		char err[1024] = "";
+		const char *why = err;
+		if (p->desc->store->check == NULL)
+			why = "this store plugin cannot be checked";
+		else if (p->desc->store->check(err, sizeof(err)) == 0)
+			continue;
+		else if (err[0] == '\0')
+			why = "check() failed without a reason";
+		char *line = xasprintf("config %s: [%s] remote check failed: %s", cfg->path,
+		                       p->desc->name, why);
+		invalid(line);
+		free(line);
+		rc = -1;
+	}
+	if (stores == 0) {
+		char *line = xasprintf("config %s: --check-remote: no off-site store is configured",
+		                       cfg->path);
+		invalid(line);
+		free(line);
+		rc = -1;
+	}
+	return rc;
 }
 
 static void on_signal(int sig)
@@ -187,14 +233,14 @@ static void open_std_fds(void)
 /* What the command line asks for. */
 struct options {
 	const char *config_path;
-	int debug, check_only, print_only;
+	int debug, check_only, print_only, check_remote;
 };
 
 /* Read the command line into *o.  Returns -1 to go on, else the exit code
  * to end with at once (--help, --version, a wrong option or argument). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 1000, OPT_PRINT };
+	enum { OPT_CHECK = 1000, OPT_PRINT, OPT_REMOTE };
 	static const struct option longopts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"debug", no_argument, NULL, 'd'},
@@ -202,6 +248,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	        {"help", no_argument, NULL, 'h'},
 	        {"check-config", no_argument, NULL, OPT_CHECK},
 	        {"print-config", no_argument, NULL, OPT_PRINT},
+	        {"check-remote", no_argument, NULL, OPT_REMOTE},
 	        {NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.config_path = DEFAULT_CONFIG};
@@ -227,6 +274,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_PRINT:
 			o->print_only = 1;
+			break;
+		case OPT_REMOTE:
+			o->check_only = 1; /* implies --check-config */
+			o->check_remote = 1;
 			break;
 		default:
 			usage(stderr);
@@ -268,7 +319,7 @@ static int load_plugins(struct oma_config *cfg, struct loader *ld, const char *d
 		        cfg->main.compression);
 		return -1;
 	}
-	return load_reporters(cfg, ld, dir);
+	return load_section_plugins(cfg, ld, dir);
 }
 
 /* mysqldump_bin and mysql_bin name executable files.  Returns 0, or -1
@@ -321,7 +372,7 @@ static int init_plugins(const struct oma_config *cfg, struct loader *ld, const c
 			return -1;
 		}
 	}
-	return init_reporters(cfg, ld);
+	return init_section_plugins(cfg, ld);
 }
 
 /* --check-config's answer: the configuration's warnings, then OK. */
@@ -420,6 +471,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (init_plugins(&cfg, &ld, plugin_dir, o.config_path, comp, &cond) != 0)
+		goto out;
+	if (o.check_remote && check_remote(&cfg, &ld) != 0)
 		goto out;
 	if (o.check_only) {
 		print_check_ok(&cfg, o.config_path);

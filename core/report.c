@@ -62,13 +62,31 @@ static const char *db_outcome_name(int o)
 	}
 }
 
-static void json_key_str(char **b, size_t *l, size_t *c, const char *key, const char *val)
+static const char *offsite_name(int o)
 {
-	buf_appendf(b, l, c, "  \"%s\": ", key);
+	switch (o) {
+	case OMA_OFFSITE_COPIED:
+		return "copied";
+	case OMA_OFFSITE_FAILED:
+		return "failed";
+	default:
+		return "none";
+	}
+}
+
+/* `val` as a JSON string, or null. */
+static void json_str_or_null(char **b, size_t *l, size_t *c, const char *val)
+{
 	if (val == NULL)
 		buf_append(b, l, c, "null", 4);
 	else
 		json_append_string(b, l, c, val);
+}
+
+static void json_key_str(char **b, size_t *l, size_t *c, const char *key, const char *val)
+{
+	buf_appendf(b, l, c, "  \"%s\": ", key);
+	json_str_or_null(b, l, c, val);
 	buf_append(b, l, c, ",\n", 2);
 }
 
@@ -84,6 +102,10 @@ char *report_json(const struct oma_report *r, size_t *len)
 	            "  \"counts\": {\"dumped\": %u, \"reused\": %u, \"skipped\": %u, "
 	            "\"failed\": %u, \"total\": %u},\n",
 	            r->dumped, r->reused, r->skipped, r->failed, r->total);
+	buf_appendf(&b, &l, &c,
+	            "  \"offsite\": {\"outcome\": \"%s\", \"error\": ", offsite_name(r->offsite));
+	json_str_or_null(&b, &l, &c, r->offsite_error);
+	buf_append(&b, &l, &c, "},\n", 3);
 	json_key_str(&b, &l, &c, "log", r->log_path);
 	json_key_str(&b, &l, &c, "backup_dir", r->backup_dir);
 	json_key_str(&b, &l, &c, "current_dir", r->current_dir);
@@ -97,10 +119,10 @@ char *report_json(const struct oma_report *r, size_t *len)
 		        &b, &l, &c,
 		        ", \"outcome\": \"%s\", \"bytes\": %llu, \"seconds\": %.3f, \"error\": ",
 		        db_outcome_name(d->outcome), (unsigned long long)d->bytes, d->seconds);
-		if (d->error != NULL)
-			json_append_string(&b, &l, &c, d->error);
-		else
-			buf_append(&b, &l, &c, "null", 4);
+		json_str_or_null(&b, &l, &c, d->error);
+		buf_appendf(&b, &l, &c,
+		            ", \"offsite\": \"%s\", \"offsite_error\": ", offsite_name(d->offsite));
+		json_str_or_null(&b, &l, &c, d->offsite_error);
 		buf_append(&b, &l, &c, "}", 1);
 	}
 	buf_append(&b, &l, &c, r->ndbs ? "\n  ]\n}\n" : "]\n}\n", r->ndbs ? 7 : 4);

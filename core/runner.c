@@ -17,6 +17,7 @@
 #include "dump.h"
 #include "log.h"
 #include "names.h"
+#include "offsite.h"
 #include "proc.h"
 #include "report.h"
 #include "reuse.h"
@@ -48,6 +49,8 @@ struct run {
 	int keep_old;           /* delete_before waits: the last backup had failed databases */
 	struct store_info prev; /* the newest complete backup's info.json (read_previous) */
 	double prev_ratio;      /* its compression ratio, 0.5 without one */
+	int completed;          /* the current folder's info.json was written */
+	struct offsite *off;    /* the off-site copies; NULL without a store plugin */
 };
 
 /* The first signal that asked the run to stop; 0 while none did. */
@@ -400,6 +403,8 @@ static int move_previous(struct run *r, const char *prev, const char *db, const 
 	if (mv > 0)
 		log_warning("DB '%s': %s", db, err);
 	log_info("DB '%s': Backup is newer than last database change. Reusing previous backup", db);
+	const char *prev_base = strrchr(prev, '/') != NULL ? strrchr(prev, '/') + 1 : prev;
+	offsite_put(r->off, file, sc->bytes, sc->sha256, db, prev_base);
 	r->reused_bytes[r->reused.n] = sc->bytes;
 	strv_push(&r->reused, db);
 	return 0;
@@ -472,6 +477,16 @@ static void write_sidecar(void *arg, const struct dump_job *j)
 		log_warning("DB '%s': %s", j->db, err);
 }
 
+/* As each dump succeeds (in its worker thread): its sidecar when a later
+ * run can reuse it, and its off-site copy. */
+static void dump_done(void *arg, const struct dump_job *j)
+{
+	const struct run *r = arg;
+	if (changes_usable(r->changes))
+		write_sidecar(arg, j);
+	offsite_put(r->off, j->file, j->bytes, j->sha256, j->db, NULL);
+}
+
 /* Phase 7: dump the selected databases. */
 static void phase_dump(struct run *r)
 {
@@ -504,7 +519,7 @@ static void phase_dump(struct run *r)
 	        /* Only skip_unchanged_dbs reads sidecars, and only with a change
 		 * reference in them: without one a sidecar is a useless file
 		 * (and creating files is most of the core's work per database). */
-	        .done = changes_usable(r->changes) ? write_sidecar : NULL,
+	        .done = changes_usable(r->changes) || r->off != NULL ? dump_done : NULL,
 	        .done_arg = r,
 	};
 	dump_run(&s, r->jobs, r->njobs);
@@ -558,6 +573,7 @@ static int phase_finish(struct run *r)
 		log_error("%s", err);
 		return -1;
 	}
+	r->completed = 1;
 	if (store_set_link(r->bdir, "last", r->current, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		rc = -1;
@@ -605,25 +621,10 @@ static void fix_links(struct run *r)
 	strv_free(&notes);
 }
 
-/* Phase 12: result.json next to the run's log, then the reporters.
- * Returns the exit code, 4 when a reporter failed. */
-static int phase_report(struct run *r, int code)
+/* The report's database records (dbs: one per dumped, reused and skipped
+ * database) and counts, with each dump's off-site outcome. */
+static void fill_dbs(const struct run *r, struct oma_db_result *dbs, struct oma_report *rep)
 {
-	size_t n = r->njobs + r->reused.n + r->skipped.n;
-	struct oma_db_result *dbs = xcalloc(n, sizeof(*dbs));
-	struct oma_report rep = {
-	        .size = sizeof(rep),
-	        .outcome = r->outcome,
-	        .exit_code = code,
-	        .dbs = dbs,
-	        .ndbs = n,
-	        .db_size = sizeof(struct oma_db_result),
-	        .log_path = log_path(),
-	        .backup_dir = r->bdir,
-	        .current_dir = r->abandoned ? NULL : r->current,
-	        .total = (unsigned)r->facts.databases.n,
-	        .skipped = (unsigned)r->skipped.n,
-	};
 	for (size_t i = 0; i < r->njobs; i++) {
 		const struct dump_job *j = &r->jobs[i];
 		dbs[i] = (struct oma_db_result){
@@ -634,9 +635,9 @@ static int phase_report(struct run *r, int code)
 		        .error = j->ok ? NULL : (j->error ? j->error : "not dumped"),
 		};
 		if (j->ok)
-			rep.dumped++;
+			rep->dumped++;
 		else
-			rep.failed++;
+			rep->failed++;
 	}
 	for (size_t i = 0; i < r->reused.n; i++) {
 		dbs[r->njobs + i] = (struct oma_db_result){
@@ -644,11 +645,72 @@ static int phase_report(struct run *r, int code)
 		        .outcome = OMA_DB_REUSED,
 		        .bytes = r->reused_bytes[i],
 		};
-		rep.reused++;
+		rep->reused++;
 	}
 	for (size_t i = 0; i < r->skipped.n; i++)
 		dbs[r->njobs + r->reused.n + i] = (struct oma_db_result){.name = r->skipped.v[i],
 		                                                         .outcome = OMA_DB_SKIPPED};
+	for (size_t i = 0; i < r->njobs + r->reused.n; i++) {
+		if (dbs[i].outcome == OMA_DB_FAILED)
+			continue;
+		dbs[i].offsite = offsite_db_outcome(r->off, dbs[i].name, &dbs[i].offsite_error);
+		if (dbs[i].offsite == OMA_OFFSITE_FAILED && rep->offsite_error == NULL) {
+			rep->offsite = OMA_OFFSITE_FAILED;
+			rep->offsite_error = dbs[i].offsite_error;
+		}
+	}
+	if (r->off != NULL && rep->offsite == OMA_OFFSITE_NONE)
+		rep->offsite = OMA_OFFSITE_COPIED; /* so far: the folder is still to complete */
+}
+
+/* After result.json was written: the off-site copies of the folder's own
+ * files and its completion (only for a complete folder whose dumps all
+ * arrived), then the outcome of the copy as a whole into *rep.  Returns 1
+ * when that changed what result.json says. */
+static int settle_offsite(struct run *r, struct oma_report *rep)
+{
+	if (r->off == NULL)
+		return 0;
+	if (r->completed && !r->abandoned && !cancel_signal && rep->offsite != OMA_OFFSITE_FAILED) {
+		static const char *const own[] = {"result.json", "oma.log", NULL};
+		const struct cfg_main *m = &r->cfg->main;
+		offsite_finish(r->off, own, "info.json", r->failed == 0 && rep->exit_code == 0,
+		               m->versions);
+	}
+	offsite_stop(r->off); /* no threads left when the reporters fork */
+	const char *why = NULL;
+	int outcome = offsite_outcome(r->off, &why);
+	if (outcome == rep->offsite && (why == NULL) == (rep->offsite_error == NULL))
+		return 0;
+	rep->offsite = outcome;
+	rep->offsite_error = why;
+	return 1;
+}
+
+/* Phase 12: result.json next to the run's log, the off-site copy's end,
+ * then the reporters.  Returns the exit code, 4 when a reporter or an
+ * off-site copy failed. */
+static int phase_report(struct run *r, int code)
+{
+	size_t n = r->njobs + r->reused.n + r->skipped.n;
+	struct oma_db_result *dbs = xcalloc(n, sizeof(*dbs));
+	struct oma_report rep = {
+	        .size = sizeof(rep),
+	        .outcome = r->outcome,
+	        .dbs = dbs,
+	        .ndbs = n,
+	        .db_size = sizeof(struct oma_db_result),
+	        .log_path = log_path(),
+	        .backup_dir = r->bdir,
+	        .current_dir = r->abandoned ? NULL : r->current,
+	        .total = (unsigned)r->facts.databases.n,
+	        .skipped = (unsigned)r->skipped.n,
+	};
+	offsite_wait(r->off);
+	fill_dbs(r, dbs, &rep);
+	if (rep.offsite == OMA_OFFSITE_FAILED && code == OMA_EXIT_OK)
+		code = OMA_EXIT_FAILED;
+	rep.exit_code = code;
 	char *summary = report_summary(&rep);
 	rep.summary = summary;
 
@@ -665,6 +727,16 @@ static int phase_report(struct run *r, int code)
 		/* Like last.log: backup_dir/last.result.json is the newest result. */
 		log_error("%s", err);
 	}
+	int rewrite = settle_offsite(r, &rep);
+	if (rewrite) {
+		/* The folder's completion failed: the reporters hear so. */
+		if (rep.offsite == OMA_OFFSITE_FAILED && code == OMA_EXIT_OK)
+			code = OMA_EXIT_FAILED;
+		rep.exit_code = code;
+		free(summary);
+		summary = report_summary(&rep);
+		rep.summary = summary;
+	}
 	int before_report = cancel_signal;
 	if (r->pl->ld != NULL && report_send(r->pl->ld, &rep, r->pl->report_timeout) > 0 &&
 	    code == OMA_EXIT_OK)
@@ -674,7 +746,7 @@ static int phase_report(struct run *r, int code)
 		log_error("Backup cancelled by signal %d", (int)cancel_signal);
 		code = OMA_EXIT_FAILED;
 	}
-	if (written && code != rep.exit_code) {
+	if (written && (rewrite || code != rep.exit_code)) {
 		/* result.json tells the exit code the run really ends with; the
 		 * outcome stays the backup's own. */
 		rep.exit_code = code;
@@ -698,6 +770,7 @@ static void run_free(struct run *r)
 	strv_free(&r->reused);
 	free(r->reused_bytes);
 	changes_free(r->changes);
+	offsite_free(r->off);
 	strv_free(&r->skipped);
 	strv_free(&r->missing);
 	server_facts_free(&r->facts);
@@ -812,6 +885,8 @@ static enum step phase_prepare(struct run *r, int *code)
  * when a dump failed or the disk filled up. */
 static enum step phase_dumps(struct run *r, int *code)
 {
+	if (r->pl->ld != NULL)
+		r->off = offsite_start(r->pl->ld, r->current_base, r->current);
 	phase_reuse(r);
 	if (cancel_signal)
 		return STEP_CANCEL;
@@ -914,6 +989,7 @@ int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	if (st == STEP_CANCEL)
 		st = end_cancelled(&r, &code);
 	if (st == STEP_ABANDON) {
+		offsite_wait(r.off); /* no copy reads files that are about to go */
 		abandon_current(&r);
 		r.abandoned = 1;
 	} else {

@@ -124,19 +124,19 @@ static void teardown(void)
 	free(ok_out);
 }
 
-/* Load one fixture reporter (from a folder of links named as oma looks
- * for them) and initialise it. */
-static void add_reporter(const char *fixture)
+/* Load one fixture plugin of `type` (from a folder of links named as oma
+ * looks for them) and initialise it. */
+static void add_fixture(int type, const char *fixture)
 {
 	char *dir = path_in(tmp, "plugins");
 	(void)mkdir(dir, 0755);
 	char *src = t_fixture_path(fixture);
-	char *dst = xasprintf("%s/report-%s.so", dir, fixture);
+	char *dst = xasprintf("%s/%s-%s.so", dir, type == OMA_PLUGIN_STORE ? "store" : "report",
+	                      fixture);
 	ck_assert_int_eq(symlink(src, dst), 0);
 	char err[1024] = "";
 	struct loaded_plugin *p = NULL;
-	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_REPORT, fixture, &p, err, sizeof(err)) == 0,
-	              "%s", err);
+	ck_assert_msg(loader_load(&ld, dir, type, fixture, &p, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(loader_init(p, NULL, err, sizeof(err)) == 0, "%s", err);
 	free(dst);
 	free(src);
@@ -184,7 +184,7 @@ static void configure(const char *main_extra, const char *conditions)
 	if (cfg.cond.skip.n + cfg.cond.run.n + cfg.cond.terminate.n > 0)
 		sh = plugin(OMA_PLUGIN_CONDITION, "sh");
 	if (!have_report_ok)
-		add_reporter("report_ok");
+		add_fixture(OMA_PLUGIN_REPORT, "report_ok");
 	have_report_ok = 1;
 	pl = (struct run_plugins){
 	        .comp = gz->desc->compress,
@@ -518,7 +518,7 @@ END_TEST
 START_TEST(test_reporter_failure_is_the_exit_code)
 {
 	configure("", "");
-	add_reporter("report_fail");
+	add_fixture(OMA_PLUGIN_REPORT, "report_fail");
 	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
 	char *cur = newest();
 	expect_complete(cur, all_dbs);
@@ -642,6 +642,211 @@ START_TEST(test_unchanged_without_change_check_dumps_all)
 }
 END_TEST
 
+/* ---- off-site copies (the store_dir fixture) ----------------------------- */
+
+static char *remote; /* the fixture's "remote" folder */
+
+/* configure(), plus the store_dir fixture copying to tmp/remote. */
+static void configure_store(const char *main_extra)
+{
+	remote = path_in(tmp, "remote");
+	ck_assert_int_eq(mkdir(remote, 0755), 0);
+	setenv("OMA_FIXTURE_STORE", remote, 1);
+	unsetenv("OMA_FIXTURE_STORE_FAIL_BEGIN");
+	unsetenv("OMA_FIXTURE_STORE_FAIL_PUT");
+	unsetenv("OMA_FIXTURE_STORE_FAIL_COMMIT");
+	configure(main_extra, "");
+	add_fixture(OMA_PLUGIN_STORE, "store_dir");
+}
+
+/* The fixture's events, one call a line. */
+static char *events(void)
+{
+	char *p = path_in(remote, "events");
+	char *text = t_read_file(p);
+	free(p);
+	return text != NULL ? text : xstrdup("");
+}
+
+static size_t count_lines_with(const char *text, const char *what)
+{
+	size_t n = 0;
+	for (const char *p = strstr(text, what); p != NULL; p = strstr(p + 1, what))
+		n++;
+	return n;
+}
+
+/* local/NAME and the remote copy remote/FOLDER/NAME hold the same bytes. */
+static void expect_copied(const char *local, const char *name)
+{
+	char *a = path_in(local, name);
+	char *b = xasprintf("%s/%s/%s", remote, strrchr(local, '/') + 1, name);
+	char *cmd = xasprintf("cmp -s '%s' '%s'", a, b);
+	ck_assert_msg(system(cmd) == 0, "%s was not copied to %s", a, b);
+	free(cmd);
+	free(b);
+	free(a);
+}
+
+START_TEST(test_offsite_copies_the_folder)
+{
+	configure_store("versions = 3");
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_OK);
+	char *cur = newest();
+	const char *base = strrchr(cur, '/') + 1;
+	for (size_t i = 0; all_dbs[i] != NULL; i++) {
+		char *f = xasprintf("%s.sql.gz", all_dbs[i]);
+		expect_copied(cur, f);
+		free(f);
+	}
+	expect_copied(cur, "result.json");
+	/* oma.log as it was when copied: it goes on after that. */
+	char *cmd = xasprintf("cd '%s' && r='%s/%s/oma.log' && test -s \"$r\" && "
+	                      "head -c \"$(stat -c %%s \"$r\")\" oma.log | cmp -s - \"$r\"",
+	                      cur, remote, base);
+	ck_assert_msg(system(cmd) == 0, "oma.log was not copied");
+	free(cmd);
+	expect_copied(cur, "info.json");
+	char *ev = events();
+	char *begin = xasprintf("begin %s\n", base);
+	ck_assert_msg(strncmp(ev, begin, strlen(begin)) == 0, "events:\n%s", ev);
+	/* Each dump with its database and SHA-256, the folder's files without. */
+	ck_assert_uint_eq(count_lines_with(ev, "put alpha.sql.gz db=alpha from=- sha="), 1);
+	ck_assert_uint_eq(count_lines_with(ev, "sha=-"), 2);
+	ck_assert_uint_eq(count_lines_with(ev, "put "), 5);
+	ck_assert_msg(strstr(ev, "put result.json db=- from=- sha=- bytes=") != NULL, "%s", ev);
+	/* info.json last, by commit, after every put; then end. */
+	const char *commit = strstr(ev, "commit info.json prune=1 versions=3\nend\n");
+	ck_assert_msg(commit != NULL && strstr(commit, "put ") == NULL, "events:\n%s", ev);
+	ck_assert(strstr(ev, "put info.json") == NULL);
+	expect_log("INFO store_dir: completed ");
+	expect_log("INFO Off-site copy 'store_dir' complete: ");
+	expect_result("\"offsite\": {\"outcome\": \"copied\", \"error\": null}");
+	expect_result("\"name\": \"alpha\", \"outcome\": \"dumped\"");
+	expect_result("\"offsite\": \"copied\", \"offsite_error\": null}");
+	free(begin);
+	free(ev);
+	free(cur);
+}
+END_TEST
+
+START_TEST(test_offsite_put_fails)
+{
+	configure_store("versions = 1");
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_OK);
+	char *first = newest();
+	setenv("OMA_FIXTURE_STORE_FAIL_PUT", "beta.sql.gz", 1);
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
+	/* The local backup is whole and `last`; the folder is not completed
+	 * remotely. */
+	char *cur = newest();
+	ck_assert_str_ne(cur, first);
+	expect_complete(cur, all_dbs);
+	ck_assert(links_to("last", cur));
+	char *ev = events();
+	ck_assert_uint_eq(count_lines_with(ev, "commit "), 1); /* the first run's */
+	expect_log("ERROR Off-site copy 'store_dir' of beta.sql.gz failed: store_dir: put of "
+	           "beta.sql.gz refused as asked");
+	expect_result("\"exit_code\": 4");
+	expect_result("\"outcome\": \"success\""); /* the backup's own */
+	expect_result("\"offsite\": {\"outcome\": \"failed\", \"error\": \"store_dir: put of "
+	              "beta.sql.gz refused as asked\"}");
+	expect_result("\"name\": \"beta\", \"outcome\": \"dumped\"");
+	expect_result("\"offsite\": \"failed\", \"offsite_error\": \"store_dir: put of beta.sql.gz "
+	              "refused as asked\"}");
+	expect_reported(
+	        "Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=0 ndbs=3\n"
+	        "Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=1 ndbs=3\n");
+	free(ev);
+	free(cur);
+	free(first);
+}
+END_TEST
+
+START_TEST(test_offsite_commit_fails)
+{
+	configure_store("");
+	setenv("OMA_FIXTURE_STORE_FAIL_COMMIT", "1", 1);
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
+	char *cur = newest();
+	expect_complete(cur, all_dbs);
+	expect_log("ERROR Off-site copy 'store_dir' failed: store_dir: commit refused as asked");
+	/* result.json was rewritten with the folder's outcome. */
+	expect_result("\"exit_code\": 4");
+	expect_result("\"offsite\": {\"outcome\": \"failed\", \"error\": \"store_dir: commit "
+	              "refused as asked\"}");
+	expect_reported(
+	        "Summary: Successfully dumped 3 of 3 databases. Skipped 0, Failed 0. Error=1 ndbs=3\n");
+	free(cur);
+}
+END_TEST
+
+START_TEST(test_offsite_begin_fails)
+{
+	configure_store("");
+	setenv("OMA_FIXTURE_STORE_FAIL_BEGIN", "1", 1);
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
+	char *cur = newest();
+	expect_complete(cur, all_dbs);
+	ck_assert(links_to("last", cur));
+	char *ev = events();
+	ck_assert_str_eq(ev, ""); /* nothing put, no end() after a failed begin() */
+	expect_log("ERROR Off-site copy 'store_dir' failed: store_dir: begin refused as asked");
+	expect_result("\"offsite\": {\"outcome\": \"failed\", \"error\": \"store_dir: begin "
+	              "refused as asked\"}");
+	expect_result("\"name\": \"gamma\", \"outcome\": \"dumped\", \"bytes\": ");
+	free(ev);
+	free(cur);
+}
+END_TEST
+
+START_TEST(test_offsite_failed_dump_does_not_prune)
+{
+	configure_store("");
+	fail_dump("beta");
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_FAILED);
+	char *ev = events();
+	/* The folder is completed remotely (what was dumped is there) but the
+	 * remote side keeps its older folders, as the local side does. */
+	ck_assert_msg(strstr(ev, "commit info.json prune=0 ") != NULL, "events:\n%s", ev);
+	ck_assert(strstr(ev, "put beta.sql.gz") == NULL);
+	expect_result("\"offsite\": {\"outcome\": \"copied\", \"error\": null}");
+	expect_result("\"name\": \"beta\", \"outcome\": \"failed\"");
+	expect_result("\"offsite\": \"none\", \"offsite_error\": null}");
+	free(ev);
+}
+END_TEST
+
+/* A mysqldump stand-in for gamma that waits (10 s at most) until the copy
+ * of alpha's dump has begun, and fails if it has not: the copies start
+ * while the dumps still run. */
+START_TEST(test_offsite_overlaps_dumps)
+{
+	configure_store("");
+	char *alpha = path_in(datadir, "alpha/t.ibd");
+	t_write_file(alpha, "a bigger table, so alpha is dumped first ..................\n", 0644);
+	free(alpha);
+	char *script = xasprintf(
+	        "#!/bin/sh\n"
+	        "if [ \"$1\" = gamma ]; then\n"
+	        "  i=0\n"
+	        "  until ls '%s'/oma_*/alpha.sql.gz.started >/dev/null 2>&1; do\n"
+	        "    i=$((i + 1)); [ $i -gt 1000 ] && { echo 'alpha not copied yet' >&2; exit 3; }\n"
+	        "    sleep 0.01\n"
+	        "  done\n"
+	        "fi\n"
+	        "echo \"-- MariaDB dump of $1 (stand-in)\"\n"
+	        "echo \"-- Dump completed on 2024-05-01 12:00:00\"\n",
+	        remote);
+	char *path = path_in(bin, "mysqldump");
+	t_write_file(path, script, 0755);
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_OK);
+	expect_result("\"offsite\": {\"outcome\": \"copied\", \"error\": null}");
+	free(path);
+	free(script);
+}
+END_TEST
+
 static Suite *runner_suite(void)
 {
 	Suite *s = suite_create("runner");
@@ -663,6 +868,12 @@ static Suite *runner_suite(void)
 	tcase_add_test(tc, test_do_databases_all_missing);
 	tcase_add_test(tc, test_everything_excluded);
 	tcase_add_test(tc, test_unchanged_without_change_check_dumps_all);
+	tcase_add_test(tc, test_offsite_copies_the_folder);
+	tcase_add_test(tc, test_offsite_put_fails);
+	tcase_add_test(tc, test_offsite_commit_fails);
+	tcase_add_test(tc, test_offsite_begin_fails);
+	tcase_add_test(tc, test_offsite_failed_dump_does_not_prune);
+	tcase_add_test(tc, test_offsite_overlaps_dumps);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "rgwlib.h"
 #include "s3.h"
 #include "s3req.h"
 #include "s3sign.h"
@@ -280,159 +281,18 @@ START_TEST(test_config_refused)
 }
 END_TEST
 
-/* ---- a real radosgw (tests/lib/rgw.sh serve) --------------------------- */
-
-static struct {
-	char tmp[64]; /* the test's temp folder (rgw/ below it) */
-	char *rgw_sh; /* tests/lib/rgw.sh */
-	char *dir;    /* the gateway's folder */
-	char *endpoint, *access_key, *secret_key;
-	pid_t helper;
-	int helper_in; /* closing it stops the gateway */
-} gw = {.helper = -1, .helper_in = -1};
-
-/* The value of NAME=VALUE in the env file text (printf %q quoting undone),
- * malloc'ed; fails the test when missing. */
-static char *env_value(const char *text, const char *name)
-{
-	size_t nl = strlen(name);
-	for (const char *line = text; *line != '\0';) {
-		const char *end = strchr(line, '\n');
-		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
-		if (len > nl && strncmp(line, name, nl) == 0 && line[nl] == '=') {
-			char *v = xmalloc(len);
-			size_t k = 0;
-			for (size_t i = nl + 1; i < len; i++) {
-				if (line[i] == '\\' && i + 1 < len)
-					i++;
-				v[k++] = line[i];
-			}
-			v[k] = '\0';
-			ck_assert_msg(v[0] != '$' && v[0] != '\'', "%s: unexpected quoting", name);
-			return v;
-		}
-		line += len + (end != NULL);
-	}
-	ck_abort_msg("%s missing in the gateway's env file", name);
-	return NULL;
-}
-
-static int aws(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Start the gateway with `rgw.sh serve` in a helper whose stdin we hold:
- * when this process ends, however it ends, the helper stops the daemons. */
+/* The gateway of this test (its bucket created). */
 static void gateway_up(void)
 {
-	char *rel = t_source_path("tests/lib/rgw.sh");
-	ck_assert_msg(rel != NULL, "tests/lib/rgw.sh not found");
-	gw.rgw_sh = realpath(rel, NULL); /* absolute: handed to shells */
-	ck_assert_ptr_nonnull(gw.rgw_sh);
-	free(rel);
-	snprintf(gw.tmp, sizeof(gw.tmp), "/tmp/oma-check-s3.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(gw.tmp));
-	gw.dir = xasprintf("%s/rgw", gw.tmp);
-	char *log = xasprintf("%s/serve.log", gw.tmp);
-	int in[2], out[2];
-	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execlp("bash", "bash", gw.rgw_sh, "serve", gw.dir, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	gw.helper = pid;
-	gw.helper_in = in[1];
-	/* rgw.sh bounds each of its waits (RGW_START_TIMEOUT); this is the outer bound. */
-	struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-	char line[512] = "";
-	ck_assert_msg(poll(&pfd, 1, 300 * 1000) == 1, "radosgw did not start in 300 s (see %s)",
-	              log);
-	ssize_t n = read(out[0], line, sizeof(line) - 1);
-	close(out[0]);
-	if (n <= 0) {
-		/* rgw.sh stopped what it started; the folder goes too. */
-		static char why[2048];
-		char *text = t_read_file(log);
-		snprintf(why, sizeof(why), "%s", text != NULL ? text : "(no log)");
-		free(text);
-		t_remove_tree(gw.tmp);
-		ck_abort_msg("radosgw did not start: %s", why);
-	}
-	line[n] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	char *env = t_read_file(line);
-	ck_assert_msg(env != NULL, "cannot read %s", line);
-	gw.endpoint = env_value(env, "RGW_ENDPOINT");
-	gw.access_key = env_value(env, "RGW_ACCESS_KEY");
-	gw.secret_key = env_value(env, "RGW_SECRET_KEY");
-	free(env);
-	free(log);
-	ck_assert_msg(aws(NULL, "s3api create-bucket --bucket %s", BUCKET) == 0,
-	              "creating bucket %s failed", BUCKET);
-}
-
-static void gateway_down(void)
-{
-	if (gw.helper > 0) {
-		close(gw.helper_in);
-		int status;
-		/* rgw_stop waits at most 30 s per daemon itself. */
-		for (int i = 0; i < 1200 && waitpid(gw.helper, &status, WNOHANG) == 0; i++)
-			usleep(100 * 1000);
-		if (waitpid(gw.helper, &status, WNOHANG) == 0) {
-			kill(gw.helper, SIGKILL);
-			waitpid(gw.helper, &status, 0);
-		}
-		gw.helper = -1;
-	}
-	if (gw.tmp[0] != '\0')
-		t_remove_tree(gw.tmp);
-	free(gw.rgw_sh);
-	free(gw.dir);
-	free(gw.endpoint);
-	free(gw.access_key);
-	free(gw.secret_key);
-}
-
-/* Debian's awscli (rgw_aws of rgw.sh) with the arguments (no single
- * quotes); its stdout into the malloc'ed *out (may be NULL).  Returns its
- * exit status. */
-static int aws(char **out, const char *fmt, ...)
-{
-	char args[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	ck_assert(n > 0 && (size_t)n < sizeof(args));
-	char *file = xasprintf("%s/aws.out", gw.tmp);
-	char *cmd = xasprintf("bash -c '. \"%s\" && . \"%s/env\" && rgw_aws %s' >'%s' 2>&1",
-	                      gw.rgw_sh, gw.dir, args, file);
-	int rc = system(cmd);
-	if (out != NULL) {
-		*out = t_read_file(file);
-		ck_assert_ptr_nonnull(*out);
-		(*out)[strcspn(*out, "\n")] = '\0';
-	}
-	free(cmd);
-	free(file);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+	t_rgw_up("s3", BUCKET);
 }
 
 static struct s3_client *client_with(const char *region, const char *secret)
 {
-	struct s3_config cfg = {.endpoint = gw.endpoint,
+	struct s3_config cfg = {.endpoint = t_gw.endpoint,
 	                        .bucket = BUCKET,
 	                        .region = region,
-	                        .access_key = gw.access_key,
+	                        .access_key = t_gw.access_key,
 	                        .secret_key = secret};
 	struct s3_client *c = NULL;
 	char err[512];
@@ -442,56 +302,14 @@ static struct s3_client *client_with(const char *region, const char *secret)
 
 static struct s3_client *client(void)
 {
-	return client_with("us-east-1", gw.secret_key);
-}
-
-/* A file of `size` bytes of pseudo-random data (seeded) in the temp folder;
- * its path is malloc'ed. */
-static char *make_file(const char *name, uint64_t size, uint32_t seed)
-{
-	char *path = xasprintf("%s/%s", gw.tmp, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	uint32_t buf[16384], x = seed | 1;
-	for (uint64_t done = 0; done < size;) {
-		for (size_t i = 0; i < sizeof(buf) / sizeof(buf[0]); i++) {
-			x ^= x << 13;
-			x ^= x >> 17;
-			x ^= x << 5;
-			buf[i] = x;
-		}
-		size_t n = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
-		ck_assert_int_eq(write(fd, buf, n), (ssize_t)n);
-		done += n;
-	}
-	ck_assert_int_eq(close(fd), 0);
-	return path;
-}
-
-/* Whether files a and b hold the same bytes. */
-static bool same_file(const char *a, const char *b)
-{
-	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-	bool same = fa != NULL && fb != NULL;
-	char x[65536], y[65536];
-	while (same) {
-		size_t na = fread(x, 1, sizeof(x), fa), nb = fread(y, 1, sizeof(y), fb);
-		same = na == nb && memcmp(x, y, na) == 0;
-		if (na == 0)
-			break;
-	}
-	if (fa != NULL)
-		fclose(fa);
-	if (fb != NULL)
-		fclose(fb);
-	return same;
+	return client_with("us-east-1", t_gw.secret_key);
 }
 
 /* Download key with the client into NAME in the temp folder; the path is malloc'ed. */
 static char *download(struct s3_client *c, const char *key, const char *name)
 {
 	char err[512];
-	char *path = xasprintf("%s/%s", gw.tmp, name);
+	char *path = xasprintf("%s/%s", t_gw.tmp, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(s3_get_fd(c, key, fd, err, sizeof(err)) == 0, "%s", err);
@@ -544,7 +362,7 @@ START_TEST(test_put_head_get)
 	              err);
 	ck_assert_msg(s3_head(c, "h/empty", &head, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(head.size, 0);
-	char *src = make_file("range.bin", 300000, 7);
+	char *src = t_rgw_file("range.bin", 300000, 7);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(s3_put_fd(c, "h/range", fd, 1000, 200000, NULL, &put, err, sizeof(err)) == 0,
@@ -594,7 +412,8 @@ START_TEST(test_tampered_body_refused)
 {
 	struct s3_client *c = client();
 	char err[512];
-	char *sent = make_file("sent.bin", 100000, 11), *other = make_file("other.bin", 100000, 12);
+	char *sent = t_rgw_file("sent.bin", 100000, 11),
+	     *other = t_rgw_file("other.bin", 100000, 12);
 	int fs = open(sent, O_RDONLY), fo = open(other, O_RDONLY);
 	ck_assert(fs >= 0 && fo >= 0);
 	struct s3req_body bs = {.fd = fs, .len = 100000}, bo = {.fd = fo, .len = 100000};
@@ -634,7 +453,7 @@ END_TEST
 
 START_TEST(test_wrong_secret_refused)
 {
-	char *bad = xasprintf("x%s", gw.secret_key);
+	char *bad = xasprintf("x%s", t_gw.secret_key);
 	struct s3_client *c = client_with("us-east-1", bad);
 	char err[512];
 	ck_assert_int_eq(s3_put_mem(c, "w/x", "data", 4, NULL, NULL, err, sizeof(err)), -1);
@@ -646,7 +465,7 @@ START_TEST(test_wrong_secret_refused)
 	ck_assert_int_eq(s3_list(c, NULL, NULL, 0, NULL, NULL, err, sizeof(err)), -1);
 	ck_assert_str_eq(s3_code(c), "SignatureDoesNotMatch");
 	/* No secret in any message. */
-	ck_assert_ptr_null(strstr(err, gw.secret_key));
+	ck_assert_ptr_null(strstr(err, t_gw.secret_key));
 	s3_client_free(c);
 	free(bad);
 	struct s3_client *ok = client();
@@ -703,7 +522,7 @@ START_TEST(test_multipart_12mib)
 	struct s3_client *c = client();
 	char err[512], *out = NULL;
 	const uint64_t size = 12 * MIB;
-	char *src = make_file("big.bin", size, 21);
+	char *src = t_rgw_file("big.bin", size, 21);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	struct s3_meta m[] = {{"sha256", "feedbeef"}};
@@ -718,35 +537,39 @@ START_TEST(test_multipart_12mib)
 	              info.etag);
 	/* Another client reads it back: awscli's head-object and get-object. */
 	ck_assert_int_eq(
-	        aws(&out,
-	            "s3api head-object --bucket %s --key m/big.bin --query ContentLength --output text",
-	            BUCKET),
+	        t_rgw_aws(
+	                &out,
+	                "s3api head-object --bucket %s --key m/big.bin --query ContentLength --output text",
+	                BUCKET),
 	        0);
 	ck_assert_str_eq(out, "12582912");
 	free(out);
 	ck_assert_int_eq(
-	        aws(&out,
-	            "s3api head-object --bucket %s --key m/big.bin --query ETag --output text",
-	            BUCKET),
+	        t_rgw_aws(
+	                &out,
+	                "s3api head-object --bucket %s --key m/big.bin --query ETag --output text",
+	                BUCKET),
 	        0);
 	char *quoted = xasprintf("\"%s\"", info.etag);
 	ck_assert_str_eq(out, quoted);
 	free(quoted);
 	free(out);
 	ck_assert_int_eq(
-	        aws(&out,
-	            "s3api head-object --bucket %s --key m/big.bin --query Metadata.sha256 --output text",
-	            BUCKET),
+	        t_rgw_aws(
+	                &out,
+	                "s3api head-object --bucket %s --key m/big.bin --query Metadata.sha256 --output text",
+	                BUCKET),
 	        0);
 	ck_assert_str_eq(out, "feedbeef");
 	free(out);
-	char *back = xasprintf("%s/big.aws", gw.tmp);
-	ck_assert_int_eq(aws(NULL, "s3api get-object --bucket %s --key m/big.bin %s", BUCKET, back),
+	char *back = xasprintf("%s/big.aws", t_gw.tmp);
+	ck_assert_int_eq(t_rgw_aws(NULL, "s3api get-object --bucket %s --key m/big.bin %s", BUCKET,
+	                           back),
 	                 0);
-	ck_assert_msg(same_file(src, back), "awscli read back other bytes than uploaded");
+	ck_assert_msg(t_same_file(src, back), "awscli read back other bytes than uploaded");
 	free(back);
 	back = download(c, "m/big.bin", "big.back");
-	ck_assert(same_file(src, back));
+	ck_assert(t_same_file(src, back));
 	free(back);
 	ck_assert_int_eq(uploads_below(c, "m/"), 0);
 	free(src);
@@ -759,7 +582,7 @@ START_TEST(test_multipart_abort)
 	struct s3_client *c = client();
 	char err[512], id[S3_UPLOAD_ID_MAX];
 	unsigned char md5[16];
-	char *src = make_file("part.bin", 6 * MIB, 31);
+	char *src = t_rgw_file("part.bin", 6 * MIB, 31);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(s3_mpu_create(c, "a/x", NULL, id, err, sizeof(err)) == 0, "%s", err);
@@ -796,7 +619,7 @@ START_TEST(test_upload_failure_aborts)
 {
 	struct s3_client *c = client();
 	char err[512];
-	char *src = make_file("short.bin", 11 * MIB, 41);
+	char *src = t_rgw_file("short.bin", 11 * MIB, 41);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(s3_upload_fd(c, "f/short", fd, 12 * MIB, 5 * MIB, NULL, NULL, err,
@@ -831,7 +654,7 @@ START_TEST(test_copy)
 	/* Above copy_max (here 1 MiB; 5 GiB in real use): UploadPartCopy of a
 	 * multipart source, in 5 MiB parts, read back byte-identical. */
 	const uint64_t size = 11 * MIB + 12345;
-	char *src = make_file("copysrc.bin", size, 51);
+	char *src = t_rgw_file("copysrc.bin", size, 51);
 	int fd = open(src, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(s3_upload_fd(c, "c/big", fd, size, 5 * MIB, &o, NULL, err, sizeof(err)) == 0,
@@ -846,7 +669,7 @@ START_TEST(test_copy)
 	              b.etag);
 	ck_assert_str_eq(b.meta[0].value, "c0ffee");
 	char *back = download(c, "c/big.copy", "copy.back");
-	ck_assert(same_file(src, back));
+	ck_assert(t_same_file(src, back));
 	free(back);
 	/* Below copy_max: one CopyObject, which keeps the source's ETag. */
 	ck_assert_msg(s3_copy_big(c, "c/big", "c/big.copy2", size, 0, 5 * MIB, NULL, err,
@@ -938,7 +761,7 @@ END_TEST
  * and Content-MD5, and the query is sorted. */
 START_TEST(test_signature_region)
 {
-	struct s3_client *c = client_with("eu-west-3", gw.secret_key);
+	struct s3_client *c = client_with("eu-west-3", t_gw.secret_key);
 	s3_keep_headers(c, true);
 	char err[512];
 	ck_assert_msg(s3_put_mem(c, "s/x", "signed", 6, NULL, NULL, err, sizeof(err)) == 0, "%s",
@@ -946,7 +769,7 @@ START_TEST(test_signature_region)
 	const char *block = s3_sent_headers(c);
 	char *auth = sent_header(block, "Authorization");
 	ck_assert_ptr_nonnull(auth);
-	char *scope = xasprintf("Credential=%s/", gw.access_key);
+	char *scope = xasprintf("Credential=%s/", t_gw.access_key);
 	ck_assert_msg(strstr(auth, scope) != NULL &&
 	                      strstr(auth, "/eu-west-3/s3/aws4_request,") != NULL,
 	              "%s", auth);
@@ -955,8 +778,8 @@ START_TEST(test_signature_region)
 	               "SignedHeaders=content-md5;content-type;host;x-amz-content-sha256;x-amz-date,") !=
 	                NULL,
 	        "%s", auth);
-	char *want = signature_of(block, gw.secret_key, "eu-west-3");
-	char *other = signature_of(block, gw.secret_key, "us-east-1");
+	char *want = signature_of(block, t_gw.secret_key, "eu-west-3");
+	char *other = signature_of(block, t_gw.secret_key, "us-east-1");
 	const char *sig = strstr(auth, "Signature=");
 	ck_assert_ptr_nonnull(sig);
 	ck_assert_str_eq(sig + strlen("Signature="), want);
@@ -975,7 +798,7 @@ START_TEST(test_signature_region)
 	                             "?list-type=2&max-keys=1000&prefix=s%2F HTTP/1.1\r\n")) == 0,
 	              "%.120s", block);
 	auth = sent_header(block, "Authorization");
-	want = signature_of(block, gw.secret_key, "eu-west-3");
+	want = signature_of(block, t_gw.secret_key, "eu-west-3");
 	ck_assert_str_eq(strstr(auth, "Signature=") + strlen("Signature="), want);
 	free(want);
 	free(auth);
@@ -992,7 +815,7 @@ START_TEST(test_signature_region)
 	ck_assert_msg(strstr(auth, "/eu-west-3/s3/aws4_request,") != NULL, "%s", auth);
 	ck_assert_msg(strstr(auth, "x-amz-copy-source;x-amz-copy-source-range;") != NULL, "%s",
 	              auth);
-	want = signature_of(block, gw.secret_key, "eu-west-3");
+	want = signature_of(block, t_gw.secret_key, "eu-west-3");
 	ck_assert_str_eq(strstr(auth, "Signature=") + strlen("Signature="), want);
 	free(want);
 	free(auth);
@@ -1016,7 +839,7 @@ START_TEST(test_upload_memory_bounded)
 	struct s3_client *c = client();
 	char err[512];
 	const uint64_t size = 96 * MIB;
-	char *src = make_file("mem.bin", size, 61);
+	char *src = t_rgw_file("mem.bin", size, 61);
 	struct rusage before, after;
 	ck_assert_int_eq(getrusage(RUSAGE_SELF, &before), 0);
 	int fd = open(src, O_RDONLY);
@@ -1047,7 +870,7 @@ static Suite *s3_suite(void)
 	tcase_add_test(r, test_config_refused);
 	suite_add_tcase(s, r);
 	TCase *g = tcase_create("radosgw");
-	tcase_add_unchecked_fixture(g, gateway_up, gateway_down);
+	tcase_add_unchecked_fixture(g, gateway_up, t_rgw_down);
 	tcase_set_timeout(g, 120);
 	tcase_add_test(g, test_put_head_get);
 	tcase_add_test(g, test_missing_object);

@@ -349,6 +349,35 @@ START_TEST(test_failed_run)
 }
 END_TEST
 
+/* A failed off-site copy: one more err line after the databases'; an older
+ * core's report (without the member) gets none. */
+START_TEST(test_offsite_failed)
+{
+	t_cfg_set("socket", sock_path);
+	init_ok();
+	rx_start_unix_dgram();
+	struct oma_report r = good_report();
+	r.exit_code = 4;
+	r.offsite = OMA_OFFSITE_FAILED;
+	r.offsite_error = "s3: PUT h/oma_x/shop.sql.gz: HTTP 403 SignatureDoesNotMatch";
+	send_ok(&r);
+	ck_assert_int_eq(rx.n, 2);
+	struct msg m = parse(rx.lines[0], false);
+	ck_assert_int_eq(m.pri, 3 * 8 + 3); /* daemon.err: exit code 4 */
+	m = parse(rx.lines[1], false);
+	ck_assert_int_eq(m.pri, 3 * 8 + 3);
+	ck_assert_str_eq(m.text, "off-site copy failed: s3: PUT h/oma_x/shop.sql.gz: HTTP 403 "
+	                         "SignatureDoesNotMatch");
+	rx_free();
+	(void)unlink(sock_path);
+	rx_start_unix_dgram();
+	r.size = (uint32_t)offsetof(struct oma_report, offsite);
+	send_ok(&r);
+	ck_assert_int_eq(rx.n, 1);
+	rx_free();
+}
+END_TEST
+
 /* Severity by outcome: skipped runs are fine (info), aborted and no-space
  * runs are errors; each facility name maps to its number. */
 START_TEST(test_severity_and_facilities)
@@ -632,6 +661,7 @@ static Suite *syslog_suite(void)
 	tcase_add_test(tc, test_descriptor);
 	tcase_add_test(tc, test_good_run_defaults);
 	tcase_add_test(tc, test_failed_run);
+	tcase_add_test(tc, test_offsite_failed);
 	tcase_add_test(tc, test_severity_and_facilities);
 	tcase_add_test(tc, test_missing_socket);
 	tcase_add_test(tc, test_bad_settings);

@@ -40,13 +40,16 @@
  *   condition: the one named "sh", when [conditions] has any command.
  *   report: every report plugin whose config section [NAME] is present and
  *   whose key `enabled` is not false ([zabbix]: when item_key is not
- *   empty).  A used plugin's init() runs once before the backup starts; a
+ *   empty).  store: likewise, every store plugin whose section [NAME] is
+ *   present and enabled (a section is looked up as report-NAME.so first,
+ *   then store-NAME.so).  A used plugin's init() runs once before the backup starts; a
  *   failing init() stops oma as an invalid configuration (exit code 1).
  * - Threads and processes.  compress functions are called from several
  *   dump threads at once, each on its own stream: keep per-stream state in
  *   the stream, not in globals.  report() runs in a child process forked
- *   from oma (see struct oma_report_ops).  init() and fini() run in oma's
- *   main thread.  Run commands through oma_host.run (never a fork of your
+ *   from oma (see struct oma_report_ops).  store put() is called from
+ *   several of oma's threads at once (struct oma_store_ops).  init() and
+ *   fini() run in oma's main thread.  Run commands through oma_host.run (never a fork of your
  *   own): it enforces time limits and stops them when oma is told to stop.
  * - Strings.  Every `const char *` the core hands over is NUL-terminated
  *   UTF-8 (database names as the server spells them; they may contain any

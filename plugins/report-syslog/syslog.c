@@ -42,6 +42,8 @@
  * Per run: the summary line (severity info, or err when the run failed),
  * then one line per failed database, severity err:
  *   "DB 'NAME': backup failed: ERROR"
+ * and, when the off-site copy failed (oma 0.3), one more, severity err:
+ *   "off-site copy failed: ERROR"
  * Control characters in a message become spaces, and a line is cut (on a
  * UTF-8 character boundary, "..." appended) at SL_LINE_MAX bytes.
  */
@@ -436,6 +438,19 @@ static int sl_report(const struct oma_report *r, char *err, size_t errlen)
 		(void)snprintf(msg, sizeof(msg), "%zu more databases failed (see the log)",
 		               failed - listed);
 		rc = send_line(&c, SL_ERR, msg, err, errlen);
+	}
+	if (rc == 0 &&
+	    r->size >= offsetof(struct oma_report, offsite_error) + sizeof(r->offsite_error) &&
+	    r->offsite == OMA_OFFSITE_FAILED) {
+		char *msg = NULL;
+		if (asprintf(&msg, "off-site copy failed: %s",
+		             r->offsite_error ? r->offsite_error : "unknown error") < 0) {
+			cm_errf(err, errlen, "syslog: out of memory");
+			rc = -1;
+		} else {
+			rc = send_line(&c, SL_ERR, msg, err, errlen);
+			free(msg);
+		}
 	}
 	close(c.fd);
 	return rc;

@@ -1,13 +1,11 @@
-/* s3.h - an S3 client for the future off-site store plugin: signed requests, objects, multipart upload, copies, listings. */
+/* s3.h - the S3 client of the off-site store plugin "s3": signed requests, objects, multipart upload, copies, listings. */
 #ifndef OMA_S3_H
 #define OMA_S3_H
 
 /*
- * Not built as a plugin yet: the off-site target type does not exist in
- * include/oma/plugin.h, so this folder has no descriptor and the Makefile
- * leaves it out of PLUGINS (see the filter-out there).  tests/check_s3.c
- * links these sources directly and runs them against a real Ceph RADOS
- * Gateway (tests/lib/rgw.sh).
+ * The plugin itself (store.c, storecfg.c, storeput.c, storeremote.c) uses
+ * this client; tests/check_s3.c links the client's sources directly and
+ * runs them against a real Ceph RADOS Gateway (tests/lib/rgw.sh).
  *
  * One client is one libcurl easy handle (connections are kept alive
  * between requests): use a client from one thread at a time; parts that are
@@ -28,7 +26,14 @@
  * server's error <Code> ("s3: PUT backups/x.sql.gz: HTTP 403
  * SignatureDoesNotMatch"), or libcurl's reason when there was no answer.
  * s3_status() and s3_code() give the last request's status (0: no answer)
- * and code to decide on retries (s3_retryable).
+ * and code (s3_retryable).
+ *
+ * Retries (s3retry.c): a request that fails in a way s3_retryable calls
+ * worth retrying is sent again up to `retries` times, after 1, 2, 4 ...
+ * seconds (at most 30), except a GET written to an fd.  Once `stopping`
+ * says so, a request in flight is given up within about a second and no
+ * new one is sent, with err "s3: OP BUCKET/KEY: cancelled" (aborting a
+ * multipart upload still goes out, retried at most once).
  */
 
 #include <stdbool.h>
@@ -57,6 +62,11 @@ struct s3_config {
 	const char *ca_file;    /* PEM bundle to trust instead of the system's; NULL: system */
 	long connect_timeout_s; /* 0: 10 */
 	long stall_timeout_s;   /* a transfer slower than 1 byte/s this long fails; 0: 60 */
+	int retries;            /* further attempts after a retryable failure; 0: none */
+	int (*stopping)(void);  /* non-zero: give up (requests fail "cancelled"); NULL: never */
+	/* Told of each retry with a line "s3: ...: REASON; retry 1 of 5 in 1 s"; may be NULL. */
+	void (*note)(void *ctx, const char *line);
+	void *note_ctx;
 };
 
 /* A user metadata pair: sent as x-amz-meta-NAME (NAME: [a-z0-9-]). */
@@ -89,6 +99,9 @@ void s3_client_free(struct s3_client *c);
 /* The last request's HTTP status (0: no answer) and error <Code> ("" when none). */
 long s3_status(const struct s3_client *c);
 const char *s3_code(const struct s3_client *c);
+
+/* Whether the last request was given up because `stopping` said so. */
+bool s3_cancelled(const struct s3_client *c);
 
 /* Whether the last failure is worth retrying: no answer (connection,
  * time-out), 5xx, 408, 429, or the codes RequestTimeout, SlowDown,
@@ -210,6 +223,20 @@ int s3_mpu_abort(struct s3_client *c, const char *key, const char *upload_id, ch
 int s3_upload_fd(struct s3_client *c, const char *key, int fd, uint64_t size, uint64_t part_size,
                  const struct s3_put_opts *o, struct s3_object_info *info, char *err,
                  size_t errlen);
+
+/* The part size s3_upload_fd uses for size bytes: part_size, at least
+ * S3_PART_MIN, grown (in whole MiB) so that S3_PARTS_MAX parts hold them. */
+uint64_t s3_part_size(uint64_t size, uint64_t part_size);
+
+/* The ETag S3 gives an object made of the n parts whose MD5s (16 bytes
+ * each) are md5s: hex MD5 of them all, "-N", into out.  Returns 0 or -1. */
+int s3_multipart_etag(const unsigned char *md5s, int n, char *out, size_t outlen);
+
+/* HEAD key and compare: the size, the ETag want (unless NULL), and every
+ * metadata pair of o (may be NULL).  *info (may be NULL) gets what HEAD
+ * said.  Returns 0, or -1 naming the first difference. */
+int s3_verify(struct s3_client *c, const char *key, uint64_t size, const char *want,
+              const struct s3_put_opts *o, struct s3_object_info *info, char *err, size_t errlen);
 
 /* Copy object src (size bytes) to dst on the server: CopyObject up to
  * copy_max bytes (0: S3_COPY_MAX), else a multipart copy of part_size parts

@@ -85,6 +85,10 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, char *err
 	}
 	c->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
 	c->stall_timeout_s = cfg->stall_timeout_s > 0 ? cfg->stall_timeout_s : 60;
+	c->retries = cfg->retries > 0 ? cfg->retries : 0;
+	c->stopping = cfg->stopping;
+	c->note = cfg->note;
+	c->note_ctx = cfg->note_ctx;
 	c->out_fd = -1;
 	*out = c;
 	return 0;
@@ -121,6 +125,11 @@ long s3_status(const struct s3_client *c)
 const char *s3_code(const struct s3_client *c)
 {
 	return c->code;
+}
+
+bool s3_cancelled(const struct s3_client *c)
+{
+	return c->cancelled;
 }
 
 bool s3_retryable(const struct s3_client *c)

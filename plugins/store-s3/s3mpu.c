@@ -212,7 +212,8 @@ int s3_mpu_abort(struct s3_client *c, const char *key, const char *upload_id, ch
 	                  .key = key,
 	                  .params = q,
 	                  .nparams = upload_params(q, upload_id, 0, num, sizeof(num)),
-	                  .out_fd = -1};
+	                  .out_fd = -1,
+	                  .keep_on_stop = true};
 	return s3req_run(c, &r, err, errlen);
 }
 
@@ -229,9 +230,7 @@ static void abort_after(struct s3_client *c, const char *key, const char *upload
 		(void)snprintf(err + n, errlen - n, "; and the abort failed: %s", why);
 }
 
-/* The part size for size bytes: part_size, at least S3_PART_MIN, grown (in
- * whole MiB) so that S3_PARTS_MAX parts hold them. */
-static uint64_t part_size_for(uint64_t size, uint64_t part_size)
+uint64_t s3_part_size(uint64_t size, uint64_t part_size)
 {
 	uint64_t ps = part_size < S3_PART_MIN ? S3_PART_MIN : part_size;
 	if ((size + ps - 1) / ps > S3_PARTS_MAX) {
@@ -241,9 +240,7 @@ static uint64_t part_size_for(uint64_t size, uint64_t part_size)
 	return ps;
 }
 
-/* The ETag S3 gives a multipart object: hex MD5 of the parts' MD5s, "-N".
- * Returns 0 or -1. */
-static int multipart_etag(const unsigned char *md5s, int n, char *out, size_t outlen)
+int s3_multipart_etag(const unsigned char *md5s, int n, char *out, size_t outlen)
 {
 	unsigned char d[16];
 	unsigned int dl = 0;
@@ -327,7 +324,7 @@ static int upload_parts(struct s3_client *c, const char *key, int fd, uint64_t s
 	}
 	if (multipart(c, key, o, n, upload_part, &u, err, errlen) != 0)
 		goto out;
-	if (multipart_etag(u.md5s, n, want, wantlen) != 0) {
+	if (s3_multipart_etag(u.md5s, n, want, wantlen) != 0) {
 		cm_errf(err, errlen, "s3: upload %s: MD5 failed", key);
 		goto out;
 	}
@@ -337,12 +334,8 @@ out:
 	return rc;
 }
 
-/* HEAD key and compare: size, the ETag want (unless NULL), and every
- * metadata pair of o.  *info (may be NULL) gets what HEAD said.  Returns 0,
- * or -1 naming the first difference. */
-static int verify(struct s3_client *c, const char *key, uint64_t size, const char *want,
-                  const struct s3_put_opts *o, struct s3_object_info *info, char *err,
-                  size_t errlen)
+int s3_verify(struct s3_client *c, const char *key, uint64_t size, const char *want,
+              const struct s3_put_opts *o, struct s3_object_info *info, char *err, size_t errlen)
 {
 	struct s3_object_info h;
 	if (s3_head(c, key, &h, err, errlen) != 0)
@@ -384,11 +377,11 @@ int s3_upload_fd(struct s3_client *c, const char *key, int fd, uint64_t size, ui
 		if (s3_put_fd(c, key, fd, 0, size, o, &put, err, errlen) != 0)
 			return -1;
 		(void)snprintf(want, sizeof(want), "%s", put.etag);
-	} else if (upload_parts(c, key, fd, size, part_size_for(size, part_size), o, want,
+	} else if (upload_parts(c, key, fd, size, s3_part_size(size, part_size), o, want,
 	                        sizeof(want), err, errlen) != 0) {
 		return -1;
 	}
-	return verify(c, key, size, want, o, info, err, errlen);
+	return s3_verify(c, key, size, want, o, info, err, errlen);
 }
 
 /* What copy_part needs: the source, its size, the part size. */
@@ -416,12 +409,10 @@ int s3_copy_big(struct s3_client *c, const char *src, const char *dst, uint64_t 
 		if (s3_copy(c, src, dst, err, errlen) != 0)
 			return -1;
 	} else {
-		struct copy_ctx k = {.src = src,
-		                     .size = size,
-		                     .ps = part_size_for(size, part_size)};
+		struct copy_ctx k = {.src = src, .size = size, .ps = s3_part_size(size, part_size)};
 		if (multipart(c, dst, o, (int)((size + k.ps - 1) / k.ps), copy_part, &k, err,
 		              errlen) != 0)
 			return -1;
 	}
-	return verify(c, dst, size, NULL, o, NULL, err, errlen);
+	return s3_verify(c, dst, size, NULL, o, NULL, err, errlen);
 }

@@ -230,6 +230,28 @@ static void error_code(struct s3_client *c, char *msg, size_t msglen)
 	(void)s3xml_child_text(&in, "Message", msg, msglen);
 }
 
+/* Whether r is to be given up now because the caller is stopping. */
+static bool must_stop(const struct s3_client *c, const struct s3req *r)
+{
+	return c->stopping != NULL && !r->keep_on_stop && c->stopping() != 0;
+}
+
+/* libcurl's progress callback (about once a second, and as data moves):
+ * a non-zero return makes the transfer fail with CURLE_ABORTED_BY_CALLBACK. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct s3_client *c = ud;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (c->stopping() == 0)
+		return 0;
+	c->cancelled = true;
+	return 1;
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 /* Append line to *list.  Returns 0 or -1 (memory). */
@@ -365,6 +387,11 @@ static CURLcode set_options(struct s3_client *c, const struct s3req *r, const ch
 	OPT(CURLOPT_WRITEDATA, c);
 	OPT(CURLOPT_HEADERFUNCTION, on_header);
 	OPT(CURLOPT_HEADERDATA, c);
+	if (c->stopping != NULL && !r->keep_on_stop) {
+		OPT(CURLOPT_XFERINFOFUNCTION, on_progress);
+		OPT(CURLOPT_XFERINFODATA, c);
+		OPT(CURLOPT_NOPROGRESS, 0L);
+	}
 	if (c->keep_headers) {
 		OPT(CURLOPT_DEBUGFUNCTION, on_debug);
 		OPT(CURLOPT_DEBUGDATA, c);
@@ -400,7 +427,7 @@ static void what(const struct s3_client *c, const struct s3req *r, char *buf, si
 	               r->key != NULL ? r->key : "");
 }
 
-int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errlen)
+int s3req_once(struct s3_client *c, const struct s3req *r, char *err, size_t errlen)
 {
 	int rc = -1;
 	struct cm_buf url = {0}, path = {0}, query = {0};
@@ -419,6 +446,7 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 	c->out_fd = r->out_fd;
 	c->out_errno = 0;
 	c->curl_err[0] = '\0';
+	c->cancelled = false;
 	c->sent.len = 0;
 	memset(&c->info, 0, sizeof(c->info));
 	if (r->body != NULL) {
@@ -426,6 +454,11 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 		r->body->read_errno = 0;
 	}
 	curl_easy_reset(c->curl);
+	if (must_stop(c, r)) {
+		c->cancelled = true;
+		cm_errf(err, errlen, "s3: %s %s: cancelled", r->op, obj);
+		goto out;
+	}
 	if (build_url(c, r, &url, &path, &query) != 0 || build_headers(r, &headers) != 0 ||
 	    sign_own(c, r, path.p, query.p, &headers, &own) != 0) {
 		cm_errf(err, errlen, "s3: %s %s: out of memory", r->op, obj);
@@ -435,7 +468,9 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 	if (cc == CURLE_OK)
 		cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK) {
-		if (c->reply_too_big)
+		if (c->cancelled)
+			cm_errf(err, errlen, "s3: %s %s: cancelled", r->op, obj);
+		else if (c->reply_too_big)
 			cm_errf(err, errlen, "s3: %s %s: answer larger than %d bytes", r->op, obj,
 			        S3_REPLY_MAX);
 		else if (r->body != NULL && r->body->read_errno != 0)

@@ -44,7 +44,8 @@ struct s3req {
 	const char *const *headers;
 	size_t nheaders;
 	struct s3req_body *body; /* NULL: none */
-	int out_fd;              /* >= 0: a 2xx answer's body is written there */
+	int out_fd;              /* >= 0: a 2xx answer's body is written there (never retried) */
+	bool keep_on_stop;       /* sent even once stopping (aborts), retried at most once */
 };
 
 struct s3_client {
@@ -52,6 +53,11 @@ struct s3_client {
 	char *endpoint, *region, *bucket, *access_key, *secret_key, *ca_file;
 	char sigv4[64];
 	long connect_timeout_s, stall_timeout_s;
+	int retries;
+	int (*stopping)(void);
+	void (*note)(void *ctx, const char *line);
+	void *note_ctx;
+	bool cancelled; /* the last request was given up because of stopping */
 	/* The last request and its answer. */
 	long status;
 	char code[S3_CODE_MAX];
@@ -64,9 +70,14 @@ struct s3_client {
 	char curl_err[CURL_ERROR_SIZE];
 };
 
-/* Send r and wait for the answer.  Returns 0 on a 2xx answer, -1 otherwise
- * with err naming r->op, the object, and the HTTP status and <Code> (or
- * libcurl's reason).  c->reply and c->info hold the answer. */
+/* Send r once and wait for the answer (s3req.c).  Returns 0 on a 2xx
+ * answer, -1 otherwise with err naming r->op, the object, and the HTTP
+ * status and <Code> (or libcurl's reason, or "cancelled" with c->cancelled
+ * set when c->stopping said so).  c->reply and c->info hold the answer. */
+int s3req_once(struct s3_client *c, const struct s3req *r, char *err, size_t errlen);
+
+/* s3req_once, retried as s3.h says (s3retry.c).  Returns as s3req_once for
+ * the last attempt. */
 int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errlen);
 
 /* After a 2xx answer whose body must be the XML element `root`: whether it
