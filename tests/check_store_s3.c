@@ -482,8 +482,11 @@ START_TEST(test_wrong_secret)
 	OPS->end(run);
 	ck_assert_int_ne(OPS->check(err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "ws/.oma-probe-") != NULL &&
-	                      strstr(err, "SignatureDoesNotMatch") != NULL,
+	                      strstr(err, "SignatureDoesNotMatch") != NULL &&
+	                      strstr(err, " (access key ") != NULL &&
+	                      strstr(err, " from credentials_file ") != NULL,
 	              "%s", err);
+	ck_assert_ptr_null(strstr(err, "not-the-secret"));
 	P->fini();
 	free(cred);
 	free_files(&t, 1);

@@ -21,9 +21,10 @@ struct s3store_cfg {
 	char *prefix;    /* no leading or trailing '/'; the host name unless set */
 	bool prefix_set; /* [s3] prefix given (else begin() uses the folder's host) */
 	char *access_key, *secret_key;
-	long versions;      /* remote folders to keep; 0: the commit's */
-	uint64_t part_size; /* bytes */
-	int parallel;       /* put() workers, and parts in flight for one file */
+	char cred_from[512]; /* where they came from, for messages ("credentials_file F [P]") */
+	long versions;       /* remote folders to keep; 0: the commit's */
+	uint64_t part_size;  /* bytes */
+	int parallel;        /* put() workers, and parts in flight for one file */
 	int retries;
 	int timeout; /* seconds a request may stall */
 };

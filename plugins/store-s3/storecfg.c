@@ -275,6 +275,12 @@ int s3store_cfg_load(const struct oma_host *host, struct s3store_cfg *cfg, char 
 	                                      err, errlen)
 	                   : env_credentials(cfg, err, errlen)) != 0)
 		goto fail;
+	if (creds != NULL)
+		(void)snprintf(cfg->cred_from, sizeof(cfg->cred_from), "credentials_file %s [%s]",
+		               creds, profile != NULL ? profile : "default");
+	else
+		(void)snprintf(cfg->cred_from, sizeof(cfg->cred_from),
+		               "AWS_ACCESS_KEY_ID in the environment");
 	/* The client checks endpoint, bucket and region. */
 	struct s3_client *probe = NULL;
 	if (s3store_client(cfg, &probe, err, errlen) != 0)

@@ -283,6 +283,13 @@ int s3store_check(const struct s3store_cfg *cfg, char *err, size_t errlen)
 		goto out;
 	rc = 0;
 out:
+	if (rc != 0 && c != NULL) {
+		/* Which key was refused: the access key ID (never the secret) and
+		 * where it came from. */
+		size_t n = strlen(err);
+		(void)snprintf(err + n, errlen - n, " (access key %s from %s)", cfg->access_key,
+		               cfg->cred_from);
+	}
 	s3_client_free(c);
 	return rc;
 }

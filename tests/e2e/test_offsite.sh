@@ -541,6 +541,9 @@ case_check_remote() {
 	run_oma -c "$E2E_T/bad.conf" --check-config --check-remote
 	assert_rc 1
 	grep -q SignatureDoesNotMatch "$E2E_OUT" "$E2E_ERR" || fail "no SignatureDoesNotMatch in the output: $(cat "$E2E_OUT" "$E2E_ERR")"
+	# One line, naming the access key that was refused and where it came from.
+	assert_eq "$(grep -c . "$E2E_ERR")" 1 "lines on stderr"
+	grep -q "remote check failed: .*(access key .* from " "$E2E_ERR" || fail "the refused key is not named: $(cat "$E2E_ERR")"
 	sed 's/^bucket = .*/bucket = "no-such-bucket"/' "$E2E_T/full.conf" >"$E2E_T/nobucket.conf"
 	run_oma -c "$E2E_T/nobucket.conf" --check-config --check-remote
 	assert_rc 1
