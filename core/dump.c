@@ -140,7 +140,8 @@ static void compressor_error(const struct file_sink *k, const char *cerr, char *
 struct dumping {
 	const struct dump_settings *s;
 	struct dump_job *j;
-	void *stream; /* the compressor's */
+	void *stream;  /* the compressor's */
+	void *estream; /* the encryption stage's, or NULL */
 	char tail[TAIL_SIZE];
 	size_t tail_len;
 	uint64_t total;  /* bytes read from stdout */
@@ -424,7 +425,7 @@ static int start_dump(struct dumping *d, int threads, struct settling *prev)
 		        "cannot make a file name from the database name");
 		return -1;
 	}
-	d->j->file = xasprintf("%s%s", stem, s->comp->suffix);
+	d->j->file = xasprintf("%s%s%s", stem, s->comp->suffix, s->enc ? s->enc->suffix : "");
 	d->final = xasprintf("%s/%s", s->dir, d->j->file);
 	d->tmp = xasprintf("%s.part", d->final);
 
@@ -446,9 +447,34 @@ static int start_dump(struct dumping *d, int threads, struct settling *prev)
 	return 0;
 }
 
+/* The compressor's sink with an encryption stage: into the stage (whose
+ * own sink is the file's). */
+static int enc_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct dumping *d = ctx;
+	return d->s->enc->write(d->estream, buf, len, err, errlen);
+}
+
+/* Open the encryption stage on the file's sink.  Returns 0, or -1 with
+ * d->error set. */
+static int open_encryption(struct dumping *d)
+{
+	char eerr[384] = "";
+	struct oma_encrypt_params ep = {.size = sizeof(ep),
+	                                .sink = sink_write,
+	                                .sink_ctx = &d->sink};
+	if (d->s->enc->open(&d->estream, &ep, eerr, sizeof(eerr)) != 0) {
+		d->estream = NULL;
+		cm_errf(d->error, sizeof(d->error), "encryption: %s", eerr);
+		return -1;
+	}
+	return 0;
+}
+
 /* Create the temp file and open the compressor on it (with a sink that
- * hashes what it writes, when the compressor takes one).  Returns 0, or
- * -1 with d->error set. */
+ * hashes what it writes, when the compressor takes one; through the
+ * encryption stage when there is one).  Returns 0, or -1 with d->error
+ * set. */
 static int open_output(struct dumping *d, int threads)
 {
 	const struct dump_settings *s = d->s;
@@ -474,6 +500,12 @@ static int open_output(struct dumping *d, int threads)
 		}
 		params.sink = sink_write;
 		params.sink_ctx = &d->sink;
+		if (s->enc != NULL) {
+			if (open_encryption(d) != 0)
+				return -1;
+			params.sink = enc_sink;
+			params.sink_ctx = d;
+		}
 	}
 	if (s->comp->open(&d->stream, d->fd, &params, cerr, sizeof(cerr)) != 0) {
 		d->stream = NULL;
@@ -547,6 +579,18 @@ static int finish_output(struct dumping *d, struct settling *next)
 		compressor_error(&d->sink, cerr, d->error, sizeof(d->error));
 		return -1;
 	}
+	if (d->estream != NULL) {
+		fin = d->s->enc->finish(d->estream, cerr, sizeof(cerr));
+		d->estream = NULL;
+		if (fin != 0) {
+			if (d->sink.failed)
+				cm_errf(d->error, sizeof(d->error), "%s", cerr);
+			else
+				cm_errf(d->error, sizeof(d->error), "encryption writing %s: %s",
+				        d->tmp, cerr);
+			return -1;
+		}
+	}
 	*next = (struct settling){.j = d->j,
 	                          .fd = d->fd,
 	                          .tmp = d->tmp,
@@ -603,6 +647,8 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 		proc_kill(&d.child);
 	if (d.stream != NULL)
 		s->comp->abort(d.stream);
+	if (d.estream != NULL)
+		s->enc->abort(d.estream);
 	if (d.fd >= 0)
 		close(d.fd);
 	if (d.tmp_made)

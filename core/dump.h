@@ -29,10 +29,14 @@ struct dump_settings {
 	const char *mysqldump_bin;
 	const struct strv *options;          /* mysqldump_options */
 	const struct oma_compress_ops *comp; /* compressor */
-	int level;                           /* -1 = compressor default */
-	int parallelism;                     /* dumps at once, >= 1 */
-	int cpus;                            /* CPUs to share among running dumps */
-	long stall_timeout;                  /* seconds without output before a
+	/* The encryption stage between the compressor and the file, or NULL
+	 * (the compressor then writes through the sink straight to it).  With
+	 * one, comp must have OMA_COMPRESS_SINK. */
+	const struct oma_encrypt_ops *enc;
+	int level;          /* -1 = compressor default */
+	int parallelism;    /* dumps at once, >= 1 */
+	int cpus;           /* CPUs to share among running dumps */
+	long stall_timeout; /* seconds without output before a
 	                                       * mysqldump is stopped; 0: never */
 	/* Called by the worker thread after each dump that succeeded (file
 	 * durable under its final name, success logged); may run in several

@@ -137,6 +137,8 @@ static const char *type_name(uint32_t type)
 		return "condition";
 	case OMA_PLUGIN_STORE:
 		return "store";
+	case OMA_PLUGIN_ENCRYPT:
+		return "encrypt";
 	default:
 		return "unknown";
 	}
@@ -221,6 +223,30 @@ static int check_ops(const struct oma_plugin *d, const char *file, char *err, si
 		else if (d->store->end == NULL)
 			missing = "end()";
 		break;
+	case OMA_PLUGIN_ENCRYPT: {
+		const struct oma_encrypt_ops *e = d->encrypt;
+		if (e == NULL)
+			missing = "encrypt ops";
+		else if (e->suffix == NULL)
+			missing = "suffix";
+		else if (e->open == NULL)
+			missing = "open()";
+		else if (e->write == NULL)
+			missing = "write()";
+		else if (e->finish == NULL)
+			missing = "finish()";
+		else if (e->abort == NULL)
+			missing = "abort()";
+		else if (e->fingerprint == NULL)
+			missing = "fingerprint()";
+		if (missing == NULL && (e->suffix[0] != '.' || e->suffix[1] == '\0')) {
+			cm_errf(err, errlen,
+			        "plugin %s: encrypt plugin '%s': suffix '%.64s' must be '.' and a name, e.g. \".age\"",
+			        file, d->name, e->suffix);
+			return -1;
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -248,7 +274,8 @@ static int check_descriptor(struct loader *ld, const struct oma_plugin *d, const
 		return -1;
 	}
 	if (d->type != OMA_PLUGIN_COMPRESS && d->type != OMA_PLUGIN_REPORT &&
-	    d->type != OMA_PLUGIN_CONDITION && d->type != OMA_PLUGIN_STORE) {
+	    d->type != OMA_PLUGIN_CONDITION && d->type != OMA_PLUGIN_STORE &&
+	    d->type != OMA_PLUGIN_ENCRYPT) {
 		cm_errf(err, errlen, "plugin %s: unknown plugin type %u", file, (unsigned)d->type);
 		return -1;
 	}

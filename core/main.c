@@ -92,6 +92,56 @@ static void invalid(const char *why)
 	free(safe);
 }
 
+/* The encrypt plugin in use ([encryption] present and enabled), or NULL. */
+static const struct loaded_plugin *encryption(const struct loader *ld)
+{
+	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_ENCRYPT, NULL); p != NULL;
+	     p = loader_next(ld, OMA_PLUGIN_ENCRYPT, p))
+		if (p->initialized)
+			return p;
+	return NULL;
+}
+
+/* [encryption]: the encrypt plugin its `method` names (default "age"),
+ * whose table of keys, with `method` added, then checks the section.  A
+ * missing plugin is an error, not a warning: asked to encrypt, oma never
+ * writes a backup in the clear.  Returns 0, or -1 after printing why. */
+static int load_encryption(struct oma_config *cfg, struct loader *ld, const char *dir)
+{
+	char err[1024];
+	const char *method = cfg_get(cfg, "encryption", "method");
+	if (method == NULL)
+		method = "age";
+	struct loaded_plugin *p = NULL;
+	int rc = loader_load(ld, dir, OMA_PLUGIN_ENCRYPT, method, &p, err, sizeof(err));
+	if (rc == 0) {
+		static const struct oma_setting core_key =
+		        {.key = "method",
+		         .type = OMA_SETTING_STRING,
+		         .def = "age",
+		         .help = "the encrypt plugin: encrypt-METHOD.so"};
+		size_t n = 0;
+		while (p->desc->settings != NULL && p->desc->settings[n].key != NULL)
+			n++;
+		struct oma_setting *table = xcalloc(n + 2, sizeof(*table));
+		table[0] = core_key;
+		for (size_t i = 0; i < n; i++)
+			table[i + 1] = p->desc->settings[i];
+		rc = cfg_register_settings(cfg, "encryption", table, err, sizeof(err));
+		free(table);
+	}
+	if (rc != 0) {
+		char *why = strncmp(err, "config ", 7) == 0
+		                    ? xstrdup(err)
+		                    : xasprintf("config %s: [encryption] method: %s", cfg->path,
+		                                err);
+		invalid(why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Load the plugin of every section but the core's: report-NAME.so in the
  * plugin folder, else store-NAME.so (an off-site target), whose table of
  * keys (if it has one) then checks the section and fills in its defaults.
@@ -104,6 +154,11 @@ static int load_section_plugins(struct oma_config *cfg, struct loader *ld, const
 		const char *name = cfg_section_name(cfg, i);
 		if (strcmp(name, "main") == 0 || strcmp(name, "conditions") == 0)
 			continue;
+		if (strcmp(name, "encryption") == 0) {
+			if (load_encryption(cfg, ld, dir) != 0)
+				return -1;
+			continue;
+		}
 		struct loaded_plugin *p = NULL;
 		int rc = loader_load(ld, dir, OMA_PLUGIN_REPORT, name, &p, err, sizeof(err));
 		if (rc == 1) {
@@ -142,12 +197,14 @@ static int load_section_plugins(struct oma_config *cfg, struct loader *ld, const
  * printing why. */
 static int init_section_plugins(const struct oma_config *cfg, struct loader *ld)
 {
-	static const int types[] = {OMA_PLUGIN_REPORT, OMA_PLUGIN_STORE};
+	static const int types[] = {OMA_PLUGIN_REPORT, OMA_PLUGIN_STORE, OMA_PLUGIN_ENCRYPT};
 	char err[1024];
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
 		for (struct loaded_plugin *p = loader_next(ld, types[k], NULL); p != NULL;
 		     p = loader_next(ld, types[k], p)) {
-			if (!cfg_section_enabled(cfg, p->desc->name))
+			const char *section = types[k] == OMA_PLUGIN_ENCRYPT ? "encryption"
+			                                                     : p->desc->name;
+			if (!cfg_section_enabled(cfg, section))
 				continue;
 			if (loader_init(p, loader_host(), err, sizeof(err)) != 0) {
 				invalid(err);
@@ -372,7 +429,20 @@ static int init_plugins(const struct oma_config *cfg, struct loader *ld, const c
 			return -1;
 		}
 	}
-	return init_section_plugins(cfg, ld);
+	if (init_section_plugins(cfg, ld) != 0)
+		return -1;
+	if (encryption(ld) != NULL && !(comp->desc->compress->flags & OMA_COMPRESS_SINK)) {
+		/* A compressor built for oma 0.1 writes to the file itself. */
+		char *why =
+		        xasprintf("config %s: [encryption]: compressor '%s' (%s) writes its file "
+		                  "itself and cannot be combined with encryption; rebuild it "
+		                  "for this oma",
+		                  config_path, comp->desc->name, comp->path);
+		invalid(why);
+		free(why);
+		return -1;
+	}
+	return 0;
 }
 
 /* --check-config's answer: the configuration's warnings, then OK. */
@@ -429,12 +499,15 @@ static int run_backup(const struct oma_config *cfg, struct loader *ld,
 		(void)fprintf(stderr, "Backup cancelled by signal %d\n", runner_cancelled());
 		return OMA_EXIT_FAILED;
 	}
+	const struct loaded_plugin *enc = encryption(ld);
 	struct run_plugins pl = {
 	        .comp = comp->desc->compress,
 	        .comp_name = comp->desc->name,
 	        .cond = cond ? cond->desc->condition : NULL,
 	        .ld = ld,
 	        .report_timeout = (int)cfg->main.report_timeout,
+	        .enc = enc != NULL ? enc->desc->encrypt : NULL,
+	        .enc_name = enc != NULL ? enc->desc->name : NULL,
 	};
 	return runner_run(cfg, &pl);
 }

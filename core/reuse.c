@@ -19,12 +19,14 @@
 int reuse_write_sidecar(const char *dir, const char *stem, const struct sidecar *sc, char *err,
                         size_t errlen)
 {
-	char sum[80] = "";
+	char sum[80] = "", enc[sizeof(sc->encryption) + 16] = "";
 	if (sc->sha256[0] != '\0')
 		(void)snprintf(sum, sizeof(sum), "sha256=%s\n", sc->sha256);
+	if (sc->encryption[0] != '\0')
+		(void)snprintf(enc, sizeof(enc), "encryption=%s\n", sc->encryption);
 	char *text = xasprintf("format=oma-1\nstart=%" PRId64
-	                       "\ncompressor=%s\nfile=%s\nbytes=%" PRIu64 "\n%s%s",
-	                       sc->start, sc->compressor, sc->file, sc->bytes, sum,
+	                       "\ncompressor=%s\nfile=%s\nbytes=%" PRIu64 "\n%s%s%s",
+	                       sc->start, sc->compressor, sc->file, sc->bytes, sum, enc,
 	                       sc->extra ? sc->extra : "");
 	char *path = xasprintf("%s/%s%s", dir, stem, REUSE_SIDECAR_SUFFIX);
 	char *tmp = xasprintf("%s.part", path);
@@ -103,6 +105,11 @@ int reuse_parse_sidecar(const char *text, size_t len, struct sidecar *sc)
 		} else if (strcmp(k, "bytes") == 0 && parse_u64(v, &u) == 0) {
 			sc->bytes = u;
 			have |= 16;
+		} else if (strcmp(k, "encryption") == 0) {
+			if (strlen(v) < sizeof(sc->encryption))
+				(void)snprintf(sc->encryption, sizeof(sc->encryption), "%s", v);
+			else
+				(void)snprintf(sc->encryption, sizeof(sc->encryption), "?");
 		} else if (strcmp(k, "sha256") == 0) {
 			/* 64 lower-case hex digits, or not recorded */
 			if (strlen(v) == 64 && strspn(v, "0123456789abcdef") == 64)

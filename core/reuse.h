@@ -19,7 +19,10 @@ struct sidecar {
 	char sha256[65];     /* SHA-256 of the file as written, lower-case hex;
 	                        * "" when not recorded (oma before 0.2): such a
 	                        * dump is never reused */
-	char *extra;         /* further key=value lines (change-detection reference), malloc'ed */
+	/* How the file was encrypted: "METHOD:FINGERPRINT" (e.g. "age:3f2a..."),
+	 * "" when it was not: a dump is reused only with the same. */
+	char encryption[160];
+	char *extra; /* further key=value lines (change-detection reference), malloc'ed */
 };
 
 /* Write dir/STEM.timestamp atomically (temp file, rename; not synced).

@@ -50,6 +50,7 @@ struct run {
 	struct store_info prev; /* the newest complete backup's info.json (read_previous) */
 	double prev_ratio;      /* its compression ratio, 0.5 without one */
 	int completed;          /* the current folder's info.json was written */
+	char enc_id[160];       /* "METHOD:FINGERPRINT" of the encryption, "" without */
 	struct offsite *off;    /* the off-site copies; NULL without a store plugin */
 };
 
@@ -371,6 +372,13 @@ static int may_reuse(const struct run *r, const char *prev, const char *db, cons
 	}
 	if (!reuse_usable(prev, sc, r->pl->comp_name, file, why, whylen))
 		return 0;
+	if (strcmp(sc->encryption, r->enc_id) != 0) {
+		/* A rotated key: the old file is not readable with the new one. */
+		cm_errf(why, whylen,
+		        "previous dump was encrypted for other recipients (%s, now %s)",
+		        sc->encryption[0] ? sc->encryption : "none", r->enc_id);
+		return 0;
+	}
 	if (sc->start > (int64_t)time(NULL)) {
 		cm_errf(why, whylen, "previous dump is dated in the future");
 		return 0;
@@ -432,7 +440,8 @@ static void phase_reuse(struct run *r)
 		char *file = NULL;
 		int reuse = 0;
 		if (names_encode(db, stem, sizeof(stem)) == 0) {
-			file = xasprintf("%s%s", stem, r->pl->comp->suffix);
+			file = xasprintf("%s%s%s", stem, r->pl->comp->suffix,
+			                 r->pl->enc ? r->pl->enc->suffix : "");
 			if (prev != NULL && r->changes != NULL)
 				reuse = may_reuse(r, prev, db, stem, file, &sc, why, sizeof(why));
 		}
@@ -465,6 +474,7 @@ static void write_sidecar(void *arg, const struct dump_job *j)
 	(void)snprintf(sc.compressor, sizeof(sc.compressor), "%s", r->pl->comp_name);
 	(void)snprintf(sc.file, sizeof(sc.file), "%s", j->file);
 	(void)snprintf(sc.sha256, sizeof(sc.sha256), "%s", j->sha256);
+	(void)snprintf(sc.encryption, sizeof(sc.encryption), "%s", r->enc_id);
 	char extra[1024] = "";
 	if (r->changes != NULL) {
 		struct changes_ref ref;
@@ -512,6 +522,7 @@ static void phase_dump(struct run *r)
 	        .mysqldump_bin = m->mysqldump_bin,
 	        .options = &m->mysqldump_options,
 	        .comp = r->pl->comp,
+	        .enc = r->pl->enc,
 	        .level = (int)m->compression_level,
 	        .parallelism = par,
 	        .cpus = cpus,
@@ -817,6 +828,12 @@ static int phase_start(struct run *r)
 	for (size_t i = 0; i < r->cfg->warnings.n; i++)
 		log_warning("%s", r->cfg->warnings.v[i]);
 	log_info("Compression: %s (%s)", r->pl->comp_name, r->pl->comp->suffix);
+	if (r->pl->enc != NULL) {
+		(void)snprintf(r->enc_id, sizeof(r->enc_id), "%s:%s", r->pl->enc_name,
+		               r->pl->enc->fingerprint());
+		log_info("Encryption: %s (%s), recipients %s", r->pl->enc_name, r->pl->enc->suffix,
+		         r->pl->enc->fingerprint());
+	}
 	phase_survey(r);
 	return 0;
 }

@@ -25,6 +25,9 @@ struct run_plugins {
 	/* Reporter plugins (initialised when enabled) and their time limit. */
 	struct loader *ld;
 	int report_timeout;
+	/* The encryption stage ([encryption]); NULL: dumps are not encrypted. */
+	const struct oma_encrypt_ops *enc;
+	const char *enc_name;
 };
 
 /* Run the backup described by `cfg` (validated, lock held, plugins

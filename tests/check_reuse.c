@@ -56,6 +56,24 @@ static void make_dump(const char *stem, const char *content)
 	ck_assert_int_eq(reuse_write_sidecar(prev, stem, &sc, err, sizeof(err)), 0);
 }
 
+/* The encryption a dump was made with survives the sidecar (an old sidecar
+ * has none: ""). */
+START_TEST(test_sidecar_encryption)
+{
+	char err[256];
+	struct sidecar w = {.start = 1735689600, .bytes = 0, .extra = NULL};
+	(void)snprintf(w.compressor, sizeof(w.compressor), "gzip");
+	(void)snprintf(w.file, sizeof(w.file), "shop.sql.gz.age");
+	(void)snprintf(w.encryption, sizeof(w.encryption), "age:%064d", 7);
+	ck_assert_int_eq(reuse_write_sidecar(prev, "shop", &w, err, sizeof(err)), 0);
+	struct sidecar sc;
+	ck_assert_int_eq(reuse_read_sidecar(prev, "shop", &sc, err, sizeof(err)), 0);
+	ck_assert_str_eq(sc.encryption, w.encryption);
+	ck_assert_str_eq(sc.file, "shop.sql.gz.age");
+	reuse_sidecar_free(&sc);
+}
+END_TEST
+
 START_TEST(test_sidecar_round_trip)
 {
 	make_dump("shop", "0123456789");
@@ -67,6 +85,7 @@ START_TEST(test_sidecar_round_trip)
 	ck_assert_str_eq(sc.file, "shop.sql.gz");
 	ck_assert_uint_eq(sc.bytes, 10);
 	ck_assert_str_eq(sc.extra, "ref_time=1\n");
+	ck_assert_str_eq(sc.encryption, ""); /* not encrypted: no line, "" read back */
 	char why[256];
 	ck_assert_int_eq(reuse_usable(prev, &sc, "gzip", "shop.sql.gz", why, sizeof(why)), 1);
 	ck_assert_int_eq(reuse_usable(prev, &sc, "zstd", "shop.sql.zst", why, sizeof(why)), 0);
@@ -213,6 +232,7 @@ int main(void)
 	TCase *tc = tcase_create("reuse");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sidecar_round_trip);
+	tcase_add_test(tc, test_sidecar_encryption);
 	tcase_add_test(tc, test_sidecar_foreign_or_missing);
 	tcase_add_test(tc, test_truncated_dump_not_usable);
 	tcase_add_test(tc, test_move_hard);

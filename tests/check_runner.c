@@ -131,8 +131,10 @@ static void add_fixture(int type, const char *fixture)
 	char *dir = path_in(tmp, "plugins");
 	(void)mkdir(dir, 0755);
 	char *src = t_fixture_path(fixture);
-	char *dst = xasprintf("%s/%s-%s.so", dir, type == OMA_PLUGIN_STORE ? "store" : "report",
-	                      fixture);
+	const char *prefix = type == OMA_PLUGIN_STORE     ? "store"
+	                     : type == OMA_PLUGIN_ENCRYPT ? "encrypt"
+	                                                  : "report";
+	char *dst = xasprintf("%s/%s-%s.so", dir, prefix, fixture);
 	ck_assert_int_eq(symlink(src, dst), 0);
 	char err[1024] = "";
 	struct loaded_plugin *p = NULL;
@@ -847,6 +849,89 @@ START_TEST(test_offsite_overlaps_dumps)
 }
 END_TEST
 
+/* ---- the encryption stage (the encrypt_xor fixture) ---------------------- */
+
+static const char *cfg_getter(const char *section, const char *key)
+{
+	return cfg_get(&cfg, section, key);
+}
+
+/* configure(), then [encryption] recipients = `recipients` through the
+ * encrypt_xor fixture, its table registered as main.c does. */
+static void configure_encrypted(const char *recipients)
+{
+	char *extra = xasprintf("[encryption]\nrecipients = %s\n", recipients);
+	configure("", "");
+	/* configure() wrote [main] and [conditions]: add the section. */
+	char *conf = path_in(tmp, "oma.conf");
+	char *text = t_read_file(conf);
+	char *more = xasprintf("%s%s", text, extra);
+	t_write_file(conf, more, 0644);
+	char err[1024] = "";
+	cfg_free(&cfg);
+	ck_assert_msg(cfg_load(conf, &cfg, err, sizeof(err)) == 0, "%s", err);
+	struct loaded_plugin *gz = plugin(OMA_PLUGIN_COMPRESS, "gzip");
+	cfg.main.compression_level = gz->desc->compress->default_level;
+	loader_set_config_getter(cfg_getter);
+	char *dir = path_in(tmp, "plugins");
+	(void)mkdir(dir, 0755);
+	char *src = t_fixture_path("encrypt_xor");
+	char *dst = path_in(dir, "encrypt-encrypt_xor.so");
+	(void)unlink(dst);
+	ck_assert_int_eq(symlink(src, dst), 0);
+	struct loaded_plugin *p = NULL;
+	ck_assert_msg(loader_load(&ld, dir, OMA_PLUGIN_ENCRYPT, "encrypt_xor", &p, err,
+	                          sizeof(err)) == 0,
+	              "%s", err);
+	if (!p->initialized)
+		ck_assert_msg(cfg_register_settings(&cfg, "encryption", p->desc->settings, err,
+		                                    sizeof(err)) == 0,
+		              "%s", err);
+	ck_assert_msg(loader_init(p, NULL, err, sizeof(err)) == 0, "%s", err);
+	pl.enc = p->desc->encrypt;
+	pl.enc_name = p->desc->name;
+	free(dst);
+	free(src);
+	free(dir);
+	free(more);
+	free(text);
+	free(conf);
+	free(extra);
+}
+
+/* dir/NAME is "XOR1\n" and a gzip stream XOR 0x5a holding a complete dump. */
+static void expect_xor_dump(const char *dir, const char *name)
+{
+	char *path = path_in(dir, name);
+	char *cmd = xasprintf("f='%s' && [ \"$(head -c 5 \"$f\")\" = XOR1 ] && tail -c +6 \"$f\" | "
+	                      "perl -pe 'BEGIN { $/ = \\1 } $_ ^= chr(0x5a)' | gzip -dc | "
+	                      "grep -q '^-- Dump completed on '",
+	                      path);
+	ck_assert_msg(system(cmd) == 0, "%s is not an encrypted complete dump", path);
+	free(cmd);
+	free(path);
+}
+
+START_TEST(test_encrypted_dumps)
+{
+	configure_encrypted("[\"k1\", \"k2\"]");
+	ck_assert_int_eq(runner_run(&cfg, &pl), OMA_EXIT_OK);
+	char *cur = newest();
+	for (size_t i = 0; all_dbs[i] != NULL; i++) {
+		char *f = xasprintf("%s.sql.gz.xor", all_dbs[i]);
+		expect_xor_dump(cur, f);
+		free(f);
+		f = xasprintf("%s.sql.gz", all_dbs[i]);
+		ck_assert_msg(!exists_in(cur, f), "%s in the clear", f);
+		free(f);
+	}
+	expect_log("INFO Encryption: encrypt_xor (.xor), recipients k1,k2");
+	expect_log("INFO DB 'alpha': Backup successfully");
+	expect_result("\"dumped\": 3, \"reused\": 0");
+	free(cur);
+}
+END_TEST
+
 static Suite *runner_suite(void)
 {
 	Suite *s = suite_create("runner");
@@ -874,6 +959,7 @@ static Suite *runner_suite(void)
 	tcase_add_test(tc, test_offsite_begin_fails);
 	tcase_add_test(tc, test_offsite_failed_dump_does_not_prune);
 	tcase_add_test(tc, test_offsite_overlaps_dumps);
+	tcase_add_test(tc, test_encrypted_dumps);
 	suite_add_tcase(s, tc);
 	return s;
 }

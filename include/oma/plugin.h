@@ -1,4 +1,4 @@
-/* oma/plugin.h - the only header an oma plugin needs (compress, report, condition, store).
+/* oma/plugin.h - the only header an oma plugin needs (compress, report, condition, store, encrypt).
  *
  * A plugin is a shared object that exports exactly one read-only symbol,
  * `oma_plugin_descriptor` (a `struct oma_plugin`).  The core dlopen()s the
@@ -83,6 +83,7 @@ enum oma_plugin_type {
 	OMA_PLUGIN_REPORT = 2,    /* hears about every run's result */
 	OMA_PLUGIN_CONDITION = 3, /* runs skip/run/terminate condition commands */
 	OMA_PLUGIN_STORE = 4,     /* copies each backup folder off the host (oma 0.3) */
+	OMA_PLUGIN_ENCRYPT = 5,   /* encrypts each compressed dump (oma 0.3) */
 };
 
 /* Levels for oma_host.log; the same numbers as Python's logging, which
@@ -431,6 +432,53 @@ struct oma_store_ops {
 	void *spare[4]; /* reserved for later functions; leave NULL */
 };
 
+/* ---- encrypt ----------------------------------------------------------- */
+
+/* Where an encrypted stream goes; handed to open(). */
+struct oma_encrypt_params {
+	uint32_t size; /* sizeof(struct oma_encrypt_params) of the core */
+	/* Every output byte goes to sink(sink_ctx, ...), in order, from the
+	 * thread that called write() or finish() (the core writes it to the
+	 * file and hashes it).  A failing sink's err names the file: fail the
+	 * call you were in with that text. */
+	int (*sink)(void *sink_ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *sink_ctx;
+};
+
+/* An encryption stage between the compressor and the file (oma 0.3): with
+ * [encryption] in the configuration the core loads encrypt-METHOD.so
+ * (METHOD: [encryption] method, default "age"), whose table of keys
+ * (oma_plugin.settings) checks the rest of the section; every dump then is
+ * NAME<compressor suffix><encrypt suffix> ("shop.sql.gz.age").  The
+ * compressor's output is handed to write() instead of the file; only
+ * compressors that write through a sink (OMA_COMPRESS_SINK) can be
+ * combined with it.  Streams are as the compressor's: open() / write()* /
+ * finish(), or abort() on any failure; several at once, each used by one
+ * thread at a time. */
+struct oma_encrypt_ops {
+	/* Appended to the compressor's suffix: '.' and at least one more
+	 * character (checked at load). */
+	const char *suffix;
+	/* Start a stream.  Fails on out of memory or no randomness. */
+	int (*open)(void **stream, const struct oma_encrypt_params *p, char *err, size_t errlen);
+	/* Encrypt `len` bytes (len may be 0); memory stays bounded whatever
+	 * the stream's length.  Fails when the sink fails. */
+	int (*write)(void *stream, const void *buf, size_t len, char *err, size_t errlen);
+	/* Write the rest and free the stream, whatever the outcome (no abort()
+	 * follows). */
+	int (*finish)(void *stream, char *err, size_t errlen);
+	/* Free the stream without finishing.  Cannot fail. */
+	void (*abort)(void *stream);
+	/* What the output depends on besides the data, as a short printable
+	 * text without spaces (age: a hash of the recipients' public keys,
+	 * never a key itself).  The core keeps it beside each dump and reuses
+	 * an unchanged database's dump only when it is the same: a key
+	 * rotation makes the next run dump everything again.  Constant
+	 * between init() and fini(). */
+	const char *(*fingerprint)(void);
+	void *spare[4]; /* reserved for later functions; leave NULL */
+};
+
 /* ---- settings ----------------------------------------------------------- */
 
 /* What a key of a plugin's section holds (oma_setting.type). */
@@ -498,9 +546,10 @@ struct oma_plugin {
 	 * (the core then checks nothing of it).  oma 0.2; the first spare slot
 	 * before. */
 	const struct oma_setting *settings;
-	/* oma 0.3; the second spare slot before. */
+	/* oma 0.3; the second and third spare slots before. */
 	const struct oma_store_ops *store;
-	void *spare[4]; /* reserved for later members; NULL */
+	const struct oma_encrypt_ops *encrypt;
+	void *spare[3]; /* reserved for later members; NULL */
 };
 
 /* Declare the descriptor:  OMA_PLUGIN_DEFINE(.type = ..., .name = ..., ...);
