@@ -57,6 +57,7 @@ struct offsite {
 	pthread_cond_t work; /* a file was queued, or stop */
 	pthread_cond_t idle; /* a put() ended */
 	char *dir, *name;
+	char host[256];
 	struct qfile *files;
 	struct result *res; /* files x targets, row by row */
 	size_t n, cap;
@@ -80,7 +81,10 @@ static void set_result(struct target *t, size_t i, int ok, const char *why)
 }
 
 /* A worker of one store: take the next file, put() it, record how it
- * went; files still queued once oma is told to stop are given up. */
+ * went.  Files still queued once oma is told to stop are given up, and so
+ * are all after the store's first failure: the folder cannot be completed
+ * then, and a dead or hung server would make every file wait out the
+ * store's retries. */
 static void *worker(void *arg)
 {
 	struct target *t = arg;
@@ -92,8 +96,15 @@ static void *worker(void *arg)
 		if (t->next >= o->n)
 			break;
 		size_t i = t->next++;
-		if (o->stop || proc_cancelled()) {
-			set_result(t, i, 0, "cancelled");
+		if (o->stop || proc_cancelled() || t->failure != NULL) {
+			char why[1200];
+			if (t->failure == NULL || o->stop || proc_cancelled())
+				(void)snprintf(why, sizeof(why), "cancelled");
+			else
+				(void)snprintf(why, sizeof(why),
+				               "not copied after an earlier failure: %s",
+				               t->failure);
+			set_result(t, i, 0, why);
 			pthread_cond_broadcast(&o->idle);
 			continue;
 		}
@@ -126,41 +137,47 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Begin the copy at one store and start its workers (signals blocked:
- * they are the main thread's).  A failure is logged and recorded. */
-static void target_begin(struct offsite *o, struct target *t, const char *host)
+/* The first thread of a store: begin() (in the background, so the dumps
+ * never wait for a slow or dead server), then the other workers, then a
+ * worker itself.  A failed begin() is logged and recorded, and the files
+ * queued meanwhile or later are given up by this thread's worker loop. */
+static void *lead(void *arg)
 {
+	struct target *t = arg;
+	struct offsite *o = t->o;
 	struct oma_store_folder f = {.size = sizeof(f),
 	                             .name = o->name,
 	                             .local_dir = o->dir,
-	                             .host = host};
+	                             .host = o->host};
 	char err[1024] = "";
 	unsigned workers = 0;
-	if (t->ops->begin(&t->run, &f, &workers, err, sizeof(err)) != 0) {
+	void *run = NULL;
+	int rc = t->ops->begin(&run, &f, &workers, err, sizeof(err));
+	if (rc != 0) {
 		if (err[0] == '\0')
 			(void)snprintf(err, sizeof(err), "begin() failed without a reason");
 		log_error("Off-site copy '%s' failed: %s", t->name, err);
-		t->failure = xstrdup(err);
-		return;
 	}
-	t->begun = 1;
 	if (workers == 0)
 		workers = 1;
 	if (workers > WORKERS_MAX)
 		workers = WORKERS_MAX;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned i = 0; i < workers; i++) {
-		if (pthread_create(&t->tids[i], NULL, worker, t) != 0)
-			break;
-		t->nthreads++;
+	pthread_mutex_lock(&o->mu);
+	if (rc != 0) {
+		t->failure = xstrdup(err);
+	} else {
+		t->run = run;
+		t->begun = 1;
+		for (unsigned i = 1; i < workers && !o->stop; i++) {
+			if (pthread_create(&t->tids[t->nthreads], NULL, worker, t) != 0)
+				break; /* fewer workers, still copying */
+			t->nthreads++;
+		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (t->nthreads == 0) {
-		log_error("Off-site copy '%s' failed: cannot start a thread", t->name);
-		t->failure = xstrdup("cannot start a thread");
-	}
+	t->busy--; /* the begin() */
+	pthread_cond_broadcast(&o->idle);
+	pthread_mutex_unlock(&o->mu);
+	return worker(t);
 }
 
 struct offsite *offsite_start(const struct loader *ld, const char *name, const char *local_dir)
@@ -178,10 +195,9 @@ struct offsite *offsite_start(const struct loader *ld, const char *name, const c
 	o->dir = xstrdup(local_dir);
 	o->name = xstrdup(name);
 	o->t = xcalloc(nt, sizeof(*o->t));
-	char host[256] = "localhost";
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		(void)snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	if (gethostname(o->host, sizeof(o->host) - 1) != 0)
+		(void)snprintf(o->host, sizeof(o->host), "localhost");
+	o->host[sizeof(o->host) - 1] = '\0';
 	for (struct loaded_plugin *p = loader_next(ld, OMA_PLUGIN_STORE, NULL); p != NULL;
 	     p = loader_next(ld, OMA_PLUGIN_STORE, p)) {
 		if (!p->initialized)
@@ -190,8 +206,25 @@ struct offsite *offsite_start(const struct loader *ld, const char *name, const c
 		t->o = o;
 		t->name = p->desc->name;
 		t->ops = p->desc->store;
-		target_begin(o, t, host);
 	}
+	/* Signals stay the main thread's. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_mutex_lock(&o->mu);
+	for (size_t k = 0; k < o->nt; k++) {
+		struct target *t = &o->t[k];
+		t->busy = 1; /* begin() */
+		if (pthread_create(&t->tids[0], NULL, lead, t) == 0) {
+			t->nthreads = 1;
+		} else {
+			t->busy = 0;
+			t->failure = xstrdup("cannot start a thread");
+			log_error("Off-site copy '%s' failed: cannot start a thread", t->name);
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return o;
 }
 
@@ -221,7 +254,7 @@ void offsite_put(struct offsite *o, const char *file, uint64_t bytes, const char
 	}
 	memset(&o->res[o->n * o->nt], 0, o->nt * sizeof(*o->res));
 	o->files[o->n] = f;
-	/* A store that never began cannot take it: failed at once. */
+	/* A store without a thread cannot take it: failed at once. */
 	for (size_t k = 0; k < o->nt; k++) {
 		struct target *t = &o->t[k];
 		if (t->nthreads == 0) {
@@ -349,7 +382,10 @@ void offsite_stop(struct offsite *o)
 	pthread_mutex_unlock(&o->mu);
 	for (size_t k = 0; k < o->nt; k++) {
 		struct target *t = &o->t[k];
-		for (unsigned i = 0; i < t->nthreads; i++)
+		/* The lead first: it starts the others before it works. */
+		if (t->nthreads > 0)
+			pthread_join(t->tids[0], NULL);
+		for (unsigned i = 1; i < t->nthreads; i++)
 			pthread_join(t->tids[i], NULL);
 		if (t->begun)
 			t->ops->end(t->run);

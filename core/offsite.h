@@ -9,9 +9,12 @@
 struct offsite;
 
 /* Begin the copy of folder `local_dir` (base name `name`) with every
- * initialised store plugin of `ld`, and start each one's put() workers.  A
- * store whose begin() fails is logged ("Off-site copy 'NAME' failed:
- * REASON") and counts as failed; the others go on.  Returns NULL when ld
+ * initialised store plugin of `ld`: each store's begin() runs in a thread
+ * of its own, which then starts the store's put() workers, so the dumps
+ * never wait for the server.  A store whose begin() fails is logged
+ * ("Off-site copy 'NAME' failed: REASON") and counts as failed, and so
+ * does one with a failed put(): the files after that are given up at once
+ * ("not copied after an earlier failure: ..."); the other stores go on.  Returns NULL when ld
  * has no initialised store plugin (every other function then does
  * nothing). */
 struct offsite *offsite_start(const struct loader *ld, const char *name, const char *local_dir);

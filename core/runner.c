@@ -665,11 +665,11 @@ static void fill_dbs(const struct run *r, struct oma_db_result *dbs, struct oma_
 		if (dbs[i].outcome == OMA_DB_FAILED)
 			continue;
 		dbs[i].offsite = offsite_db_outcome(r->off, dbs[i].name, &dbs[i].offsite_error);
-		if (dbs[i].offsite == OMA_OFFSITE_FAILED && rep->offsite_error == NULL) {
+		if (dbs[i].offsite == OMA_OFFSITE_FAILED)
 			rep->offsite = OMA_OFFSITE_FAILED;
-			rep->offsite_error = dbs[i].offsite_error;
-		}
 	}
+	if (rep->offsite == OMA_OFFSITE_FAILED) /* the store's first failure */
+		(void)offsite_outcome(r->off, &rep->offsite_error);
 	if (r->off != NULL && rep->offsite == OMA_OFFSITE_NONE)
 		rep->offsite = OMA_OFFSITE_COPIED; /* so far: the folder is still to complete */
 }
@@ -691,7 +691,9 @@ static int settle_offsite(struct run *r, struct oma_report *rep)
 	offsite_stop(r->off); /* no threads left when the reporters fork */
 	const char *why = NULL;
 	int outcome = offsite_outcome(r->off, &why);
-	if (outcome == rep->offsite && (why == NULL) == (rep->offsite_error == NULL))
+	if (outcome == rep->offsite &&
+	    (why == rep->offsite_error ||
+	     (why != NULL && rep->offsite_error != NULL && strcmp(why, rep->offsite_error) == 0)))
 		return 0;
 	rep->offsite = outcome;
 	rep->offsite_error = why;
@@ -717,6 +719,7 @@ static int phase_report(struct run *r, int code)
 	        .total = (unsigned)r->facts.databases.n,
 	        .skipped = (unsigned)r->skipped.n,
 	};
+	int before_offsite = cancel_signal;
 	offsite_wait(r->off);
 	fill_dbs(r, dbs, &rep);
 	if (rep.offsite == OMA_OFFSITE_FAILED && code == OMA_EXIT_OK)
@@ -739,6 +742,14 @@ static int phase_report(struct run *r, int code)
 		log_error("%s", err);
 	}
 	int rewrite = settle_offsite(r, &rep);
+	if (cancel_signal && !before_offsite) {
+		/* The signal came while the off-site copies ended: the run
+		 * fails, and its remote folder was not completed. */
+		log_error("Backup cancelled by signal %d", (int)cancel_signal);
+		r->outcome = rep.outcome = OMA_OUTCOME_FAILED;
+		code = OMA_EXIT_FAILED;
+		rewrite = 1;
+	}
 	if (rewrite) {
 		/* The folder's completion failed: the reporters hear so. */
 		if (rep.offsite == OMA_OFFSITE_FAILED && code == OMA_EXIT_OK)

@@ -219,6 +219,23 @@ static int run_folder(const char *folder, struct tfile *files, int n, int prune,
 	return rc;
 }
 
+/* begin() of folder in local folder dir/FOLDER; returns what it returns. */
+static int begin_err(const char *folder, const char *dir, unsigned *workers, char *err,
+                     size_t errlen)
+{
+	void *run = NULL;
+	char *local = xasprintf("%s/%s", dir, folder);
+	struct oma_store_folder f = {.size = sizeof(f),
+	                             .name = folder,
+	                             .local_dir = local,
+	                             .host = "h"};
+	int rc = OPS->begin(&run, &f, workers, err, errlen);
+	if (rc == 0)
+		OPS->end(run);
+	free(local);
+	return rc;
+}
+
 /* begin() of folder (must succeed); the run.  *workers gets its workers. */
 static void *begin_ok(const char *folder, unsigned *workers)
 {
@@ -473,13 +490,14 @@ START_TEST(test_wrong_secret)
 	struct tfile t;
 	local_file(&t, "oma_20240101-000000", "shop.sql.gz", 1000, 11, NULL);
 	unsigned workers = 0;
-	void *run = begin_ok("oma_20240101-000000", &workers);
 	char err[1024] = "";
-	ck_assert_int_ne(OPS->put(run, &t.f, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "HTTP 403 SignatureDoesNotMatch") != NULL, "%s", err);
+	/* begin() asks who the prefix belongs to: refused already. */
+	ck_assert_int_ne(begin_err("oma_20240101-000000", t_gw.tmp, &workers, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "s3: GET " BUCKET "/ws/.oma-owner: HTTP 403 "
+	                          "SignatureDoesNotMatch") != NULL,
+	              "%s", err);
 	ck_assert_ptr_null(strstr(err, "not-the-secret"));
 	ck_assert(!logged_has("not-the-secret"));
-	OPS->end(run);
 	ck_assert_int_ne(OPS->check(err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "ws/.oma-probe-") != NULL &&
 	                      strstr(err, "SignatureDoesNotMatch") != NULL &&
@@ -490,6 +508,33 @@ START_TEST(test_wrong_secret)
 	P->fini();
 	free(cred);
 	free_files(&t, 1);
+}
+END_TEST
+
+/* Two backups (other backup_dirs) on one prefix: the second is refused
+ * before it could abort or prune anything of the first's. */
+START_TEST(test_prefix_of_another_backup)
+{
+	configure("own");
+	init_ok();
+	unsigned workers = 0;
+	char err[1024] = "";
+	char *a = xasprintf("%s/a", t_gw.tmp), *b = xasprintf("%s/b", t_gw.tmp);
+	ck_assert_msg(begin_err("oma_20240101-000000", a, &workers, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert(logged_has("s3: own/ in bucket " BUCKET " now belongs to h:"));
+	ck_assert_msg(begin_err("oma_20240101-000001", a, &workers, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert_int_ne(begin_err("oma_20240101-000002", b, &workers, err, sizeof(err)), 0);
+	char *want = xasprintf("s3: own/ in bucket %s belongs to another oma backup "
+	                       "(own/.oma-owner says \"h:%s\"); this one is h:%s: give each "
+	                       "backup_dir its own [s3] prefix",
+	                       BUCKET, a, b);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	free(want);
+	free(a);
+	free(b);
+	P->fini();
 }
 END_TEST
 
@@ -568,13 +613,10 @@ START_TEST(test_retries_then_fails)
 	struct tfile t;
 	local_file(&t, "oma_20240101-000000", "shop.sql.gz", 100, 15, NULL);
 	unsigned workers = 0;
-	void *run = begin_ok("oma_20240101-000000", &workers);
 	char err[1024] = "";
-	ck_assert_int_ne(OPS->put(run, &t.f, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "s3: PUT " BUCKET "/rf/oma_20240101-000000/shop.sql.gz") != NULL,
-	              "%s", err);
+	ck_assert_int_ne(begin_err("oma_20240101-000000", t_gw.tmp, &workers, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "s3: GET " BUCKET "/rf/.oma-owner: ") != NULL, "%s", err);
 	ck_assert(logged_has("; retry 1 of 1 in 1 s"));
-	OPS->end(run);
 	free_files(&t, 1);
 	P->fini();
 }
@@ -686,6 +728,7 @@ static Suite *store_s3_suite(void)
 	tcase_add_test(g, test_multipart_parallel);
 	tcase_add_test(g, test_wrong_secret);
 	tcase_add_test(g, test_check_remote);
+	tcase_add_test(g, test_prefix_of_another_backup);
 	tcase_add_test(g, test_cancelled);
 	tcase_add_test(g, test_stale_upload_aborted);
 	tcase_add_test(g, test_retries_then_fails);

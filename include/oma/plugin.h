@@ -393,9 +393,11 @@ struct oma_store_commit {
 
 /* An off-site target (oma 0.3): S3, sftp, tape.  A store plugin runs when
  * its section [NAME] is present and not `enabled = false`.  Per run:
- * begin() once (main thread), then put() once per file as it becomes
- * final, from `workers` threads of the core at once (each call on its own
- * file, while the dumps still run), then, only when every put() succeeded
+ * begin() once (in a thread of the core's, while the dumps start), then
+ * put() once per file as it becomes final, from `workers` threads of the
+ * core at once (each call on its own file, while the dumps still run;
+ * after the first failed put() the core gives up the rest: the folder
+ * cannot be completed then), then, only when every put() succeeded
  * and the local folder is complete, commit() once (main thread), and
  * finally end() (main thread), whatever happened.  A failure of put() or
  * commit() never touches the local backup: the core logs "Off-site copy

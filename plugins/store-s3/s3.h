@@ -41,17 +41,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define S3_IO_BLOCK      (128 * 1024)
-#define S3_REPLY_MAX     (8 * 1024 * 1024)
-#define S3_PART_MIN      (5ull * 1024 * 1024)        /* every part but the last */
-#define S3_PARTS_MAX     10000                       /* parts of one upload */
-#define S3_COPY_MAX      (5ull * 1024 * 1024 * 1024) /* largest CopyObject source */
-#define S3_PUT_MAX       (5ull * 1024 * 1024 * 1024) /* largest single PUT */
-#define S3_KEY_MAX       1024
-#define S3_UPLOAD_ID_MAX 256
-#define S3_ETAG_MAX      80
-#define S3_CODE_MAX      64
-#define S3_META_MAX      8
+#define S3_IO_BLOCK       (128 * 1024)
+#define S3_REPLY_MAX      (8 * 1024 * 1024)
+#define S3_PART_MIN       (5ull * 1024 * 1024)        /* every part but the last */
+#define S3_PARTS_MAX      10000                       /* parts of one upload */
+#define S3_COPY_MAX       (5ull * 1024 * 1024 * 1024) /* largest CopyObject source */
+#define S3_PUT_MAX        (5ull * 1024 * 1024 * 1024) /* largest single PUT */
+#define S3_KEY_MAX        1024
+#define S3_UPLOAD_ID_MAX  256
+#define S3_ETAG_MAX       80
+#define S3_CODE_MAX       64
+#define S3_META_MAX       8
+#define S3_STOP_REQUEST_S 5 /* seconds for a clean-up request once stopping */
 
 struct s3_config {
 	const char *endpoint; /* "https://host[:port]" or "http://..." (no path) */

@@ -376,6 +376,12 @@ static CURLcode set_options(struct s3_client *c, const struct s3req *r, const ch
 	OPT(CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
 	OPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	OPT(CURLOPT_LOW_SPEED_TIME, c->stall_timeout_s);
+	if (r->keep_on_stop && c->stopping != NULL && c->stopping() != 0) {
+		/* A clean-up sent while oma stops (an abort): a few seconds at
+		 * most, or a hung server would hold oma past its stop timeout. */
+		OPT(CURLOPT_CONNECTTIMEOUT, (long)S3_STOP_REQUEST_S);
+		OPT(CURLOPT_TIMEOUT, (long)S3_STOP_REQUEST_S);
+	}
 	if (!own_signed) {
 		OPT(CURLOPT_AWS_SIGV4, c->sigv4);
 		OPT(CURLOPT_USERNAME, c->access_key);

@@ -45,7 +45,8 @@ struct s3req {
 	size_t nheaders;
 	struct s3req_body *body; /* NULL: none */
 	int out_fd;              /* >= 0: a 2xx answer's body is written there (never retried) */
-	bool keep_on_stop;       /* sent even once stopping (aborts), retried at most once */
+	bool keep_on_stop;       /* sent even once stopping (aborts): retried at most once; once
+	                          * stopping, tried once within S3_STOP_REQUEST_S */
 };
 
 struct s3_client {

@@ -26,6 +26,8 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 	int tries = c->retries;
 	if (r->keep_on_stop && tries > 1)
 		tries = 1;
+	if (r->keep_on_stop && c->stopping != NULL && c->stopping() != 0)
+		tries = 0; /* once, within S3_STOP_REQUEST_S: oma is stopping */
 	unsigned delay = 1;
 	for (int attempt = 0;; attempt++) {
 		if (s3req_once(c, r, err, errlen) == 0)

@@ -67,6 +67,12 @@ int s3store_put(const struct s3store_cfg *cfg, const struct s3store_run *run,
 
 /* ---- storeremote.c ---- */
 
+/* Make sure PREFIX/ is this backup's: PREFIX/.oma-owner (written on first
+ * use) must name `owner` ("HOST:BACKUP_DIR"), so that two configurations never abort or prune each
+ * other's copies.  Returns 0, or -1 with err filled (another owner: the
+ * message says to give each backup_dir its own prefix). */
+int s3store_claim(const struct s3store_cfg *cfg, const char *prefix, const char *owner, char *err,
+                  size_t errlen);
 /* Abort the unfinished multipart uploads below PREFIX/ (left by earlier
  * runs); failures are logged as warnings. */
 void s3store_abort_stale(const struct s3store_cfg *cfg, const char *prefix);

@@ -133,8 +133,10 @@ static void s3_end(void *run)
 	free(r);
 }
 
-/* Remember the folder and the prefix, abort uploads earlier runs left
- * unfinished.  Fails on a bad folder or out of memory. */
+/* Remember the folder and the prefix, make sure the prefix is this
+ * backup's (s3store_claim), abort uploads earlier runs left unfinished.
+ * Fails on a bad folder, a prefix of another backup, an unreachable server
+ * or out of memory. */
 static int s3_begin(void **run, const struct oma_store_folder *f, unsigned *workers, char *err,
                     size_t errlen)
 {
@@ -159,6 +161,22 @@ static int s3_begin(void **run, const struct oma_store_folder *f, unsigned *work
 	if (r == NULL || r->folder == NULL || r->prefix == NULL) {
 		s3_end(r);
 		cm_errf(err, errlen, "s3: begin: out of memory");
+		return -1;
+	}
+	/* The backup folder: the parent of the run's folder. */
+	const char *dir = f->local_dir != NULL ? f->local_dir : "";
+	const char *slash = strrchr(dir, '/');
+	char *owner = NULL;
+	if (asprintf(&owner, "%s:%.*s", f->host != NULL ? f->host : "",
+	             (int)(slash != NULL ? slash - dir : 0), dir) < 0) {
+		s3_end(r);
+		cm_errf(err, errlen, "s3: begin: out of memory");
+		return -1;
+	}
+	int claimed = s3store_claim(&S3S.cfg, r->prefix, owner, err, errlen);
+	free(owner);
+	if (claimed != 0) {
+		s3_end(r);
 		return -1;
 	}
 	s3store_abort_stale(&S3S.cfg, r->prefix);

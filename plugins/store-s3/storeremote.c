@@ -1,8 +1,12 @@
 /* storeremote.c - the store plugin "s3": the remote folders: completing one, pruning old ones, stale uploads, the probe of --check-remote. */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "common/errbuf.h"
 #include "s3enc.h"
@@ -100,6 +104,106 @@ void s3store_abort_stale(const struct s3store_cfg *cfg, const char *prefix)
 out:
 	s3_client_free(c);
 	names_free(&l);
+}
+
+/* ---- who the prefix belongs to ------------------------------------------- */
+
+#define OWNER_OBJECT ".oma-owner"
+
+/* Whether oma is told to stop. */
+static int stopping(const struct s3store_cfg *cfg)
+{
+	const struct oma_host *h = cfg->host;
+	return h != NULL && h->size >= offsetof(struct oma_host, stopping) + sizeof(h->stopping) &&
+	       h->stopping != NULL && h->stopping() != 0;
+}
+
+/* The object key (at most 4 KiB) into buf as a string; *missing set when
+ * there is none.  Returns 0, or -1 with err filled (a GET, unlike a HEAD,
+ * brings the server's error code: SignatureDoesNotMatch ...). */
+static int get_small(const struct s3store_cfg *cfg, struct s3_client *c, const char *key, char *buf,
+                     size_t buflen, int *missing, char *err, size_t errlen)
+{
+	*missing = 0;
+	int fd = memfd_create("oma-s3-owner", MFD_CLOEXEC);
+	if (fd < 0) {
+		cm_errf(err, errlen, "s3: GET %s: cannot make a buffer: %s", key, strerror(errno));
+		return -1;
+	}
+	/* A GET into an fd is not retried by the client: retried here, as
+	 * every other request is (1, 2, 4 ... s). */
+	int rc = -1;
+	for (int attempt = 0, delay = 1;; attempt++, delay = delay < 16 ? delay * 2 : 30) {
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			cm_errf(err, errlen, "s3: GET %s: %s", key, strerror(errno));
+			break;
+		}
+		rc = s3_get_fd(c, key, fd, err, errlen);
+		if (rc == 0 || !s3_retryable(c) || attempt >= cfg->retries)
+			break;
+		s3store_log(cfg, OMA_LOG_WARNING, "%s; retry %d of %d in %d s", err, attempt + 1,
+		            cfg->retries, delay);
+		for (int i = 0; i < delay * 10 && !stopping(cfg); i++)
+			(void)usleep(100000);
+		if (stopping(cfg)) {
+			cm_errf(err, errlen, "s3: GET %s: cancelled", key);
+			break;
+		}
+	}
+	if (rc != 0 && s3_status(c) == 404) {
+		*missing = 1;
+		rc = 0;
+	}
+	ssize_t n = 0;
+	if (rc == 0 && !*missing) {
+		n = pread(fd, buf, buflen - 1, 0);
+		if (n < 0) {
+			cm_errf(err, errlen, "s3: GET %s: %s", key, strerror(errno));
+			rc = -1;
+			n = 0;
+		}
+	}
+	buf[n] = '\0';
+	close(fd);
+	return rc;
+}
+
+int s3store_claim(const struct s3store_cfg *cfg, const char *prefix, const char *owner, char *err,
+                  size_t errlen)
+{
+	char key[S3_KEY_MAX + 1], have[4096];
+	struct s3_client *c = NULL;
+	char *want = NULL;
+	int rc = -1, missing = 0;
+	if (asprintf(&want, "%s\n", owner) < 0) {
+		cm_errf(err, errlen, "s3: out of memory");
+		return -1;
+	}
+	if (s3store_key(key, prefix, NULL, OWNER_OBJECT, err, errlen) != 0 ||
+	    s3store_client(cfg, &c, err, errlen) != 0 ||
+	    get_small(cfg, c, key, have, sizeof(have), &missing, err, errlen) != 0)
+		goto out;
+	if (!missing) {
+		if (strcmp(have, want) == 0)
+			rc = 0;
+		else
+			cm_errf(err, errlen,
+			        "s3: %s/ in bucket %s belongs to another oma backup (%s says "
+			        "\"%.*s\"); this one is %s: give each backup_dir its own [s3] prefix "
+			        "(nothing was copied, aborted or pruned)",
+			        prefix, cfg->bucket, key, (int)strcspn(have, "\n"), have, owner);
+		goto out;
+	}
+	/* A new prefix: claim it. */
+	struct s3_put_opts o = {.content_type = "text/plain"};
+	rc = s3_put_mem(c, key, want, strlen(want), &o, NULL, err, errlen);
+	if (rc == 0)
+		s3store_log(cfg, OMA_LOG_INFO, "s3: %s/ in bucket %s now belongs to %s", prefix,
+		            cfg->bucket, owner);
+out:
+	free(want);
+	s3_client_free(c);
+	return rc;
 }
 
 /* ---- pruning ------------------------------------------------------------- */
