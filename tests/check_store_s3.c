@@ -373,8 +373,21 @@ START_TEST(test_credentials)
 	setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
 	init_fails("AWS_SECRET_ACCESS_KEY is missing");
 	setenv("AWS_SECRET_ACCESS_KEY", "from-env", 1);
+	/* Temporary credentials are refused by name, not with a later 403. */
+	setenv("AWS_SESSION_TOKEN", "tok", 1);
+	init_fails("AWS_SESSION_TOKEN is set: temporary credentials");
+	unsetenv("AWS_SESSION_TOKEN");
 	init_ok();
 	P->fini();
+	char *path = xasprintf("%s/cred-token", t_gw.tmp);
+	t_write_file(path,
+	             "[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n"
+	             "aws_session_token = tok\n",
+	             0600);
+	t_cfg_set("credentials_file", path);
+	init_fails("[default] aws_session_token: temporary credentials (a session token) are not "
+	           "supported");
+	free(path);
 	free(nosecret);
 	free(loose);
 }

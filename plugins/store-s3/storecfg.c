@@ -83,7 +83,8 @@ static char *trim(char *s)
 
 /* Look for aws_access_key_id and aws_secret_access_key in [profile] of the
  * open AWS credentials file f into *ak and *sk (malloc'ed; left NULL when
- * absent).  Returns 0, 1 when the profile is not there, -1 (memory). */
+ * absent).  Returns 0, 1 when the profile is not there, 2 when it has an
+ * aws_session_token, -1 (memory). */
 static int parse_credentials(FILE *f, const char *profile, char **ak, char **sk)
 {
 	char line[S3STORE_LINE_MAX];
@@ -105,6 +106,10 @@ static int parse_credentials(FILE *f, const char *profile, char **ak, char **sk)
 			continue;
 		*eq = '\0';
 		const char *k = trim(s), *v = trim(eq + 1);
+		if (strcmp(k, "aws_session_token") == 0 && *v != '\0') {
+			rc = 2; /* temporary credentials: not supported */
+			break;
+		}
 		char **dst = strcmp(k, "aws_access_key_id") == 0       ? ak
 		             : strcmp(k, "aws_secret_access_key") == 0 ? sk
 		                                                       : NULL;
@@ -118,6 +123,12 @@ static int parse_credentials(FILE *f, const char *profile, char **ak, char **sk)
 	explicit_bzero(line, sizeof(line));
 	return rc != 0 ? rc : seen ? 0 : 1;
 }
+
+/* Temporary credentials need a session token in every request, which this
+ * plugin does not send: refused by name rather than failing with a 403. */
+static const char session_token_why[] =
+        "temporary credentials (a session token) are not supported; use an access key "
+        "of its own for oma";
 
 /* The keys of `profile` in the AWS credentials file `path` into cfg.
  * Returns 0, or -1 with err naming the file and what is wrong with it (a
@@ -136,6 +147,11 @@ static int read_credentials(struct s3store_cfg *cfg, const char *path, const cha
 	int p = parse_credentials(f, profile, &cfg->access_key, &cfg->secret_key);
 	if (p < 0) {
 		cm_errf(err, errlen, "s3: [s3] credentials_file %s: out of memory", path);
+		goto out;
+	}
+	if (p == 2) {
+		cm_errf(err, errlen, "s3: [s3] credentials_file %s: [%s] aws_session_token: %s",
+		        path, profile, session_token_why);
 		goto out;
 	}
 	if (p > 0) {
@@ -178,6 +194,11 @@ static int env_credentials(struct s3store_cfg *cfg, char *err, size_t errlen)
 		        have_ak   ? " (AWS_SECRET_ACCESS_KEY is missing)"
 		        : have_sk ? " (AWS_ACCESS_KEY_ID is missing)"
 		                  : "");
+		return -1;
+	}
+	const char *token = getenv("AWS_SESSION_TOKEN");
+	if (token != NULL && token[0] != '\0') {
+		cm_errf(err, errlen, "s3: AWS_SESSION_TOKEN is set: %s", session_token_why);
 		return -1;
 	}
 	bool fail = false;
