@@ -36,17 +36,19 @@ struct known {
 	const char *unit;           /* K_LONG: what the number means, for the message */
 	const char *const *choices; /* K_STR, NO_FIELD: the values accepted, or NULL */
 	bool is_switch;             /* OMA_SETTING_SWITCH */
+	int (*check)(const char *value, char *err, size_t errlen); /* NO_FIELD: the plugin's */
 };
 
 #define NO_FIELD ((size_t)-1)
-#define KEY(sec, name, kind, field)                                                              \
-	{                                                                                        \
-		sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0, "", NULL, false \
+#define KEY(sec, name, kind, field)                                                               \
+	{                                                                                         \
+		sec, name, kind, offsetof(struct oma_config, field), NULL, 0, 0, "", NULL, false, \
+		        NULL                                                                      \
 	}
 #define RANGE_KEY(sec, name, field, min, max, unit)                                                \
 	{                                                                                          \
 		sec, name, K_LONG, offsetof(struct oma_config, field), NULL, min, max, unit, NULL, \
-		        false                                                                      \
+		        false, NULL                                                                \
 	}
 #define MAIN(name, kind)                 KEY("main", #name, kind, main.name)
 #define MAIN_RANGE(name, min, max, unit) RANGE_KEY("main", #name, main.name, min, max, unit)
@@ -255,6 +257,34 @@ static int check_choices(const struct oma_config *cfg, const struct known *k,
 	return rc;
 }
 
+/* The plugin's own check of a value (each element of an array), when its
+ * table has one.  Returns 0 or -1 with err naming file, line and key. */
+static int check_plugin_value(const struct oma_config *cfg, const struct known *k,
+                              const struct cfg_value *v, char *err, size_t errlen)
+{
+	if (k->check == NULL)
+		return 0;
+	char why[384] = "";
+	if (v->type != CFG_ARRAY) {
+		if (k->check(v->str, why, sizeof(why)) == 0)
+			return 0;
+		return settings_key_error(cfg, err, errlen, k->section, k->key, "%s",
+		                          why[0] ? why : "not accepted");
+	}
+	for (size_t i = 0; i < v->arr.n; i++) {
+		if (k->check(v->arr.v[i], why, sizeof(why)) == 0)
+			continue;
+		char *key = xasprintf("%s #%zu", k->key, i + 1);
+		char where[32] = "";
+		(void)snprintf(where, sizeof(where), ":%d", v->line);
+		cm_errf(err, errlen, "config %s%s: [%s] %s: %s", cfg->path, where, k->section, key,
+		        why[0] ? why : "not accepted");
+		free(key);
+		return -1;
+	}
+	return 0;
+}
+
 /* Type-check one value of a known key and store it.  Returns 0 or -1. */
 static int assign(struct oma_config *cfg, const struct known *k, const struct cfg_value *v,
                   char *err, size_t errlen)
@@ -287,7 +317,9 @@ static int assign(struct oma_config *cfg, const struct known *k, const struct cf
 		                          "must be %lld..%lld%s, not %lld", k->min, k->max, k->unit,
 		                          v->num);
 	if (k->off == NO_FIELD)
-		return check_choices(cfg, k, v, err, errlen);
+		return check_choices(cfg, k, v, err, errlen) != 0
+		               ? -1
+		               : check_plugin_value(cfg, k, v, err, errlen);
 	void *field = (char *)cfg + k->off;
 	switch (k->kind) {
 	case K_STR:
@@ -416,6 +448,7 @@ static int from_setting(const char *section, const struct oma_setting *s, struct
 	                    .max = s->max,
 	                    .unit = "",
 	                    .choices = s->choices,
+	                    .check = s->check,
 	                    .is_switch = (s->flags & OMA_SETTING_SWITCH) != 0};
 	switch (s->type) {
 	case OMA_SETTING_STRING:

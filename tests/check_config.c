@@ -987,6 +987,40 @@ START_TEST(test_register_settings)
 }
 END_TEST
 
+/* A table's check(): refuses a value, or an array's element, with file,
+ * line, key and element number; runs only on what the file gives. */
+static int only_lower(const char *value, char *why, size_t whylen)
+{
+	for (const char *p = value; *p != '\0'; p++)
+		if (*p < 'a' || *p > 'z') {
+			(void)snprintf(why, whylen, "'%s' is not lower case letters", value);
+			return -1;
+		}
+	return 0;
+}
+
+START_TEST(test_setting_check)
+{
+	static const struct oma_setting table[] = {
+	        {.key = "one", .type = OMA_SETTING_STRING, .def = "OK", .check = only_lower},
+	        {.key = "many", .type = OMA_SETTING_STRINGS, .check = only_lower},
+	        {.key = NULL},
+	};
+	MAIN_OK("[chk]\nmany = [\"abc\", \"def\"]\n");
+	ck_assert_msg(cfg_register_settings(&cfg, "chk", table, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(cfg_get(&cfg, "chk", "one"), "OK"); /* a default is not checked */
+	MAIN_OK("[chk]\nmany = [\"abc\", \"d-f\"]\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "chk", table, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config t.conf:4: [chk] many #2: 'd-f' is not lower case letters");
+	MAIN_OK("[chk]\nmany = \"x1\"\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "chk", table, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config t.conf:4: [chk] many: 'x1' is not lower case letters");
+	MAIN_OK("[chk]\none = \"Up\"\n");
+	ck_assert_int_eq(cfg_register_settings(&cfg, "chk", table, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "config t.conf:4: [chk] one: 'Up' is not lower case letters");
+}
+END_TEST
+
 /* The report-zabbix plugin's keys: defaults, values, types, ranges. */
 START_TEST(test_zabbix_plugin_keys)
 {
@@ -1452,6 +1486,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_syslog_plugin_keys);
 	tcase_add_test(tc, test_webhook_plugin_keys);
 	tcase_add_test(tc, test_register_settings);
+	tcase_add_test(tc, test_setting_check);
 	tcase_add_test(tc, test_parallelism);
 	tc = tcase(s, "print_json");
 	tcase_add_test(tc, test_print_json);

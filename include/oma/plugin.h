@@ -517,7 +517,14 @@ struct oma_setting {
 	const char *const *choices; /* OMA_SETTING_STRING: the values accepted
 	                             * (NULL-terminated), or NULL for any */
 	const char *help;           /* one line on what it does */
-	void *spare[2];             /* reserved; NULL */
+	/* oma 0.3 (the first spare slot before; NULL: nothing more to check).
+	 * Called for the value the file gives (each element of an
+	 * OMA_SETTING_STRINGS array on its own) after the type check: fails
+	 * with a short reason ("not an age recipient: bad checksum"), which the
+	 * core turns into "config FILE:LINE: [SECTION] KEY[ #N]: REASON".
+	 * Runs before init(); keep it pure (no files, no network). */
+	int (*check)(const char *value, char *err, size_t errlen);
+	void *spare[1]; /* reserved; NULL */
 };
 
 /* ---- the descriptor ---------------------------------------------------- */
