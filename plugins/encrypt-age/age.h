@@ -66,6 +66,11 @@ int age_recipient_parse(const char *s, uint8_t pk[AGE_KEY_LEN], char *err, size_
 /* Encode pk as "age1..." into out (AGE_RECIPIENT_CHARS + 1 bytes). */
 void age_recipient_format(const uint8_t pk[AGE_KEY_LEN], char out[AGE_RECIPIENT_CHARS + 1]);
 
+/* Encode len bytes of data as Bech32 with HRP hrp, in lower case, into out
+ * (outlen bytes).  Returns 0, or -1 when out is too small or data longer
+ * than 80 bytes. */
+int age_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out, size_t outlen);
+
 /* Decode an X25519 identity "AGE-SECRET-KEY-1..." into sk.  Returns 0, or
  * -1 with err saying what is wrong without quoting the key. */
 int age_identity_parse(const char *s, uint8_t sk[AGE_KEY_LEN], char *err, size_t errlen);

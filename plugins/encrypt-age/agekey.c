@@ -138,14 +138,17 @@ int age_recipient_parse(const char *s, uint8_t pk[AGE_KEY_LEN], char *err, size_
 	return 0;
 }
 
-void age_recipient_format(const uint8_t pk[AGE_KEY_LEN], char out[AGE_RECIPIENT_CHARS + 1])
+int age_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out, size_t outlen)
 {
-	uint8_t v[AGE_RECIPIENT_CHARS];
+	size_t hrplen = strlen(hrp), groups = (len * 8 + 4) / 5;
+	if (groups > B32_MAX_DATA || hrplen + 1 + groups + B32_CHECKSUM + 1 > outlen)
+		return -1;
+	uint8_t v[B32_MAX_DATA + B32_CHECKSUM];
 	size_t n = 0;
 	uint32_t acc = 0;
 	unsigned bits = 0;
-	for (size_t i = 0; i < AGE_KEY_LEN; i++) {
-		acc = (acc << 8) | pk[i];
+	for (size_t i = 0; i < len; i++) {
+		acc = (acc << 8) | data[i];
 		bits += 8;
 		while (bits >= 5) {
 			bits -= 5;
@@ -154,7 +157,7 @@ void age_recipient_format(const uint8_t pk[AGE_KEY_LEN], char out[AGE_RECIPIENT_
 	}
 	if (bits > 0)
 		v[n++] = (uint8_t)((acc << (5 - bits)) & 31);
-	uint32_t chk = b32_hrp_polymod(HRP_RECIPIENT, strlen(HRP_RECIPIENT));
+	uint32_t chk = b32_hrp_polymod(hrp, hrplen);
 	for (size_t i = 0; i < n; i++)
 		chk = b32_polymod_step(chk, v[i]);
 	for (int i = 0; i < B32_CHECKSUM; i++)
@@ -162,10 +165,18 @@ void age_recipient_format(const uint8_t pk[AGE_KEY_LEN], char out[AGE_RECIPIENT_
 	chk ^= 1;
 	for (int i = 0; i < B32_CHECKSUM; i++)
 		v[n + (size_t)i] = (uint8_t)((chk >> (5 * (B32_CHECKSUM - 1 - i))) & 31);
-	memcpy(out, "age1", 4);
+	for (size_t i = 0; i < hrplen; i++)
+		out[i] = (char)tolower((unsigned char)hrp[i]);
+	out[hrplen] = '1';
 	for (size_t i = 0; i < n + B32_CHECKSUM; i++)
-		out[4 + i] = B32_CHARSET[v[i]];
-	out[4 + n + B32_CHECKSUM] = '\0';
+		out[hrplen + 1 + i] = B32_CHARSET[v[i]];
+	out[hrplen + 1 + n + B32_CHECKSUM] = '\0';
+	return 0;
+}
+
+void age_recipient_format(const uint8_t pk[AGE_KEY_LEN], char out[AGE_RECIPIENT_CHARS + 1])
+{
+	age_bech32_encode(HRP_RECIPIENT, pk, AGE_KEY_LEN, out, AGE_RECIPIENT_CHARS + 1);
 }
 
 int age_identity_parse(const char *s, uint8_t sk[AGE_KEY_LEN], char *err, size_t errlen)
