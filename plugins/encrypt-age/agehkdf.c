@@ -22,9 +22,10 @@ void age_hkdf(uint8_t out[32], const void *salt, size_t saltlen, const void *ikm
 {
 	uint8_t prk[crypto_auth_hmacsha256_BYTES];
 	crypto_auth_hmacsha256_state st;
-	static const uint8_t one = 1;
+	static const uint8_t one = 1, no_salt[1];
 
-	crypto_auth_hmacsha256_init(&st, salt, saltlen);
+	/* libsodium declares the key non-null even when its length is 0. */
+	crypto_auth_hmacsha256_init(&st, salt != NULL ? salt : no_salt, saltlen);
 	crypto_auth_hmacsha256_update(&st, ikm, ikmlen);
 	crypto_auth_hmacsha256_final(&st, prk);
 

@@ -20,6 +20,43 @@ static void chunk_nonce(uint8_t nonce[12], uint64_t k, int last)
 	nonce[11] = last ? 1 : 0;
 }
 
+/* A block of `size` bytes that is not the stream's last: sealed or opened
+ * by the stream s.  Returns 0, or negative with err filled. */
+typedef int (*block_fn)(void *s, const uint8_t *blk, char *err, size_t errlen);
+
+/* Feed p (len bytes) through the holding buffer hold (*fill of size bytes
+ * used): a full block is passed to fn only once a byte after it is known,
+ * since the last block is handled differently (at the end, by the
+ * caller); whole blocks go to fn straight from p when hold is empty.
+ * Returns 0, or fn's code. */
+static int hold_feed(uint8_t *hold, size_t *fill, size_t size, const uint8_t *p, size_t len,
+                     block_fn fn, void *s, char *err, size_t errlen)
+{
+	while (len > 0) {
+		int rc;
+		if (*fill == size) {
+			rc = fn(s, hold, err, errlen);
+			if (rc != 0)
+				return rc;
+			*fill = 0;
+		}
+		if (*fill == 0 && len > size) {
+			rc = fn(s, p, err, errlen);
+			if (rc != 0)
+				return rc;
+			p += size;
+			len -= size;
+			continue;
+		}
+		size_t n = size - *fill < len ? size - *fill : len;
+		memcpy(hold + *fill, p, n);
+		*fill += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* ---- encryption ---------------------------------------------------------------- */
 
 struct age_enc {
@@ -94,37 +131,19 @@ out:
 	return rc;
 }
 
+/* A full chunk that is not the last one. */
+static int enc_block(void *s, const uint8_t *blk, char *err, size_t errlen)
+{
+	return enc_seal(s, blk, AGE_CHUNK, 0, err, errlen);
+}
+
 int age_enc_write(struct age_enc *e, const void *buf, size_t len, char *err, size_t errlen)
 {
-	const uint8_t *p = buf;
 	if (e->failed) {
 		cm_errf(err, errlen, "age: write after a failed write");
 		return -1;
 	}
-	while (len > 0) {
-		int rc;
-		if (e->fill == AGE_CHUNK) {
-			rc = enc_seal(e, e->plain, AGE_CHUNK, 0, err, errlen);
-			if (rc != 0)
-				return rc;
-			e->fill = 0;
-		}
-		if (e->fill == 0 && len > AGE_CHUNK) {
-			/* A whole chunk with more after it: sealed from the caller's buffer. */
-			rc = enc_seal(e, p, AGE_CHUNK, 0, err, errlen);
-			if (rc != 0)
-				return rc;
-			p += AGE_CHUNK;
-			len -= AGE_CHUNK;
-			continue;
-		}
-		size_t n = AGE_CHUNK - e->fill < len ? AGE_CHUNK - e->fill : len;
-		memcpy(e->plain + e->fill, p, n);
-		e->fill += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return hold_feed(e->plain, &e->fill, AGE_CHUNK, buf, len, enc_block, e, err, errlen);
 }
 
 int age_enc_finish(struct age_enc *e, char *err, size_t errlen)
@@ -300,33 +319,10 @@ static int dec_chunk(struct age_dec *d, const uint8_t *src, size_t n, int last, 
 	return rc == 0 ? 0 : rc < 0 ? rc : -1;
 }
 
-/* The payload part of a write: whole chunks are opened once a byte after
- * them is known.  Returns 0, or as dec_chunk. */
-static int dec_payload(struct age_dec *d, const uint8_t *p, size_t len, char *err, size_t errlen)
+/* A full sealed chunk with more data after it. */
+static int dec_block(void *s, const uint8_t *blk, char *err, size_t errlen)
 {
-	while (len > 0) {
-		int rc;
-		if (d->fill == AGE_SEALED_CHUNK) {
-			rc = dec_chunk(d, d->sealed, AGE_SEALED_CHUNK, 0, err, errlen);
-			if (rc != 0)
-				return rc;
-			d->fill = 0;
-		}
-		if (d->fill == 0 && len > AGE_SEALED_CHUNK) {
-			rc = dec_chunk(d, p, AGE_SEALED_CHUNK, 0, err, errlen);
-			if (rc != 0)
-				return rc;
-			p += AGE_SEALED_CHUNK;
-			len -= AGE_SEALED_CHUNK;
-			continue;
-		}
-		size_t n = AGE_SEALED_CHUNK - d->fill < len ? AGE_SEALED_CHUNK - d->fill : len;
-		memcpy(d->sealed + d->fill, p, n);
-		d->fill += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return dec_chunk(s, blk, AGE_SEALED_CHUNK, 0, err, errlen);
 }
 
 int age_dec_write(struct age_dec *d, const void *buf, size_t len, char *err, size_t errlen)
@@ -358,7 +354,8 @@ int age_dec_write(struct age_dec *d, const void *buf, size_t len, char *err, siz
 		}
 	}
 	if (d->state == DEC_PAYLOAD)
-		rc = dec_payload(d, p, len, err, errlen);
+		rc = hold_feed(d->sealed, &d->fill, AGE_SEALED_CHUNK, p, len, dec_block, d, err,
+		               errlen);
 out:
 	if (rc != 0)
 		d->state = DEC_FAILED;
