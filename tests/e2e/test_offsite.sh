@@ -8,6 +8,10 @@
 # counts the bytes the gateway received, independently of oma's own log.
 # The gateway is killed mid-upload through a small TCP relay that holds the
 # first part it sees (an event, not a delay), and restarted on the same data.
+# The same relay plays a hung gateway (it reads and drops every request), and
+# the faults the adversarial test found (a signal with a hung gateway or while
+# the copies end, two backups on one prefix, a dead gateway, a gateway hung
+# from the start) each have a case.
 # Needs store-s3.so, ceph-mon, ceph-osd, radosgw, awscli, s3cmd
 # (scripts/install-deps.sh); without them the test fails, it never skips.
 # shellcheck disable=SC2317 # the case functions are called through e2e_case
