@@ -8,6 +8,10 @@
 # counts the bytes the gateway received, independently of oma's own log.
 # The gateway is killed mid-upload through a small TCP relay that holds the
 # first part it sees (an event, not a delay), and restarted on the same data.
+# The same relay plays a hung gateway (it reads and drops every request), and
+# the faults the adversarial test found (a signal with a hung gateway or while
+# the copies end, two backups on one prefix, a dead gateway, a gateway hung
+# from the start) each have a case.
 # Needs store-s3.so, ceph-mon, ceph-osd, radosgw, awscli, s3cmd
 # (scripts/install-deps.sh); without them the test fails, it never skips.
 # shellcheck disable=SC2317 # the case functions are called through e2e_case
@@ -64,6 +68,19 @@ SQL
 	sed 's/^/#   /' "$E2E_T/load.log"
 	exit 1
 fi
+# dg01 .. dg12: twelve small databases for the dead and the hung gateway.
+DEAD_DBS=()
+for i in $(seq -w 1 12); do
+	DEAD_DBS+=("dg$i")
+done
+if ! for db in "${DEAD_DBS[@]}"; do
+	printf 'CREATE DATABASE %s; CREATE TABLE %s.t (id INT PRIMARY KEY) ENGINE=Aria; INSERT INTO %s.t VALUES (1);\n' \
+		"$db" "$db" "$db"
+done | mdb_sql >"$E2E_T/load-dg.log" 2>&1; then
+	echo 'not ok - setup: load the twelve small databases'
+	sed 's/^/#   /' "$E2E_T/load-dg.log"
+	exit 1
+fi
 # Data loaded a while ago (see test_reuse.sh): pages on disk, files older
 # than the first dump's start by more than the change check's margin.
 mdb_sql -e 'FLUSH TABLES shop.orders, crm.people, big.r FOR EXPORT; UNLOCK TABLES; FLUSH TABLES'
@@ -94,12 +111,19 @@ fi
 # first request whose bytes contain "partNumber=" (an UploadPart) is passed
 # on up to there and then held: nothing more of that connection reaches the
 # gateway, $RELAY_HELD is created, and the connection is closed when the
-# gateway closes its side (it is killed).  Otherwise it relays unchanged.
+# gateway closes its side (it is killed).  While the file $RELAY_HANG
+# exists, the relay is a hung server: whatever a client sends from then on
+# is read and dropped (a new connection does not even reach the gateway),
+# nothing comes back, a connection once hung stays so until its client
+# closes it, and each request line dropped is appended to $RELAY_HUNG.
+# Otherwise it relays unchanged.
 RELAY_ARM=$E2E_T/relay.arm
 RELAY_HELD=$E2E_T/relay.held
+RELAY_HANG=$E2E_T/relay.hang
+RELAY_HUNG=$E2E_T/relay.hung
 cat >"$E2E_T/relay.py" <<-'PY'
-	import os, socket, sys, threading
-	up, port_file, arm, held = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+	import os, re, socket, sys, threading
+	up, port_file, arm, held, hang, hung = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 	lock = threading.Lock()
 
 	def shut(*socks):
@@ -109,13 +133,23 @@ cat >"$E2E_T/relay.py" <<-'PY'
 	        except OSError:
 	            pass
 
-	def to_server(c, u, gone):
+	def drop(data):
+	    line = data.split(b"\r\n", 1)[0]
+	    if re.match(rb"[A-Z]+ /", line):
+	        with lock, open(hung, "ab") as f:
+	            f.write(line + b"\n")
+
+	def to_server(c, u, gone, state):
 	    tail = b""
 	    try:
 	        while True:
 	            data = c.recv(65536)
 	            if not data:
 	                break
+	            if state["dead"] or os.path.exists(hang):
+	                state["dead"] = True
+	                drop(data)
+	                continue
 	            hold = False
 	            with lock:
 	                if b"partNumber=" in tail + data and os.path.exists(arm):
@@ -131,19 +165,31 @@ cat >"$E2E_T/relay.py" <<-'PY'
 	        pass
 	    shut(c, u)
 
-	def to_client(c, u, gone):
+	def to_client(c, u, gone, state):
 	    try:
 	        while True:
 	            data = u.recv(65536)
-	            if not data:
+	            if not data or state["dead"]:
 	                break
 	            c.sendall(data)
 	    except OSError:
 	        pass
 	    gone.set()
-	    shut(c, u)
+	    if not state["dead"]:  # a hung connection stays open for its client
+	        shut(c, u)
 
 	def serve(c):
+	    if os.path.exists(hang):
+	        try:
+	            while True:
+	                data = c.recv(65536)
+	                if not data:
+	                    break
+	                drop(data)
+	        except OSError:
+	            pass
+	        c.close()
+	        return
 	    u = socket.socket()
 	    try:
 	        u.connect(("127.0.0.1", up))
@@ -151,8 +197,8 @@ cat >"$E2E_T/relay.py" <<-'PY'
 	        c.close()
 	        u.close()
 	        return
-	    gone = threading.Event()
-	    t = [threading.Thread(target=f, args=(c, u, gone), daemon=True) for f in (to_server, to_client)]
+	    gone, state = threading.Event(), {"dead": False}
+	    t = [threading.Thread(target=f, args=(c, u, gone, state), daemon=True) for f in (to_server, to_client)]
 	    for x in t:
 	        x.start()
 	    for x in t:
@@ -172,7 +218,7 @@ cat >"$E2E_T/relay.py" <<-'PY'
 	    threading.Thread(target=serve, args=(conn,), daemon=True).start()
 PY
 python3 "$E2E_T/relay.py" "$RGW_PORT" "$E2E_T/relay.port" "$RELAY_ARM" "$RELAY_HELD" \
-	</dev/null >"$E2E_T/relay.out" 2>&1 &
+	"$RELAY_HANG" "$RELAY_HUNG" </dev/null >"$E2E_T/relay.out" 2>&1 &
 RELAY_PID=$!
 at_exit "kill $RELAY_PID 2>/dev/null || true"
 for _ in $(seq 1 100); do
@@ -273,9 +319,12 @@ remote_cat() {
 	rgw_aws s3 cp --only-show-errors "s3://$BUCKET/$1" -
 }
 
-# Unfinished multipart uploads of the bucket: "KEY UPLOADID" a line.
+# Unfinished multipart uploads below prefix $1 (of the whole bucket when
+# absent): "KEY UPLOADID" a line.
 remote_uploads() {
-	rgw_aws s3api list-multipart-uploads --bucket "$BUCKET" --output json |
+	local p=()
+	[[ -z ${1:-} ]] || p=(--prefix "$1")
+	rgw_aws s3api list-multipart-uploads --bucket "$BUCKET" "${p[@]}" --output json |
 		jq -r '(.Uploads // [])[] | "\(.Key) \(.UploadId)"'
 }
 
@@ -320,6 +369,71 @@ assert_offsite_result() {
 	assert_eq "$got" "$3" "result.json offsite of the databases not skipped"
 	got=$(jq -r '[.databases[] | select(.outcome == "skipped") | .offsite] | unique | join(",")' "$j")
 	[[ -z $got || $got = none ]] || fail "result.json: skipped databases have offsite '$got', expected none"
+}
+
+# Start oma with config $1 in the background, as run_oma runs it; BG_PID
+# is its PID.  When the case ends before oma_bg_end, that oma is killed
+# and the relay no longer hangs.
+oma_bg() {
+	(cd "$E2E_CWD" && exec env HOME="$E2E_HOME" LC_ALL="$E2E_LOCALE" LANG="$E2E_LOCALE" \
+		"$OMA_BIN" -c "$1") >"$E2E_OUT" 2>"$E2E_ERR" &
+	BG_PID=$!
+	trap '[[ -z $BG_PID ]] || kill -KILL "$BG_PID" 2>/dev/null || true; rm -f "$RELAY_HANG"' EXIT
+}
+
+# Wait at most $1 seconds, while the background oma runs, until the command
+# $3... succeeds; $2 names the event awaited.  Fails the case (the oma
+# killed) when oma ends first or the time is up.
+await() {
+	local bound=$1 what=$2 deadline=$((SECONDS + $1))
+	shift 2
+	until "$@"; do
+		if ! kill -0 "$BG_PID" 2>/dev/null; then
+			wait "$BG_PID" || true
+			fail "oma ended before $what"
+		fi
+		if ((SECONDS >= deadline)); then
+			kill -KILL "$BG_PID" 2>/dev/null || true
+			wait "$BG_PID" 2>/dev/null || true
+			fail "no $what within $bound s"
+		fi
+		sleep 0.05
+	done
+}
+
+# Wait at most $1 seconds for the background oma to exit (wait_bounded):
+# OMA_RC is its exit code, NEW the newest folder of backup folder $2.  A
+# sanitizer report fails the case.
+oma_bg_end() {
+	wait_bounded "$BG_PID" "$1"
+	BG_PID=""
+	OMA_RC=$BG_RC
+	NEW=$(newest_folder "$2")
+	if grep -qE 'Sanitizer|runtime error:' "$E2E_ERR"; then
+		head -n 40 "$E2E_ERR"
+		fail "sanitizer report from the background oma"
+	fi
+}
+
+# Whether the background oma has made its local backup in backup folder $1
+# (last.log names the newest folder's log) and its main thread waits on a
+# futex twice in a row: the wait for the off-site copies to end, the only
+# place after the local backup where it blocks.
+copies_ending() {
+	local new i
+	new=$(newest_folder "$1")
+	[[ -n $new && $(readlink -f "$1/last.log") = "$(readlink -f "$new/oma.log")" ]] || return 1
+	for i in 1 2; do
+		((i == 1)) || sleep 0.2
+		[[ $(cat "/proc/$BG_PID/wchan" 2>/dev/null) = *futex* ]] || return 1
+	done
+}
+
+# The summary line of result.json in folder $1 ends with "Error=$2".
+assert_summary_error() {
+	local got
+	got=$(jq -r '.summary' "$1/result.json")
+	[[ $got = *". Error=$2" ]] || fail "result.json summary: got '$got', expected Error=$2"
 }
 
 # Total size of the files of folder $1 that are not dumps, plus $2.
@@ -473,6 +587,8 @@ case_wrong_secret() {
 	fi
 	jq -r '.offsite.error' "$NEW/result.json" | grep -q SignatureDoesNotMatch ||
 		fail "result.json offsite.error does not name SignatureDoesNotMatch"
+	# What the Zabbix report sends first; here without a Zabbix server.
+	assert_summary_error "$NEW" 1
 	assert_eq "$(for n in $old; do tree_md5 "$FULL/$n"; done)" "$before_local" "earlier local folders"
 	assert_last "$FULL" "$NEW"
 	for n in shop crm tiny; do
@@ -484,32 +600,18 @@ case_wrong_secret() {
 
 KILL=$E2E_T/kill
 case_gateway_killed() {
-	local pid name stale
+	local name stale
 	ENDPOINT=$RELAY_ENDPOINT offsite_config "$E2E_T/kill.conf" "$KILL" kill "$CREDS" \
 		'main:do_databases = ["big", "tiny"]' 'part_size = 5' 'retries = 2' 'timeout = 10'
-	rm -f "$RELAY_HELD"
+	rm -f "$RELAY_HELD" "$RELAY_HANG"
 	: >"$RELAY_ARM"
-	(cd "$E2E_CWD" && exec env HOME="$E2E_HOME" LC_ALL=C "$OMA_BIN" -c "$E2E_T/kill.conf") \
-		>"$E2E_OUT" 2>"$E2E_ERR" &
-	pid=$!
-	local deadline=$((SECONDS + 300))
-	while [[ ! -e $RELAY_HELD ]]; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid" || true
-			fail "oma ended before the relay saw a part of big.sql.gz"
-		fi
-		if ((SECONDS >= deadline)); then
-			kill -KILL "$pid" 2>/dev/null || true
-			fail "no UploadPart reached the relay within 300 s (a hang)"
-		fi
-		sleep 0.05
-	done
+	oma_bg "$E2E_T/kill.conf"
+	await 300 "UploadPart held by the relay" test -e "$RELAY_HELD"
 	rgw_gateway_stop KILL
-	wait_bounded "$pid" 600
-	NEW=$(newest_folder "$KILL")
+	oma_bg_end 600 "$KILL"
 	name=$(basename "$NEW")
-	OMA_RC=$BG_RC
 	assert_rc 4 "$NEW/oma.log"
+	assert_summary_error "$NEW" 1
 	assert_grep "$NEW/oma.log" "ERROR Off-site copy 's3'"
 	assert_eq "$(jq -r '.offsite.outcome' "$NEW/result.json")" failed "result.json offsite.outcome"
 	[[ $(jq -r '.databases[] | select(.name == "big") | .offsite' "$NEW/result.json") = failed ]] ||
@@ -518,7 +620,7 @@ case_gateway_killed() {
 	assert_complete_dump "$NEW/big.sql.gz"
 	rgw_gateway_start
 	assert_eq "$(remote_complete kill)" "" "complete remote folders after the failed copy"
-	stale=$(remote_uploads)
+	stale=$(remote_uploads kill/)
 	echo "# unfinished uploads after the kill: ${stale:-none}"
 	[[ $stale = "kill/$name/big.sql.gz "* ]] || fail "the kill left no unfinished upload of big.sql.gz: '$stale'"
 	next_second
@@ -551,6 +653,190 @@ case_check_remote() {
 	assert_eq "$(remote_listing '')" "$before" "objects of the bucket after the probes"
 }
 
+# ---- faults found by the adversarial test -------------------------------------
+
+# SIGTERM while a part is in flight to a gateway that hangs (the relay holds
+# the part, then drops everything): the part is given up at once and the
+# AbortMultipartUpload sent while stopping gets one try of at most 5 s, so
+# oma ends well within [s3] timeout = 60 (it took 2 x 60: two tries of the
+# abort, each waiting out the timeout).
+HUNG=$E2E_T/hung
+case_stop_hung() {
+	local name
+	ENDPOINT=$RELAY_ENDPOINT offsite_config "$E2E_T/hung.conf" "$HUNG" hung "$CREDS" \
+		'main:do_databases = ["big"]' 'part_size = 5' 'retries = 2' 'timeout = 60'
+	rm -f "$RELAY_HELD" "$RELAY_HANG" "$RELAY_HUNG"
+	: >"$RELAY_ARM"
+	oma_bg "$E2E_T/hung.conf"
+	await 300 "UploadPart held by the relay" test -e "$RELAY_HELD"
+	: >"$RELAY_HANG"
+	kill -TERM "$BG_PID"
+	oma_bg_end 30 "$HUNG"
+	rm -f "$RELAY_HANG"
+	name=$(basename "$NEW")
+	assert_rc 4 "$NEW/oma.log"
+	assert_grep "$NEW/oma.log" 'ERROR Backup cancelled by signal 15'
+	# The abort went out, into the hung server: the bound above is its own.
+	assert_file "$RELAY_HUNG"
+	echo "# requests the hung relay dropped:"
+	sed 's/^/#   /' "$RELAY_HUNG"
+	grep -qE "^DELETE /$BUCKET/hung/$name/big\.sql\.gz\?uploadId=" "$RELAY_HUNG" ||
+		fail "no AbortMultipartUpload of hung/$name/big.sql.gz reached the hung relay"
+	assert_eq "$(jq -r '.outcome' "$NEW/result.json")" failed "result.json outcome"
+	assert_eq "$(jq -r '.offsite.outcome' "$NEW/result.json")" failed "result.json offsite.outcome"
+	assert_summary_error "$NEW" 1
+	assert_eq "$(remote_complete hung)" "" "complete remote folders"
+}
+
+# A signal after the dumps, while oma waits for the copies to end (the relay
+# holds a part of big.sql.gz): a cancel like any other, "Backup cancelled by
+# signal 15", outcome failed, exit 4; the remote folder is not completed and
+# PREFIX/last still names the earlier complete folder.
+SIGEND=$E2E_T/sigend
+case_signal_copies_end() {
+	local first name ok cancel
+	offsite_config "$E2E_T/sigend1.conf" "$SIGEND" sigend "$CREDS" 'main:do_databases = ["tiny"]'
+	ENDPOINT=$RELAY_ENDPOINT offsite_config "$E2E_T/sigend2.conf" "$SIGEND" sigend "$CREDS" \
+		'main:do_databases = ["big"]' 'part_size = 5'
+	backup "$E2E_T/sigend1.conf" "$SIGEND"
+	first=$(basename "$NEW")
+	next_second
+	rm -f "$RELAY_HELD" "$RELAY_HANG"
+	: >"$RELAY_ARM"
+	oma_bg "$E2E_T/sigend2.conf"
+	await 300 "UploadPart held by the relay" test -e "$RELAY_HELD"
+	await 120 "local backup with oma waiting for its copies" copies_ending "$SIGEND"
+	kill -TERM "$BG_PID"
+	oma_bg_end 120 "$SIGEND"
+	name=$(basename "$NEW")
+	[[ $name != "$first" ]] || fail "no new local folder"
+	assert_rc 4 "$NEW/oma.log"
+	ok=$(grep -anE 'INFO Successfully dumped 1 of [0-9]+, failed 0 databases' "$NEW/oma.log" | cut -d: -f1)
+	cancel=$(grep -anF 'ERROR Backup cancelled by signal 15' "$NEW/oma.log" | cut -d: -f1)
+	[[ -n $ok ]] || fail "the dumps did not end before the signal"
+	[[ -n $cancel ]] || fail "no 'ERROR Backup cancelled by signal 15' in $NEW/oma.log"
+	((cancel > ok)) || fail "the cancel (line $cancel) came before the dumps ended (line $ok)"
+	assert_complete_dump "$NEW/big.sql.gz"
+	assert_eq "$(jq -r '.outcome' "$NEW/result.json")" failed "result.json outcome"
+	assert_eq "$(jq -r '.exit_code' "$NEW/result.json")" 4 "result.json exit_code"
+	assert_eq "$(jq -r '.offsite.outcome' "$NEW/result.json")" failed "result.json offsite.outcome"
+	assert_summary_error "$NEW" 1
+	assert_eq "$(remote_complete sigend)" "$first" "complete remote folders"
+	assert_remote_last sigend "$first"
+	assert_eq "$(remote_uploads sigend/)" "" "unfinished uploads below sigend/ (the abort went out)"
+}
+
+# Two configurations (other backup_dir) with one prefix: the prefix is the
+# first one's (PREFIX/.oma-owner = HOST:BACKUP_DIR); the second is refused
+# at begin, exit 4, and neither aborts the first one's upload in flight nor
+# prunes its remote folders (versions = 1).
+OWN_A=$E2E_T/own-a
+OWN_B=$E2E_T/own-b
+case_shared_prefix() {
+	local host first uploads listing
+	host=$(uname -n)
+	offsite_config "$E2E_T/own-a1.conf" "$OWN_A" shared "$CREDS" 'main:do_databases = ["tiny"]'
+	ENDPOINT=$RELAY_ENDPOINT offsite_config "$E2E_T/own-a2.conf" "$OWN_A" shared "$CREDS" \
+		'main:do_databases = ["big"]' 'part_size = 5'
+	# B runs while A does: a lock port of its own.
+	E2E_LOCK_PORT=$((E2E_LOCK_PORT + 1)) offsite_config "$E2E_T/own-b.conf" "$OWN_B" shared "$CREDS" \
+		'main:do_databases = ["tiny"]' 'main:versions = 1'
+	backup "$E2E_T/own-a1.conf" "$OWN_A"
+	first=$(basename "$NEW")
+	assert_grep "$NEW/oma.log" "INFO s3: shared/ in bucket $BUCKET now belongs to $host:$OWN_A"
+	assert_eq "$(remote_cat shared/.oma-owner | od -An -c | tr -s ' ')" \
+		"$(printf '%s\n' "$host:$OWN_A" | od -An -c | tr -s ' ')" "shared/.oma-owner"
+	next_second
+	rm -f "$RELAY_HELD" "$RELAY_HANG"
+	: >"$RELAY_ARM"
+	oma_bg "$E2E_T/own-a2.conf"
+	await 300 "UploadPart held by the relay" test -e "$RELAY_HELD"
+	uploads=$(remote_uploads shared/)
+	[[ $uploads = "shared/oma_"*"/big.sql.gz "* ]] || fail "no upload of big.sql.gz in flight: '$uploads'"
+	listing=$(remote_listing shared/)
+	backup "$E2E_T/own-b.conf" "$OWN_B" 4
+	assert_grep "$NEW/oma.log" "ERROR Off-site copy 's3' failed: s3: shared/ in bucket $BUCKET belongs to another oma backup (shared/.oma-owner says \"$host:$OWN_A\"); this one is $host:$OWN_B: give each backup_dir its own [s3] prefix (nothing was copied, aborted or pruned)"
+	assert_no_grep "$NEW/oma.log" 'aborted an unfinished'
+	assert_eq "$(jq -r '.offsite.outcome' "$NEW/result.json")" failed "B: result.json offsite.outcome"
+	assert_summary_error "$NEW" 1
+	assert_complete_dump "$NEW/tiny.sql.gz"
+	assert_last "$OWN_B" "$NEW"
+	assert_eq "$(remote_uploads shared/)" "$uploads" "uploads below shared/ after B"
+	assert_eq "$(remote_listing shared/)" "$listing" "objects below shared/ after B"
+	kill -TERM "$BG_PID"
+	oma_bg_end 120 "$OWN_A"
+	assert_rc 4 "$NEW/oma.log"
+	assert_eq "$(remote_complete shared)" "$first" "complete remote folders of A"
+	assert_remote_last shared "$first"
+}
+
+DEAD_LIST="do_databases = [$(printf '"%s", ' "${DEAD_DBS[@]}" | sed 's/, $//')]"
+
+# Nothing listens at the endpoint: begin() fails after its retries, and
+# every file is given up at once after that ("not copied after an earlier
+# failure"), instead of each one waiting out the retries again; the dumps
+# are all there locally.
+DEAD=$E2E_T/dead
+case_dead_gateway() {
+	local db log j
+	ENDPOINT=http://127.0.0.1:1 offsite_config "$E2E_T/dead.conf" "$DEAD" dead "$CREDS" \
+		"main:$DEAD_LIST" 'retries = 2'
+	backup "$E2E_T/dead.conf" "$DEAD" 4
+	log=$NEW/oma.log
+	j=$NEW/result.json
+	grep -a '; retry ' "$log" || true
+	assert_eq "$(grep -ac '; retry [0-9]* of 2 in ' "$log")" 2 "retry warnings (retries = 2, one request)"
+	assert_eq "$(grep -ac "ERROR Off-site copy 's3'" "$log")" 1 "off-site errors logged"
+	assert_grep "$log" 'INFO Successfully dumped 12 of '
+	for db in "${DEAD_DBS[@]}"; do
+		assert_complete_dump "$NEW/$db.sql.gz"
+		assert_eq "$(jq -r ".databases[] | select(.name == \"$db\") | .offsite" "$j")" failed "offsite of $db"
+		jq -r ".databases[] | select(.name == \"$db\") | .offsite_error" "$j" |
+			grep -q '^not copied after an earlier failure: ' ||
+			fail "offsite_error of $db: $(jq -r ".databases[] | select(.name == \"$db\") | .offsite_error" "$j")"
+	done
+	assert_eq "$(jq -r '.offsite.outcome' "$j")" failed "result.json offsite.outcome"
+	assert_summary_error "$NEW" 1
+	assert_last "$DEAD" "$NEW"
+}
+
+# begin() runs in a thread of its own: with a gateway that hangs from the
+# start ([s3] timeout = 120, retries = 0), all twelve dumps end while
+# begin()'s first request still hangs (they waited the 120 s before the
+# fix); a SIGTERM then ends the run.
+HB=$E2E_T/hb
+case_begin_hung() {
+	local new
+	ENDPOINT=$RELAY_ENDPOINT offsite_config "$E2E_T/hb.conf" "$HB" hungbegin "$CREDS" \
+		"main:$DEAD_LIST" 'retries = 0' 'timeout = 120'
+	rm -f "$RELAY_HELD" "$RELAY_ARM" "$RELAY_HUNG"
+	: >"$RELAY_HANG"
+	oma_bg "$E2E_T/hb.conf"
+	await 90 "end of the dumps while the gateway hangs" dumps_ended "$HB"
+	new=$(newest_folder "$HB")
+	assert_no_grep "$new/oma.log" 'Off-site copy'
+	grep -qE "^GET /$BUCKET/hungbegin/\.oma-owner " "$RELAY_HUNG" ||
+		fail "begin()'s GET of hungbegin/.oma-owner is not what hangs: $(cat "$RELAY_HUNG")"
+	kill -TERM "$BG_PID"
+	oma_bg_end 30 "$HB"
+	rm -f "$RELAY_HANG"
+	assert_rc 4 "$NEW/oma.log"
+	assert_grep "$NEW/oma.log" 'ERROR Backup cancelled by signal 15'
+	for db in "${DEAD_DBS[@]}"; do
+		assert_complete_dump "$NEW/$db.sql.gz"
+	done
+	assert_eq "$(remote_keys hungbegin/)" "" "objects below hungbegin/"
+}
+
+# Whether the background oma logged the end of its twelve dumps in the
+# newest folder of $1 and a request hangs in the relay.
+dumps_ended() {
+	local new
+	new=$(newest_folder "$1")
+	[[ -n $new && -s $RELAY_HUNG ]] &&
+		grep -aqF 'INFO Successfully dumped 12 of ' "$new/oma.log"
+}
+
 e2e_case "a backup of three databases arrives complete, read back by awscli and s3cmd" case_complete
 e2e_case "restore from the remote copy: GET | zcat | mysql, awscli and s3cmd" case_restore
 e2e_case "a no-change run copies on the server: no dump bytes received" case_server_copy
@@ -559,5 +845,10 @@ e2e_case "a dump above part_size goes multipart, byte-identical; oma RSS <= 32 M
 e2e_case "a wrong secret: SignatureDoesNotMatch, exit 4, local and remote untouched" case_wrong_secret
 e2e_case "--check-config --check-remote: good, wrong secret, missing bucket" case_check_remote
 e2e_case "gateway killed mid-upload: exit 4; after a restart the next run completes, no upload left" case_gateway_killed
+e2e_case "SIGTERM with a hung gateway mid-upload: exit 4 within 30 s ([s3] timeout = 60), the abort tried" case_stop_hung
+e2e_case "a signal while the copies end: cancelled, outcome failed, exit 4, remote folder not completed" case_signal_copies_end
+e2e_case "two backup_dirs, one prefix: the second refused (exit 4), the first's copies and upload untouched" case_shared_prefix
+e2e_case "a dead gateway: one request's retries, every file given up after, dumps all local, Error=1" case_dead_gateway
+e2e_case "a gateway hung from the start: the dumps end while begin() waits; SIGTERM ends the run" case_begin_hung
 
 e2e_finish
