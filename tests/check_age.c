@@ -197,8 +197,13 @@ START_TEST(test_bech32_bad)
 	s[5] = (char)toupper((unsigned char)s[5]);
 	bad_recipient(s, "mixes upper and lower case");
 	/* Wrong HRP: an identity, a plugin recipient, another Bech32 string. */
+	/* A secret key given as a recipient is named, never quoted. */
 	bad_recipient("age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex",
-	              "type \"age-secret-key-\" is not supported");
+	              "this is a secret key (an identity)");
+	char kerr[512] = "";
+	uint8_t kpk[32];
+	ck_assert_int_ne(age_recipient_parse(SPEC_IDENTITY, kpk, kerr, sizeof(kerr)), 0);
+	ck_assert_msg(strstr(kerr, "GFPYYSJZ") == NULL, "the secret key is quoted: %s", kerr);
 	uint8_t data[40] = {1, 2, 3};
 	ck_assert_int_eq(age_bech32_encode("age1yubikey", data, 32, s, sizeof(s)), 0);
 	bad_recipient(s, "type \"age1yubikey\" is not supported");

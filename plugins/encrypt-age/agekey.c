@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "age.h"
 #include "common/errbuf.h"
@@ -126,6 +127,13 @@ static int b32_decode(const char *s, const char *want, uint8_t *out, size_t outl
 int age_recipient_parse(const char *s, uint8_t pk[AGE_KEY_LEN], char *err, size_t errlen)
 {
 	char why[160];
+	if (strncasecmp(s, "AGE-SECRET-KEY-", 15) == 0) {
+		/* Never quoted: error messages end up in cron mail and logs. */
+		cm_errf(err, errlen,
+		        "age: recipient \"AGE-SECRET-KEY-...\": this is a secret key (an identity); "
+		        "give its public key (age-keygen -y) and keep the secret key off this host");
+		return -1;
+	}
 	if (strncmp(s, "ssh-", 4) == 0) {
 		cm_errf(err, errlen, "age: recipient \"%.*s\": SSH keys are not supported",
 		        SHOWN_MAX, s);
