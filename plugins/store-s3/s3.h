@@ -140,7 +140,8 @@ int s3_put_fd_sums(struct s3_client *c, const char *key, int fd, off_t off, uint
 int s3_head(struct s3_client *c, const char *key, struct s3_object_info *info, char *err,
             size_t errlen);
 
-/* Write object `key` to fd (from its current offset).  Returns 0 or -1; on
+/* Write object `key` to fd (from its current offset; a retry truncates fd
+ * back to it, so only a seekable fd is retried).  Returns 0 or -1; on
  * failure fd may hold part of the object. */
 int s3_get_fd(struct s3_client *c, const char *key, int fd, char *err, size_t errlen);
 

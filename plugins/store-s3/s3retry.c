@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "s3.h"
 #include "s3req.h"
@@ -29,10 +30,17 @@ int s3req_run(struct s3_client *c, const struct s3req *r, char *err, size_t errl
 	if (r->keep_on_stop && c->stopping != NULL && c->stopping() != 0)
 		tries = 0; /* once, within S3_STOP_REQUEST_S: oma is stopping */
 	unsigned delay = 1;
+	/* A body written to a file can be sent again from where it began; to
+	 * a pipe it cannot. */
+	off_t out_at = r->out_fd >= 0 ? lseek(r->out_fd, 0, SEEK_CUR) : 0;
 	for (int attempt = 0;; attempt++) {
+		if (attempt > 0 && r->out_fd >= 0 &&
+		    (ftruncate(r->out_fd, out_at) != 0 ||
+		     lseek(r->out_fd, out_at, SEEK_SET) != out_at))
+			return -1; /* err says why the try before failed */
 		if (s3req_once(c, r, err, errlen) == 0)
 			return 0;
-		if (c->cancelled || attempt >= tries || r->out_fd >= 0 || !s3_retryable(c))
+		if (c->cancelled || attempt >= tries || out_at < 0 || !s3_retryable(c))
 			return -1;
 		if (c->note != NULL) {
 			char line[1024];

@@ -110,19 +110,11 @@ out:
 
 #define OWNER_OBJECT ".oma-owner"
 
-/* Whether oma is told to stop. */
-static int stopping(const struct s3store_cfg *cfg)
-{
-	const struct oma_host *h = cfg->host;
-	return h != NULL && h->size >= offsetof(struct oma_host, stopping) + sizeof(h->stopping) &&
-	       h->stopping != NULL && h->stopping() != 0;
-}
-
 /* The object key (at most 4 KiB) into buf as a string; *missing set when
  * there is none.  Returns 0, or -1 with err filled (a GET, unlike a HEAD,
  * brings the server's error code: SignatureDoesNotMatch ...). */
-static int get_small(const struct s3store_cfg *cfg, struct s3_client *c, const char *key, char *buf,
-                     size_t buflen, int *missing, char *err, size_t errlen)
+static int get_small(struct s3_client *c, const char *key, char *buf, size_t buflen, int *missing,
+                     char *err, size_t errlen)
 {
 	*missing = 0;
 	int fd = memfd_create("oma-s3-owner", MFD_CLOEXEC);
@@ -130,26 +122,7 @@ static int get_small(const struct s3store_cfg *cfg, struct s3_client *c, const c
 		cm_errf(err, errlen, "s3: GET %s: cannot make a buffer: %s", key, strerror(errno));
 		return -1;
 	}
-	/* A GET into an fd is not retried by the client: retried here, as
-	 * every other request is (1, 2, 4 ... s). */
-	int rc = -1;
-	for (int attempt = 0, delay = 1;; attempt++, delay = delay < 16 ? delay * 2 : 30) {
-		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
-			cm_errf(err, errlen, "s3: GET %s: %s", key, strerror(errno));
-			break;
-		}
-		rc = s3_get_fd(c, key, fd, err, errlen);
-		if (rc == 0 || !s3_retryable(c) || attempt >= cfg->retries)
-			break;
-		s3store_log(cfg, OMA_LOG_WARNING, "%s; retry %d of %d in %d s", err, attempt + 1,
-		            cfg->retries, delay);
-		for (int i = 0; i < delay * 10 && !stopping(cfg); i++)
-			(void)usleep(100000);
-		if (stopping(cfg)) {
-			cm_errf(err, errlen, "s3: GET %s: cancelled", key);
-			break;
-		}
-	}
+	int rc = s3_get_fd(c, key, fd, err, errlen); /* retried by the client */
 	if (rc != 0 && s3_status(c) == 404) {
 		*missing = 1;
 		rc = 0;
@@ -181,7 +154,7 @@ int s3store_claim(const struct s3store_cfg *cfg, const char *prefix, const char 
 	}
 	if (s3store_key(key, prefix, NULL, OWNER_OBJECT, err, errlen) != 0 ||
 	    s3store_client(cfg, &c, err, errlen) != 0 ||
-	    get_small(cfg, c, key, have, sizeof(have), &missing, err, errlen) != 0)
+	    get_small(c, key, have, sizeof(have), &missing, err, errlen) != 0)
 		goto out;
 	if (!missing) {
 		if (strcmp(have, want) == 0)
