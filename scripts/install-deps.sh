@@ -16,6 +16,7 @@ PACKAGES=(
 	libzstd-dev         # compress-zstd plugin
 	libcurl4-openssl-dev # HTTP reporters
 	libssl-dev          # SHA-256 of every dump (libcrypto: the CPU's SHA instructions)
+	libsodium-dev       # age encryption (plugins/encrypt-age): X25519, ChaCha20-Poly1305, HMAC
 	check               # unit tests
 	mariadb-server      # end-to-end tests, demo
 	mariadb-client      # mysql, mysqldump
@@ -40,6 +41,7 @@ PACKAGES=(
 	curl                # S3 tests: rgw.sh asks the gateway whether it is up
 	awscli              # S3 tests: second clients reading back what oma wrote
 	s3cmd
+	age                 # age tests: Debian's age and age-keygen read and write what oma's age code does
 )
 
 # Packages not installed yet, one per line.
