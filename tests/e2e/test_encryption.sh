@@ -437,16 +437,7 @@ cfg_error() {
 	enc_config "$file" "$CFG_BACKUP" 'do_databases = ["aria"]' -- "$@"
 	before=$(tree_md5 "$CFG_BACKUP")
 	for mode in run check; do
-		if [[ $mode = run ]]; then
-			run_oma -c "$file"
-		else
-			run_oma --check-config -c "$file"
-		fi
-		assert_rc 1
-		[[ $(wc -l <"$E2E_ERR") = 1 ]] || {
-			cat "$E2E_ERR"
-			fail "$mode: expected one line on stderr, got $(wc -l <"$E2E_ERR")"
-		}
+		run_config_error "$mode" "$file"
 		[[ $(head -c 23 "$E2E_ERR") = 'Invalid configuration: ' ]] || fail "$mode: stderr: $(cat "$E2E_ERR")"
 		IFS='|' read -ra parts <<<"$want"
 		for w in "${parts[@]}"; do
