@@ -42,7 +42,9 @@
 #   BENCH_RESTORE=1      restore set b's oma dump and compare checksums (0: skip)
 #   BENCH_METHODS="..."  measure only these methods (names as in results.tsv:
 #                        floor gzip zstd oma-gzip oma-zstd oma-reuse
-#                        oma-gzip-all oma-gzip-age oma-zstd-age); targets
+#                        oma-gzip-all oma-gzip-age oma-zstd-age, set b's
+#                        c-gzip1 c-oma-gzip1 c-oma-gzip2 c-zstd1
+#                        c-oma-zstd1 c-oma-zstd2 c-age); targets
 #                        whose methods were not measured are not printed
 #   BENCH_KEEP=1         keep the work folder (/tmp/oma-bench.XXXXXX)
 #   OMA_BUILD=build      where oma and its plugins are
@@ -323,23 +325,33 @@ count_processes() {
 
 # ---- set b extras ---------------------------------------------------------------
 
-# Compressors alone on a saved dump (page cache), single and 2 threads.
+# Whether method $1 is to be measured (BENCH_METHODS; unset: all).
+wanted() { [[ -z ${BENCH_METHODS:-} || " $BENCH_METHODS " = *" $1 "* ]]; }
+
+# Compressors alone on a saved dump (page cache), single and 2 threads, and
+# the encryption stage alone on what it encrypts in oma: the gzip plugin's
+# output (oma's big.sql.gz).
 b_compressors() {
 	local r
+	local -A cmd=(
+		[c-gzip1]="gzip -$GZ_LEVEL <'$W/b.sql' >/dev/null"
+		[c-oma-gzip1]="'$W/compress' '$OMA_BUILD/plugins/compress-gzip.so' $GZ_LEVEL 1 <'$W/b.sql' >/dev/null"
+		[c-oma-gzip2]="'$W/compress' '$OMA_BUILD/plugins/compress-gzip.so' $GZ_LEVEL 2 <'$W/b.sql' >/dev/null"
+		[c-zstd1]="zstd -q -$ZS_LEVEL <'$W/b.sql' >/dev/null"
+		[c-oma-zstd1]="'$W/compress' '$OMA_BUILD/plugins/compress-zstd.so' $ZS_LEVEL 1 <'$W/b.sql' >/dev/null"
+		[c-oma-zstd2]="'$W/compress' '$OMA_BUILD/plugins/compress-zstd.so' $ZS_LEVEL 2 <'$W/b.sql' >/dev/null"
+		[c-age]="'$AGE_TOOL' encrypt -r '$AGE_RECIPIENT' <'$W/out/oma-gzip/last/big.sql.gz' >/dev/null"
+	)
 	for ((r = 1; r <= REPS; r++)); do
 		REP=$r
 		OUTDIR=''
-		M=c-gzip1 measure_run sh -c "gzip -$GZ_LEVEL <'$W/b.sql' >/dev/null"
-		M=c-oma-gzip1 measure_run sh -c "'$W/compress' '$OMA_BUILD/plugins/compress-gzip.so' $GZ_LEVEL 1 <'$W/b.sql' >/dev/null"
-		M=c-oma-gzip2 measure_run sh -c "'$W/compress' '$OMA_BUILD/plugins/compress-gzip.so' $GZ_LEVEL 2 <'$W/b.sql' >/dev/null"
-		M=c-zstd1 measure_run sh -c "zstd -q -$ZS_LEVEL <'$W/b.sql' >/dev/null"
-		M=c-oma-zstd1 measure_run sh -c "'$W/compress' '$OMA_BUILD/plugins/compress-zstd.so' $ZS_LEVEL 1 <'$W/b.sql' >/dev/null"
-		M=c-oma-zstd2 measure_run sh -c "'$W/compress' '$OMA_BUILD/plugins/compress-zstd.so' $ZS_LEVEL 2 <'$W/b.sql' >/dev/null"
-		# The encryption stage alone, on what it encrypts in oma: the
-		# gzip plugin's output (oma's big.sql.gz).
-		if [[ -f $W/out/oma-gzip/last/big.sql.gz ]]; then
-			M=c-age measure_run sh -c "'$AGE_TOOL' encrypt -r '$AGE_RECIPIENT' <'$W/out/oma-gzip/last/big.sql.gz' >/dev/null"
-		fi
+		for M in c-gzip1 c-oma-gzip1 c-oma-gzip2 c-zstd1 c-oma-zstd1 c-oma-zstd2 c-age; do
+			wanted "$M" || continue
+			if [[ $M = c-age && ! -f $W/out/oma-gzip/last/big.sql.gz ]]; then
+				continue
+			fi
+			measure_run sh -c "${cmd[$M]}"
+		done
 	done
 }
 
@@ -476,7 +488,7 @@ for SET in $SETS; do
 	if [[ -n ${BENCH_METHODS:-} ]]; then
 		kept=()
 		for M in "${methods[@]}"; do
-			[[ " $BENCH_METHODS " = *" $M "* ]] && kept+=("$M")
+			if wanted "$M"; then kept+=("$M"); fi
 		done
 		methods=("${kept[@]}")
 	fi
