@@ -292,16 +292,7 @@ config_error() {
 	printf '%s\n' "$@" >"$file"
 	local mode
 	for mode in run check; do
-		if [[ $mode = run ]]; then
-			run_oma -c "$file"
-		else
-			run_oma --check-config -c "$file"
-		fi
-		assert_rc 1
-		[[ $(wc -l <"$E2E_ERR") = 1 ]] || {
-			cat "$E2E_ERR"
-			fail "$mode: expected exactly one line on stderr, got $(wc -l <"$E2E_ERR")"
-		}
+		run_config_error "$mode" "$file"
 		assert_grep "$E2E_ERR" "$file"
 		[[ -z $(backup_folders "$CFG_BACKUP") ]] || fail "$mode: a backup folder was created"
 	done

@@ -108,6 +108,22 @@ run_oma() {
 	return 0
 }
 
+# Run oma on config $2 as a backup ($1 = run) or with --check-config ($1 =
+# check); it must exit 1 with exactly one line on stderr (a configuration
+# error).  Ends the case otherwise.
+run_config_error() {
+	if [[ $1 = run ]]; then
+		run_oma -c "$2"
+	else
+		run_oma --check-config -c "$2"
+	fi
+	assert_rc 1
+	[[ $(wc -l <"$E2E_ERR") = 1 ]] || {
+		cat "$E2E_ERR"
+		fail "$1: expected exactly one line on stderr, got $(wc -l <"$E2E_ERR")"
+	}
+}
+
 # ---- test cases -------------------------------------------------------------
 
 # Run FUNCTION as the case NAME in a subshell with set -e; print the result line.
