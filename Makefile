@@ -55,17 +55,14 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
 COMMON_LIB := $(BUILD)/obj/common/libcommon.a
 
-# plugins/encrypt-age holds the age v1 format library of the coming
-# encryption stage (issue 12): it has no descriptor until the plugin ABI has
-# that stage, so it is not built as a plugin yet (tests/check_age.c and
-# build/tests/age-tool link its sources).
-PLUGINS := $(filter-out encrypt-age,$(notdir $(wildcard plugins/*)))
+PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Libraries each plugin links against.
 LIBS_compress-gzip = -ldeflate -lpthread
 LIBS_compress-zstd = -lzstd -lpthread
 LIBS_report-webhook = -lcurl
 LIBS_store-s3 = -lcurl -lcrypto -lpthread
+LIBS_encrypt-age = -lsodium
 
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -148,7 +145,7 @@ CFLAGS_check_store_s3 = -Iplugins/store-s3
 LIBS_check_store_s3 = -lcurl
 OBJ_check_s3xml = $(BUILD)/obj/plugins/store-s3/s3xml.o
 CFLAGS_check_s3xml = -Iplugins/store-s3
-# The age v1 library (plugins/encrypt-age/age*.c, not a plugin yet) on
+# The age v1 library of the encrypt-age plugin (plugins/encrypt-age/age*.c) on
 # libsodium, checked against Debian's age and age-keygen; age-tool is its
 # stdin-to-stdout helper, bench/age-enc its speed (make tests builds both).
 AGE_OBJ = $(patsubst plugins/%.c,$(BUILD)/obj/plugins/%.o,$(wildcard plugins/encrypt-age/age*.c))

@@ -83,6 +83,12 @@ struct oma_setting;
 int cfg_register_settings(struct oma_config *cfg, const char *section,
                           const struct oma_setting *table, char *err, size_t errlen);
 
+/* The table of [encryption]: the core's key `method` (which encrypt
+ * plugin; default "age") followed by the keys of the encrypt plugin's
+ * table (NULL: none), registered as cfg_register_settings does. */
+int cfg_register_encryption(struct oma_config *cfg, const struct oma_setting *plugin_table,
+                            char *err, size_t errlen);
+
 /* Whether the plugin of [section] is to run: `enabled = false` turns it
  * off; a registered OMA_SETTING_SWITCH key turns it on only when set to
  * something other than "" or false; otherwise the section's presence. */

@@ -114,22 +114,8 @@ static int load_encryption(struct oma_config *cfg, struct loader *ld, const char
 		method = "age";
 	struct loaded_plugin *p = NULL;
 	int rc = loader_load(ld, dir, OMA_PLUGIN_ENCRYPT, method, &p, err, sizeof(err));
-	if (rc == 0) {
-		static const struct oma_setting core_key =
-		        {.key = "method",
-		         .type = OMA_SETTING_STRING,
-		         .def = "age",
-		         .help = "the encrypt plugin: encrypt-METHOD.so"};
-		size_t n = 0;
-		while (p->desc->settings != NULL && p->desc->settings[n].key != NULL)
-			n++;
-		struct oma_setting *table = xcalloc(n + 2, sizeof(*table));
-		table[0] = core_key;
-		for (size_t i = 0; i < n; i++)
-			table[i + 1] = p->desc->settings[i];
-		rc = cfg_register_settings(cfg, "encryption", table, err, sizeof(err));
-		free(table);
-	}
+	if (rc == 0)
+		rc = cfg_register_encryption(cfg, p->desc->settings, err, sizeof(err));
 	if (rc != 0) {
 		char *why = strncmp(err, "config ", 7) == 0
 		                    ? xstrdup(err)

@@ -518,6 +518,27 @@ int cfg_register_settings(struct oma_config *cfg, const char *section,
 	return rc;
 }
 
+int cfg_register_encryption(struct oma_config *cfg, const struct oma_setting *plugin_table,
+                            char *err, size_t errlen)
+{
+	static const struct oma_setting method = {
+	        .key = "method",
+	        .type = OMA_SETTING_STRING,
+	        .def = "age",
+	        .help = "the encrypt plugin: encrypt-METHOD.so",
+	};
+	size_t n = 0;
+	while (plugin_table != NULL && plugin_table[n].key != NULL)
+		n++;
+	struct oma_setting *table = xcalloc(n + 2, sizeof(*table));
+	table[0] = method;
+	for (size_t i = 0; i < n; i++)
+		table[i + 1] = plugin_table[i];
+	int rc = cfg_register_settings(cfg, "encryption", table, err, errlen);
+	free(table);
+	return rc;
+}
+
 bool cfg_section_enabled(const struct oma_config *cfg, const char *section)
 {
 	/* A switch key decides alone, as upstream's [zabbix] item_key does. */

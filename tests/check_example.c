@@ -28,6 +28,7 @@ static const struct {
 struct table {
 	char *section;
 	const struct oma_setting *settings;
+	bool encrypt; /* [encryption]: the core's key method, then the plugin's */
 };
 
 static struct table tables[32];
@@ -77,8 +78,17 @@ static void load_tables(void)
 		ck_assert_msg(h != NULL, "cannot load %s: %s", so, dlerror());
 		const struct oma_plugin *p = dlsym(h, OMA_PLUGIN_SYMBOL);
 		ck_assert_msg(p != NULL, "%s: no descriptor", so);
-		/* a reporter's name is its section; a table makes one of any plugin */
-		if (p->type == OMA_PLUGIN_REPORT || p->settings != NULL) {
+		/* a reporter's name is its section; a table makes one of any
+		 * plugin; an encrypt plugin's keys are [encryption]'s (the
+		 * default method's, age) */
+		if (p->type == OMA_PLUGIN_ENCRYPT) {
+			ck_assert_uint_lt(ntables, sizeof(tables) / sizeof(tables[0]));
+			if (strcmp(p->name, "age") == 0) {
+				tables[ntables].section = xstrdup("encryption");
+				tables[ntables].encrypt = true;
+				tables[ntables++].settings = p->settings;
+			}
+		} else if (p->type == OMA_PLUGIN_REPORT || p->settings != NULL) {
 			ck_assert_uint_lt(ntables, sizeof(tables) / sizeof(tables[0]));
 			tables[ntables].section = xstrdup(p->name);
 			tables[ntables++].settings = p->settings;
@@ -168,6 +178,7 @@ static void teardown(void)
 	nlines = 0;
 	for (size_t i = 0; i < ntables; i++)
 		free(tables[i].section);
+	memset(tables, 0, sizeof(tables));
 	ntables = 0;
 	free(example);
 }
@@ -179,8 +190,10 @@ static int load(const char *text, struct oma_config *cfg, char *err, size_t errl
 	int rc = cfg_load_string("oma.conf.example", text, cfg, err, errlen);
 	for (size_t i = 0; rc == 0 && i < ntables; i++)
 		if (tables[i].settings != NULL && cfg_has_section(cfg, tables[i].section))
-			rc = cfg_register_settings(cfg, tables[i].section, tables[i].settings, err,
-			                           errlen);
+			rc = tables[i].encrypt
+			             ? cfg_register_encryption(cfg, tables[i].settings, err, errlen)
+			             : cfg_register_settings(cfg, tables[i].section,
+			                                     tables[i].settings, err, errlen);
 	return rc;
 }
 

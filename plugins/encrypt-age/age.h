@@ -3,10 +3,10 @@
 #define OMA_AGE_H
 
 /*
- * Groundwork of oma's encryption stage (issue 12): this module knows
+ * The library under the encrypt plugin "age" (encrypt.c): it knows
  * nothing of oma's core, only common/ (error buffers, growable buffers) and
- * libsodium.  It is not built as a plugin yet; tests/check_age.c and
- * tests/age-tool.c link its sources directly.
+ * libsodium, so tests/check_age.c and tests/age-tool.c link its sources
+ * directly.
  *
  * The format (C2SP age.md): a text header - the line
  * "age-encryption.org/v1", one stanza "-> X25519 SHARE" + wrapped file key

@@ -409,6 +409,17 @@ case_on_off() {
 		assert_grep "$NEW/oma.log" "DB '$db': Backup successfully"
 		assert_complete_dump "$NEW/${STEM[$db]}.sql.gz"
 	done
+	# [encryption] with enabled = false is no encryption: plain dumps, and
+	# the plain dumps of the run before are reused.
+	enc_config "$E2E_T/disabled.conf" "$BDIR" "${main[@]}" -- 'enabled = false' "recipients = [\"${PUB[A]}\"]"
+	sleep 1.1
+	backup "$E2E_T/disabled.conf" -d
+	assert_only_suffix "$NEW" .sql.gz
+	assert_no_grep "$NEW/oma.log" 'Encryption'
+	for db in "${!STEM[@]}"; do
+		assert_grep "$NEW/oma.log" "DB '$db': Backup is newer than last database change. Reusing previous backup"
+		assert_complete_dump "$NEW/${STEM[$db]}.sql.gz"
+	done
 }
 
 # ---- configuration -------------------------------------------------------------
@@ -515,7 +526,7 @@ e2e_case "compression = zstd: NAME.sql.zst.age, age -d | zstd -dc complete" case
 e2e_case "gzip: age -d gives the exact bytes of the unencrypted .sql.gz; no [encryption], no change" case_same_stream_gzip
 e2e_case "zstd: age -d gives the exact bytes of the unencrypted .sql.zst" case_same_stream_zstd
 e2e_case "key rotation: key B dumps everything again (debug line), key B again reuses" case_rotation
-e2e_case "encryption on or off: a dump of the other kind is never reused" case_on_off
+e2e_case "encryption on or off (or enabled = false): a dump of the other kind is never reused" case_on_off
 e2e_case "config: a bad recipient string -> exit 1, FILE:LINE and recipients #N" case_cfg_bad_recipient
 e2e_case "config: a secret key as recipient -> exit 1, the secret not echoed" case_cfg_secret_as_recipient
 e2e_case "config: an unreadable recipients_file -> exit 1 naming it" case_cfg_unreadable_file
