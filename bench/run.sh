@@ -139,6 +139,16 @@ column() {
 	awk -F'\t' -v s="$1" -v m="$2" -v c="$3" '$1 == s && $2 == m && $10 == 0 { print $c }' "$RESULTS"
 }
 
+# Column $4 of method $2 minus that of method $3 in set $1, run by run
+# (only runs both completed), one difference per line.
+paired_diff() {
+	awk -F'\t' -v s="$1" -v a="$2" -v b="$3" -v c="$4" '
+		$1 == s && $10 == 0 && $2 == a { x[$3] = $c }
+		$1 == s && $10 == 0 && $2 == b { y[$3] = $c }
+		END { for (r in x) if (r in y) printf "%d\t%.3f\n", r, x[r] - y[r] }' "$RESULTS" |
+		sort -n | cut -f2
+}
+
 failures() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 == m && $10 != 0' "$RESULTS" | wc -l; }
 
 write_conf() {
@@ -571,15 +581,21 @@ for SET in $SETS; do
 		if have oma-gzip oma-gzip-age c-oma-gzip1; then
 			# The stage's CPU in oma: user + sys of the whole run
 			# (oma and mysqldump) with encryption minus without,
-			# medians, against the gzip plugin's CPU alone on the
-			# same dump (1 thread: every block compressed once).
+			# against the gzip plugin's CPU alone on the same dump
+			# (1 thread: every block compressed once).  The
+			# difference is taken run by run (run N of both methods
+			# ran one after the other, so they share the machine's
+			# state) and its median is the figure; the difference of
+			# the two medians is shown beside it.
 			cpu_plain=$(column b oma-gzip 5 | median)
 			cpu_enc=$(column b oma-gzip-age 5 | median)
 			cpu_comp=$(column b c-oma-gzip1 5 | median)
-			r=$(calc "($cpu_enc - $cpu_plain) / $cpu_comp")
+			diffs=$(paired_diff b oma-gzip-age oma-gzip 5)
+			cpu_diff=$(median <<<"$diffs")
+			r=$(calc "$cpu_diff / $cpu_comp")
 			v=FAIL; [[ $(calc "$r <= 0.10") = 1 ]] && v=PASS
-			target "(b) encryption stage <= 10 % of the compressor's CPU (oma gzip + age - oma gzip) / gzip plugin" $v \
-				"($cpu_enc s - $cpu_plain s) / $cpu_comp s = $r"
+			target "(b) encryption stage <= 10 % of the compressor's CPU (oma gzip + age - oma gzip, run by run) / gzip plugin" $v \
+				"median of ($(tr '\n' ' ' <<<"$diffs" | sed 's/ $//')) s = $cpu_diff s / $cpu_comp s = $r; difference of the medians: ($cpu_enc s - $cpu_plain s) / $cpu_comp s = $(calc "($cpu_enc - $cpu_plain) / $cpu_comp")"
 			if have c-age; then
 				cpu_age=$(column b c-age 5 | median)
 				r=$(calc "$cpu_age / $cpu_comp")

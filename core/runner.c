@@ -23,6 +23,7 @@
 #include "reuse.h"
 #include "server.h"
 #include "store.h"
+#include "sums.h"
 #include "util.h"
 
 struct run {
@@ -52,6 +53,7 @@ struct run {
 	int completed;          /* the current folder's info.json was written */
 	char enc_id[160];       /* "METHOD:FINGERPRINT" of the encryption, "" without */
 	struct offsite *off;    /* the off-site copies; NULL without a store plugin */
+	struct sums sums;       /* SHA256SUMS: the folder's dumps, reused and new */
 };
 
 /* The first signal that asked the run to stop; 0 while none did. */
@@ -415,6 +417,9 @@ static int move_previous(struct run *r, const char *prev, const char *db, const 
 	offsite_put(r->off, file, sc->bytes, sc->sha256, db, prev_base);
 	r->reused_bytes[r->reused.n] = sc->bytes;
 	strv_push(&r->reused, db);
+	/* Its line is the one recorded when it was written (and checked by
+	 * may_reuse just now), not a second read of the file. */
+	sums_add(&r->sums, file, sc->sha256);
 	return 0;
 }
 
@@ -535,10 +540,12 @@ static void phase_dump(struct run *r)
 	};
 	dump_run(&s, r->jobs, r->njobs);
 	for (size_t i = 0; i < r->njobs; i++) {
-		if (r->jobs[i].ok)
+		if (r->jobs[i].ok) {
 			r->dumped++;
-		else
+			sums_add(&r->sums, r->jobs[i].file, r->jobs[i].sha256);
+		} else {
 			r->failed++;
+		}
 	}
 	if (r->failed == 0)
 		log_info("Successfully dumped %zu of %zu, failed %u databases",
@@ -558,12 +565,18 @@ static int out_of_space(const struct run *r)
 	return 0;
 }
 
-/* Phase 9: info.json and the last/last.log links. */
+/* Phase 9: SHA256SUMS, info.json and the last/last.log links. */
 static int phase_finish(struct run *r)
 {
 	char err[512];
 	int rc = 0;
 	uint64_t used = 0;
+	/* Before info.json, so a complete folder has it; a folder without one
+	 * is still a backup (the run fails and says why). */
+	if (sums_write(r->current, &r->sums, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		rc = -1;
+	}
 	if (store_dir_bytes(r->current, &used, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		rc = -1;
@@ -683,7 +696,7 @@ static int settle_offsite(struct run *r, struct oma_report *rep)
 	if (r->off == NULL)
 		return 0;
 	if (r->completed && !r->abandoned && !cancel_signal && rep->offsite != OMA_OFFSITE_FAILED) {
-		static const char *const own[] = {"result.json", "oma.log", NULL};
+		static const char *const own[] = {SUMS_FILE, "result.json", "oma.log", NULL};
 		const struct cfg_main *m = &r->cfg->main;
 		offsite_finish(r->off, own, "info.json", r->failed == 0 && rep->exit_code == 0,
 		               m->versions);
@@ -788,6 +801,7 @@ static void run_free(struct run *r)
 	free(r->jobs);
 	strv_free(&r->selected);
 	strv_free(&r->todo);
+	sums_free(&r->sums);
 	free(r->selected_sizes);
 	strv_free(&r->reused);
 	free(r->reused_bytes);

@@ -84,7 +84,7 @@ int store_prune(const char *backup_dir, long keep, const char *current, time_t n
                 struct strv *removed, char *err, size_t errlen);
 
 /* Remove the temporary files interrupted runs left: "*.part",
- * ".info.json.tmp-*" and ".*.link-*" in every backup folder but `current`,
+ * ".*.tmp-*" (info.json, SHA256SUMS) and ".*.link-*" in every backup folder but `current`,
  * ".last*.tmp-*" and "last.result.json.part" in backup_dir.  Only call with the backup
  * folder locked (lock_dir), so no other run is writing them.  Their paths
  * are pushed to *removed.  Returns 0, or -1 with err set. */
@@ -125,6 +125,12 @@ int store_free_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen
  * temporary file in dir, fsync, rename, fsync of dir.  Returns 0, or -1
  * with err set. */
 int store_write_info(const char *dir, const struct store_info *info, char *err, size_t errlen);
+
+/* Write len bytes of text to dir/name atomically: ".name.tmp-PID" in dir,
+ * fsync, rename, fsync of dir (a leftover temporary file is removed by the
+ * next run: store_clean_temp).  Returns 0, or -1 with err set. */
+int store_write_file(const char *dir, const char *name, const char *text, size_t len, char *err,
+                     size_t errlen);
 
 /* Read dir/info.json (any JSON layout and key order; counts may be written
  * as floats, the ratio as an integer; unknown keys are ignored; all three

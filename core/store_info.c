@@ -100,16 +100,24 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
 	                       "    \"compression_ratio\": %s%s\n}",
 	                       info->mysql_data_dir_bytes_used, info->backup_bytes_used, ratio,
 	                       times);
-	char *tmpname = xasprintf(".%s.tmp-%ld", STORE_INFO_FILE, (long)getpid());
+	int rc = store_write_file(dir, STORE_INFO_FILE, text, strlen(text), err, errlen);
+	free(text);
+	return rc;
+}
+
+int store_write_file(const char *dir, const char *name, const char *text, size_t len, char *err,
+                     size_t errlen)
+{
+	char *tmpname = xasprintf(".%s.tmp-%ld", name, (long)getpid());
 	char *tmp = store_join(dir, tmpname);
-	char *final = store_join(dir, STORE_INFO_FILE);
+	char *final = store_join(dir, name);
 	int rc = -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		cm_errf(err, errlen, "store: cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (cm_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (cm_write_all(fd, text, len) != 0 || fsync(fd) != 0) {
 		cm_errf(err, errlen, "store: cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -134,7 +142,6 @@ out:
 		close(fd);
 	if (rc != 0)
 		(void)unlink(tmp);
-	free(text);
 	free(tmpname);
 	free(tmp);
 	free(final);

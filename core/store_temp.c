@@ -12,15 +12,16 @@
 #include "store_internal.h"
 
 /* Whether `name` in a backup folder is a temporary file of oma's: a dump,
- * sidecar or result.json being written ("*.part"), info.json's
- * ".info.json.tmp-PID", or a reused dump's symbolic link being made
- * (".NAME.link-PID", reuse.c). */
+ * sidecar or result.json being written ("*.part"), info.json's or
+ * SHA256SUMS's ".NAME.tmp-PID" (store_write_file), or a reused dump's
+ * symbolic link being made (".NAME.link-PID", reuse.c).  No dump's name
+ * begins with '.' (names.c encodes a leading dot). */
 static bool temp_in_folder(const char *name)
 {
 	size_t n = strlen(name);
 	return (n > 5 && strcmp(name + n - 5, ".part") == 0) ||
-	       strncmp(name, "." STORE_INFO_FILE ".tmp-", sizeof(STORE_INFO_FILE) + 5) == 0 ||
-	       (name[0] == '.' && strstr(name, ".link-") != NULL);
+	       (name[0] == '.' &&
+	        (strstr(name, ".tmp-") != NULL || strstr(name, ".link-") != NULL));
 }
 
 /* The same for backup_dir itself: a link being replaced (".last.tmp-PID",

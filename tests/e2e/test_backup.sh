@@ -144,10 +144,25 @@ case_file_names() {
 	# (DB.timestamp) are written only with skip_unchanged_dbs.
 	while IFS= read -r f; do
 		case $f in
-		oma.log | info.json | result.json | *.sql.gz) ;;
+		oma.log | info.json | result.json | SHA256SUMS | *.sql.gz) ;;
 		*) fail "unexpected file in the backup folder: $f" ;;
 		esac
 	done < <(list_files "$CUR")
+}
+
+# SHA256SUMS lists every dump and nothing else, and coreutils checks it.
+case_sha256sums() {
+	[[ -n $CUR ]] || fail "no backup folder"
+	assert_file "$CUR/SHA256SUMS"
+	local want got
+	want=$(list_files "$CUR" | grep '\.sql\.gz$' | LC_ALL=C sort)
+	got=$(sed 's/^[0-9a-f]\{64\}  //' "$CUR/SHA256SUMS")
+	[[ $want = "$got" ]] || {
+		diff <(echo "$want") <(echo "$got") || true
+		fail "SHA256SUMS names other files than the dumps (< dumps, > SHA256SUMS)"
+	}
+	(cd "$CUR" && sha256sum --strict --quiet -c SHA256SUMS) >"$E2E_T/sums.out" 2>&1 ||
+		fail "sha256sum -c SHA256SUMS failed: $(cat "$E2E_T/sums.out")"
 }
 
 case_system_schemas() {
@@ -251,6 +266,7 @@ case_no_part() {
 
 e2e_case "backup of all databases exits 0" case_full_exit
 e2e_case "one dump per database, odd names encoded" case_file_names
+e2e_case "SHA256SUMS lists every dump, and sha256sum -c passes" case_sha256sums
 e2e_case "system schemas are not dumped" case_system_schemas
 e2e_case "database names never reach a shell" case_no_shell
 e2e_case "every dump is complete gzip with the completion line" case_dumps_complete

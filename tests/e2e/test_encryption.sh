@@ -141,7 +141,7 @@ assert_only_suffix() {
 	done
 	while IFS= read -r f; do
 		case $f in
-		oma.log | info.json | result.json | .oma.lock | *.timestamp) ;;
+		oma.log | info.json | result.json | SHA256SUMS | .oma.lock | *.timestamp) ;;
 		*"$suf")
 			[[ $(head -c 21 "$dir/$f") = age-encryption.org/v1 || $suf != *.age ]] ||
 				fail "$f does not begin with the age v1 header"

@@ -94,6 +94,15 @@ case_committed_change() {
 	dump_has "$cur/inno.sql.gz" 'committed-before-run' || fail "the committed row is missing from inno's dump"
 	dump_has "$cur/aria.sql.gz" 'aria-change' || fail "the committed row is missing from aria's dump"
 	assert_complete_dump "$cur/quiet.sql.gz"
+	# SHA256SUMS: the reused dump's line is the previous folder's, the
+	# new dumps' lines are new, and coreutils agrees with all of them.
+	local prev line
+	prev=$(backup_folders "$HARD" | tail -n 2 | head -n 1)
+	line=$(grep '  quiet\.sql\.gz$' "$HARD/$prev/SHA256SUMS") || fail "no quiet line in $prev/SHA256SUMS"
+	assert_grep "$cur/SHA256SUMS" "$line"
+	assert_eq "$(wc -l <"$cur/SHA256SUMS")" 3 "lines of SHA256SUMS"
+	(cd "$cur" && sha256sum --strict --quiet -c SHA256SUMS) >"$E2E_T/sums.out" 2>&1 ||
+		fail "sha256sum -c SHA256SUMS failed in the reusing run: $(cat "$E2E_T/sums.out")"
 }
 
 case_pruned_links() {
