@@ -58,7 +58,7 @@ COMMON_LIB := $(BUILD)/obj/common/libcommon.a
 PLUGINS := $(notdir $(wildcard plugins/*))
 PLUGIN_SO := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 # Libraries each plugin links against.
-LIBS_compress-gzip = -ldeflate -lpthread
+LIBS_compress-gzip = -ldeflate -lz -lpthread
 LIBS_compress-zstd = -lzstd -lpthread
 LIBS_report-webhook = -lcurl
 LIBS_store-s3 = -lcurl -lcrypto -lpthread

@@ -23,10 +23,10 @@
 #include "proc.h"
 #include "util.h"
 
-#define READ_SIZE  (256 * 1024)  /* one read from mysqldump's stdout */
-#define PIPE_SIZE  (1024 * 1024) /* mysqldump's stdout pipe */
-#define TAIL_SIZE  512           /* last bytes kept for the completion check */
-#define STDERR_MAX (64 * 1024)   /* stderr kept per dump; the rest is read and dropped */
+#define READ_SIZE  (256 * 1024)   /* one read from mysqldump's stdout */
+#define PIPE_SIZE  (1024 * 1024)  /* mysqldump's stdout pipe */
+#define TAIL_SIZE  DUMP_TAIL_SIZE /* last bytes kept for the completion check */
+#define STDERR_MAX (64 * 1024)    /* stderr kept per dump; the rest is read and dropped */
 
 /* ---- completion line --------------------------------------------------- */
 
@@ -307,16 +307,19 @@ static int judge(struct dumping *d, int status)
 	}
 	size_t len;
 	const char *tail = whole_tail(d, &len);
-	if (!dump_completed(tail, len)) {
-		const char *s, *e;
-		char last[128] = "";
-		if (last_line(tail, len, &s, &e))
-			printable(s, e, last, sizeof(last));
-		cm_errf(d->error, sizeof(d->error), "completion line missing (last line: %s)",
-		        last);
-		return -1;
-	}
-	return 0;
+	return dump_check_tail(tail, len, d->error, sizeof(d->error));
+}
+
+int dump_check_tail(const char *tail, size_t len, char *why, size_t whylen)
+{
+	if (dump_completed(tail, len))
+		return 0;
+	const char *s, *e;
+	char last[128] = "";
+	if (tail != NULL && last_line(tail, len, &s, &e))
+		printable(s, e, last, sizeof(last));
+	cm_errf(why, whylen, "completion line missing (last line: %s)", last);
+	return -1;
 }
 
 /* A dump whose output is complete in its temp file but not yet durable

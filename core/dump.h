@@ -64,4 +64,11 @@ int dump_run(const struct dump_settings *s, struct dump_job *jobs, size_t njobs)
 
 void dump_job_clear(struct dump_job *j);
 
+/* Whether `tail` (the last bytes of a dump's SQL, at least DUMP_TAIL_SIZE
+ * of them when there are) ends with mysqldump's completion line
+ * ("-- Dump completed on YYYY-MM-DD hh:mm:ss").  Returns 0, or -1 with why
+ * "completion line missing (last line: ...)". */
+#define DUMP_TAIL_SIZE 512
+int dump_check_tail(const char *tail, size_t len, char *why, size_t whylen);
+
 #endif

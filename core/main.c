@@ -17,6 +17,7 @@
 #include "report.h"
 #include "runner.h"
 #include "util.h"
+#include "verify.h"
 
 #ifndef OMA_VERSION
 #define OMA_VERSION "0.0.0"
@@ -36,7 +37,7 @@ static void usage(FILE *out)
 	(void)fprintf(
 	        out,
 	        "usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--check-remote]\n"
-	        "           [--print-config]\n"
+	        "           [--print-config] [--verify [FOLDER]]\n"
 	        "\n"
 	        "Optimized MySQLDump Archiver - one compressed dump per database, run from cron.\n"
 	        "\n"
@@ -49,6 +50,9 @@ static void usage(FILE *out)
 	        "  --check-remote        With --check-config: also write, read and remove a probe\n"
 	        "                        object at every off-site store ([s3] ...)\n"
 	        "  --print-config        Print the effective configuration as JSON, then exit\n"
+	        "  --verify [FOLDER]     Check every dump of a backup folder (default: backup_dir/last\n"
+	        "                        of CONFIG): SHA256SUMS, the whole compressed stream, the\n"
+	        "                        completion line; exit 0 when all are good, 4 otherwise\n"
 	        "\n"
 	        "Exit codes: 0 ok or skipped, 1 invalid configuration or failed run condition,\n"
 	        "2 not enough disk space, 3 another instance is running, 4 a dump, terminate\n"
@@ -277,13 +281,16 @@ static void open_std_fds(void)
 struct options {
 	const char *config_path;
 	int debug, check_only, print_only, check_remote;
+	int config_given;   /* -c was on the command line */
+	int verify;         /* --verify */
+	const char *folder; /* its FOLDER, or NULL */
 };
 
 /* Read the command line into *o.  Returns -1 to go on, else the exit code
  * to end with at once (--help, --version, a wrong option or argument). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 1000, OPT_PRINT, OPT_REMOTE };
+	enum { OPT_CHECK = 1000, OPT_PRINT, OPT_REMOTE, OPT_VERIFY };
 	static const struct option longopts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"debug", no_argument, NULL, 'd'},
@@ -292,6 +299,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	        {"check-config", no_argument, NULL, OPT_CHECK},
 	        {"print-config", no_argument, NULL, OPT_PRINT},
 	        {"check-remote", no_argument, NULL, OPT_REMOTE},
+	        {"verify", no_argument, NULL, OPT_VERIFY},
 	        {NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.config_path = DEFAULT_CONFIG};
@@ -302,6 +310,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'c':
 			o->config_path = optarg;
+			o->config_given = 1;
 			break;
 		case 'd':
 			o->debug = 1;
@@ -322,10 +331,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->check_only = 1; /* implies --check-config */
 			o->check_remote = 1;
 			break;
+		case OPT_VERIFY:
+			o->verify = 1;
+			break;
 		default:
 			usage(stderr);
 			return OMA_EXIT_CONFIG;
 		}
+	}
+	if (o->verify && optind < argc)
+		o->folder = argv[optind++];
+	if (o->verify && (o->check_only || o->print_only)) {
+		(void)fprintf(stderr, "oma: --verify cannot be combined with %s\n",
+		              o->print_only ? "--print-config" : "--check-config");
+		return OMA_EXIT_CONFIG;
 	}
 	if (optind < argc) {
 		(void)fprintf(stderr, "oma: unexpected argument '%s'\n", argv[optind]);
@@ -507,6 +526,14 @@ int main(int argc, char **argv)
 	if (code >= 0)
 		return code;
 
+	if (o.verify && o.folder != NULL && !o.config_given) {
+		/* A folder on its own, maybe copied to a machine without oma's
+		 * configuration: the plugins from the default folder. */
+		char *dir = loader_default_dir(NULL);
+		code = verify_command(o.folder, dir);
+		free(dir);
+		return code;
+	}
 	char err[1024];
 	struct oma_config cfg;
 	if (cfg_load(o.config_path, &cfg, err, sizeof(err)) != 0) {
@@ -523,6 +550,13 @@ int main(int argc, char **argv)
 	int lockfd = -1, dirfd = -1;
 	char *plugin_dir = loader_default_dir(cfg.main.plugin_dir);
 	code = OMA_EXIT_CONFIG;
+	if (o.verify) {
+		char *last = o.folder != NULL ? xstrdup(o.folder)
+		                              : xasprintf("%s/last", cfg.main.backup_dir);
+		code = verify_command(last, plugin_dir);
+		free(last);
+		goto out;
+	}
 	if (load_plugins(&cfg, &ld, plugin_dir, o.config_path, &comp) != 0)
 		goto out;
 	if (o.print_only) {

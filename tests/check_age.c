@@ -921,6 +921,66 @@ START_TEST(test_age_tool)
 }
 END_TEST
 
+/* Checked without a key (age_check_open), whole and in 4 KiB pieces:
+ * returns the code, err filled. */
+static int check_mem(const void *buf, size_t len, char *err, size_t errlen)
+{
+	int rc = 0, rc2 = 0;
+	for (int how = 0; how < 2; how++) {
+		struct age_dec *d = NULL;
+		ck_assert_int_eq(age_check_open(&d, err, errlen), 0);
+		size_t piece = how == 0 ? (len > 0 ? len : 1) : 4096, at = 0;
+		int r = 0;
+		while (at < len && r == 0) {
+			size_t n = len - at < piece ? len - at : piece;
+			r = age_dec_write(d, (const char *)buf + at, n, err, errlen);
+			at += n;
+		}
+		if (r == 0)
+			r = age_dec_finish(d, err, errlen);
+		else
+			age_dec_abort(d);
+		if (how == 0)
+			rc = r;
+		else
+			rc2 = r;
+	}
+	ck_assert_int_eq(rc, rc2);
+	return rc;
+}
+
+/* The check without the key (--verify): a file of Debian's age passes; a
+ * file cut in its header or nonce, a last chunk shorter than its tag, a
+ * changed version line or a malformed stanza fail with their codes; a file
+ * cut inside its payload cannot be told from a shorter one (the checksum's
+ * job) and passes. */
+START_TEST(test_check_without_key)
+{
+	struct damaged t;
+	damaged_setup(&t, 3 * CHUNK + 100);
+	char err[512];
+	ck_assert_msg(check_mem(t.file, t.len, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(check_mem(t.file, 40, err, sizeof(err)), AGE_E_TRUNCATED);
+	ck_assert_str_eq(err, "age: the file is truncated: it ends in the header");
+	ck_assert_int_eq(check_mem(t.file, t.hdr - 3, err, sizeof(err)), AGE_E_TRUNCATED);
+	/* 3 full chunks, then 10 bytes: shorter than a tag */
+	size_t cut = t.hdr + 3 * (CHUNK + 16) + 10;
+	ck_assert_int_eq(check_mem(t.file, cut, err, sizeof(err)), AGE_E_TRUNCATED);
+	ck_assert_int_eq(check_mem(t.file, t.len - 50, err, sizeof(err)), 0);
+	unsigned char *c = xmalloc(t.len);
+	memcpy(c, t.file, t.len);
+	c[3] = 'X';
+	ck_assert_int_eq(check_mem(c, t.len, err, sizeof(err)), AGE_E_FORMAT);
+	memcpy(c, t.file, t.len);
+	char *arrow = strstr((char *)c, "\n-> X25519 ");
+	ck_assert_ptr_nonnull(arrow);
+	arrow[11] = '\n'; /* the stanza loses its share */
+	ck_assert_int_eq(check_mem(c, t.len, err, sizeof(err)), AGE_E_FORMAT);
+	free(c);
+	damaged_free(&t);
+}
+END_TEST
+
 static Suite *age_suite(void)
 {
 	Suite *s = suite_create("encrypt-age");
@@ -943,6 +1003,7 @@ static Suite *age_suite(void)
 	tcase_add_test(f, test_damage_payload);
 	tcase_add_test(f, test_damage_trailing);
 	tcase_add_test(f, test_damage_header);
+	tcase_add_test(f, test_check_without_key);
 	tcase_add_test(f, test_memory_bounded);
 	tcase_add_test(f, test_age_tool);
 	suite_add_tcase(s, f);

@@ -1090,6 +1090,33 @@ START_TEST(test_sink)
 }
 END_TEST
 
+/* The reader (--verify): our own files and the gzip tool's read back
+ * exactly; cut, extended, damaged and empty files fail (t_check_reader). */
+START_TEST(test_reader)
+{
+	size_t len = 2 * 1024 * 1024 + 4321;
+	unsigned char *data = xmalloc(len);
+	struct gen g;
+	gen_init(&g, 12);
+	gen_read(&g, data, len);
+	char *plain = xasprintf("%s/reader.sql", tmpdir);
+	char *packed = xasprintf("%s/reader.sql.packed", tmpdir);
+	t_write_bytes(plain, data, len, 0644);
+	char *cmd = xasprintf("gzip -c -6 '%s' >'%s'", plain, packed);
+	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+	char *foreign = t_read_file(packed);
+	ck_assert_ptr_nonnull(foreign);
+	struct stat st;
+	ck_assert_int_eq(stat(packed, &st), 0);
+	t_check_reader(ops, data, len, foreign, (size_t)st.st_size);
+	free(foreign);
+	free(cmd);
+	free(packed);
+	free(plain);
+	free(data);
+}
+END_TEST
+
 static Suite *gzip_suite(void)
 {
 	Suite *s = suite_create("gzip");
@@ -1104,6 +1131,7 @@ static Suite *gzip_suite(void)
 	tcase_add_test(tc, test_bad_level);
 	tcase_add_test(tc, test_closed_fd);
 	tcase_add_test(tc, test_sink);
+	tcase_add_test(tc, test_reader);
 	tcase_add_test(tc, test_broken_pipe);
 	tcase_add_test(tc, test_abort_writes_nothing);
 	tcase_add_test(tc, test_large_stream);

@@ -702,6 +702,7 @@ START_TEST(test_offsite_copies_the_folder)
 		free(f);
 	}
 	expect_copied(cur, "result.json");
+	expect_copied(cur, "SHA256SUMS");
 	/* oma.log as it was when copied: it goes on after that. */
 	char *cmd = xasprintf("cd '%s' && r='%s/%s/oma.log' && test -s \"$r\" && "
 	                      "head -c \"$(stat -c %%s \"$r\")\" oma.log | cmp -s - \"$r\"",
@@ -714,8 +715,9 @@ START_TEST(test_offsite_copies_the_folder)
 	ck_assert_msg(strncmp(ev, begin, strlen(begin)) == 0, "events:\n%s", ev);
 	/* Each dump with its database and SHA-256, the folder's files without. */
 	ck_assert_uint_eq(count_lines_with(ev, "put alpha.sql.gz db=alpha from=- sha="), 1);
-	ck_assert_uint_eq(count_lines_with(ev, "sha=-"), 2);
-	ck_assert_uint_eq(count_lines_with(ev, "put "), 5);
+	ck_assert_uint_eq(count_lines_with(ev, "sha=-"), 3);
+	ck_assert_uint_eq(count_lines_with(ev, "put "), 6);
+	ck_assert_msg(strstr(ev, "put SHA256SUMS db=- from=- sha=- bytes=") != NULL, "%s", ev);
 	ck_assert_msg(strstr(ev, "put result.json db=- from=- sha=- bytes=") != NULL, "%s", ev);
 	/* info.json last, by commit, after every put; then end. */
 	const char *commit = strstr(ev, "commit info.json prune=1 versions=3\nend\n");

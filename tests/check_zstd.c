@@ -885,6 +885,33 @@ START_TEST(test_sink)
 }
 END_TEST
 
+/* The reader (--verify): our own files and the zstd tool's read back
+ * exactly; cut, extended, damaged and empty files fail (t_check_reader). */
+START_TEST(test_reader)
+{
+	size_t len = 2 * 1024 * 1024 + 4321;
+	unsigned char *data = xmalloc(len);
+	struct sqlgen g;
+	sqlgen_start(&g, 12);
+	sqlgen_fill(&g, data, len);
+	char *plain = xasprintf("%s/reader.sql", tmpdir);
+	char *packed = xasprintf("%s/reader.sql.packed", tmpdir);
+	t_write_bytes(plain, data, len, 0644);
+	char *cmd = xasprintf("zstd -q -c -3 '%s' >'%s'", plain, packed);
+	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+	char *foreign = t_read_file(packed);
+	ck_assert_ptr_nonnull(foreign);
+	struct stat st;
+	ck_assert_int_eq(stat(packed, &st), 0);
+	t_check_reader(ops, data, len, foreign, (size_t)st.st_size);
+	free(foreign);
+	free(cmd);
+	free(packed);
+	free(plain);
+	free(data);
+}
+END_TEST
+
 static Suite *zstd_suite(void)
 {
 	Suite *s = suite_create("zstd");
@@ -902,6 +929,7 @@ static Suite *zstd_suite(void)
 	tcase_add_test(tc, test_closed_fd);
 	tcase_add_test(tc, test_broken_pipe);
 	tcase_add_test(tc, test_sink);
+	tcase_add_test(tc, test_reader);
 	tcase_add_test(tc, test_abort_writes_nothing);
 	tcase_add_test(tc, test_large_stream_one_thread);
 	tcase_add_test(tc, test_large_stream_two_threads);

@@ -321,3 +321,87 @@ void t_compress_to_sink(const struct oma_compress_ops *ops, const void *data, si
 		ck_assert_str_eq(err, T_SINK_ERROR);
 	free(full.data);
 }
+
+int t_read_back(const struct oma_read_ops *rd, const void *data, size_t len, size_t piece,
+                struct t_sink *k, char *err, size_t errlen)
+{
+	*k = (struct t_sink){0};
+	struct oma_read_params p = {.size = sizeof(p), .out = t_sink_write, .out_ctx = k};
+	void *s = NULL;
+	if (rd->open(&s, &p, err, errlen) != 0)
+		return -1;
+	for (size_t at = 0; at < len;) {
+		size_t n = len - at < piece ? len - at : piece;
+		if (rd->write(s, (const char *)data + at, n, err, errlen) != 0) {
+			rd->abort(s);
+			return -1;
+		}
+		at += n;
+	}
+	return rd->finish(s, err, errlen);
+}
+
+/* Reading `file` back gives exactly `want`, in every piece size. */
+static void read_exactly(const struct oma_read_ops *rd, const void *file, size_t flen,
+                         const void *want, size_t wlen)
+{
+	static const size_t pieces[] = {1, 4096, (size_t)-1};
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		if (pieces[i] == 1 && flen > 300000)
+			continue; /* byte by byte only for small files: slow under ASan */
+		struct t_sink k;
+		char err[512] = "";
+		int rc = t_read_back(rd, file, flen, pieces[i], &k, err, sizeof(err));
+		ck_assert_msg(rc == 0, "piece %zu: %s", pieces[i], err);
+		ck_assert_uint_eq(k.len, wlen);
+		ck_assert(wlen == 0 || memcmp(k.data, want, wlen) == 0);
+		free(k.data);
+	}
+}
+
+/* Reading `file` back fails with an error containing `want`. */
+static void read_fails(const struct oma_read_ops *rd, const void *file, size_t flen,
+                       const char *want)
+{
+	struct t_sink k;
+	char err[512] = "";
+	int rc = t_read_back(rd, file, flen, 4096, &k, err, sizeof(err));
+	free(k.data);
+	ck_assert_msg(rc != 0, "read back without an error (want \"%s\")", want);
+	ck_assert_msg(strstr(err, want) != NULL, "error \"%s\", want \"%s\"", err, want);
+}
+
+void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t len,
+                    const void *foreign, size_t flen)
+{
+	const struct oma_read_ops *rd = ops->decompress;
+	ck_assert_ptr_nonnull(rd);
+	ck_assert_uint_ge(rd->size, sizeof(struct oma_read_ops));
+	for (int threads = 1; threads <= 2; threads++) {
+		struct t_sink k;
+		t_compress_to_sink(ops, data, len, threads, &k);
+		read_exactly(rd, k.data, k.len, data, len);
+		read_fails(rd, k.data, k.len - 7, "truncated");
+		read_fails(rd, k.data, k.len / 2, "");
+		char *more = xmalloc(k.len + 5);
+		memcpy(more, k.data, k.len);
+		memcpy(more + k.len, "junk!", 5);
+		read_fails(rd, more, k.len + 5, "");
+		memcpy(more, k.data, k.len);
+		more[k.len / 2] ^= 0x40;
+		read_fails(rd, more, k.len, "");
+		free(more);
+		free(k.data);
+	}
+	read_exactly(rd, foreign, flen, data, len);
+	char *twice = xmalloc(2 * flen);
+	memcpy(twice, foreign, flen);
+	memcpy(twice + flen, foreign, flen);
+	char *both = xmalloc(2 * len);
+	memcpy(both, data, len);
+	memcpy(both + len, data, len);
+	read_exactly(rd, twice, 2 * flen, both, 2 * len);
+	free(both);
+	free(twice);
+	read_fails(rd, "", 0, "empty file");
+}

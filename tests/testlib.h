@@ -138,6 +138,21 @@ int t_sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errle
 void t_compress_to_sink(const struct oma_compress_ops *ops, const void *data, size_t len,
                         int threads, struct t_sink *k);
 
+/* Read len bytes of a file back through rd (a compressor's decompress),
+ * fed in pieces of `piece` bytes, the output into *k (emptied first).
+ * Returns what write() or finish() returned, err filled on failure. */
+int t_read_back(const struct oma_read_ops *rd, const void *data, size_t len, size_t piece,
+                struct t_sink *k, char *err, size_t errlen);
+
+/* The checks every compressor's reader passes: its own output of `data`
+ * (threads 1 and 2) read back exactly in pieces of 1 byte, 4 KiB and all;
+ * `foreign` (flen bytes: the same data written by the format's own tool)
+ * and two such files one after the other read back; cut files fail with
+ * "truncated", bytes after the end and a damaged byte fail, an empty file
+ * fails. */
+void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t len,
+                    const void *foreign, size_t flen);
+
 /* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
 char *t_hex(const char *s);
 

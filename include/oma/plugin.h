@@ -179,6 +179,35 @@ struct oma_compress_params {
  * core sets it. */
 #define OMA_COMPRESS_SINK 0x1u
 
+/* Where a reader's output goes; handed to oma_read_ops.open(). */
+struct oma_read_params {
+	uint32_t size; /* sizeof(struct oma_read_params) of the core */
+	/* Every output byte, in order, from the thread that called write()
+	 * or finish(); NULL for a reader that has no output (an encrypted
+	 * file checked without its key).  A failing out() fails the call
+	 * with its err. */
+	int (*out)(void *out_ctx, const void *buf, size_t len, char *err, size_t errlen);
+	void *out_ctx;
+};
+
+/* Reading a file back (oma 0.3; `oma --verify`): a compressor's
+ * decompressor, an encryptor's check without the key.  A stream is
+ * open() / write()* (the file's bytes, in any pieces) / finish(), or
+ * abort(); several at once, each used by one thread at a time; memory
+ * bounded whatever the file's length.  write() fails at the first damage
+ * it sees ("data error at byte N: ..."); finish() fails when the file ends
+ * early ("truncated: ...") or has bytes after its end, and frees the
+ * stream whatever the outcome.  Reasons are short and name no file (the
+ * core adds it). */
+struct oma_read_ops {
+	uint32_t size; /* sizeof(struct oma_read_ops) of the plugin */
+	int (*open)(void **stream, const struct oma_read_params *p, char *err, size_t errlen);
+	int (*write)(void *stream, const void *buf, size_t len, char *err, size_t errlen);
+	int (*finish)(void *stream, char *err, size_t errlen);
+	void (*abort)(void *stream);
+	void *spare[4]; /* reserved; NULL */
+};
+
 /* A compressor.  The core writes a dump to a temporary "NAME<suffix>.part"
  * file through open() / write()* / finish(), or abort() on any failure, and
  * renames the file only when finish() succeeded.  Several streams are open
@@ -213,7 +242,11 @@ struct oma_compress_ops {
 	 * plugin built for an older core has 0 here and is given no sink: the
 	 * core then reads each finished file back to hash it). */
 	uintptr_t flags;
-	void *spare[3]; /* reserved for later functions; leave NULL */
+	/* oma 0.3 (the first spare slot before): the decompressor of the
+	 * suffix's files, for --verify; NULL: this plugin's files cannot be
+	 * checked beyond their SHA-256. */
+	const struct oma_read_ops *decompress;
+	void *spare[2]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- report ------------------------------------------------------------ */
@@ -478,7 +511,14 @@ struct oma_encrypt_ops {
 	 * rotation makes the next run dump everything again.  Constant
 	 * between init() and fini(). */
 	const char *(*fingerprint)(void);
-	void *spare[4]; /* reserved for later functions; leave NULL */
+	/* The check of a file without its secret key, for --verify (the
+	 * first spare slot before): what can be checked without it (age: the
+	 * header's form, the chunk layout; the SHA-256 is the core's).  No
+	 * output (params->out is NULL).  Called without init() (--verify
+	 * runs without [encryption], maybe on another machine): it must need
+	 * neither keys nor configuration.  NULL: none. */
+	const struct oma_read_ops *check;
+	void *spare[3]; /* reserved for later functions; leave NULL */
 };
 
 /* ---- settings ----------------------------------------------------------- */

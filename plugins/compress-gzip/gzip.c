@@ -38,6 +38,8 @@
 
 #include <oma/plugin.h>
 
+#include "gunzip.h"
+
 #include "common/compress.h"
 #include "common/errbuf.h"
 
@@ -472,6 +474,7 @@ static const struct oma_compress_ops gz_ops = {
         .finish = gz_finish,
         .abort = gz_abort,
         .flags = OMA_COMPRESS_SINK,
+        .decompress = &gz_read_ops,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_COMPRESS, .name = "gzip",

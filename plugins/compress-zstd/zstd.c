@@ -31,6 +31,8 @@
 
 #include <oma/plugin.h>
 
+#include "unzstd.h"
+
 #include "common/compress.h"
 #include "common/errbuf.h"
 
@@ -310,6 +312,7 @@ static const struct oma_compress_ops zs_ops = {
         .finish = zs_finish,
         .abort = zs_abort,
         .flags = OMA_COMPRESS_SINK,
+        .decompress = &zs_read_ops,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_COMPRESS, .name = "zstd",

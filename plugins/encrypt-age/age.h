@@ -186,6 +186,17 @@ int age_dec_finish(struct age_dec *d, char *err, size_t errlen);
 /* Free d (NULL: nothing); the keys are wiped. */
 void age_dec_abort(struct age_dec *d);
 
+/* Start checking a file without its secret key: a decryptor without
+ * identities (age_dec_write, age_dec_finish, age_dec_abort) that checks
+ * what can be checked without the file key - the header's form (version
+ * line, stanzas, MAC line; not the MAC itself), the payload nonce and the
+ * chunk layout (every chunk but the last full, the last one 16 to 64 KiB +
+ * 16 bytes, not empty unless it is the only one) - and has no output.  It
+ * cannot tell a changed byte inside a chunk, nor data appended after a
+ * short last chunk: that is the SHA-256's job.  Returns 0 with *d set, or
+ * -1 (out of memory). */
+int age_check_open(struct age_dec **d, char *err, size_t errlen);
+
 /* ---- internals shared by the module's files --------------------------------- */
 
 /* HKDF-SHA-256 (RFC 5869): extract with salt (saltlen may be 0), expand
@@ -208,7 +219,8 @@ int age_hdr_write(struct cm_buf *h, const struct age_recipients *r, const uint8_
 
 /* Parse the complete header hdr (len bytes, ending with the MAC line's LF),
  * unwrap the file key with one of ids into fk and check the MAC.  Returns
- * 0, or AGE_E_FORMAT, AGE_E_IDENTITY, AGE_E_MAC with err filled. */
+ * 0, or AGE_E_FORMAT, AGE_E_IDENTITY, AGE_E_MAC with err filled.  With ids
+ * NULL only the header's form is checked (fk is left alone). */
 int age_hdr_parse(const char *hdr, size_t len, const struct age_identities *ids, uint8_t fk[16],
                   char *err, size_t errlen);
 

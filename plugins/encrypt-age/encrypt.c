@@ -156,6 +156,41 @@ static const char *age_fingerprint(void)
 	return fingerprint;
 }
 
+/* --verify without the secret key: the header's form and the chunk
+ * layout (age_check_open). */
+static int check_open(void **stream, const struct oma_read_params *p, char *err, size_t errlen)
+{
+	(void)p;
+	struct age_dec *d = NULL;
+	if (age_check_open(&d, err, errlen) != 0)
+		return -1;
+	*stream = d;
+	return 0;
+}
+
+static int check_write(void *stream, const void *buf, size_t len, char *err, size_t errlen)
+{
+	return age_dec_write(stream, buf, len, err, errlen) == 0 ? 0 : -1;
+}
+
+static int check_finish(void *stream, char *err, size_t errlen)
+{
+	return age_dec_finish(stream, err, errlen) == 0 ? 0 : -1;
+}
+
+static void check_abort(void *stream)
+{
+	age_dec_abort(stream);
+}
+
+static const struct oma_read_ops age_check_ops = {
+        .size = sizeof(struct oma_read_ops),
+        .open = check_open,
+        .write = check_write,
+        .finish = check_finish,
+        .abort = check_abort,
+};
+
 static const struct oma_encrypt_ops age_ops = {
         .suffix = ".age",
         .open = age_open,
@@ -163,6 +198,7 @@ static const struct oma_encrypt_ops age_ops = {
         .finish = age_finish,
         .abort = age_abort,
         .fingerprint = age_fingerprint,
+        .check = &age_check_ops,
 };
 
 OMA_PLUGIN_DEFINE(.type = OMA_PLUGIN_ENCRYPT, .name = "age", .version = "1.0",
