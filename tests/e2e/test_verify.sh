@@ -107,7 +107,7 @@ flip_byte() {
 	size=$(stat -c %s "$1")
 	off=$((size / 2))
 	byte=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$1" bs=1 seek="$off" conv=notrunc status=none
+	printf '%b' "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$1" bs=1 seek="$off" conv=notrunc status=none
 }
 
 case_good_folder() {
