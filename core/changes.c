@@ -54,9 +54,7 @@
 
 #include "changes_internal.h"
 
-/* Replace every "Error" in s by "error": reasons end up in the log, where a
- * successful run must not show that word. */
-static void scrub(char *s)
+void changes_scrub(char *s)
 {
 	char *p = s;
 	while ((p = strstr(p, "Error")) != NULL)
@@ -119,7 +117,7 @@ int changes_probe(const char *mysql_bin, const char *datadir, const struct strv 
 
 	if (st->usable)
 		return 0;
-	scrub(st->reason);
+	changes_scrub(st->reason);
 	cm_errf(err, errlen, "%s", st->reason);
 	return -1;
 }
@@ -236,7 +234,7 @@ int changes_unchanged(const struct changes_state *st, const char *db,
 	} else {
 		rc = decide(st, c, prev, buf, sizeof(buf));
 	}
-	scrub(buf);
+	changes_scrub(buf);
 	cm_errf(why, whylen, "%s", buf);
 	return rc;
 }

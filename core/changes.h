@@ -38,6 +38,25 @@ struct changes_state;
 int changes_probe(const char *mysql_bin, const char *datadir, const struct strv *dbs,
                   const struct strv *folders, struct changes_state **out, char *err, size_t errlen);
 
+/* Without skip_unchanged_dbs the reference alone is taken, so that a
+ * later run with it can reuse this run's dumps: changes_ref_sql() is the
+ * fixed script (the LSN, open writing transactions, mysql.proc and
+ * mysql.event per database; not the dirty pages nor Aria, no datadir
+ * scan), for another client process to run after its own statements
+ * (server_get_facts_more).  The clock must be read before that process
+ * starts. */
+const char *changes_ref_sql(void);
+
+/* Make *out from the output `lines` of changes_ref_sql, run after the
+ * clock read `now` (epoch seconds), or from its failure `failed` (the
+ * client's error; NULL or "" when it ran).  *out is always set (free it
+ * with changes_free); only changes_current_ref() is of use with it
+ * (changes_unchanged() answers "dump": no database was checked).  A stale
+ * INNODB_TRX is not tried again.  Returns 0, or -1 when there is no
+ * reference (why in err, never the word "Error"). */
+int changes_ref_only(const struct strv *lines, const char *failed, int64_t now,
+                     struct changes_state **out, char *err, size_t errlen);
+
 /* The reference to store with a dump of `db` made in this run (valid == 0
  * when the probe failed).  Any database name works, probed or not. */
 void changes_current_ref(const struct changes_state *st, const char *db, struct changes_ref *ref);

@@ -63,6 +63,10 @@ const struct routines *changes_find_routines(const struct routines *v, size_t n,
  * cannot be read sets a database's `cannot`. */
 void changes_scan_datadir(struct changes_state *st, const char *datadir);
 
+/* Replace every "Error" in s by "error": reasons end up in the log, where a
+ * successful run must not show that word. */
+void changes_scrub(char *s);
+
 /* Decimal numbers as the probe's output and the sidecar write them: digits
  * only, no sign, no overflow (changes_ref.c).  Return 0, or -1. */
 int changes_parse_u64(const char *s, uint64_t *v);

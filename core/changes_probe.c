@@ -19,30 +19,40 @@
  * nobody read it in the last 0.1 s, so a client polling it keeps it stale
  * for everyone.  The script therefore opens a (read-only) transaction of its
  * own first: when that shows in INNODB_TRX, the list is newer than this
- * run's start.  No --force: any failing statement fails the whole check. */
-static const char probe_head[] =
-        "SET SESSION time_zone = '+00:00';\n"
-        "SELECT 'lsn', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-        "WHERE VARIABLE_NAME = 'INNODB_LSN_CURRENT';\n"
-        "START TRANSACTION WITH CONSISTENT SNAPSHOT;\n";
+ * run's start.  No --force: any failing statement fails the whole check.
+ * Without skip_unchanged_dbs only the reference is asked for (ref_script:
+ * the same statements without the dirty pages and Aria). */
+#define PROBE_HEAD                                                            \
+	"SET SESSION time_zone = '+00:00';\n"                                 \
+	"SELECT 'lsn', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS " \
+	"WHERE VARIABLE_NAME = 'INNODB_LSN_CURRENT';\n"                       \
+	"START TRANSACTION WITH CONSISTENT SNAPSHOT;\n"
+#define PROBE_TRX                                                                          \
+	"SELECT 'trx', SUM(trx_rows_modified > 0), "                                       \
+	"UNIX_TIMESTAMP(MIN(IF(trx_rows_modified > 0, trx_started, NULL))), "              \
+	"SUM(trx_mysql_thread_id = CONNECTION_ID()) FROM information_schema.INNODB_TRX;\n" \
+	"COMMIT;\n"
+#define PROBE_PAGES                                                                       \
+	"SELECT 'dirty', SPACE, MAX(NEWEST_MODIFICATION) "                                \
+	"FROM information_schema.INNODB_BUFFER_PAGE_LRU "                                 \
+	"WHERE OLDEST_MODIFICATION > 0 GROUP BY SPACE;\n"                                 \
+	"SELECT 'space', SPACE, FILENAME FROM information_schema.INNODB_SYS_TABLESPACES " \
+	"WHERE SPACE IN (SELECT SPACE FROM information_schema.INNODB_BUFFER_PAGE_LRU "    \
+	"WHERE OLDEST_MODIFICATION > 0);\n"                                               \
+	"SELECT 'aria', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "            \
+	"WHERE VARIABLE_NAME = 'ARIA_PAGECACHE_BLOCKS_NOT_FLUSHED';\n"
+#define PROBE_ROUTINES                                                      \
+	"SELECT 'proc', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "  \
+	"FROM mysql.proc GROUP BY db;\n"                                    \
+	"SELECT 'event', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) " \
+	"FROM mysql.event GROUP BY db;\n"
+
+static const char probe_head[] = PROBE_HEAD;
 static const char probe_wait[] = "DO SLEEP(0.2);\n";
-static const char probe_tail[] =
-        "SELECT 'trx', SUM(trx_rows_modified > 0), "
-        "UNIX_TIMESTAMP(MIN(IF(trx_rows_modified > 0, trx_started, NULL))), "
-        "SUM(trx_mysql_thread_id = CONNECTION_ID()) FROM information_schema.INNODB_TRX;\n"
-        "COMMIT;\n"
-        "SELECT 'dirty', SPACE, MAX(NEWEST_MODIFICATION) "
-        "FROM information_schema.INNODB_BUFFER_PAGE_LRU "
-        "WHERE OLDEST_MODIFICATION > 0 GROUP BY SPACE;\n"
-        "SELECT 'space', SPACE, FILENAME FROM information_schema.INNODB_SYS_TABLESPACES "
-        "WHERE SPACE IN (SELECT SPACE FROM information_schema.INNODB_BUFFER_PAGE_LRU "
-        "WHERE OLDEST_MODIFICATION > 0);\n"
-        "SELECT 'aria', VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-        "WHERE VARIABLE_NAME = 'ARIA_PAGECACHE_BLOCKS_NOT_FLUSHED';\n"
-        "SELECT 'proc', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "
-        "FROM mysql.proc GROUP BY db;\n"
-        "SELECT 'event', HEX(db), COUNT(*), UNIX_TIMESTAMP(MAX(modified)) "
-        "FROM mysql.event GROUP BY db;\n";
+static const char probe_tail[] = PROBE_TRX PROBE_PAGES PROBE_ROUTINES;
+
+/* The reference alone (changes_ref_sql): no dirty pages, no Aria, no wait. */
+static const char ref_script[] = PROBE_HEAD PROBE_TRX PROBE_ROUTINES;
 
 /* A server timestamp: NULL -> 0, "123" or "123.456" -> 123 (whole seconds,
  * rounded down). */
@@ -196,31 +206,23 @@ void changes_reset_query(struct changes_state *st)
 	st->trx_min = 0;
 }
 
-int changes_run_query(struct changes_state *st, const char *mysql_bin, const char *datadir,
-                      int wait)
+/* Read the probe script's output `lines` (the full script or the
+ * reference alone) into st: the server's facts, the dirty tablespaces
+ * mapped to st's databases (folders relative to `datadir`), and the
+ * reference.  Returns 0, 1 when INNODB_TRX was stale, or -1 with
+ * st->reason set. */
+static int parse_output(struct changes_state *st, const struct strv *lines, const char *datadir)
 {
-	struct strv lines = {0};
 	struct space_file *spaces = NULL;
 	struct dirty_space *dirty = NULL;
 	size_t nspaces = 0, ndirty = 0;
 	int have_lsn = 0, have_trx = 0;
 	long self = 0;
 	int rc = -1;
-	char err[400];
-	char *script = xasprintf("%s%s%s", probe_head, wait ? probe_wait : "", probe_tail);
-
-	changes_reset_query(st);
-	if (server_query(mysql_bin, script, &lines, err, sizeof(err)) != 0) {
-		if (strstr(err, "PROCESS") != NULL || strstr(err, "1227") != NULL)
-			cm_errf(st->reason, sizeof(st->reason), "needs the PROCESS privilege: %s",
-			        err);
-		else
-			cm_errf(st->reason, sizeof(st->reason), "%s", err);
-		goto out;
-	}
-	for (size_t i = 0; i < lines.n; i++) {
+	for (size_t i = 0; i < lines->n; i++) {
 		char *fld[5];
-		size_t nf = split_tabs(lines.v[i], fld, 5);
+		char *line = xstrdup(lines->v[i]);
+		size_t nf = split_tabs(line, fld, 5);
 		int bad = 0;
 		if (nf == 2 && strcmp(fld[0], "lsn") == 0) {
 			bad = changes_parse_u64(fld[1], &st->lsn);
@@ -258,11 +260,12 @@ int changes_run_query(struct changes_state *st, const char *mysql_bin, const cha
 		} else {
 			bad = 1;
 		}
-		if (bad) {
+		if (bad)
 			cm_errf(st->reason, sizeof(st->reason),
 			        "mysql: unexpected output line '%.100s'", fld[0]);
+		free(line);
+		if (bad)
 			goto out;
-		}
 	}
 	if (!have_lsn || !have_trx) {
 		cm_errf(st->reason, sizeof(st->reason), "mysql: the server reported no InnoDB %s",
@@ -293,7 +296,57 @@ out:
 		free(spaces[i].file);
 	free(spaces);
 	free(dirty);
+	return rc;
+}
+
+/* st->reason for the script's client failing with err (its stderr). */
+static void query_failed(struct changes_state *st, const char *err)
+{
+	if (strstr(err, "PROCESS") != NULL || strstr(err, "1227") != NULL)
+		cm_errf(st->reason, sizeof(st->reason), "needs the PROCESS privilege: %s", err);
+	else
+		cm_errf(st->reason, sizeof(st->reason), "%s", err);
+}
+
+int changes_run_query(struct changes_state *st, const char *mysql_bin, const char *datadir,
+                      int wait)
+{
+	struct strv lines = {0};
+	int rc = -1;
+	char err[400];
+	char *script = xasprintf("%s%s%s", probe_head, wait ? probe_wait : "", probe_tail);
+
+	changes_reset_query(st);
+	if (server_query(mysql_bin, script, &lines, err, sizeof(err)) != 0) {
+		query_failed(st, err);
+		goto out;
+	}
+	rc = parse_output(st, &lines, datadir);
+out:
 	free(script);
 	strv_free(&lines);
 	return rc;
+}
+
+const char *changes_ref_sql(void)
+{
+	return ref_script;
+}
+
+int changes_ref_only(const struct strv *lines, const char *failed, int64_t now,
+                     struct changes_state **out, char *err, size_t errlen)
+{
+	struct changes_state *st = xcalloc(1, sizeof(*st));
+	*out = st;
+	st->now = now;
+	if (failed != NULL && failed[0] != '\0') {
+		query_failed(st, failed);
+	} else {
+		st->usable = parse_output(st, lines, NULL) == 0;
+	}
+	if (st->usable)
+		return 0;
+	changes_scrub(st->reason);
+	cm_errf(err, errlen, "%s", st->reason);
+	return -1;
 }

@@ -182,6 +182,15 @@ void reuse_sidecar_free(struct sidecar *sc)
 	sc->extra = NULL;
 }
 
+int reuse_exists(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	int found = lstat(path, &st) == 0;
+	free(path);
+	return found;
+}
+
 int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *compressor,
                  const char *file, char *why, size_t whylen)
 {

@@ -37,6 +37,10 @@ int reuse_read_sidecar(const char *dir, const char *stem, struct sidecar *sc, ch
                        size_t errlen);
 void reuse_sidecar_free(struct sidecar *sc);
 
+/* Whether dir/NAME exists (of any kind; a link is not followed).  Returns
+ * 1 or 0. */
+int reuse_exists(const char *dir, const char *name);
+
 /* Parse the `len` bytes of a sidecar's text (not NUL-terminated; a NUL ends
  * it) as reuse_read_sidecar does.  Returns 0, or 1 when it is not a
  * complete sidecar in oma's format.  Free with reuse_sidecar_free. */

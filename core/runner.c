@@ -43,7 +43,8 @@ struct run {
 	struct strv todo;   /* selected databases to dump */
 	struct strv reused; /* selected databases whose previous dump was reused */
 	uint64_t *reused_bytes;
-	struct changes_state *changes; /* with skip_unchanged_dbs */
+	struct changes_state *changes; /* the change check (skip_unchanged_dbs), or the
+	                                * reference alone for the sidecars */
 	unsigned dumped, failed;
 	int outcome;            /* enum oma_outcome */
 	int abandoned;          /* the current folder was removed */
@@ -158,13 +159,34 @@ static void phase_survey(struct run *r)
 	store_folders_free(&all);
 }
 
+/* Without skip_unchanged_dbs: the change reference for the sidecars, from
+ * what the facts query's client ran after it (more; the clock read at
+ * `asked`, before it started), so that a later run with
+ * skip_unchanged_dbs can reuse this run's dumps.  Without one that run
+ * dumps them again: a debug line says why. */
+static void keep_reference(struct run *r, struct server_more *more, int64_t asked)
+{
+	char err[768];
+	if (changes_ref_only(&more->lines, more->err, asked, &r->changes, err, sizeof(err)) != 0)
+		log_debug("Sidecars carry no change reference (a run with skip_unchanged_dbs will "
+		          "dump these databases again): %s",
+		          err);
+}
+
 /* Phase 5: what the server has, what we dump, and the datadir's size.
  * Returns 0, or -1 when the server or its datadir cannot be reached. */
 static int phase_server(struct run *r)
 {
 	char err[1024];
 	const struct cfg_main *m = &r->cfg->main;
-	if (server_get_facts(m->mysql_bin, &r->facts, err, sizeof(err)) != 0) {
+	/* With skip_unchanged_dbs the whole check runs later (phase_reuse). */
+	struct server_more more = {.sql = m->skip_unchanged_dbs ? NULL : changes_ref_sql()};
+	int64_t asked = (int64_t)time(NULL);
+	int got = server_get_facts_more(m->mysql_bin, &r->facts, &more, err, sizeof(err));
+	if (got == 0 && more.sql != NULL)
+		keep_reference(r, &more, asked);
+	strv_free(&more.lines);
+	if (got != 0) {
 		log_error("Cannot get server facts: %s", err);
 		return -1;
 	}
@@ -369,6 +391,16 @@ static int may_reuse(const struct run *r, const char *prev, const char *db, cons
 		return 0;
 	}
 	if (rc > 0) {
+		/* A folder of an oma that named files otherwise (names.h). */
+		char old[NAMES_STEM_MAX + 1];
+		if (names_encode_legacy(db, old, sizeof(old)) == 0 && strcmp(old, stem) != 0) {
+			char *oldfile = xasprintf("%s%s", old, file + strlen(stem));
+			if (reuse_exists(prev, oldfile))
+				log_info("DB '%s': the previous backup has it as %s, the file name "
+				         "an older oma gave it; dumping it again as %s",
+				         db, oldfile, file);
+			free(oldfile);
+		}
 		cm_errf(why, whylen, "no record of a complete previous dump");
 		return 0;
 	}
@@ -465,9 +497,9 @@ static void phase_reuse(struct run *r)
 	free(prev);
 }
 
-/* With skip_unchanged_dbs, as each dump succeeds (in its worker thread): a
- * sidecar beside it, so a later run can reuse it (a failed dump never gets
- * one). */
+/* As each dump succeeds (in its worker thread): a sidecar beside it, with
+ * the change reference when there is one, so a later run with
+ * skip_unchanged_dbs can reuse it (a failed dump never gets one). */
 static void write_sidecar(void *arg, const struct dump_job *j)
 {
 	const struct run *r = arg;
@@ -492,13 +524,12 @@ static void write_sidecar(void *arg, const struct dump_job *j)
 		log_warning("DB '%s': %s", j->db, err);
 }
 
-/* As each dump succeeds (in its worker thread): its sidecar when a later
- * run can reuse it, and its off-site copy. */
+/* As each dump succeeds (in its worker thread): its sidecar, and its
+ * off-site copy. */
 static void dump_done(void *arg, const struct dump_job *j)
 {
 	const struct run *r = arg;
-	if (changes_usable(r->changes))
-		write_sidecar(arg, j);
+	write_sidecar(arg, j);
 	offsite_put(r->off, j->file, j->bytes, j->sha256, j->db, NULL);
 }
 
@@ -532,10 +563,9 @@ static void phase_dump(struct run *r)
 	        .parallelism = par,
 	        .cpus = cpus,
 	        .stall_timeout = m->dump_stall_timeout,
-	        /* Only skip_unchanged_dbs reads sidecars, and only with a change
-		 * reference in them: without one a sidecar is a useless file
-		 * (and creating files is most of the core's work per database). */
-	        .done = changes_usable(r->changes) || r->off != NULL ? dump_done : NULL,
+	        /* Every dump gets its sidecar, whatever skip_unchanged_dbs says
+		 * (as upstream's DB.timestamp): a later run with it reuses. */
+	        .done = dump_done,
 	        .done_arg = r,
 	};
 	dump_run(&s, r->jobs, r->njobs);

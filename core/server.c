@@ -134,16 +134,24 @@ void server_set_timeout(long seconds)
 	query_timeout = seconds;
 }
 
-int server_query(const char *mysql_bin, const char *query, struct strv *lines, char *err,
-                 size_t errlen)
+/* Run `query` in one mysql_bin process (server_query's contract).  With
+ * `partial`, the client flushes after each statement (--unbuffered) and
+ * the lines it wrote are split into *lines even when it failed or was
+ * stopped.  Returns 0, or -1 with err set. */
+static int run_client(const char *mysql_bin, const char *query, bool partial, struct strv *lines,
+                      char *err, size_t errlen)
 {
-	char *argv[] = {(char *)mysql_bin,
-	                "--default-character-set=utf8mb4",
-	                "-N",
-	                "-B",
-	                "-e",
-	                (char *)query,
-	                NULL};
+	char *argv[8];
+	size_t n = 0;
+	argv[n++] = (char *)mysql_bin;
+	argv[n++] = "--default-character-set=utf8mb4";
+	if (partial)
+		argv[n++] = "--unbuffered";
+	argv[n++] = "-N";
+	argv[n++] = "-B";
+	argv[n++] = "-e";
+	argv[n++] = (char *)query;
+	argv[n] = NULL;
 	struct proc_limits lim = {
 	        .timeout_ms = (int64_t)query_timeout * 1000,
 	        .out_keep = SIZE_MAX,
@@ -183,12 +191,18 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines, c
 			cm_errf(err, errlen, "mysql: killed by signal %d", WTERMSIG(status));
 		goto out;
 	}
-	if (res.out != NULL)
-		split_lines(res.out, res.out_len, lines);
 	rc = 0;
 out:
+	if ((rc == 0 || partial) && res.out != NULL)
+		split_lines(res.out, res.out_len, lines);
 	proc_result_free(&res);
 	return rc;
+}
+
+int server_query(const char *mysql_bin, const char *query, struct strv *lines, char *err,
+                 size_t errlen)
+{
+	return run_client(mysql_bin, query, false, lines, err, errlen);
 }
 
 /* Whether `name` is a Windows device name (CON, PRN, AUX, NUL, COM1-9,
@@ -332,11 +346,48 @@ int server_decode_facts(const char *out, size_t len, struct server_facts *f, cha
 
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen)
 {
+	return server_get_facts_more(mysql_bin, f, NULL, err, errlen);
+}
+
+/* The line the facts query ends with when further statements follow it. */
+#define FACTS_END "facts\tend"
+
+int server_get_facts_more(const char *mysql_bin, struct server_facts *f, struct server_more *more,
+                          char *err, size_t errlen)
+{
 	struct strv lines = {0};
 	memset(f, 0, sizeof(*f));
-	if (server_query(mysql_bin, facts_query, &lines, err, errlen) != 0)
-		return -1;
-	int rc = parse_facts(&lines, f, err, errlen);
+	if (more == NULL || more->sql == NULL) {
+		if (server_query(mysql_bin, facts_query, &lines, err, errlen) != 0)
+			return -1;
+		int rc = parse_facts(&lines, f, err, errlen);
+		strv_free(&lines);
+		return rc;
+	}
+
+	more->err[0] = '\0';
+	char *query = xasprintf("%s; SELECT 'facts', 'end';\n%s", facts_query, more->sql);
+	char qerr[sizeof(more->err)];
+	int qrc = run_client(mysql_bin, query, true, &lines, qerr, sizeof(qerr));
+	free(query);
+	size_t end = 0;
+	while (end < lines.n && strcmp(lines.v[end], FACTS_END) != 0)
+		end++;
+	int rc = -1;
+	if (qrc != 0 && end == lines.n) {
+		/* The facts themselves did not come. */
+		cm_errf(err, errlen, "%s", qerr);
+		goto out;
+	}
+	if (qrc != 0)
+		cm_errf(more->err, sizeof(more->err), "%s", qerr);
+	/* The facts, then what the further statements wrote (nothing when
+	 * the marker is missing: a client that ran only the facts query). */
+	struct strv facts = {.v = lines.v, .n = end};
+	rc = parse_facts(&facts, f, err, errlen);
+	for (size_t i = end + 1; rc == 0 && i < lines.n; i++)
+		strv_push(&more->lines, lines.v[i]);
+out:
 	strv_free(&lines);
 	return rc;
 }

@@ -39,6 +39,23 @@ int server_query(const char *mysql_bin, const char *query, struct strv *lines, c
 int server_get_facts(const char *mysql_bin, struct server_facts *f, char *err, size_t errlen);
 void server_facts_free(struct server_facts *f);
 
+/* Statements for the client process of server_get_facts_more to run after
+ * the facts query, and what they gave. */
+struct server_more {
+	const char *sql;   /* the statements (NULL: none) */
+	struct strv lines; /* their output lines, unescaped (free with strv_free) */
+	char err[512];     /* why they did not all run; "" when they did */
+};
+
+/* server_get_facts, with more->sql (when more and it are not NULL) run by
+ * the same client after the facts query, so that asking for more costs no
+ * process and no connection.  Their failure, or the client stopped while
+ * they ran, after the facts came does not fail the facts: more->err says
+ * why, more->lines holds what they wrote before.  Returns 0, or -1 (err
+ * set) as server_get_facts. */
+int server_get_facts_more(const char *mysql_bin, struct server_facts *f, struct server_more *more,
+                          char *err, size_t errlen);
+
 /* The datadir folder of database `db` in f, or NULL when f has no such
  * database.  The string belongs to f. */
 const char *server_folder(const struct server_facts *f, const char *db);

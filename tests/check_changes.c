@@ -801,6 +801,96 @@ END_TEST
 
 /* ---- sidecar text ------------------------------------------------------- */
 
+/* The output lines of the reference script, one per "\n" of text. */
+static struct strv lines_of(const char *text)
+{
+	struct strv v = {0};
+	char *copy = xstrdup(text), *save = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
+		strv_push(&v, l);
+	free(copy);
+	return v;
+}
+
+/* changes_ref_only: the reference alone from the script's lines. */
+START_TEST(ref_only_from_lines)
+{
+	const char *sql_text = changes_ref_sql();
+	ck_assert_ptr_nonnull(strstr(sql_text, "INNODB_LSN_CURRENT"));
+	ck_assert_ptr_nonnull(strstr(sql_text, "INNODB_TRX"));
+	ck_assert_ptr_nonnull(strstr(sql_text, "mysql.proc"));
+	ck_assert_ptr_nonnull(strstr(sql_text, "mysql.event"));
+	ck_assert_ptr_null(strstr(sql_text, "INNODB_BUFFER_PAGE_LRU")); /* a buffer pool scan */
+	ck_assert_ptr_null(strstr(sql_text, "SLEEP"));
+
+	int64_t t = 1700000000;
+	char err[512] = "", why[512] = "";
+	struct changes_state *st = NULL;
+	struct changes_ref ref;
+	/* No writing transaction: T = R - 1, L = the LSN. */
+	struct strv l = lines_of("lsn\t5000\ntrx\t0\tNULL\t1\nproc\t61\t2\t1600000000\n"
+	                         "event\t62\t1\t1500000000\n");
+	ck_assert_int_eq(changes_ref_only(&l, "", t, &st, err, sizeof(err)), 0);
+	ck_assert(changes_usable(st));
+	changes_current_ref(st, "a", &ref);
+	ck_assert_int_eq(ref.valid, 1);
+	ck_assert_int_eq(ref.ref_time, t - 1);
+	ck_assert_uint_eq(ref.ref_lsn, 5000);
+	ck_assert_int_eq(ref.proc_count, 2);
+	ck_assert_int_eq(ref.proc_max, 1600000000);
+	ck_assert_int_eq(ref.event_count, 0);
+	changes_current_ref(st, "b", &ref);
+	ck_assert_int_eq(ref.event_count, 1);
+	ck_assert_int_eq(ref.event_max, 1500000000);
+	/* No database was checked: never "unchanged". */
+	struct changes_ref prev = {.valid = 1, .ref_time = t - 100, .ref_lsn = 1};
+	ck_assert_int_eq(changes_unchanged(st, "a", &prev, NULL, why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "database was not checked");
+	changes_free(st);
+	strv_free(&l);
+
+	/* A writing transaction open since before R: T before it, L = 0. */
+	l = lines_of("lsn\t5000\ntrx\t1\t1699999000\t1\n");
+	ck_assert_int_eq(changes_ref_only(&l, NULL, t, &st, err, sizeof(err)), 0);
+	changes_current_ref(st, "a", &ref);
+	ck_assert_int_eq(ref.ref_time, 1699999000 - 1);
+	ck_assert_uint_eq(ref.ref_lsn, 0);
+	changes_free(st);
+	strv_free(&l);
+
+	/* Without a reference: stale INNODB_TRX (not tried again), no LSN,
+	 * junk, and the statements failing. */
+	static const struct {
+		const char *lines, *failed, *err;
+	} bad[] = {
+	        {"lsn\t5000\ntrx\t0\tNULL\t0\n", "",
+	         "information_schema.INNODB_TRX was not refreshed (another client reads it more "
+	         "often than every 0.1 s)"},
+	        {"trx\t0\tNULL\t1\n", "", "mysql: the server reported no InnoDB LSN"},
+	        {"lsn\t5000\n", "", "mysql: the server reported no InnoDB transactions"},
+	        {"lsn\t5000\ntrx\t0\tNULL\t1\nError\tx\n", "",
+	         "mysql: unexpected output line 'error'"},
+	        {"lsn\t5000\n",
+	         "mysql: ERROR 1227 (42000): Access denied; you need (at least one of) the "
+	         "PROCESS privilege(s) for this operation",
+	         "needs the PROCESS privilege: mysql: ERROR 1227 (42000): Access denied; you need "
+	         "(at least one of) the PROCESS privilege(s) for this operation"},
+	        {"", "mysql: no answer within 60 seconds (server_timeout); stopped",
+	         "mysql: no answer within 60 seconds (server_timeout); stopped"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		l = lines_of(bad[i].lines);
+		ck_assert_int_eq(changes_ref_only(&l, bad[i].failed, t, &st, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, bad[i].err);
+		ck_assert(!changes_usable(st));
+		changes_current_ref(st, "a", &ref);
+		ck_assert_int_eq(ref.valid, 0);
+		changes_free(st);
+		strv_free(&l);
+	}
+}
+END_TEST
+
 START_TEST(ref_format_parse)
 {
 	struct changes_ref r = {.valid = 1,
@@ -1302,6 +1392,60 @@ START_TEST(real_server_stale_innodb_trx)
 }
 END_TEST
 
+/* Without skip_unchanged_dbs: the reference alone, asked by the facts
+ * query's client, is what a full probe would store. */
+START_TEST(real_server_reference_with_facts)
+{
+	if (srv_skip != NULL) {
+		ck_abort_msg("real_server_reference_with_facts cannot run: %s (install it: "
+		             "scripts/install-deps.sh)",
+		             srv_skip);
+	}
+	sql("CREATE DATABASE IF NOT EXISTS refonly;\n"
+	    "CREATE PROCEDURE IF NOT EXISTS refonly.p() SELECT 1;\n");
+	/* INNODB_TRX is refreshed only 0.1 s after its last reader (the
+	 * previous test's probe); the reference alone does not try twice. */
+	usleep(200 * 1000);
+	struct server_facts f;
+	struct server_more more = {.sql = changes_ref_sql()};
+	char err[512] = "";
+	int64_t asked = (int64_t)time(NULL);
+	ck_assert_msg(server_get_facts_more(srv_mysql, &f, &more, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert_str_eq(more.err, "");
+	ck_assert_ptr_nonnull(server_folder(&f, "refonly"));
+	struct changes_state *st = NULL;
+	ck_assert_msg(changes_ref_only(&more.lines, more.err, asked, &st, err, sizeof(err)) == 0,
+	              "%s", err);
+	struct changes_ref ref, full;
+	changes_current_ref(st, "refonly", &ref);
+	ck_assert_int_eq(ref.valid, 1);
+	ck_assert_int_eq(ref.ref_time, asked - 1);
+	ck_assert_uint_gt(ref.ref_lsn, 0);
+	ck_assert_int_eq(ref.proc_count, 1);
+	changes_free(st);
+	strv_free(&more.lines);
+
+	/* The full probe, a moment later, agrees on all but the moment. */
+	struct strv dbs = {0}, folders = {0};
+	strv_push(&dbs, "refonly");
+	strv_push(&folders, server_folder(&f, "refonly"));
+	ck_assert_msg(changes_probe(srv_mysql, f.datadir, &dbs, &folders, &st, err, sizeof(err)) ==
+	                      0,
+	              "%s", err);
+	changes_current_ref(st, "refonly", &full);
+	ck_assert_int_ge(full.ref_time, ref.ref_time);
+	ck_assert_uint_ge(full.ref_lsn, ref.ref_lsn);
+	ck_assert_int_eq(full.proc_count, ref.proc_count);
+	ck_assert_int_eq(full.proc_max, ref.proc_max);
+	ck_assert_int_eq(full.event_count, ref.event_count);
+	changes_free(st);
+	strv_free(&dbs);
+	strv_free(&folders);
+	server_facts_free(&f);
+}
+END_TEST
+
 START_TEST(real_server_without_process_privilege)
 {
 	if (srv_skip != NULL) {
@@ -1332,6 +1476,17 @@ START_TEST(real_server_without_process_privilege)
 	ck_assert_int_eq(changes_unchanged(st, "np", &prev, NULL, why, sizeof(why)), 0);
 	ck_assert(strncmp(why, "cannot check for unwritten changes: needs the PROCESS", 53) == 0);
 	changes_free(st);
+	/* The facts still come with the reference statements after them; the
+	 * reference does not. */
+	server_facts_free(&f);
+	struct server_more more = {.sql = changes_ref_sql()};
+	ck_assert_msg(server_get_facts_more(wrapper, &f, &more, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(server_folder(&f, "np"));
+	ck_assert_int_eq(changes_ref_only(&more.lines, more.err, 1, &st, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "needs the PROCESS privilege: mysql: ERROR 1227", 46) == 0, "%s",
+	              err);
+	changes_free(st);
+	strv_free(&more.lines);
 	strv_free(&dbs);
 	strv_free(&folders);
 	server_facts_free(&f);
@@ -1364,6 +1519,7 @@ static Suite *changes_suite(void)
 
 	TCase *ref = tcase_create("ref");
 	tcase_add_test(ref, ref_format_parse);
+	tcase_add_test(ref, ref_only_from_lines);
 	suite_add_tcase(s, ref);
 
 	TCase *real = tcase_create("real");
@@ -1371,6 +1527,7 @@ static Suite *changes_suite(void)
 	tcase_set_timeout(real, 240);
 	tcase_add_test(real, real_server);
 	tcase_add_test(real, real_server_stale_innodb_trx);
+	tcase_add_test(real, real_server_reference_with_facts);
 	tcase_add_test(real, real_server_without_process_privilege);
 	suite_add_tcase(s, real);
 	return s;

@@ -416,6 +416,110 @@ START_TEST(facts_errors)
 }
 END_TEST
 
+/* The fake client of server_get_facts_more: checks that it is told to
+ * flush after each statement and got both the facts query and the further
+ * statements, then acts as the file "mode" says: "ok" (the facts, the
+ * marker, more.out), "late" (the same, then an error: a further statement
+ * failed), "hang" (the same, then no answer), "early" (an error before the
+ * marker), "old" (the facts alone, no marker, exit 0). */
+static const char fake_more[] =
+        "#!/bin/sh\n"
+        "d=$(dirname \"$0\")\n"
+        "if [ $# -ne 6 ] || [ \"$2\" != --unbuffered ] || [ \"$5\" != -e ]; then\n"
+        "  echo \"ERROR 9999: bad arguments\" >&2; exit 3\n"
+        "fi\n"
+        "case \"$6\" in\n"
+        "*SCHEMATA*'SELECT '\\''facts'\\'', '\\''end'\\'';'*MORE-SQL*) ;;\n"
+        "*) echo 'ERROR 1064 (42000): not the facts and more' >&2; exit 1 ;;\n"
+        "esac\n"
+        "mode=$(cat \"$d/mode\")\n"
+        "if [ \"$mode\" = early ]; then echo 'ERROR 1045 (28000): Access denied' >&2; exit 1; fi\n"
+        "cat \"$d/facts.out\"\n"
+        "[ \"$mode\" = old ] && exit 0\n"
+        "printf 'facts\\tend\\n'\n"
+        "cat \"$d/more.out\"\n"
+        "case \"$mode\" in\n"
+        "late) echo 'ERROR 1227 (42000): Access denied; you need (at least one of) the PROCESS"
+        " privilege(s) for this operation' >&2; exit 1 ;;\n"
+        "hang) exec sleep 30 ;;\n"
+        "esac\n";
+
+START_TEST(facts_with_more)
+{
+	char *client = in_tmp("fake-more"), *mode = in_tmp("mode"), *more_out = in_tmp("more.out");
+	t_write_file(client, fake_more, 0755);
+	t_write_file(more_out, "lsn\t42\nproc\t61\t1\tNULL\n", 0644);
+	write_facts("/data", (const char *[]){"a", "a", "b", "b", NULL, NULL});
+	struct server_facts f;
+	char err[256] = "";
+	static const char *const modes[] = {"ok", "late", "hang"};
+	server_set_timeout(1);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		t_write_file(mode, modes[i], 0644);
+		struct server_more more = {.sql = "SELECT 'MORE-SQL';"};
+		ck_assert_msg(server_get_facts_more(client, &f, &more, err, sizeof(err)) == 0,
+		              "%s: %s", modes[i], err);
+		ck_assert_str_eq(f.datadir, "/data");
+		ck_assert_uint_eq(f.databases.n, 2);
+		ck_assert_uint_eq(more.lines.n, 2);
+		ck_assert_str_eq(more.lines.v[0], "lsn\t42");
+		ck_assert_str_eq(more.lines.v[1], "proc\t61\t1\tNULL");
+		if (i == 0)
+			ck_assert_str_eq(more.err, "");
+		else if (i == 1)
+			ck_assert_str_eq(more.err,
+			                 "mysql: ERROR 1227 (42000): Access denied; you need "
+			                 "(at least one of) the PROCESS privilege(s) for "
+			                 "this operation");
+		else
+			ck_assert_str_eq(
+			        more.err,
+			        "mysql: no answer within 1 seconds (server_timeout); stopped");
+		strv_free(&more.lines);
+		server_facts_free(&f);
+	}
+	server_set_timeout(SERVER_TIMEOUT_DEFAULT);
+
+	/* A client that ran only the facts query: the facts, nothing more. */
+	t_write_file(mode, "old", 0644);
+	struct server_more more = {.sql = "SELECT 'MORE-SQL';"};
+	ck_assert_int_eq(server_get_facts_more(client, &f, &more, err, sizeof(err)), 0);
+	ck_assert_uint_eq(f.databases.n, 2);
+	ck_assert_uint_eq(more.lines.n, 0);
+	ck_assert_str_eq(more.err, "");
+	server_facts_free(&f);
+
+	/* Failing before the facts came fails the facts. */
+	t_write_file(mode, "early", 0644);
+	ck_assert_int_eq(server_get_facts_more(client, &f, &more, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: ERROR 1045 (28000): Access denied");
+	ck_assert_ptr_null(f.datadir);
+	ck_assert_uint_eq(more.lines.n, 0);
+
+	/* Bad facts fail too, whatever came after them. */
+	t_write_file(mode, "ok", 0644);
+	char *p = in_tmp("facts.out");
+	t_write_file(p, "datadir\t0\t2F\nDatabase\n", 0644);
+	ck_assert_int_eq(server_get_facts_more(client, &f, &more, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mysql: unexpected output line 'Database'");
+	ck_assert_uint_eq(more.lines.n, 0);
+
+	/* Without further statements: the plain facts query (the fake
+	 * client of server_get_facts answers it). */
+	write_facts("/d2", (const char *[]){"c", "c", NULL, NULL});
+	struct server_more none = {.sql = NULL};
+	ck_assert_int_eq(server_get_facts_more(mysql, &f, &none, err, sizeof(err)), 0);
+	ck_assert_str_eq(f.datadir, "/d2");
+	server_facts_free(&f);
+	ck_assert_int_eq(server_get_facts_more(mysql, &f, NULL, err, sizeof(err)), 0);
+	server_facts_free(&f);
+	free(p);
+	free(client);
+	free(mode);
+	free(more_out);
+}
+END_TEST
+
 START_TEST(system_dbs)
 {
 	ck_assert(server_is_system_db("information_schema"));
@@ -762,6 +866,7 @@ static Suite *server_suite(void)
 	tcase_add_test(q, facts_from_fake_server);
 	tcase_add_test(q, facts_errors);
 	tcase_add_test(q, facts_skip_mysql50_names);
+	tcase_add_test(q, facts_with_more);
 	tcase_add_test(q, folder_name_device_rule);
 	tcase_add_test(q, system_dbs);
 	suite_add_tcase(s, q);
