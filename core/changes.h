@@ -51,11 +51,18 @@ const char *changes_ref_sql(void);
  * clock read `now` (epoch seconds), or from its failure `failed` (the
  * client's error; NULL or "" when it ran).  *out is always set (free it
  * with changes_free); only changes_current_ref() is of use with it
- * (changes_unchanged() answers "dump": no database was checked).  A stale
- * INNODB_TRX is not tried again.  Returns 0, or -1 when there is no
- * reference (why in err, never the word "Error"). */
+ * (changes_unchanged() answers "dump": no database was checked).  Returns
+ * 0; 1 when INNODB_TRX was stale (another client read it less than 0.1 s
+ * before: changes_ref_again may get the reference); -1 when there is no
+ * reference.  err says why (never the word "Error"). */
 int changes_ref_only(const struct strv *lines, const char *failed, int64_t now,
                      struct changes_state **out, char *err, size_t errlen);
+
+/* After changes_ref_only returned 1: the reference script once more, in a
+ * mysql_bin process of its own, with the pause that lets INNODB_TRX
+ * refresh (0.2 s), into st (its clock stays the first one: earlier is
+ * safe).  Returns 0, or -1 with err set as changes_ref_only. */
+int changes_ref_again(struct changes_state *st, const char *mysql_bin, char *err, size_t errlen);
 
 /* The reference to store with a dump of `db` made in this run (valid == 0
  * when the probe failed).  Any database name works, probed or not. */

@@ -48,11 +48,14 @@
 	"FROM mysql.event GROUP BY db;\n"
 
 static const char probe_head[] = PROBE_HEAD;
-static const char probe_wait[] = "DO SLEEP(0.2);\n";
+#define PROBE_WAIT "DO SLEEP(0.2);\n"
+static const char probe_wait[] = PROBE_WAIT;
 static const char probe_tail[] = PROBE_TRX PROBE_PAGES PROBE_ROUTINES;
 
-/* The reference alone (changes_ref_sql): no dirty pages, no Aria, no wait. */
+/* The reference alone (changes_ref_sql): no dirty pages, no Aria; and the
+ * same after the wait, in a process of its own (changes_ref_again). */
 static const char ref_script[] = PROBE_HEAD PROBE_TRX PROBE_ROUTINES;
+static const char ref_script_wait[] = PROBE_HEAD PROBE_WAIT PROBE_TRX PROBE_ROUTINES;
 
 /* A server timestamp: NULL -> 0, "123" or "123.456" -> 123 (whole seconds,
  * rounded down). */
@@ -308,23 +311,29 @@ static void query_failed(struct changes_state *st, const char *err)
 		cm_errf(st->reason, sizeof(st->reason), "%s", err);
 }
 
+/* Run `script` with mysql_bin and read its output into st (parse_output;
+ * a client failure in st->reason).  Returns as parse_output. */
+static int run_script(struct changes_state *st, const char *mysql_bin, const char *script,
+                      const char *datadir)
+{
+	struct strv lines = {0};
+	char err[400];
+	int rc = -1;
+	changes_reset_query(st);
+	if (server_query(mysql_bin, script, &lines, err, sizeof(err)) != 0)
+		query_failed(st, err);
+	else
+		rc = parse_output(st, &lines, datadir);
+	strv_free(&lines);
+	return rc;
+}
+
 int changes_run_query(struct changes_state *st, const char *mysql_bin, const char *datadir,
                       int wait)
 {
-	struct strv lines = {0};
-	int rc = -1;
-	char err[400];
 	char *script = xasprintf("%s%s%s", probe_head, wait ? probe_wait : "", probe_tail);
-
-	changes_reset_query(st);
-	if (server_query(mysql_bin, script, &lines, err, sizeof(err)) != 0) {
-		query_failed(st, err);
-		goto out;
-	}
-	rc = parse_output(st, &lines, datadir);
-out:
+	int rc = run_script(st, mysql_bin, script, datadir);
 	free(script);
-	strv_free(&lines);
 	return rc;
 }
 
@@ -339,11 +348,24 @@ int changes_ref_only(const struct strv *lines, const char *failed, int64_t now,
 	struct changes_state *st = xcalloc(1, sizeof(*st));
 	*out = st;
 	st->now = now;
+	int rc = -1;
 	if (failed != NULL && failed[0] != '\0') {
 		query_failed(st, failed);
 	} else {
-		st->usable = parse_output(st, lines, NULL) == 0;
+		rc = parse_output(st, lines, NULL);
+		st->usable = rc == 0;
 	}
+	if (st->usable)
+		return 0;
+	changes_scrub(st->reason);
+	cm_errf(err, errlen, "%s", st->reason);
+	return rc == 1 ? 1 : -1;
+}
+
+int changes_ref_again(struct changes_state *st, const char *mysql_bin, char *err, size_t errlen)
+{
+	st->reason[0] = '\0';
+	st->usable = run_script(st, mysql_bin, ref_script_wait, NULL) == 0;
 	if (st->usable)
 		return 0;
 	changes_scrub(st->reason);

@@ -167,7 +167,10 @@ static void phase_survey(struct run *r)
 static void keep_reference(struct run *r, struct server_more *more, int64_t asked)
 {
 	char err[768];
-	if (changes_ref_only(&more->lines, more->err, asked, &r->changes, err, sizeof(err)) != 0)
+	int rc = changes_ref_only(&more->lines, more->err, asked, &r->changes, err, sizeof(err));
+	if (rc == 1) /* INNODB_TRX was stale: once more, after a pause */
+		rc = changes_ref_again(r->changes, r->cfg->main.mysql_bin, err, sizeof(err));
+	if (rc != 0)
 		log_debug("Sidecars carry no change reference (a run with skip_unchanged_dbs will "
 		          "dump these databases again): %s",
 		          err);

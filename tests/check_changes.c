@@ -863,7 +863,7 @@ START_TEST(ref_only_from_lines)
 	static const struct {
 		const char *lines, *failed, *err;
 	} bad[] = {
-	        {"lsn\t5000\ntrx\t0\tNULL\t0\n", "",
+	        {"lsn\t5000\ntrx\t0\tNULL\t0\n", "", /* returns 1: changes_ref_again */
 	         "information_schema.INNODB_TRX was not refreshed (another client reads it more "
 	         "often than every 0.1 s)"},
 	        {"trx\t0\tNULL\t1\n", "", "mysql: the server reported no InnoDB LSN"},
@@ -880,7 +880,8 @@ START_TEST(ref_only_from_lines)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		l = lines_of(bad[i].lines);
-		ck_assert_int_eq(changes_ref_only(&l, bad[i].failed, t, &st, err, sizeof(err)), -1);
+		ck_assert_int_eq(changes_ref_only(&l, bad[i].failed, t, &st, err, sizeof(err)),
+		                 i == 0 ? 1 : -1);
 		ck_assert_str_eq(err, bad[i].err);
 		ck_assert(!changes_usable(st));
 		changes_current_ref(st, "a", &ref);
@@ -1377,8 +1378,30 @@ START_TEST(real_server_stale_innodb_trx)
 	struct changes_ref prev = {.valid = 1, .ref_time = 1, .ref_lsn = 1};
 	ck_assert_int_eq(changes_unchanged(st, "poller", &prev, NULL, why, sizeof(why)), 0);
 	changes_free(st);
+	/* The reference alone (without skip_unchanged_dbs): stale, and stale
+	 * again after the pause while the poller runs. */
+	struct server_facts f2;
+	struct server_more more = {.sql = changes_ref_sql()};
+	ck_assert_msg(server_get_facts_more(srv_mysql, &f2, &more, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert_int_eq(changes_ref_only(&more.lines, more.err, (int64_t)time(NULL), &st, err,
+	                                  sizeof(err)),
+	                 1);
+	ck_assert_int_eq(changes_ref_again(st, srv_mysql, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "information_schema.INNODB_TRX was not refreshed (another client "
+	                      "reads it more often than every 0.1 s)");
+	changes_current_ref(st, "poller", &cur);
+	ck_assert_int_eq(cur.valid, 0);
+	strv_free(&more.lines);
+	server_facts_free(&f2);
 	reap(writer);
 	reap(poller);
+	/* Once nobody polls, trying again works. */
+	usleep(200 * 1000);
+	ck_assert_msg(changes_ref_again(st, srv_mysql, err, sizeof(err)) == 0, "%s", err);
+	changes_current_ref(st, "poller", &cur);
+	ck_assert_int_eq(cur.valid, 1);
+	changes_free(st);
 
 	/* Once nobody polls, the same probe works. */
 	usleep(200 * 1000);
