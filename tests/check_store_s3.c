@@ -294,6 +294,12 @@ static int count_upload(void *ctx, const char *key, const char *id)
 	return 0;
 }
 
+static int collect_key(void *ctx, const struct s3_list_entry *e)
+{
+	strv_push(ctx, e->key);
+	return 0;
+}
+
 static int count_key(void *ctx, const struct s3_list_entry *e)
 {
 	(void)e;
@@ -490,6 +496,101 @@ START_TEST(test_multipart_parallel)
 	free(out);
 	ck_assert_int_eq(uploads_below("mp/"), 0);
 	free_files(&t, 1);
+	P->fini();
+}
+END_TEST
+
+/* Whether awscli reads object key (any bytes: it goes through the
+ * environment, not the command line) back as the bytes of local. */
+static bool aws_same_env(const char *key, const char *local)
+{
+	char *back = xasprintf("%s/back.aws", t_gw.tmp);
+	ck_assert_int_eq(setenv("OMA_T_KEY", key, 1), 0);
+	ck_assert_int_eq(t_rgw_aws(NULL, "s3api get-object --bucket %s --key \"$OMA_T_KEY\" %s",
+	                           BUCKET, back),
+	                 0);
+	bool same = t_same_file(local, back);
+	free(back);
+	return same;
+}
+
+/* File names as names_encode makes them of databases with UTF-8 names and
+ * the ASCII punctuation it keeps (docs/BEHAVIOUR.md "Names"): each
+ * uploaded (one in parts), read back by awscli under its own key, listed
+ * under that key, copied on the server when reused, and pruned. */
+START_TEST(test_utf8_file_names)
+{
+	configure("u8");
+	t_cfg_set("part_size", "5");
+	init_ok();
+	static const char *const names[] = {
+	        "\xc3\xbcn\xc3\xaf.sql.gz",                         /* ünï */
+	        "\xe2\x98\x95 coffee.sql.gz",                       /* ☕ coffee */
+	        "a+b&c=d%e'f$(x)~*.sql.gz",                         /* reserved in URIs and XML */
+	        "back\\slash \"q\".sql.gz",                         /* backslash, double quotes */
+	        "sl@2fash.sql.gz",                                  /* an escaped '/' */
+	        "e\xcc\x81 \xc3\xa9.sql.gz",                        /* NFD and NFC */
+	        "\xc3\xa4\xc3\xa4\xc3\xa4 \xe4\xb8\xad big.sql.gz", /* in parts */
+	};
+	const int n = (int)(sizeof(names) / sizeof(names[0]));
+	struct tfile t[7];
+	for (int i = 0; i < n; i++)
+		local_file(&t[i], "oma_20240101-000000", names[i],
+		           i == n - 1 ? 11 * MIB + 7 : 1000 + (uint64_t)i, 40 + (uint32_t)i, NULL);
+	char err[1024] = "";
+	ck_assert_msg(run_folder("oma_20240101-000000", t, n, 0, 5, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert(logged_has("multipart upload of u8/oma_20240101-000000/\xc3\xa4\xc3\xa4\xc3\xa4 "
+	                     "\xe4\xb8\xad big.sql.gz: 3 parts"));
+	for (int i = 0; i < n; i++) {
+		char *key = xasprintf("u8/oma_20240101-000000/%s", names[i]);
+		ck_assert_msg(aws_same_env(key, t[i].path), "%s differs", key);
+		ck_assert_msg(remote_has(key), "HEAD %s", key);
+		free(key);
+	}
+	/* The listing has exactly these keys, byte for byte. */
+	struct s3_client *c = cli();
+	struct strv keys = {0};
+	ck_assert_msg(s3_list(c, "u8/oma_20240101-000000/", NULL, 1000, collect_key, &keys, err,
+	                      sizeof(err)) == 0,
+	              "%s", err);
+	s3_client_free(c);
+	for (int i = 0; i < n; i++) {
+		char *key = xasprintf("u8/oma_20240101-000000/%s", names[i]);
+		ck_assert_msg(strv_contains(&keys, key), "listing lacks %s", key);
+		free(key);
+	}
+	ck_assert_uint_eq(keys.n, (size_t)n + 1); /* and info.json */
+	strv_free(&keys);
+
+	/* Reused in the next folder: copied on the server (x-amz-copy-source
+	 * carries the key URI-encoded); the first folder is pruned (the
+	 * listing's keys go back into DeleteObjects, XML-escaped). */
+	struct tfile r[2];
+	local_file(&r[0], "oma_20240102-000000", names[0], 1000, 40, "oma_20240101-000000");
+	local_file(&r[1], "oma_20240102-000000", names[2], 1002, 42, "oma_20240101-000000");
+	ck_assert_msg(run_folder("oma_20240102-000000", r, 2, 1, 1, err, sizeof(err)) == 0, "%s",
+	              err);
+	char *want = xasprintf("20 s3: copied %s from oma_20240101-000000 on the server", names[0]);
+	ck_assert(logged_has(want));
+	free(want);
+	want = xasprintf("20 s3: copied %s from oma_20240101-000000 on the server", names[2]);
+	ck_assert(logged_has(want));
+	free(want);
+	for (int i = 0; i < 2; i++) {
+		char *key = xasprintf("u8/oma_20240102-000000/%s", r[i].f.name);
+		ck_assert_msg(aws_same_env(key, r[i].path), "%s differs", key);
+		free(key);
+	}
+	ck_assert(logged_has("20 s3: removed remote folder oma_20240101-000000"));
+	for (int i = 0; i < n; i++) {
+		char *key = xasprintf("u8/oma_20240101-000000/%s", names[i]);
+		ck_assert_msg(!remote_has(key), "%s was not pruned", key);
+		free(key);
+	}
+	ck_assert_int_eq(uploads_below("u8/"), 0);
+	free_files(t, n);
+	free_files(r, 2);
 	P->fini();
 }
 END_TEST
@@ -739,6 +840,7 @@ static Suite *store_s3_suite(void)
 	tcase_add_test(g, test_folder_roundtrip);
 	tcase_add_test(g, test_reused_copied_on_server);
 	tcase_add_test(g, test_multipart_parallel);
+	tcase_add_test(g, test_utf8_file_names);
 	tcase_add_test(g, test_wrong_secret);
 	tcase_add_test(g, test_check_remote);
 	tcase_add_test(g, test_prefix_of_another_backup);
