@@ -13,27 +13,41 @@ set -euo pipefail
 
 e2e_setup db
 
+# 64 two-byte characters (the longest name is 64 characters): kept whole.
 LONG_DB=$(printf 'é%.0s' {1..64})
+# 25 U+2066 (bidi isolate, escaped: 9 bytes each) and "x": cut and hashed.
+CUT_DB="$(printf '\u2066%.0s' {1..25})x"
+CUT_GLOB='@e2@81@a6*'
+NFC=$'\xc3\xa9'     # é
+NFD=$'e\xcc\x81'    # e and COMBINING ACUTE ACCENT: another name, another file
 
-# Database name -> expected file stem (contract: [A-Za-z0-9_-] and non-leading
-# '.' kept, every other byte "@hh").
+# Database name -> expected file stem (contract, docs/BEHAVIOUR.md "Names":
+# printable UTF-8 kept as it is; controls, bidi formatting characters, '/',
+# '@' and a leading '.' as "@hh" per byte).
 # shellcheck disable=SC2016 # '$(touch x)' is a database name, not an expansion
 declare -A STEM=(
 	[shop]=shop
 	[d-e-m-o-2]=d-e-m-o-2
 	[sl/ash]=sl@2fash
 	[..]=@2e.
-	["quote'db"]=quote@27db
-	['$(touch x)']=@24@28touch@20x@29
-	[ünï]=@c3@bcn@c3@af
-	["a b"]=a@20b
+	[.hidden]=@2ehidden
+	["quote'db"]="quote'db"
+	['$(touch x)']='$(touch x)'
+	[ünï]=ünï
+	["a b"]="a b"
 	[dot.ted]=dot.ted
 	[@at]=@40at
+	['☕ coffee']='☕ coffee'
+	['back\slash']='back\slash'
+	[$LONG_DB]=$LONG_DB
+	[$NFC]=$NFC
+	[$NFD]=$NFD
 	[mysql]=mysql
 )
 # Databases created by this test, in the order they are loaded.
 # shellcheck disable=SC2016 # '$(touch x)' is a database name, not an expansion
-USER_DBS=(shop d-e-m-o-2 sl/ash .. "quote'db" '$(touch x)' ünï "a b" dot.ted @at "$LONG_DB")
+USER_DBS=(shop d-e-m-o-2 sl/ash .. .hidden "quote'db" '$(touch x)' ünï "a b" dot.ted @at
+	'☕ coffee' 'back\slash' "$LONG_DB" "$NFC" "$NFD" "$CUT_DB")
 
 # Create database $1 with one table `t` of $2 rows: unicode, BLOB with NUL,
 # quote and backslash bytes, NULLs.
@@ -129,34 +143,55 @@ case_full_exit() {
 
 case_file_names() {
 	[[ -n $CUR ]] || fail "no backup folder"
-	local want got f stem
+	local want got f
 	want=$(for db in "${!STEM[@]}"; do printf '%s.sql.gz\n' "${STEM[$db]}"; done | LC_ALL=C sort)
-	got=$(list_files "$CUR" | grep '\.sql\.gz$' | grep -v '^@c3@a9' || true)
+	# shellcheck disable=SC2053 # the glob is meant
+	got=$(list_files "$CUR" | grep '\.sql\.gz$' | while IFS= read -r f; do
+		[[ $f = $CUT_GLOB ]] || printf '%s\n' "$f"
+	done)
 	if [[ $want != "$got" ]]; then
 		diff <(echo "$want") <(echo "$got") || true
 		fail "dump files differ from the expected names (< expected, > found)"
 	fi
-	# The 64 x 'é' name (384 bytes encoded) is cut and hashed; one file, a sane length.
-	got=$(list_files "$CUR" | grep '^@c3@a9.*\.sql\.gz$' || true)
-	[[ $(grep -c . <<<"$got") = 1 ]] || fail "expected one file for the long name, got: $got"
-	[[ $got = *.sql.gz && ${#got} -le 255 ]] || fail "bad file for the long name: $got"
-	# Nothing else but the log, info.json and result.json: sidecars
-	# (DB.timestamp) are written only with skip_unchanged_dbs.
+	# The name of 25 escaped characters (226 bytes encoded) is cut between
+	# two characters and hashed; one file, a sane length.
+	got=$(find "$CUR" -maxdepth 1 -name "$CUT_GLOB.sql.gz" -printf '%f\n')
+	[[ $(grep -c . <<<"$got") = 1 ]] || fail "expected one file for the cut name, got: $got"
+	[[ $got =~ ^(@e2@81@a6)+@@[0-9a-f]{16}\.sql\.gz$ && ${#got} -le 255 ]] ||
+		fail "bad file for the cut name: $got"
+	# Besides the log, info.json, result.json and SHA256SUMS: one sidecar
+	# per dump (skip_unchanged_dbs or not), with a change reference.
 	while IFS= read -r f; do
 		case $f in
 		oma.log | info.json | result.json | SHA256SUMS | *.sql.gz) ;;
+		*.timestamp)
+			assert_file "$CUR/${f%.timestamp}.sql.gz"
+			assert_grep "$CUR/$f" "file=${f%.timestamp}.sql.gz"
+			assert_grep "$CUR/$f" "ref_time="
+			;;
 		*) fail "unexpected file in the backup folder: $f" ;;
 		esac
 	done < <(list_files "$CUR")
+	assert_eq "$(list_files "$CUR" | grep -c '\.timestamp$')" "$(list_files "$CUR" | grep -c '\.sql\.gz$')" \
+		"sidecars"
 }
 
 # SHA256SUMS lists every dump and nothing else, and coreutils checks it.
 case_sha256sums() {
 	[[ -n $CUR ]] || fail "no backup folder"
 	assert_file "$CUR/SHA256SUMS"
-	local want got
+	local want got line
 	want=$(list_files "$CUR" | grep '\.sql\.gz$' | LC_ALL=C sort)
-	got=$(sed 's/^[0-9a-f]\{64\}  //' "$CUR/SHA256SUMS")
+	# A name with a backslash is in sha256sum's escaped form ("\HEX  a\\b").
+	got=$(while IFS= read -r line; do
+		if [[ $line = \\* ]]; then
+			line=${line:67}
+			printf '%s\n' "${line//\\\\/\\}"
+		else
+			printf '%s\n' "${line:66}"
+		fi
+	done <"$CUR/SHA256SUMS")
+	assert_grep "$CUR/SHA256SUMS" '  back\\slash.sql.gz'
 	[[ $want = "$got" ]] || {
 		diff <(echo "$want") <(echo "$got") || true
 		fail "SHA256SUMS names other files than the dumps (< dumps, > SHA256SUMS)"
@@ -204,7 +239,7 @@ case_restore() {
 		if [[ -n ${STEM[$db]:-} ]]; then
 			file=$CUR/${STEM[$db]}.sql.gz
 		else
-			file=$(find "$CUR" -maxdepth 1 -name '@c3@a9*.sql.gz' | head -n 1 || true)
+			file=$(find "$CUR" -maxdepth 1 -name "$CUT_GLOB.sql.gz" | head -n 1 || true)
 		fi
 		assert_file "$file"
 		target=restored_$n
@@ -283,15 +318,16 @@ case_exclude() {
 	local dir=$E2E_T/exclude cur
 	mkdir -p "$dir"
 	write_config "$E2E_T/exclude.conf" "$dir" \
-		'exclude_databases = ["shop", "sl/ash", "quote'"'"'db", "mysql", "'"$LONG_DB"'"]'
+		'exclude_databases = ["shop", "sl/ash", "quote'"'"'db", "mysql", "'"$LONG_DB"'", "'"$CUT_DB"'"]'
 	run_oma -c "$E2E_T/exclude.conf"
 	cur=$(newest_folder "$dir")
 	assert_rc 0 "$cur/oma.log"
-	for stem in shop sl@2fash quote@27db mysql; do
+	for stem in shop sl@2fash "quote'db" mysql "$LONG_DB"; do
 		assert_no_path "$cur/$stem.sql.gz"
 	done
-	[[ -z $(find "$cur" -name '@c3@a9*') ]] || fail "excluded long name was dumped"
-	for stem in d-e-m-o-2 @2e. @24@28touch@20x@29 @c3@bcn@c3@af a@20b dot.ted @40at; do
+	[[ -z $(find "$cur" -name "$CUT_GLOB") ]] || fail "excluded cut name was dumped"
+	# shellcheck disable=SC2016 # '$(touch x)' is a file name
+	for stem in d-e-m-o-2 @2e. '$(touch x)' ünï "a b" dot.ted @40at "$NFC" "$NFD"; do
 		assert_complete_dump "$cur/$stem.sql.gz"
 	done
 }
@@ -305,7 +341,7 @@ case_do_databases() {
 	cur=$(newest_folder "$dir")
 	assert_rc 0 "$cur/oma.log"
 	got=$(list_files "$cur" | grep '\.sql\.gz$' | tr '\n' ' ' || true)
-	assert_eq "$got" "a@20b.sql.gz d-e-m-o-2.sql.gz " "dump files"
+	assert_eq "$got" "a b.sql.gz d-e-m-o-2.sql.gz " "dump files"
 	grep -E ' WARNING .*no_such_db_e2e' "$cur/oma.log" >/dev/null ||
 		fail "no WARNING naming no_such_db_e2e in the log"
 	assert_no_grep "$cur/oma.log" "DB 'no_such_db_e2e': Backup successfully"
@@ -373,7 +409,7 @@ case_print_config() {
 	  .main.backup_dir == $dir and .main.parallelism == 2 and .main.versions == 1 and
 	  .main.delete_before == false and .main.link_type == "hard" and
 	  .main.mysqldump_bin == "mysqldump" and
-	  (.main.exclude_databases | type == "array" and length == 5 and .[2] == "quote'"'"'db") and
+	  (.main.exclude_databases | type == "array" and length == 6 and .[2] == "quote'"'"'db") and
 	  (.conditions | type == "object") and (has("zabbix") | not)' "$json" >/dev/null ||
 		fail "--print-config lacks expected values: $(head -c 400 "$json")"
 	# A plugin's section is printed with the defaults of the plugin's own

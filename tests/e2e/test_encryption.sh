@@ -56,7 +56,7 @@ sleep 2.2
 
 DBS='do_databases = ["shop", "aria", "a b"]'
 # Database -> file stem.
-declare -A STEM=([shop]=shop [aria]=aria ["a b"]=a@20b)
+declare -A STEM=([shop]=shop [aria]=aria ["a b"]="a b")
 AGE_TOOL=$E2E_REPO/$OMA_BUILD/tests/age-tool
 [[ $OMA_BUILD = /* ]] && AGE_TOOL=$OMA_BUILD/tests/age-tool
 PLUGIN_DIR=$(dirname "$(readlink -f "$OMA_BIN")")/plugins
