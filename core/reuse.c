@@ -219,17 +219,17 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
 	return ok;
 }
 
-/* Give prev_dir/NAME a second name cur_dir/NAME, then (symbolic links)
+/* Give prev_dir/FROM a second name cur_dir/TO, then (symbolic links)
  * replace the old name by a link to the new one.  The old folder has its
  * file, or a link to the complete file, at every moment: a crash, a full
  * disk or a file system without hard links never leaves it without its
  * dump (renaming first did).  Returns 0, -1 (nothing changed), 1 (both
  * names are hard links: the symbolic link could not be made). */
-static int move_one(const char *prev_dir, const char *cur_dir, const char *name, int link_type,
-                    char *err, size_t errlen)
+static int move_one(const char *prev_dir, const char *from_name, const char *cur_dir,
+                    const char *to_name, int link_type, char *err, size_t errlen)
 {
-	char *from = xasprintf("%s/%s", prev_dir, name);
-	char *to = xasprintf("%s/%s", cur_dir, name);
+	char *from = xasprintf("%s/%s", prev_dir, from_name);
+	char *to = xasprintf("%s/%s", cur_dir, to_name);
 	char *tmp = NULL;
 	int rc = -1;
 	if (link(from, to) != 0) {
@@ -239,7 +239,7 @@ static int move_one(const char *prev_dir, const char *cur_dir, const char *name,
 	rc = 0;
 	if (link_type != CFG_LINK_SYMBOLIC)
 		goto out;
-	tmp = xasprintf("%s/.%s.link-%ld", prev_dir, name, (long)getpid());
+	tmp = xasprintf("%s/.%s.link-%ld", prev_dir, from_name, (long)getpid());
 	(void)unlink(tmp);
 	if (symlink(to, tmp) != 0 || rename(tmp, from) != 0) {
 		cm_errf(err, errlen,
@@ -259,15 +259,32 @@ int reuse_move(const char *prev_dir, const char *cur_dir, const char *file, cons
                int link_type, char *err, size_t errlen)
 {
 	char *side = xasprintf("%s%s", stem, REUSE_SIDECAR_SUFFIX);
-	int rc = move_one(prev_dir, cur_dir, file, link_type, err, errlen);
+	int rc = move_one(prev_dir, file, cur_dir, file, link_type, err, errlen);
 	if (rc >= 0) {
 		char err2[512];
-		int rc2 = move_one(prev_dir, cur_dir, side, link_type, err2, sizeof(err2));
+		int rc2 = move_one(prev_dir, side, cur_dir, side, link_type, err2, sizeof(err2));
 		if (rc2 != 0 && rc == 0) {
 			cm_errf(err, errlen, "%s", err2);
 			rc = 1;
 		}
 	}
 	free(side);
+	return rc;
+}
+
+int reuse_move_renamed(const char *prev_dir, const char *cur_dir, const char *file,
+                       const char *stem, const struct sidecar *sc, int link_type, char *err,
+                       size_t errlen)
+{
+	int rc = move_one(prev_dir, sc->file, cur_dir, file, link_type, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct sidecar now = *sc;
+	(void)snprintf(now.file, sizeof(now.file), "%s", file);
+	char err2[512];
+	if (reuse_write_sidecar(cur_dir, stem, &now, err2, sizeof(err2)) != 0 && rc == 0) {
+		cm_errf(err, errlen, "%s", err2);
+		rc = 1;
+	}
 	return rc;
 }

@@ -65,4 +65,13 @@ int reuse_usable(const char *prev_dir, const struct sidecar *sc, const char *com
 int reuse_move(const char *prev_dir, const char *cur_dir, const char *file, const char *stem,
                int link_type, char *err, size_t errlen);
 
+/* reuse_move for a dump the previous folder has under another name (the
+ * one an older oma gave it, names_encode_legacy): prev_dir/SC->FILE
+ * becomes cur_dir/FILE as reuse_move does it, and cur_dir gets a sidecar
+ * of its own under STEM (sc, with file = FILE); the previous folder keeps
+ * its sidecar.  Returns as reuse_move. */
+int reuse_move_renamed(const char *prev_dir, const char *cur_dir, const char *file,
+                       const char *stem, const struct sidecar *sc, int link_type, char *err,
+                       size_t errlen);
+
 #endif

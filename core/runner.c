@@ -377,36 +377,33 @@ static void log_change_times(const char *db, int64_t last, int64_t start)
 	          when, (long long)last, then, (long long)start);
 }
 
-/* Whether the dump prev/file of `db` (file name stem `stem`) can be
- * reused: its sidecar (read into *sc) records a complete dump by this
- * compressor, not dated in the future, whose SHA-256 still matches and
- * whose change reference says the database has not changed since.
- * Returns 1 when it can, 0 with why set when not. */
-static int may_reuse(const struct run *r, const char *prev, const char *db, const char *stem,
-                     const char *file, struct sidecar *sc, char *why, size_t whylen)
+/* When prev has no sidecar under `stem`: the dump of `db` there under the
+ * file name an older oma gave it (names_encode_legacy), with its sidecar
+ * read into *sc.  Returns that file's name (malloc'ed), or NULL when there
+ * is none (a warning when its sidecar cannot be read). */
+static char *legacy_previous(const char *prev, const char *db, const char *stem,
+                             const char *file, struct sidecar *sc)
 {
-	char err[1024];
-	int rc = reuse_read_sidecar(prev, stem, sc, err, sizeof(err));
-	if (rc < 0) {
-		/* Not a plain "no record": someone or something put it there. */
+	char old[NAMES_STEM_MAX + 1], err[1024];
+	if (names_encode_legacy(db, old, sizeof(old)) != 0 || strcmp(old, stem) == 0)
+		return NULL;
+	int rc = reuse_read_sidecar(prev, old, sc, err, sizeof(err));
+	if (rc < 0)
 		log_warning("DB '%s': %s; dumping it", db, err);
-		cm_errf(why, whylen, "%s", err);
-		return 0;
-	}
-	if (rc > 0) {
-		/* A folder of an oma that named files otherwise (names.h). */
-		char old[NAMES_STEM_MAX + 1];
-		if (names_encode_legacy(db, old, sizeof(old)) == 0 && strcmp(old, stem) != 0) {
-			char *oldfile = xasprintf("%s%s", old, file + strlen(stem));
-			if (reuse_exists(prev, oldfile))
-				log_info("DB '%s': the previous backup has it as %s, the file name "
-				         "an older oma gave it; dumping it again as %s",
-				         db, oldfile, file);
-			free(oldfile);
-		}
-		cm_errf(why, whylen, "no record of a complete previous dump");
-		return 0;
-	}
+	if (rc != 0)
+		return NULL;
+	return xasprintf("%s%s", old, file + strlen(stem));
+}
+
+/* Whether the dump prev/file of `db`, described by its sidecar sc, can be
+ * reused: a complete dump by this compressor, not dated in the future,
+ * whose SHA-256 still matches and whose change reference says the
+ * database has not changed since.  Returns 1 when it can, 0 with why set
+ * when not. */
+static int previous_unchanged(const struct run *r, const char *prev, const char *db,
+                              const char *file, const struct sidecar *sc, char *why,
+                              size_t whylen)
+{
 	if (!reuse_usable(prev, sc, r->pl->comp_name, file, why, whylen))
 		return 0;
 	if (strcmp(sc->encryption, r->enc_id) != 0) {
@@ -433,6 +430,38 @@ static int may_reuse(const struct run *r, const char *prev, const char *db, cons
 	return reuse;
 }
 
+/* Whether the previous dump of `db` in prev can be reused as `file` (file
+ * name stem `stem`; previous_unchanged), its sidecar read into *sc: the
+ * dump prev/file, or the file sc names when prev is a folder of an older
+ * oma that named it otherwise.  Returns 1 when it can, 0 with why set when
+ * not. */
+static int may_reuse(const struct run *r, const char *prev, const char *db, const char *stem,
+                     const char *file, struct sidecar *sc, char *why, size_t whylen)
+{
+	char err[1024];
+	int rc = reuse_read_sidecar(prev, stem, sc, err, sizeof(err));
+	if (rc < 0) {
+		/* Not a plain "no record": someone or something put it there. */
+		log_warning("DB '%s': %s; dumping it", db, err);
+		cm_errf(why, whylen, "%s", err);
+		return 0;
+	}
+	char *old = NULL;
+	if (rc > 0) {
+		old = legacy_previous(prev, db, stem, file, sc);
+		if (old == NULL) {
+			cm_errf(why, whylen, "no record of a complete previous dump");
+			return 0;
+		}
+		log_debug("DB '%s': the previous backup has it as %s, the file name an older oma "
+		          "gave it",
+		          db, old);
+	}
+	int reuse = previous_unchanged(r, prev, db, old != NULL ? old : file, sc, why, whylen);
+	free(old);
+	return reuse;
+}
+
 /* Move the reusable dump prev/file of `db` into the current folder and
  * count it as reused.  Returns 0, or -1 (a warning logged) when it could
  * not be moved: then it is dumped. */
@@ -440,7 +469,12 @@ static int move_previous(struct run *r, const char *prev, const char *db, const 
                          const char *file, const struct sidecar *sc)
 {
 	char err[1024];
-	int mv = reuse_move(prev, r->current, file, stem, r->cfg->main.link_type, err, sizeof(err));
+	int link_type = r->cfg->main.link_type;
+	/* Named as an older oma named it (may_reuse): renamed on the way. */
+	int renamed = strcmp(sc->file, file) != 0;
+	int mv = renamed ? reuse_move_renamed(prev, r->current, file, stem, sc, link_type, err,
+	                                      sizeof(err))
+	                 : reuse_move(prev, r->current, file, stem, link_type, err, sizeof(err));
 	if (mv < 0) {
 		log_warning("DB '%s': %s; dumping it", db, err);
 		return -1;
@@ -448,8 +482,13 @@ static int move_previous(struct run *r, const char *prev, const char *db, const 
 	if (mv > 0)
 		log_warning("DB '%s': %s", db, err);
 	log_info("DB '%s': Backup is newer than last database change. Reusing previous backup", db);
+	if (renamed)
+		log_info("DB '%s': the previous backup has it as %s, the file name an older oma "
+		         "gave it; kept as %s",
+		         db, sc->file, file);
 	const char *prev_base = strrchr(prev, '/') != NULL ? strrchr(prev, '/') + 1 : prev;
-	offsite_put(r->off, file, sc->bytes, sc->sha256, db, prev_base);
+	/* A store has the previous folder's files under their names there. */
+	offsite_put(r->off, file, sc->bytes, sc->sha256, db, renamed ? NULL : prev_base);
 	r->reused_bytes[r->reused.n] = sc->bytes;
 	strv_push(&r->reused, db);
 	/* Its line is the one recorded when it was written (and checked by

@@ -226,6 +226,60 @@ START_TEST(test_move_link_fails_prev_intact)
 }
 END_TEST
 
+/* A dump an older oma named otherwise: cur gets it under the new name, with
+ * a sidecar of its own naming that file; prev keeps its file (a link of
+ * link_type) and its sidecar. */
+static void check_move_renamed(int link_type)
+{
+	make_dump("@c3@bcn@c3@af", "old name");
+	char *old = xasprintf("%s/@c3@bcn@c3@af.sql.gz", prev);
+	char *new = xasprintf("%s/\xc3\xbcn\xc3\xaf.sql.gz", cur);
+	struct stat before, a, b;
+	ck_assert_int_eq(stat(old, &before), 0);
+	struct sidecar sc;
+	char err[256];
+	ck_assert_int_eq(reuse_read_sidecar(prev, "@c3@bcn@c3@af", &sc, err, sizeof(err)), 0);
+	ck_assert_int_eq(reuse_move_renamed(prev, cur, "\xc3\xbcn\xc3\xaf.sql.gz",
+	                                    "\xc3\xbcn\xc3\xaf", &sc, link_type, err,
+	                                    sizeof(err)),
+	                 0);
+	reuse_sidecar_free(&sc);
+	ck_assert_int_eq(lstat(new, &a), 0);
+	ck_assert(S_ISREG(a.st_mode));
+	ck_assert_uint_eq(a.st_ino, before.st_ino);
+	ck_assert_int_eq(lstat(old, &b), 0);
+	ck_assert(link_type == CFG_LINK_HARD ? S_ISREG(b.st_mode) : S_ISLNK(b.st_mode));
+	ck_assert_int_eq(stat(old, &b), 0);
+	ck_assert_uint_eq(b.st_ino, a.st_ino);
+	ck_assert_int_eq(reuse_read_sidecar(cur, "\xc3\xbcn\xc3\xaf", &sc, err, sizeof(err)), 0);
+	ck_assert_str_eq(sc.file, "\xc3\xbcn\xc3\xaf.sql.gz");
+	ck_assert_int_eq(sc.start, 1735689600);
+	ck_assert_str_eq(sc.extra, "ref_time=1\n");
+	ck_assert_int_eq(reuse_usable(cur, &sc, "gzip", "\xc3\xbcn\xc3\xaf.sql.gz", err,
+	                              sizeof(err)),
+	                 1);
+	reuse_sidecar_free(&sc);
+	ck_assert_int_eq(reuse_read_sidecar(prev, "@c3@bcn@c3@af", &sc, err, sizeof(err)), 0);
+	ck_assert_str_eq(sc.file, "@c3@bcn@c3@af.sql.gz");
+	reuse_sidecar_free(&sc);
+	ck_assert_int_eq(reuse_exists(cur, "@c3@bcn@c3@af.sql.gz"), 0);
+	ck_assert_int_eq(reuse_exists(cur, "@c3@bcn@c3@af.timestamp"), 0);
+	free(old);
+	free(new);
+}
+
+START_TEST(test_move_renamed_hard)
+{
+	check_move_renamed(CFG_LINK_HARD);
+}
+END_TEST
+
+START_TEST(test_move_renamed_symbolic)
+{
+	check_move_renamed(CFG_LINK_SYMBOLIC);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("reuse");
@@ -238,6 +292,8 @@ int main(void)
 	tcase_add_test(tc, test_move_hard);
 	tcase_add_test(tc, test_move_symbolic);
 	tcase_add_test(tc, test_move_missing);
+	tcase_add_test(tc, test_move_renamed_hard);
+	tcase_add_test(tc, test_move_renamed_symbolic);
 	tcase_add_test(tc, test_move_link_fails_prev_intact);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
