@@ -24,6 +24,12 @@ if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
 	CREATE DATABASE quiet;
 	CREATE TABLE quiet.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO quiet.t VALUES (1), (2), (3);
+	CREATE DATABASE `ünï`;
+	CREATE TABLE `ünï`.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
+	INSERT INTO `ünï`.t VALUES (1, 'Grüße'), (2, 'ünï');
+	CREATE DATABASE `a b`;
+	CREATE TABLE `a b`.t (id INT PRIMARY KEY) ENGINE=InnoDB;
+	INSERT INTO `a b`.t VALUES (1);
 SQL
 	echo 'not ok - load test data'
 	sed 's/^/#   /' "$E2E_T/load.log"
@@ -33,7 +39,7 @@ fi
 # (InnoDB writes dirty pages only under pressure, Aria at a checkpoint, so
 # force both now), and the files are older than the first dump's start by
 # more than the change check's one-second margin on whole seconds.
-mdb_sql -e 'FLUSH TABLES inno.t, quiet.t FOR EXPORT; UNLOCK TABLES; FLUSH TABLES'
+mdb_sql -e 'FLUSH TABLES inno.t, quiet.t, `ünï`.t, `a b`.t FOR EXPORT; UNLOCK TABLES; FLUSH TABLES'
 sleep 2.2
 
 WRAP=$E2E_T/fail-inno
@@ -151,10 +157,142 @@ case_failed_not_reused() {
 	dump_has "$cur/inno.sql.gz" 'committed-before-run' || fail "inno's new dump lacks data"
 }
 
+# Databases whose names the file name encoding keeps as they are now, and
+# did not before (docs/BEHAVIOUR.md "Names").
+NAMED='do_databases = ["quiet", "ünï", "a b"]'
+
+# Every dump of folder $1 has a sidecar with a change reference.
+assert_sidecars() {
+	local stem
+	for stem in quiet ünï "a b"; do
+		assert_grep "$1/$stem.timestamp" "file=$stem.sql.gz"
+		assert_grep "$1/$stem.timestamp" "ref_time="
+		assert_grep "$1/$stem.timestamp" "ref_lsn="
+	done
+}
+
+case_off_then_on() {
+	local dir=$E2E_T/offon first second db
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 3' "$NAMED"
+	backup "$dir.conf"
+	first=$NEW
+	assert_sidecars "$first"
+	write_config "$dir.conf" "$dir" 'versions = 3' 'skip_unchanged_dbs = true' "$NAMED"
+	backup "$dir.conf"
+	second=$NEW
+	for db in quiet ünï "a b"; do
+		reused "$second" "$db" || fail "$db, dumped without skip_unchanged_dbs, was not reused"
+		assert_complete_dump "$second/$db.sql.gz"
+		[[ $first/$db.sql.gz -ef $second/$db.sql.gz ]] || fail "$db: not a hard link to the previous dump"
+	done
+	assert_no_grep "$second/oma.log" "Error"
+}
+
+case_delete_before_after_off() {
+	local dir=$E2E_T/delbefore first second third db
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 2' "$NAMED"
+	backup "$dir.conf"
+	first=$NEW
+	backup "$dir.conf"
+	second=$NEW
+	# delete_before prunes to versions - 1 = 1 folder before the dumps:
+	# the first goes, the second (made without skip_unchanged_dbs) stays.
+	write_config "$dir.conf" "$dir" 'versions = 2' 'delete_before = true' \
+		'skip_unchanged_dbs = true' "$NAMED"
+	backup "$dir.conf"
+	third=$NEW
+	for db in quiet ünï "a b"; do
+		reused "$third" "$db" || fail "$db was not reused with delete_before"
+		assert_complete_dump "$third/$db.sql.gz"
+		[[ $second/$db.sql.gz -ef $third/$db.sql.gz ]] || fail "$db: not the second run's dump"
+	done
+	assert_no_path "$first"
+	assert_eq "$(backup_folders "$dir" | tr '\n' ' ')" "$(basename "$second") $(basename "$third") " \
+		"kept folders"
+	assert_sidecars "$third"
+}
+
+# A folder written by an oma that named "ünï" "@c3@bcn@c3@af" and "a b"
+# "a@20b": made from a current one by renaming its files as that version
+# named them (sidecars and SHA256SUMS too).
+make_old_names() {
+	local dir=$1 new old
+	for new in ünï "a b"; do
+		case $new in
+		ünï) old=@c3@bcn@c3@af ;;
+		*) old=a@20b ;;
+		esac
+		mv "$dir/$new.sql.gz" "$dir/$old.sql.gz"
+		sed "s/^file=.*/file=$old.sql.gz/" "$dir/$new.timestamp" >"$dir/$old.timestamp"
+		rm "$dir/$new.timestamp"
+		sed -i "s/  $new\.sql\.gz\$/  $old.sql.gz/" "$dir/SHA256SUMS"
+	done
+	(cd "$dir" && sha256sum --strict --quiet -c SHA256SUMS) || fail "the made-up old folder is broken"
+}
+
+case_old_file_names() {
+	local dir=$E2E_T/oldnames first second third f
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'versions = 2' 'skip_unchanged_dbs = true' \
+		'link_type = "symbolic"' "$NAMED"
+	backup "$dir.conf"
+	first=$NEW
+	make_old_names "$first"
+	# A change: the old file of `a b` is not reused, whatever its name.
+	mdb_sql -e 'INSERT INTO `a b`.t VALUES (2)'
+	backup "$dir.conf"
+	second=$NEW
+	reused "$second" quiet || fail "quiet, named alike by both versions, was not reused"
+	reused "$second" ünï || fail "ünï under its old file name was not reused"
+	dumped "$second" "a b" || fail "'a b', changed, was not dumped again"
+	assert_grep "$second/oma.log" "INFO DB 'ünï': the previous backup has it as @c3@bcn@c3@af.sql.gz, the file name an older oma gave it; kept as ünï.sql.gz"
+	assert_no_grep "$second/oma.log" "DB 'a b': the previous backup"
+	assert_no_grep "$second/oma.log" "WARNING"
+	assert_no_grep "$second/oma.log" "Error"
+	# The reused file moved under its new name, with a sidecar naming it;
+	# the old folder keeps a symbolic link under the old name, and its sidecar.
+	[[ -f $second/ünï.sql.gz && ! -L $second/ünï.sql.gz ]] || fail "ünï.sql.gz is not the file itself"
+	[[ -L $first/@c3@bcn@c3@af.sql.gz ]] || fail "no symbolic link left under the old name"
+	[[ $first/@c3@bcn@c3@af.sql.gz -ef $second/ünï.sql.gz ]] || fail "the old name does not lead to the reused file"
+	assert_grep "$second/ünï.timestamp" "file=ünï.sql.gz"
+	assert_grep "$second/ünï.timestamp" "ref_time="
+	assert_grep "$first/@c3@bcn@c3@af.timestamp" "file=@c3@bcn@c3@af.sql.gz"
+	assert_no_path "$second/@c3@bcn@c3@af.sql.gz"
+	assert_no_path "$second/@c3@bcn@c3@af.timestamp"
+	assert_no_path "$second/a@20b.sql.gz"
+	for f in quiet ünï "a b"; do
+		assert_complete_dump "$second/$f.sql.gz"
+	done
+	dump_has "$second/a b.sql.gz" '(2)' || fail "the new dump of 'a b' lacks the change"
+	assert_complete_dump "$first/@c3@bcn@c3@af.sql.gz"
+	assert_complete_dump "$first/a@20b.sql.gz"
+	(cd "$second" && sha256sum --strict --quiet -c SHA256SUMS) || fail "sha256sum -c failed in the renaming run"
+	assert_eq "$(wc -l <"$second/SHA256SUMS")" 3 "lines of SHA256SUMS"
+	# The next run reuses everything under the new names and prunes the
+	# old folder; what stays is readable.
+	backup "$dir.conf"
+	third=$NEW
+	for f in quiet ünï "a b"; do
+		reused "$third" "$f" || fail "$f was not reused in the run after the upgrade"
+	done
+	assert_no_grep "$third/oma.log" "the file name an older oma gave it"
+	assert_no_path "$first"
+	for f in quiet ünï "a b"; do
+		assert_complete_dump "$second/$f.sql.gz"
+		assert_complete_dump "$third/$f.sql.gz"
+	done
+	(cd "$third" && sha256sum --strict --quiet -c SHA256SUMS) || fail "sha256sum -c failed after the upgrade"
+}
+
 e2e_case "skip_unchanged_dbs: unchanged databases reused, hard link left behind" case_hard_reuse
 e2e_case "a change committed before the run is always dumped (InnoDB and Aria)" case_committed_change
 e2e_case "pruning keeps every kept folder's files readable" case_pruned_links
 e2e_case "link_type = symbolic leaves a working symlink" case_symbolic
 e2e_case "a failed dump is never reused" case_failed_not_reused
+e2e_case "a run without skip_unchanged_dbs leaves sidecars: the next run with it reuses" case_off_then_on
+e2e_case "delete_before with skip_unchanged_dbs after runs without it reuses" case_delete_before_after_off
+e2e_case "a folder with an older oma's file names: unchanged dumps reused under the new names, logged" case_old_file_names
 
 e2e_finish
