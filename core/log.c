@@ -102,6 +102,11 @@ int log_open(const char *p)
 	int f = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
 	if (f < 0)
 		return -1;
+	return log_use_fd(f, p);
+}
+
+int log_use_fd(int f, const char *p)
+{
 	pthread_mutex_lock(&lock);
 	if (fd >= 0)
 		close(fd);

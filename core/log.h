@@ -17,6 +17,10 @@ int log_get_level(void);
 /* Start writing to `path` (truncated).  Lines logged before this call are
  * kept in memory and written first.  Returns 0, or -1 with errno set. */
 int log_open(const char *path);
+/* Log to the open descriptor f from now on (it is the log's: closed by
+ * log_close), named `name` in messages (lines logged before go there
+ * first).  Returns 0. */
+int log_use_fd(int f, const char *name);
 /* Switch the open log to a new path after the file was moved (rename). */
 void log_moved(const char *new_path);
 const char *log_path(void);

@@ -108,6 +108,11 @@ int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char
  * path and the reason. */
 int store_dir_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen);
 
+/* What store_prune(keep, current) would remove, without removing it: the
+ * base names pushed to *names (--dry-run).  Returns 0, or -1 with err set. */
+int store_prune_plan(const char *backup_dir, long keep, const char *current, time_t now,
+                     struct strv *names, char *err, size_t errlen);
+
 /* What store_prune(keep, current) would free: the allocated size of the
  * folders it would remove, a file linked into several of them counted
  * once (a file also linked from a kept folder is counted though it stays).
