@@ -131,7 +131,7 @@ DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 DEPS_check_conditions = conditions $(LOADER_MODS) proc
 DEPS_check_sums = sums digest proc $(STORE_MODS)
-DEPS_check_runner = runner sums offsite conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
+DEPS_check_runner = runner sums progress offsite conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
 	$(CONFIG_MODS) $(LOADER_MODS) proc
 # The S3 client (plugins/store-s3/s3*.c) and the whole store plugin "s3"
 # (with store*.c), against a real radosgw.

@@ -30,6 +30,10 @@ void log_close(void);
  * a level above OMA_LOG_ERROR turns it off). */
 void log_set_stderr_level(int level);
 
+/* Call fn (NULL: nothing) before each line goes to stderr: the progress
+ * line clears itself (progress.c). */
+void log_set_stderr_hook(void (*fn)(void));
+
 /* Log one line.  Control characters in the message (a newline in a
  * database name, say) are written as \\n, \\r, \\xHH (escape_controls), so
  * every line of the log is one message with its time stamp.  A failed

@@ -19,6 +19,7 @@
 #include "names.h"
 #include "offsite.h"
 #include "proc.h"
+#include "progress.h"
 #include "report.h"
 #include "reuse.h"
 #include "server.h"
@@ -71,20 +72,6 @@ void runner_cancel(int sig)
 int runner_cancelled(void)
 {
 	return cancel_signal;
-}
-
-static void format_bytes(double b, char *out, size_t outlen)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	size_t u = 0;
-	while (b >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		b /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		(void)snprintf(out, outlen, "%.0f %s", b, units[u]);
-	else
-		(void)snprintf(out, outlen, "%.2f %s", b, units[u]);
 }
 
 static void log_removed(const struct strv *removed)
@@ -256,8 +243,8 @@ static int phase_space(struct run *r)
 		}
 		free_bytes += r->dry_freed;
 		char a[32], b[32];
-		format_bytes(need, a, sizeof(a));
-		format_bytes((double)free_bytes, b, sizeof(b));
+		format_size(need, a, sizeof(a));
+		format_size((double)free_bytes, b, sizeof(b));
 		log_info("Backup will require %s. Having %s free%s.", a, b,
 		         r->dry_freed > 0 ? " (after the removals before the dumps)" : "");
 		if (need <= (double)free_bytes)
@@ -277,7 +264,7 @@ static int phase_space(struct run *r)
 			break;
 		if ((double)free_bytes + (double)freed < need) {
 			char c[32];
-			format_bytes((double)freed, c, sizeof(c));
+			format_size((double)freed, c, sizeof(c));
 			log_warning(
 			        "delete_before: removing the last complete backup would free only "
 			        "%s, not enough: it is kept",
@@ -570,7 +557,9 @@ static void phase_dump(struct run *r)
 	        .done = changes_usable(r->changes) || r->off != NULL ? dump_done : NULL,
 	        .done_arg = r,
 	};
+	struct progress *prog = progress_start(r->jobs, r->njobs, r->reused.n, r->selected.n);
 	dump_run(&s, r->jobs, r->njobs);
+	progress_stop(prog);
 	for (size_t i = 0; i < r->njobs; i++) {
 		if (r->jobs[i].ok) {
 			r->dumped++;
