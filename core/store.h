@@ -137,6 +137,13 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
 int store_write_file(const char *dir, const char *name, const char *text, size_t len, char *err,
                      size_t errlen);
 
+/* Read the regular file `path` (not a symbolic link) of at most max bytes
+ * into *text (malloc'ed, NUL-terminated; its length in *len).  Returns 0,
+ * 1 when there is no such file, -1 with err set (unreadable, not a regular
+ * file, larger than max). */
+int store_read_file(const char *path, size_t max, char **text, size_t *len, char *err,
+                    size_t errlen);
+
 /* Read dir/info.json (any JSON layout and key order; counts may be written
  * as floats, the ratio as an integer; unknown keys are ignored; all three
  * keys are required).  Returns 0, 1 when there is no such file, -1 on a

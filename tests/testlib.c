@@ -372,8 +372,21 @@ static void read_fails(const struct oma_read_ops *rd, const void *file, size_t f
 }
 
 void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t len,
-                    const void *foreign, size_t flen)
+                    const char *tool, const char *dir)
 {
+	char *plain = xasprintf("%s/reader.sql", dir);
+	char *packed = xasprintf("%s/reader.sql.packed", dir);
+	t_write_bytes(plain, data, len, 0644);
+	char *cmd = xasprintf("%s '%s' >'%s'", tool, plain, packed);
+	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+	char *foreign = t_read_file(packed);
+	ck_assert_ptr_nonnull(foreign);
+	struct stat st;
+	ck_assert_int_eq(stat(packed, &st), 0);
+	size_t flen = (size_t)st.st_size;
+	free(cmd);
+	free(packed);
+	free(plain);
 	const struct oma_read_ops *rd = ops->decompress;
 	ck_assert_ptr_nonnull(rd);
 	ck_assert_uint_ge(rd->size, sizeof(struct oma_read_ops));
@@ -403,5 +416,6 @@ void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t
 	read_exactly(rd, twice, 2 * flen, both, 2 * len);
 	free(both);
 	free(twice);
+	free(foreign);
 	read_fails(rd, "", 0, "empty file");
 }

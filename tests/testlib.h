@@ -146,12 +146,12 @@ int t_read_back(const struct oma_read_ops *rd, const void *data, size_t len, siz
 
 /* The checks every compressor's reader passes: its own output of `data`
  * (threads 1 and 2) read back exactly in pieces of 1 byte, 4 KiB and all;
- * `foreign` (flen bytes: the same data written by the format's own tool)
- * and two such files one after the other read back; cut files fail with
- * "truncated", bytes after the end and a damaged byte fail, an empty file
- * fails. */
+ * what the format's own tool makes of it (`tool`, e.g. "gzip -c", run on a
+ * file in dir) and two such files one after the other read back; cut files
+ * fail with "truncated", bytes after the end and a damaged byte fail, an
+ * empty file fails. */
 void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t len,
-                    const void *foreign, size_t flen);
+                    const char *tool, const char *dir);
 
 /* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
 char *t_hex(const char *s);
