@@ -17,24 +17,7 @@ set -euo pipefail
 
 e2e_setup db
 
-if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
-	CREATE DATABASE inno;
-	CREATE TABLE inno.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
-	INSERT INTO inno.t SELECT seq, CONCAT('row ', seq) FROM inno.seq_1_to_2000;
-	CREATE DATABASE aria;
-	CREATE TABLE aria.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=Aria;
-	INSERT INTO aria.t SELECT seq, CONCAT('row ', seq) FROM aria.seq_1_to_2000;
-	CREATE DATABASE quiet;
-	CREATE TABLE quiet.t (id INT PRIMARY KEY) ENGINE=InnoDB;
-	INSERT INTO quiet.t VALUES (1), (2), (3);
-SQL
-	echo 'not ok - load test data'
-	sed 's/^/#   /' "$E2E_T/load.log"
-	exit 1
-fi
-# Pages on disk and files older than the first dump (as test_reuse.sh).
-mdb_sql -e 'FLUSH TABLES inno.t, quiet.t FOR EXPORT; UNLOCK TABLES; FLUSH TABLES'
-sleep 2.2
+e2e_load_reuse_set
 
 # mysqldump_bin that counts its starts.
 COUNT=$E2E_T/mysqldump.count
