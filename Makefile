@@ -124,6 +124,7 @@ DEPS_check_zstd = $(LOADER_MODS) proc
 DEPS_check_zabbix = $(LOADER_MODS) proc
 DEPS_check_syslog = $(LOADER_MODS) proc
 DEPS_check_webhook = $(LOADER_MODS) proc report
+DEPS_check_prometheus = $(LOADER_MODS) proc
 DEPS_check_reuse = reuse
 DEPS_check_report = report $(CONFIG_MODS) $(LOADER_MODS) proc
 DEPS_check_proc = proc
@@ -154,6 +155,10 @@ OBJ_check_age = $(AGE_OBJ)
 CFLAGS_check_age = -Iplugins/encrypt-age
 LIBS_check_age = -lsodium
 AGE_TOOLS = $(BUILD)/tests/age-tool $(BUILD)/bench/age-enc
+# The text format of the prometheus reporter, tested on its own too.
+PROM_OBJ = $(BUILD)/obj/plugins/report-prometheus/promtext.o
+OBJ_check_prometheus = $(PROM_OBJ)
+CFLAGS_check_prometheus = -Iplugins/report-prometheus
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
 DEPS_check_fuzz_replay = $(CONFIG_MODS) reuse $(CHANGES_MODS) $(STORE_MODS) server proc
@@ -268,7 +273,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 # Objects made by the pattern rules above are kept (not removed as
 # intermediate files), so a second build compiles nothing.
-.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_PLUGIN_OBJ) $(AGE_OBJ) \
+.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_PLUGIN_OBJ) $(AGE_OBJ) $(PROM_OBJ) \
 	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(t).o $(call FUZZ_OBJ,$(t)))
 
 fuzz: fuzz-build
