@@ -229,10 +229,12 @@ static double previous_success(void)
 	}
 	char *line = NULL;
 	size_t cap = 0, seen = 0;
-	ssize_t n;
 	double v = 0;
 	bool found = false;
-	while (!found && seen < PM_READ_MAX && (n = getline(&line, &cap, f)) > 0) {
+	while (!found && seen < PM_READ_MAX) {
+		ssize_t n = getline(&line, &cap, f);
+		if (n <= 0)
+			break;
 		seen += (size_t)n;
 		/* a last line without its newline may be cut short */
 		if (line[n - 1] != '\n')
