@@ -166,6 +166,20 @@ run_config_error() {
 	}
 }
 
+# Write FILE, a mysqldump that fails (exit 2, MESSAGE on stderr) for the
+# database DB and runs $MDB_DUMP_BIN for the others.
+failing_mysqldump() {
+	local file=$1 db=$2 msg=$3
+	cat >"$file" <<-EOF
+		#!/bin/sh
+		for a in "\$@"; do
+		  if [ "\$a" = '$db' ]; then echo '$msg' >&2; exit 2; fi
+		done
+		exec '$MDB_DUMP_BIN' "\$@"
+	EOF
+	chmod +x "$file"
+}
+
 # ---- test cases -------------------------------------------------------------
 
 # Run FUNCTION as the case NAME in a subshell with set -e; print the result line.
