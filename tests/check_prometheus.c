@@ -27,26 +27,10 @@ static char *tmpdir, *tfdir, *prom;
 
 /* ---- a fake host: [prometheus] from a table, log lines kept ------------- */
 
-static char logged[8192];
-
-static void fake_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fake_log(int level, const char *fmt, ...)
-{
-	size_t len = strlen(logged);
-	(void)snprintf(logged + len, sizeof(logged) - len, "%d ", level);
-	len = strlen(logged);
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(logged + len, sizeof(logged) - len, fmt, ap);
-	va_end(ap);
-	len = strlen(logged);
-	(void)snprintf(logged + len, sizeof(logged) - len, "\n");
-}
-
 static const struct oma_host host = {
         .abi = OMA_PLUGIN_ABI,
         .size = sizeof(struct oma_host),
-        .log = fake_log,
+        .log = t_log_keep,
         .config_get = t_cfg_get,
 };
 
@@ -59,7 +43,7 @@ static void setup(void)
 	prom = xasprintf("%s/oma.prom", tfdir);
 	t_cfg_section = "prometheus";
 	t_cfg_defaults(plug->desc->settings);
-	logged[0] = '\0';
+	t_log[0] = '\0';
 }
 
 static void teardown(void)
@@ -464,7 +448,7 @@ START_TEST(test_failed_run_keeps_success)
 		promtool_accepts(prom);
 		free(text);
 	}
-	ck_assert_ptr_null(strstr(logged, "30 ")); /* no warning */
+	ck_assert_ptr_null(strstr(t_log, "30 ")); /* no warning */
 	free(success);
 	free(first);
 }
@@ -524,7 +508,7 @@ START_TEST(test_outcomes)
 		free(text);
 	}
 	free(success);
-	ck_assert_msg(strstr(logged, "30 ") == NULL, "warnings: %s", logged);
+	ck_assert_msg(strstr(t_log, "30 ") == NULL, "warnings: %s", t_log);
 }
 END_TEST
 
@@ -555,27 +539,27 @@ START_TEST(test_previous_file)
 	init_ok();
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		t_write_file(prom, cases[c].text, 0644);
-		logged[0] = '\0';
+		t_log[0] = '\0';
 		struct oma_report r = failed();
 		send_ok(&r);
 		char *text = t_read_file(prom);
 		char *v = value_of(text, PM_LAST_SUCCESS);
 		ck_assert_msg(strcmp(v, cases[c].want ? cases[c].want : "0.000") == 0,
 		              "case %zu: %s", c, v);
-		bool warned = strstr(logged, "30 prometheus: the previous") != NULL;
-		ck_assert_msg(warned == (cases[c].want == NULL), "case %zu: log '%s'", c, logged);
+		bool warned = strstr(t_log, "30 prometheus: the previous") != NULL;
+		ck_assert_msg(warned == (cases[c].want == NULL), "case %zu: log '%s'", c, t_log);
 		free(v);
 		free(text);
 	}
 	/* Missing: 0 and no warning (the first run). */
 	ck_assert_int_eq(unlink(prom), 0);
-	logged[0] = '\0';
+	t_log[0] = '\0';
 	struct oma_report r = failed();
 	send_ok(&r);
 	char *text = t_read_file(prom);
 	char *v = value_of(text, PM_LAST_SUCCESS);
 	ck_assert_str_eq(v, "0.000");
-	ck_assert_msg(strstr(logged, "30 ") == NULL, "warnings: %s", logged);
+	ck_assert_msg(strstr(t_log, "30 ") == NULL, "warnings: %s", t_log);
 	free(v);
 	free(text);
 }
@@ -659,7 +643,7 @@ START_TEST(test_any_database_name)
 	ck_assert_double_eq(number_of(text, "oma_database_dump_bytes{database=\"a\xef\xbf\xbd\"}"),
 	                    1); /* the first of the two */
 	ck_assert_double_eq(number_of(text, "oma_database_dump_bytes{database=\"\"}"), 0);
-	ck_assert_msg(strstr(logged, "30 prometheus: 1 databases left out") != NULL, "%s", logged);
+	ck_assert_msg(strstr(t_log, "30 prometheus: 1 databases left out") != NULL, "%s", t_log);
 	promtool_accepts(prom);
 	free(text);
 }

@@ -13,6 +13,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,24 @@ char *t_hex(const char *s)
 /* ---- fake host config ------------------------------------------------- */
 
 #define T_CFG_MAX 16
+
+char t_log[8192];
+
+void t_log_keep(int level, const char *fmt, ...)
+{
+	size_t l = strlen(t_log);
+	int n = snprintf(t_log + l, sizeof(t_log) - l, "%d ", level);
+	if (n < 0 || (size_t)n >= sizeof(t_log) - l)
+		return;
+	l += (size_t)n;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(t_log + l, sizeof(t_log) - l, fmt, ap);
+	va_end(ap);
+	l = strlen(t_log);
+	if (l + 1 < sizeof(t_log))
+		memcpy(t_log + l, "\n", 2);
+}
 
 const char *t_cfg_section = "";
 static const char *cfg_keys[T_CFG_MAX];

@@ -156,6 +156,12 @@ void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t
 /* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
 char *t_hex(const char *s);
 
+/* A fake host's log (oma_host.log): t_log_keep appends each line to t_log
+ * as "LEVEL message\n" (cut when the buffer is full); empty t_log with
+ * t_log[0] = '\0'. */
+extern char t_log[8192];
+void t_log_keep(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* A fake host's config table: t_cfg_get(section, key) answers for section
  * t_cfg_section only, with the value last set for the key, else (unset or
  * set to NULL) the key's default in the plugin's table given to
