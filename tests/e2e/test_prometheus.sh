@@ -19,22 +19,16 @@ set -euo pipefail
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-for tool in promtool prometheus-node-exporter curl jq; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		printf 'not ok - setup: %s not found (run scripts/install-deps.sh)\n' "$tool"
-		exit 1
-	fi
-done
+e2e_need_tools promtool prometheus-node-exporter curl jq
 
 e2e_setup db
 
 ODD='q"b\s ü' # a database name with a quote, a backslash, a space, non-ASCII
 ODD_LABEL='q\"b\\s ü'
-if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-SQL; then
+e2e_load <<-SQL
 	CREATE DATABASE one;
 	CREATE TABLE one.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
-	USE one;
-	INSERT INTO one.t SELECT seq, REPEAT('x', 100) FROM seq_1_to_2000;
+	INSERT INTO one.t SELECT seq, REPEAT('x', 100) FROM one.seq_1_to_2000;
 	CREATE DATABASE two;
 	CREATE TABLE two.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO two.t VALUES (1), (2);
@@ -42,10 +36,6 @@ if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-SQL; then
 	CREATE TABLE \`$ODD\`.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO \`$ODD\`.t VALUES (1);
 SQL
-	echo 'not ok - load test data'
-	sed 's/^/#   /' "$E2E_T/load.log"
-	exit 1
-fi
 
 # mysqldump that fails for the database "two".
 FAILDUMP=$E2E_T/fail-two
