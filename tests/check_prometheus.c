@@ -25,25 +25,13 @@ static struct loader ld;
 static struct loaded_plugin *plug;
 static char *tmpdir, *tfdir, *prom;
 
-/* ---- a fake host: [prometheus] from a table, log lines kept ------------- */
-
-static const struct oma_host host = {
-        .abi = OMA_PLUGIN_ABI,
-        .size = sizeof(struct oma_host),
-        .log = t_log_keep,
-        .config_get = t_cfg_get,
-};
-
 static void setup(void)
 {
-	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "prometheus");
+	plug = t_reporter_load(&ld, "prometheus");
 	tmpdir = t_mkdtemp("prometheus");
 	tfdir = xasprintf("%s/textfile", tmpdir);
 	ck_assert_int_eq(mkdir(tfdir, 0755), 0);
 	prom = xasprintf("%s/oma.prom", tfdir);
-	t_cfg_section = "prometheus";
-	t_cfg_defaults(plug->desc->settings);
-	t_log[0] = '\0';
 }
 
 static void teardown(void)
@@ -53,18 +41,14 @@ static void teardown(void)
 	free(tmpdir);
 	free(tfdir);
 	free(prom);
-	if (plug != NULL && plug->desc->fini != NULL)
-		plug->desc->fini(); /* init was called directly, not through the loader */
-	loader_unload(&ld);
+	t_reporter_unload(&ld, plug);
 	plug = NULL;
-	t_cfg_clear();
-	t_cfg_defaults(NULL);
 }
 
 static int init_plugin(char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return plug->desc->init(&host, err, errlen);
+	return plug->desc->init(&t_host, err, errlen);
 }
 
 /* Set path to the test's file and init. */

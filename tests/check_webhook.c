@@ -36,35 +36,21 @@ static char *tmpdir;
  * as the core makes it (report_json); freed by teardown. */
 static char *failed_result_json, *good_result_json;
 
-/* ---- a fake host: [webhook] settings from a table (the plugin's defaults
- * filled in), log lines kept --------------------------------------------- */
-
-static const struct oma_host host = {
-        .abi = OMA_PLUGIN_ABI,
-        .size = sizeof(struct oma_host),
-        .log = t_log_keep,
-        .config_get = t_cfg_get,
-};
+/* ---- the plugin, called with t_host: [webhook] from t_cfg_set, log lines
+ * in t_log ----------------------------------------------------------------- */
 
 static void setup(void)
 {
-	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "webhook");
+	plug = t_reporter_load(&ld, "webhook");
 	tmpdir = t_mkdtemp("webhook");
-	t_cfg_section = "webhook";
-	t_cfg_defaults(plug->desc->settings);
-	t_log[0] = '\0';
 }
 
 static void teardown(void)
 {
 	t_remove_tree(tmpdir);
 	free(tmpdir);
-	if (plug != NULL && plug->desc->fini != NULL)
-		plug->desc->fini(); /* init was called directly, not through the loader */
-	loader_unload(&ld);
+	t_reporter_unload(&ld, plug);
 	plug = NULL;
-	t_cfg_clear();
-	t_cfg_defaults(NULL);
 	free(failed_result_json);
 	free(good_result_json);
 	failed_result_json = good_result_json = NULL;
@@ -73,7 +59,7 @@ static void teardown(void)
 static int init_plugin(char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return plug->desc->init(&host, err, errlen);
+	return plug->desc->init(&t_host, err, errlen);
 }
 
 static void init_ok(void)

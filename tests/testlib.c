@@ -232,6 +232,13 @@ char *t_hex(const char *s)
 
 char t_log[8192];
 
+const struct oma_host t_host = {
+        .abi = OMA_PLUGIN_ABI,
+        .size = sizeof(struct oma_host),
+        .log = t_log_keep,
+        .config_get = t_cfg_get,
+};
+
 void t_log_keep(int level, const char *fmt, ...)
 {
 	size_t l = strlen(t_log);

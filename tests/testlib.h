@@ -174,4 +174,32 @@ const char *t_cfg_get(const char *section, const char *key);
 void t_cfg_clear(void);
 void t_cfg_defaults(const struct oma_setting *table);
 
+/* A fake host for plugin tests: log is t_log_keep, config_get t_cfg_get. */
+extern const struct oma_host t_host;
+
+/* Load the reporter BUILD/plugins/report-NAME.so (t_load_plugin) for a
+ * test that calls its functions itself with t_host: [NAME] is the section
+ * t_cfg_get answers for, with the plugin's table for defaults; t_log is
+ * emptied.  Inline for the reason of t_load_plugin. */
+static inline struct loaded_plugin *t_reporter_load(struct loader *ld, const char *name)
+{
+	struct loaded_plugin *p = t_load_plugin(ld, OMA_PLUGIN_REPORT, name);
+	t_cfg_section = p->desc->name;
+	t_cfg_defaults(p->desc->settings);
+	t_log[0] = '\0';
+	return p;
+}
+
+/* Undo t_reporter_load: fini() (init() was called directly, not through
+ * the loader), unload, forget the settings. */
+static inline void t_reporter_unload(struct loader *ld, struct loaded_plugin *p)
+{
+	if (p != NULL && p->desc->fini != NULL)
+		p->desc->fini();
+	loader_unload(ld);
+	t_cfg_section = ""; /* it was the plugin's name */
+	t_cfg_clear();
+	t_cfg_defaults(NULL);
+}
+
 #endif
