@@ -82,7 +82,8 @@ FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 # $(BUILD)/layout changes only when the layout does (as git's GIT-CFLAGS),
 # so what depends on it is remade then and only then.
 PLUGIN_SUBDIR = $(patsubst $(PREFIX)/%,%,$(PLUGINDIR))
-LAYOUT = PREFIX=$(PREFIX) PLUGINDIR=$(PLUGINDIR) BINDIR=$(BINDIR) SYSCONFDIR=$(SYSCONFDIR) VERSION=$(VERSION)
+LAYOUT = PREFIX=$(PREFIX) PLUGINDIR=$(PLUGINDIR) BINDIR=$(BINDIR) INCLUDEDIR=$(INCLUDEDIR) \
+	SYSCONFDIR=$(SYSCONFDIR) VERSION=$(VERSION)
 LAYOUT_CFLAGS = -DOMA_PREFIX='"$(PREFIX)"' -DOMA_PLUGIN_SUBDIR='"$(PLUGIN_SUBDIR)"'
 # Man pages (man/*.in: plain man(7) roff) and systemd units (systemd/*.in)
 # with the layout's folders filled in.  tests/check_man.c holds the pages to
@@ -103,7 +104,8 @@ CFLAGS_check_loader = $(LAYOUT_CFLAGS)
 $(BUILD)/tests/check_loader: $(BUILD)/layout
 
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
-	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g'
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g'
 $(BUILD)/man/%: man/%.in $(BUILD)/layout
 	@mkdir -p $(@D)
 	$(SUBST) $< >$@

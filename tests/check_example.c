@@ -15,14 +15,6 @@
 #include "testlib.h"
 #include "util.h"
 
-/* Keys whose default is no constant: the example says it in words. */
-static const struct {
-	const char *section, *key;
-} worded[] = {
-        {"main", "backup_dir"},  /* mandatory, no default */
-        {"main", "parallelism"}, /* the number of CPUs */
-};
-
 /* A key line of the example, commented out or not. */
 struct line {
 	int no;
@@ -129,14 +121,6 @@ static char *value_of(const struct line *x, char *err, size_t errlen)
 	return keys_value_of(x->section, x->key, x->value, tmpdir, err, errlen);
 }
 
-static bool is_worded(const char *section, const char *key)
-{
-	for (size_t i = 0; i < sizeof(worded) / sizeof(worded[0]); i++)
-		if (strcmp(worded[i].section, section) == 0 && strcmp(worded[i].key, key) == 0)
-			return true;
-	return false;
-}
-
 /* Every key the tables know is in the example, and one of its lines shows
  * the default (a key without one, or one whose default the example puts
  * in words, only needs to be there). */
@@ -165,7 +149,7 @@ START_TEST(test_every_key_with_its_default)
 			free(got);
 		}
 		ck_assert_msg(seen, "oma.conf.example: [%s] %s is missing", k->section, k->key);
-		if (k->str != NULL && !is_worded(k->section, k->key))
+		if (k->str != NULL && !keys_is_worded(k->section, k->key))
 			ck_assert_msg(shows_default,
 			              "oma.conf.example: [%s] %s: no line shows the default \"%s\"",
 			              k->section, k->key, k->str);

@@ -14,6 +14,14 @@
 #include "util.h"
 
 static struct keys_table tables[32];
+
+/* Keys whose default is no constant. */
+static const struct {
+	const char *section, *key;
+} worded[] = {
+        {"main", "backup_dir"},  /* mandatory, no default */
+        {"main", "parallelism"}, /* the number of CPUs */
+};
 static size_t ntables;
 
 /* Add the section of descriptor p (when it owns one) to the tables. */
@@ -128,4 +136,12 @@ char *keys_value_of(const char *section, const char *key, const char *value, con
 	}
 	free(text);
 	return got;
+}
+
+bool keys_is_worded(const char *section, const char *key)
+{
+	for (size_t i = 0; i < sizeof(worded) / sizeof(worded[0]); i++)
+		if (strcmp(worded[i].section, section) == 0 && strcmp(worded[i].key, key) == 0)
+			return true;
+	return false;
 }

@@ -39,6 +39,11 @@ int keys_load(const char *name, const char *text, struct oma_config *cfg, char *
  * nothing else set.  Fails the test when that does not load. */
 void keys_known(struct oma_config *cfg, const char *backup_dir);
 
+/* Whether the default of section.key is no constant (backup_dir: none,
+ * parallelism: the number of CPUs), so that the example and the man page
+ * say it in words. */
+bool keys_is_worded(const char *section, const char *key);
+
 /* The text form of section.key = `value` (a TOML value) as cfg_get gives
  * it, in a file whose backup_dir is `backup_dir` (malloc'ed); NULL with err
  * set when that does not load. */
