@@ -62,8 +62,8 @@ case_install() {
 	assert_file "$DEST/usr/lib/systemd/system/oma.timer"
 	# Made for this layout: the page names the plugin folder, the unit
 	# runs the installed binary.
-	assert_grep "$DEST/usr/share/man/man8/oma.8" '^\.I /usr/lib/oma/plugins$'
-	assert_grep "$DEST/usr/lib/systemd/system/oma.service" '^ExecStart=/usr/bin/oma -c /etc/oma/oma.conf$'
+	assert_grep "$DEST/usr/share/man/man8/oma.8" '.I /usr/lib/oma/plugins'
+	assert_grep "$DEST/usr/lib/systemd/system/oma.service" 'ExecStart=/usr/bin/oma -c /etc/oma/oma.conf'
 }
 
 case_installed_version() {
