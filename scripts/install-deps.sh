@@ -45,6 +45,12 @@ PACKAGES=(
 	age                 # age tests: Debian's age and age-keygen read and write what oma's age code does
 	prometheus          # promtool check metrics: the prometheus reporter's file in its tests
 	prometheus-node-exporter # its textfile collector reads that file in the end-to-end test
+	groff-base          # check_man: the man pages format without warnings (groff -ww)
+	man-db              # check_man: man --warnings, as lintian checks the pages; man -w in test_deb
+	dpkg-dev            # make deb: dpkg-buildpackage
+	debhelper           # make deb: dh, debhelper compat 13 (debian/control Build-Depends)
+	lintian             # make deb-check: the packages lintian clean
+	systemd             # make deb-check: systemd-analyze verify oma.service oma.timer
 )
 
 # Packages not installed yet, one per line.
