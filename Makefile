@@ -7,7 +7,9 @@
 #   make unit | make e2e only the unit tests | only the end-to-end tests (make tests: build them)
 #   make check SAN=1     the same, built with AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
 #   make fuzz            libFuzzer targets (clang, in build-fuzz/), each run FUZZ_SECONDS, FUZZ_JOBS at a time (docs/FUZZING.md)
-#   make install         PREFIX (default /usr/local) and DESTDIR honoured
+#   make install         PREFIX (default /usr/local), LIBDIR, SYSCONFDIR and DESTDIR honoured
+#   make deb             the Debian packages oma and oma-dev (dpkg-buildpackage -b) in build/deb/
+#   make deb-check       build them, lintian, install them on this machine, test, purge (root; tests/pkg/test_deb.sh)
 #   make demo            start a private MariaDB, load sample data, run a backup
 #   make bare-check      run scripts/demo.sh then make check in a fresh, bare Debian 12 root (root; ~5 min)
 #   make clean
@@ -20,6 +22,10 @@ LIBDIR = $(PREFIX)/lib
 PLUGINDIR = $(LIBDIR)/oma/plugins
 INCLUDEDIR = $(PREFIX)/include
 PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+MANDIR = $(PREFIX)/share/man
+# systemd reads /usr/local/lib/systemd/system too; Debian 12's package
+# passes /lib/systemd/system (debian/rules).
+SYSTEMDUNITDIR = $(PREFIX)/lib/systemd/system
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -34,7 +40,7 @@ SANFLAGS =
 endif
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -Icore -I. \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -Iinclude -Icore -I. \
 	-DOMA_VERSION='"$(VERSION)"' -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
@@ -69,8 +75,44 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FIXTURE_SRC := $(wildcard tests/fixtures/*.c)
 FIXTURE_SO := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%.so)
 
-.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build lint format
-all: $(BUILD)/oma $(PLUGIN_SO)
+# The install layout the binary and the man pages are made for: the
+# plugin folder is compiled into the loader as PLUGINDIR below PREFIX
+# (core/loader.c), so `make install PREFIX=/usr LIBDIR=/usr/lib/TRIPLET`
+# gives a binary that finds /usr/lib/TRIPLET/oma/plugins by itself.
+# $(BUILD)/layout changes only when the layout does (as git's GIT-CFLAGS),
+# so what depends on it is remade then and only then.
+PLUGIN_SUBDIR = $(patsubst $(PREFIX)/%,%,$(PLUGINDIR))
+LAYOUT = PREFIX=$(PREFIX) PLUGINDIR=$(PLUGINDIR) BINDIR=$(BINDIR) INCLUDEDIR=$(INCLUDEDIR) \
+	SYSCONFDIR=$(SYSCONFDIR) VERSION=$(VERSION)
+LAYOUT_CFLAGS = -DOMA_PREFIX='"$(PREFIX)"' -DOMA_PLUGIN_SUBDIR='"$(PLUGIN_SUBDIR)"'
+# Man pages (man/*.in: plain man(7) roff) and systemd units (systemd/*.in)
+# with the layout's folders filled in.  tests/check_man.c holds the pages to
+# the code: every option of oma -h, every key of the tables.
+MAN_PAGES := $(patsubst man/%.in,$(BUILD)/man/%,$(wildcard man/*.in))
+UNITS := $(patsubst systemd/%.in,$(BUILD)/systemd/%,$(wildcard systemd/*.in))
+
+.PHONY: all check unit e2e tests install uninstall clean demo deps bench bare-check fuzz fuzz-build lint format \
+	deb deb-check FORCE
+all: $(BUILD)/oma $(PLUGIN_SO) $(MAN_PAGES) $(UNITS)
+
+$(BUILD)/layout: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LAYOUT)' | cmp -s - $@ || echo '$(LAYOUT)' >$@
+$(BUILD)/obj/core/loader.o: ALL_CFLAGS += $(LAYOUT_CFLAGS)
+$(BUILD)/obj/core/loader.o: $(BUILD)/layout
+CFLAGS_check_loader = $(LAYOUT_CFLAGS)
+$(BUILD)/tests/check_loader: $(BUILD)/layout
+
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g'
+$(BUILD)/man/%: man/%.in $(BUILD)/layout
+	@mkdir -p $(@D)
+	$(SUBST) $< >$@
+$(BUILD)/systemd/%: systemd/%.in $(BUILD)/layout
+	@mkdir -p $(@D)
+	$(SUBST) $< >$@
+
 
 $(BUILD)/obj/core/%.o: core/%.c
 	@mkdir -p $(@D)
@@ -111,6 +153,9 @@ LOADER_MODS = loader elfcheck ownercheck
 DEPS_check_config = $(CONFIG_MODS)
 DEPS_check_shim = $(CONFIG_MODS)
 DEPS_check_example = $(CONFIG_MODS)
+OBJ_check_example = $(KEYS_OBJ)
+DEPS_check_man = $(CONFIG_MODS)
+OBJ_check_man = $(KEYS_OBJ)
 DEPS_check_names = names digest proc
 DEPS_check_store = $(STORE_MODS)
 DEPS_check_walk = walk
@@ -124,6 +169,7 @@ DEPS_check_zstd = $(LOADER_MODS) proc
 DEPS_check_zabbix = $(LOADER_MODS) proc
 DEPS_check_syslog = $(LOADER_MODS) proc
 DEPS_check_webhook = $(LOADER_MODS) proc report
+DEPS_check_prometheus = $(LOADER_MODS) proc
 DEPS_check_reuse = reuse
 DEPS_check_report = report $(CONFIG_MODS) $(LOADER_MODS) proc
 DEPS_check_proc = proc
@@ -131,7 +177,7 @@ DEPS_check_digest = digest proc
 DEPS_check_lock = lock
 DEPS_check_conditions = conditions $(LOADER_MODS) proc
 DEPS_check_sums = sums digest proc $(STORE_MODS)
-DEPS_check_runner = runner sums offsite conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
+DEPS_check_runner = runner sums progress offsite conditions dump report $(STORE_MODS) server $(CHANGES_MODS) reuse names digest \
 	$(CONFIG_MODS) $(LOADER_MODS) proc
 # The S3 client (plugins/store-s3/s3*.c) and the whole store plugin "s3"
 # (with store*.c), against a real radosgw.
@@ -154,6 +200,10 @@ OBJ_check_age = $(AGE_OBJ)
 CFLAGS_check_age = -Iplugins/encrypt-age
 LIBS_check_age = -lsodium
 AGE_TOOLS = $(BUILD)/tests/age-tool $(BUILD)/bench/age-enc
+# The text format of the prometheus reporter, tested on its own too.
+PROM_OBJ = $(BUILD)/obj/plugins/report-prometheus/promtext.o
+OBJ_check_prometheus = $(PROM_OBJ)
+CFLAGS_check_prometheus = -Iplugins/report-prometheus
 # The fuzz targets (tests/fuzz/, built here without libFuzzer) replayed on
 # their corpora, with the core modules and plugin sources they fuzz.
 DEPS_check_fuzz_replay = $(CONFIG_MODS) reuse $(CHANGES_MODS) $(STORE_MODS) server proc
@@ -174,6 +224,11 @@ $(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
 # Helpers every unit test shares (t_ prefix).
 TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
 $(TESTLIB_OBJ): tests/testlib.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c $< -o $@
+# The tables of keys, for check_example and check_man (keys_ prefix).
+KEYS_OBJ = $(BUILD)/obj/tests/keys.o
+$(KEYS_OBJ): tests/keys.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -c $< -o $@
 # The private radosgw of the S3 tests (t_rgw_ prefix).
@@ -268,7 +323,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 # Objects made by the pattern rules above are kept (not removed as
 # intermediate files), so a second build compiles nothing.
-.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_PLUGIN_OBJ) $(AGE_OBJ) \
+.SECONDARY: $(OBJ_check_fuzz_replay) $(S3_PLUGIN_OBJ) $(AGE_OBJ) $(PROM_OBJ) \
 	$(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(t).o $(call FUZZ_OBJ,$(t)))
 
 fuzz: fuzz-build
@@ -290,14 +345,34 @@ install: all
 		oma-plugin.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/oma-plugin.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/oma-plugin.pc
 	install -m 0644 oma.conf.example $(DESTDIR)$(SYSCONFDIR)/oma/oma.conf.example
+	for page in $(MAN_PAGES); do \
+		sec=$${page##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$sec && \
+		install -m 0644 $$page $(DESTDIR)$(MANDIR)/man$$sec/ || exit 1; \
+	done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/oma $(DESTDIR)$(INCLUDEDIR)/oma/plugin.h $(DESTDIR)$(SYSCONFDIR)/oma/oma.conf.example
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/oma-plugin.pc
 	rm -f $(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so)
+	for page in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$$page; done
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS)))
+
+# The Debian packages (debian/): scripts/build-deb.sh runs
+# dpkg-buildpackage -b -us -uc on a copy of this tree, so that the .deb,
+# .buildinfo and .changes files land in build/deb/ and nothing of build/
+# is touched.  deb-check installs them on this machine (root) and purges
+# them again (tests/pkg/test_deb.sh).
+deb:
+	scripts/build-deb.sh
+
+deb-check:
+	tests/pkg/test_deb.sh
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb
 
 -include $(wildcard $(BUILD)/obj/core/*.d $(BUILD)/obj/tests/*.d $(BUILD)/tests/*.d $(BUILD)/plugins/*.d $(BUILD)/tests/fixtures/*.d)
 -include $(wildcard $(BUILD)/obj/plugins/*/*.d $(BUILD)/obj/tests/fuzz/*.d $(BUILD)/obj/common/*.d)

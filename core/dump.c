@@ -112,6 +112,7 @@ struct file_sink {
 	const char *path;
 	struct digest *dg;
 	int failed;
+	uint64_t *written; /* the job's count of bytes written (progress) */
 };
 
 static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
@@ -123,6 +124,7 @@ static int sink_write(void *ctx, const void *buf, size_t len, char *err, size_t 
 		return -1;
 	}
 	digest_update(k->dg, buf, len);
+	__atomic_add_fetch(k->written, (uint64_t)len, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -494,7 +496,7 @@ static int open_output(struct dumping *d, int threads)
 	struct oma_compress_params params = {.size = sizeof(params),
 	                                     .level = s->level,
 	                                     .threads = threads};
-	d->sink = (struct file_sink){.fd = d->fd, .path = d->tmp};
+	d->sink = (struct file_sink){.fd = d->fd, .path = d->tmp, .written = &d->j->written};
 	if (s->comp->flags & OMA_COMPRESS_SINK) {
 		d->sink.dg = digest_new();
 		if (d->sink.dg == NULL) {
@@ -627,6 +629,8 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	j->bytes = 0;
 	free(j->file);
 	j->file = NULL;
+	__atomic_store_n(&j->written, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->phase, DUMP_RUNNING, __ATOMIC_RELEASE);
 
 	int rc = -1;
 	if (proc_cancelled())
@@ -661,6 +665,7 @@ static void dump_one(const struct dump_settings *s, struct dump_job *j, int thre
 	j->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (next->j != j)
 		log_outcome(j, d.error);
+	__atomic_store_n(&j->phase, DUMP_ENDED, __ATOMIC_RELEASE);
 	digest_free(d.sink.dg);
 	free(d.argv);
 	free(d.final);

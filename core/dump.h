@@ -22,7 +22,13 @@ struct dump_job {
 	time_t started;  /* epoch time the dump started */
 	char sha256[65]; /* SHA-256 of the file, hex ("" unless ok) */
 	char *error;     /* one-line reason when !ok (malloc'ed) */
+	/* While dump_run runs, for a progress display (read with
+	 * __atomic_load_n from another thread): */
+	int phase;        /* DUMP_WAITING, DUMP_RUNNING, DUMP_ENDED */
+	uint64_t written; /* bytes written to its file so far */
 };
+
+enum { DUMP_WAITING = 0, DUMP_RUNNING = 1, DUMP_ENDED = 2 };
 
 struct dump_settings {
 	const char *dir; /* current backup folder */

@@ -23,6 +23,18 @@
 
 #define NAME_MAX_LEN 64
 
+/* Where `make install` puts the plugins (the Makefile passes its PREFIX and
+ * PLUGINDIR): OMA_PLUGIN_SUBDIR is PLUGINDIR below PREFIX, e.g.
+ * "lib/oma/plugins" or "lib/x86_64-linux-gnu/oma/plugins", found below the
+ * PREFIX of the running executable; an absolute path when PLUGINDIR lies
+ * outside PREFIX. */
+#ifndef OMA_PREFIX
+#define OMA_PREFIX "/usr/local"
+#endif
+#ifndef OMA_PLUGIN_SUBDIR
+#define OMA_PLUGIN_SUBDIR "lib/oma/plugins"
+#endif
+
 static const char *(*config_getter)(const char *section, const char *key);
 
 static void host_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,15 +125,19 @@ char *loader_default_dir(const char *configured)
 		return xstrdup(env);
 
 	char *exe = exe_path();
-	if (exe == NULL)
-		return xstrdup("/usr/local/lib/oma/plugins");
-	cut_last_component(exe); /* .../bin */
-	char *dir = xasprintf("%s/plugins", exe);
-	if (!is_dir(dir)) {
-		free(dir);
+	if (exe != NULL) {
+		cut_last_component(exe); /* .../bin */
+		char *own = xasprintf("%s/plugins", exe);
+		if (is_dir(own)) {
+			free(exe);
+			return own;
+		}
+		free(own);
 		cut_last_component(exe); /* PREFIX */
-		dir = xasprintf("%s/lib/oma/plugins", exe);
 	}
+	const char *prefix = exe != NULL ? exe : OMA_PREFIX;
+	char *dir = OMA_PLUGIN_SUBDIR[0] == '/' ? xstrdup(OMA_PLUGIN_SUBDIR)
+	                                        : xasprintf("%s/%s", prefix, OMA_PLUGIN_SUBDIR);
 	free(exe);
 	return dir;
 }

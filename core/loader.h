@@ -23,8 +23,9 @@ struct loader {
 /* The plugin folder to use: `configured` (plugin_dir) if set, else
  * $OMA_PLUGIN_DIR if set and non-empty, else <dir of the executable>/plugins
  * when that is a folder (build tree: build/oma -> build/plugins), else
- * <dir of the executable>/../lib/oma/plugins, spelled PREFIX/lib/oma/plugins
- * (installed: PREFIX/bin/oma).
+ * <dir of the executable>/../OMA_PLUGIN_SUBDIR, i.e. the PLUGINDIR of `make
+ * install` below the PREFIX the binary runs from (installed: PREFIX/bin/oma
+ * -> PREFIX/lib/oma/plugins; Debian's package: /usr/lib/TRIPLET/oma/plugins).
  * Returns a malloc'ed path. */
 char *loader_default_dir(const char *configured);
 

@@ -46,6 +46,17 @@ int lock_acquire(long port, char *err, size_t errlen)
 	return fd;
 }
 
+/* err: who holds the lock of dir (the PID its lock file fd names). */
+static void locked_by(int fd, const char *dir, char *err, size_t errlen)
+{
+	char pid[32] = "";
+	ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
+	pid[got > 0 ? got : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	cm_errf(err, errlen, "backup folder %s is locked by %s%s", dir,
+	        pid[0] ? "PID " : "another process", pid);
+}
+
 int lock_dir(const char *dir, char *err, size_t errlen)
 {
 	size_t n = strlen(dir);
@@ -69,12 +80,7 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 			continue;
 		int e = errno;
 		if (e == EWOULDBLOCK) {
-			char pid[32] = "";
-			ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
-			pid[got > 0 ? got : 0] = '\0';
-			pid[strcspn(pid, "\n")] = '\0';
-			cm_errf(err, errlen, "backup folder %s is locked by %s%s", dir,
-			        pid[0] ? "PID " : "another process", pid);
+			locked_by(fd, dir, err, errlen);
 			rc = -2;
 		} else {
 			cm_errf(err, errlen, "lock: cannot lock %s: %s", path, strerror(e));
@@ -93,6 +99,37 @@ int lock_dir(const char *dir, char *err, size_t errlen)
 	}
 	rc = fd;
 out:
+	free(path);
+	return rc;
+}
+
+int lock_dir_check(const char *dir, char *err, size_t errlen)
+{
+	size_t n = strlen(dir);
+	char *path = xasprintf("%s%s" LOCK_DIR_FILE, dir, n > 0 && dir[n - 1] == '/' ? "" : "/");
+	int rc = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT) {
+			cm_errf(err, errlen, "lock: cannot open %s: %s", path, strerror(errno));
+			rc = -1;
+		}
+		free(path);
+		return rc; /* no lock file: no run has the folder */
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			locked_by(fd, dir, err, errlen);
+			rc = -2;
+		} else {
+			cm_errf(err, errlen, "lock: cannot lock %s: %s", path, strerror(errno));
+			rc = -1;
+		}
+		break;
+	}
+	close(fd); /* releases the lock taken, if any */
 	free(path);
 	return rc;
 }

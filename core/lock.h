@@ -21,4 +21,10 @@ int lock_acquire(long port, char *err, size_t errlen);
  * N"); -1 on any other error (err set). */
 int lock_dir(const char *dir, char *err, size_t errlen);
 
+/* For --dry-run: whether lock_dir would get the lock, without writing
+ * anything (the lock file is only opened for reading, and only when it
+ * exists; a lock taken is let go at once).  Returns 0 when it would, -2
+ * when another process holds it (err says who), -1 on an error. */
+int lock_dir_check(const char *dir, char *err, size_t errlen);
+
 #endif

@@ -18,6 +18,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int level = OMA_LOG_INFO;
 static int stderr_level = OMA_LOG_ERROR;
+static void (*stderr_hook)(void); /* before a line goes to stderr (progress.c) */
 static int fd = -1;
 static char *path;
 static unsigned lost; /* lines that could not be written to the file */
@@ -73,6 +74,11 @@ int log_get_level(void)
 {
 	return level;
 }
+void log_set_stderr_hook(void (*fn)(void))
+{
+	__atomic_store_n(&stderr_hook, fn, __ATOMIC_RELEASE);
+}
+
 void log_set_stderr_level(int lvl)
 {
 	stderr_level = lvl;
@@ -102,6 +108,11 @@ int log_open(const char *p)
 	int f = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
 	if (f < 0)
 		return -1;
+	return log_use_fd(f, p);
+}
+
+int log_use_fd(int f, const char *p)
+{
 	pthread_mutex_lock(&lock);
 	if (fd >= 0)
 		close(fd);
@@ -176,8 +187,12 @@ void log_vmsg(int lvl, const char *fmt, va_list ap)
 		else
 			buf_append(&pending, &pending_len, &pending_cap, line, strlen(line));
 	}
-	if (lvl >= stderr_level)
+	if (lvl >= stderr_level) {
+		void (*hook)(void) = __atomic_load_n(&stderr_hook, __ATOMIC_ACQUIRE);
+		if (hook != NULL)
+			hook();
 		(void)fputs(line, stderr);
+	}
 	pthread_mutex_unlock(&lock);
 	free(line);
 }

@@ -17,6 +17,10 @@ int log_get_level(void);
 /* Start writing to `path` (truncated).  Lines logged before this call are
  * kept in memory and written first.  Returns 0, or -1 with errno set. */
 int log_open(const char *path);
+/* Log to the open descriptor f from now on (it is the log's: closed by
+ * log_close), named `name` in messages (lines logged before go there
+ * first).  Returns 0. */
+int log_use_fd(int f, const char *name);
 /* Switch the open log to a new path after the file was moved (rename). */
 void log_moved(const char *new_path);
 const char *log_path(void);
@@ -25,6 +29,10 @@ void log_close(void);
 /* Also copy lines at or above `level` to stderr (default: OMA_LOG_ERROR;
  * a level above OMA_LOG_ERROR turns it off). */
 void log_set_stderr_level(int level);
+
+/* Call fn (NULL: nothing) before each line goes to stderr: the progress
+ * line clears itself (progress.c). */
+void log_set_stderr_hook(void (*fn)(void));
 
 /* Log one line.  Control characters in the message (a newline in a
  * database name, say) are written as \\n, \\r, \\xHH (escape_controls), so

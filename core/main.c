@@ -37,7 +37,7 @@ static void usage(FILE *out)
 	(void)fprintf(
 	        out,
 	        "usage: oma [-h] [-c CONFIG] [-d] [-v] [--check-config] [--check-remote]\n"
-	        "           [--print-config] [--verify [FOLDER]]\n"
+	        "           [--print-config] [--verify [FOLDER]] [--dry-run]\n"
 	        "\n"
 	        "Optimized MySQLDump Archiver - one compressed dump per database, run from cron.\n"
 	        "\n"
@@ -50,6 +50,8 @@ static void usage(FILE *out)
 	        "  --check-remote        With --check-config: also write, read and remove a probe\n"
 	        "                        object at every off-site store ([s3] ...)\n"
 	        "  --print-config        Print the effective configuration as JSON, then exit\n"
+	        "  --dry-run             Do every check of a run and say what it would dump, reuse\n"
+	        "                        and remove, without changing anything or starting mysqldump\n"
 	        "  --verify [FOLDER]     Check every dump of a backup folder (default: backup_dir/last\n"
 	        "                        of CONFIG): SHA256SUMS, the whole compressed stream, the\n"
 	        "                        completion line; exit 0 when all are good, 4 otherwise\n"
@@ -283,6 +285,7 @@ struct options {
 	int debug, check_only, print_only, check_remote;
 	int config_given;   /* -c was on the command line */
 	int verify;         /* --verify */
+	int dry_run;        /* --dry-run */
 	const char *folder; /* its FOLDER, or NULL */
 };
 
@@ -290,7 +293,7 @@ struct options {
  * to end with at once (--help, --version, a wrong option or argument). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 1000, OPT_PRINT, OPT_REMOTE, OPT_VERIFY };
+	enum { OPT_CHECK = 1000, OPT_PRINT, OPT_REMOTE, OPT_VERIFY, OPT_DRY };
 	static const struct option longopts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"debug", no_argument, NULL, 'd'},
@@ -300,6 +303,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	        {"print-config", no_argument, NULL, OPT_PRINT},
 	        {"check-remote", no_argument, NULL, OPT_REMOTE},
 	        {"verify", no_argument, NULL, OPT_VERIFY},
+	        {"dry-run", no_argument, NULL, OPT_DRY},
 	        {NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.config_path = DEFAULT_CONFIG};
@@ -334,6 +338,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_VERIFY:
 			o->verify = 1;
 			break;
+		case OPT_DRY:
+			o->dry_run = 1;
+			break;
 		default:
 			usage(stderr);
 			return OMA_EXIT_CONFIG;
@@ -341,9 +348,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->verify && optind < argc)
 		o->folder = argv[optind++];
-	if (o->verify && (o->check_only || o->print_only)) {
-		(void)fprintf(stderr, "oma: --verify cannot be combined with %s\n",
-		              o->print_only ? "--print-config" : "--check-config");
+	if ((o->verify || o->dry_run) &&
+	    (o->check_only || o->print_only || o->verify + o->dry_run > 1)) {
+		(void)fprintf(stderr, "oma: %s cannot be combined with %s\n",
+		              o->verify ? "--verify" : "--dry-run",
+		              o->print_only   ? "--print-config"
+		              : o->check_only ? "--check-config"
+		                              : "--dry-run");
 		return OMA_EXIT_CONFIG;
 	}
 	if (optind < argc) {
@@ -494,6 +505,23 @@ static int take_locks(const struct oma_config *cfg, int *lockfd, int *dirfd)
 	return OMA_EXIT_OK;
 }
 
+/* The runner's view of the plugins. */
+static struct run_plugins run_plugins_of(const struct oma_config *cfg, struct loader *ld,
+                                         const struct loaded_plugin *comp,
+                                         const struct loaded_plugin *cond)
+{
+	const struct loaded_plugin *enc = encryption(ld);
+	return (struct run_plugins){
+	        .comp = comp->desc->compress,
+	        .comp_name = comp->desc->name,
+	        .cond = cond ? cond->desc->condition : NULL,
+	        .ld = ld,
+	        .report_timeout = (int)cfg->main.report_timeout,
+	        .enc = enc != NULL ? enc->desc->encrypt : NULL,
+	        .enc_name = enc != NULL ? enc->desc->name : NULL,
+	};
+}
+
 /* The backup itself, with the plugins loaded and initialised and the locks
  * held.  Returns the exit code. */
 static int run_backup(const struct oma_config *cfg, struct loader *ld,
@@ -504,17 +532,43 @@ static int run_backup(const struct oma_config *cfg, struct loader *ld,
 		(void)fprintf(stderr, "Backup cancelled by signal %d\n", runner_cancelled());
 		return OMA_EXIT_FAILED;
 	}
-	const struct loaded_plugin *enc = encryption(ld);
-	struct run_plugins pl = {
-	        .comp = comp->desc->compress,
-	        .comp_name = comp->desc->name,
-	        .cond = cond ? cond->desc->condition : NULL,
-	        .ld = ld,
-	        .report_timeout = (int)cfg->main.report_timeout,
-	        .enc = enc != NULL ? enc->desc->encrypt : NULL,
-	        .enc_name = enc != NULL ? enc->desc->name : NULL,
-	};
+	struct run_plugins pl = run_plugins_of(cfg, ld, comp, cond);
 	return runner_run(cfg, &pl);
+}
+
+/* --dry-run: the locks as a run would take them (the port's is taken and
+ * let go at once; the folder's only tried, writing nothing), then the runner's dry
+ * run.  Returns the exit code. */
+static int dry_run(const struct oma_config *cfg, struct loader *ld,
+                   const struct loaded_plugin *comp, const struct loaded_plugin *cond)
+{
+	char err[1024];
+	int lockfd = lock_acquire(cfg->main.lock_port, err, sizeof(err));
+	if (lockfd == -2) {
+		(void)fprintf(stderr,
+		              "Another instance of OMA is already running (port %ld is in use)\n",
+		              cfg->main.lock_port);
+		return OMA_EXIT_LOCKED;
+	}
+	if (lockfd < 0) {
+		(void)fprintf(stderr, "oma: %s\n", err);
+		return OMA_EXIT_FAILED;
+	}
+	/* Let go at once: a real run starting meanwhile must not be refused. */
+	close(lockfd);
+	int rc = lock_dir_check(cfg->main.backup_dir, err, sizeof(err));
+	int code = OMA_EXIT_OK;
+	if (rc == -2) {
+		(void)fprintf(stderr, "Another instance of OMA is already running (%s)\n", err);
+		code = OMA_EXIT_LOCKED;
+	} else if (rc < 0) {
+		(void)fprintf(stderr, "oma: %s\n", err);
+		code = OMA_EXIT_FAILED;
+	} else {
+		struct run_plugins pl = run_plugins_of(cfg, ld, comp, cond);
+		code = runner_dry_run(cfg, &pl);
+	}
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -570,6 +624,10 @@ int main(int argc, char **argv)
 	if (o.check_only) {
 		print_check_ok(&cfg, o.config_path);
 		code = OMA_EXIT_OK;
+		goto out;
+	}
+	if (o.dry_run) {
+		code = dry_run(&cfg, &ld, comp, cond);
 		goto out;
 	}
 	code = take_locks(&cfg, &lockfd, &dirfd);

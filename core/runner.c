@@ -19,6 +19,7 @@
 #include "names.h"
 #include "offsite.h"
 #include "proc.h"
+#include "progress.h"
 #include "report.h"
 #include "reuse.h"
 #include "server.h"
@@ -55,6 +56,8 @@ struct run {
 	char enc_id[160];       /* "METHOD:FINGERPRINT" of the encryption, "" without */
 	struct offsite *off;    /* the off-site copies; NULL without a store plugin */
 	struct sums sums;       /* SHA256SUMS: the folder's dumps, reused and new */
+	int dry;                /* --dry-run: check and say, change nothing */
+	uint64_t dry_freed;     /* --dry-run: what the prune before the dumps would free */
 };
 
 /* The first signal that asked the run to stop; 0 while none did. */
@@ -72,20 +75,6 @@ int runner_cancelled(void)
 	return cancel_signal;
 }
 
-static void format_bytes(double b, char *out, size_t outlen)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	size_t u = 0;
-	while (b >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		b /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		(void)snprintf(out, outlen, "%.0f %s", b, units[u]);
-	else
-		(void)snprintf(out, outlen, "%.2f %s", b, units[u]);
-}
-
 static void log_removed(const struct strv *removed)
 {
 	char *list = py_list_repr(removed);
@@ -99,11 +88,19 @@ static int phase_prune(struct run *r, long keep)
 {
 	char err[512];
 	struct strv removed = {0};
-	int rc = store_prune(r->bdir, keep, r->current_base, time(NULL), &removed, err,
-	                     sizeof(err));
-	if (rc != 0)
+	int rc = r->dry ? store_prune_plan(r->bdir, keep, r->current_base, time(NULL), &removed,
+	                                   err, sizeof(err))
+	                : store_prune(r->bdir, keep, r->current_base, time(NULL), &removed, err,
+	                              sizeof(err));
+	if (rc != 0) {
 		log_error("%s", err);
-	log_removed(&removed);
+	} else if (r->dry) {
+		char *list = py_list_repr(&removed);
+		log_info("Dry run: would remove old backup directories: %s", list);
+		free(list);
+	} else {
+		log_removed(&removed);
+	}
 	strv_free(&removed);
 	return rc;
 }
@@ -122,7 +119,7 @@ static void phase_survey(struct run *r)
 {
 	char err[512];
 	struct strv removed = {0};
-	if (store_clean_temp(r->bdir, r->current_base, &removed, err, sizeof(err)) != 0)
+	if (!r->dry && store_clean_temp(r->bdir, r->current_base, &removed, err, sizeof(err)) != 0)
 		log_warning("%s", err);
 	for (size_t i = 0; i < removed.n; i++)
 		log_warning("Removed a temporary file left by an interrupted run: %s",
@@ -269,10 +266,12 @@ static int phase_space(struct run *r)
 			log_warning("%s", err);
 			return 0;
 		}
+		free_bytes += r->dry_freed;
 		char a[32], b[32];
-		format_bytes(need, a, sizeof(a));
-		format_bytes((double)free_bytes, b, sizeof(b));
-		log_info("Backup will require %s. Having %s free.", a, b);
+		format_size(need, a, sizeof(a));
+		format_size((double)free_bytes, b, sizeof(b));
+		log_info("Backup will require %s. Having %s free%s.", a, b,
+		         r->dry_freed > 0 ? " (after the removals before the dumps)" : "");
 		if (need <= (double)free_bytes)
 			return 0;
 		if (pass > 0 || !r->cfg->main.delete_before || r->cfg->main.versions > 1 ||
@@ -290,12 +289,17 @@ static int phase_space(struct run *r)
 			break;
 		if ((double)free_bytes + (double)freed < need) {
 			char c[32];
-			format_bytes((double)freed, c, sizeof(c));
+			format_size((double)freed, c, sizeof(c));
 			log_warning(
 			        "delete_before: removing the last complete backup would free only "
 			        "%s, not enough: it is kept",
 			        c);
 			break;
+		}
+		if (r->dry) {
+			log_warning("Dry run: delete_before would remove the last complete backup "
+			            "to make room; until the run completes there would be none");
+			return 0;
 		}
 		struct strv removed = {0};
 		if (store_prune(r->bdir, 0, r->current_base, time(NULL), &removed, err,
@@ -505,8 +509,12 @@ static void phase_reuse(struct run *r)
 	const struct cfg_main *m = &r->cfg->main;
 	log_info("Skip unchanged databases: %s", m->skip_unchanged_dbs ? "True" : "False");
 	if (!m->skip_unchanged_dbs) {
-		for (size_t i = 0; i < r->selected.n; i++)
+		for (size_t i = 0; i < r->selected.n; i++) {
 			strv_push(&r->todo, r->selected.v[i]);
+			if (r->dry)
+				log_info("Dry run: DB '%s': would dump: skip_unchanged_dbs is off",
+				         r->selected.v[i]);
+		}
 		return;
 	}
 	probe_changes(r);
@@ -524,16 +532,27 @@ static void phase_reuse(struct run *r)
 			if (prev != NULL && r->changes != NULL)
 				reuse = may_reuse(r, prev, db, stem, file, &sc, why, sizeof(why));
 		}
-		if (reuse)
+		if (reuse && r->dry) {
+			log_info("Dry run: DB '%s': would reuse %s/%s (unchanged since it was "
+			         "dumped)",
+			         db, strrchr(prev, '/') != NULL ? strrchr(prev, '/') + 1 : prev,
+			         file);
+			r->reused_bytes[r->reused.n] = sc.bytes;
+			strv_push(&r->reused, db);
+		} else if (reuse) {
 			reuse = move_previous(r, prev, db, stem, file, &sc) == 0;
-		else
+		} else if (r->dry) {
+			log_info("Dry run: DB '%s': would dump: %s", db, why);
+		} else {
 			log_debug("DB '%s': dumping: %s", db, why);
+		}
 		if (!reuse)
 			strv_push(&r->todo, db);
 		reuse_sidecar_free(&sc);
 		free(file);
 	}
-	if (prev != NULL && r->reused.n > 0 && (fsync_dir(r->current) != 0 || fsync_dir(prev) != 0))
+	if (!r->dry && prev != NULL && r->reused.n > 0 &&
+	    (fsync_dir(r->current) != 0 || fsync_dir(prev) != 0))
 		log_warning("Cannot sync the backup folders after reusing dumps: %s",
 		            strerror(errno));
 	free(prev);
@@ -610,7 +629,9 @@ static void phase_dump(struct run *r)
 	        .done = dump_done,
 	        .done_arg = r,
 	};
+	struct progress *prog = progress_start(r->jobs, r->njobs, r->reused.n, r->selected.n);
 	dump_run(&s, r->jobs, r->njobs);
+	progress_stop(prog);
 	for (size_t i = 0; i < r->njobs; i++) {
 		if (r->jobs[i].ok) {
 			r->dumped++;
@@ -894,6 +915,23 @@ enum step {
 	STEP_CANCEL,  /* a signal stopped the run */
 };
 
+/* The first lines of the log: level, configuration, compression and
+ * encryption (r->enc_id set). */
+static void log_setup(struct run *r)
+{
+	log_info("Logger initialized with level: %s", log_level_word(log_get_level()));
+	log_debug("Using configuration file: %s", r->cfg->path);
+	for (size_t i = 0; i < r->cfg->warnings.n; i++)
+		log_warning("%s", r->cfg->warnings.v[i]);
+	log_info("Compression: %s (%s)", r->pl->comp_name, r->pl->comp->suffix);
+	if (r->pl->enc != NULL) {
+		(void)snprintf(r->enc_id, sizeof(r->enc_id), "%s:%s", r->pl->enc_name,
+		               r->pl->enc->fingerprint());
+		log_info("Encryption: %s (%s), recipients %s", r->pl->enc_name, r->pl->enc->suffix,
+		         r->pl->enc->fingerprint());
+	}
+}
+
 /* Phase 2: the current folder and its log, then the survey of the backup
  * folder.  Returns 0, or -1 after saying why (on stderr: there is no log
  * yet) with nothing left to free. */
@@ -920,17 +958,7 @@ static int phase_start(struct run *r)
 	if (log_open(logfile) != 0)
 		(void)fprintf(stderr, "oma: cannot write %s: %s\n", logfile, strerror(errno));
 	free(logfile);
-	log_info("Logger initialized with level: %s", log_level_word(log_get_level()));
-	log_debug("Using configuration file: %s", r->cfg->path);
-	for (size_t i = 0; i < r->cfg->warnings.n; i++)
-		log_warning("%s", r->cfg->warnings.v[i]);
-	log_info("Compression: %s (%s)", r->pl->comp_name, r->pl->comp->suffix);
-	if (r->pl->enc != NULL) {
-		(void)snprintf(r->enc_id, sizeof(r->enc_id), "%s:%s", r->pl->enc_name,
-		               r->pl->enc->fingerprint());
-		log_info("Encryption: %s (%s), recipients %s", r->pl->enc_name, r->pl->enc->suffix,
-		         r->pl->enc->fingerprint());
-	}
+	log_setup(r);
 	phase_survey(r);
 	return 0;
 }
@@ -977,6 +1005,13 @@ static enum step phase_prepare(struct run *r, int *code)
 		return STEP_CANCEL;
 	read_previous(r);
 	r->keep_old = m->delete_before && previous_failed(r);
+	if (r->dry && m->delete_before && !r->keep_old) {
+		char err[512];
+		if (store_prunable_bytes(r->bdir, m->versions > 1 ? m->versions - 1 : 1,
+		                         r->current_base, time(NULL), &r->dry_freed, err,
+		                         sizeof(err)) != 0)
+			log_warning("%s", err);
+	}
 	if (m->delete_before && !r->keep_old) {
 		log_debug(
 		        "Removing old backup directories before new backup. Will keep %ld versions ...",
@@ -1090,6 +1125,59 @@ static enum step end_cancelled(const struct run *r, int *code)
 	log_error("Backup cancelled by signal %d", (int)cancel_signal);
 	*code = OMA_EXIT_FAILED;
 	return r->dumped == 0 && r->reused.n == 0 ? STEP_ABANDON : STEP_KEEP;
+}
+
+int runner_dry_run(const struct oma_config *cfg, const struct run_plugins *pl)
+{
+	struct run r = {.cfg = cfg, .pl = pl, .started = time(NULL), .dry = 1};
+	const struct cfg_main *m = &cfg->main;
+	int code = OMA_EXIT_OK;
+	r.bdir = realpath(m->backup_dir, NULL);
+	if (r.bdir == NULL) {
+		(void)fprintf(stderr, "oma: cannot resolve backup folder '%s': %s\n", m->backup_dir,
+		              strerror(errno));
+		return OMA_EXIT_FAILED;
+	}
+	/* No folder of its own: free space is the backup folder's, and no
+	 * existing folder is "the current one". */
+	r.current = xstrdup(r.bdir);
+	r.current_base = "";
+	int out = dup(STDOUT_FILENO);
+	if (out >= 0) {
+		log_set_stderr_level(OMA_LOG_ERROR + 10); /* every line once, on stdout */
+		(void)log_use_fd(out, "stdout");
+	}
+	log_info("Dry run: nothing is created, changed or removed, no mysqldump starts, and no "
+	         "condition, reporter or off-site store runs");
+	log_setup(&r);
+	phase_survey(&r);
+	const struct cfg_conditions *c = &cfg->cond;
+	if (c->skip.n + c->run.n + c->terminate.n > 0)
+		log_info(
+		        "Dry run: [conditions] not run (%zu skip, %zu run, %zu terminate commands)",
+		        c->skip.n, c->run.n, c->terminate.n);
+	enum step st = phase_prepare(&r, &code);
+	if (st == STEP_ON)
+		phase_reuse(&r);
+	if (st == STEP_ON && !cancel_signal) {
+		int par = cfg_parallelism(cfg, cpu_count());
+		char *list = py_list_repr(&r.todo);
+		log_info("Dry run: would dump %zu and reuse %zu of %zu selected databases, %d "
+		         "parallel mysqldump processes: %s",
+		         r.todo.n, r.reused.n, r.selected.n, par, list);
+		free(list);
+		/* With delete_before the prune before the dumps said it already. */
+		if (r.selected.n > 0 && !(m->delete_before && !r.keep_old))
+			(void)phase_prune(&r, m->versions - 1);
+	}
+	if (cancel_signal) {
+		log_error("Dry run cancelled by signal %d", (int)cancel_signal);
+		code = OMA_EXIT_FAILED;
+	}
+	log_info("Dry run: exit code %d", code);
+	log_close();
+	run_free(&r);
+	return code;
 }
 
 int runner_run(const struct oma_config *cfg, const struct run_plugins *pl)

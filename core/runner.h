@@ -34,6 +34,16 @@ struct run_plugins {
  * initialised) and return the process exit code. */
 int runner_run(const struct oma_config *cfg, const struct run_plugins *pl);
 
+/* --dry-run: every check of runner_run that changes nothing - server
+ * facts, selection, space estimate, the change check and which databases
+ * would be dumped or reused and why, which folders would be pruned -
+ * logged to stdout (log format, the configured level) instead of a
+ * folder's oma.log.  Nothing is created, changed or removed in the backup
+ * folder, no mysqldump starts, no condition, reporter or off-site store
+ * runs.  Returns the exit code a real run would give for what can be known
+ * beforehand (2 no space, 4 server unreachable, else 0). */
+int runner_dry_run(const struct oma_config *cfg, const struct run_plugins *pl);
+
 /* Ask a running backup to stop because of signal `sig` (async-signal-safe):
  * every child is stopped, the run ends at its next phase with "Backup
  * cancelled by signal N" and exit code 4; the reporters still report. */

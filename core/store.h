@@ -108,6 +108,11 @@ int store_fix_links(const char *backup_dir, time_t now, struct strv *notes, char
  * path and the reason. */
 int store_dir_bytes(const char *path, uint64_t *bytes, char *err, size_t errlen);
 
+/* What store_prune(keep, current) would remove, without removing it: the
+ * base names pushed to *names (--dry-run).  Returns 0, or -1 with err set. */
+int store_prune_plan(const char *backup_dir, long keep, const char *current, time_t now,
+                     struct strv *names, char *err, size_t errlen);
+
 /* What store_prune(keep, current) would free: the allocated size of the
  * folders it would remove, a file linked into several of them counted
  * once (a file also linked from a kept folder is counted though it stays).
@@ -131,6 +136,13 @@ int store_write_info(const char *dir, const struct store_info *info, char *err, 
  * next run: store_clean_temp).  Returns 0, or -1 with err set. */
 int store_write_file(const char *dir, const char *name, const char *text, size_t len, char *err,
                      size_t errlen);
+
+/* Read the regular file `path` (not a symbolic link) of at most max bytes
+ * into *text (malloc'ed, NUL-terminated; its length in *len).  Returns 0,
+ * 1 when there is no such file, -1 with err set (unreadable, not a regular
+ * file, larger than max). */
+int store_read_file(const char *path, size_t max, char **text, size_t *len, char *err,
+                    size_t errlen);
 
 /* Read dir/info.json (any JSON layout and key order; counts may be written
  * as floats, the ratio as an integer; unknown keys are ignored; all three

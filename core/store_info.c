@@ -420,28 +420,27 @@ int store_parse_info(const char *text, size_t len, const char *name, struct stor
 	return rc;
 }
 
-int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen)
+int store_read_file(const char *path, size_t max, char **text, size_t *len, char *err,
+                    size_t errlen)
 {
-	char *path = store_join(dir, STORE_INFO_FILE);
-	char *text = NULL;
-	int rc = -1;
+	*text = NULL;
+	*len = 0;
 	int fd = open_regular(AT_FDCWD, path, 0);
 	if (fd == -2) {
 		cm_errf(err, errlen, "store: '%s' is not a regular file", path);
-		goto out;
+		return -1;
 	}
 	if (fd < 0) {
-		if (errno == ENOENT) {
-			rc = 1;
-			goto out;
-		}
+		if (errno == ENOENT)
+			return 1;
 		cm_errf(err, errlen, "store: cannot open '%s': %s", path, strerror(errno));
-		goto out;
+		return -1;
 	}
-	text = xmalloc(INFO_MAX_BYTES + 1);
-	size_t len = 0;
+	char *buf = xmalloc(max + 1);
+	size_t got = 0;
+	int rc = -1;
 	for (;;) {
-		ssize_t n = read(fd, text + len, INFO_MAX_BYTES + 1 - len);
+		ssize_t n = read(fd, buf + got, max + 1 - got);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -450,17 +449,32 @@ int store_read_info(const char *dir, struct store_info *info, char *err, size_t 
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
-		if (len > INFO_MAX_BYTES) {
-			cm_errf(err, errlen, "store: %s: file too large", path);
+		got += (size_t)n;
+		if (got > max) {
+			cm_errf(err, errlen, "store: %s: file too large (over %zu bytes)", path,
+			        max);
 			goto out;
 		}
 	}
-	text[len] = '\0';
-	rc = store_parse_info(text, len, path, info, err, errlen);
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	buf = NULL;
+	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+int store_read_info(const char *dir, struct store_info *info, char *err, size_t errlen)
+{
+	char *path = store_join(dir, STORE_INFO_FILE);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = store_read_file(path, INFO_MAX_BYTES, &text, &len, err, errlen);
+	if (rc == 0)
+		rc = store_parse_info(text, len, path, info, err, errlen);
 	free(text);
 	free(path);
 	return rc;

@@ -228,6 +228,20 @@ out:
 	return rc;
 }
 
+int store_prune_plan(const char *backup_dir, long keep, const char *current, time_t now,
+                     struct strv *names, char *err, size_t errlen)
+{
+	struct store_folders all = {0};
+	bool *removing = NULL;
+	int rc = plan_prune(backup_dir, keep, current, now, &all, &removing, err, errlen);
+	for (size_t i = 0; rc == 0 && i < all.n; i++)
+		if (removing[i])
+			strv_push(names, all.v[i].name);
+	free(removing);
+	store_folders_free(&all);
+	return rc;
+}
+
 int store_prunable_bytes(const char *backup_dir, long keep, const char *current, time_t now,
                          uint64_t *bytes, char *err, size_t errlen)
 {

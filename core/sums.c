@@ -1,14 +1,10 @@
 /* sums.c - SHA256SUMS of a backup folder in the format of coreutils' sha256sum: writing, reading. */
 #include "sums.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/errbuf.h"
 #include "store.h"
@@ -167,42 +163,12 @@ int sums_parse(const char *text, size_t len, const char *what, struct sums *out,
 int sums_read(const char *dir, struct sums *out, char *err, size_t errlen)
 {
 	char *path = xasprintf("%s/%s", dir, SUMS_FILE);
-	int rc = -1;
 	char *text = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	size_t len = 0;
 	sums_free(out);
-	if (fd < 0 && errno == ENOENT) {
-		rc = 1;
-		goto out;
-	}
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		cm_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SUMS_MAX_BYTES) {
-		cm_errf(err, errlen, "%s: not a regular file of at most %u bytes", path,
-		        SUMS_MAX_BYTES);
-		goto out;
-	}
-	size_t len = (size_t)st.st_size;
-	text = xcalloc(len + 1, 1);
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = pread(fd, text + got, len - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			cm_errf(err, errlen, "cannot read %s: %s", path,
-			        r < 0 ? strerror(errno) : "it shrank while read");
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	rc = sums_parse(text, len, path, out, err, errlen);
-out:
-	if (fd >= 0)
-		close(fd);
+	int rc = store_read_file(path, SUMS_MAX_BYTES, &text, &len, err, errlen);
+	if (rc == 0)
+		rc = sums_parse(text, len, path, out, err, errlen);
 	free(text);
 	free(path);
 	return rc;

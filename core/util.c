@@ -285,3 +285,17 @@ char *escape_controls(const char *s)
 	*o = '\0';
 	return out;
 }
+
+void format_size(double b, char *out, size_t outlen)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	size_t u = 0;
+	while (b >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		b /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		(void)snprintf(out, outlen, "%.0f %s", b, units[u]);
+	else
+		(void)snprintf(out, outlen, "%.2f %s", b, units[u]);
+}

@@ -71,4 +71,7 @@ int open_regular(int dirfd, const char *path, int flags);
 /* Number of online CPUs (at least 1). */
 int cpu_count(void);
 
+/* b bytes as "123 B", "1.50 KiB" ... "2.00 PiB" (as upstream logs sizes). */
+void format_size(double b, char *out, size_t outlen);
+
 #endif

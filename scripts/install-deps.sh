@@ -3,7 +3,8 @@
 #
 # Runs `apt-get update` and `apt-get install` only when a package is missing,
 # so a second run takes a moment.  Uses sudo when not run as root.  Installing
-# mariadb-server, rsyslog or zabbix-server-mysql may start the system service;
+# mariadb-server, rsyslog, zabbix-server-mysql, prometheus or
+# prometheus-node-exporter may start the system service;
 # oma's tests and demo never use it (they start private servers of their own).
 set -euo pipefail
 
@@ -42,6 +43,14 @@ PACKAGES=(
 	awscli              # S3 tests: second clients reading back what oma wrote
 	s3cmd
 	age                 # age tests: Debian's age and age-keygen read and write what oma's age code does
+	prometheus          # promtool check metrics: the prometheus reporter's file in its tests
+	prometheus-node-exporter # its textfile collector reads that file in the end-to-end test
+	groff-base          # check_man: the man pages format without warnings (groff -ww)
+	man-db              # check_man: man --warnings, as lintian checks the pages; man -w in test_deb
+	dpkg-dev            # make deb: dpkg-buildpackage
+	debhelper           # make deb: dh, debhelper compat 13 (debian/control Build-Depends)
+	lintian             # make deb-check: the packages lintian clean
+	systemd             # make deb-check: systemd-analyze verify oma.service oma.timer
 )
 
 # Packages not installed yet, one per line.

@@ -244,7 +244,8 @@ check_flags() {
 # ---- shellcheck ---------------------------------------------------------------
 #
 # Every shell script: *.sh, and any other file whose first line is a sh or
-# bash shebang (.ci/run), outside .git and the build folders.  Sourced
+# bash shebang (.ci/run, debian's maintainer scripts), outside .git and the
+# build folders.  Sourced
 # files are followed (-x; paths from the repository root).  A disable
 # directive must say why on its own line, after a second "#".
 
@@ -254,7 +255,8 @@ shell_scripts() {
 		while IFS= read -r f; do
 			if [[ $f = *.sh ]]; then
 				printf '%s\n' "$f"
-			elif [[ $f != *.* || $f = .ci/* ]] && [[ -r $f ]] &&
+			elif [[ $f != *.* || $f = .ci/* || $f = debian/*.post* || $f = debian/*.pre* ]] &&
+				[[ -r $f ]] &&
 				head -n 1 -- "$f" 2>/dev/null | grep -qE '^#!.*[/ ](ba|da|k)?sh([[:space:]]|$)'; then
 				printf '%s\n' "$f"
 			fi

@@ -1,7 +1,5 @@
 /* check_example.c - oma.conf.example against the tables of keys: the core's and those of the plugins in BUILD/plugins. */
 #include <check.h>
-#include <dirent.h>
-#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,27 +10,10 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "keys.h"
 #include "log.h"
 #include "testlib.h"
 #include "util.h"
-
-/* Keys whose default is no constant: the example says it in words. */
-static const struct {
-	const char *section, *key;
-} worded[] = {
-        {"main", "backup_dir"},  /* mandatory, no default */
-        {"main", "parallelism"}, /* the number of CPUs */
-};
-
-/* A plugin's section and its table of keys (NULL when it declares none). */
-struct table {
-	char *section;
-	const struct oma_setting *settings;
-	bool encrypt; /* [encryption]: the core's key method, then the plugin's */
-};
-
-static struct table tables[32];
-static size_t ntables;
 
 /* A key line of the example, commented out or not. */
 struct line {
@@ -60,53 +41,6 @@ static char *example_path(void)
 		free(p);
 	}
 	return xstrdup("oma.conf.example");
-}
-
-/* Every plugin in BUILD/plugins that owns a section, with its table. */
-static void load_tables(void)
-{
-	char *build = t_build_dir();
-	char *dir = xasprintf("%s/plugins", build);
-	DIR *d = opendir(dir);
-	ck_assert_msg(d != NULL, "%s: %s (run `make`)", dir, strerror(errno));
-	for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
-		size_t len = strlen(e->d_name);
-		if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0)
-			continue;
-		char *so = xasprintf("%s/%s", dir, e->d_name);
-		void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-		ck_assert_msg(h != NULL, "cannot load %s: %s", so, dlerror());
-		const struct oma_plugin *p = dlsym(h, OMA_PLUGIN_SYMBOL);
-		ck_assert_msg(p != NULL, "%s: no descriptor", so);
-		/* a reporter's name is its section; a table makes one of any
-		 * plugin; an encrypt plugin's keys are [encryption]'s (the
-		 * default method's, age) */
-		if (p->type == OMA_PLUGIN_ENCRYPT) {
-			ck_assert_uint_lt(ntables, sizeof(tables) / sizeof(tables[0]));
-			if (strcmp(p->name, "age") == 0) {
-				tables[ntables].section = xstrdup("encryption");
-				tables[ntables].encrypt = true;
-				tables[ntables++].settings = p->settings;
-			}
-		} else if (p->type == OMA_PLUGIN_REPORT || p->settings != NULL) {
-			ck_assert_uint_lt(ntables, sizeof(tables) / sizeof(tables[0]));
-			tables[ntables].section = xstrdup(p->name);
-			tables[ntables++].settings = p->settings;
-		}
-		free(so);
-	}
-	closedir(d);
-	ck_assert_msg(ntables > 0, "no reporter in %s", dir);
-	free(dir);
-	free(build);
-}
-
-static const struct table *find_table(const char *section)
-{
-	for (size_t i = 0; i < ntables; i++)
-		if (strcmp(tables[i].section, section) == 0)
-			return &tables[i];
-	return NULL;
 }
 
 static bool is_key_char(char c)
@@ -162,7 +96,7 @@ static void setup(void)
 {
 	log_set_level(OMA_LOG_ERROR + 10);
 	tmpdir = t_mkdtemp("example");
-	load_tables();
+	keys_load_tables();
 	read_example();
 }
 
@@ -176,72 +110,15 @@ static void teardown(void)
 		free(lines[i].value);
 	}
 	nlines = 0;
-	for (size_t i = 0; i < ntables; i++)
-		free(tables[i].section);
-	memset(tables, 0, sizeof(tables));
-	ntables = 0;
+	keys_free_tables();
 	free(example);
-}
-
-/* Load `text`, registering the table of each plugin section it has, as
- * oma does.  Returns 0, or -1 with err set. */
-static int load(const char *text, struct oma_config *cfg, char *err, size_t errlen)
-{
-	int rc = cfg_load_string("oma.conf.example", text, cfg, err, errlen);
-	for (size_t i = 0; rc == 0 && i < ntables; i++)
-		if (tables[i].settings != NULL && cfg_has_section(cfg, tables[i].section))
-			rc = tables[i].encrypt
-			             ? cfg_register_encryption(cfg, tables[i].settings, err, errlen)
-			             : cfg_register_settings(cfg, tables[i].section,
-			                                     tables[i].settings, err, errlen);
-	return rc;
 }
 
 /* The text form of what example line x sets, as cfg_get gives it; NULL
  * when the line does not load. */
 static char *value_of(const struct line *x, char *err, size_t errlen)
 {
-	char *text;
-	if (strcmp(x->section, "main") == 0)
-		text = xasprintf("[main]\nbackup_dir = \"%s\"\n%s = %s\n", tmpdir, x->key,
-		                 x->value);
-	else
-		text = xasprintf("[main]\nbackup_dir = \"%s\"\n[%s]\n%s = %s\n", tmpdir, x->section,
-		                 x->key, x->value);
-	struct oma_config cfg;
-	char *got = NULL;
-	if (load(text, &cfg, err, errlen) == 0) {
-		const char *v = cfg_get(&cfg, x->section, x->key);
-		got = xstrdup(v != NULL ? v : "(null)");
-		cfg_free(&cfg);
-	}
-	free(text);
-	return got;
-}
-
-/* The core's keys and every built plugin's, with their defaults: the
- * effective values of a file that has all their sections and sets
- * nothing. */
-static void known_keys(struct oma_config *cfg)
-{
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	buf_appendf(&text, &len, &cap, "[main]\nbackup_dir = \"%s\"\n", tmpdir);
-	for (size_t i = 0; i < ntables; i++)
-		if (tables[i].settings != NULL)
-			buf_appendf(&text, &len, &cap, "[%s]\n", tables[i].section);
-	char err[1024];
-	int rc = load(text, cfg, err, sizeof(err));
-	ck_assert_msg(rc == 0, "%s", err);
-	free(text);
-}
-
-static bool is_worded(const char *section, const char *key)
-{
-	for (size_t i = 0; i < sizeof(worded) / sizeof(worded[0]); i++)
-		if (strcmp(worded[i].section, section) == 0 && strcmp(worded[i].key, key) == 0)
-			return true;
-	return false;
+	return keys_value_of(x->section, x->key, x->value, tmpdir, err, errlen);
 }
 
 /* Every key the tables know is in the example, and one of its lines shows
@@ -250,7 +127,7 @@ static bool is_worded(const char *section, const char *key)
 START_TEST(test_every_key_with_its_default)
 {
 	struct oma_config cfg;
-	known_keys(&cfg);
+	keys_known(&cfg, tmpdir);
 	const struct cfg_data *d = cfg.data;
 	ck_assert_uint_gt(d->neffective, 25);
 	for (size_t i = 0; i < d->neffective; i++) {
@@ -272,7 +149,7 @@ START_TEST(test_every_key_with_its_default)
 			free(got);
 		}
 		ck_assert_msg(seen, "oma.conf.example: [%s] %s is missing", k->section, k->key);
-		if (k->str != NULL && !is_worded(k->section, k->key))
+		if (k->str != NULL && !keys_is_worded(k->section, k->key))
 			ck_assert_msg(shows_default,
 			              "oma.conf.example: [%s] %s: no line shows the default \"%s\"",
 			              k->section, k->key, k->str);
@@ -287,12 +164,12 @@ END_TEST
 START_TEST(test_no_unknown_keys)
 {
 	struct oma_config cfg;
-	known_keys(&cfg);
+	keys_known(&cfg, tmpdir);
 	for (size_t j = 0; j < nlines; j++) {
 		const struct line *x = &lines[j];
 		bool core = strcmp(x->section, "main") == 0 ||
 		            strcmp(x->section, "conditions") == 0;
-		const struct table *t = find_table(x->section);
+		const struct keys_table *t = keys_find_table(x->section);
 		ck_assert_msg(
 		        core || t != NULL,
 		        "oma.conf.example:%d: [%s] is neither oma's section nor a built plugin's",
@@ -310,15 +187,16 @@ START_TEST(test_no_unknown_keys)
 	}
 	/* A section whose plugin has no table could not be checked: every
 	 * plugin the example has keys for declares one. */
-	for (size_t i = 0; i < ntables; i++) {
+	for (size_t i = 0; i < keys_ntables(); i++) {
+		const struct keys_table *kt = keys_table(i);
 		size_t n = 0;
-		for (size_t j = 0; j < nlines && tables[i].settings == NULL; j++)
-			n += strcmp(lines[j].section, tables[i].section) == 0 &&
+		for (size_t j = 0; j < nlines && kt->settings == NULL; j++)
+			n += strcmp(lines[j].section, kt->section) == 0 &&
 			     strcmp(lines[j].key, "enabled") != 0;
 		ck_assert_msg(n == 0,
 		              "plugin %s declares no table of keys: its %zu keys in "
 		              "oma.conf.example cannot be checked",
-		              tables[i].section, n);
+		              kt->section, n);
 	}
 	cfg_free(&cfg);
 }
@@ -345,7 +223,7 @@ START_TEST(test_example_validates)
 	ck_assert_int_eq(replaced, 1);
 	struct oma_config cfg;
 	char err[1024];
-	int rc = load(text, &cfg, err, sizeof(err));
+	int rc = keys_load("oma.conf.example", text, &cfg, err, sizeof(err));
 	ck_assert_msg(rc == 0, "%s", err);
 	ck_assert_msg(cfg.warnings.n == 0, "%s", cfg.warnings.v[0]);
 	cfg_free(&cfg);

@@ -389,6 +389,19 @@ START_TEST(test_empty_dir)
 }
 END_TEST
 
+/* The plugin folder of an oma installed below `prefix` (malloc'ed):
+ * prefix/OMA_PLUGIN_SUBDIR, or OMA_PLUGIN_SUBDIR itself when it is
+ * absolute (PLUGINDIR outside PREFIX). */
+#ifndef OMA_PLUGIN_SUBDIR
+#error "OMA_PLUGIN_SUBDIR: the Makefile passes the install layout (LAYOUT_CFLAGS)"
+#endif
+static char *plugin_dir_below(const char *prefix)
+{
+	if (OMA_PLUGIN_SUBDIR[0] == '/')
+		return xstrdup(OMA_PLUGIN_SUBDIR);
+	return xasprintf("%s/%s", prefix, OMA_PLUGIN_SUBDIR);
+}
+
 /* Run `exe PRINT_DIR_ARG` without $OMA_PLUGIN_DIR and return what it printed. */
 static char *run_print_dir(const char *exe)
 {
@@ -465,16 +478,20 @@ START_TEST(test_default_dir)
 	if (stat(own, &st) != 0) {
 		*strrchr(self, '/') = '\0';
 		free(own);
-		own = xasprintf("%s/lib/oma/plugins", self);
+		own = plugin_dir_below(self);
 	}
 	ck_assert_str_eq(d, own);
 	free(own);
 	free(d);
 	unsetenv("OMA_PLUGIN_DIR");
 
-	/* Installed layout: PREFIX/bin/oma -> PREFIX/lib/oma/plugins. */
+	/* Installed layout: PREFIX/bin/oma -> PREFIX/PLUGIN_SUBDIR, the
+	 * PLUGINDIR of `make install` below its PREFIX (the Makefile passes
+	 * both; Debian's package: lib/TRIPLET/oma/plugins). */
 	char *out = run_print_dir(exe);
-	char *expected = xasprintf("%s/lib/oma/plugins\n", root);
+	char *below = plugin_dir_below(root);
+	char *expected = xasprintf("%s\n", below);
+	free(below);
 	ck_assert_str_eq(out, expected);
 	free(expected);
 	free(out);

@@ -29,28 +29,12 @@ static struct loaded_plugin *plug;
 static char *tmpdir;
 static char *sock_path;
 
-/* ---- a fake host: [syslog] settings from a table, the plugin's defaults -- */
-
-static void fake_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fake_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static const struct oma_host host = {
-        .abi = OMA_PLUGIN_ABI,
-        .size = sizeof(struct oma_host),
-        .log = fake_log,
-        .config_get = t_cfg_get,
-};
+/* ---- the plugin, called with t_host: [syslog] from t_cfg_set ------------ */
 
 static void setup(void)
 {
-	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "syslog");
+	plug = t_reporter_load(&ld, "syslog");
 	tmpdir = t_mkdtemp("syslog");
-	t_cfg_section = "syslog";
-	t_cfg_defaults(plug->desc->settings);
 	sock_path = xasprintf("%s/log.sock", tmpdir);
 }
 
@@ -59,19 +43,15 @@ static void teardown(void)
 	t_remove_tree(tmpdir);
 	free(tmpdir);
 	free(sock_path);
-	if (plug != NULL && plug->desc->fini != NULL)
-		plug->desc->fini(); /* init was called directly, not through the loader */
-	loader_unload(&ld);
+	t_reporter_unload(&ld, plug);
 	plug = NULL;
-	t_cfg_clear();
-	t_cfg_defaults(NULL);
 }
 
 /* init() with the settings set so far; returns its result, err filled. */
 static int init_plugin(char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return plug->desc->init(&host, err, errlen);
+	return plug->desc->init(&t_host, err, errlen);
 }
 
 static void init_ok(void)

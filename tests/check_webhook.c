@@ -36,54 +36,21 @@ static char *tmpdir;
  * as the core makes it (report_json); freed by teardown. */
 static char *failed_result_json, *good_result_json;
 
-/* ---- a fake host: [webhook] settings from a table (the plugin's defaults
- * filled in), log lines kept --------------------------------------------- */
-
-static char logbuf[8192];
-
-static void fake_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fake_log(int level, const char *fmt, ...)
-{
-	size_t l = strlen(logbuf);
-	int n = snprintf(logbuf + l, sizeof(logbuf) - l, "%d ", level);
-	if (n < 0 || (size_t)n >= sizeof(logbuf) - l)
-		return;
-	l += (size_t)n;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(logbuf + l, sizeof(logbuf) - l, fmt, ap);
-	va_end(ap);
-	l = strlen(logbuf);
-	if (l + 1 < sizeof(logbuf))
-		memcpy(logbuf + l, "\n", 2);
-}
-
-static const struct oma_host host = {
-        .abi = OMA_PLUGIN_ABI,
-        .size = sizeof(struct oma_host),
-        .log = fake_log,
-        .config_get = t_cfg_get,
-};
+/* ---- the plugin, called with t_host: [webhook] from t_cfg_set, log lines
+ * in t_log ----------------------------------------------------------------- */
 
 static void setup(void)
 {
-	plug = t_load_plugin(&ld, OMA_PLUGIN_REPORT, "webhook");
+	plug = t_reporter_load(&ld, "webhook");
 	tmpdir = t_mkdtemp("webhook");
-	t_cfg_section = "webhook";
-	t_cfg_defaults(plug->desc->settings);
-	logbuf[0] = '\0';
 }
 
 static void teardown(void)
 {
 	t_remove_tree(tmpdir);
 	free(tmpdir);
-	if (plug != NULL && plug->desc->fini != NULL)
-		plug->desc->fini(); /* init was called directly, not through the loader */
-	loader_unload(&ld);
+	t_reporter_unload(&ld, plug);
 	plug = NULL;
-	t_cfg_clear();
-	t_cfg_defaults(NULL);
 	free(failed_result_json);
 	free(good_result_json);
 	failed_result_json = good_result_json = NULL;
@@ -92,7 +59,7 @@ static void teardown(void)
 static int init_plugin(char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return plug->desc->init(&host, err, errlen);
+	return plug->desc->init(&t_host, err, errlen);
 }
 
 static void init_ok(void)
@@ -643,9 +610,9 @@ START_TEST(test_retry_then_success)
 	ck_assert_int_eq(srv.nreqs, 3);
 	for (int i = 0; i < 3; i++)
 		ck_assert_str_eq(srv.reqs[i].body, good_json);
-	assert_has(logbuf, "30 webhook: POST http://127.0.0.1:");
-	assert_has(logbuf, "attempt 1 of 3 failed: HTTP 500 (answer: answer 500); retrying in 0 s");
-	assert_has(logbuf, "attempt 2 of 3 failed: HTTP 503");
+	assert_has(t_log, "30 webhook: POST http://127.0.0.1:");
+	assert_has(t_log, "attempt 1 of 3 failed: HTTP 500 (answer: answer 500); retrying in 0 s");
+	assert_has(t_log, "attempt 2 of 3 failed: HTTP 503");
 	srv_free();
 	free(url);
 }
@@ -666,8 +633,8 @@ START_TEST(test_retry_delay_grows)
 	ck_assert_msg(rc == 0, "report: %s", err);
 	ck_assert_int_eq(srv.nreqs, 3);
 	ck_assert_msg(took >= 2.9 && took < 6, "took %.2f s, expected 1 + 2 s of waiting", took);
-	assert_has(logbuf, "retrying in 1 s");
-	assert_has(logbuf, "retrying in 2 s");
+	assert_has(t_log, "retrying in 1 s");
+	assert_has(t_log, "retrying in 2 s");
 	srv_free();
 	free(url);
 }

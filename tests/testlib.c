@@ -13,6 +13,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,31 @@ char *t_hex(const char *s)
 
 #define T_CFG_MAX 16
 
+char t_log[8192];
+
+const struct oma_host t_host = {
+        .abi = OMA_PLUGIN_ABI,
+        .size = sizeof(struct oma_host),
+        .log = t_log_keep,
+        .config_get = t_cfg_get,
+};
+
+void t_log_keep(int level, const char *fmt, ...)
+{
+	size_t l = strlen(t_log);
+	int n = snprintf(t_log + l, sizeof(t_log) - l, "%d ", level);
+	if (n < 0 || (size_t)n >= sizeof(t_log) - l)
+		return;
+	l += (size_t)n;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(t_log + l, sizeof(t_log) - l, fmt, ap);
+	va_end(ap);
+	l = strlen(t_log);
+	if (l + 1 < sizeof(t_log))
+		memcpy(t_log + l, "\n", 2);
+}
+
 const char *t_cfg_section = "";
 static const char *cfg_keys[T_CFG_MAX];
 static char *cfg_vals[T_CFG_MAX];
@@ -372,8 +398,21 @@ static void read_fails(const struct oma_read_ops *rd, const void *file, size_t f
 }
 
 void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t len,
-                    const void *foreign, size_t flen)
+                    const char *tool, const char *dir)
 {
+	char *plain = xasprintf("%s/reader.sql", dir);
+	char *packed = xasprintf("%s/reader.sql.packed", dir);
+	t_write_bytes(plain, data, len, 0644);
+	char *cmd = xasprintf("%s '%s' >'%s'", tool, plain, packed);
+	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+	char *foreign = t_read_file(packed);
+	ck_assert_ptr_nonnull(foreign);
+	struct stat st;
+	ck_assert_int_eq(stat(packed, &st), 0);
+	size_t flen = (size_t)st.st_size;
+	free(cmd);
+	free(packed);
+	free(plain);
 	const struct oma_read_ops *rd = ops->decompress;
 	ck_assert_ptr_nonnull(rd);
 	ck_assert_uint_ge(rd->size, sizeof(struct oma_read_ops));
@@ -403,5 +442,6 @@ void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t
 	read_exactly(rd, twice, 2 * flen, both, 2 * len);
 	free(both);
 	free(twice);
+	free(foreign);
 	read_fails(rd, "", 0, "empty file");
 }

@@ -146,15 +146,21 @@ int t_read_back(const struct oma_read_ops *rd, const void *data, size_t len, siz
 
 /* The checks every compressor's reader passes: its own output of `data`
  * (threads 1 and 2) read back exactly in pieces of 1 byte, 4 KiB and all;
- * `foreign` (flen bytes: the same data written by the format's own tool)
- * and two such files one after the other read back; cut files fail with
- * "truncated", bytes after the end and a damaged byte fail, an empty file
- * fails. */
+ * what the format's own tool makes of it (`tool`, e.g. "gzip -c", run on a
+ * file in dir) and two such files one after the other read back; cut files
+ * fail with "truncated", bytes after the end and a damaged byte fail, an
+ * empty file fails. */
 void t_check_reader(const struct oma_compress_ops *ops, const void *data, size_t len,
-                    const void *foreign, size_t flen);
+                    const char *tool, const char *dir);
 
 /* Upper-case hex of the string s, as SQL HEX() prints it.  Malloc'ed. */
 char *t_hex(const char *s);
+
+/* A fake host's log (oma_host.log): t_log_keep appends each line to t_log
+ * as "LEVEL message\n" (cut when the buffer is full); empty t_log with
+ * t_log[0] = '\0'. */
+extern char t_log[8192];
+void t_log_keep(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A fake host's config table: t_cfg_get(section, key) answers for section
  * t_cfg_section only, with the value last set for the key, else (unset or
@@ -167,5 +173,33 @@ void t_cfg_set(const char *key, const char *val);
 const char *t_cfg_get(const char *section, const char *key);
 void t_cfg_clear(void);
 void t_cfg_defaults(const struct oma_setting *table);
+
+/* A fake host for plugin tests: log is t_log_keep, config_get t_cfg_get. */
+extern const struct oma_host t_host;
+
+/* Load the reporter BUILD/plugins/report-NAME.so (t_load_plugin) for a
+ * test that calls its functions itself with t_host: [NAME] is the section
+ * t_cfg_get answers for, with the plugin's table for defaults; t_log is
+ * emptied.  Inline for the reason of t_load_plugin. */
+static inline struct loaded_plugin *t_reporter_load(struct loader *ld, const char *name)
+{
+	struct loaded_plugin *p = t_load_plugin(ld, OMA_PLUGIN_REPORT, name);
+	t_cfg_section = p->desc->name;
+	t_cfg_defaults(p->desc->settings);
+	t_log[0] = '\0';
+	return p;
+}
+
+/* Undo t_reporter_load: fini() (init() was called directly, not through
+ * the loader), unload, forget the settings. */
+static inline void t_reporter_unload(struct loader *ld, struct loaded_plugin *p)
+{
+	if (p != NULL && p->desc->fini != NULL)
+		p->desc->fini();
+	loader_unload(ld);
+	t_cfg_section = ""; /* it was the plugin's name */
+	t_cfg_clear();
+	t_cfg_defaults(NULL);
+}
 
 #endif

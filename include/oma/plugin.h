@@ -22,7 +22,9 @@
  * - Loading.  The core loads only the plugins its configuration uses,
  *   each from the file TYPE-NAME.so ("compress-gzip.so", "report-NAME.so")
  *   in its plugin folder (plugin_dir in [main], else $OMA_PLUGIN_DIR, else
- *   PREFIX/lib/oma/plugins), before it runs anything.  A file that fails
+ *   the folder `make install` put the plugins in: PREFIX/lib/oma/plugins,
+ *   /usr/lib/TRIPLET/oma/plugins in the Debian package), before it runs
+ *   anything.  A file that fails
  *   the checks below stops oma with "Invalid configuration: ... plugin
  *   FILE: ..." (exit code 1) before any backup is made: running as root,
  *   the file or its folder (or a folder above, up to /, unless it is

@@ -41,14 +41,7 @@ cat >"$SENDER" <<-EOF
 EOF
 chmod +x "$SENDER"
 FAILDUMP=$E2E_T/fail-two
-cat >"$FAILDUMP" <<-EOF
-	#!/bin/sh
-	for a in "\$@"; do
-	  if [ "\$a" = two ]; then echo "mysqldump: simulated failure" >&2; exit 2; fi
-	done
-	exec '$MDB_DUMP_BIN' "\$@"
-EOF
-chmod +x "$FAILDUMP"
+failing_mysqldump "$FAILDUMP" two 'mysqldump: simulated failure'
 
 # Write a config for a fresh backup folder: [main] with $DBS and the lines
 # given before "--", then the lines after it (other sections).  Sets CONF, DIR.

@@ -17,16 +17,11 @@ set -euo pipefail
 # shellcheck source=tests/lib/e2e.sh
 . "$(dirname "$0")/../lib/e2e.sh"
 
-for tool in age age-keygen zstd jq; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "not ok - setup: $tool not found (scripts/install-deps.sh installs it)"
-		exit 1
-	fi
-done
+e2e_need_tools age age-keygen zstd jq
 
 e2e_setup db
 
-if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
+e2e_load <<-'SQL'
 	CREATE DATABASE shop;
 	CREATE TABLE shop.customers (
 	  id INT PRIMARY KEY, name VARCHAR(80), email VARCHAR(120), balance DECIMAL(12,2) NULL
@@ -44,10 +39,6 @@ if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
 	CREATE TABLE `a b`.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO `a b`.t VALUES (1), (2), (3);
 SQL
-	echo 'not ok - load test data'
-	sed 's/^/#   /' "$E2E_T/load.log"
-	exit 1
-fi
 # Settle the data as test_reuse.sh does: pages on disk, files older than
 # the first dump's start by more than the change check's margin.
 # shellcheck disable=SC2016 # backticks quote an SQL name

@@ -4,7 +4,9 @@
 # Installs with DESTDIR=<tmp> PREFIX=/usr and runs <tmp>/usr/bin/oma with
 # OMA_PLUGIN_DIR pointing at the installed plugins.  The built-in lookup of
 # an installed binary (PREFIX/bin/oma -> PREFIX/lib/oma/plugins) cannot be
-# tested under a DESTDIR without a chroot, so it is not checked here.
+# tested under a DESTDIR without a chroot, so it is not checked here
+# (check_loader checks it on a copy of a binary; tests/pkg/test_deb.sh with
+# the Debian package's /usr/bin/oma).
 # Cases are called through e2e_case.
 # shellcheck disable=SC2317 # the case functions are called through e2e_case
 set -euo pipefail
@@ -53,6 +55,15 @@ case_install() {
 	assert_file "$PLUGINS/compress-gzip.so"
 	assert_file "$DEST/usr/include/oma/plugin.h"
 	assert_file "$DEST/etc/oma/oma.conf.example"
+	assert_file "$DEST/usr/share/man/man8/oma.8"
+	assert_file "$DEST/usr/share/man/man5/oma.conf.5"
+	assert_file "$DEST/usr/share/man/man7/oma-plugin.7"
+	assert_file "$DEST/usr/lib/systemd/system/oma.service"
+	assert_file "$DEST/usr/lib/systemd/system/oma.timer"
+	# Made for this layout: the page names the plugin folder, the unit
+	# runs the installed binary.
+	assert_grep "$DEST/usr/share/man/man8/oma.8" '.I /usr/lib/oma/plugins'
+	assert_grep "$DEST/usr/lib/systemd/system/oma.service" 'ExecStart=/usr/bin/oma -c /etc/oma/oma.conf'
 }
 
 case_installed_version() {
@@ -99,9 +110,11 @@ case_uninstall() {
 	assert_no_path "$INSTALLED"
 	assert_no_path "$PLUGINS/compress-gzip.so"
 	assert_no_path "$DEST/usr/include/oma/plugin.h"
+	assert_no_path "$DEST/usr/share/man/man8/oma.8"
+	assert_no_path "$DEST/usr/lib/systemd/system/oma.timer"
 }
 
-e2e_case "make install DESTDIR=... PREFIX=/usr installs binary, plugins, header, example" case_install
+e2e_case "make install DESTDIR=... PREFIX=/usr installs binary, plugins, header, example, man pages, units" case_install
 e2e_case "installed oma -v" case_installed_version
 e2e_case "installed oma backs up with OMA_PLUGIN_DIR=<DESTDIR>/usr/lib/oma/plugins" case_installed_backup
 e2e_case "OMA_PLUGIN_DIR without the compressor: exit 1, nothing created" case_plugin_dir_honoured

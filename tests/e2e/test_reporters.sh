@@ -44,14 +44,7 @@ fi
 
 # mysqldump that fails for the database "two".
 FAILDUMP=$E2E_T/fail-two
-cat >"$FAILDUMP" <<-EOF
-	#!/bin/sh
-	for a in "\$@"; do
-	  if [ "\$a" = two ]; then echo "mysqldump: Got error: 1044: simulated failure" >&2; exit 2; fi
-	done
-	exec '$MDB_DUMP_BIN' "\$@"
-EOF
-chmod +x "$FAILDUMP"
+failing_mysqldump "$FAILDUMP" two 'mysqldump: Got error: 1044: simulated failure'
 
 # ---- a private rsyslogd --------------------------------------------------------
 

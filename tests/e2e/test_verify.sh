@@ -14,16 +14,11 @@ set -euo pipefail
 # shellcheck source=tests/lib/e2e.sh
 . "$(dirname "$0")/../lib/e2e.sh"
 
-for tool in age-keygen zstd; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "not ok - setup: $tool not found (scripts/install-deps.sh installs it)"
-		exit 1
-	fi
-done
+e2e_need_tools age-keygen zstd
 
 e2e_setup db
 
-if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
+e2e_load <<-'SQL'
 	CREATE DATABASE shop;
 	CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(80)) ENGINE=InnoDB;
 	INSERT INTO shop.t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)) FROM shop.seq_1_to_60000;
@@ -34,10 +29,6 @@ if ! mdb_sql >"$E2E_T/load.log" 2>&1 <<-'SQL'; then
 	CREATE TABLE small.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO small.t VALUES (1), (2), (3);
 SQL
-	echo 'not ok - load test data'
-	sed 's/^/#   /' "$E2E_T/load.log"
-	exit 1
-fi
 
 DBS='do_databases = ["shop", "aria", "small"]'
 age-keygen -o "$E2E_T/key.txt" 2>/dev/null

@@ -38,10 +38,53 @@ OMA_RC=0         # exit code of the last run_oma
 E2E_LOCK_PORT=$((20000 + RANDOM % 12000))
 E2E_LOCALE=${E2E_LOCALE:-C}
 
+# Stop the script as a failed setup unless every command $@ is in PATH.
+e2e_need_tools() {
+	local tool
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			echo "not ok - setup: $tool not found (scripts/install-deps.sh installs it)"
+			exit 1
+		fi
+	done
+}
+
+# Run the SQL on stdin against the private server; stop the script as a
+# failed setup when it fails.
+e2e_load() {
+	if ! mdb_sql >"$E2E_T/load.log" 2>&1; then
+		echo 'not ok - load test data'
+		sed 's/^/#   /' "$E2E_T/load.log"
+		exit 1
+	fi
+}
+
+# The change-detection data set: inno (InnoDB), aria (Aria), quiet (InnoDB,
+# left alone), 2000/2000/3 rows, modelled as loaded a while ago: pages on
+# disk (InnoDB writes dirty pages only under pressure, Aria at a
+# checkpoint, so both are forced now) and the files older than the first
+# dump's start by more than the change check's one-second margin.
+e2e_load_reuse_set() {
+	e2e_load <<-'SQL'
+		CREATE DATABASE inno;
+		CREATE TABLE inno.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
+		INSERT INTO inno.t SELECT seq, CONCAT('row ', seq) FROM inno.seq_1_to_2000;
+		CREATE DATABASE aria;
+		CREATE TABLE aria.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=Aria;
+		INSERT INTO aria.t SELECT seq, CONCAT('row ', seq) FROM aria.seq_1_to_2000;
+		CREATE DATABASE quiet;
+		CREATE TABLE quiet.t (id INT PRIMARY KEY) ENGINE=InnoDB;
+		INSERT INTO quiet.t VALUES (1), (2), (3);
+	SQL
+	mdb_sql -e 'FLUSH TABLES inno.t, quiet.t FOR EXPORT; UNLOCK TABLES; FLUSH TABLES'
+	sleep 2.2
+}
+
 # Create the temporary folder; with "db" as $1 also start a private MariaDB
-# and write $E2E_HOME/.my.cnf for it.
+# and write $E2E_HOME/.my.cnf for it.  With "installed" as $2, $OMA_BIN need
+# not exist yet: the script installs it itself (tests/pkg/test_deb.sh).
 e2e_setup() {
-	if [[ ! -x $OMA_BIN ]]; then
+	if [[ ${2:-} != installed && ! -x $OMA_BIN ]]; then
 		printf 'not ok - setup: %s not found (run make first)\n' "$OMA_BIN"
 		exit 1
 	fi
@@ -122,6 +165,20 @@ run_config_error() {
 		cat "$E2E_ERR"
 		fail "$1: expected exactly one line on stderr, got $(wc -l <"$E2E_ERR")"
 	}
+}
+
+# Write FILE, a mysqldump that fails (exit 2, MESSAGE on stderr) for the
+# database DB and runs $MDB_DUMP_BIN for the others.
+failing_mysqldump() {
+	local file=$1 db=$2 msg=$3
+	cat >"$file" <<-EOF
+		#!/bin/sh
+		for a in "\$@"; do
+		  if [ "\$a" = '$db' ]; then echo '$msg' >&2; exit 2; fi
+		done
+		exec '$MDB_DUMP_BIN' "\$@"
+	EOF
+	chmod +x "$file"
 }
 
 # ---- test cases -------------------------------------------------------------
