@@ -179,8 +179,10 @@ static int phase_server(struct run *r)
 {
 	char err[1024];
 	const struct cfg_main *m = &r->cfg->main;
-	/* With skip_unchanged_dbs the whole check runs later (phase_reuse). */
-	struct server_more more = {.sql = m->skip_unchanged_dbs ? NULL : changes_ref_sql()};
+	/* With skip_unchanged_dbs the whole check runs later (phase_reuse); a
+	 * dry run writes no sidecars. */
+	struct server_more more = {.sql = m->skip_unchanged_dbs || r->dry ? NULL
+	                                                                  : changes_ref_sql()};
 	int64_t asked = (int64_t)time(NULL);
 	int got = server_get_facts_more(m->mysql_bin, &r->facts, &more, err, sizeof(err));
 	if (got == 0 && more.sql != NULL)
@@ -385,8 +387,8 @@ static void log_change_times(const char *db, int64_t last, int64_t start)
  * file name an older oma gave it (names_encode_legacy), with its sidecar
  * read into *sc.  Returns that file's name (malloc'ed), or NULL when there
  * is none (a warning when its sidecar cannot be read). */
-static char *legacy_previous(const char *prev, const char *db, const char *stem,
-                             const char *file, struct sidecar *sc)
+static char *legacy_previous(const char *prev, const char *db, const char *stem, const char *file,
+                             struct sidecar *sc)
 {
 	char old[NAMES_STEM_MAX + 1], err[1024];
 	if (names_encode_legacy(db, old, sizeof(old)) != 0 || strcmp(old, stem) == 0)
@@ -405,8 +407,7 @@ static char *legacy_previous(const char *prev, const char *db, const char *stem,
  * database has not changed since.  Returns 1 when it can, 0 with why set
  * when not. */
 static int previous_unchanged(const struct run *r, const char *prev, const char *db,
-                              const char *file, const struct sidecar *sc, char *why,
-                              size_t whylen)
+                              const char *file, const struct sidecar *sc, char *why, size_t whylen)
 {
 	if (!reuse_usable(prev, sc, r->pl->comp_name, file, why, whylen))
 		return 0;
@@ -533,10 +534,12 @@ static void phase_reuse(struct run *r)
 				reuse = may_reuse(r, prev, db, stem, file, &sc, why, sizeof(why));
 		}
 		if (reuse && r->dry) {
-			log_info("Dry run: DB '%s': would reuse %s/%s (unchanged since it was "
+			/* sc.file: the name there, an older oma's or file */
+			int renamed = strcmp(sc.file, file) != 0;
+			log_info("Dry run: DB '%s': would reuse %s/%s%s%s (unchanged since it was "
 			         "dumped)",
 			         db, strrchr(prev, '/') != NULL ? strrchr(prev, '/') + 1 : prev,
-			         file);
+			         sc.file, renamed ? " as " : "", renamed ? file : "");
 			r->reused_bytes[r->reused.n] = sc.bytes;
 			strv_push(&r->reused, db);
 		} else if (reuse) {

@@ -240,8 +240,7 @@ static void check_move_renamed(int link_type)
 	char err[256];
 	ck_assert_int_eq(reuse_read_sidecar(prev, "@c3@bcn@c3@af", &sc, err, sizeof(err)), 0);
 	ck_assert_int_eq(reuse_move_renamed(prev, cur, "\xc3\xbcn\xc3\xaf.sql.gz",
-	                                    "\xc3\xbcn\xc3\xaf", &sc, link_type, err,
-	                                    sizeof(err)),
+	                                    "\xc3\xbcn\xc3\xaf", &sc, link_type, err, sizeof(err)),
 	                 0);
 	reuse_sidecar_free(&sc);
 	ck_assert_int_eq(lstat(new, &a), 0);
