@@ -29,6 +29,17 @@ e2e_load <<-'SQL'
 	CREATE TABLE small.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO small.t VALUES (1), (2), (3);
 SQL
+# Names kept (ünï, a backslash: an escaped SHA256SUMS line) and escaped
+# (a newline) in the file name.
+NL=$'new\nline'
+e2e_load <<-SQL
+	CREATE DATABASE \`ünï\`;
+	CREATE TABLE \`ünï\`.t (id INT PRIMARY KEY) ENGINE=InnoDB;
+	INSERT INTO \`ünï\`.t VALUES (1);
+	CREATE DATABASE \`back\\slash\`;
+	CREATE DATABASE \`$NL\`;
+	CREATE TABLE \`$NL\`.t (v INT) ENGINE=Aria;
+SQL
 
 DBS='do_databases = ["shop", "aria", "small"]'
 age-keygen -o "$E2E_T/key.txt" 2>/dev/null
@@ -233,6 +244,33 @@ e2e_case "a folder without info.json: exit 4" case_incomplete_folder
 e2e_case "a folder without SHA256SUMS (older oma): a note, the streams still checked" case_no_sha256sums
 e2e_case "zstd: good, and a truncated .sql.zst named" case_zstd
 e2e_case "age: structure checked without the key; a flipped byte and a cut file named" case_encrypted
+case_odd_names() {
+	local dir=$E2E_T/names cur c
+	mkdir -p "$dir"
+	write_config "$dir.conf" "$dir" 'do_databases = ["ünï", "new\nline", "back\\slash"]'
+	run_oma -c "$dir.conf"
+	cur=$(newest_folder "$dir")
+	assert_rc 0 "$cur/oma.log"
+	for c in ünï new@0aline 'back\slash'; do
+		assert_complete_dump "$cur/$c.sql.gz"
+	done
+	assert_eq "$(grep -c '^\\[0-9a-f]\{64\}  back\\\\slash\.sql\.gz$' "$cur/SHA256SUMS")" 1 \
+		"escaped SHA256SUMS lines"
+	(cd "$cur" && sha256sum --strict -c SHA256SUMS) >"$E2E_T/names.sums" 2>&1 ||
+		fail "sha256sum -c failed: $(cat "$E2E_T/names.sums")"
+	assert_eq "$(grep -c ': OK$' "$E2E_T/names.sums")" 3 "files sha256sum found good"
+	verify "$cur" 0
+	assert_out '^OK   ünï\.sql\.gz \(.*checksum, gzip stream, .*completion line\)$'
+	assert_out '^OK   new@0aline\.sql\.gz \(.*checksum, gzip stream, .*completion line\)$'
+	assert_out '^OK   back\\slash\.sql\.gz \(.*checksum, gzip stream, .*completion line\)$'
+	assert_out "^Verified $cur: 3 files checked, 3 good, 0 bad$"
+	c=$(copy_of "$cur")
+	flip_byte "$c/back\slash.sql.gz"
+	verify "$c" 4
+	assert_only_bad 'back\slash.sql.gz' 'checksum mismatch'
+}
+
+e2e_case "UTF-8, backslash and newline names: sha256sum -c and --verify agree, a bad one named" case_odd_names
 e2e_case "a folder that does not exist: exit 4; two folders: exit 1" case_not_a_folder
 
 e2e_finish
