@@ -14,8 +14,9 @@ set -euo pipefail
 
 e2e_setup db
 
-# Two databases whose names the file names keep (docs/BEHAVIOUR.md
-# "Names"), loaded before the set so that its wait covers them too.
+# Databases whose names the file names keep (docs/BEHAVIOUR.md "Names";
+# a backslash: an escaped SHA256SUMS line), loaded before the set so that
+# its wait covers them too.
 e2e_load <<-'SQL'
 	CREATE DATABASE `ünï`;
 	CREATE TABLE `ünï`.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
@@ -23,8 +24,12 @@ e2e_load <<-'SQL'
 	CREATE DATABASE `a b`;
 	CREATE TABLE `a b`.t (id INT PRIMARY KEY) ENGINE=InnoDB;
 	INSERT INTO `a b`.t VALUES (1);
+	CREATE DATABASE `back\slash`;
+	CREATE TABLE `back\slash`.t (id INT PRIMARY KEY) ENGINE=InnoDB;
+	INSERT INTO `back\slash`.t VALUES (1);
 SQL
-mdb_sql -e 'FLUSH TABLES `ünï`.t, `a b`.t FOR EXPORT; UNLOCK TABLES'
+# shellcheck disable=SC2016 # backticks quote SQL identifiers
+mdb_sql -e 'FLUSH TABLES `ünï`.t, `a b`.t, `back\slash`.t FOR EXPORT; UNLOCK TABLES'
 e2e_load_reuse_set
 
 WRAP=$E2E_T/fail-inno
@@ -144,12 +149,13 @@ case_failed_not_reused() {
 
 # Databases whose names the file name encoding keeps as they are now, and
 # did not before (docs/BEHAVIOUR.md "Names").
-NAMED='do_databases = ["quiet", "ünï", "a b"]'
+NAMED='do_databases = ["quiet", "ünï", "a b", "back\\slash"]'
+NAMED_DBS=(quiet ünï "a b" 'back\slash')
 
 # Every dump of folder $1 has a sidecar with a change reference.
 assert_sidecars() {
 	local stem
-	for stem in quiet ünï "a b"; do
+	for stem in "${NAMED_DBS[@]}"; do
 		assert_grep "$1/$stem.timestamp" "file=$stem.sql.gz"
 		assert_grep "$1/$stem.timestamp" "ref_time="
 		assert_grep "$1/$stem.timestamp" "ref_lsn="
@@ -166,12 +172,15 @@ case_off_then_on() {
 	write_config "$dir.conf" "$dir" 'versions = 3' 'skip_unchanged_dbs = true' "$NAMED"
 	backup "$dir.conf"
 	second=$NEW
-	for db in quiet ünï "a b"; do
+	for db in "${NAMED_DBS[@]}"; do
 		reused "$second" "$db" || fail "$db, dumped without skip_unchanged_dbs, was not reused"
 		assert_complete_dump "$second/$db.sql.gz"
 		[[ $first/$db.sql.gz -ef $second/$db.sql.gz ]] || fail "$db: not a hard link to the previous dump"
 	done
 	assert_no_grep "$second/oma.log" "Error"
+	# The reused lines, the escaped one too, as sha256sum reads them.
+	assert_grep "$second/SHA256SUMS" '  back\\slash.sql.gz'
+	(cd "$second" && sha256sum --strict --quiet -c SHA256SUMS) || fail "sha256sum -c failed after the reuse"
 }
 
 case_delete_before_after_off() {
@@ -188,7 +197,7 @@ case_delete_before_after_off() {
 		'skip_unchanged_dbs = true' "$NAMED"
 	backup "$dir.conf"
 	third=$NEW
-	for db in quiet ünï "a b"; do
+	for db in "${NAMED_DBS[@]}"; do
 		reused "$third" "$db" || fail "$db was not reused with delete_before"
 		assert_complete_dump "$third/$db.sql.gz"
 		[[ $second/$db.sql.gz -ef $third/$db.sql.gz ]] || fail "$db: not the second run's dump"
@@ -226,6 +235,7 @@ case_old_file_names() {
 	first=$NEW
 	make_old_names "$first"
 	# A change: the old file of `a b` is not reused, whatever its name.
+	# shellcheck disable=SC2016 # backticks quote SQL identifiers
 	mdb_sql -e 'INSERT INTO `a b`.t VALUES (2)'
 	backup "$dir.conf"
 	second=$NEW
@@ -247,24 +257,24 @@ case_old_file_names() {
 	assert_no_path "$second/@c3@bcn@c3@af.sql.gz"
 	assert_no_path "$second/@c3@bcn@c3@af.timestamp"
 	assert_no_path "$second/a@20b.sql.gz"
-	for f in quiet ünï "a b"; do
+	for f in "${NAMED_DBS[@]}"; do
 		assert_complete_dump "$second/$f.sql.gz"
 	done
 	dump_has "$second/a b.sql.gz" '(2)' || fail "the new dump of 'a b' lacks the change"
 	assert_complete_dump "$first/@c3@bcn@c3@af.sql.gz"
 	assert_complete_dump "$first/a@20b.sql.gz"
 	(cd "$second" && sha256sum --strict --quiet -c SHA256SUMS) || fail "sha256sum -c failed in the renaming run"
-	assert_eq "$(wc -l <"$second/SHA256SUMS")" 3 "lines of SHA256SUMS"
+	assert_eq "$(wc -l <"$second/SHA256SUMS")" 4 "lines of SHA256SUMS"
 	# The next run reuses everything under the new names and prunes the
 	# old folder; what stays is readable.
 	backup "$dir.conf"
 	third=$NEW
-	for f in quiet ünï "a b"; do
+	for f in "${NAMED_DBS[@]}"; do
 		reused "$third" "$f" || fail "$f was not reused in the run after the upgrade"
 	done
 	assert_no_grep "$third/oma.log" "the file name an older oma gave it"
 	assert_no_path "$first"
-	for f in quiet ünï "a b"; do
+	for f in "${NAMED_DBS[@]}"; do
 		assert_complete_dump "$second/$f.sql.gz"
 		assert_complete_dump "$third/$f.sql.gz"
 	done
