@@ -162,8 +162,19 @@ assert_sidecars() {
 	done
 }
 
+# Folder $2 reused every database of NAMED from folder $1: logged so, the
+# same file (a hard link), complete.
+assert_reused_from() {
+	local db
+	for db in "${NAMED_DBS[@]}"; do
+		reused "$2" "$db" || fail "$db was not reused"
+		assert_complete_dump "$2/$db.sql.gz"
+		[[ $1/$db.sql.gz -ef $2/$db.sql.gz ]] || fail "$db: not a hard link to the dump of $1"
+	done
+}
+
 case_off_then_on() {
-	local dir=$E2E_T/offon first second db
+	local dir=$E2E_T/offon first second
 	mkdir -p "$dir"
 	write_config "$dir.conf" "$dir" 'versions = 3' "$NAMED"
 	backup "$dir.conf"
@@ -172,11 +183,7 @@ case_off_then_on() {
 	write_config "$dir.conf" "$dir" 'versions = 3' 'skip_unchanged_dbs = true' "$NAMED"
 	backup "$dir.conf"
 	second=$NEW
-	for db in "${NAMED_DBS[@]}"; do
-		reused "$second" "$db" || fail "$db, dumped without skip_unchanged_dbs, was not reused"
-		assert_complete_dump "$second/$db.sql.gz"
-		[[ $first/$db.sql.gz -ef $second/$db.sql.gz ]] || fail "$db: not a hard link to the previous dump"
-	done
+	assert_reused_from "$first" "$second"
 	assert_no_grep "$second/oma.log" "Error"
 	# The reused lines, the escaped one too, as sha256sum reads them.
 	assert_grep "$second/SHA256SUMS" '  back\\slash.sql.gz'
@@ -184,7 +191,7 @@ case_off_then_on() {
 }
 
 case_delete_before_after_off() {
-	local dir=$E2E_T/delbefore first second third db
+	local dir=$E2E_T/delbefore first second third
 	mkdir -p "$dir"
 	write_config "$dir.conf" "$dir" 'versions = 2' "$NAMED"
 	backup "$dir.conf"
@@ -197,11 +204,7 @@ case_delete_before_after_off() {
 		'skip_unchanged_dbs = true' "$NAMED"
 	backup "$dir.conf"
 	third=$NEW
-	for db in "${NAMED_DBS[@]}"; do
-		reused "$third" "$db" || fail "$db was not reused with delete_before"
-		assert_complete_dump "$third/$db.sql.gz"
-		[[ $second/$db.sql.gz -ef $third/$db.sql.gz ]] || fail "$db: not the second run's dump"
-	done
+	assert_reused_from "$second" "$third"
 	assert_no_path "$first"
 	assert_eq "$(backup_folders "$dir" | tr '\n' ' ')" "$(basename "$second") $(basename "$third") " \
 		"kept folders"
