@@ -43,6 +43,21 @@ tree_state() {
 
 starts() { wc -l <"$COUNT"; }
 
+# The server's other connections (not this query's own): user, command,
+# database and statement; nothing of oma's may stay behind.
+processes() {
+	mdb_sql -N -e "SELECT USER, COMMAND, IFNULL(DB, ''), IFNULL(INFO, '') FROM information_schema.PROCESSLIST
+		WHERE ID <> CONNECTION_ID() AND COMMAND <> 'Daemon' ORDER BY ID"
+}
+
+# What the server counts of writes and locks: a dry run takes none.
+write_counters() {
+	mdb_sql -N -e "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
+		WHERE VARIABLE_NAME IN ('COM_INSERT', 'COM_UPDATE', 'COM_DELETE', 'COM_CREATE_TABLE',
+		'COM_DROP_TABLE', 'COM_LOCK_TABLES', 'COM_FLUSH', 'HANDLER_WRITE', 'COM_CREATE_DB')
+		ORDER BY VARIABLE_NAME"
+}
+
 # Two real runs (two complete folders), then a change to inno.
 for i in 1 2; do
 	run_oma -c "$E2E_T/oma.conf"
@@ -56,9 +71,11 @@ done
 mdb_sql -e "INSERT INTO inno.t VALUES (900001, 'changed')"
 
 case_changes_nothing() {
-	local before after n
+	local before after n procs counters
 	before=$(tree_state "$BDIR")
 	n=$(starts)
+	procs=$(processes)
+	counters=$(write_counters)
 	run_oma -c "$E2E_T/oma.conf" --dry-run
 	assert_rc 0
 	after=$(tree_state "$BDIR")
@@ -66,6 +83,8 @@ case_changes_nothing() {
 		diff <(echo "$before") <(echo "$after") || true
 		fail "the backup folder tree changed (< before, > after)"
 	fi
+	assert_eq "$(processes)" "$procs" "the server's process list after the dry run"
+	assert_eq "$(write_counters)" "$counters" "the server's write and lock counters"
 	assert_eq "$(starts)" "$n" "mysqldump starts during the dry run"
 	assert_eq "$(wc -c <"$E2E_ERR")" 0 "bytes on stderr"
 	cp "$E2E_OUT" "$E2E_T/dry.out"
