@@ -234,6 +234,16 @@ case_not_a_folder() {
 	assert_rc 1
 }
 
+# A FIFO named like a dump (nobody writes it): named, not waited for.
+case_fifo_dump() {
+	local c=$E2E_T/fifo
+	mkdir -p "$c"
+	mkfifo "$c/stuck.sql.gz"
+	: >"$c/info.json"
+	verify "$c" 4
+	assert_only_bad stuck.sql.gz 'not a regular file'
+}
+
 e2e_case "a good folder: every dump OK, exit 0, sha256sum -c agrees" case_good_folder
 e2e_case "a copy of the folder elsewhere, no configuration: exit 0" case_copy_elsewhere
 e2e_case "a flipped byte: exit 4 naming that file, checksum mismatch" case_flipped_byte
@@ -272,5 +282,6 @@ case_odd_names() {
 
 e2e_case "UTF-8, backslash and newline names: sha256sum -c and --verify agree, a bad one named" case_odd_names
 e2e_case "a folder that does not exist: exit 4; two folders: exit 1" case_not_a_folder
+e2e_case "a FIFO named like a dump: BAD, not a regular file, no hang" case_fifo_dump
 
 e2e_finish
