@@ -108,7 +108,7 @@ int lock_dir_check(const char *dir, char *err, size_t errlen)
 	size_t n = strlen(dir);
 	char *path = xasprintf("%s%s" LOCK_DIR_FILE, dir, n > 0 && dir[n - 1] == '/' ? "" : "/");
 	int rc = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno != ENOENT) {
 			cm_errf(err, errlen, "lock: cannot open %s: %s", path, strerror(errno));
