@@ -13,7 +13,7 @@ PACKAGES=(
 	pkg-config
 	libinih-dev         # INI structure under the TOML shim
 	libdeflate-dev      # compress-gzip plugin (twice zlib's speed, see docs/PERFORMANCE.md)
-	zlib1g-dev          # gzip checks in the unit tests and bench/
+	zlib1g-dev          # compress-gzip reads files back with zlib (--verify); gzip checks in tests and bench/
 	libzstd-dev         # compress-zstd plugin
 	libcurl4-openssl-dev # HTTP reporters
 	libssl-dev          # SHA-256 of every dump (libcrypto: the CPU's SHA instructions)
