@@ -1153,6 +1153,14 @@ int runner_dry_run(const struct oma_config *cfg, const struct run_plugins *pl)
 	log_info("Dry run: nothing is created, changed or removed, no mysqldump starts, and no "
 	         "condition, reporter or off-site store runs");
 	log_setup(&r);
+	/* The run's first write is its folder (store.c): a read-only mount or
+	 * an immutable folder fails it with exit 4; access() knows both. */
+	if (access(r.bdir, W_OK | X_OK) != 0) {
+		log_error("store: cannot create backup folder in '%s': %s", r.bdir,
+		          strerror(errno));
+		code = OMA_EXIT_FAILED;
+		goto out;
+	}
 	phase_survey(&r);
 	const struct cfg_conditions *c = &cfg->cond;
 	if (c->skip.n + c->run.n + c->terminate.n > 0)
@@ -1177,6 +1185,7 @@ int runner_dry_run(const struct oma_config *cfg, const struct run_plugins *pl)
 		log_error("Dry run cancelled by signal %d", (int)cancel_signal);
 		code = OMA_EXIT_FAILED;
 	}
+out:
 	log_info("Dry run: exit code %d", code);
 	log_close();
 	run_free(&r);

@@ -178,11 +178,34 @@ case_bad_config() {
 	assert_rc 1
 }
 
+# A read-only backup folder (a tmpfs remounted ro; mounted at top level:
+# at_exit must not run in a case's subshell).
+RO=$E2E_T/ro
+mkdir -p "$RO"
+if mount -t tmpfs -o size=1m tmpfs "$RO" 2>"$E2E_T/mount.err"; then
+	at_exit "umount $(printf '%q' "$RO") 2>/dev/null || umount -l $(printf '%q' "$RO") 2>/dev/null"
+fi
+
+case_read_only() {
+	mountpoint -q "$RO" || fail "cannot mount a tmpfs at $RO (needs root): $(head -n 1 "$E2E_T/mount.err")"
+	write_config "$E2E_T/ro.conf" "$RO" 'do_databases = ["inno"]'
+	mount -o remount,ro "$RO"
+	run_oma -c "$E2E_T/ro.conf" --dry-run
+	assert_rc 4
+	assert_grep "$E2E_OUT" "ERROR store: cannot create backup folder in '$RO': Read-only file system"
+	assert_grep "$E2E_OUT" 'INFO Dry run: exit code 4'
+	# The real run agrees.
+	run_oma -c "$E2E_T/ro.conf"
+	assert_rc 4
+	assert_grep "$E2E_ERR" "cannot create backup folder"
+}
+
 e2e_case "--dry-run changes nothing, starts no mysqldump, lists dumps, reuses, removals" case_changes_nothing
 e2e_case "the real run after it dumps, reuses and removes what the dry run said" case_real_run_matches
 e2e_case "--dry-run without room: exit 2, nothing changed" case_no_space
 e2e_case "--dry-run while the backup folder is locked: exit 3, nothing changed" case_locked
 e2e_case "--dry-run without a server: exit 4, nothing changed" case_server_unreachable
 e2e_case "--dry-run with an invalid configuration: exit 1" case_bad_config
+e2e_case "--dry-run on a read-only backup folder: exit 4 as the run, named" case_read_only
 
 e2e_finish
